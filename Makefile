@@ -1,0 +1,70 @@
+# Makefile: builds crumb and crumb-init, runs the tests (make check) and the demo (make demo).
+include config.mk
+
+LIB_SRC  := $(sort $(wildcard src/lib/*.c))
+CMD_SRC  := src/main.c $(sort $(wildcard src/cmd/*.c))
+GEN_SRC  := build/gen/fragment.c
+INIT_SRC := $(sort $(wildcard src/init/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+
+OBJ      := $(patsubst %.c,build/obj/%.o,$(LIB_SRC) $(CMD_SRC) $(GEN_SRC))
+SAN_OBJ  := $(patsubst %.c,build/san/%.o,$(LIB_SRC) $(CMD_SRC) $(GEN_SRC))
+SAN_LIB  := $(patsubst %.c,build/san/%.o,$(LIB_SRC))
+UNIT_BIN := $(patsubst tests/unit/%.c,build/san/unit/%,$(UNIT_SRC))
+
+DEFS = -DCRUMB_VERSION='"$(VERSION)"' -DCRUMB_LIBEXECDIR='"$(LIBEXECDIR)"'
+ALL_CFLAGS = $(STD) $(WARN) $(DEFS) $(DEPCFLAGS) -Isrc
+
+.PHONY: all deps check demo install clean fmt unit e2e
+all: crumb crumb-init
+
+deps:
+	@sh scripts/deps.sh
+
+crumb: $(OBJ)
+	$(CC) $(CFLAGS) -o $@ $(OBJ) $(DEPLIBS) $(LDFLAGS)
+
+build/obj/%.o: %.c $(wildcard src/lib/*.h src/cmd/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CFLAGS) -MMD -c -o $@ $<
+
+build/san/%.o: %.c $(wildcard src/lib/*.h src/cmd/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SANFLAGS) -c -o $@ $<
+
+build/san/crumb: $(SAN_OBJ)
+	$(CC) $(SANFLAGS) -o $@ $(SAN_OBJ) $(DEPLIBS)
+
+build/san/unit/%: tests/unit/%.c $(SAN_LIB) $(wildcard src/init/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SANFLAGS) -Itests/unit -o $@ $< $(SAN_LIB) $(DEPLIBS)
+
+# The kernel config fragment is compiled in, so an installed crumb needs no data files.
+build/gen/fragment.c: kernel/crumb.config
+	@mkdir -p $(dir $@)
+	{ echo '/* generated from kernel/crumb.config */'; \
+	  echo 'const char kernel_fragment[] ='; \
+	  sed 's/\\/\\\\/g; s/"/\\"/g; s/.*/"&\\n"/' $<; echo ';'; } > $@
+
+# crumb-init is the guest's PID 1: static, musl, no dependency beyond libc.
+crumb-init: $(INIT_SRC) $(wildcard src/init/*.h)
+	$(MUSLCC) -std=c11 -D_GNU_SOURCE $(WARN) -Os -static -s -o $@ $(INIT_SRC)
+
+check: deps crumb-init build/san/crumb $(UNIT_BIN)
+	@CRUMB=$(CURDIR)/build/san/crumb CRUMB_INIT=$(CURDIR)/crumb-init sh tests/run.sh $(UNIT_BIN)
+
+demo: deps all
+	@sh scripts/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)
+	install -m 755 crumb $(DESTDIR)$(BINDIR)/crumb
+	install -m 755 crumb-init $(DESTDIR)$(LIBEXECDIR)/crumb-init
+
+fmt:
+	clang-format -i src/*.c src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*.h
+
+clean:
+	rm -rf build crumb crumb-init
+
+-include $(OBJ:.o=.d)

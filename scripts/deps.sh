@@ -1,0 +1,31 @@
+#!/bin/sh
+# Installs the Debian packages crumb needs to build, run and test; a no-op when all are present.
+set -eu
+
+PKGS="build-essential pkg-config git ca-certificates
+libarchive-dev libelf-dev zlib1g-dev
+musl-tools
+qemu-system-x86
+linux-source-6.1 bc flex bison libssl-dev xz-utils kmod cpio
+curl python3 file"
+
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "crumb: installing Debian packages:$missing" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null 2>&1 || {
+		echo "crumb: need root to install:$missing (no sudo found)" >&2
+		exit 1
+	}
+	SUDO="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $missing

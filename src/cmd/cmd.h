@@ -1,0 +1,65 @@
+/* cmd.h: the subcommand table and the helpers subcommands use to talk to the user. */
+#ifndef CRUMB_CMD_H
+#define CRUMB_CMD_H
+
+#include "../lib/util.h"
+
+/*
+ * Exit statuses of crumb itself (documented in `crumb help`):
+ *   0   success
+ *   1   the operation failed (message on stderr)
+ *   2   usage error: bad flags or arguments
+ * `crumb run` instead exits with the guest program's status, or:
+ *   125 crumb failed before or while running the VM (usage errors included)
+ *   126 the program was found in the VM but could not be executed
+ *   127 the program was not found in the VM
+ *   128+N the program was killed by signal N
+ */
+enum { EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_RUN_FAIL = 125 };
+
+struct cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv); /* argv[0] is the verb */
+	const char *summary;              /* one line for `crumb help` */
+	const char *usage;                /* full text for `crumb help VERB` / VERB --help */
+};
+
+/* The table in main.c; terminated by a zeroed entry. */
+extern const struct cmd crumb_commands[];
+const struct cmd *cmd_lookup(const char *name);
+
+/* "crumb: MESSAGE\n" on stderr. */
+void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints e->msg as a crumb error. */
+void cmd_error_err(const struct err *e);
+/* Usage error: prints the message and "see 'crumb help VERB'"; returns EXIT_USAGE. */
+int cmd_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints the verb's usage to stdout and returns 0 (for -h/--help). */
+int cmd_print_usage(const char *verb);
+
+#define DECLARE_CMD(n) int cmd_##n(int argc, char **argv); extern const char usage_##n[]
+DECLARE_CMD(help);
+DECLARE_CMD(version);
+DECLARE_CMD(ldd);
+DECLARE_CMD(kernel);
+DECLARE_CMD(run);
+DECLARE_CMD(pack);
+
+/* Shared by run and pack: the --exec/--add/-e options and building the initramfs. */
+struct exec_opts {
+	const char *program;
+	struct strlist adds, args, env;
+	int compress; /* enum compress */
+};
+/* Takes argv[*i] if it is one of --exec, --add, -e/--env, --compress (with its
+ * value); returns 1 if taken, 0 if not, or EXIT_USAGE after printing an error. */
+int exec_opts_take(struct exec_opts *o, const char *verb, int argc, char **argv, int *i);
+void exec_opts_release(struct exec_opts *o);
+/* Builds the tree for o and writes it as a cpio at out; *bytes gets the
+ * uncompressed content size. Prints errors; returns 0 or an exit status. */
+int exec_opts_pack(const struct exec_opts *o, const char *out, unsigned long long *bytes);
+/* Value of an option given as "--opt VALUE" or "--opt=VALUE"; NULL if argv[*i] is
+ * not opt. Prints a usage error and sets *bad when the value is missing. */
+const char *opt_value(const char *opt, int argc, char **argv, int *i, int *bad);
+
+#endif

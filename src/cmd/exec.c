@@ -1,0 +1,90 @@
+/* exec.c: options shared by `run --exec` and `pack`, and building their initramfs. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/archive.h"
+#include "../lib/rootfs.h"
+#include "cmd.h"
+
+const char *opt_value(const char *opt, int argc, char **argv, int *i, int *bad)
+{
+	const char *a = argv[*i];
+	size_t n = strlen(opt);
+	*bad = 0;
+	if (strncmp(a, opt, n))
+		return NULL;
+	if (a[n] == '=' && opt[1] == '-')
+		return a + n + 1;
+	if (a[n])
+		return NULL;
+	if (*i + 1 >= argc) {
+		*bad = 1;
+		return NULL;
+	}
+	return argv[++*i];
+}
+
+int exec_opts_take(struct exec_opts *o, const char *verb, int argc, char **argv, int *i)
+{
+	int bad = 0;
+	const char *v;
+	struct err e = {0};
+	if ((v = opt_value("--exec", argc, argv, i, &bad))) {
+		if (o->program)
+			return cmd_usage_error(verb, "--exec given twice");
+		o->program = v;
+	} else if (!bad && (v = opt_value("--add", argc, argv, i, &bad))) {
+		strlist_push(&o->adds, v);
+	} else if (!bad && ((v = opt_value("-e", argc, argv, i, &bad)) ||
+			    (!bad && (v = opt_value("--env", argc, argv, i, &bad))))) {
+		if (!strchr(v, '=') || v[0] == '=')
+			return cmd_usage_error(verb, "-e %s: want NAME=VALUE", v);
+		strlist_push(&o->env, v);
+	} else if (!bad && (v = opt_value("--compress", argc, argv, i, &bad))) {
+		enum compress c;
+		if (compress_parse(v, &c, &e) < 0)
+			return cmd_usage_error(verb, "%s", e.msg);
+		o->compress = (int)c;
+	}
+	if (bad)
+		return cmd_usage_error(verb, "%s needs a value", argv[*i]);
+	return v ? 1 : 0;
+}
+
+void exec_opts_release(struct exec_opts *o)
+{
+	strlist_release(&o->adds);
+	strlist_release(&o->args);
+	strlist_release(&o->env);
+}
+
+int exec_opts_pack(const struct exec_opts *o, const char *out, unsigned long long *bytes)
+{
+	struct err e = {0};
+	struct tree t;
+	char *init = NULL;
+	int r;
+	if (rootfs_find_init(&init, &e) < 0) {
+		cmd_error_err(&e);
+		return EXIT_FAIL;
+	}
+	tree_init(&t);
+	struct exec_spec s = {.program = o->program, .adds = &o->adds, .args = &o->args,
+			      .env = &o->env, .init = init};
+	struct cpio_opts co = {.compress = (enum compress)o->compress,
+			       .mtime = source_date_epoch()};
+	r = rootfs_exec(&t, &s, &e);
+	if (r == 0)
+		r = cpio_write(&t, out, &co, &e);
+	if (r == 0 && bytes) {
+		struct tree_stats st;
+		tree_stats(&t, &st);
+		*bytes = st.bytes;
+	}
+	if (r < 0)
+		cmd_error_err(&e);
+	tree_release(&t);
+	free(init);
+	return r < 0 ? EXIT_FAIL : 0;
+}

@@ -1,0 +1,73 @@
+/* help.c: `crumb help [VERB]` and `crumb version`. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+
+const char usage_help[] = "usage: crumb help [COMMAND]\n"
+			  "\n"
+			  "Without COMMAND, lists the commands; with it, shows that command's usage\n"
+			  "(the same as 'crumb COMMAND --help').\n";
+
+const char usage_version[] = "usage: crumb version\n"
+			     "\n"
+			     "Prints crumb's version.\n";
+
+static const char overview[] =
+	"usage: crumb COMMAND [ARGS...]\n"
+	"\n"
+	"crumb builds tiny single-service virtual machines without root and boots them\n"
+	"under QEMU's microvm machine.\n"
+	"\n"
+	"Commands:\n";
+
+static const char exit_codes[] =
+	"\n"
+	"Exit status:\n"
+	"  0    success\n"
+	"  1    the operation failed (the reason is printed on stderr)\n"
+	"  2    usage error\n"
+	"  crumb run exits with the program's own status, or:\n"
+	"  125  crumb failed (bad flags, missing kernel or QEMU, the VM crashed)\n"
+	"  126  the program could not be executed in the VM\n"
+	"  127  the program was not found in the VM\n"
+	"  128+N  the program was killed by signal N\n"
+	"\n"
+	"Environment:\n"
+	"  CRUMB_HOME        the store (kernels, caches); default $XDG_DATA_HOME/crumb\n"
+	"                    or ~/.local/share/crumb\n"
+	"  CRUMB_QEMU        the QEMU binary; default qemu-system-x86_64 from PATH\n"
+	"  CRUMB_INIT        the crumb-init binary; default next to crumb\n"
+	"  SOURCE_DATE_EPOCH timestamp of every file in built images; default 0\n"
+	"\n"
+	"Run 'crumb help COMMAND' for one command's options.\n";
+
+int cmd_help(int argc, char **argv)
+{
+	if (argc > 2)
+		return cmd_usage_error("help", "too many arguments");
+	if (argc == 2) {
+		if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
+			return cmd_print_usage("help");
+		const struct cmd *c = cmd_lookup(argv[1]);
+		if (!c)
+			return cmd_usage_error("help", "unknown command '%s'", argv[1]);
+		fputs(c->usage, stdout);
+		return 0;
+	}
+	fputs(overview, stdout);
+	for (const struct cmd *c = crumb_commands; c->name; c++)
+		printf("  %-9s %s\n", c->name, c->summary);
+	fputs(exit_codes, stdout);
+	return 0;
+}
+
+int cmd_version(int argc, char **argv)
+{
+	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
+		return cmd_print_usage("version");
+	if (argc > 1)
+		return cmd_usage_error("version", "unexpected argument '%s'", argv[1]);
+	printf("crumb %s\n", CRUMB_VERSION);
+	return 0;
+}

@@ -1,0 +1,30 @@
+/* archive.h: writes the tree as a cpio (newc) initramfs through libarchive. */
+#ifndef CRUMB_ARCHIVE_H
+#define CRUMB_ARCHIVE_H
+
+#include <stdint.h>
+
+#include "tree.h"
+
+enum compress { COMPRESS_NONE, COMPRESS_GZIP, COMPRESS_ZSTD };
+
+/* Parses "none", "gzip", "zstd"; CRUMB_EINVAL otherwise. */
+int compress_parse(const char *s, enum compress *out, struct err *e);
+const char *compress_name(enum compress c);
+
+struct cpio_opts {
+	enum compress compress;
+	int64_t mtime; /* every entry's mtime (SOURCE_DATE_EPOCH): reproducible output */
+};
+
+/*
+ * Writes every node of t (the root excluded) as a newc cpio archive at
+ * out_path, in the tree's sorted walk order, with inode numbers assigned in
+ * that order and no host device numbers, so the same tree always gives the
+ * same bytes. Ownership comes from the nodes (root:root unless set).
+ * The file appears atomically (temp file + rename). A host file whose size
+ * changed since it was added to the tree is an error naming it.
+ */
+int cpio_write(struct tree *t, const char *out_path, const struct cpio_opts *o, struct err *e);
+
+#endif

@@ -1,0 +1,36 @@
+/* rootfs.h: assembles the guest's root filesystem for `crumb run --exec` and `crumb pack`. */
+#ifndef CRUMB_ROOTFS_H
+#define CRUMB_ROOTFS_H
+
+#include "tree.h"
+
+/* Where crumb-init lives in the guest; the kernel is told rdinit= this. */
+#define ROOTFS_INIT_PATH "/sbin/crumb-init"
+
+struct exec_spec {
+	const char *program;        /* host path: an ELF executable or a #! script */
+	const struct strlist *adds; /* "HOSTPATH[:GUESTPATH]" files or directories */
+	const struct strlist *args; /* the program's arguments (after argv[0]) */
+	const struct strlist *env;  /* "K=V" added to (or overriding) the default env */
+	const char *init;           /* host path of the crumb-init binary */
+};
+
+/*
+ * Fills t with: the program at its host path (absolute), the shared-library
+ * closure of it — for a #! script, of its interpreter chain, /usr/bin/env
+ * NAME resolved through the host PATH — with the host's symlink chains,
+ * every --add, crumb-init, a minimal /etc, /dev/console and the mount
+ * points, and crumb-init's config. Nothing is read from the host beyond
+ * metadata until the tree is written.
+ */
+int rootfs_exec(struct tree *t, const struct exec_spec *s, struct err *e);
+
+/* Adds the file at hostpath (ELF or script) with everything it needs to run,
+ * at the same paths as on the host. */
+int rootfs_add_program(struct tree *t, const char *hostpath, struct err *e);
+
+/* Finds crumb-init: $CRUMB_INIT, next to the running crumb binary, or the
+ * install dir. *out is malloc'd. */
+int rootfs_find_init(char **out, struct err *e);
+
+#endif

@@ -1,0 +1,528 @@
+/* tree.c: the in-memory root filesystem: sorted directories, chroot-like path resolution, host import. */
+#include "tree.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#define MAX_LINKS 40
+#define MAX_DEPTH 512
+
+static struct tree_node *node_new(const char *name, enum tree_type type, uint32_t mode)
+{
+	struct tree_node *n = xcalloc(1, sizeof(*n));
+	n->name = xstrdup(name);
+	n->type = type;
+	n->mode = mode & 07777;
+	return n;
+}
+
+static void node_free(struct tree_node *n)
+{
+	if (!n)
+		return;
+	for (size_t i = 0; i < n->nkids; i++)
+		node_free(n->kids[i]);
+	for (size_t i = 0; i < n->nxattrs; i++) {
+		free(n->xattrs[i].name);
+		free(n->xattrs[i].value);
+	}
+	free(n->xattrs);
+	free(n->kids);
+	free(n->name);
+	free(n->link);
+	free(n->src_path);
+	free(n->data);
+	free(n);
+}
+
+void tree_init(struct tree *t)
+{
+	t->root = node_new("", TREE_DIR, 0755);
+}
+
+void tree_release(struct tree *t)
+{
+	node_free(t->root);
+	t->root = NULL;
+}
+
+/* Binary search in a sorted directory; *pos gets the insertion point. */
+static struct tree_node *kid_find(const struct tree_node *dir, const char *name, size_t *pos)
+{
+	size_t lo = 0, hi = dir->nkids;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(dir->kids[mid]->name, name);
+		if (c == 0) {
+			if (pos)
+				*pos = mid;
+			return dir->kids[mid];
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (pos)
+		*pos = lo;
+	return NULL;
+}
+
+static void kid_insert(struct tree_node *dir, struct tree_node *kid, size_t pos)
+{
+	if (dir->nkids == dir->kids_alloc) {
+		dir->kids_alloc = dir->kids_alloc ? dir->kids_alloc * 2 : 4;
+		dir->kids = xrealloc(dir->kids, dir->kids_alloc * sizeof(*dir->kids));
+	}
+	memmove(dir->kids + pos + 1, dir->kids + pos, (dir->nkids - pos) * sizeof(*dir->kids));
+	dir->kids[pos] = kid;
+	dir->nkids++;
+	kid->parent = dir;
+}
+
+static void kid_remove(struct tree_node *dir, size_t pos)
+{
+	node_free(dir->kids[pos]);
+	memmove(dir->kids + pos, dir->kids + pos + 1, (dir->nkids - pos - 1) * sizeof(*dir->kids));
+	dir->nkids--;
+}
+
+struct resolved {
+	struct tree_node *parent; /* directory holding the last component */
+	struct tree_node *node;   /* the node itself, NULL if absent */
+	char *name;               /* last component (malloc'd), NULL for the root */
+};
+
+/*
+ * Walks path inside the tree. Symlinks in parent components are always
+ * followed (relative to their directory, absolute ones from the root) and
+ * ".." stops at the root, so the walk can never leave the tree. With
+ * create, missing parents become directories.
+ */
+static int resolve(const struct tree *t, const char *path, int follow_last, int create,
+		   struct resolved *r, struct err *e)
+{
+	struct sbuf rem = SBUF_INIT;
+	struct tree_node *cur = t->root;
+	int links = 0, ret = 0;
+	size_t at = 0;
+
+	memset(r, 0, sizeof(*r));
+	sb_adds(&rem, path);
+	r->node = t->root;
+	for (;;) {
+		while (at < rem.len && rem.buf[at] == '/')
+			at++;
+		if (at >= rem.len)
+			break;
+		size_t end = at;
+		while (end < rem.len && rem.buf[end] != '/')
+			end++;
+		char *c = xstrndup(rem.buf + at, end - at);
+		size_t next = end;
+		while (next < rem.len && rem.buf[next] == '/')
+			next++;
+		int last = next >= rem.len;
+		at = end;
+		if (!strcmp(c, ".") || !strcmp(c, "..")) {
+			if (c[1] == '.' && cur->parent)
+				cur = cur->parent;
+			free(c);
+			if (last) {
+				r->parent = cur->parent;
+				r->node = cur;
+				free(r->name);
+				r->name = cur->parent ? xstrdup(cur->name) : NULL;
+			}
+			continue;
+		}
+		struct tree_node *kid = kid_find(cur, c, NULL);
+		if (kid && kid->type == TREE_LNK && (!last || follow_last)) {
+			if (++links > MAX_LINKS) {
+				ret = err_set(e, CRUMB_EUNSAFE, "%s: too many levels of symbolic links",
+					      path);
+				free(c);
+				goto out;
+			}
+			struct sbuf nrem = SBUF_INIT;
+			sb_adds(&nrem, kid->link);
+			sb_addc(&nrem, '/');
+			sb_add(&nrem, rem.buf + at, rem.len - at);
+			sb_release(&rem);
+			rem = nrem;
+			at = 0;
+			if (kid->link[0] == '/')
+				cur = t->root;
+			free(c);
+			continue;
+		}
+		if (last) {
+			r->parent = cur;
+			r->node = kid;
+			free(r->name);
+			r->name = c;
+			break;
+		}
+		if (!kid) {
+			if (!create) {
+				r->node = NULL;
+				free(c);
+				ret = err_set(e, CRUMB_ENOENT, "%s: no such file or directory", path);
+				goto out;
+			}
+			size_t pos;
+			kid_find(cur, c, &pos);
+			kid = node_new(c, TREE_DIR, 0755);
+			kid_insert(cur, kid, pos);
+		} else if (kid->type != TREE_DIR) {
+			free(c);
+			ret = err_set(e, CRUMB_EINVAL, "%s: a parent is not a directory", path);
+			goto out;
+		}
+		free(c);
+		cur = kid;
+	}
+out:
+	if (ret) {
+		free(r->name);
+		r->name = NULL;
+	}
+	sb_release(&rem);
+	return ret;
+}
+
+struct tree_node *tree_lookup(const struct tree *t, const char *path, int follow)
+{
+	struct resolved r;
+	if (resolve(t, path, follow, 0, &r, NULL) < 0)
+		return NULL;
+	free(r.name);
+	return r.node;
+}
+
+int tree_add(struct tree *t, const char *path, enum tree_type type, uint32_t mode,
+	     struct tree_node **out, struct err *e)
+{
+	struct resolved r;
+	int ret = resolve(t, path, 0, 1, &r, e);
+	if (ret < 0)
+		return ret;
+	if (!r.name) { /* the root itself */
+		if (type != TREE_DIR)
+			return err_set(e, CRUMB_EINVAL, "%s: the root must be a directory", path);
+		*out = t->root;
+		t->root->mode = mode & 07777;
+		return 0;
+	}
+	size_t pos;
+	struct tree_node *old = kid_find(r.parent, r.name, &pos);
+	if (old) {
+		if (old->type == TREE_DIR && type == TREE_DIR) {
+			free(r.name);
+			old->mode = mode & 07777;
+			*out = old;
+			return 0;
+		}
+		if (old->type == TREE_DIR && old->nkids) {
+			free(r.name);
+			return err_set(e, CRUMB_EINVAL,
+				       "%s: cannot replace a non-empty directory with a non-directory",
+				       path);
+		}
+		kid_remove(r.parent, pos);
+	}
+	struct tree_node *n = node_new(r.name, type, mode);
+	free(r.name);
+	kid_insert(r.parent, n, pos);
+	*out = n;
+	return 0;
+}
+
+int tree_add_symlink(struct tree *t, const char *path, const char *target, struct err *e)
+{
+	struct tree_node *n;
+	if (!*target)
+		return err_set(e, CRUMB_EINVAL, "%s: empty symlink target", path);
+	int r = tree_add(t, path, TREE_LNK, 0777, &n, e);
+	if (r < 0)
+		return r;
+	n->link = xstrdup(target);
+	return 0;
+}
+
+int tree_add_data(struct tree *t, const char *path, const void *data, size_t len, uint32_t mode,
+		  struct err *e)
+{
+	struct tree_node *n;
+	int r = tree_add(t, path, TREE_REG, mode, &n, e);
+	if (r < 0)
+		return r;
+	n->data = xmalloc(len);
+	memcpy(n->data, data, len);
+	n->size = len;
+	return 0;
+}
+
+int tree_add_device(struct tree *t, const char *path, enum tree_type type, uint32_t mode,
+		    uint32_t major, uint32_t minor, struct err *e)
+{
+	struct tree_node *n;
+	int r = tree_add(t, path, type, mode, &n, e);
+	if (r < 0)
+		return r;
+	n->rdev_major = major;
+	n->rdev_minor = minor;
+	return 0;
+}
+
+int tree_remove(struct tree *t, const char *path, struct err *e)
+{
+	struct resolved r;
+	if (resolve(t, path, 0, 0, &r, NULL) < 0)
+		return 0; /* a missing parent: nothing to remove */
+	if (!r.name)
+		return err_set(e, CRUMB_EINVAL, "%s: cannot remove the root", path);
+	size_t pos;
+	if (kid_find(r.parent, r.name, &pos))
+		kid_remove(r.parent, pos);
+	free(r.name);
+	return 0;
+}
+
+static int add_host(struct tree *t, const char *host, const char *dest, int depth, struct err *e)
+{
+	struct stat st;
+	struct tree_node *n;
+	int r;
+
+	if (depth > MAX_DEPTH)
+		return err_set(e, CRUMB_EUNSAFE, "%s: directory nesting too deep", host);
+	if (lstat(host, &st) < 0)
+		return err_errno(e, errno == ENOENT ? CRUMB_ENOENT : CRUMB_EIO, "%s", host);
+	uint32_t mode = st.st_mode & 07777;
+	switch (st.st_mode & S_IFMT) {
+	case S_IFREG: {
+		/* Prove it is readable now, not halfway through writing the image.
+		 * O_NONBLOCK: a file swapped for a FIFO since lstat must not block us. */
+		int fd = open(host, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			return err_errno(e, CRUMB_EIO, "cannot read %s", host);
+		close(fd);
+		if ((r = tree_add(t, dest, TREE_REG, mode, &n, e)) < 0)
+			return r;
+		n->src_path = xstrdup(host);
+		n->size = (uint64_t)st.st_size;
+		break;
+	}
+	case S_IFLNK: {
+		char buf[PATH_MAX + 1];
+		ssize_t len = readlink(host, buf, sizeof(buf) - 1);
+		if (len < 0)
+			return err_errno(e, CRUMB_EIO, "readlink %s", host);
+		buf[len] = 0;
+		if ((r = tree_add(t, dest, TREE_LNK, 0777, &n, e)) < 0)
+			return r;
+		n->link = xstrdup(buf);
+		break;
+	}
+	case S_IFCHR:
+	case S_IFBLK:
+		if ((r = tree_add(t, dest, S_ISCHR(st.st_mode) ? TREE_CHR : TREE_BLK, mode, &n, e)) < 0)
+			return r;
+		n->rdev_major = major(st.st_rdev);
+		n->rdev_minor = minor(st.st_rdev);
+		break;
+	case S_IFIFO:
+	case S_IFSOCK:
+		if ((r = tree_add(t, dest, S_ISFIFO(st.st_mode) ? TREE_FIFO : TREE_SOCK, mode, &n,
+				  e)) < 0)
+			return r;
+		break;
+	case S_IFDIR: {
+		if ((r = tree_add(t, dest, TREE_DIR, mode, &n, e)) < 0)
+			return r;
+		n->mtime = st.st_mtime;
+		DIR *d = opendir(host);
+		if (!d)
+			return err_errno(e, CRUMB_EIO, "cannot read directory %s", host);
+		struct strlist names = STRLIST_INIT;
+		struct dirent *de;
+		while ((de = readdir(d)))
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+				strlist_push(&names, de->d_name);
+		closedir(d);
+		r = 0;
+		for (size_t i = 0; i < names.n && !r; i++) {
+			char *h = xasprintf("%s/%s", host, names.v[i]);
+			char *g = xasprintf("%s/%s", dest, names.v[i]);
+			r = add_host(t, h, g, depth + 1, e);
+			free(h);
+			free(g);
+		}
+		strlist_release(&names);
+		return r;
+	}
+	default:
+		return err_set(e, CRUMB_EUNSUPP, "%s: unsupported file type", host);
+	}
+	n->mtime = st.st_mtime;
+	return 0;
+}
+
+int tree_add_host(struct tree *t, const char *hostpath, const char *dest, struct err *e)
+{
+	return add_host(t, hostpath, dest, 0, e);
+}
+
+int tree_add_host_follow(struct tree *t, const char *hostpath, struct err *e)
+{
+	struct sbuf rem = SBUF_INIT, cur = SBUF_INIT;
+	int links = 0, r = 0;
+	size_t at = 0;
+
+	if (hostpath[0] != '/')
+		return err_set(e, CRUMB_EINVAL, "%s: not an absolute path", hostpath);
+	sb_adds(&rem, hostpath);
+	for (;;) {
+		while (at < rem.len && rem.buf[at] == '/')
+			at++;
+		if (at >= rem.len)
+			break;
+		size_t end = at;
+		while (end < rem.len && rem.buf[end] != '/')
+			end++;
+		char *c = xstrndup(rem.buf + at, end - at);
+		at = end;
+		if (!strcmp(c, ".")) {
+			free(c);
+			continue;
+		}
+		if (!strcmp(c, "..")) {
+			char *slash = strrchr(cur.buf, '/');
+			if (slash) {
+				cur.len = (size_t)(slash - cur.buf);
+				cur.buf[cur.len] = 0;
+			}
+			free(c);
+			continue;
+		}
+		size_t keep = cur.len;
+		sb_addc(&cur, '/');
+		sb_adds(&cur, c);
+		free(c);
+		size_t next = at;
+		while (next < rem.len && rem.buf[next] == '/')
+			next++;
+		int last = next >= rem.len;
+		struct stat st;
+		if (lstat(cur.buf, &st) < 0) {
+			r = err_errno(e, errno == ENOENT ? CRUMB_ENOENT : CRUMB_EIO, "%s", cur.buf);
+			break;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			char buf[PATH_MAX + 1];
+			ssize_t len = readlink(cur.buf, buf, sizeof(buf) - 1);
+			if (len <= 0) {
+				r = err_errno(e, CRUMB_EIO, "readlink %s", cur.buf);
+				break;
+			}
+			buf[len] = 0;
+			if (++links > MAX_LINKS) {
+				r = err_set(e, CRUMB_EUNSAFE, "%s: too many levels of symbolic links",
+					    hostpath);
+				break;
+			}
+			struct tree_node *old = tree_lookup(t, cur.buf, 0);
+			if (!old || old->type != TREE_LNK || strcmp(old->link, buf))
+				if ((r = tree_add_symlink(t, cur.buf, buf, e)) < 0)
+					break;
+			struct sbuf nrem = SBUF_INIT;
+			sb_adds(&nrem, buf);
+			sb_addc(&nrem, '/');
+			sb_add(&nrem, rem.buf + at, rem.len - at);
+			sb_release(&rem);
+			rem = nrem;
+			at = 0;
+			cur.len = buf[0] == '/' ? 0 : keep;
+			cur.buf[cur.len] = 0;
+			continue;
+		}
+		if (last) {
+			r = add_host(t, cur.buf, cur.buf, 0, e);
+			break;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			r = err_set(e, CRUMB_EINVAL, "%s: not a directory", cur.buf);
+			break;
+		}
+		struct tree_node *d = tree_lookup(t, cur.buf, 0);
+		if (!d) {
+			if ((r = tree_add(t, cur.buf, TREE_DIR, st.st_mode, &d, e)) < 0)
+				break;
+			d->mtime = st.st_mtime;
+		}
+	}
+	sb_release(&rem);
+	sb_release(&cur);
+	return r;
+}
+
+char *tree_path(const struct tree_node *n)
+{
+	if (!n->parent)
+		return xstrdup("/");
+	char *p = tree_path(n->parent);
+	char *full = xasprintf("%s/%s", strcmp(p, "/") ? p : "", n->name);
+	free(p);
+	return full;
+}
+
+static int walk(struct tree_node *n, struct sbuf *path, tree_walk_fn fn, void *ctx)
+{
+	int r = fn(n, path->buf, ctx);
+	if (r || n->type != TREE_DIR)
+		return r;
+	size_t keep = path->len;
+	for (size_t i = 0; i < n->nkids; i++) {
+		if (keep)
+			sb_addc(path, '/');
+		sb_adds(path, n->kids[i]->name);
+		r = walk(n->kids[i], path, fn, ctx);
+		path->len = keep;
+		path->buf[keep] = 0;
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+int tree_walk(struct tree *t, tree_walk_fn fn, void *ctx)
+{
+	struct sbuf path = SBUF_INIT;
+	sb_grow(&path, 256);
+	int r = walk(t->root, &path, fn, ctx);
+	sb_release(&path);
+	return r;
+}
+
+static void stats(const struct tree_node *n, struct tree_stats *st)
+{
+	st->nodes++;
+	if (n->type == TREE_REG)
+		st->bytes += n->size;
+	for (size_t i = 0; i < n->nkids; i++)
+		stats(n->kids[i], st);
+}
+
+void tree_stats(const struct tree *t, struct tree_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	stats(t->root, st);
+}

@@ -1,0 +1,435 @@
+/* vmm.c: QEMU microvm command line, the KVM-or-TCG decision, console streaming and markers. */
+#include "vmm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* A KVM boot that has not reached crumb-init by then is taken as broken KVM. */
+#define KVM_PROBE_SECONDS 10.0
+
+int accel_parse(const char *s, enum accel *out, struct err *e)
+{
+	if (!strcmp(s, "auto"))
+		*out = ACCEL_AUTO;
+	else if (!strcmp(s, "kvm"))
+		*out = ACCEL_KVM;
+	else if (!strcmp(s, "tcg"))
+		*out = ACCEL_TCG;
+	else
+		return err_set(e, CRUMB_EINVAL, "unknown accelerator '%s' (want auto, kvm or tcg)",
+			       s);
+	return 0;
+}
+
+const char *accel_name(enum accel a)
+{
+	return a == ACCEL_KVM ? "kvm" : a == ACCEL_TCG ? "tcg" : "auto";
+}
+
+int vm_find_qemu(const char *qemu, char **out, struct err *e)
+{
+	const char *want = qemu ? qemu : getenv("CRUMB_QEMU");
+	if (!want || !*want)
+		want = "qemu-system-x86_64";
+	if (strchr(want, '/')) {
+		if (access(want, X_OK) < 0)
+			return err_errno(e, CRUMB_ENOENT, "QEMU not usable at %s", want);
+		*out = xstrdup(want);
+		return 0;
+	}
+	const char *path = getenv("PATH");
+	char *copy = xstrdup(path && *path ? path : "/usr/bin:/bin");
+	for (char *save, *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		char *p = xasprintf("%s/%s", *d ? d : ".", want);
+		struct stat st;
+		if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0) {
+			free(copy);
+			*out = p;
+			return 0;
+		}
+		free(p);
+	}
+	free(copy);
+	return err_set(e, CRUMB_ENOENT,
+		       "%s not found in PATH (install Debian's qemu-system-x86, or set CRUMB_QEMU)",
+		       want);
+}
+
+char **vm_argv(const struct vm_config *c, const char *qemu, enum accel a)
+{
+	struct strlist l = STRLIST_INIT;
+	strlist_push(&l, qemu);
+	strlist_push(&l, "-M");
+	strlist_push_owned(&l, xasprintf("microvm,accel=%s,acpi=off", accel_name(a)));
+	if (a == ACCEL_KVM) {
+		strlist_push(&l, "-cpu");
+		strlist_push(&l, "host");
+	}
+	strlist_push(&l, "-m");
+	strlist_push_owned(&l, xasprintf("%u", c->mem_mb));
+	strlist_push(&l, "-smp");
+	strlist_push_owned(&l, xasprintf("%u", c->cpus ? c->cpus : 1));
+	const char *fixed[] = {"-nodefaults", "-no-user-config", "-display", "none", "-serial",
+			       "stdio", "-no-reboot", "-device", "virtio-rng-device", NULL};
+	for (int i = 0; fixed[i]; i++)
+		strlist_push(&l, fixed[i]);
+	strlist_push(&l, "-kernel");
+	strlist_push(&l, c->kernel);
+	if (c->initrd) {
+		strlist_push(&l, "-initrd");
+		strlist_push(&l, c->initrd);
+	}
+	/* reboot=t + -no-reboot is what makes QEMU exit when crumb-init is done
+	 * (power-off only halts microvm without ACPI); panic=-1 does the same
+	 * for a panic. */
+	struct sbuf cmd = SBUF_INIT;
+	sb_adds(&cmd, "console=ttyS0 reboot=t panic=-1 rdinit=/sbin/crumb-init");
+	sb_adds(&cmd, c->verbose ? " loglevel=7" : " quiet");
+	if (c->cmdline && *c->cmdline)
+		sb_addf(&cmd, " %s", c->cmdline);
+	strlist_push(&l, "-append");
+	strlist_push_owned(&l, sb_detach(&cmd));
+	strlist_push_owned(&l, NULL);
+	return l.v;
+}
+
+void vm_argv_free(char **argv)
+{
+	for (size_t i = 0; argv && argv[i]; i++)
+		free(argv[i]);
+	free(argv);
+}
+
+void console_init(struct console *c, struct vm_result *res, int verbose, vm_output_fn out,
+		  void *ctx)
+{
+	memset(c, 0, sizeof(*c));
+	sb_init(&c->mark);
+	sb_init(&c->line);
+	c->res = res;
+	c->verbose = verbose;
+	c->out = out;
+	c->ctx = ctx;
+}
+
+void console_release(struct console *c)
+{
+	sb_release(&c->mark);
+	sb_release(&c->line);
+}
+
+static void text(struct console *c, const char *buf, size_t n)
+{
+	if (!n)
+		return;
+	if ((c->verbose || c->phase == 1) && c->out)
+		c->out(c->ctx, buf, n);
+	/* Watch for a panic in everything, shown or not. */
+	for (size_t i = 0; i < n; i++) {
+		if (buf[i] != '\n' && buf[i] != '\r') {
+			if (c->line.len < 512)
+				sb_addc(&c->line, buf[i]);
+			continue;
+		}
+		char *p = strstr(c->line.buf, "Kernel panic - not syncing");
+		if (p && !c->res->panic[0])
+			snprintf(c->res->panic, sizeof(c->res->panic), "%s", p);
+		sb_reset(&c->line);
+	}
+}
+
+static void marker(struct console *c, double now)
+{
+	char name[16];
+	double t;
+	int used = 0;
+	struct vm_result *r = c->res;
+	if (sscanf(c->mark.buf + 6, "%15s %lf%n", name, &t, &used) != 2) {
+		text(c, "\x02", 1);
+		text(c, c->mark.buf, c->mark.len);
+		text(c, "\x03", 1);
+		return;
+	}
+	const char *rest = c->mark.buf + 6 + used;
+	while (*rest == ' ')
+		rest++;
+	if (!strcmp(name, "init")) {
+		r->t_init = now;
+		r->g_init = t;
+		c->phase = 1;
+	} else if (!strcmp(name, "exec")) {
+		r->t_exec = now;
+		r->g_exec = t;
+	} else if (!strcmp(name, "exit")) {
+		r->t_exit = now;
+		r->g_exit = t;
+		r->status = atoi(rest);
+		c->phase = 2;
+	} else if (!strcmp(name, "error")) {
+		snprintf(r->init_error, sizeof(r->init_error), "%s", rest);
+		c->phase = 2;
+	}
+}
+
+void console_feed(struct console *c, const char *buf, size_t n, double now)
+{
+	size_t i = 0;
+	while (i < n) {
+		if (c->in_marker) {
+			char b = buf[i++];
+			if (b == 0x03) {
+				c->in_marker = 0;
+				if (!strncmp(c->mark.buf, "crumb:", 6)) {
+					marker(c, now);
+				} else {
+					text(c, "\x02", 1);
+					text(c, c->mark.buf, c->mark.len);
+					text(c, "\x03", 1);
+				}
+			} else if (b == 0x02 || c->mark.len >= 512) {
+				/* not a marker after all: give the bytes back as text */
+				text(c, "\x02", 1);
+				text(c, c->mark.buf, c->mark.len);
+				sb_reset(&c->mark);
+				if (b != 0x02) {
+					c->in_marker = 0;
+					text(c, &b, 1);
+				}
+			} else {
+				sb_addc(&c->mark, b);
+			}
+			continue;
+		}
+		const char *stx = memchr(buf + i, 0x02, n - i);
+		size_t run = stx ? (size_t)(stx - (buf + i)) : n - i;
+		text(c, buf + i, run);
+		i += run;
+		if (stx) {
+			i++;
+			c->in_marker = 1;
+			sb_reset(&c->mark);
+		}
+	}
+}
+
+static int kvm_usable(char *why, size_t len)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, len, "/dev/kvm: %s", strerror(errno));
+		return 0;
+	}
+	close(fd);
+	return 1;
+}
+
+/* The probe verdict is only good for this host boot. */
+static char *probe_file(const struct vm_config *c)
+{
+	return c->state_dir ? xasprintf("%s/kvm-probe", c->state_dir) : NULL;
+}
+
+static int boot_id(char out[64])
+{
+	struct sbuf sb = SBUF_INIT;
+	int r = read_file("/proc/sys/kernel/random/boot_id", 256, &sb, NULL);
+	snprintf(out, 64, "%s", r == 0 ? sb.buf : "unknown\n");
+	out[strcspn(out, "\n")] = 0;
+	sb_release(&sb);
+	return 0;
+}
+
+static int probe_cached(const struct vm_config *c)
+{
+	char *f = probe_file(c);
+	struct sbuf sb = SBUF_INIT;
+	int verdict = -1;
+	char id[64], want[96];
+	boot_id(id);
+	snprintf(want, sizeof(want), "%s ok\n", id);
+	if (f && read_file(f, 4096, &sb, NULL) == 0) {
+		if (!strcmp(sb.buf, want))
+			verdict = 1;
+		else if (!strncmp(sb.buf, id, strlen(id)))
+			verdict = 0;
+	}
+	free(f);
+	sb_release(&sb);
+	return verdict;
+}
+
+static void probe_store(const struct vm_config *c, int ok)
+{
+	char *f = probe_file(c);
+	if (!f)
+		return;
+	char id[64];
+	boot_id(id);
+	char *s = xasprintf("%s %s\n", id, ok ? "ok" : "broken");
+	if (mkdir_p(c->state_dir, 0700, NULL) == 0)
+		write_file_atomic(f, s, strlen(s), 0644, NULL);
+	free(s);
+	free(f);
+}
+
+/* One QEMU process from spawn to exit. probe: give up (return 1) when
+ * crumb-init has not spoken within KVM_PROBE_SECONDS. */
+static int spawn_once(const struct vm_config *c, const char *qemu, enum accel a, int probe,
+		      vm_output_fn out, void *ctx, struct vm_result *res, struct err *e)
+{
+	int po[2], pe[2];
+	char **argv = vm_argv(c, qemu, a);
+	memset(res, 0, sizeof(*res));
+	res->accel = a;
+	res->status = -1;
+	res->g_init = res->g_exec = res->g_exit = -1;
+	if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0) {
+		vm_argv_free(argv);
+		return err_errno(e, CRUMB_EIO, "pipe");
+	}
+	res->t_spawn = now_monotonic();
+	pid_t pid = fork();
+	if (pid < 0) {
+		vm_argv_free(argv);
+		return err_errno(e, CRUMB_EIO, "fork");
+	}
+	if (pid == 0) {
+		/* QEMU must not outlive crumb, whatever kills crumb. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		int null = open("/dev/null", O_RDONLY);
+		dup2(null, 0);
+		dup2(po[1], 1);
+		dup2(pe[1], 2);
+		execv(argv[0], argv);
+		dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	vm_argv_free(argv);
+	close(po[1]);
+	close(pe[1]);
+
+	struct console con;
+	console_init(&con, res, c->verbose, out, ctx);
+	struct sbuf errline = SBUF_INIT;
+	struct pollfd fds[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
+	int open_fds = 2, gave_up = 0;
+	char buf[16384];
+	while (open_fds) {
+		int timeout = -1;
+		if (probe && !res->t_init) {
+			double left = res->t_spawn + KVM_PROBE_SECONDS - now_monotonic();
+			timeout = left > 0 ? (int)(left * 1000) + 1 : 0;
+		}
+		int n = poll(fds, 2, timeout);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0) {
+			gave_up = 1;
+			kill(pid, SIGKILL);
+			break;
+		}
+		for (int i = 0; i < 2; i++) {
+			if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			ssize_t got = read(fds[i].fd, buf, sizeof(buf));
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got <= 0) {
+				close(fds[i].fd);
+				fds[i].fd = -1;
+				open_fds--;
+				continue;
+			}
+			if (i == 0) {
+				if (!res->t_first_byte)
+					res->t_first_byte = now_monotonic();
+				console_feed(&con, buf, (size_t)got, now_monotonic());
+			} else {
+				for (ssize_t k = 0; k < got; k++) {
+					if (buf[k] == '\n') {
+						if (errline.len)
+							snprintf(res->qemu_error,
+								 sizeof(res->qemu_error), "%s",
+								 errline.buf);
+						sb_reset(&errline);
+					} else if (errline.len < 400) {
+						sb_addc(&errline, buf[k]);
+					}
+				}
+			}
+		}
+	}
+	for (int i = 0; i < 2; i++)
+		if (fds[i].fd >= 0)
+			close(fds[i].fd);
+	if (errline.len)
+		snprintf(res->qemu_error, sizeof(res->qemu_error), "%s", errline.buf);
+	int ws;
+	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+		;
+	res->t_end = now_monotonic();
+	res->qemu_status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+	console_release(&con);
+	sb_release(&errline);
+	if (probe && (gave_up || (!res->t_init && res->qemu_status)))
+		return 1;
+	return 0;
+}
+
+int vm_run(const struct vm_config *c, vm_output_fn out, void *ctx, struct vm_result *res,
+	   struct err *e)
+{
+	char *qemu;
+	struct stat st;
+	int r = vm_find_qemu(c->qemu, &qemu, e);
+	if (r < 0)
+		return r;
+	if (stat(c->kernel, &st) < 0 || !S_ISREG(st.st_mode)) {
+		free(qemu);
+		return err_set(e, CRUMB_ENOENT, "kernel %s: %s", c->kernel,
+			       errno && !S_ISREG(st.st_mode) ? strerror(errno) : "not a file");
+	}
+	if (c->initrd && (stat(c->initrd, &st) < 0 || !S_ISREG(st.st_mode))) {
+		free(qemu);
+		return err_errno(e, CRUMB_ENOENT, "initramfs %s", c->initrd);
+	}
+	char why[sizeof(res->kvm_note)] = "";
+	enum accel a = c->accel;
+	int probe = 0;
+	if (a == ACCEL_KVM && !kvm_usable(why, sizeof(why))) {
+		free(qemu);
+		return err_set(e, CRUMB_EUNSUPP, "--accel kvm: %s", why);
+	}
+	if (a == ACCEL_AUTO) {
+		if (!kvm_usable(why, sizeof(why))) {
+			a = ACCEL_TCG;
+		} else {
+			int v = probe_cached(c);
+			a = v == 0 ? ACCEL_TCG : ACCEL_KVM;
+			probe = v < 0;
+			if (v == 0)
+				snprintf(why, sizeof(why), "KVM failed a probe boot earlier");
+		}
+	}
+	r = spawn_once(c, qemu, a, probe, out, ctx, res, e);
+	if (probe) {
+		probe_store(c, r == 0);
+		if (r == 1) {
+			snprintf(why, sizeof(why), "KVM did not boot (%.180s); fell back to TCG",
+				 res->qemu_error[0] ? res->qemu_error : "no sign of life");
+			r = spawn_once(c, qemu, ACCEL_TCG, 0, out, ctx, res, e);
+		}
+	}
+	snprintf(res->kvm_note, sizeof(res->kvm_note), "%s", why);
+	free(qemu);
+	return r;
+}

@@ -1,0 +1,84 @@
+/* vmm.h: boots a VM under QEMU's microvm machine and follows its console and boot markers. */
+#ifndef CRUMB_VMM_H
+#define CRUMB_VMM_H
+
+#include <stddef.h>
+
+#include "util.h"
+
+enum accel { ACCEL_AUTO, ACCEL_KVM, ACCEL_TCG };
+int accel_parse(const char *s, enum accel *out, struct err *e);
+const char *accel_name(enum accel a);
+
+struct vm_config {
+	const char *qemu;    /* NULL: $CRUMB_QEMU, else qemu-system-x86_64 from PATH */
+	const char *kernel;  /* PVH vmlinux */
+	const char *initrd;  /* cpio, may be compressed */
+	const char *cmdline; /* extra kernel command line, appended; may be NULL */
+	unsigned mem_mb;
+	unsigned cpus;       /* 0: 1 */
+	enum accel accel;
+	int verbose;         /* pass the kernel's messages through */
+	const char *state_dir; /* where the KVM probe verdict is cached; NULL: no cache */
+};
+
+/*
+ * What the host saw. Host times are CLOCK_MONOTONIC seconds (0 = not seen);
+ * guest times are the guest's CLOCK_BOOTTIME from crumb-init's markers
+ * (-1 = not seen).
+ */
+struct vm_result {
+	enum accel accel;   /* what actually ran */
+	int status;         /* the program's exit status from the exit marker; -1 if none */
+	int qemu_status;    /* QEMU's exit status (128+sig if killed) */
+	double t_spawn, t_first_byte, t_init, t_exec, t_exit, t_end;
+	double g_init, g_exec, g_exit;
+	char panic[256];      /* "Kernel panic - not syncing: ..." if the guest panicked */
+	char init_error[256]; /* crumb-init's error marker text */
+	char qemu_error[512]; /* QEMU's last stderr line */
+	char kvm_note[256];   /* why KVM was not used, when auto fell back */
+};
+
+/* Receives what the user should see of the console (the program's output). */
+typedef void (*vm_output_fn)(void *ctx, const char *buf, size_t len);
+
+/* Finds QEMU: c->qemu, $CRUMB_QEMU or qemu-system-x86_64 in PATH. CRUMB_ENOENT
+ * with an install hint when absent. *out is malloc'd. */
+int vm_find_qemu(const char *qemu, char **out, struct err *e);
+
+/* Builds QEMU's argv (NULL-terminated, malloc'd strings) for accel a. */
+char **vm_argv(const struct vm_config *c, const char *qemu, enum accel a);
+void vm_argv_free(char **argv);
+
+/*
+ * Boots the VM and waits for QEMU to exit. With ACCEL_AUTO, KVM is used only
+ * when /dev/kvm opens and a probe boot reaches crumb-init within a few
+ * seconds (the verdict is cached per host boot in state_dir); otherwise TCG.
+ * Returns 0 when QEMU ran (check res->status, res->panic), negative on
+ * failure to start it.
+ */
+int vm_run(const struct vm_config *c, vm_output_fn out, void *ctx, struct vm_result *res,
+	   struct err *e);
+
+/*
+ * The console stream parser, exposed for tests. Markers are framed as
+ * 0x02 "crumb:" NAME " " GUEST_SECONDS [" " FIELDS] 0x03 (see
+ * src/init/markers.h). Text before the init marker and after the exit
+ * marker is the kernel's and is shown only when verbose.
+ */
+struct console {
+	int verbose;
+	int in_marker;
+	int phase; /* 0 kernel, 1 service running, 2 after exit */
+	struct sbuf mark;
+	struct sbuf line; /* the current console line, for panic detection */
+	struct vm_result *res;
+	vm_output_fn out;
+	void *ctx;
+};
+void console_init(struct console *c, struct vm_result *res, int verbose, vm_output_fn out,
+		  void *ctx);
+void console_feed(struct console *c, const char *buf, size_t n, double now);
+void console_release(struct console *c);
+
+#endif

@@ -1,0 +1,78 @@
+/* main.c: crumb's command table and dispatch; `crumb VERB ARGS...`. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+
+const struct cmd crumb_commands[] = {
+	{"run", cmd_run, "boot a microVM around a host program (--exec)", usage_run},
+	{"pack", cmd_pack, "write the initramfs `run --exec` would boot, without booting",
+	 usage_pack},
+	{"kernel", cmd_kernel, "build and list crumb kernels", usage_kernel},
+	{"ldd", cmd_ldd, "print the shared libraries a program needs (never runs it)", usage_ldd},
+	{"help", cmd_help, "show help for crumb or one command", usage_help},
+	{"version", cmd_version, "print crumb's version", usage_version},
+	{0},
+};
+
+const struct cmd *cmd_lookup(const char *name)
+{
+	for (const struct cmd *c = crumb_commands; c->name; c++)
+		if (!strcmp(c->name, name))
+			return c;
+	return NULL;
+}
+
+void cmd_error(const char *fmt, ...)
+{
+	va_list ap;
+	fflush(stdout);
+	fputs("crumb: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void cmd_error_err(const struct err *e)
+{
+	cmd_error("%s", e->msg[0] ? e->msg : "unknown error");
+}
+
+int cmd_usage_error(const char *verb, const char *fmt, ...)
+{
+	va_list ap;
+	fflush(stdout);
+	fputs("crumb: ", stderr);
+	if (verb)
+		fprintf(stderr, "%s: ", verb);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see 'crumb help%s%s')\n", verb ? " " : "", verb ? verb : "");
+	return EXIT_USAGE;
+}
+
+int cmd_print_usage(const char *verb)
+{
+	const struct cmd *c = cmd_lookup(verb);
+	if (c)
+		fputs(c->usage, stdout);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return cmd_help(1, (char *[]){"help", NULL}) ? EXIT_USAGE : EXIT_USAGE;
+	const char *verb = argv[1];
+	if (!strcmp(verb, "-h") || !strcmp(verb, "--help"))
+		verb = "help";
+	else if (!strcmp(verb, "-v") || !strcmp(verb, "--version"))
+		verb = "version";
+	const struct cmd *c = cmd_lookup(verb);
+	if (!c)
+		return cmd_usage_error(NULL, "unknown command '%s'", verb);
+	return c->fn(argc - 1, argv + 1);
+}

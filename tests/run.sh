@@ -1,0 +1,54 @@
+#!/bin/sh
+# tests/run.sh: runs the unit test binaries given as arguments and every tests/e2e/*.sh,
+# each producing TAP, and ends with "N passed, N failed". Needs $CRUMB and $CRUMB_INIT.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+: "${CRUMB:?set CRUMB to the crumb binary under test}"
+: "${CRUMB_INIT:?set CRUMB_INIT to crumb-init}"
+export CRUMB CRUMB_INIT
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+
+# The crumb kernel is built once per machine and cached in the user's store;
+# the tests then use a store of their own and name the kernel explicitly.
+echo "# building (or finding) the crumb kernel"
+KERNEL=$("$CRUMB" kernel build) || { echo "Bail out! crumb kernel build failed"; echo "0 passed, 1 failed"; exit 1; }
+export KERNEL
+work=$(mktemp -d "${TMPDIR:-/tmp}/crumb-tests.XXXXXX")
+trap 'rm -rf "$work"' EXIT INT TERM
+export CRUMB_HOME="$work/home"
+export TEST_TMP="$work"
+
+passed=0 failed=0 skipped=0
+run_one() {
+	name=$1
+	shift
+	out="$work/out.tap"
+	start=$(date +%s)
+	"$@" >"$out" 2>"$work/err.txt"
+	rc=$?
+	cat "$out"
+	p=$(grep -c '^ok ' "$out")
+	s=$(grep -c '^ok .*# SKIP' "$out")
+	f=$(grep -c '^not ok ' "$out")
+	plan=$(sed -n 's/^1\.\.\([0-9]*\).*/\1/p' "$out" | tail -1)
+	if [ -s "$work/err.txt" ]; then sed 's/^/# stderr: /' "$work/err.txt" | tail -30; fi
+	if [ -z "$plan" ] || [ "$plan" -ne $((p + f)) ]; then
+		echo "not ok - $name: plan ${plan:-missing}, ran $((p + f))"
+		f=$((f + 1))
+	elif [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "not ok - $name exited $rc"
+		f=$((f + 1))
+	fi
+	passed=$((passed + p - s)) failed=$((failed + f)) skipped=$((skipped + s))
+	echo "# $name: $((p - s)) passed, $f failed, $s skipped ($(($(date +%s) - start))s)"
+}
+
+for t in "$@"; do
+	run_one "$(basename "$t")" "$t"
+done
+for t in "$top"/tests/e2e/*.sh; do
+	run_one "e2e/$(basename "$t")" sh "$t"
+done
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
