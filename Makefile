@@ -9,7 +9,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 
 OBJ      := $(patsubst %.c,build/obj/%.o,$(LIB_SRC) $(CMD_SRC) $(GEN_SRC))
 SAN_OBJ  := $(patsubst %.c,build/san/%.o,$(LIB_SRC) $(CMD_SRC) $(GEN_SRC))
-SAN_LIB  := $(patsubst %.c,build/san/%.o,$(LIB_SRC))
+SAN_LIB  := $(patsubst %.c,build/san/%.o,$(LIB_SRC) $(GEN_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,build/san/unit/%,$(UNIT_SRC))
 
 DEFS = -DCRUMB_VERSION='"$(VERSION)"' -DCRUMB_LIBEXECDIR='"$(LIBEXECDIR)"'
@@ -48,7 +48,7 @@ build/gen/fragment.c: kernel/crumb.config
 
 # crumb-init is the guest's PID 1: static, musl, no dependency beyond libc.
 crumb-init: $(INIT_SRC) $(wildcard src/init/*.h)
-	$(MUSLCC) -std=c11 -D_GNU_SOURCE $(WARN) -Os -static -s -o $@ $(INIT_SRC)
+	$(MUSLCC) -std=c11 -D_GNU_SOURCE $(WARN) $(DEFS) -Os -static -s -o $@ $(INIT_SRC)
 
 check: deps crumb-init build/san/crumb $(UNIT_BIN)
 	@CRUMB=$(CURDIR)/build/san/crumb CRUMB_INIT=$(CURDIR)/crumb-init sh tests/run.sh $(UNIT_BIN)

@@ -1,0 +1,127 @@
+/* test_tree.c: the tree: path resolution inside the root, replacement rules, walk order, host import. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/tree.h"
+#include "tap.h"
+
+static int collect(struct tree_node *n, const char *path, void *ctx)
+{
+	struct sbuf *sb = ctx;
+	sb_addf(sb, "%s|", path);
+	return 0;
+}
+
+int main(void)
+{
+	struct tree t;
+	struct err e = {0};
+	struct tree_node *n;
+	tree_init(&t);
+
+	ok(tree_add_data(&t, "/usr/lib/x/libz.so.1.2", "zz", 2, 0644, &e) == 0, "add a file, parents made");
+	n = tree_lookup(&t, "/usr/lib", 0);
+	ok(n && n->type == TREE_DIR && n->mode == 0755, "missing parents become 0755 directories");
+	ok(tree_add_symlink(&t, "/lib", "usr/lib", &e) == 0, "add /lib -> usr/lib");
+	n = tree_lookup(&t, "/lib/x/libz.so.1.2", 1);
+	ok(n && n->type == TREE_REG && n->size == 2, "lookup through a relative symlink");
+	ok(tree_add_symlink(&t, "/usr/lib/x/libz.so.1", "libz.so.1.2", &e) == 0, "add a sibling link");
+	n = tree_lookup(&t, "/lib/x/libz.so.1", 1);
+	ok(n && n->type == TREE_REG, "follow a chain of two links");
+	n = tree_lookup(&t, "/lib/x/libz.so.1", 0);
+	ok(n && n->type == TREE_LNK, "nofollow returns the link itself");
+
+	/* escapes are clamped at the root */
+	ok(tree_add_symlink(&t, "/evil", "../../../../etc", &e) == 0, "add a link pointing above the root");
+	ok(tree_add_data(&t, "/evil/passwd", "x", 1, 0600, &e) == 0, "write through it");
+	n = tree_lookup(&t, "/etc/passwd", 0);
+	ok(n && n->type == TREE_REG, "... lands inside the tree at /etc/passwd");
+	ok(tree_add_data(&t, "../../../tmp/f", "y", 1, 0600, &e) == 0, "a path with .. above the root");
+	ok(tree_lookup(&t, "/tmp/f", 0) != NULL, "... is clamped to /tmp/f");
+	ok(tree_add_symlink(&t, "/loop1", "/loop2", &e) == 0 &&
+		   tree_add_symlink(&t, "/loop2", "/loop1", &e) == 0,
+	   "two links pointing at each other");
+	ok(tree_add_data(&t, "/loop1/x", "z", 1, 0600, &e) == CRUMB_EUNSAFE, "writing through a loop is refused");
+	ok(strstr(e.msg, "too many levels") != NULL, "... with a clear message: %s", e.msg);
+	ok(tree_lookup(&t, "/loop1", 1) == NULL, "lookup through a loop finds nothing");
+
+	/* replacement rules */
+	ok(tree_add(&t, "/usr", TREE_REG, 0644, &n, &e) == CRUMB_EINVAL, "a non-empty dir is not replaced by a file");
+	ok(tree_add(&t, "/usr", TREE_DIR, 0700, &n, &e) == 0 && n->mode == 0700 && n->nkids == 1,
+	   "re-adding a dir keeps its children, takes the mode");
+	ok(tree_add_data(&t, "/etc/passwd", "abc", 3, 0644, &e) == 0, "a file replaces a file");
+	ok(tree_lookup(&t, "/etc/passwd", 0)->size == 3, "... with the new content");
+	ok(tree_add_data(&t, "/etc/passwd/x", "a", 1, 0644, &e) == CRUMB_EINVAL, "a file is not a parent");
+	ok(tree_add_device(&t, "/dev/console", TREE_CHR, 0600, 5, 1, &e) == 0, "add a char device");
+	n = tree_lookup(&t, "/dev/console", 0);
+	ok(n && n->rdev_major == 5 && n->rdev_minor == 1 && n->mode == 0600, "device fields kept");
+	ok(tree_remove(&t, "/loop1", &e) == 0 && !tree_lookup(&t, "/loop1", 0), "remove a node");
+	ok(tree_remove(&t, "/no/such", &e) == 0, "removing a missing path is fine");
+	ok(tree_remove(&t, "/", &e) == CRUMB_EINVAL, "the root cannot be removed");
+
+	struct sbuf sb = SBUF_INIT;
+	tree_walk(&t, collect, &sb);
+	is_str(sb.buf,
+	       "|dev|dev/console|etc|etc/passwd|evil|lib|loop2|tmp|tmp/f|usr|usr/lib|usr/lib/x|"
+	       "usr/lib/x/libz.so.1|usr/lib/x/libz.so.1.2|",
+	       "walk is pre-order, children sorted");
+	sb_release(&sb);
+	char *p = tree_path(tree_lookup(&t, "/usr/lib/x", 0));
+	is_str(p, "/usr/lib/x", "tree_path");
+	free(p);
+	struct tree_stats st;
+	tree_stats(&t, &st);
+	ok(st.bytes == 6 && st.nodes == 15, "stats: %llu nodes, %llu bytes",
+	   (unsigned long long)st.nodes, (unsigned long long)st.bytes);
+	tree_release(&t);
+
+	/* host import */
+	char dir[] = "/tmp/crumb-tree-XXXXXX";
+	ok(mkdtemp(dir) != NULL, "make a host dir");
+	char *f = xasprintf("%s/a/b.txt", dir), *d = xasprintf("%s/a", dir);
+	char *l = xasprintf("%s/a/link", dir), *fifo = xasprintf("%s/a/fifo", dir);
+	mkdir(d, 0750);
+	FILE *fp = fopen(f, "w");
+	fputs("hello", fp);
+	fclose(fp);
+	chmod(f, 04755);
+	symlink("b.txt", l);
+	mkfifo(fifo, 0644);
+	tree_init(&t);
+	ok(tree_add_host(&t, d, "/data", &e) == 0, "import a host dir");
+	n = tree_lookup(&t, "/data/b.txt", 0);
+	ok(n && n->type == TREE_REG && n->size == 5 && n->mode == 04755 && n->uid == 0,
+	   "file: size, setuid mode kept, root-owned");
+	ok(n && n->src_path && !strcmp(n->src_path, f), "file content is a host reference");
+	n = tree_lookup(&t, "/data/link", 0);
+	ok(n && n->type == TREE_LNK && !strcmp(n->link, "b.txt"), "symlink kept verbatim");
+	n = tree_lookup(&t, "/data/fifo", 0);
+	ok(n && n->type == TREE_FIFO, "FIFO recorded, not opened");
+	n = tree_lookup(&t, "/data", 0);
+	ok(n && n->mode == 0750, "directory mode kept");
+	ok(tree_add_host(&t, "/no/such/path", "/x", &e) == CRUMB_ENOENT, "missing host path: ENOENT");
+	ok(strstr(e.msg, "/no/such/path") != NULL, "... naming it");
+	ok(tree_add_host_follow(&t, l, &e) == 0, "follow-import a symlinked file");
+	n = tree_lookup(&t, l, 0);
+	ok(n && n->type == TREE_LNK, "... the link is at its host path");
+	n = tree_lookup(&t, f, 0);
+	ok(n && n->type == TREE_REG, "... and so is its target");
+	if (access("/lib64/ld-linux-x86-64.so.2", F_OK) == 0) {
+		ok(tree_add_host_follow(&t, "/lib64/ld-linux-x86-64.so.2", &e) == 0, "follow /lib64/ld-linux");
+		n = tree_lookup(&t, "/lib64/ld-linux-x86-64.so.2", 1);
+		ok(n && n->type == TREE_REG, "... resolves to a file inside the tree");
+	}
+	tree_release(&t);
+	unlink(fifo);
+	unlink(l);
+	unlink(f);
+	rmdir(d);
+	rmdir(dir);
+	free(f);
+	free(d);
+	free(l);
+	free(fifo);
+	return done_testing();
+}
