@@ -7,7 +7,7 @@ libarchive-dev libelf-dev zlib1g-dev
 musl-tools
 qemu-system-x86
 linux-source-6.1 bc flex bison libssl-dev xz-utils kmod cpio
-curl python3 file"
+curl python3 dropbear-bin"
 
 missing=""
 for p in $PKGS; do

@@ -2,6 +2,7 @@
 #include "config.h"
 #include "markers.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -147,17 +148,18 @@ struct mnt {
 	const char *src, *dir, *type;
 	unsigned long flags;
 	const char *data;
-	int fatal; /* without /proc or /dev nothing works; the rest is optional */
+	int fatal;      /* without /proc or /dev nothing works; the rest is optional */
+	int if_empty;   /* only over an empty directory: never hide files the image has there */
 };
 
 static const struct mnt mounts[] = {
-    {"proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, 1},
-    {"sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, 0},
-    {"devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755", 1},
-    {"devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "mode=0620,ptmxmode=0666", 0},
-    {"tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", 0},
-    {"tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", 0},
-    {"tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", 0},
+    {"proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, 1, 0},
+    {"sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, 0, 0},
+    {"devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755", 1, 0},
+    {"devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "mode=0620,ptmxmode=0666", 0, 0},
+    {"tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", 0, 0},
+    {"tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", 0, 1},
+    {"tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", 0, 1},
 };
 
 static const char *const dev_links[][2] = {
@@ -165,6 +167,19 @@ static const char *const dev_links[][2] = {
     {"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"},
     {"pts/ptmx", "/dev/ptmx"}, /* devtmpfs usually has a ptmx node: then EEXIST */
 };
+
+static int dir_is_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	int empty = 1;
+	if (!d)
+		return 1;
+	while (empty && (de = readdir(d)))
+		empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+	closedir(d);
+	return empty;
+}
 
 static void setup_filesystems(void)
 {
@@ -177,6 +192,8 @@ static void setup_filesystems(void)
 			warnf("mkdir %s: %s", m->dir, strerror(errno));
 			continue;
 		}
+		if (m->if_empty && !dir_is_empty(m->dir))
+			continue;
 		if (mount(m->src, m->dir, m->type, m->flags, m->data) == 0)
 			continue;
 		if (m->fatal)

@@ -28,10 +28,10 @@ static char *absolute(const char *p)
 	return xasprintf("%s/%s", cwd, p);
 }
 
-/* Looks name up in the host's PATH like execvp; NULL if absent. */
-static char *which(const char *name)
+/* Looks name up like execvp would in the guest, whose PATH is path, among the
+ * host's files (the guest gets them at the same paths); NULL if absent. */
+static char *which(const char *name, const char *path)
 {
-	const char *path = getenv("PATH");
 	char *copy = xstrdup(path && *path ? path : DEFAULT_PATH);
 	char *found = NULL;
 	for (char *save, *d = strtok_r(copy, ":", &save); d && !found;
@@ -80,8 +80,8 @@ static int shebang(const char *path, char **interp, char **arg, struct err *e)
 	return 1;
 }
 
-static int add_program(struct tree *t, struct closure *c, const char *path, int depth,
-		       struct err *e)
+static int add_program(struct tree *t, struct closure *c, const char *path, const char *gpath,
+		       int depth, struct err *e)
 {
 	struct stat st;
 	int r;
@@ -115,26 +115,26 @@ static int add_program(struct tree *t, struct closure *c, const char *path, int 
 			    path, interp);
 		goto out;
 	}
-	if ((r = add_program(t, c, interp, depth + 1, e)) < 0) {
+	if ((r = add_program(t, c, interp, gpath, depth + 1, e)) < 0) {
 		if (r == CRUMB_ENOENT)
 			r = err_set(e, r, "%s: interpreter %s not found", path, interp);
 		goto out;
 	}
-	/* "#!/usr/bin/env python3": env finds python3 in PATH at run time, so
-	 * bring the host's python3 at the same path. */
+	/* "#!/usr/bin/env python3": env finds python3 in the guest's PATH at run
+	 * time, so bring the host file found along that same PATH. */
 	const char *base = strrchr(interp, '/') + 1;
 	if (!strcmp(base, "env") && arg) {
 		char *name = arg;
 		if (!strncmp(name, "-S", 2)) /* env -S "prog args": first word after -S */
 			name += 2 + strspn(name + 2, " \t");
 		name[strcspn(name, " \t")] = 0;
-		char *found = name[0] && name[0] != '-' ? which(name) : NULL;
+		char *found = name[0] && name[0] != '-' ? which(name, gpath) : NULL;
 		if (!found) {
-			r = err_set(e, CRUMB_ENOENT, "%s: '%s' (from #!%s) not found in PATH", path,
-				    name, interp);
+			r = err_set(e, CRUMB_ENOENT, "%s: '%s' (from #!%s) not found in the guest's PATH %s",
+				    path, name, interp, gpath);
 			goto out;
 		}
-		r = add_program(t, c, found, depth + 1, e);
+		r = add_program(t, c, found, gpath, depth + 1, e);
 		free(found);
 	}
 out:
@@ -143,12 +143,12 @@ out:
 	return r;
 }
 
-int rootfs_add_program(struct tree *t, const char *hostpath, struct err *e)
+int rootfs_add_program(struct tree *t, const char *hostpath, const char *path, struct err *e)
 {
 	struct closure c;
 	closure_init(&c);
 	char *abs = absolute(hostpath);
-	int r = add_program(t, &c, abs, 0, e);
+	int r = add_program(t, &c, abs, path ? path : DEFAULT_PATH, 0, e);
 	if (r == 0 && c.interp)
 		r = tree_add_host_follow(t, c.interp, e);
 	for (size_t i = 0; r == 0 && i < c.nlibs; i++)
@@ -211,7 +211,11 @@ int rootfs_exec(struct tree *t, const struct exec_spec *s, struct err *e)
 	struct initcfg cfg;
 	struct sbuf conf = SBUF_INIT;
 	char *prog = absolute(s->program);
-	int r = rootfs_add_program(t, prog, e);
+	const char *gpath = DEFAULT_PATH;
+	for (size_t i = 0; s->env && i < s->env->n; i++)
+		if (!strncmp(s->env->v[i], "PATH=", 5))
+			gpath = s->env->v[i] + 5;
+	int r = rootfs_add_program(t, prog, gpath, e);
 	for (size_t i = 0; r == 0 && s->adds && i < s->adds->n; i++)
 		r = add_extra(t, s->adds->v[i], e);
 	if (r == 0)

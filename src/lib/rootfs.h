@@ -18,7 +18,7 @@ struct exec_spec {
 /*
  * Fills t with: the program at its host path (absolute), the shared-library
  * closure of it — for a #! script, of its interpreter chain, /usr/bin/env
- * NAME resolved through the host PATH — with the host's symlink chains,
+ * NAME resolved through the guest's PATH among the host's files — with the host's symlink chains,
  * every --add, crumb-init, a minimal /etc, /dev/console and the mount
  * points, and crumb-init's config. Nothing is read from the host beyond
  * metadata until the tree is written.
@@ -26,8 +26,9 @@ struct exec_spec {
 int rootfs_exec(struct tree *t, const struct exec_spec *s, struct err *e);
 
 /* Adds the file at hostpath (ELF or script) with everything it needs to run,
- * at the same paths as on the host. */
-int rootfs_add_program(struct tree *t, const char *hostpath, struct err *e);
+ * at the same paths as on the host. path is the guest's PATH, along which
+ * "#!/usr/bin/env NAME" finds NAME (NULL: the default PATH). */
+int rootfs_add_program(struct tree *t, const char *hostpath, const char *path, struct err *e);
 
 /* Finds crumb-init: $CRUMB_INIT, next to the running crumb binary, or the
  * install dir. *out is malloc'd. */

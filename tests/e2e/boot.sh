@@ -17,7 +17,7 @@ run -q --exec /bin/false 2>"$T/err"; is $? 1 "/bin/false exits 1"
 run -q --exec /bin/sh -- -c 'echo out; echo err >&2; exit 42' >"$T/out" 2>&1; is $? 42 "sh -c 'exit 42' exits 42"
 grep -qx out "$T/out" && grep -qx err "$T/out"; ok $? "stdout and stderr both reach the host"
 run -q --exec /bin/sh -- -c 'kill -TERM $$' 2>/dev/null; is $? 143 "a program killed by SIGTERM gives 128+15"
-run -q --exec /bin/sh -- -c 'exec /no/such/program' 2>/dev/null; is $? 127 "exec of a missing program gives 127"
+run -q --exec /bin/sh -- -c 'exec /no/such/program' >/dev/null 2>&1; is $? 127 "exec of a missing program gives 127"
 
 out=$(run -q --exec /usr/bin/curl -- --version); r=$?
 is "$r" 0 "curl --version exits 0"
