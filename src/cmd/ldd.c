@@ -1,5 +1,6 @@
 /* ldd.c: `crumb ldd`, lists the shared libraries a binary needs, resolved like ld.so but without running it. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
@@ -26,14 +27,17 @@ const char usage_ldd[] =
 	"Exit status: 0 when every library was found, 1 when one is missing (listed as\n"
 	"\"=> not found\") or a file is missing or not ELF, 2 for a usage error.\n";
 
-static int ldd_one(const char *path)
+static int ldd_one(const char *arg)
 {
 	struct err e = {0};
+	/* Like ldd, a bare name means ./name: $ORIGIN is then "$PWD/.". */
+	char *path = strchr(arg, '/') ? xstrdup(arg) : xasprintf("./%s", arg);
 	struct elfinfo info;
 	struct closure c;
 	int ret = elfinfo_read(path, &info, &e);
 	if (ret < 0) {
 		cmd_error_err(&e);
+		free(path);
 		return EXIT_FAIL;
 	}
 	/* No PT_DYNAMIC, or one with nothing to load (static-pie): ldd's
@@ -42,6 +46,7 @@ static int ldd_one(const char *path)
 	elfinfo_release(&info);
 	if (is_static) {
 		printf("\tstatically linked\n");
+		free(path);
 		return 0;
 	}
 
@@ -61,6 +66,7 @@ static int ldd_one(const char *path)
 	if (ret < 0)
 		cmd_error_err(&e);
 	closure_release(&c);
+	free(path);
 	return ret < 0 ? EXIT_FAIL : 0;
 }
 

@@ -147,12 +147,21 @@ int rootfs_add_program(struct tree *t, const char *hostpath, const char *path, s
 {
 	struct closure c;
 	closure_init(&c);
+	/* The guest's ld.so, not ldd on this host, does the loading: it takes
+	 * $ORIGIN from the exec'd file's real path, and under TCG the CPU is a
+	 * baseline x86-64 (qemu64), so pack the baseline libraries, which run on
+	 * any CPU, rather than this host's glibc-hwcaps variants. */
+	c.origin_realpath = 1;
+	c.hwcap_level = 1;
 	char *abs = absolute(hostpath);
 	int r = add_program(t, &c, abs, path ? path : DEFAULT_PATH, 0, e);
-	if (r == 0 && c.interp)
-		r = tree_add_host_follow(t, c.interp, e);
-	for (size_t i = 0; r == 0 && i < c.nlibs; i++)
+	for (size_t i = 0; r == 0 && i < c.interps.n; i++)
+		r = tree_add_host_follow(t, c.interps.v[i], e);
+	for (size_t i = 0; r == 0 && i < c.nlibs; i++) {
 		r = tree_add_host_follow(t, c.libs[i].path, e);
+		for (size_t j = 0; r == 0 && j < c.libs[i].aliases.n; j++)
+			r = tree_add_host_follow(t, c.libs[i].aliases.v[j], e);
+	}
 	free(abs);
 	closure_release(&c);
 	return r;
