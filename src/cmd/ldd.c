@@ -1,4 +1,4 @@
-/* ldd.c: `crumb ldd`, lists the shared libraries a binary needs, resolved like ld.so but without running it. */
+/* ldd.c: `crumb ldd`, the libraries a binary needs as ld.so would find them, without running it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,24 +8,24 @@
 #include "../lib/elf.h"
 
 const char usage_ldd[] =
-	"usage: crumb ldd BINARY...\n"
-	"\n"
-	"Prints the shared libraries each BINARY needs and where the loader would find\n"
-	"them, like ldd(1) but without load addresses:\n"
-	"\n"
-	"\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6\n"
-	"\t/lib64/ld-linux-x86-64.so.2\n"
-	"\n"
-	"Unlike ldd, it never executes BINARY or its loader: it reads the ELF files and\n"
-	"replays the search of glibc's ld.so (RPATH, RUNPATH, ld.so.conf, the default\n"
-	"directories), so it is safe on untrusted files and is what crumb puts in an\n"
-	"image. LD_LIBRARY_PATH is ignored: the image runs elsewhere. Paths are shown as\n"
-	"found, symlinks not resolved. With several BINARYs, each list follows a\n"
-	"\"BINARY:\" line. A static binary prints \"statically linked\" and succeeds (ldd\n"
-	"says \"not a dynamic executable\" and fails): it needs no library in an image.\n"
-	"\n"
-	"Exit status: 0 when every library was found, 1 when one is missing (listed as\n"
-	"\"=> not found\") or a file is missing or not ELF, 2 for a usage error.\n";
+    "usage: crumb ldd BINARY...\n"
+    "\n"
+    "Prints the shared libraries each BINARY needs and where the loader would find\n"
+    "them, like ldd(1) but without load addresses:\n"
+    "\n"
+    "\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6\n"
+    "\t/lib64/ld-linux-x86-64.so.2\n"
+    "\n"
+    "Unlike ldd, it never executes BINARY or its loader: it reads the ELF files and\n"
+    "replays the search of glibc's ld.so (RPATH, RUNPATH, ld.so.conf, the default\n"
+    "directories), so it is safe on untrusted files and is what crumb puts in an\n"
+    "image. LD_LIBRARY_PATH is ignored: the image runs elsewhere. Paths are shown as\n"
+    "found, symlinks not resolved. With several BINARYs, each list follows a\n"
+    "\"BINARY:\" line. A static binary prints \"statically linked\" and succeeds (ldd\n"
+    "says \"not a dynamic executable\" and fails): it needs no library in an image.\n"
+    "\n"
+    "Exit status: 0 when every library was found, 1 when one is missing (listed as\n"
+    "\"=> not found\") or a file is missing or not ELF, 2 for a usage error.\n";
 
 static int ldd_one(const char *arg)
 {

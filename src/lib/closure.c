@@ -1,4 +1,4 @@
-/* closure.c: replays glibc ld.so's library search over the host filesystem, without loading anything. */
+/* closure.c: replays glibc ld.so's library search over the host filesystem, loading nothing. */
 #include "closure.h"
 
 #include <ctype.h>
@@ -14,12 +14,12 @@
 #include "elf.h"
 
 #define CONF_DEPTH_MAX 16 /* nested ld.so.conf includes */
-#define OBJ_MAX 65536     /* objects in one root's closure */
+#define OBJ_MAX 65536	  /* objects in one root's closure */
 
 /* One loaded object of the replayed process (ld.so's struct link_map). */
 struct obj {
-	char *path;           /* as found (l_name); NULL for a name not found */
-	char *origin;         /* $ORIGIN, NULL if unknown */
+	char *path;   /* as found (l_name); NULL for a name not found */
+	char *origin; /* $ORIGIN, NULL if unknown */
 	struct elfinfo info;
 	struct strlist names; /* names it was requested by (l_libname) */
 	struct strlist paths; /* other paths found to be this file */
@@ -36,23 +36,29 @@ struct run {
 	size_t n, alloc;
 	/* what the process's ld.so would be built for */
 	int elfclass, machine, data;
-	const char *lib, *platform;  /* $LIB, $PLATFORM */
-	struct strlist defdirs;      /* default dirs, with a trailing '/' */
-	struct strlist cachedirs;    /* ld.so.conf dirs + built-in, with a trailing '/' */
-	const char *const *subdirs;  /* hwcap subdirs to try in each dir, "" last */
+	const char *lib, *platform; /* $LIB, $PLATFORM */
+	struct strlist defdirs;	    /* default dirs, with a trailing '/' */
+	struct strlist cachedirs;   /* ld.so.conf dirs + built-in, with a trailing '/' */
+	const char *const *subdirs; /* hwcap subdirs to try in each dir, "" last */
 	char triplet_lib[64];
 };
 
 /* Flags for the candidate checks. */
 enum {
-	F_SKIP_BAD = 1,  /* a non-ELF candidate is skipped (ld.so.cache never holds one) */
+	F_SKIP_BAD = 1,	 /* a non-ELF candidate is skipped (ld.so.cache never holds one) */
 	F_NO_SYSDIR = 2, /* DF_1_NODEFLIB: skip candidates in default dirs */
 };
 
 static const char *const x86_64_subdirs[] = {
-	"glibc-hwcaps/x86-64-v4/", "glibc-hwcaps/x86-64-v3/", "glibc-hwcaps/x86-64-v2/",
-	"tls/x86_64/x86_64/",      "tls/x86_64/",             "tls/",
-	"x86_64/x86_64/",          "x86_64/",                 "",
+    "glibc-hwcaps/x86-64-v4/",
+    "glibc-hwcaps/x86-64-v3/",
+    "glibc-hwcaps/x86-64-v2/",
+    "tls/x86_64/x86_64/",
+    "tls/x86_64/",
+    "tls/",
+    "x86_64/x86_64/",
+    "x86_64/",
+    "",
 };
 static const char *const plain_subdirs[] = {"tls/", ""};
 
@@ -138,7 +144,8 @@ static void conf_parse(struct closure *c, const char *file, int depth)
 			continue;
 		if (strncmp(line, "include", 7) == 0 && isblank((unsigned char)line[7])) {
 			char *s2 = NULL;
-			for (char *p = strtok_r(line + 8, " \t", &s2); p; p = strtok_r(NULL, " \t", &s2))
+			for (char *p = strtok_r(line + 8, " \t", &s2); p;
+			     p = strtok_r(NULL, " \t", &s2))
 				conf_include(c, file, p, depth);
 			continue;
 		}
@@ -241,7 +248,9 @@ static void run_setup(struct run *r, const struct elfinfo *root)
 		r->platform = NULL; /* an element using $PLATFORM is dropped */
 	}
 	if (root->machine == EM_X86_64 && root->elfclass == ELFCLASS64) {
-		int skip = r->c->hwcap_level >= 4 ? 0 : r->c->hwcap_level <= 1 ? 3 : 4 - r->c->hwcap_level;
+		int skip = r->c->hwcap_level >= 4   ? 0
+			   : r->c->hwcap_level <= 1 ? 3
+						    : 4 - r->c->hwcap_level;
 		r->subdirs = x86_64_subdirs + skip;
 	} else {
 		r->subdirs = plain_subdirs;
@@ -429,8 +438,8 @@ static int try_dir(struct run *r, const char *dir, const char *name, int flags, 
 }
 
 /* Tries each element of a colon-separated RPATH/RUNPATH of object o. */
-static int try_path_list(struct run *r, int oi, const char *list, const char *name,
-			 char **found, struct elfinfo *info, struct err *e)
+static int try_path_list(struct run *r, int oi, const char *list, const char *name, char **found,
+			 struct elfinfo *info, struct err *e)
 {
 	char *copy = xstrdup(list), *rest = copy, *el;
 	int ret = 0;
@@ -502,8 +511,7 @@ static int search(struct run *r, int li, const char *name, char **found, struct 
 }
 
 /* Loads name for object li: matches a loaded object or searches. */
-static int load_needed(struct run *r, int li, const char *name, struct sbuf *missing,
-		       struct err *e)
+static int load_needed(struct run *r, int li, const char *name, struct sbuf *missing, struct err *e)
 {
 	char *found = NULL;
 	struct elfinfo info;
@@ -545,7 +553,8 @@ static int load_needed(struct run *r, int li, const char *name, struct sbuf *mis
 	if (r->n >= OBJ_MAX) {
 		free(found);
 		elfinfo_release(&info);
-		return err_set(e, CRUMB_EUNSAFE, "%s: more than %d libraries", r->o[0].path, OBJ_MAX);
+		return err_set(e, CRUMB_EUNSAFE, "%s: more than %d libraries", r->o[0].path,
+			       OBJ_MAX);
 	}
 	obj_new(r, name, found, &info, li);
 	return 0;

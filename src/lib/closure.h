@@ -46,18 +46,18 @@
  */
 
 struct closure_lib {
-	char *name;             /* the DT_NEEDED string, e.g. "libc.so.6" */
-	char *path;             /* where the loader finds it, e.g. /lib/x86_64-linux-gnu/libc.so.6;
+	char *name;		/* the DT_NEEDED string, e.g. "libc.so.6" */
+	char *path;		/* where the loader finds it, e.g. /lib/x86_64-linux-gnu/libc.so.6;
 				   NULL for a name not found (only with allow_missing) */
 	struct strlist aliases; /* other paths at which ld.so opens this same file (another
 				   DT_NEEDED name that resolves to it); an image needs them too */
 };
 
 struct closure {
-	char *interp;             /* interpreter of the first dynamic root, or NULL */
+	char *interp;		  /* interpreter of the first dynamic root, or NULL */
 	struct closure_lib *libs; /* in breadth-first load order, each path once */
 	size_t nlibs, alloc;
-	struct strlist interps;   /* every distinct interpreter of the roots, interp first */
+	struct strlist interps; /* every distinct interpreter of the roots, interp first */
 
 	/* Settings, set by closure_init, which the caller may change before closure_add: */
 	int origin_realpath; /* 0: $ORIGIN of a root is the directory of the path as given, as

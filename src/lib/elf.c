@@ -12,11 +12,11 @@
 #include <unistd.h>
 
 /* Limits far above anything real, so that hostile input fails cleanly. */
-#define INTERP_MAX 4096       /* PT_INTERP, including its NUL */
-#define DYN_MAX 65536         /* entries in the dynamic section */
-#define NEEDED_MAX 4096       /* DT_NEEDED entries */
+#define INTERP_MAX 4096	       /* PT_INTERP, including its NUL */
+#define DYN_MAX 65536	       /* entries in the dynamic section */
+#define NEEDED_MAX 4096	       /* DT_NEEDED entries */
 #define DYNSTR_MAX (64u << 20) /* DT_STRSZ when read through segments */
-#define DSTRING_MAX 65536     /* one dynamic string (RPATH lists can be long) */
+#define DSTRING_MAX 65536      /* one dynamic string (RPATH lists can be long) */
 
 static pthread_once_t libelf_once = PTHREAD_ONCE_INIT;
 static int libelf_ok;
@@ -30,8 +30,8 @@ static void libelf_init(void)
  * section's sh_link, or (no section headers) the bytes DT_STRTAB points at. */
 struct strsrc {
 	Elf *elf;
-	size_t scn;     /* string table section index, 0 if raw */
-	Elf_Data *raw;  /* DT_STRTAB bytes when scn == 0 */
+	size_t scn;    /* string table section index, 0 if raw */
+	Elf_Data *raw; /* DT_STRTAB bytes when scn == 0 */
 };
 
 /* The NUL-terminated string at off, or NULL if it is out of bounds. */
@@ -119,8 +119,8 @@ static int set_dstring(char **dst, const struct strsrc *s, uint64_t off, const c
 }
 
 /* Walks the dynamic entries in dyn (an ELF_T_DYN Elf_Data) into info. */
-static int read_dynamic(Elf_Data *dyn, size_t count, const struct strsrc *s,
-			struct elfinfo *info, const char *path, struct err *e)
+static int read_dynamic(Elf_Data *dyn, size_t count, const struct strsrc *s, struct elfinfo *info,
+			const char *path, struct err *e)
 {
 	int ret = 0;
 	if (count > DYN_MAX)
@@ -168,8 +168,8 @@ static int read_dynamic(Elf_Data *dyn, size_t count, const struct strsrc *s,
 }
 
 /* Finds DT_STRTAB/DT_STRSZ in a dynamic segment and loads those bytes. */
-static int raw_strtab(Elf *elf, Elf_Data *dyn, size_t count, const GElf_Phdr *load,
-		      size_t nload, Elf_Data **out, const char *path, struct err *e)
+static int raw_strtab(Elf *elf, Elf_Data *dyn, size_t count, const GElf_Phdr *load, size_t nload,
+		      Elf_Data **out, const char *path, struct err *e)
 {
 	uint64_t strtab = 0, strsz = 0, off;
 	int have_tab = 0, have_sz = 0;
@@ -256,8 +256,8 @@ static int read_elf(Elf *elf, struct elfinfo *info, const char *path, struct err
 			have_dyn = 1;
 		} else if (ph.p_type == PT_INTERP && !info->interp) {
 			if (ph.p_filesz < 2 || ph.p_filesz > INTERP_MAX) {
-				ret = err_set(e, CRUMB_EFORMAT, "%s: malformed ELF: bad PT_INTERP size",
-					      path);
+				ret = err_set(e, CRUMB_EFORMAT,
+					      "%s: malformed ELF: bad PT_INTERP size", path);
 				break;
 			}
 			Elf_Data *d = elf_getdata_rawchunk(elf, (int64_t)ph.p_offset, ph.p_filesz,
@@ -281,8 +281,8 @@ static int read_elf(Elf *elf, struct elfinfo *info, const char *path, struct err
 			/* No usable section headers: read what ld.so reads. */
 			s.scn = 0;
 			if (dynph.p_filesz > (uint64_t)DYN_MAX * dynsz)
-				ret = err_set(e, CRUMB_EFORMAT, "%s: malformed ELF: huge PT_DYNAMIC",
-					      path);
+				ret = err_set(e, CRUMB_EFORMAT,
+					      "%s: malformed ELF: huge PT_DYNAMIC", path);
 			else if (!(dyn = elf_getdata_rawchunk(elf, (int64_t)dynph.p_offset,
 							      dynph.p_filesz, ELF_T_DYN)))
 				ret = err_set(e, CRUMB_EFORMAT, "%s: truncated PT_DYNAMIC: %s",

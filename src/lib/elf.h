@@ -1,4 +1,4 @@
-/* elf.h: reads what the loader needs from an ELF file (interpreter, DT_NEEDED, RPATH/RUNPATH, SONAME). */
+/* elf.h: reads what the loader needs from an ELF file (interpreter, DT_NEEDED, RPATH, SONAME). */
 #ifndef CRUMB_ELF_H
 #define CRUMB_ELF_H
 
@@ -18,16 +18,16 @@
  * is closed before elfinfo_read returns) and freed by elfinfo_release.
  */
 struct elfinfo {
-	int elfclass;          /* ELFCLASS32 / ELFCLASS64 */
-	int machine;           /* e_machine */
-	int osabi_data;        /* EI_DATA (endianness) */
-	int type;              /* e_type: ET_EXEC, ET_DYN, ... */
-	char *interp;          /* PT_INTERP path or NULL (static) */
+	int elfclass;	       /* ELFCLASS32 / ELFCLASS64 */
+	int machine;	       /* e_machine */
+	int osabi_data;	       /* EI_DATA (endianness) */
+	int type;	       /* e_type: ET_EXEC, ET_DYN, ... */
+	char *interp;	       /* PT_INTERP path or NULL (static) */
 	struct strlist needed; /* DT_NEEDED in order */
-	char *rpath;           /* DT_RPATH or NULL (even when a DT_RUNPATH overrides it) */
-	char *runpath;         /* DT_RUNPATH or NULL */
-	char *soname;          /* DT_SONAME or NULL */
-	int dynamic;           /* 1 if the file has a PT_DYNAMIC segment */
+	char *rpath;	       /* DT_RPATH or NULL (even when a DT_RUNPATH overrides it) */
+	char *runpath;	       /* DT_RUNPATH or NULL */
+	char *soname;	       /* DT_SONAME or NULL */
+	int dynamic;	       /* 1 if the file has a PT_DYNAMIC segment */
 	uint64_t flags_1;      /* DT_FLAGS_1 (DF_1_NODEFLIB, DF_1_PIE, ...), 0 if absent */
 };
 

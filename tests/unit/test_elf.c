@@ -193,14 +193,14 @@ static void test_malformed(void)
 		int len;
 		const char *what;
 	} fields[] = {
-		{0x20, 8, "e_phoff"}, {0x36, 2, "e_phentsize"}, {0x38, 2, "e_phnum"},
-		{0x28, 8, "e_shoff"}, {0x3a, 2, "e_shentsize"}, {0x3c, 2, "e_shnum"},
-		{0x3e, 2, "e_shstrndx"},
+	    {0x20, 8, "e_phoff"},    {0x36, 2, "e_phentsize"}, {0x38, 2, "e_phnum"},
+	    {0x28, 8, "e_shoff"},    {0x3a, 2, "e_shentsize"}, {0x3c, 2, "e_shnum"},
+	    {0x3e, 2, "e_shstrndx"},
 	};
 	static const unsigned char junk[][8] = {
-		{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},
-		{0x01, 0, 0, 0, 0, 0, 0, 0},
-		{0x40, 0, 0, 0, 0, 0, 0, 0},
+	    {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},
+	    {0x01, 0, 0, 0, 0, 0, 0, 0},
+	    {0x40, 0, 0, 0, 0, 0, 0, 0},
 	};
 	for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
 		int bad = 0;
@@ -296,26 +296,27 @@ static int have_cc(void)
 static int build_tree(void)
 {
 	const char *ld_old = "-Wl,--disable-new-dtags", *ld_new = "-Wl,--enable-new-dtags";
-	if (sh("mkdir -p %s %s %s %s %s %s", tpath("bin"), tpath("lib"), tpath("alt"),
-	       tpath("bad"), tpath("wrong"), tpath("loop")))
+	if (sh("mkdir -p %s %s %s %s %s %s", tpath("bin"), tpath("lib"), tpath("alt"), tpath("bad"),
+	       tpath("wrong"), tpath("loop")))
 		return -1;
 	put(tpath("b.c"), "int b(void){return 2;}\n", 23);
 	put(tpath("a.c"), "int b(void); int a(void){return b();}\n", 38);
 	put(tpath("m.c"), "int a(void); int main(void){return a();}\n", 41);
 	put(tpath("s.c"), "int main(void){return 0;}\n", 26);
-	put(tpath("bad/liba.so"), "this is not an ELF file, but it is long enough to look like one\n",
-	    64);
-	int r = sh("cd %s && cc -shared -fPIC -Wl,-soname,libb.so -o lib/libb.so b.c && "
-		   "cc -shared -fPIC -o lib/liba.so a.c -Llib -lb && "
-		   "cc -o bin/rpath m.c -Llib -la -Wl,-rpath-link,lib %s -Wl,-rpath,'$ORIGIN/../lib' && "
-		   "cc -o bin/runpath m.c -Llib -la -Wl,-rpath-link,lib %s "
-		   "-Wl,-rpath,'${ORIGIN}/../lib' && "
-		   "cc -o bin/bad m.c -Llib -la -Wl,-rpath-link,lib %s "
-		   "-Wl,-rpath,'$ORIGIN/../bad:$ORIGIN/../lib' && "
-		   "cc -o bin/wrong m.c -Llib -la -Wl,-rpath-link,lib %s "
-		   "-Wl,-rpath,'$ORIGIN/../wrong:$ORIGIN/../lib/' && "
-		   "ln -s ../bin/rpath alt/rpath",
-		   tmp, ld_old, ld_new, ld_old, ld_old);
+	put(tpath("bad/liba.so"),
+	    "this is not an ELF file, but it is long enough to look like one\n", 64);
+	int r = sh(
+	    "cd %s && cc -shared -fPIC -Wl,-soname,libb.so -o lib/libb.so b.c && "
+	    "cc -shared -fPIC -o lib/liba.so a.c -Llib -lb && "
+	    "cc -o bin/rpath m.c -Llib -la -Wl,-rpath-link,lib %s -Wl,-rpath,'$ORIGIN/../lib' && "
+	    "cc -o bin/runpath m.c -Llib -la -Wl,-rpath-link,lib %s "
+	    "-Wl,-rpath,'${ORIGIN}/../lib' && "
+	    "cc -o bin/bad m.c -Llib -la -Wl,-rpath-link,lib %s "
+	    "-Wl,-rpath,'$ORIGIN/../bad:$ORIGIN/../lib' && "
+	    "cc -o bin/wrong m.c -Llib -la -Wl,-rpath-link,lib %s "
+	    "-Wl,-rpath,'$ORIGIN/../wrong:$ORIGIN/../lib/' && "
+	    "ln -s ../bin/rpath alt/rpath",
+	    tmp, ld_old, ld_new, ld_old, ld_old);
 	if (r)
 		return -1;
 	/* A dependency loop: libx needs liby needs libx. */
@@ -371,7 +372,8 @@ static void test_closure_built(void)
 
 	closure_init(&c);
 	c.allow_missing = 1;
-	is_int(closure_add(&c, tpath("bin/runpath"), &e), CRUMB_ENOENT, "allow_missing: still fails");
+	is_int(closure_add(&c, tpath("bin/runpath"), &e), CRUMB_ENOENT,
+	       "allow_missing: still fails");
 	is_str(lib_path(&c, "liba.so"), tpath("bin/../lib/liba.so"), "allow_missing: liba found");
 	ok(lib_named(&c, "libb.so") && lib_path(&c, "libb.so") == NULL,
 	   "allow_missing: libb.so recorded with path NULL");
