@@ -22,22 +22,27 @@ deps:
 	@sh scripts/deps.sh
 
 crumb: $(OBJ)
-	$(CC) $(CFLAGS) -o $@ $(OBJ) $(DEPLIBS) $(LDFLAGS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $(OBJ) $(DEPLIBS) $(LDFLAGS)
 
 build/obj/%.o: %.c $(wildcard src/lib/*.h src/cmd/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(CFLAGS) -MMD -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CFLAGS) $(CFLAGS) -MMD -c -o $@ $<
 
 build/san/%.o: %.c $(wildcard src/lib/*.h src/cmd/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(SANFLAGS) -c -o $@ $<
+	@echo "  CC-SAN  $<"
+	@$(CC) $(ALL_CFLAGS) $(SANFLAGS) -c -o $@ $<
 
 build/san/crumb: $(SAN_OBJ)
-	$(CC) $(SANFLAGS) -o $@ $(SAN_OBJ) $(DEPLIBS)
+	@echo "  LD-SAN  $@"
+	@$(CC) $(SANFLAGS) -o $@ $(SAN_OBJ) $(DEPLIBS)
 
 build/san/unit/%: tests/unit/%.c $(SAN_LIB) $(wildcard src/init/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(SANFLAGS) -Itests/unit -o $@ $< $(SAN_LIB) $(DEPLIBS)
+	@echo "  TEST    $<"
+	@$(CC) $(ALL_CFLAGS) $(SANFLAGS) -Itests/unit -o $@ $< $(SAN_LIB) $(DEPLIBS)
 
 # The kernel config fragment is compiled in, so an installed crumb needs no data files.
 build/gen/fragment.c: kernel/crumb.config
@@ -48,7 +53,8 @@ build/gen/fragment.c: kernel/crumb.config
 
 # crumb-init is the guest's PID 1: static, musl, no dependency beyond libc.
 crumb-init: $(INIT_SRC) $(wildcard src/init/*.h)
-	$(MUSLCC) -std=c11 -D_GNU_SOURCE $(WARN) $(DEFS) -Os -static -s -o $@ $(INIT_SRC)
+	@echo "  MUSLCC  $@"
+	@$(MUSLCC) -std=c11 -D_GNU_SOURCE $(WARN) $(DEFS) -Os -static -s -o $@ $(INIT_SRC)
 
 check: deps crumb-init build/san/crumb $(UNIT_BIN)
 	@CRUMB=$(CURDIR)/build/san/crumb CRUMB_INIT=$(CURDIR)/crumb-init sh tests/run.sh $(UNIT_BIN)

@@ -34,43 +34,38 @@ struct wctx {
 	struct err *e;
 	int64_t ino;
 	char *buf;
+	struct group *groups;
+	uint64_t ngroups;
 };
 
-static int copy_host(struct wctx *w, const struct tree_node *n, const char *path)
+/* Streams a file's content into the archive in 1 MiB pieces. */
+static int copy_content(struct wctx *w, const struct tree_node *n, const char *path)
 {
-	int fd = open(n->src_path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		return err_errno(w->e, CRUMB_EIO, "cannot read %s", n->src_path);
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size < n->src_off + n->size) {
-		close(fd);
-		return err_set(w->e, CRUMB_EIO, "%s changed while the image was being built",
-			       n->src_path);
-	}
-	uint64_t left = n->size;
-	off_t off = (off_t)n->src_off;
-	while (left) {
-		size_t want = left < (1 << 20) ? (size_t)left : (1 << 20);
-		ssize_t got = pread(fd, w->buf, want, off);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0) {
-			int r = got < 0 ? err_errno(w->e, CRUMB_EIO, "read %s", n->src_path)
-					: err_set(w->e, CRUMB_EIO, "%s shrank while being read",
-						  n->src_path);
-			close(fd);
+	for (uint64_t off = 0; off < n->size;) {
+		size_t want = n->size - off < (1 << 20) ? (size_t)(n->size - off) : (1 << 20);
+		int r = tree_read(n, off, w->buf, want, w->e);
+		if (r < 0)
 			return r;
-		}
-		if (archive_write_data(w->a, w->buf, (size_t)got) != got) {
-			close(fd);
+		if (archive_write_data(w->a, w->buf, want) != (la_ssize_t)want)
 			return err_set(w->e, CRUMB_EIO, "writing %s: %s", path,
 				       archive_error_string(w->a));
-		}
-		left -= (uint64_t)got;
-		off += got;
+		off += want;
 	}
-	close(fd);
+	return 0;
+}
+
+/* Hard-link groups: how many names each has, how many are written so far,
+ * and the inode number they share. Indexed by hardlink id. */
+struct group {
+	uint32_t names, written;
+	int64_t ino;
+};
+
+static int count_links(struct tree_node *n, const char *path, void *ctx)
+{
+	struct wctx *w = ctx;
+	if (n->type == TREE_REG && n->hardlink && n->hardlink <= w->ngroups)
+		w->groups[n->hardlink - 1].names++;
 	return 0;
 }
 
@@ -92,9 +87,24 @@ static int write_node(struct tree_node *n, const char *path, void *ctx)
 	archive_entry_set_uid(ent, n->uid);
 	archive_entry_set_gid(ent, n->gid);
 	archive_entry_set_mtime(ent, w->o->mtime, 0);
-	archive_entry_set_ino64(ent, ++w->ino);
+	/* newc hard links share an inode number; the data rides with the last
+	 * name (GNU cpio's rule; the kernel's unpacker links the earlier names
+	 * to the same inode and fills it then). */
+	struct group *g = n->type == TREE_REG && n->hardlink && n->hardlink <= w->ngroups
+				  ? &w->groups[n->hardlink - 1]
+				  : NULL;
+	int with_data = 1;
+	if (g && g->names > 1) {
+		if (!g->ino)
+			g->ino = ++w->ino;
+		archive_entry_set_ino64(ent, g->ino);
+		archive_entry_set_nlink(ent, g->names);
+		with_data = ++g->written == g->names;
+	} else {
+		archive_entry_set_ino64(ent, ++w->ino);
+		archive_entry_set_nlink(ent, n->type == TREE_DIR ? 2 : 1);
+	}
 	archive_entry_set_dev(ent, 0);
-	archive_entry_set_nlink(ent, n->type == TREE_DIR ? 2 : 1);
 	if (n->type == TREE_CHR || n->type == TREE_BLK) {
 		archive_entry_set_rdevmajor(ent, n->rdev_major);
 		archive_entry_set_rdevminor(ent, n->rdev_minor);
@@ -102,18 +112,12 @@ static int write_node(struct tree_node *n, const char *path, void *ctx)
 	if (n->type == TREE_LNK)
 		archive_entry_set_symlink(ent, n->link);
 	/* libarchive wants a size on every entry; it sizes symlinks itself. */
-	archive_entry_set_size(ent, n->type == TREE_REG ? (la_int64_t)n->size : 0);
+	archive_entry_set_size(ent, n->type == TREE_REG && with_data ? (la_int64_t)n->size : 0);
 	if (archive_write_header(w->a, ent) != ARCHIVE_OK)
 		return err_set(w->e, CRUMB_EIO, "%s: %s", path, archive_error_string(w->a));
-	if (n->type != TREE_REG || !n->size)
+	if (n->type != TREE_REG || !n->size || !with_data)
 		return 0;
-	if (!n->src_path) {
-		if (archive_write_data(w->a, n->data, n->size) != (la_ssize_t)n->size)
-			return err_set(w->e, CRUMB_EIO, "%s: %s", path,
-				       archive_error_string(w->a));
-		return 0;
-	}
-	return copy_host(w, n, path);
+	return copy_content(w, n, path);
 }
 
 int cpio_write(struct tree *t, const char *out_path, const struct cpio_opts *o, struct err *e)
@@ -121,6 +125,10 @@ int cpio_write(struct tree *t, const char *out_path, const struct cpio_opts *o, 
 	char *tmp = xasprintf("%s.tmp.%ld", out_path, (long)getpid());
 	struct wctx w = {.o = o, .e = e, .buf = xmalloc(1 << 20)};
 	int r = 0;
+
+	w.ngroups = t->next_hardlink;
+	w.groups = xcalloc(w.ngroups + 1, sizeof(*w.groups));
+	tree_walk(t, count_links, &w);
 
 	w.a = archive_write_new();
 	w.ent = archive_entry_new();
@@ -152,6 +160,7 @@ out:
 	if (r)
 		unlink(tmp);
 	free(w.buf);
+	free(w.groups);
 	free(tmp);
 	return r;
 }

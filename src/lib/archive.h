@@ -21,9 +21,11 @@ struct cpio_opts {
  * Writes every node of t (the root excluded) as a newc cpio archive at
  * out_path, in the tree's sorted walk order, with inode numbers assigned in
  * that order and no host device numbers, so the same tree always gives the
- * same bytes. Ownership comes from the nodes (root:root unless set).
- * The file appears atomically (temp file + rename). A host file whose size
- * changed since it was added to the tree is an error naming it.
+ * same bytes. Ownership comes from the nodes (root:root unless set); names of
+ * one hard-link group share an inode number, the data going with the last.
+ * Sparse files are written in full (newc has no holes). The file appears
+ * atomically (temp file + rename). A host file that shrank since it was
+ * added to the tree is an error naming it.
  */
 int cpio_write(struct tree *t, const char *out_path, const struct cpio_opts *o, struct err *e);
 

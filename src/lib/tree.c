@@ -9,10 +9,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #define MAX_LINKS 40
 #define MAX_DEPTH 512
+/* A file with more separate data ranges than this is stored in full. */
+#define MAX_EXTENTS 65536
 
 static struct tree_node *node_new(const char *name, enum tree_type type, uint32_t mode)
 {
@@ -34,6 +37,7 @@ static void node_free(struct tree_node *n)
 		free(n->xattrs[i].value);
 	}
 	free(n->xattrs);
+	free(n->extents);
 	free(n->kids);
 	free(n->name);
 	free(n->link);
@@ -296,7 +300,91 @@ int tree_remove(struct tree *t, const char *path, struct err *e)
 	return 0;
 }
 
-static int add_host(struct tree *t, const char *host, const char *dest, int depth, struct err *e)
+/* Hard links seen during one import: (dev, ino) -> hardlink id. */
+struct import {
+	struct seen {
+		dev_t dev;
+		ino_t ino;
+		uint64_t id;
+	} *seen;
+	size_t nseen, alloc;
+};
+
+static uint64_t hardlink_id(struct tree *t, struct import *im, const struct stat *st)
+{
+	for (size_t i = 0; i < im->nseen; i++)
+		if (im->seen[i].dev == st->st_dev && im->seen[i].ino == st->st_ino)
+			return im->seen[i].id;
+	if (im->nseen == im->alloc) {
+		im->alloc = im->alloc ? im->alloc * 2 : 16;
+		im->seen = xrealloc(im->seen, im->alloc * sizeof(*im->seen));
+	}
+	uint64_t id = ++t->next_hardlink;
+	im->seen[im->nseen++] = (struct seen){st->st_dev, st->st_ino, id};
+	return id;
+}
+
+/* Records the data ranges of a file with fewer blocks than its size implies. */
+static int find_extents(struct tree_node *n, int fd, const char *host, struct err *e)
+{
+	off_t end = (off_t)n->size, pos = 0;
+	size_t alloc = 0;
+	while (pos < end) {
+		off_t data = lseek(fd, pos, SEEK_DATA);
+		if (data < 0) {
+			if (errno == ENXIO)
+				break; /* only a hole remains */
+			if (errno == EINVAL) {
+				/* no SEEK_DATA here: store it in full */
+				free(n->extents);
+				n->extents = NULL;
+				n->nextents = 0;
+				return 0;
+			}
+			return err_errno(e, CRUMB_EIO, "seek %s", host);
+		}
+		off_t hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0)
+			return err_errno(e, CRUMB_EIO, "seek %s", host);
+		if (hole > end)
+			hole = end;
+		if (n->nextents == MAX_EXTENTS) {
+			free(n->extents);
+			n->extents = NULL;
+			n->nextents = 0;
+			return 0;
+		}
+		if (n->nextents == alloc) {
+			alloc = alloc ? alloc * 2 : 4;
+			n->extents = xrealloc(n->extents, alloc * sizeof(*n->extents));
+		}
+		n->extents[n->nextents++] =
+			(struct tree_extent){(uint64_t)data, (uint64_t)(hole - data)};
+		pos = hole;
+	}
+	if (!n->extents) /* all hole: an empty list, not "all data" */
+		n->extents = xmalloc(sizeof(*n->extents));
+	return 0;
+}
+
+/* user.* and security.capability survive the trip; other namespaces belong to the host. */
+static void copy_xattrs(struct tree_node *n, const char *host)
+{
+	char names[65536];
+	ssize_t len = llistxattr(host, names, sizeof(names));
+	for (ssize_t i = 0; len > 0 && i < len; i += (ssize_t)strlen(names + i) + 1) {
+		const char *name = names + i;
+		if (strncmp(name, "user.", 5) && strcmp(name, "security.capability"))
+			continue;
+		char value[65536];
+		ssize_t vl = lgetxattr(host, name, value, sizeof(value));
+		if (vl >= 0)
+			tree_set_xattr(n, name, value, (size_t)vl);
+	}
+}
+
+static int add_host(struct tree *t, struct import *im, const char *host, const char *dest,
+		    int depth, struct err *e)
 {
 	struct stat st;
 	struct tree_node *n;
@@ -314,11 +402,19 @@ static int add_host(struct tree *t, const char *host, const char *dest, int dept
 		int fd = open(host, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 		if (fd < 0)
 			return err_errno(e, CRUMB_EIO, "cannot read %s", host);
-		close(fd);
-		if ((r = tree_add(t, dest, TREE_REG, mode, &n, e)) < 0)
+		if ((r = tree_add(t, dest, TREE_REG, mode, &n, e)) < 0) {
+			close(fd);
 			return r;
+		}
 		n->src_path = xstrdup(host);
 		n->size = (uint64_t)st.st_size;
+		if (st.st_nlink > 1)
+			n->hardlink = hardlink_id(t, im, &st);
+		r = (uint64_t)st.st_blocks * 512 < n->size ? find_extents(n, fd, host, e) : 0;
+		close(fd);
+		if (r < 0)
+			return r;
+		copy_xattrs(n, host);
 		break;
 	}
 	case S_IFLNK: {
@@ -349,6 +445,7 @@ static int add_host(struct tree *t, const char *host, const char *dest, int dept
 		if ((r = tree_add(t, dest, TREE_DIR, mode, &n, e)) < 0)
 			return r;
 		n->mtime = st.st_mtime;
+		copy_xattrs(n, host);
 		DIR *d = opendir(host);
 		if (!d)
 			return err_errno(e, CRUMB_EIO, "cannot read directory %s", host);
@@ -362,7 +459,7 @@ static int add_host(struct tree *t, const char *host, const char *dest, int dept
 		for (size_t i = 0; i < names.n && !r; i++) {
 			char *h = xasprintf("%s/%s", host, names.v[i]);
 			char *g = xasprintf("%s/%s", dest, names.v[i]);
-			r = add_host(t, h, g, depth + 1, e);
+			r = add_host(t, im, h, g, depth + 1, e);
 			free(h);
 			free(g);
 		}
@@ -378,7 +475,10 @@ static int add_host(struct tree *t, const char *host, const char *dest, int dept
 
 int tree_add_host(struct tree *t, const char *hostpath, const char *dest, struct err *e)
 {
-	return add_host(t, hostpath, dest, 0, e);
+	struct import im = {0};
+	int r = add_host(t, &im, hostpath, dest, 0, e);
+	free(im.seen);
+	return r;
 }
 
 int tree_add_host_follow(struct tree *t, const char *hostpath, struct err *e)
@@ -455,7 +555,7 @@ int tree_add_host_follow(struct tree *t, const char *hostpath, struct err *e)
 			continue;
 		}
 		if (last) {
-			r = add_host(t, cur.buf, cur.buf, 0, e);
+			r = tree_add_host(t, cur.buf, cur.buf, e);
 			break;
 		}
 		if (!S_ISDIR(st.st_mode)) {
@@ -472,6 +572,77 @@ int tree_add_host_follow(struct tree *t, const char *hostpath, struct err *e)
 	sb_release(&rem);
 	sb_release(&cur);
 	return r;
+}
+
+int tree_read(const struct tree_node *n, uint64_t off, void *buf, size_t len, struct err *e)
+{
+	if (n->type != TREE_REG || off > n->size || len > n->size - off)
+		return err_set(e, CRUMB_EINVAL, "read past the end of a file");
+	if (n->extents) {
+		/* zeros, then copy in the data ranges that overlap */
+		memset(buf, 0, len);
+		for (size_t i = 0; i < n->nextents; i++) {
+			uint64_t a = n->extents[i].off, b = a + n->extents[i].len;
+			if (b <= off || a >= off + len)
+				continue;
+			uint64_t from = a > off ? a : off, to = b < off + len ? b : off + len;
+			struct tree_node plain = *n;
+			plain.extents = NULL;
+			int r = tree_read(&plain, from, (char *)buf + (from - off), to - from, e);
+			if (r < 0)
+				return r;
+		}
+		return 0;
+	}
+	if (n->data) {
+		memcpy(buf, (const char *)n->data + off, len);
+		return 0;
+	}
+	if (n->reader)
+		return n->reader->read(n->reader->ctx, n->reader_ref, off, buf, len, e);
+	if (!n->src_path) {
+		if (len)
+			return err_set(e, CRUMB_EINVAL, "a file without content");
+		return 0;
+	}
+	int fd = open(n->src_path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return err_errno(e, CRUMB_EIO, "cannot read %s", n->src_path);
+	size_t done = 0;
+	while (done < len) {
+		ssize_t got = pread(fd, (char *)buf + done, len - done,
+				    (off_t)(n->src_off + off + done));
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			int r = got < 0 ? err_errno(e, CRUMB_EIO, "read %s", n->src_path)
+					: err_set(e, CRUMB_EIO, "%s shrank while being read",
+						  n->src_path);
+			close(fd);
+			return r;
+		}
+		done += (size_t)got;
+	}
+	close(fd);
+	return 0;
+}
+
+void tree_set_xattr(struct tree_node *n, const char *name, const void *value, size_t len)
+{
+	struct tree_xattr *x = NULL;
+	for (size_t i = 0; i < n->nxattrs; i++)
+		if (!strcmp(n->xattrs[i].name, name))
+			x = &n->xattrs[i];
+	if (!x) {
+		n->xattrs = xrealloc(n->xattrs, (n->nxattrs + 1) * sizeof(*n->xattrs));
+		x = &n->xattrs[n->nxattrs++];
+		x->name = xstrdup(name);
+	} else {
+		free(x->value);
+	}
+	x->value = xmalloc(len);
+	memcpy(x->value, value, len);
+	x->len = len;
 }
 
 char *tree_path(const struct tree_node *n)

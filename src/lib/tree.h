@@ -15,6 +15,20 @@ struct tree_xattr {
 	size_t len;
 };
 
+/* A range of a sparse file that holds data; the rest reads as zeros. */
+struct tree_extent {
+	uint64_t off, len;
+};
+
+/*
+ * Content that lives inside an image (an ext4 inode, say): read through the
+ * reader that opened the image, which must outlive the tree's use of it.
+ */
+struct tree_reader {
+	int (*read)(void *ctx, uint64_t ref, uint64_t off, void *buf, size_t len, struct err *e);
+	void *ctx;
+};
+
 /*
  * One file in the guest's filesystem. Ownership, modes and device numbers
  * are plain fields: nothing here touches the host, which is why building
@@ -35,6 +49,11 @@ struct tree_node {
 	uint64_t src_off;
 	uint64_t size; /* TREE_REG content length */
 	void *data;    /* TREE_REG: owned content when src_path is NULL */
+	const struct tree_reader *reader; /* TREE_REG: content inside an image */
+	uint64_t reader_ref;
+	struct tree_extent *extents; /* TREE_REG: data ranges of a sparse file, sorted */
+	size_t nextents;
+	uint64_t hardlink; /* 0, or the id shared by every name of one file */
 	struct tree_xattr *xattrs;
 	size_t nxattrs;
 	struct tree_node **kids; /* TREE_DIR: sorted by name (bytewise) */
@@ -43,6 +62,7 @@ struct tree_node {
 
 struct tree {
 	struct tree_node *root;
+	uint64_t next_hardlink; /* ids handed out by tree_add_host */
 };
 
 void tree_init(struct tree *t);
@@ -78,8 +98,9 @@ int tree_remove(struct tree *t, const char *path, struct err *e);
  * Imports a host file or directory (recursively) at guest path dest.
  * Never opens FIFOs, sockets or devices: they are recorded as nodes.
  * Files become root-owned (the building user's ownership means nothing in
- * the guest); modes and mtimes are kept. An unreadable file is an error
- * naming it.
+ * the guest); modes and mtimes are kept, hard links inside the import stay
+ * hard links, holes of sparse files are recorded (SEEK_DATA/SEEK_HOLE), and
+ * user.* xattrs are copied. An unreadable file is an error naming it.
  */
 int tree_add_host(struct tree *t, const char *hostpath, const char *dest, struct err *e);
 
@@ -89,6 +110,13 @@ int tree_add_host(struct tree *t, const char *hostpath, const char *dest, struct
  * as a symlink node, so the guest sees the same names as the host.
  */
 int tree_add_host_follow(struct tree *t, const char *hostpath, struct err *e);
+
+/* Reads len bytes of a regular file's content at off (within size), from
+ * wherever it lives; holes of a sparse file read as zeros. */
+int tree_read(const struct tree_node *n, uint64_t off, void *buf, size_t len, struct err *e);
+
+/* Sets (replacing) or adds an xattr on n; the value is copied. */
+void tree_set_xattr(struct tree_node *n, const char *name, const void *value, size_t len);
 
 /* Full guest path of a node ("/" for the root); malloc'd, caller frees. */
 char *tree_path(const struct tree_node *n);

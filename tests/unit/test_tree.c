@@ -1,7 +1,9 @@
 /* test_tree.c: the tree: path resolution inside the root, replacement rules, walk order, host import. */
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "lib/tree.h"
@@ -113,7 +115,46 @@ int main(void)
 		n = tree_lookup(&t, "/lib64/ld-linux-x86-64.so.2", 1);
 		ok(n && n->type == TREE_REG, "... resolves to a file inside the tree");
 	}
+	/* hard links, holes and xattrs */
+	char *h1 = xasprintf("%s/a/h1", dir), *h2 = xasprintf("%s/a/h2", dir);
+	char *sp = xasprintf("%s/a/sparse", dir);
+	fp = fopen(h1, "w");
+	fputs("linked", fp);
+	fclose(fp);
+	link(h1, h2);
+	int fd = open(sp, O_WRONLY | O_CREAT, 0644);
+	ok(fd >= 0 && pwrite(fd, "end", 3, 8 << 20) == 3, "make a sparse file with 8 MiB of hole");
+	close(fd);
+	int have_xattr = setxattr(h1, "user.crumb", "v1", 2, 0) == 0;
+	ok(tree_add_host(&t, d, "/hl", &e) == 0, "import a dir with hard links and holes");
+	struct tree_node *a = tree_lookup(&t, "/hl/h1", 0), *b = tree_lookup(&t, "/hl/h2", 0);
+	ok(a && b && a->hardlink && a->hardlink == b->hardlink, "two names of one file share a hardlink id");
+	struct tree_node *other = tree_lookup(&t, "/hl/b.txt", 0);
+	ok(other && other->hardlink == 0, "a file with one name has none");
+	n = tree_lookup(&t, "/hl/sparse", 0);
+	ok(n && n->extents && n->nextents == 1 && n->extents[0].off <= (8 << 20) &&
+		   n->extents[0].off + n->extents[0].len == (8 << 20) + 3,
+	   "the sparse file's data range is found");
+	char buf[8];
+	ok(n && tree_read(n, (8 << 20) - 2, buf, 5, &e) == 0 && !memcmp(buf, "\0\0end", 5),
+	   "tree_read gives zeros in the hole, then the data");
+	ok(n && tree_read(n, (8 << 20), buf, 4, &e) == CRUMB_EINVAL, "reading past the end is refused");
+	ok(a && tree_read(a, 0, buf, 6, &e) == 0 && !memcmp(buf, "linked", 6), "tree_read of a host file");
+	if (have_xattr)
+		ok(a && a->nxattrs == 1 && !strcmp(a->xattrs[0].name, "user.crumb") &&
+			   a->xattrs[0].len == 2 && !memcmp(a->xattrs[0].value, "v1", 2),
+		   "user.* xattrs are copied");
+	else
+		ok(1, "# SKIP this filesystem has no user xattrs");
+	tree_set_xattr(a, "user.crumb", "v2x", 3);
+	ok(a->xattrs[a->nxattrs - 1].len == 3, "tree_set_xattr replaces a value");
 	tree_release(&t);
+	unlink(h1);
+	unlink(h2);
+	unlink(sp);
+	free(h1);
+	free(h2);
+	free(sp);
 	unlink(fifo);
 	unlink(l);
 	unlink(f);
