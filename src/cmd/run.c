@@ -1,5 +1,6 @@
 /* run.c: `crumb run --exec`: pack a host program into an initramfs and boot it under QEMU microvm. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 const char usage_run[] =
 	"usage: crumb run --exec PATH [--add HOSTPATH[:GUESTPATH]]... [OPTIONS] [-- ARGS...]\n"
+	"       crumb run --rootfs FILE [OPTIONS]\n"
 	"\n"
 	"Boots a microVM whose root filesystem (an initramfs) holds the host program PATH\n"
 	"(an ELF executable or a #! script: its interpreter comes along), the shared\n"
@@ -23,7 +25,12 @@ const char usage_run[] =
 	"The program's output is streamed; crumb exits with its exit status. A line on\n"
 	"stderr gives the boot times measured on the host.\n"
 	"\n"
+	"With --rootfs, boots a root filesystem made by 'crumb pack' (or 'crumb mkfs' from\n"
+	"one): a cpio archive becomes the initramfs, an ext2/3/4 image the root disk\n"
+	"(virtio-blk, opened as a snapshot: the file is never changed by the run).\n"
+	"\n"
 	"Options:\n"
+	"  --rootfs FILE       boot this cpio (any compression) or ext4 image\n"
 	"  --exec PATH         the program to run (host path, kept at the same path)\n"
 	"  --add H[:G]         also copy host file or directory H (to guest path G)\n"
 	"  -e, --env K=V       set an environment variable for the program\n"
@@ -96,6 +103,24 @@ static void on_signal(int sig)
 	raise(sig);
 }
 
+/* 1 if path is an ext2/3/4 image (superblock magic 0xEF53 at byte 1080), 0 if
+ * not, negative if unreadable. */
+static int is_ext_image(const char *path, struct err *e)
+{
+	unsigned char magic[2];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return err_errno(e, CRUMB_ENOENT, "root filesystem %s", path);
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return err_set(e, CRUMB_EINVAL, "root filesystem %s: not a regular file", path);
+	}
+	ssize_t n = pread(fd, magic, 2, 1080);
+	close(fd);
+	return n == 2 && magic[0] == 0x53 && magic[1] == 0xef;
+}
+
 static char *make_tmpdir(void)
 {
 	const char *base = getenv("XDG_RUNTIME_DIR");
@@ -131,6 +156,7 @@ int cmd_run(int argc, char **argv)
 {
 	struct exec_opts o = {.compress = COMPRESS_NONE};
 	struct vm_config vc = {.accel = ACCEL_AUTO};
+	const char *rootfs = NULL;
 	unsigned mem = 0;
 	int quiet = 0, i, r, bad = 0;
 	const char *v;
@@ -165,6 +191,8 @@ int cmd_run(int argc, char **argv)
 				goto usage;
 			}
 			vc.cpus = (unsigned)n;
+		} else if (!bad && (v = opt_value("--rootfs", argc, argv, &i, &bad))) {
+			rootfs = v;
 		} else if (!bad && (v = opt_value("--kernel", argc, argv, &i, &bad))) {
 			vc.kernel = v;
 		} else if (!bad && (v = opt_value("--cmdline", argc, argv, &i, &bad))) {
@@ -190,8 +218,12 @@ int cmd_run(int argc, char **argv)
 			goto usage;
 		}
 	}
-	if (!o.program) {
-		r = cmd_usage_error("run", "--exec PATH is required");
+	if (!o.program == !rootfs) {
+		r = cmd_usage_error("run", "give one of --exec PATH or --rootfs FILE");
+		goto usage;
+	}
+	if (rootfs && (o.adds.n || o.args.n || o.env.n)) {
+		r = cmd_usage_error("run", "--add, -e and ARGS go with --exec, not --rootfs");
 		goto usage;
 	}
 	r = EXIT_RUN_FAIL;
@@ -218,36 +250,53 @@ int cmd_run(int argc, char **argv)
 		}
 		vc.kernel = ki.vmlinux;
 	}
-	if (!(tmp = make_tmpdir())) {
-		err_errno(&e, CRUMB_EIO, "cannot create a temporary directory");
-		goto fail;
-	}
-	initrd = xasprintf("%s/rootfs.cpio", tmp);
-	snprintf(tmp_dir, sizeof(tmp_dir), "%s", tmp);
-	snprintf(tmp_file, sizeof(tmp_file), "%s", initrd);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGHUP, on_signal);
-
-	unsigned long long content = 0;
-	if (exec_opts_pack(&o, initrd, &content)) {
-		e.msg[0] = 0; /* already reported */
-		goto fail;
-	}
 	struct stat st;
-	stat(initrd, &st);
-	unsigned need = need_mb((unsigned long long)st.st_size, content);
+	unsigned long long archive = 0, content = 0;
+	int is_disk = 0;
+	if (rootfs) {
+		if ((is_disk = is_ext_image(rootfs, &e)) < 0)
+			goto fail;
+		if (!is_disk) {
+			uint64_t bytes;
+			if (archive_content_size(rootfs, &bytes, &e) < 0)
+				goto fail;
+			stat(rootfs, &st);
+			archive = (unsigned long long)st.st_size;
+			content = bytes;
+		}
+	} else {
+		if (!(tmp = make_tmpdir())) {
+			err_errno(&e, CRUMB_EIO, "cannot create a temporary directory");
+			goto fail;
+		}
+		initrd = xasprintf("%s/rootfs.cpio", tmp);
+		snprintf(tmp_dir, sizeof(tmp_dir), "%s", tmp);
+		snprintf(tmp_file, sizeof(tmp_file), "%s", initrd);
+		signal(SIGINT, on_signal);
+		signal(SIGTERM, on_signal);
+		signal(SIGHUP, on_signal);
+		if (exec_opts_pack(&o, initrd, &content)) {
+			e.msg[0] = 0; /* already reported */
+			goto fail;
+		}
+		stat(initrd, &st);
+		archive = (unsigned long long)st.st_size;
+	}
+	unsigned need = need_mb(archive, content);
 	if (mem && mem < need) {
 		err_set(&e, CRUMB_EINVAL,
 			"-m %uM is too small: this root filesystem needs at least %uM (%.1f MB of "
 			"files, unpacked into a tmpfs capped at half the memory, from a %.1f MB archive)",
-			mem, need, content / 1e6, st.st_size / 1e6);
+			mem, need, content / 1e6, archive / 1e6);
 		goto fail;
 	}
 	vc.mem_mb = mem ? mem : ((need + HEADROOM_MB + 15) / 16) * 16;
 	if (vc.mem_mb < 128 && !mem)
 		vc.mem_mb = 128;
-	vc.initrd = initrd;
+	if (is_disk)
+		vc.disk = rootfs;
+	else
+		vc.initrd = rootfs ? rootfs : initrd;
 	vc.state_dir = store;
 
 	struct vm_result res;

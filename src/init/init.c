@@ -196,6 +196,9 @@ static void setup_filesystems(void)
 			continue;
 		if (mount(m->src, m->dir, m->type, m->flags, m->data) == 0)
 			continue;
+		/* On a disk root the kernel has mounted devtmpfs on /dev itself. */
+		if (errno == EBUSY && !strcmp(m->type, "devtmpfs"))
+			continue;
 		if (m->fatal)
 			fatal("mount %s (%s): %s", m->dir, m->type, strerror(errno));
 		if (errno == ENODEV)

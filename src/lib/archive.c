@@ -86,7 +86,7 @@ static int write_node(struct tree_node *n, const char *path, void *ctx)
 	archive_entry_set_perm(ent, n->mode & 07777);
 	archive_entry_set_uid(ent, n->uid);
 	archive_entry_set_gid(ent, n->gid);
-	archive_entry_set_mtime(ent, w->o->mtime, 0);
+	archive_entry_set_mtime(ent, w->o->keep_mtimes ? n->mtime : w->o->mtime, 0);
 	/* newc hard links share an inode number; the data rides with the last
 	 * name (GNU cpio's rule; the kernel's unpacker links the earlier names
 	 * to the same inode and fills it then). */
@@ -162,5 +162,29 @@ out:
 	free(w.buf);
 	free(w.groups);
 	free(tmp);
+	return r;
+}
+
+int archive_content_size(const char *path, uint64_t *bytes, struct err *e)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *ent;
+	int r = 0, st;
+	*bytes = 0;
+	archive_read_support_filter_all(a);
+	archive_read_support_format_all(a);
+	if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
+		r = err_set(e, CRUMB_EFORMAT, "%s: %s", path, archive_error_string(a));
+		goto out;
+	}
+	while ((st = archive_read_next_header(a, &ent)) == ARCHIVE_OK) {
+		la_int64_t sz = archive_entry_size(ent);
+		if (sz > 0)
+			*bytes += (uint64_t)sz;
+	}
+	if (st != ARCHIVE_EOF)
+		r = err_set(e, CRUMB_EFORMAT, "%s: %s", path, archive_error_string(a));
+out:
+	archive_read_free(a);
 	return r;
 }

@@ -14,7 +14,8 @@ const char *compress_name(enum compress c);
 
 struct cpio_opts {
 	enum compress compress;
-	int64_t mtime; /* every entry's mtime (SOURCE_DATE_EPOCH): reproducible output */
+	int64_t mtime;   /* every entry's mtime (SOURCE_DATE_EPOCH): reproducible output */
+	int keep_mtimes; /* 1: each node's own mtime instead (editing an archive) */
 };
 
 /*
@@ -28,5 +29,9 @@ struct cpio_opts {
  * added to the tree is an error naming it.
  */
 int cpio_write(struct tree *t, const char *out_path, const struct cpio_opts *o, struct err *e);
+
+/* Sums the sizes of the members of the archive at path (any compression
+ * libarchive reads): what unpacking it will take. */
+int archive_content_size(const char *path, uint64_t *bytes, struct err *e);
 
 #endif

@@ -48,6 +48,7 @@ static void node_free(struct tree_node *n)
 
 void tree_init(struct tree *t)
 {
+	memset(t, 0, sizeof(*t));
 	t->root = node_new("", TREE_DIR, 0755);
 }
 

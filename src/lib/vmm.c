@@ -88,11 +88,30 @@ char **vm_argv(const struct vm_config *c, const char *qemu, enum accel a)
 		strlist_push(&l, "-initrd");
 		strlist_push(&l, c->initrd);
 	}
+	if (c->disk) {
+		/* QEMU splits -drive options at commas: double any in the path. */
+		struct sbuf d = SBUF_INIT;
+		sb_adds(&d, "file=");
+		for (const char *p = c->disk; *p; p++) {
+			if (*p == ',')
+				sb_addc(&d, ',');
+			sb_addc(&d, *p);
+		}
+		sb_adds(&d, ",format=raw,if=none,id=root,snapshot=on");
+		strlist_push(&l, "-drive");
+		strlist_push_owned(&l, sb_detach(&d));
+		strlist_push(&l, "-device");
+		strlist_push(&l, "virtio-blk-device,drive=root");
+	}
 	/* reboot=t + -no-reboot is what makes QEMU exit when crumb-init is done
 	 * (power-off only halts microvm without ACPI); panic=-1 does the same
 	 * for a panic. */
 	struct sbuf cmd = SBUF_INIT;
-	sb_adds(&cmd, "console=ttyS0 reboot=t panic=-1 rdinit=/sbin/crumb-init");
+	sb_adds(&cmd, "console=ttyS0 reboot=t panic=-1");
+	if (c->initrd)
+		sb_adds(&cmd, " rdinit=/sbin/crumb-init");
+	else if (c->disk)
+		sb_adds(&cmd, " root=/dev/vda rw rootfstype=ext4 init=/sbin/crumb-init");
 	sb_adds(&cmd, c->verbose ? " loglevel=7" : " quiet");
 	if (c->cmdline && *c->cmdline)
 		sb_addf(&cmd, " %s", c->cmdline);
@@ -401,6 +420,10 @@ int vm_run(const struct vm_config *c, vm_output_fn out, void *ctx, struct vm_res
 	if (c->initrd && (stat(c->initrd, &st) < 0 || !S_ISREG(st.st_mode))) {
 		free(qemu);
 		return err_errno(e, CRUMB_ENOENT, "initramfs %s", c->initrd);
+	}
+	if (c->disk && (stat(c->disk, &st) < 0 || !S_ISREG(st.st_mode))) {
+		free(qemu);
+		return err_errno(e, CRUMB_ENOENT, "disk image %s", c->disk);
 	}
 	char why[sizeof(res->kvm_note)] = "";
 	enum accel a = c->accel;

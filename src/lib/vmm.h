@@ -13,7 +13,9 @@ const char *accel_name(enum accel a);
 struct vm_config {
 	const char *qemu;    /* NULL: $CRUMB_QEMU, else qemu-system-x86_64 from PATH */
 	const char *kernel;  /* PVH vmlinux */
-	const char *initrd;  /* cpio, may be compressed */
+	const char *initrd;  /* cpio, may be compressed; or NULL with disk */
+	const char *disk;    /* ext2/3/4 image booted as the root (virtio-blk, /dev/vda);
+				opened with snapshot=on: the run never changes the file */
 	const char *cmdline; /* extra kernel command line, appended; may be NULL */
 	unsigned mem_mb;
 	unsigned cpus;       /* 0: 1 */
