@@ -44,6 +44,8 @@ DECLARE_CMD(ldd);
 DECLARE_CMD(kernel);
 DECLARE_CMD(run);
 DECLARE_CMD(pack);
+DECLARE_CMD(mkfs);
+DECLARE_CMD(fs);
 
 /* Shared by run and pack: the --exec/--add/-e options and building the initramfs. */
 struct exec_opts {
@@ -52,7 +54,9 @@ struct exec_opts {
 	int compress; /* enum compress */
 };
 /* Takes argv[*i] if it is one of --exec, --add, -e/--env, --compress (with its
- * value); returns 1 if taken, 0 if not, or EXIT_USAGE after printing an error. */
+ * value), or "--" (the rest become args); returns 1 if taken, 0 if not,
+ * EXEC_OPTS_HELP for -h/--help, or EXIT_USAGE after printing an error. */
+#define EXEC_OPTS_HELP 3
 int exec_opts_take(struct exec_opts *o, const char *verb, int argc, char **argv, int *i);
 void exec_opts_release(struct exec_opts *o);
 /* Builds the tree for o and writes it as a cpio at out; *bytes gets the

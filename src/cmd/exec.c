@@ -30,6 +30,13 @@ int exec_opts_take(struct exec_opts *o, const char *verb, int argc, char **argv,
 	int bad = 0;
 	const char *v;
 	struct err e = {0};
+	if (!strcmp(argv[*i], "--")) {
+		for (++*i; *i < argc; ++*i)
+			strlist_push(&o->args, argv[*i]);
+		return 1;
+	}
+	if (!strcmp(argv[*i], "-h") || !strcmp(argv[*i], "--help"))
+		return EXEC_OPTS_HELP;
 	if ((v = opt_value("--exec", argc, argv, i, &bad))) {
 		if (o->program)
 			return cmd_usage_error(verb, "--exec given twice");

@@ -22,17 +22,12 @@ int cmd_pack(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		int bad = 0;
 		const char *v;
-		if (!strcmp(argv[i], "--")) {
-			for (i++; i < argc; i++)
-				strlist_push(&o.args, argv[i]);
-			break;
-		}
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+		if ((r = exec_opts_take(&o, "pack", argc, argv, &i)) == 1)
+			continue;
+		if (r == EXEC_OPTS_HELP) {
 			exec_opts_release(&o);
 			return cmd_print_usage("pack");
 		}
-		if ((r = exec_opts_take(&o, "pack", argc, argv, &i)) == 1)
-			continue;
 		if (r) {
 			exec_opts_release(&o);
 			return r;

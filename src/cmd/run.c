@@ -163,17 +163,12 @@ int cmd_run(int argc, char **argv)
 	struct err e = {0};
 
 	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--")) {
-			for (i++; i < argc; i++)
-				strlist_push(&o.args, argv[i]);
-			break;
-		}
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+		if ((r = exec_opts_take(&o, "run", argc, argv, &i)) == 1)
+			continue;
+		if (r == EXEC_OPTS_HELP) {
 			exec_opts_release(&o);
 			return cmd_print_usage("run");
 		}
-		if ((r = exec_opts_take(&o, "run", argc, argv, &i)) == 1)
-			continue;
 		if (r)
 			goto usage;
 		if ((v = opt_value("-m", argc, argv, &i, &bad)) ||

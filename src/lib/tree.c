@@ -99,6 +99,28 @@ static void kid_remove(struct tree_node *dir, size_t pos)
 	dir->nkids--;
 }
 
+/* The next "/"-separated component of rem from *at (empty ones skipped),
+ * malloc'd, or NULL at the end; *last says whether it is the final one. */
+static char *next_component(const struct sbuf *rem, size_t *at, int *last)
+{
+	size_t a = *at;
+	while (a < rem->len && rem->buf[a] == '/')
+		a++;
+	if (a >= rem->len) {
+		*at = a;
+		return NULL;
+	}
+	size_t end = a;
+	while (end < rem->len && rem->buf[end] != '/')
+		end++;
+	size_t next = end;
+	while (next < rem->len && rem->buf[next] == '/')
+		next++;
+	*last = next >= rem->len;
+	*at = end;
+	return xstrndup(rem->buf + a, end - a);
+}
+
 struct resolved {
 	struct tree_node *parent; /* directory holding the last component */
 	struct tree_node *node;   /* the node itself, NULL if absent */
@@ -123,19 +145,10 @@ static int resolve(const struct tree *t, const char *path, int follow_last, int 
 	sb_adds(&rem, path);
 	r->node = t->root;
 	for (;;) {
-		while (at < rem.len && rem.buf[at] == '/')
-			at++;
-		if (at >= rem.len)
+		int last;
+		char *c = next_component(&rem, &at, &last);
+		if (!c)
 			break;
-		size_t end = at;
-		while (end < rem.len && rem.buf[end] != '/')
-			end++;
-		char *c = xstrndup(rem.buf + at, end - at);
-		size_t next = end;
-		while (next < rem.len && rem.buf[next] == '/')
-			next++;
-		int last = next >= rem.len;
-		at = end;
 		if (!strcmp(c, ".") || !strcmp(c, "..")) {
 			if (c[1] == '.' && cur->parent)
 				cur = cur->parent;
@@ -492,15 +505,10 @@ int tree_add_host_follow(struct tree *t, const char *hostpath, struct err *e)
 		return err_set(e, CRUMB_EINVAL, "%s: not an absolute path", hostpath);
 	sb_adds(&rem, hostpath);
 	for (;;) {
-		while (at < rem.len && rem.buf[at] == '/')
-			at++;
-		if (at >= rem.len)
+		int last;
+		char *c = next_component(&rem, &at, &last);
+		if (!c)
 			break;
-		size_t end = at;
-		while (end < rem.len && rem.buf[end] != '/')
-			end++;
-		char *c = xstrndup(rem.buf + at, end - at);
-		at = end;
 		if (!strcmp(c, ".")) {
 			free(c);
 			continue;
@@ -518,10 +526,6 @@ int tree_add_host_follow(struct tree *t, const char *hostpath, struct err *e)
 		sb_addc(&cur, '/');
 		sb_adds(&cur, c);
 		free(c);
-		size_t next = at;
-		while (next < rem.len && rem.buf[next] == '/')
-			next++;
-		int last = next >= rem.len;
 		struct stat st;
 		if (lstat(cur.buf, &st) < 0) {
 			r = err_errno(e, errno == ENOENT ? CRUMB_ENOENT : CRUMB_EIO, "%s", cur.buf);
