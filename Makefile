@@ -11,11 +11,19 @@ OBJ      := $(patsubst %.c,build/obj/%.o,$(LIB_SRC) $(CMD_SRC) $(GEN_SRC))
 SAN_OBJ  := $(patsubst %.c,build/san/%.o,$(LIB_SRC) $(CMD_SRC) $(GEN_SRC))
 SAN_LIB  := $(patsubst %.c,build/san/%.o,$(LIB_SRC) $(GEN_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,build/san/unit/%,$(UNIT_SRC))
+# fuzz/NAME_fuzz.c: a libFuzzer target; build/san/fuzz/NAME replays fuzz/corpus/NAME/ (make check),
+# build/fuzz/NAME is the libFuzzer binary (make fuzz, clang).
+FUZZ_SRC := $(sort $(wildcard fuzz/*_fuzz.c))
+FUZZ_REPLAY := $(patsubst fuzz/%_fuzz.c,build/san/fuzz/%,$(FUZZ_SRC))
+FUZZ_BIN := $(patsubst fuzz/%_fuzz.c,build/fuzz/%,$(FUZZ_SRC))
+FUZZ_LIB := $(patsubst %.c,build/fuzz/obj/%.o,$(LIB_SRC) $(GEN_SRC))
+FUZZ_CC  ?= clang
+FUZZFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined
 
 DEFS = -DCRUMB_VERSION='"$(VERSION)"' -DCRUMB_LIBEXECDIR='"$(LIBEXECDIR)"'
 ALL_CFLAGS = $(STD) $(WARN) $(DEFS) $(DEPCFLAGS) -Isrc
 
-.PHONY: all deps check demo install clean fmt unit e2e
+.PHONY: all deps check demo install clean fmt unit e2e fuzz
 all: crumb crumb-init
 
 deps:
@@ -44,6 +52,26 @@ build/san/unit/%: tests/unit/%.c $(SAN_LIB) $(wildcard src/init/*.h)
 	@echo "  TEST    $<"
 	@$(CC) $(ALL_CFLAGS) $(SANFLAGS) -Itests/unit -o $@ $< $(SAN_LIB) $(DEPLIBS)
 
+build/san/fuzz/%: fuzz/%_fuzz.c fuzz/replay.c $(SAN_LIB)
+	@mkdir -p $(dir $@)
+	@echo "  REPLAY  $<"
+	@$(CC) $(ALL_CFLAGS) $(SANFLAGS) -o $@ fuzz/replay.c $< $(SAN_LIB) $(DEPLIBS)
+
+build/fuzz/obj/%.o: %.c $(wildcard src/lib/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  CC-FUZZ $<"
+	@$(FUZZ_CC) $(ALL_CFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+build/fuzz/%: fuzz/%_fuzz.c $(FUZZ_LIB)
+	@echo "  FUZZER  $@"
+	@$(FUZZ_CC) $(ALL_CFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB) $(DEPLIBS)
+
+# Run one by hand: build/fuzz/import -max_total_time=300 fuzz/corpus/import
+fuzz: $(FUZZ_BIN)
+
+# the libFuzzer objects are intermediate to make; keep them between builds
+.SECONDARY: $(FUZZ_LIB)
+
 # The kernel config fragment is compiled in, so an installed crumb needs no data files.
 build/gen/fragment.c: kernel/crumb.config
 	@mkdir -p $(dir $@)
@@ -56,8 +84,8 @@ crumb-init: $(INIT_SRC) $(wildcard src/init/*.h)
 	@echo "  MUSLCC  $@"
 	@$(MUSLCC) -std=c11 -D_GNU_SOURCE $(WARN) $(DEFS) -Os -static -s -o $@ $(INIT_SRC)
 
-check: deps crumb-init build/san/crumb $(UNIT_BIN)
-	@CRUMB=$(CURDIR)/build/san/crumb CRUMB_INIT=$(CURDIR)/crumb-init sh tests/run.sh $(UNIT_BIN)
+check: deps crumb-init build/san/crumb $(UNIT_BIN) $(FUZZ_REPLAY)
+	@CRUMB=$(CURDIR)/build/san/crumb CRUMB_INIT=$(CURDIR)/crumb-init sh tests/run.sh $(UNIT_BIN) $(FUZZ_REPLAY)
 
 demo: deps all
 	@sh scripts/demo.sh

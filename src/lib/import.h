@@ -1,0 +1,65 @@
+/* import.h: brings archives (tar in any compression, cpio, .deb, OCI layers) into the tree. */
+#ifndef CRUMB_IMPORT_H
+#define CRUMB_IMPORT_H
+
+#include <stdint.h>
+
+#include "tree.h"
+
+struct import_opts {
+	const char *dest;   /* where in the tree the archive's root goes; NULL: "/" */
+	int keep_owner;	    /* 1: uid/gid from the archive; 0: root:root */
+	uint64_t max_bytes; /* bytes the import may hold in memory; 0: IMPORT_MAX_BYTES */
+	int whiteouts;	    /* 1: OCI layer semantics (.wh. files delete, .wh..wh..opq) */
+	int found_compress; /* out: the archive's compression as an enum compress
+			       (archive.h), so an edited archive is rewritten alike;
+			       -1 for one crumb does not write (xz, bzip2, lz4…) */
+	int found_cpio;	    /* out: 1 if the archive was a cpio (else tar or .deb) */
+};
+
+#define IMPORT_MAX_BYTES (4ULL << 30)
+
+/*
+ * Reads the archive at path into t at o->dest (o may be NULL: defaults).
+ *
+ * Formats: tar (v7, ustar, pax, GNU incl. sparse), cpio (newc, crc, odc,
+ * binary), and .deb (an ar archive: its data.tar.* is imported, the rest
+ * ignored), each uncompressed or gzip/bzip2/xz/lzma/zstd/lz4/compress.
+ * Nothing else: no zip, iso, mtree (an mtree "archive" names host files, so
+ * reading one would copy the build machine's files into the image).
+ *
+ * Every field comes across: type, permission bits incl. setuid/setgid/
+ * sticky, uid/gid (keep_owner), mtime, symlink target, device numbers,
+ * xattrs in the user./trusted./security./system. namespaces, hard links
+ * (one tree hardlink id per group; a hard link to a name not earlier in this
+ * archive is CRUMB_EFORMAT), and holes of sparse members (extents).
+ *
+ * Content: a member of an uncompressed archive (also an uncompressed
+ * data.tar inside a .deb) is referenced in place (src_path = the archive's
+ * real path, src_off = where its bytes start), so nothing is copied; the
+ * archive must then stay unchanged while the tree is used. Otherwise the
+ * bytes are copied into the node; sparse members are held at full size
+ * with zero holes (untouched pages). All bytes held in memory, plus a fixed
+ * cost per member, are bounded by max_bytes: past it, and for any member
+ * declaring more than max_bytes, CRUMB_EUNSAFE naming the member, before
+ * anything is allocated.
+ *
+ * Hostile names: leading "/" is dropped and ".." is resolved by name,
+ * clamped at the archive's root, so "../../etc/passwd" lands at
+ * dest/etc/passwd. Symlinks already in the tree (from this archive or
+ * earlier) are followed in a member's parent directories the way the tree
+ * does it, inside the tree only (chroot-like); with a dest other than "/" a
+ * member whose parent resolves outside dest is CRUMB_EUNSAFE, as is a
+ * parent that is a dangling or looping symlink. More than 256 components,
+ * a name part over 255 bytes, a path over 4096 bytes, or nesting deeper
+ * than 512 directories: CRUMB_EUNSAFE. A non-directory member replaces
+ * what was there, a non-empty directory included (the later member wins);
+ * a non-directory naming the archive root itself is CRUMB_EFORMAT. A
+ * truncated or corrupt archive is CRUMB_EFORMAT naming the archive and the
+ * last member read. The host filesystem is only ever read (the archive).
+ *
+ * On error the tree may hold the members imported before it.
+ */
+int import_archive(struct tree *t, const char *path, struct import_opts *o, struct err *e);
+
+#endif
