@@ -7,7 +7,8 @@ libarchive-dev libelf-dev zlib1g-dev libext2fs-dev e2fsprogs
 musl-tools
 qemu-system-x86
 linux-source-6.1 bc flex bison libssl-dev xz-utils kmod cpio
-curl python3 dropbear-bin"
+curl python3 dropbear-bin
+genext2fs e2tools time attr"
 
 missing=""
 for p in $PKGS; do
