@@ -6,6 +6,9 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 : "${CRUMB:?set CRUMB to the crumb binary under test}"
 : "${CRUMB_INIT:?set CRUMB_INIT to crumb-init}"
 export CRUMB CRUMB_INIT
+# The oracles (mke2fs, e2fsck, debugfs) live in /usr/sbin, which is not in an
+# ordinary Debian user's PATH.
+export PATH="$PATH:/usr/sbin:/sbin"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 

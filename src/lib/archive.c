@@ -73,7 +73,7 @@ static int write_node(struct tree_node *n, const char *path, void *ctx)
 {
 	struct wctx *w = ctx;
 	if (!*path)
-		return 0; /* the root: the kernel's rootfs already exists */
+		path = "."; /* the root's mode, owner and time travel too */
 	static const unsigned types[] = {
 		[TREE_DIR] = AE_IFDIR,  [TREE_REG] = AE_IFREG,   [TREE_LNK] = AE_IFLNK,
 		[TREE_CHR] = AE_IFCHR,  [TREE_BLK] = AE_IFBLK,   [TREE_FIFO] = AE_IFIFO,

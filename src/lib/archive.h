@@ -19,7 +19,7 @@ struct cpio_opts {
 };
 
 /*
- * Writes every node of t (the root excluded) as a newc cpio archive at
+ * Writes every node of t (the root as ".") as a newc cpio archive at
  * out_path, in the tree's sorted walk order, with inode numbers assigned in
  * that order and no host device numbers, so the same tree always gives the
  * same bytes. Ownership comes from the nodes (root:root unless set); names of
