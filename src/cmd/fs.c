@@ -221,6 +221,18 @@ static int need_edit(struct addr *a)
 	return 0;
 }
 
+/* parse_addr for an argument that must name a path inside an image; with
+ * edit, the image is also opened for editing. */
+static int image_addr(const char *arg, struct addr *a, int edit)
+{
+	int r = parse_addr(arg, a);
+	if (r)
+		return r;
+	if (!a->v)
+		return ferr("%s: not IMAGE:PATH", arg);
+	return edit ? need_edit(a) : 0;
+}
+
 /* ---- a uniform view of a file wherever it lives ---- */
 
 struct ent {
@@ -580,12 +592,8 @@ static int do_cat(int argc, char **argv)
 	int r = 0;
 	for (int i = 0; i < argc && !r; i++) {
 		struct addr a;
-		if ((r = parse_addr(argv[i], &a)))
+		if ((r = image_addr(argv[i], &a, 0)))
 			break;
-		if (!a.v) {
-			r = ferr("%s: not IMAGE:PATH", argv[i]);
-			break;
-		}
 		struct tree_node *n = NULL;
 		uint32_t ino = 0;
 		uint64_t size;
@@ -1102,13 +1110,7 @@ static int do_rm(int argc, char **argv, int recursive, int force)
 	int r = 0;
 	for (int i = 0; i < argc && !r; i++) {
 		struct addr a;
-		if ((r = parse_addr(argv[i], &a)))
-			break;
-		if (!a.v) {
-			r = ferr("%s: not IMAGE:PATH", argv[i]);
-			break;
-		}
-		if ((r = need_edit(&a)))
+		if ((r = image_addr(argv[i], &a, 1)))
 			break;
 		if (a.v->kind == V_EXT4) {
 			int rr = ext4fs_remove(a.v->fs, a.path, recursive, &e);
@@ -1144,13 +1146,7 @@ static int do_mkdir(int argc, char **argv, int parents)
 	d->mtime = (int64_t)time(NULL);
 	for (int i = 0; i < argc && !r; i++) {
 		struct addr a;
-		if ((r = parse_addr(argv[i], &a)))
-			break;
-		if (!a.v) {
-			r = ferr("%s: not IMAGE:PATH", argv[i]);
-			break;
-		}
-		if ((r = need_edit(&a)))
+		if ((r = image_addr(argv[i], &a, 1)))
 			break;
 		if (a.v->kind == V_EXT4) {
 			if (parents) {
@@ -1285,13 +1281,7 @@ static int do_attr(int argc, char **argv, const char *verb)
 	int r = 0;
 	for (int i = 1; i < argc && !r; i++) {
 		struct addr a;
-		if ((r = parse_addr(argv[i], &a)))
-			break;
-		if (!a.v) {
-			r = ferr("%s: not IMAGE:PATH", argv[i]);
-			break;
-		}
-		if ((r = need_edit(&a)))
+		if ((r = image_addr(argv[i], &a, 1)))
 			break;
 		if (a.v->kind == V_EXT4) {
 			uint32_t ino;
