@@ -75,7 +75,8 @@ fuzz: $(FUZZ_BIN)
 # The kernel config fragment is compiled in, so an installed crumb needs no data files.
 build/gen/fragment.c: kernel/crumb.config
 	@mkdir -p $(dir $@)
-	{ echo '/* generated from kernel/crumb.config */'; \
+	@echo "  GEN     $@"
+	@{ echo '/* generated from kernel/crumb.config */'; \
 	  echo 'const char kernel_fragment[] ='; \
 	  sed 's/\\/\\\\/g; s/"/\\"/g; s/.*/"&\\n"/' $<; echo ';'; } > $@
 

@@ -19,7 +19,7 @@ const char usage_kernel[] =
 	"       compiled into crumb), checks that every option of the fragment holds in\n"
 	"       the final .config, and stores the PVH vmlinux in $CRUMB_HOME/kernels/ID.\n"
 	"       ID hashes the source tarball's identity and the fragment, so a second\n"
-	"       build of the same is instant. Takes about 5 minutes on 2 cores.\n"
+	"       build of the same is instant. Takes about 9 minutes on 2 cores.\n"
 	"         -v              show make's output instead of a progress line\n"
 	"         -j N            parallel jobs (default: the number of CPUs)\n"
 	"         --source FILE   another linux-source tarball\n"

@@ -239,7 +239,7 @@ int cmd_run(int argc, char **argv)
 		if (kernel_lookup(store, &ko, &ki, &e) < 0) {
 			err_set(&e, CRUMB_ENOENT,
 				"no crumb kernel in the store (%s): run 'crumb kernel build' first "
-				"(about 5 minutes, once), or pass --kernel FILE",
+				"(about 9 minutes, once), or pass --kernel FILE",
 				store);
 			goto fail;
 		}
