@@ -37,6 +37,11 @@ const char usage_run[] =
 	"  -m, --memory SIZE   guest memory, e.g. 256M or 1G (default: what the root\n"
 	"                      filesystem needs plus headroom; too small is refused)\n"
 	"  -c, --cpus N        virtual CPUs (default 1)\n"
+	"  -p, --publish [HOSTIP:]HOSTPORT:GUESTPORT[/udp]\n"
+	"                      forward a host port (on 127.0.0.1 unless HOSTIP is given)\n"
+	"                      to the guest; a port already in use is refused\n"
+	"  --net user|none     the guest's eth0 on QEMU user networking (default: user;\n"
+	"                      10.0.2.15/24, gateway 10.0.2.2, DNS 10.0.2.3) or no card\n"
 	"  --kernel FILE       boot this PVH vmlinux instead of the crumb kernel\n"
 	"  --cmdline ARGS      extra kernel command line\n"
 	"  --accel auto|kvm|tcg  accelerator (default auto: KVM only if it really boots)\n"
@@ -157,6 +162,9 @@ int cmd_run(int argc, char **argv)
 	struct exec_opts o = {.compress = COMPRESS_NONE};
 	struct vm_config vc = {.accel = ACCEL_AUTO};
 	const char *rootfs = NULL;
+	struct vm_port ports[64];
+	size_t nports = 0;
+	vc.net = 1;
 	unsigned mem = 0;
 	int quiet = 0, i, r, bad = 0;
 	const char *v;
@@ -186,6 +194,22 @@ int cmd_run(int argc, char **argv)
 				goto usage;
 			}
 			vc.cpus = (unsigned)n;
+		} else if (!bad && ((v = opt_value("-p", argc, argv, &i, &bad)) ||
+				    (!bad && (v = opt_value("--publish", argc, argv, &i, &bad))))) {
+			if (nports == sizeof(ports) / sizeof(ports[0])) {
+				r = cmd_usage_error("run", "too many -p");
+				goto usage;
+			}
+			if (vm_port_parse(v, &ports[nports++], &e) < 0) {
+				r = cmd_usage_error("run", "%s", e.msg);
+				goto usage;
+			}
+		} else if (!bad && (v = opt_value("--net", argc, argv, &i, &bad))) {
+			if (strcmp(v, "user") && strcmp(v, "none")) {
+				r = cmd_usage_error("run", "--net %s: want user or none", v);
+				goto usage;
+			}
+			vc.net = !strcmp(v, "user");
 		} else if (!bad && (v = opt_value("--rootfs", argc, argv, &i, &bad))) {
 			rootfs = v;
 		} else if (!bad && (v = opt_value("--kernel", argc, argv, &i, &bad))) {
@@ -221,6 +245,12 @@ int cmd_run(int argc, char **argv)
 		r = cmd_usage_error("run", "--add, -e and ARGS go with --exec, not --rootfs");
 		goto usage;
 	}
+	if (nports && !vc.net) {
+		r = cmd_usage_error("run", "-p needs a network (--net user)");
+		goto usage;
+	}
+	vc.ports = ports;
+	vc.nports = nports;
 	r = EXIT_RUN_FAIL;
 
 	/* Everything that can be missing is checked before any work is done. */
@@ -228,6 +258,9 @@ int cmd_run(int argc, char **argv)
 	struct kernel_info ki = {0};
 	if (store_root(&store, &e) < 0 || vm_find_qemu(NULL, &qemu, &e) < 0)
 		goto fail;
+	for (size_t k = 0; k < nports; k++)
+		if (vm_port_check(&ports[k], &e) < 0)
+			goto fail;
 	if (vc.kernel) {
 		struct stat st;
 		if (stat(vc.kernel, &st) < 0) {

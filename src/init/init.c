@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <net/route.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -246,6 +247,67 @@ static void setup_loopback(void)
 	memcpy(&ifr.ifr_netmask, &sin, sizeof(sin));
 	if (ioctl(s, SIOCSIFNETMASK, &ifr) < 0)
 		warnf("lo: set netmask: %s", strerror(errno));
+out:
+	close(s);
+}
+
+static int set_ipv4(int s, struct ifreq *ifr, unsigned long req, uint32_t addr)
+{
+	struct sockaddr_in sin;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(addr);
+	memcpy(&ifr->ifr_addr, &sin, sizeof(sin));
+	return ioctl(s, req, ifr);
+}
+
+/*
+ * Brings up eth0 when the VM has a network card, with the addresses QEMU's
+ * user networking serves (guest 10.0.2.15/24, gateway 10.0.2.2, DNS
+ * 10.0.2.3), and gives the guest a resolv.conf unless the image has one.
+ * No card (crumb run --net none): nothing to do.
+ */
+static void setup_eth0(void)
+{
+	struct ifreq ifr;
+	struct rtentry rt;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		return;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, "eth0", 5);
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		goto out; /* no card */
+	if (set_ipv4(s, &ifr, SIOCSIFADDR, 0x0a00020f) < 0 ||
+	    set_ipv4(s, &ifr, SIOCSIFNETMASK, 0xffffff00) < 0) {
+		warnf("eth0: set address: %s", strerror(errno));
+		goto out;
+	}
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0 || (ifr.ifr_flags |= IFF_UP | IFF_RUNNING,
+						 ioctl(s, SIOCSIFFLAGS, &ifr) < 0)) {
+		warnf("eth0: up: %s", strerror(errno));
+		goto out;
+	}
+	memset(&rt, 0, sizeof(rt));
+	struct sockaddr_in *gw = (struct sockaddr_in *)&rt.rt_gateway;
+	struct sockaddr_in *dst = (struct sockaddr_in *)&rt.rt_dst;
+	struct sockaddr_in *mask = (struct sockaddr_in *)&rt.rt_genmask;
+	gw->sin_family = dst->sin_family = mask->sin_family = AF_INET;
+	gw->sin_addr.s_addr = htonl(0x0a000202);
+	rt.rt_flags = RTF_UP | RTF_GATEWAY;
+	rt.rt_dev = ifr.ifr_name;
+	if (ioctl(s, SIOCADDRT, &rt) < 0 && errno != EEXIST)
+		warnf("eth0: default route: %s", strerror(errno));
+	if (access("/etc/resolv.conf", F_OK) < 0) {
+		int fd = open("/etc/resolv.conf", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		static const char conf[] = "nameserver 10.0.2.3\n";
+		if (fd >= 0) {
+			if (write(fd, conf, sizeof(conf) - 1) < 0)
+				warnf("/etc/resolv.conf: %s", strerror(errno));
+			close(fd);
+		}
+	}
 out:
 	close(s);
 }
@@ -496,6 +558,7 @@ int main(int argc, char **argv)
 	if (sethostname(c.hostname, strlen(c.hostname)) < 0)
 		warnf("sethostname: %s", strerror(errno));
 	setup_loopback();
+	setup_eth0();
 	if (chdir(c.workdir) < 0)
 		fatal("workdir %s: %s", c.workdir, strerror(errno));
 

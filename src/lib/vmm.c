@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -64,6 +67,66 @@ int vm_find_qemu(const char *qemu, char **out, struct err *e)
 		       want);
 }
 
+int vm_port_parse(const char *s, struct vm_port *p, struct err *e)
+{
+	char buf[128], *parts[3], *proto, *end;
+	int n = 0;
+	memset(p, 0, sizeof(*p));
+	if (strlen(s) >= sizeof(buf))
+		return err_set(e, CRUMB_EINVAL, "-p %.40s...: too long", s);
+	strcpy(buf, s);
+	if ((proto = strchr(buf, '/'))) {
+		*proto++ = 0;
+		if (!strcmp(proto, "udp"))
+			p->udp = 1;
+		else if (strcmp(proto, "tcp"))
+			return err_set(e, CRUMB_EINVAL, "-p %s: protocol must be tcp or udp", s);
+	}
+	for (char *save, *t = strtok_r(buf, ":", &save); t; t = strtok_r(NULL, ":", &save)) {
+		if (n == 3)
+			return err_set(e, CRUMB_EINVAL, "-p %s: want [HOSTIP:]HOSTPORT:GUESTPORT", s);
+		parts[n++] = t;
+	}
+	if (n < 2)
+		return err_set(e, CRUMB_EINVAL, "-p %s: want [HOSTIP:]HOSTPORT:GUESTPORT", s);
+	struct in_addr ia;
+	const char *ip = n == 3 ? parts[0] : "127.0.0.1";
+	if (inet_pton(AF_INET, ip, &ia) != 1)
+		return err_set(e, CRUMB_EINVAL, "-p %s: '%s' is not an IPv4 address", s, ip);
+	snprintf(p->host_ip, sizeof(p->host_ip), "%s", ip);
+	unsigned *ports[2] = {&p->host_port, &p->guest_port};
+	for (int i = 0; i < 2; i++) {
+		const char *t = parts[n - 2 + i];
+		unsigned long v = strtoul(t, &end, 10);
+		if (*end || end == t || v < 1 || v > 65535)
+			return err_set(e, CRUMB_EINVAL, "-p %s: '%s' is not a port (1-65535)", s, t);
+		*ports[i] = (unsigned)v;
+	}
+	return 0;
+}
+
+int vm_port_check(const struct vm_port *p, struct err *e)
+{
+	struct sockaddr_in sin;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)p->host_port);
+	inet_pton(AF_INET, p->host_ip, &sin.sin_addr);
+	int s = socket(AF_INET, (p->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return err_errno(e, CRUMB_EIO, "socket");
+	int one = 1; /* as QEMU binds it: TIME_WAIT leftovers are no obstacle */
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	int r = 0;
+	if (bind(s, (struct sockaddr *)&sin, sizeof(sin)) < 0)
+		r = errno == EADDRINUSE
+			    ? err_set(e, CRUMB_EBUSY, "port %u on %s is already in use", p->host_port,
+				      p->host_ip)
+			    : err_errno(e, CRUMB_EIO, "port %u on %s", p->host_port, p->host_ip);
+	close(s);
+	return r;
+}
+
 char **vm_argv(const struct vm_config *c, const char *qemu, enum accel a)
 {
 	struct strlist l = STRLIST_INIT;
@@ -102,6 +165,19 @@ char **vm_argv(const struct vm_config *c, const char *qemu, enum accel a)
 		strlist_push_owned(&l, sb_detach(&d));
 		strlist_push(&l, "-device");
 		strlist_push(&l, "virtio-blk-device,drive=root");
+	}
+	if (c->net) {
+		struct sbuf nd = SBUF_INIT;
+		sb_adds(&nd, "user,id=n0");
+		for (size_t i = 0; i < c->nports; i++) {
+			const struct vm_port *p = &c->ports[i];
+			sb_addf(&nd, ",hostfwd=%s:%s:%u-:%u", p->udp ? "udp" : "tcp", p->host_ip,
+				p->host_port, p->guest_port);
+		}
+		strlist_push(&l, "-netdev");
+		strlist_push_owned(&l, sb_detach(&nd));
+		strlist_push(&l, "-device");
+		strlist_push(&l, "virtio-net-device,netdev=n0");
 	}
 	/* reboot=t + -no-reboot is what makes QEMU exit when crumb-init is done
 	 * (power-off only halts microvm without ACPI); panic=-1 does the same

@@ -10,6 +10,20 @@ enum accel { ACCEL_AUTO, ACCEL_KVM, ACCEL_TCG };
 int accel_parse(const char *s, enum accel *out, struct err *e);
 const char *accel_name(enum accel a);
 
+/* A published port: host address and port forwarded to a guest port. */
+struct vm_port {
+	char host_ip[64]; /* numeric IPv4; default 127.0.0.1 */
+	unsigned host_port, guest_port;
+	int udp;
+};
+
+/* Parses "[HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]". */
+int vm_port_parse(const char *s, struct vm_port *p, struct err *e);
+
+/* Fails with CRUMB_EBUSY ("port 8080 on 127.0.0.1 is already in use") when a
+ * published port cannot be bound on the host now. */
+int vm_port_check(const struct vm_port *p, struct err *e);
+
 struct vm_config {
 	const char *qemu;    /* NULL: $CRUMB_QEMU, else qemu-system-x86_64 from PATH */
 	const char *kernel;  /* PVH vmlinux */
@@ -22,6 +36,9 @@ struct vm_config {
 	enum accel accel;
 	int verbose;         /* pass the kernel's messages through */
 	const char *state_dir; /* where the KVM probe verdict is cached; NULL: no cache */
+	int net;             /* 1: a virtio-net card on QEMU's user networking; 0: none */
+	const struct vm_port *ports; /* published ports (with net) */
+	size_t nports;
 };
 
 /*

@@ -98,6 +98,34 @@ int main(void)
 	for (int i = 0; argv[i]; i++)
 		sb_addf(&all, "%s ", argv[i]);
 	ok(strstr(all.buf, "accel=kvm") && strstr(all.buf, "-cpu host"), "argv: kvm uses -cpu host");
+	ok(!strstr(all.buf, "-netdev"), "argv: no network card unless asked");
+	vm_argv_free(argv);
+
+	struct vm_port ports[2];
+	struct err pe = {0};
+	ok(vm_port_parse("8080:80", &ports[0], &pe) == 0 && ports[0].host_port == 8080 &&
+		   ports[0].guest_port == 80 && !strcmp(ports[0].host_ip, "127.0.0.1") && !ports[0].udp,
+	   "-p 8080:80: loopback by default, tcp");
+	ok(vm_port_parse("0.0.0.0:5353:53/udp", &ports[1], &pe) == 0 && ports[1].udp &&
+		   !strcmp(ports[1].host_ip, "0.0.0.0") && ports[1].host_port == 5353,
+	   "-p 0.0.0.0:5353:53/udp");
+	struct vm_port bad;
+	ok(vm_port_parse("80", &bad, &pe) == CRUMB_EINVAL, "-p 80 is refused");
+	ok(vm_port_parse("a:b:c:d", &bad, &pe) == CRUMB_EINVAL, "-p with four fields is refused");
+	ok(vm_port_parse("80:0", &bad, &pe) == CRUMB_EINVAL, "port 0 is refused");
+	ok(vm_port_parse("80:80/sctp", &bad, &pe) == CRUMB_EINVAL && strstr(pe.msg, "tcp or udp"),
+	   "an unknown protocol is refused: %s", pe.msg);
+	ok(vm_port_parse("localhost:80:80", &bad, &pe) == CRUMB_EINVAL, "a host name is refused (numeric only)");
+	vc.net = 1;
+	vc.ports = ports;
+	vc.nports = 2;
+	argv = vm_argv(&vc, "/usr/bin/qemu", ACCEL_TCG);
+	sb_reset(&all);
+	for (int i = 0; argv[i]; i++)
+		sb_addf(&all, "%s ", argv[i]);
+	ok(strstr(all.buf, "-netdev user,id=n0,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=udp:0.0.0.0:5353-:53 ") &&
+		   strstr(all.buf, "-device virtio-net-device,netdev=n0 "),
+	   "argv: user networking with both forwards");
 	vm_argv_free(argv);
 	sb_release(&all);
 
