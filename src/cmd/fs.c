@@ -229,7 +229,7 @@ static int image_addr(const char *arg, struct addr *a, int edit)
 	if (r)
 		return r;
 	if (!a->v)
-		return ferr("%s: not IMAGE:PATH", arg);
+		return ferr("%s: not IMAGE:PATH (see 'crumb help fs')", arg);
 	return edit ? need_edit(a) : 0;
 }
 
@@ -452,10 +452,8 @@ static int do_ls(int argc, char **argv, int lng, int rec, int dirs)
 	for (int i = 0; i < argc && !r; i++) {
 		struct addr a;
 		struct ent s;
-		if ((r = parse_addr(argv[i], &a)))
+		if ((r = image_addr(argv[i], &a, 0)))
 			break;
-		if (!a.v)
-			return ferr("%s: not IMAGE:PATH (see 'crumb help fs')", argv[i]);
 		if ((r = get_ent(&a, !dirs, &s)))
 			break;
 		if (s.type == TREE_DIR && !dirs) {
@@ -485,10 +483,8 @@ static int do_stat(int argc, char **argv)
 	for (int i = 0; i < argc && !r; i++) {
 		struct addr a;
 		struct ent s;
-		if ((r = parse_addr(argv[i], &a)))
+		if ((r = image_addr(argv[i], &a, 0)))
 			break;
-		if (!a.v)
-			return ferr("%s: not IMAGE:PATH", argv[i]);
 		if ((r = get_ent(&a, 0, &s)))
 			break;
 		char date[64];
@@ -574,10 +570,8 @@ static int do_du(int argc, char **argv)
 		struct addr a;
 		struct seen sn = {0};
 		uint64_t kib = 0;
-		if ((r = parse_addr(argv[i], &a)))
+		if ((r = image_addr(argv[i], &a, 0)))
 			break;
-		if (!a.v)
-			return ferr("%s: not IMAGE:PATH", argv[i]);
 		if (!(r = du_walk(&a, &sn, &kib, 0)))
 			printf("%llu\t%s\n", (unsigned long long)kib, argv[i]);
 		free(sn.v);

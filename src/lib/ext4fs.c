@@ -606,13 +606,7 @@ static int resolve(struct ext4fs *fs, const char *path, int follow_last, struct 
 			}
 			if ((r = ext4fs_readlink(fs, kid, &target, e)) < 0)
 				break;
-			struct sbuf nrem = SBUF_INIT;
-			sb_adds(&nrem, target);
-			sb_addc(&nrem, '/');
-			sb_add(&nrem, rem.buf + at, rem.len - at);
-			sb_release(&rem);
-			rem = nrem;
-			at = 0;
+			path_splice(&rem, &at, target);
 			if (target[0] == '/')
 				cur = EXT2_ROOT_INO;
 			free(target);

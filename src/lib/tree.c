@@ -169,13 +169,7 @@ static int resolve(const struct tree *t, const char *path, int follow_last, int 
 				free(c);
 				goto out;
 			}
-			struct sbuf nrem = SBUF_INIT;
-			sb_adds(&nrem, kid->link);
-			sb_addc(&nrem, '/');
-			sb_add(&nrem, rem.buf + at, rem.len - at);
-			sb_release(&rem);
-			rem = nrem;
-			at = 0;
+			path_splice(&rem, &at, kid->link);
 			if (kid->link[0] == '/')
 				cur = t->root;
 			free(c);
@@ -548,13 +542,7 @@ int tree_add_host_follow(struct tree *t, const char *hostpath, struct err *e)
 			if (!old || old->type != TREE_LNK || strcmp(old->link, buf))
 				if ((r = tree_add_symlink(t, cur.buf, buf, e)) < 0)
 					break;
-			struct sbuf nrem = SBUF_INIT;
-			sb_adds(&nrem, buf);
-			sb_addc(&nrem, '/');
-			sb_add(&nrem, rem.buf + at, rem.len - at);
-			sb_release(&rem);
-			rem = nrem;
-			at = 0;
+			path_splice(&rem, &at, buf);
 			cur.len = buf[0] == '/' ? 0 : keep;
 			cur.buf[cur.len] = 0;
 			continue;

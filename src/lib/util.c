@@ -212,6 +212,17 @@ void strlist_release(struct strlist *l)
 	l->n = l->alloc = 0;
 }
 
+void path_splice(struct sbuf *rem, size_t *at, const char *target)
+{
+	struct sbuf n = SBUF_INIT;
+	sb_adds(&n, target);
+	sb_addc(&n, '/');
+	sb_add(&n, rem->buf + *at, rem->len - *at);
+	sb_release(rem);
+	*rem = n;
+	*at = 0;
+}
+
 int read_file(const char *path, size_t max, struct sbuf *out, struct err *e)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);

@@ -79,6 +79,10 @@ void strlist_push_owned(struct strlist *l, char *s);     /* takes s */
 int strlist_has(const struct strlist *l, const char *s); /* 1 if present */
 void strlist_release(struct strlist *l);
 
+/* Path walking, on meeting a symlink: rem becomes target + "/" + what was not
+ * yet read of rem (from *at), and *at goes back to 0. */
+void path_splice(struct sbuf *rem, size_t *at, const char *target);
+
 /* Reads a whole file (at most max bytes, else CRUMB_EUNSAFE) into out. */
 int read_file(const char *path, size_t max, struct sbuf *out, struct err *e);
 /* Writes data to path atomically (temp file in the same dir + rename). */
