@@ -10,12 +10,15 @@
  *   1   the operation failed (message on stderr)
  *   2   usage error: bad flags or arguments
  * `crumb run` instead exits with the guest program's status, or:
+ *   123 the guest kernel panicked
+ *   124 --timeout expired
  *   125 crumb failed before or while running the VM (usage errors included)
  *   126 the program was found in the VM but could not be executed
  *   127 the program was not found in the VM
  *   128+N the program was killed by signal N
  */
-enum { EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_RUN_FAIL = 125 };
+enum { EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_RUN_PANIC = 123, EXIT_RUN_TIMEOUT = 124,
+       EXIT_RUN_FAIL = 125 };
 
 struct cmd {
 	const char *name;

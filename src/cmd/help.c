@@ -28,6 +28,8 @@ static const char exit_codes[] =
 	"  1    the operation failed (the reason is printed on stderr)\n"
 	"  2    usage error\n"
 	"  crumb run exits with the program's own status, or:\n"
+	"  123  the guest kernel panicked (the panic line is printed)\n"
+	"  124  --timeout expired (the VM was killed)\n"
 	"  125  crumb failed (bad flags, missing kernel or QEMU, the VM crashed)\n"
 	"  126  the program could not be executed in the VM\n"
 	"  127  the program was not found in the VM\n"

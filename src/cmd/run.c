@@ -45,12 +45,15 @@ const char usage_run[] =
 	"  --kernel FILE       boot this PVH vmlinux instead of the crumb kernel\n"
 	"  --cmdline ARGS      extra kernel command line\n"
 	"  --accel auto|kvm|tcg  accelerator (default auto: KVM only if it really boots)\n"
+	"  --timeout SECS      kill the VM after SECS seconds (exit status 124)\n"
+	"  --env-file FILE     NAME=VALUE lines ('#' comments, blank lines) for -e\n"
 	"  --compress none|gzip|zstd  initramfs compression (default none: faster boot)\n"
 	"  -v, --verbose       show the kernel's messages too\n"
 	"  -q, --quiet         no boot-time line\n"
 	"\n"
-	"Exit status: the program's; 125 if crumb or the VM failed; 126/127 if the program\n"
-	"could not be executed/found in the VM; 128+N if it was killed by signal N.\n";
+	"Exit status: the program's; 123 if the guest kernel panicked; 124 if --timeout\n"
+	"expired; 125 if crumb or the VM failed; 126/127 if the program could not be\n"
+	"executed/found in the VM; 128+N if it was killed by signal N.\n";
 
 /*
  * Guest memory a root filesystem needs. The initramfs is unpacked into a
@@ -106,6 +109,37 @@ static void on_signal(int sig)
 		rmdir(tmp_dir);
 	signal(sig, SIG_DFL);
 	raise(sig);
+}
+
+/* Adds the NAME=VALUE lines of path to env ('#' comments and blank lines
+ * skipped); a bad line is a usage error naming path:line. */
+static int read_env_file(const char *path, struct strlist *env)
+{
+	struct sbuf sb = SBUF_INIT;
+	struct err e = {0};
+	if (read_file(path, 1 << 20, &sb, &e) < 0) {
+		sb_release(&sb);
+		return cmd_usage_error("run", "--env-file: %s", e.msg);
+	}
+	int r = 0, line = 0;
+	for (char *p = sb.buf, *nl; !r && p < sb.buf + sb.len; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(sb.buf + sb.len - p));
+		if (!nl)
+			nl = sb.buf + sb.len;
+		*nl = 0;
+		line++;
+		if (nl > p && nl[-1] == '\r')
+			nl[-1] = 0;
+		const char *l = p + strspn(p, " \t");
+		if (!*l || *l == '#')
+			continue;
+		if (!strchr(l, '=') || *l == '=')
+			r = cmd_usage_error("run", "%s:%d: want NAME=VALUE", path, line);
+		else
+			strlist_push(env, l);
+	}
+	sb_release(&sb);
+	return r;
 }
 
 /* 1 if path is an ext2/3/4 image (superblock magic 0xEF53 at byte 1080), 0 if
@@ -204,6 +238,17 @@ int cmd_run(int argc, char **argv)
 				r = cmd_usage_error("run", "%s", e.msg);
 				goto usage;
 			}
+		} else if (!bad && (v = opt_value("--timeout", argc, argv, &i, &bad))) {
+			char *end;
+			double t = strtod(v, &end);
+			if (*end || end == v || !(t > 0) || t > 1e7) {
+				r = cmd_usage_error("run", "--timeout %s: want seconds > 0", v);
+				goto usage;
+			}
+			vc.timeout = t;
+		} else if (!bad && (v = opt_value("--env-file", argc, argv, &i, &bad))) {
+			if ((r = read_env_file(v, &o.env)))
+				goto usage;
 		} else if (!bad && (v = opt_value("--net", argc, argv, &i, &bad))) {
 			if (strcmp(v, "user") && strcmp(v, "none")) {
 				r = cmd_usage_error("run", "--net %s: want user or none", v);
@@ -338,9 +383,14 @@ int cmd_run(int argc, char **argv)
 		err_set(&e, CRUMB_ECHILD, "crumb-init failed in the VM: %s", res.init_error);
 	} else if (res.panic[0]) {
 		err_set(&e, CRUMB_ECHILD, "the guest kernel panicked: %s", res.panic);
+		r = EXIT_RUN_PANIC;
 	} else if (res.status >= 0) {
 		r = res.status;
 		e.msg[0] = 0;
+	} else if (res.timed_out) {
+		err_set(&e, CRUMB_ECHILD, "--timeout: the VM was still running after %gs; killed",
+			vc.timeout);
+		r = EXIT_RUN_TIMEOUT;
 	} else if (!res.t_first_byte && res.qemu_status) {
 		err_set(&e, CRUMB_ECHILD, "QEMU failed (exit %d): %s", res.qemu_status,
 			res.qemu_error[0] ? res.qemu_error : "no message");

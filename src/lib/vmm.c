@@ -419,16 +419,26 @@ static int spawn_once(const struct vm_config *c, const char *qemu, enum accel a,
 	int open_fds = 2, gave_up = 0;
 	char buf[16384];
 	while (open_fds) {
+		/* The earlier of the KVM probe's deadline and the user's --timeout. */
+		double deadline = 0;
+		if (probe && !res->t_init)
+			deadline = res->t_spawn + KVM_PROBE_SECONDS;
+		if (c->timeout > 0 && (!deadline || res->t_spawn + c->timeout < deadline))
+			deadline = res->t_spawn + c->timeout;
 		int timeout = -1;
-		if (probe && !res->t_init) {
-			double left = res->t_spawn + KVM_PROBE_SECONDS - now_monotonic();
+		if (deadline) {
+			double left = deadline - now_monotonic();
 			timeout = left > 0 ? (int)(left * 1000) + 1 : 0;
 		}
 		int n = poll(fds, 2, timeout);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n == 0) {
-			gave_up = 1;
+		/* A chatty guest keeps poll busy: look at the clock every time. */
+		if (n == 0 || (deadline && now_monotonic() >= deadline)) {
+			if (c->timeout > 0 && now_monotonic() >= res->t_spawn + c->timeout)
+				res->timed_out = 1;
+			else
+				gave_up = 1;
 			kill(pid, SIGKILL);
 			break;
 		}

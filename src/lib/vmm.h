@@ -37,6 +37,7 @@ struct vm_config {
 	int verbose;         /* pass the kernel's messages through */
 	const char *state_dir; /* where the KVM probe verdict is cached; NULL: no cache */
 	int net;             /* 1: a virtio-net card on QEMU's user networking; 0: none */
+	double timeout;      /* seconds from QEMU's start after which it is killed; 0: none */
 	const struct vm_port *ports; /* published ports (with net) */
 	size_t nports;
 };
@@ -56,6 +57,7 @@ struct vm_result {
 	char init_error[256]; /* crumb-init's error marker text */
 	char qemu_error[512]; /* QEMU's last stderr line */
 	char kvm_note[256];   /* why KVM was not used, when auto fell back */
+	int timed_out;        /* killed at the config's timeout */
 };
 
 /* Receives what the user should see of the console (the program's output). */

@@ -43,7 +43,25 @@ grep -q 'too small' "$T/err"; ok $? "... saying it is too small"
 check "... in one line" one_line_error "$T/err"
 run -q --exec /bin/true -m 100M; is $? 0 "-m 100M boots /bin/true"
 
-run -q --exec /bin/true --cmdline "rdinit=/nonexistent" 2>"$T/err"; is $? 125 "a broken init (kernel panic) exits 125"
-grep -q 'panicked' "$T/err"; ok $? "... and reports the panic"
+run -q --exec /bin/true --cmdline "rdinit=/nonexistent" 2>"$T/err"; is $? 123 "a broken init (kernel panic) exits 123"
+grep -q 'panicked: Kernel panic - not syncing' "$T/err"; ok $? "... and reports the panic line"
+check "... in one line" one_line_error "$T/err"
+
+start=$(date +%s)
+run -q --timeout 2 --cmdline "crumbtest.timeout=$$" --exec /bin/sh -- -c 'while :; do echo spam; done' >/dev/null 2>"$T/err"
+is $? 124 "--timeout kills a VM that runs too long (a chatty one): exit 124"
+[ $(($(date +%s) - start)) -lt 30 ]; ok $? "... promptly"
+grep -q 'still running after 2s' "$T/err"; ok $? "... saying so"
+check "... in one line" one_line_error "$T/err"
+sleep 1
+pgrep -f "crumbtest.timeout=$$" >/dev/null; is $? 1 "... and leaves no QEMU behind"
+is "$(run --timeout 60 --exec /bin/echo -- quick)" "quick" "a program that ends in time is unaffected by --timeout"
+
+printf '# settings\nGREETING=hello there\n\n  EMPTY=\nGREETING2=x=y\n' >"$T/env"
+out=$(run --env-file "$T/env" --exec /bin/sh -- -c 'echo "$GREETING|$EMPTY|$GREETING2"')
+is "$out" "hello there||x=y" "--env-file sets the variables (comments, blank lines, = in values)"
+printf 'A=1\nnot a setting\n' >"$T/badenv"
+run --env-file "$T/badenv" --exec /bin/true 2>"$T/err"; is $? 125 "a malformed --env-file exits 125"
+grep -q "badenv:2: want NAME=VALUE" "$T/err"; ok $? "... naming FILE:LINE"
 diag "$(cat "$T/err")"
 done_testing
