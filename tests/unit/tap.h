@@ -2,8 +2,11 @@
 #ifndef CRUMB_TAP_H
 #define CRUMB_TAP_H
 
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 static int tap_n, tap_failed;
 
@@ -36,6 +39,22 @@ static int tap_n, tap_failed;
 		if (g_ != w_)                                                \
 			printf("#   got: %lld\n#   want: %lld\n", g_, w_);      \
 	} while (0)
+
+/* Runs a shell command built printf-style; returns its exit status (128 if
+ * it did not exit). A failure is noted as a TAP comment. */
+__attribute__((format(printf, 1, 2))) static inline int sh(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	int st = system(cmd);
+	st = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+	if (st)
+		printf("# exit %d: %.200s\n", st, cmd);
+	return st;
+}
 
 /* Ends the test program: prints the plan and returns the exit status. */
 static inline int done_testing(void)

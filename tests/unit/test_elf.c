@@ -30,19 +30,6 @@ static char *tpath(const char *fmt, ...)
 	return buf[k];
 }
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	int st = system(cmd);
-	if (st != 0)
-		printf("# command failed (%d): %s\n", st, cmd);
-	return st;
-}
 
 static void put(const char *path, const void *data, size_t len)
 {

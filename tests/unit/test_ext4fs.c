@@ -11,17 +11,6 @@
 
 static char dir[256];
 
-/* Runs a shell command built printf-style; returns its exit status. */
-__attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	int r = system(cmd);
-	return WIFEXITED(r) ? WEXITSTATUS(r) : 128;
-}
 
 static int fsck_clean(const char *img)
 {
