@@ -1,0 +1,148 @@
+/* oci.h: the local image store, an OCI image layout (blobs, manifests, index.json) at $CRUMB_HOME. */
+#ifndef CRUMB_OCI_H
+#define CRUMB_OCI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+/*
+ * Layout (https://github.com/opencontainers/image-spec/blob/main/image-layout.md):
+ *   ROOT/oci-layout            {"imageLayoutVersion":"1.0.0"}
+ *   ROOT/index.json            one manifest descriptor per tag, annotated
+ *                              "org.opencontainers.image.ref.name": "NAME:TAG"
+ *                              (so `skopeo inspect oci:ROOT:NAME:TAG` finds it)
+ *   ROOT/blobs/sha256/HEX      content-addressed blobs
+ *   ROOT/cache/KEY             build cache entries: one line "sha256:HEX\n" naming a blob
+ * Other crumb files (kernels/, locks) live beside them.
+ *
+ * An image's manifest has an OCI image config (application/vnd.oci.image.config.v1+json,
+ * crumb's run settings as crumb.* labels) and two layers: the kernel
+ * (OCI_MT_KERNEL) and the root filesystem (one of OCI_MT_ROOTFS_*).
+ *
+ * Every write is a temp file + fsync + rename; index.json is rewritten under
+ * an exclusive lock, so a killed process never leaves a half-written image,
+ * and two writers of the same tag both leave a valid index (the last wins).
+ * JSON is written with sorted keys, compact, so the same image gives the same
+ * manifest digest.
+ */
+
+#define OCI_MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define OCI_MT_CONFIG "application/vnd.oci.image.config.v1+json"
+#define OCI_MT_KERNEL "application/vnd.crumb.kernel.vmlinux.v1"
+#define OCI_MT_ROOTFS_CPIO "application/vnd.crumb.rootfs.cpio.v1"
+#define OCI_MT_ROOTFS_CPIO_GZIP "application/vnd.crumb.rootfs.cpio.v1+gzip"
+#define OCI_MT_ROOTFS_CPIO_ZSTD "application/vnd.crumb.rootfs.cpio.v1+zstd"
+#define OCI_MT_ROOTFS_EXT4 "application/vnd.crumb.rootfs.ext4.v1"
+
+struct oci_desc {
+	char media_type[128];
+	char digest[80]; /* "sha256:" + 64 hex */
+	uint64_t size;
+};
+
+/* The image config: what `crumb run IMAGE` needs (Docker's names). Strings
+ * may be NULL (unset); every member is owned. */
+struct oci_config {
+	struct strlist entrypoint, cmd;
+	struct strlist env;	      /* "K=V" */
+	char *workdir, *user, *stop_signal;
+	struct strlist exposed;	      /* "80/tcp" */
+	struct strlist volumes;	      /* "/data" */
+	struct strlist label_keys, label_values; /* parallel; crumb.* keys are the run config */
+	struct strlist healthcheck;   /* Docker's Test array, e.g. {"CMD-SHELL", "curl ..."} */
+	struct strlist onbuild;	      /* recorded */
+	char *created;		      /* RFC 3339, from SOURCE_DATE_EPOCH */
+};
+void oci_config_init(struct oci_config *c);
+void oci_config_release(struct oci_config *c);
+/* The label's value or NULL. */
+const char *oci_config_label(const struct oci_config *c, const char *key);
+
+/* Renders c as an OCI image config JSON (architecture amd64, os linux,
+ * rootfs.diff_ids from the layers) into out, canonical (sorted keys). */
+int oci_config_render(const struct oci_config *c, const struct oci_desc *layers, size_t nlayers,
+		      struct sbuf *out, struct err *e);
+/* Parses an image config JSON (bounded: at most 4 MiB). */
+int oci_config_parse(const char *json, size_t len, struct oci_config *c, struct err *e);
+
+struct oci_store;
+
+/* Opens the layout at root, creating oci-layout, index.json and blobs/ when
+ * missing. A root whose oci-layout or index.json is malformed is CRUMB_EFORMAT. */
+int oci_open(const char *root, struct oci_store **out, struct err *e);
+void oci_close(struct oci_store *s);
+const char *oci_root(const struct oci_store *s);
+
+/*
+ * Store-wide lock: builds and runs hold it shared while they write blobs
+ * that are not referenced yet (so prune cannot collect them); prune and rmi
+ * take it exclusive. Returns an fd to close, or negative.
+ */
+int oci_lock(struct oci_store *s, int exclusive, struct err *e);
+
+/* Adds a blob. From a file: hashed while copied into a temp file in blobs/,
+ * then renamed (with move = 1, a file on the same filesystem is renamed in
+ * place after hashing). desc->media_type is set to media_type. */
+int oci_blob_put_file(struct oci_store *s, const char *path, const char *media_type, int move,
+		      struct oci_desc *desc, struct err *e);
+int oci_blob_put_mem(struct oci_store *s, const void *data, size_t len, const char *media_type,
+		     struct oci_desc *desc, struct err *e);
+/* malloc'd path of a blob (whether or not it exists); NULL for a malformed digest. */
+char *oci_blob_path(const struct oci_store *s, const char *digest);
+/* Reads a whole blob (at most max bytes) and checks its digest. */
+int oci_blob_read(struct oci_store *s, const char *digest, size_t max, struct sbuf *out,
+		  struct err *e);
+
+/* Normalizes a user's reference: "sshd" -> "sshd:latest"; checks Docker's
+ * rules for names and tags (CRUMB_EINVAL with the reason). *out malloc'd. */
+int oci_ref_normalize(const char *ref, char **out, struct err *e);
+
+/*
+ * Writes the config and the manifest blobs for layers and points ref (normalized) at it in
+ * index.json (replacing an older entry for ref). manifest gets the manifest's descriptor.
+ */
+int oci_image_commit(struct oci_store *s, const char *ref, const struct oci_config *c,
+		     const struct oci_desc *layers, size_t nlayers, struct oci_desc *manifest,
+		     struct err *e);
+
+struct oci_image {
+	char *ref; /* "name:tag", or NULL when resolved by digest with no tag */
+	struct oci_desc manifest, config;
+	struct oci_desc *layers;
+	size_t nlayers;
+	struct oci_config cfg;
+	uint64_t size; /* manifest + config + layers, bytes */
+};
+void oci_image_release(struct oci_image *im);
+
+/* Finds an image by "name[:tag]", "sha256:HEX", or a unique hex prefix of at
+ * least 12 digits of a manifest digest; reads and checks manifest and config.
+ * CRUMB_ENOENT ("no image 'x' in the store (ROOT)") when there is none. */
+int oci_image_resolve(struct oci_store *s, const char *name, struct oci_image *out, struct err *e);
+
+/* The layer with this media type prefix (e.g. "application/vnd.crumb.rootfs."), or NULL. */
+const struct oci_desc *oci_image_layer(const struct oci_image *im, const char *media_type_prefix);
+
+struct oci_entry {
+	char *ref;
+	struct oci_desc manifest;
+	uint64_t size;
+	char *created;
+};
+/* Every tagged image in index order, sorted by ref. Free with oci_entries_free. */
+int oci_list(struct oci_store *s, struct oci_entry **out, size_t *n, struct err *e);
+void oci_entries_free(struct oci_entry *v, size_t n);
+
+int oci_tag(struct oci_store *s, const char *src, const char *ref, struct err *e);
+/* Removes a tag (or, given a digest, every tag of that manifest). Blobs stay until prune. */
+int oci_untag(struct oci_store *s, const char *name, struct err *e);
+/* Deletes blobs no tagged image references and cache entries whose blob is gone. */
+int oci_prune(struct oci_store *s, size_t *nblobs, uint64_t *bytes, struct err *e);
+
+/* Build cache: key (hex) -> blob digest. get: 0 with digest filled, CRUMB_ENOENT if absent or its blob is gone. */
+int oci_cache_get(struct oci_store *s, const char *key, char digest[80], struct err *e);
+int oci_cache_put(struct oci_store *s, const char *key, const char *digest, struct err *e);
+
+#endif

@@ -1,0 +1,190 @@
+/* spec.h: Crumbfile (Dockerfile syntax) parser and per-instruction evaluation with Docker's semantics. */
+#ifndef CRUMB_SPEC_H
+#define CRUMB_SPEC_H
+
+#include <stddef.h>
+
+#include "util.h"
+
+/*
+ * Two layers, as in Docker:
+ *
+ *  1. spec_parse_file/spec_parse_buf: text -> a list of instructions with
+ *     positions. Parser directives (# escape=, # syntax= recorded), comments,
+ *     line continuations (with the escape char), JSON (exec) form detection,
+ *     heredocs (<<EOF, <<-EOF, <<"EOF" no-expand) with their bodies kept
+ *     byte for byte, flags (--name=value) split off, INCLUDE expanded in place
+ *     (path relative to the including file; its instructions keep their own
+ *     file:line:col), stages split at FROM, ARGs before the first FROM kept
+ *     as global args. Unknown instructions, malformed JSON, an unterminated
+ *     heredoc, a flag an instruction does not take, BuildKit-only flags crumb
+ *     does not support (RUN --mount, ...), a file without FROM: errors.
+ *
+ *  2. spec_eval: one instruction + a variable lookup -> its meaning
+ *     (struct spec_eval), doing variable substitution exactly where Docker
+ *     does it ($VAR, ${VAR}, ${VAR:-x}, ${VAR-x}, ${VAR:+x}, ${VAR+x}, with
+ *     the escape char and quotes) and nowhere else (RUN, CMD, ENTRYPOINT,
+ *     SHELL and HEALTHCHECK bodies are passed on untouched).
+ *
+ * Every error message starts with "FILE:LINE:COL: " (1-based; COL of the
+ * offending character where known, else of the instruction keyword).
+ */
+
+enum spec_kind {
+	SPEC_FROM,
+	SPEC_ARG,
+	SPEC_ENV,
+	SPEC_LABEL,
+	SPEC_COPY,
+	SPEC_ADD,
+	SPEC_RUN,
+	SPEC_WORKDIR,
+	SPEC_USER,
+	SPEC_EXPOSE,
+	SPEC_VOLUME,
+	SPEC_CMD,
+	SPEC_ENTRYPOINT,
+	SPEC_STOPSIGNAL,
+	SPEC_SHELL,
+	SPEC_HEALTHCHECK,
+	SPEC_ONBUILD,
+	SPEC_MAINTAINER,
+};
+
+/* "FROM", "RUN", ... */
+const char *spec_kind_name(enum spec_kind k);
+
+struct spec_pos {
+	const char *file; /* owned by the struct spec (interned path as given) */
+	int line, col;
+};
+
+struct spec_flag {
+	char *name;  /* without the dashes: "from", "chown", "link" */
+	char *value; /* NULL for a bare flag (--link) */
+	struct spec_pos pos;
+};
+
+struct spec_heredoc {
+	char *name;   /* the delimiter word, e.g. "EOF" */
+	char *body;   /* every line between the marker line and the delimiter, each with its '\n';
+			 tabs stripped for <<- */
+	int expand;   /* 0 when the delimiter was quoted: no substitution in the body */
+	int chomp;    /* <<- */
+};
+
+struct spec_instr {
+	enum spec_kind kind;
+	struct spec_pos pos;	  /* of the keyword */
+	struct spec_flag *flags;  /* in the order written */
+	size_t nflags;
+	int json;		  /* written in JSON (exec) form */
+	struct strlist json_args; /* the decoded JSON array when json */
+	char *rest;		  /* the text after the flags, continuations joined
+				     (escape char + newline removed), comments inside
+				     continuations dropped, leading/trailing blanks trimmed */
+	struct spec_pos rest_pos; /* where rest starts */
+	struct spec_heredoc *heredocs;
+	size_t nheredocs;
+	struct spec_instr *onbuild; /* ONBUILD's nested instruction (parsed, not evaluated) */
+	char *original;		    /* the instruction as written (for messages and cache keys) */
+};
+
+struct spec_stage {
+	struct spec_instr *from; /* = &instrs[0] */
+	struct spec_instr *instrs;
+	size_t ninstrs;
+};
+
+struct spec {
+	char escape; /* '\\' or '`' */
+	char *syntax; /* "# syntax=" directive value or NULL (recorded only) */
+	struct spec_instr *global_args; /* ARG before the first FROM */
+	size_t nglobal_args;
+	struct spec_stage *stages;
+	size_t nstages;
+	/* private: interned file names, etc. */
+	struct strlist files_;
+};
+
+/* Parses a Crumbfile. *out is malloc'd; free with spec_free. */
+int spec_parse_file(const char *path, struct spec **out, struct err *e);
+/* Same from memory; name is used in messages and as the base for INCLUDE. */
+int spec_parse_buf(const char *name, const char *buf, size_t len, struct spec **out, struct err *e);
+void spec_free(struct spec *s);
+
+/* Returns the value of NAME or NULL if unset. */
+typedef const char *spec_lookup_fn(void *ctx, const char *name);
+
+struct spec_kv {
+	char *key;
+	char *value; /* NULL for "ARG NAME" without default */
+};
+
+struct spec_port {
+	unsigned port, port_end; /* a range "8000-8010" or port_end == port */
+	int udp;
+};
+
+/* The meaning of an instruction after substitution. Every field is owned by the struct. */
+struct spec_eval {
+	enum spec_kind kind;
+	/* FROM */
+	char *image;	/* "scratch", a stage name, an image ref, a path */
+	char *as;	/* AS name (lowercased as Docker does) or NULL */
+	char *platform; /* --platform or NULL */
+	/* ARG, ENV, LABEL (both "K V" and "K=V ..." forms) */
+	struct spec_kv *kv;
+	size_t nkv;
+	/* COPY, ADD: sources (globs kept unexpanded), dest; heredoc sources as
+	 * (name, body) in heredoc_src with the body already expanded when it should be */
+	struct strlist src;
+	char *dest;
+	struct spec_kv *heredoc_src;
+	size_t nheredoc_src;
+	char *from;	/* --from */
+	char *chown;	/* --chown */
+	char *chmod;	/* --chmod (validated octal) */
+	int link;	/* --link */
+	int deps;	/* crumb's --deps (only with --from=host) */
+	char *checksum; /* ADD --checksum */
+	int keep_git_dir;
+	/* RUN, CMD, ENTRYPOINT, SHELL, HEALTHCHECK CMD: exec form in argv with
+	 * json = 1; shell form: json = 0 and the command text in argv.v[0] */
+	int json;
+	struct strlist argv;
+	struct spec_kv *run_heredocs; /* RUN <<EOF: (name, body) in order */
+	size_t nrun_heredocs;
+	char *network; /* RUN --network=default|none|host, or NULL */
+	/* WORKDIR, USER, STOPSIGNAL, MAINTAINER: the expanded value */
+	char *value;
+	/* EXPOSE */
+	struct spec_port *ports;
+	size_t nports;
+	/* VOLUME: paths in src */
+	/* HEALTHCHECK: none = 1 for NONE; options as given (Go durations kept as text) */
+	int none;
+	char *interval, *timeout, *start_period, *start_interval;
+	int retries; /* -1 when not given */
+};
+
+void spec_eval_init(struct spec_eval *v);
+void spec_eval_release(struct spec_eval *v);
+
+/* Evaluates i with variables from lookup (may be NULL: none set). Errors
+ * (bad substitution, bad --chmod, bad port, "unsupported" forms) carry i's
+ * file:line:col. */
+int spec_eval(const struct spec *s, const struct spec_instr *i, spec_lookup_fn *lookup, void *ctx,
+	      struct spec_eval *out, struct err *e);
+
+/* Docker's word processing of one string: quotes removed, escapes applied,
+ * variables substituted; with split, fields are separated at unquoted blanks. */
+int spec_words(const char *text, char escape, spec_lookup_fn *lookup, void *ctx, int split,
+	       struct strlist *out, struct err *e);
+
+/* A readable, stable dump of the parsed file (for golden tests and
+ * `crumb build --print`): one line per instruction with position, flags,
+ * form and its arguments, escaped. */
+void spec_dump(const struct spec *s, struct sbuf *out);
+
+#endif
