@@ -143,6 +143,35 @@ out:
 	return r;
 }
 
+/* Adds what closure c found: interpreters and libraries with their aliases. */
+static int add_found(struct tree *t, const struct closure *c, struct err *e)
+{
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < c->interps.n; i++)
+		r = tree_add_host_follow(t, c->interps.v[i], e);
+	for (size_t i = 0; r == 0 && i < c->nlibs; i++) {
+		r = tree_add_host_follow(t, c->libs[i].path, e);
+		for (size_t j = 0; r == 0 && j < c->libs[i].aliases.n; j++)
+			r = tree_add_host_follow(t, c->libs[i].aliases.v[j], e);
+	}
+	return r;
+}
+
+int rootfs_add_closure(struct tree *t, const char *hostpath, struct err *e)
+{
+	struct closure c;
+	closure_init(&c);
+	c.origin_realpath = 1;
+	c.hwcap_level = 1;
+	int r = elfinfo_is_elf(hostpath, e);
+	if (r == 1)
+		r = closure_add(&c, hostpath, e);
+	if (r == 0)
+		r = add_found(t, &c, e);
+	closure_release(&c);
+	return r < 0 ? r : 0;
+}
+
 int rootfs_add_program(struct tree *t, const char *hostpath, const char *path, struct err *e)
 {
 	struct closure c;
@@ -155,13 +184,8 @@ int rootfs_add_program(struct tree *t, const char *hostpath, const char *path, s
 	c.hwcap_level = 1;
 	char *abs = absolute(hostpath);
 	int r = add_program(t, &c, abs, path ? path : DEFAULT_PATH, 0, e);
-	for (size_t i = 0; r == 0 && i < c.interps.n; i++)
-		r = tree_add_host_follow(t, c.interps.v[i], e);
-	for (size_t i = 0; r == 0 && i < c.nlibs; i++) {
-		r = tree_add_host_follow(t, c.libs[i].path, e);
-		for (size_t j = 0; r == 0 && j < c.libs[i].aliases.n; j++)
-			r = tree_add_host_follow(t, c.libs[i].aliases.v[j], e);
-	}
+	if (r == 0)
+		r = add_found(t, &c, e);
 	free(abs);
 	closure_release(&c);
 	return r;
@@ -183,7 +207,7 @@ static int add_extra(struct tree *t, const char *spec, struct err *e)
 	return r;
 }
 
-static int add_base(struct tree *t, const char *init, struct err *e)
+int rootfs_add_base(struct tree *t, const char *init, struct err *e)
 {
 	static const struct {
 		const char *path;
@@ -228,7 +252,7 @@ int rootfs_exec(struct tree *t, const struct exec_spec *s, struct err *e)
 	for (size_t i = 0; r == 0 && s->adds && i < s->adds->n; i++)
 		r = add_extra(t, s->adds->v[i], e);
 	if (r == 0)
-		r = add_base(t, s->init, e);
+		r = rootfs_add_base(t, s->init, e);
 	initcfg_init(&cfg);
 	strlist_push(&cfg.argv, prog);
 	for (size_t i = 0; s->args && i < s->args->n; i++)

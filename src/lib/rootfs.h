@@ -30,6 +30,16 @@ int rootfs_exec(struct tree *t, const struct exec_spec *s, struct err *e);
  * "#!/usr/bin/env NAME" finds NAME (NULL: the default PATH). */
 int rootfs_add_program(struct tree *t, const char *hostpath, const char *path, struct err *e);
 
+/* Adds only the shared-library closure (interpreter and libraries, at their
+ * host paths with their symlink chains) of hostpath when it is an ELF file;
+ * nothing for other files. */
+int rootfs_add_closure(struct tree *t, const char *hostpath, struct err *e);
+
+/* Adds what every root needs and does not have yet: /dev /proc /sys /tmp
+ * /run /root /etc, /dev/console, minimal /etc/passwd, group and hosts when
+ * absent, and crumb-init (host path init) at ROOTFS_INIT_PATH. */
+int rootfs_add_base(struct tree *t, const char *init, struct err *e);
+
 /* Finds crumb-init: $CRUMB_INIT, next to the running crumb binary, or the
  * install dir. *out is malloc'd. */
 int rootfs_find_init(char **out, struct err *e);

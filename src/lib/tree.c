@@ -690,3 +690,96 @@ void tree_stats(const struct tree *t, struct tree_stats *st)
 	memset(st, 0, sizeof(*st));
 	stats(t->root, st);
 }
+
+/* Maps the source tree's hard-link ids to fresh ones in the destination. */
+struct copy_map {
+	uint64_t *from, *to;
+	size_t n;
+};
+
+static uint64_t map_hardlink(struct tree *to, struct copy_map *m, uint64_t id)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (m->from[i] == id)
+			return m->to[i];
+	m->from = xrealloc(m->from, (m->n + 1) * sizeof(*m->from));
+	m->to = xrealloc(m->to, (m->n + 1) * sizeof(*m->to));
+	m->from[m->n] = id;
+	m->to[m->n] = ++to->next_hardlink;
+	return m->to[m->n++];
+}
+
+static int copy_node(struct tree *to, struct sbuf *dest, const struct tree_node *s,
+		     struct copy_map *m, int depth, struct err *e)
+{
+	struct tree_node *n;
+	int r;
+	if (depth > 512)
+		return err_set(e, CRUMB_EUNSAFE, "%s: directories nested too deep", dest->buf);
+	if (s->type == TREE_LNK)
+		r = tree_add_symlink(to, dest->buf, s->link, e);
+	else if (s->type == TREE_CHR || s->type == TREE_BLK)
+		r = tree_add_device(to, dest->buf, s->type, s->mode, s->rdev_major, s->rdev_minor, e);
+	else
+		r = tree_add(to, dest->buf, s->type, s->mode, &n, e);
+	if (r < 0)
+		return r;
+	if (!(n = tree_lookup(to, dest->buf, 0)))
+		return err_set(e, CRUMB_EIO, "%s: vanished while copying", dest->buf);
+	n->mode = s->mode;
+	n->uid = s->uid;
+	n->gid = s->gid;
+	n->mtime = s->mtime;
+	for (size_t i = 0; i < s->nxattrs; i++)
+		tree_set_xattr(n, s->xattrs[i].name, s->xattrs[i].value, s->xattrs[i].len);
+	if (s->type == TREE_REG) {
+		free(n->src_path);
+		free(n->data);
+		free(n->extents);
+		n->src_path = s->src_path ? xstrdup(s->src_path) : NULL;
+		n->src_off = s->src_off;
+		n->size = s->size;
+		n->data = NULL;
+		if (s->data) {
+			n->data = xmalloc(s->size ? s->size : 1);
+			memcpy(n->data, s->data, s->size);
+		}
+		n->reader = s->reader;
+		n->reader_ref = s->reader_ref;
+		n->extents = NULL;
+		n->nextents = s->nextents;
+		if (s->nextents) {
+			n->extents = xmalloc(s->nextents * sizeof(*n->extents));
+			memcpy(n->extents, s->extents, s->nextents * sizeof(*n->extents));
+		}
+		n->hardlink = s->hardlink ? map_hardlink(to, m, s->hardlink) : 0;
+	}
+	if (s->type != TREE_DIR)
+		return 0;
+	size_t len = dest->len;
+	for (size_t i = 0; r == 0 && i < s->nkids; i++) {
+		if (len > 1 || dest->buf[0] != '/')
+			sb_addc(dest, '/');
+		sb_adds(dest, s->kids[i]->name);
+		r = copy_node(to, dest, s->kids[i], m, depth + 1, e);
+		dest->len = len;
+		dest->buf[len] = 0;
+	}
+	return r;
+}
+
+int tree_copy(struct tree *to, const char *dest, const struct tree *from, const char *src,
+	      int follow, struct err *e)
+{
+	const struct tree_node *s = tree_lookup(from, src, follow);
+	if (!s)
+		return err_set(e, CRUMB_ENOENT, "%s: no such file or directory", src);
+	struct sbuf d = SBUF_INIT;
+	struct copy_map m = {0};
+	sb_adds(&d, dest);
+	int r = copy_node(to, &d, s, &m, 0, e);
+	sb_release(&d);
+	free(m.from);
+	free(m.to);
+	return r;
+}

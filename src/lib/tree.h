@@ -111,6 +111,17 @@ int tree_add_host(struct tree *t, const char *hostpath, const char *dest, struct
  */
 int tree_add_host_follow(struct tree *t, const char *hostpath, struct err *e);
 
+/*
+ * Copies the node at src in from (with everything below it) to dest in to,
+ * like `cp -a` between two trees: types, modes, owners, mtimes, xattrs,
+ * device numbers, symlink targets verbatim. Content is shared by reference
+ * (host paths and image readers: from's readers must outlive to's use;
+ * owned bytes are duplicated). Hard links among the copied nodes stay hard
+ * links, with ids fresh in to. follow: resolve a symlink at src itself.
+ */
+int tree_copy(struct tree *to, const char *dest, const struct tree *from, const char *src,
+	      int follow, struct err *e);
+
 /* Reads len bytes of a regular file's content at off (within size), from
  * wherever it lives; holes of a sparse file read as zeros. */
 int tree_read(const struct tree_node *n, uint64_t off, void *buf, size_t len, struct err *e);

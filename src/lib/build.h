@@ -1,0 +1,56 @@
+/* build.h: turns a parsed Crumbfile into a stored image (stages → tree → rootfs + kernel + config). */
+#ifndef CRUMB_BUILD_H
+#define CRUMB_BUILD_H
+
+#include "oci.h"
+#include "spec.h"
+#include "util.h"
+
+/* What the build reports as it goes (the command prints it). */
+enum build_event_kind {
+	BUILD_STEP,	/* a step starts: text = "[stage] INSTR args" */
+	BUILD_STEP_DONE, /* seconds, cached */
+	BUILD_OUTPUT,	/* a line printed by a RUN step (text, without '\n') */
+	BUILD_NOTE,	/* a remark (unused build-arg, ...) */
+};
+struct build_event {
+	enum build_event_kind kind;
+	int step, nsteps; /* 1-based step number over the whole build */
+	const char *text;
+	double seconds;
+	int cached;
+};
+typedef void build_event_fn(void *ctx, const struct build_event *ev);
+
+struct build_opts {
+	const char *context;	     /* directory COPY/ADD read from */
+	const char *file;	     /* the Crumbfile */
+	const struct strlist *build_args; /* "K=V" (or "K": from the environment) */
+	const char *target;	     /* stage to build, NULL: the last */
+	const char *tag;	     /* reference to point at the image, or NULL */
+	int no_cache;
+	const char *init;	     /* host path of crumb-init */
+	const char *kernel;	     /* vmlinux for the builder VM and the image; NULL: the store's */
+	const char *qemu;	     /* NULL: found on PATH */
+	unsigned builder_mem_mb;     /* 0: default */
+	build_event_fn *event;
+	void *ctx;
+};
+
+struct build_result {
+	struct oci_desc manifest;
+	uint64_t rootfs_size, kernel_size;
+	int nsteps, ncached, nboots;
+	int run_status; /* a failed RUN's exit status (the build returns CRUMB_ECHILD), else 0 */
+};
+
+/*
+ * Builds o->file in o->context into the store s. Nothing reaches the index
+ * unless the whole build succeeds; temporary files live in a directory under
+ * the store that is removed on every exit path (and swept by the next build
+ * if the process was killed). Errors name FILE:LINE:COL of the instruction.
+ */
+int build_run(struct oci_store *s, const struct build_opts *o, struct build_result *res,
+	      struct err *e);
+
+#endif
