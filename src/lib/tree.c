@@ -710,10 +710,15 @@ static uint64_t map_hardlink(struct tree *to, struct copy_map *m, uint64_t id)
 }
 
 static int copy_node(struct tree *to, struct sbuf *dest, const struct tree_node *s,
-		     struct copy_map *m, int depth, struct err *e)
+		     struct copy_map *m, int flags, int depth, struct err *e)
 {
 	struct tree_node *n;
 	int r;
+	if ((flags & TREE_COPY_KEEP_DIRS) && s->type == TREE_DIR && (n = tree_lookup(to, dest->buf, 1)) &&
+	    n->type == TREE_DIR) {
+		r = 0;
+		goto kids;
+	}
 	if (depth > 512)
 		return err_set(e, CRUMB_EUNSAFE, "%s: directories nested too deep", dest->buf);
 	if (s->type == TREE_LNK)
@@ -756,12 +761,13 @@ static int copy_node(struct tree *to, struct sbuf *dest, const struct tree_node 
 	}
 	if (s->type != TREE_DIR)
 		return 0;
+kids:;
 	size_t len = dest->len;
 	for (size_t i = 0; r == 0 && i < s->nkids; i++) {
 		if (len > 1 || dest->buf[0] != '/')
 			sb_addc(dest, '/');
 		sb_adds(dest, s->kids[i]->name);
-		r = copy_node(to, dest, s->kids[i], m, depth + 1, e);
+		r = copy_node(to, dest, s->kids[i], m, flags, depth + 1, e);
 		dest->len = len;
 		dest->buf[len] = 0;
 	}
@@ -769,15 +775,15 @@ static int copy_node(struct tree *to, struct sbuf *dest, const struct tree_node 
 }
 
 int tree_copy(struct tree *to, const char *dest, const struct tree *from, const char *src,
-	      int follow, struct err *e)
+	      int flags, struct err *e)
 {
-	const struct tree_node *s = tree_lookup(from, src, follow);
+	const struct tree_node *s = tree_lookup(from, src, flags & TREE_COPY_FOLLOW);
 	if (!s)
 		return err_set(e, CRUMB_ENOENT, "%s: no such file or directory", src);
 	struct sbuf d = SBUF_INIT;
 	struct copy_map m = {0};
 	sb_adds(&d, dest);
-	int r = copy_node(to, &d, s, &m, 0, e);
+	int r = copy_node(to, &d, s, &m, flags, 0, e);
 	sb_release(&d);
 	free(m.from);
 	free(m.to);

@@ -117,10 +117,14 @@ int tree_add_host_follow(struct tree *t, const char *hostpath, struct err *e);
  * device numbers, symlink targets verbatim. Content is shared by reference
  * (host paths and image readers: from's readers must outlive to's use;
  * owned bytes are duplicated). Hard links among the copied nodes stay hard
- * links, with ids fresh in to. follow: resolve a symlink at src itself.
+ * links, with ids fresh in to. Flags: TREE_COPY_FOLLOW resolves a symlink at
+ * src itself; TREE_COPY_KEEP_DIRS leaves the owner, mode and mtime of
+ * directories that already exist in to as they were (a merge).
  */
+#define TREE_COPY_FOLLOW 1
+#define TREE_COPY_KEEP_DIRS 2
 int tree_copy(struct tree *to, const char *dest, const struct tree *from, const char *src,
-	      int follow, struct err *e);
+	      int flags, struct err *e);
 
 /* Reads len bytes of a regular file's content at off (within size), from
  * wherever it lives; holes of a sparse file read as zeros. */

@@ -1,0 +1,1611 @@
+/* build.c: Crumbfile builds: stages fill trees, RUN steps run in a builder microVM, the result is stored. */
+#include "build.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "archive.h"
+#include "ext4.h"
+#include "ext4fs.h"
+#include "import.h"
+#include "initcfg.h"
+#include "kernel.h"
+#include "rootfs.h"
+#include "store.h"
+#include "tree.h"
+#include "vmm.h"
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define OUTPUT_TAIL 12 /* lines of a failed RUN's output quoted in the error */
+
+struct bstage {
+	const struct spec_stage *sp;
+	char *name; /* AS name, or NULL */
+	int built;
+	struct tree tree;
+	struct oci_config cfg;
+	struct strlist shell;
+	struct strlist args; /* declared ARGs with a value, "K=V" */
+	char key[65];
+};
+
+struct builder {
+	struct oci_store *s;
+	const struct build_opts *o;
+	struct build_result *res;
+	struct spec *spec;
+	struct bstage *st;
+	size_t nst, last;
+	struct strlist gargs; /* global ARGs with a value, "K=V" */
+	struct strlist used_args;
+	char *tmp;
+	int tmpn;
+	int step, nsteps;
+	struct ext4fs **fss;
+	size_t nfss;
+	char *kernel;
+	/* RUN output, for the error message of a failing step */
+	struct sbuf line;
+	char *tail[OUTPUT_TAIL];
+	int ntail;
+};
+
+/* ---- small helpers ---- */
+
+static const char *kv_get(const struct strlist *l, const char *name)
+{
+	size_t n = strlen(name);
+	for (size_t i = l->n; i-- > 0;)
+		if (!strncmp(l->v[i], name, n) && l->v[i][n] == '=')
+			return l->v[i] + n + 1;
+	return NULL;
+}
+
+/* Sets "K=V" in l, replacing an earlier K in place (keeps the order Docker shows). */
+static void kv_set(struct strlist *l, const char *k, const char *v)
+{
+	size_t n = strlen(k);
+	char *s = xasprintf("%s=%s", k, v);
+	for (size_t i = 0; i < l->n; i++)
+		if (!strncmp(l->v[i], k, n) && l->v[i][n] == '=') {
+			free(l->v[i]);
+			l->v[i] = s;
+			return;
+		}
+	strlist_push_owned(l, s);
+}
+
+static void strlist_copy(struct strlist *to, const struct strlist *from)
+{
+	strlist_release(to);
+	for (size_t i = 0; i < from->n; i++)
+		strlist_push(to, from->v[i]);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+static void config_copy(struct oci_config *to, const struct oci_config *from)
+{
+	strlist_copy(&to->entrypoint, &from->entrypoint);
+	strlist_copy(&to->cmd, &from->cmd);
+	strlist_copy(&to->env, &from->env);
+	strlist_copy(&to->exposed, &from->exposed);
+	strlist_copy(&to->volumes, &from->volumes);
+	strlist_copy(&to->label_keys, &from->label_keys);
+	strlist_copy(&to->label_values, &from->label_values);
+	strlist_copy(&to->healthcheck, &from->healthcheck);
+	strlist_copy(&to->onbuild, &from->onbuild);
+	free(to->workdir);
+	free(to->user);
+	free(to->stop_signal);
+	to->workdir = dup_or_null(from->workdir);
+	to->user = dup_or_null(from->user);
+	to->stop_signal = dup_or_null(from->stop_signal);
+}
+
+static void label_set(struct oci_config *c, const char *k, const char *v)
+{
+	for (size_t i = 0; i < c->label_keys.n; i++)
+		if (!strcmp(c->label_keys.v[i], k)) {
+			free(c->label_values.v[i]);
+			c->label_values.v[i] = xstrdup(v);
+			return;
+		}
+	strlist_push(&c->label_keys, k);
+	strlist_push(&c->label_values, v);
+}
+
+static int at(const struct spec_instr *i, struct err *e, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int at(const struct spec_instr *i, struct err *e, int code, const char *fmt, ...)
+{
+	char msg[ERR_MSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return err_set(e, code, "%s:%d:%d: %s", i->pos.file, i->pos.line, i->pos.col, msg);
+}
+
+/* Prefixes an error from a library call with the instruction's position. */
+static int at_err(const struct spec_instr *i, struct err *e, int r)
+{
+	char msg[ERR_MSG_MAX];
+	snprintf(msg, sizeof(msg), "%s", e->msg);
+	return at(i, e, r, "%s: %s", spec_kind_name(i->kind), msg);
+}
+
+static void event(struct builder *b, enum build_event_kind k, const char *text, double secs,
+		  int cached)
+{
+	if (!b->o->event)
+		return;
+	struct build_event ev = {k, b->step, b->nsteps, text, secs, cached};
+	b->o->event(b->o->ctx, &ev);
+}
+
+/* ---- hashing (cache keys) ---- */
+
+struct hasher {
+	EVP_MD_CTX *md;
+};
+
+static void h_init(struct hasher *h)
+{
+	h->md = EVP_MD_CTX_new();
+	if (!h->md || !EVP_DigestInit_ex(h->md, EVP_sha256(), NULL))
+		abort();
+}
+static void h_add(struct hasher *h, const void *p, size_t n)
+{
+	EVP_DigestUpdate(h->md, p, n);
+}
+static void h_str(struct hasher *h, const char *s)
+{
+	h_add(h, s ? s : "\1null", strlen(s ? s : "\1null") + 1);
+}
+static void h_fin(struct hasher *h, char out[65])
+{
+	unsigned char d[32];
+	unsigned len = 0;
+	EVP_DigestFinal_ex(h->md, d, &len);
+	EVP_MD_CTX_free(h->md);
+	for (int i = 0; i < 32; i++)
+		sprintf(out + 2 * i, "%02x", d[i]);
+}
+
+struct hash_walk {
+	struct hasher *h;
+	struct err *e;
+	char *buf;
+};
+
+/* Everything that reaches the image except mtimes (clamped when written). */
+static int hash_node(struct tree_node *n, const char *path, void *ctx)
+{
+	struct hash_walk *w = ctx;
+	char meta[128];
+	h_str(w->h, path);
+	snprintf(meta, sizeof(meta), "%d %o %u %u %u %u %llu %llu", (int)n->type, n->mode, n->uid,
+		 n->gid, n->rdev_major, n->rdev_minor, (unsigned long long)n->size,
+		 (unsigned long long)n->hardlink);
+	h_str(w->h, meta);
+	if (n->type == TREE_LNK)
+		h_str(w->h, n->link);
+	for (size_t i = 0; i < n->nxattrs; i++) {
+		h_str(w->h, n->xattrs[i].name);
+		h_add(w->h, n->xattrs[i].value, n->xattrs[i].len);
+	}
+	if (n->type != TREE_REG)
+		return 0;
+	for (uint64_t off = 0; off < n->size;) {
+		size_t len = n->size - off > (1 << 20) ? (1 << 20) : (size_t)(n->size - off);
+		int r = tree_read(n, off, w->buf, len, w->e);
+		if (r < 0)
+			return r;
+		h_add(w->h, w->buf, len);
+		off += len;
+	}
+	return 0;
+}
+
+static int hash_tree(struct tree *t, struct hasher *h, struct err *e)
+{
+	struct hash_walk w = {h, e, xmalloc(1 << 20)};
+	int r = tree_walk(t, hash_node, &w);
+	free(w.buf);
+	return r;
+}
+
+static int hash_file(const char *path, char out[65], struct err *e)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_errno(e, CRUMB_ENOENT, "%s", path);
+	struct hasher h;
+	h_init(&h);
+	char *buf = xmalloc(1 << 20);
+	ssize_t n;
+	while ((n = read(fd, buf, 1 << 20)) > 0)
+		h_add(&h, buf, (size_t)n);
+	free(buf);
+	close(fd);
+	h_fin(&h, out);
+	return n < 0 ? err_errno(e, CRUMB_EIO, "read %s", path) : 0;
+}
+
+/* key = H(key, parts...) */
+static void chain(char key[65], const char *a, const char *b)
+{
+	struct hasher h;
+	h_init(&h);
+	h_str(&h, key);
+	h_str(&h, a);
+	h_str(&h, b);
+	h_fin(&h, key);
+}
+
+/* ---- variables ---- */
+
+struct lookup {
+	struct builder *b;
+	struct bstage *st; /* NULL: global scope (FROM lines) */
+};
+
+static const char *lookup_var(void *ctx, const char *name)
+{
+	struct lookup *l = ctx;
+	if (!l->st)
+		return kv_get(&l->b->gargs, name);
+	const char *v = kv_get(&l->st->cfg.env, name);
+	return v ? v : kv_get(&l->st->args, name);
+}
+
+/* The value a build arg gives NAME: 1 and *v set when given (K=V, or K alone
+ * taking the value from crumb's environment), else 0. */
+static int build_arg(struct builder *b, const char *name, const char **v)
+{
+	const struct strlist *l = b->o->build_args;
+	size_t n = strlen(name);
+	for (size_t i = l ? l->n : 0; i-- > 0;) {
+		if (!strncmp(l->v[i], name, n) && (l->v[i][n] == '=' || !l->v[i][n])) {
+			if (!strlist_has(&b->used_args, name))
+				strlist_push(&b->used_args, name);
+			*v = l->v[i][n] == '=' ? l->v[i] + n + 1 : getenv(name);
+			return *v != NULL;
+		}
+	}
+	return 0;
+}
+
+/* ---- ownership (--chown, USER) ---- */
+
+/* Looks name up in the tree's /etc/passwd (field 2 = uid, 3 = gid) or /etc/group. */
+static int db_lookup(struct tree *t, const char *file, const char *name, uint32_t *id,
+		     uint32_t *gid)
+{
+	struct tree_node *n = tree_lookup(t, file, 1);
+	if (!n || n->type != TREE_REG || n->size > (16 << 20))
+		return -1;
+	char *buf = xmalloc(n->size + 1);
+	struct err e;
+	int found = -1;
+	if (tree_read(n, 0, buf, n->size, &e) == 0) {
+		buf[n->size] = 0;
+		for (char *l = strtok(buf, "\n"); l && found < 0; l = strtok(NULL, "\n")) {
+			char *f[4] = {0};
+			char *p = l;
+			for (int k = 0; k < 4 && p; k++) {
+				f[k] = p;
+				p = strchr(p, ':');
+				if (p)
+					*p++ = 0;
+			}
+			if (f[0] && f[2] && !strcmp(f[0], name)) {
+				*id = (uint32_t)strtoul(f[2], NULL, 10);
+				if (gid && f[3])
+					*gid = (uint32_t)strtoul(f[3], NULL, 10);
+				found = 0;
+			}
+		}
+	}
+	free(buf);
+	return found;
+}
+
+static int parse_id(const char *s, uint32_t *out)
+{
+	char *end;
+	if (!*s || *s < '0' || *s > '9')
+		return -1;
+	unsigned long v = strtoul(s, &end, 10);
+	if (*end || v > 0xffffffffUL)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* "user[:group]" with names from the stage's own /etc/passwd and /etc/group. */
+static int resolve_owner(struct tree *t, const char *spec, uint32_t *uid, uint32_t *gid,
+			 struct err *e)
+{
+	char *u = xstrdup(spec), *g = strchr(u, ':');
+	int r = 0;
+	if (g)
+		*g++ = 0;
+	uint32_t pgid = 0;
+	if (parse_id(u, uid) == 0)
+		pgid = *uid;
+	else if (db_lookup(t, "/etc/passwd", u, uid, &pgid) < 0)
+		r = err_set(e, CRUMB_ENOENT, "--chown %s: no user '%s' in the image's /etc/passwd",
+			    spec, u);
+	*gid = pgid;
+	if (r == 0 && g && parse_id(g, gid) < 0 && db_lookup(t, "/etc/group", g, gid, NULL) < 0)
+		r = err_set(e, CRUMB_ENOENT, "--chown %s: no group '%s' in the image's /etc/group",
+			    spec, g);
+	free(u);
+	return r;
+}
+
+struct attr_walk {
+	int chown, chmod;
+	uint32_t uid, gid, mode;
+};
+
+static int set_attrs(struct tree_node *n, const char *path, void *ctx)
+{
+	struct attr_walk *a = ctx;
+	(void)path;
+	if (a->chown) {
+		n->uid = a->uid;
+		n->gid = a->gid;
+	}
+	if (a->chmod && n->type != TREE_LNK)
+		n->mode = a->mode;
+	return 0;
+}
+
+/* ---- stage bases (FROM) ---- */
+
+static int keep_fs(struct builder *b, struct ext4fs *fs)
+{
+	b->fss = xrealloc(b->fss, (b->nfss + 1) * sizeof(*b->fss));
+	b->fss[b->nfss++] = fs;
+	return 0;
+}
+
+/* Imports a stored rootfs blob (cpio in any compression, or ext4) into t. */
+static int import_rootfs(struct builder *b, const char *path, int ext4, struct tree *t,
+			 struct err *e)
+{
+	if (ext4) {
+		struct ext4fs *fs;
+		int r = ext4fs_open(path, 0, &fs, e);
+		if (r < 0)
+			return r;
+		keep_fs(b, fs);
+		return ext4fs_read_tree(fs, "/", t, "/", e);
+	}
+	struct import_opts io = {.keep_owner = 1};
+	return import_archive(t, path, &io, e);
+}
+
+static int from_image(struct builder *b, struct bstage *st, const char *name, int *found,
+		      struct err *e)
+{
+	struct oci_image im = {0};
+	struct err e2 = {0};
+	int r = oci_image_resolve(b->s, name, &im, &e2);
+	if (r == CRUMB_ENOENT) {
+		*found = 0;
+		return 0;
+	}
+	*found = 1;
+	if (r < 0) {
+		*e = e2;
+		return r;
+	}
+	const struct oci_desc *l = oci_image_layer(&im, "application/vnd.crumb.rootfs.");
+	if (!l) {
+		r = err_set(e, CRUMB_EFORMAT, "image %s has no root filesystem layer", name);
+	} else {
+		char *p = oci_blob_path(b->s, l->digest);
+		r = import_rootfs(b, p, !strcmp(l->media_type, OCI_MT_ROOTFS_EXT4), &st->tree, e);
+		free(p);
+	}
+	if (r == 0) {
+		config_copy(&st->cfg, &im.cfg);
+		memset(st->key, 0, sizeof(st->key));
+		chain(st->key, "FROM image", im.manifest.digest);
+	}
+	oci_image_release(&im);
+	return r;
+}
+
+/* An OCI image layout directory: its (only, or first) manifest's layers, in order. */
+static int from_layout(struct builder *b, struct bstage *st, const char *dir, struct err *e)
+{
+	struct oci_store *ls;
+	int r = oci_open(dir, &ls, e);
+	if (r < 0)
+		return r;
+	struct oci_entry *ents = NULL;
+	size_t n = 0;
+	struct oci_image im = {0};
+	if ((r = oci_list(ls, &ents, &n, e)) < 0)
+		goto out;
+	if (n == 0) {
+		r = err_set(e, CRUMB_ENOENT, "%s: the OCI layout holds no tagged image", dir);
+		goto out;
+	}
+	if ((r = oci_image_resolve(ls, ents[0].manifest.digest, &im, e)) < 0)
+		goto out;
+	for (size_t i = 0; r == 0 && i < im.nlayers; i++) {
+		char *p = oci_blob_path(ls, im.layers[i].digest);
+		struct import_opts io = {.keep_owner = 1, .whiteouts = 1};
+		r = import_archive(&st->tree, p, &io, e);
+		free(p);
+	}
+	if (r == 0) {
+		config_copy(&st->cfg, &im.cfg);
+		snprintf(st->key, sizeof(st->key), "layout");
+		chain(st->key, "FROM layout", im.manifest.digest);
+	}
+out:
+	oci_image_release(&im);
+	oci_entries_free(ents, n);
+	oci_close(ls);
+	return r;
+}
+
+static char *context_path(struct builder *b, const char *p)
+{
+	return p[0] == '/' ? xstrdup(p) : xasprintf("%s/%s", b->o->context, p);
+}
+
+static int do_from(struct builder *b, struct bstage *st, const struct spec_instr *i,
+		   struct spec_eval *v, struct err *e)
+{
+	const char *img = v->image;
+	int r = 0, found = 0;
+	tree_init(&st->tree);
+	oci_config_init(&st->cfg);
+	strlist_push(&st->shell, "/bin/sh");
+	strlist_push(&st->shell, "-c");
+	if (!strcmp(img, "scratch")) {
+		memset(st->key, 0, sizeof(st->key));
+		chain(st->key, "FROM", "scratch");
+		return 0;
+	}
+	for (struct bstage *o = b->st; o < st; o++)
+		if (o->name && !strcmp(o->name, img)) {
+			if ((r = tree_copy(&st->tree, "/", &o->tree, "/", 0, e)) < 0)
+				return at_err(i, e, r);
+			config_copy(&st->cfg, &o->cfg);
+			strlist_copy(&st->shell, &o->shell);
+			memcpy(st->key, o->key, sizeof(st->key));
+			chain(st->key, "FROM stage", o->name);
+			return 0;
+		}
+	int pathlike = strchr(img, '/') || img[0] == '.' || strstr(img, ".tar");
+	if (!pathlike) {
+		if ((r = from_image(b, st, img, &found, e)) < 0)
+			return at_err(i, e, r);
+		if (found)
+			return 0;
+	}
+	char *p = context_path(b, img);
+	struct stat sb;
+	if (stat(p, &sb) < 0) {
+		r = at(i, e, CRUMB_ENOENT,
+		       "FROM %s: no stage, stored image or file of that name (crumb does not pull "
+		       "from registries; see 'crumb images')",
+		       img);
+	} else if (S_ISDIR(sb.st_mode)) {
+		if ((r = from_layout(b, st, p, e)) < 0)
+			r = at_err(i, e, r);
+	} else {
+		char hex[65];
+		struct import_opts io = {.keep_owner = 1};
+		if ((r = hash_file(p, hex, e)) == 0)
+			r = import_archive(&st->tree, p, &io, e);
+		if (r < 0)
+			r = at_err(i, e, r);
+		memset(st->key, 0, sizeof(st->key));
+		chain(st->key, "FROM file", hex);
+	}
+	free(p);
+	return r;
+}
+
+/* ---- COPY / ADD ---- */
+
+static int has_glob(const char *s)
+{
+	return strpbrk(s, "*?[") != NULL;
+}
+
+/* Is path (made absolute, symlinks resolved) inside the context? */
+static int inside(const char *real, const char *ctx)
+{
+	size_t n = strlen(ctx);
+	return !strncmp(real, ctx, n) && (real[n] == '/' || !real[n] || (n == 1 && ctx[0] == '/'));
+}
+
+/* Expands one COPY source from the context into host paths (sorted), refusing any that leave it. */
+static int context_sources(struct builder *b, const char *src, struct strlist *out, int host,
+			   struct err *e)
+{
+	char *ctx = host ? xstrdup("/") : realpath(b->o->context, NULL);
+	if (!ctx)
+		return err_errno(e, CRUMB_ENOENT, "build context %s", b->o->context);
+	int r = 0, depth = 0;
+	/* Lexically first: "../x" names something outside, whatever exists there. */
+	for (const char *p = src; !host && *p;) {
+		size_t n = strcspn(p, "/");
+		if (n == 2 && !strncmp(p, "..", 2))
+			depth--;
+		else if (n && !(n == 1 && *p == '.'))
+			depth++;
+		if (depth < 0) {
+			free(ctx);
+			return err_set(e, CRUMB_EUNSAFE, "outside the build context");
+		}
+		p += n + (p[n] == '/');
+	}
+	char *pat = host ? xstrdup(src) : xasprintf("%s/%s", ctx, src);
+	glob_t g = {0};
+	if (has_glob(src)) {
+		int gr = glob(pat, GLOB_NOSORT ? 0 : 0, NULL, &g);
+		if (gr == GLOB_NOMATCH || g.gl_pathc == 0)
+			r = err_set(e, CRUMB_ENOENT, "no source files were specified by '%s'", src);
+		else if (gr)
+			r = err_set(e, CRUMB_EIO, "%s: cannot expand", src);
+		for (size_t k = 0; r == 0 && k < g.gl_pathc; k++)
+			strlist_push(out, g.gl_pathv[k]);
+	} else {
+		strlist_push(out, pat);
+	}
+	for (size_t k = 0; r == 0 && k < out->n; k++) {
+		char *real = realpath(out->v[k], NULL);
+		if (!real)
+			r = err_set(e, CRUMB_ENOENT, "%s", errno == ENOENT ? (host ? "no such file on the host"
+						: "no such file in the build context") : strerror(errno));
+		else if (!inside(real, ctx))
+			r = err_set(e, CRUMB_EUNSAFE, "%s: outside the build context", src);
+		free(real);
+	}
+	globfree(&g);
+	free(pat);
+	free(ctx);
+	return r;
+}
+
+/* Adds --deps closures for every ELF file under host path p. */
+static int add_deps(struct tree *t, const char *p, int depth, struct err *e)
+{
+	struct stat sb;
+	if (lstat(p, &sb) < 0 || depth > 64)
+		return 0;
+	if (S_ISREG(sb.st_mode))
+		return rootfs_add_closure(t, p, e);
+	if (!S_ISDIR(sb.st_mode))
+		return 0;
+	DIR *d = opendir(p);
+	if (!d)
+		return err_errno(e, CRUMB_EIO, "%s", p);
+	struct strlist names = STRLIST_INIT;
+	struct dirent *de;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			strlist_push(&names, de->d_name);
+	closedir(d);
+	int r = 0;
+	for (size_t k = 0; r == 0 && k < names.n; k++) {
+		char *c = xasprintf("%s/%s", p, names.v[k]);
+		r = add_deps(t, c, depth + 1, e);
+		free(c);
+	}
+	strlist_release(&names);
+	return r;
+}
+
+static int is_archive(const char *path)
+{
+	unsigned char m[264] = {0};
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return 0;
+	struct stat sb;
+	ssize_t n = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) ? read(fd, m, sizeof(m)) : 0;
+	close(fd);
+	if (n < 6)
+		return 0;
+	return (m[0] == 0x1f && m[1] == 0x8b) || !memcmp(m, "BZh", 3) ||
+	       !memcmp(m, "\xfd" "7zXZ", 6) || !memcmp(m, "\x28\xb5\x2f\xfd", 4) ||
+	       (n >= 262 && !memcmp(m + 257, "ustar", 5));
+}
+
+static const char *basename_of(const char *p)
+{
+	const char *s = strrchr(p, '/');
+	return s && s[1] ? s + 1 : p;
+}
+
+/* Where a COPY destination lands: relative to WORKDIR; "dir/" or several sources mean a directory. */
+static char *dest_path(struct bstage *st, const char *dest)
+{
+	if (dest[0] == '/')
+		return xstrdup(dest);
+	const char *wd = st->cfg.workdir ? st->cfg.workdir : "/";
+	return xasprintf("%s%s%s", wd, wd[strlen(wd) - 1] == '/' ? "" : "/", dest);
+}
+
+static int do_copy(struct builder *b, struct bstage *st, const struct spec_instr *i,
+		   struct spec_eval *v, struct err *e)
+{
+	int add = i->kind == SPEC_ADD, r = 0;
+	int host = v->from && !strcmp(v->from, "host");
+	struct bstage *from = NULL;
+	struct tree tmp, deps; /* what lands at dest; --deps libraries at their own paths */
+	tree_init(&tmp);
+	tree_init(&deps);
+	if (v->from && !host) {
+		char *end;
+		long idx = strtol(v->from, &end, 10);
+		for (struct bstage *o = b->st; o < st; o++)
+			if ((o->name && !strcmp(o->name, v->from)) ||
+			    (!*end && idx == (long)(o - b->st)))
+				from = o;
+		if (!from)
+			return at(i, e, CRUMB_ENOENT,
+				  "%s --from=%s: no earlier stage of that name (or 'host')",
+				  spec_kind_name(i->kind), v->from);
+	}
+	char *dest = dest_path(st, v->dest);
+	size_t nsrc = v->src.n + v->nheredoc_src;
+	int dir_dest = dest[strlen(dest) - 1] == '/' || nsrc > 1;
+	struct strlist paths = STRLIST_INIT;
+	struct hasher h;
+	h_init(&h);
+	char key[65];
+	/* Each source goes into tmp at its final path; tmp is hashed, then merged. */
+	for (size_t k = 0; r == 0 && k < v->src.n; k++) {
+		const char *src = v->src.v[k];
+		if (add && (!strncmp(src, "http://", 7) || !strncmp(src, "https://", 8) ||
+			    !strncmp(src, "git@", 4))) {
+			r = at(i, e, CRUMB_EUNSUPP,
+			       "ADD %s: remote sources are not supported (builds are offline); "
+			       "download it into the context first",
+			       src);
+			break;
+		}
+		if (from) {
+			struct tree_node *n = tree_lookup(&from->tree, src, 1);
+			if (!n) {
+				r = at(i, e, CRUMB_ENOENT, "COPY --from=%s %s: not found in that stage",
+				       v->from, src);
+				break;
+			}
+			char *d = n->type == TREE_DIR
+					  ? xstrdup(dest)
+					  : (dir_dest ? xasprintf("%s/%s", dest, basename_of(src))
+						      : xstrdup(dest));
+			if ((r = tree_copy(&tmp, d, &from->tree, src, TREE_COPY_FOLLOW, e)) < 0)
+				r = at_err(i, e, r);
+			free(d);
+			continue;
+		}
+		strlist_release(&paths);
+		if ((r = context_sources(b, src, &paths, host, e)) < 0) {
+			r = at(i, e, r, "%s %s: %s", spec_kind_name(i->kind), src, e->msg);
+			break;
+		}
+		if (paths.n > 1)
+			dir_dest = 1;
+		for (size_t p = 0; r == 0 && p < paths.n; p++) {
+			struct stat sb;
+			const char *hp = paths.v[p];
+			if (stat(hp, &sb) < 0) {
+				r = at(i, e, CRUMB_ENOENT, "%s: %s", src, strerror(errno));
+				break;
+			}
+			char *d = S_ISDIR(sb.st_mode)
+					  ? xstrdup(dest)
+					  : (dir_dest ? xasprintf("%s/%s", dest, basename_of(hp))
+						      : xstrdup(dest));
+			if (add && !host && is_archive(hp)) {
+				struct import_opts io = {.dest = dest, .keep_owner = 1};
+				if (!tree_lookup(&tmp, dest, 1)) {
+					struct tree_node *dn;
+					tree_add(&tmp, dest, TREE_DIR, 0755, &dn, e);
+				}
+				r = import_archive(&tmp, hp, &io, e);
+			} else {
+				char *real = realpath(hp, NULL);
+				r = tree_add_host(&tmp, real ? real : hp, d, e);
+				if (r == 0 && v->deps)
+					r = add_deps(&deps, real ? real : hp, 0, e);
+				free(real);
+			}
+			if (r < 0)
+				r = at_err(i, e, r);
+			free(d);
+		}
+	}
+	for (size_t k = 0; r == 0 && k < v->nheredoc_src; k++) {
+		char *d = dir_dest ? xasprintf("%s/%s", dest, v->heredoc_src[k].key) : xstrdup(dest);
+		const char *body = v->heredoc_src[k].value ? v->heredoc_src[k].value : "";
+		if ((r = tree_add_data(&tmp, d, body, strlen(body), 0644, e)) < 0)
+			r = at_err(i, e, r);
+		free(d);
+	}
+	struct attr_walk aw = {0};
+	if (r == 0 && v->chown) {
+		aw.chown = 1;
+		if ((r = resolve_owner(&st->tree, v->chown, &aw.uid, &aw.gid, e)) < 0)
+			r = at_err(i, e, r);
+	}
+	if (r == 0 && v->chmod) {
+		aw.chmod = 1;
+		aw.mode = (uint32_t)strtoul(v->chmod, NULL, 8) & 07777;
+	}
+	/* Only what was copied changes owner/mode, not the directories above dest. */
+	if (r == 0 && (aw.chown || aw.chmod)) {
+		struct tree_node *n = tree_lookup(&tmp, dest, 0);
+		if (n) {
+			struct tree sub = {.root = n};
+			tree_walk(&sub, set_attrs, &aw);
+		}
+	}
+	if (r == 0) {
+		h_str(&h, i->original);
+		r = hash_tree(&tmp, &h, e);
+		if (r == 0)
+			r = hash_tree(&deps, &h, e);
+		if (r < 0)
+			r = at_err(i, e, r);
+	}
+	h_fin(&h, key);
+	if (r == 0) {
+		chain(st->key, "COPY", key);
+		/* Merge what tmp holds below dest into the stage (parents made on the way keep the stage's). */
+		/* Directories that were already there keep their owner and mode (Docker). */
+		if (tree_lookup(&tmp, dest, 0))
+			r = tree_copy(&st->tree, dest, &tmp, dest, TREE_COPY_KEEP_DIRS, e);
+		if (r == 0 && deps.root->nkids)
+			r = tree_copy(&st->tree, "/", &deps, "/", TREE_COPY_KEEP_DIRS, e);
+		if (r < 0)
+			r = at_err(i, e, r);
+	}
+	strlist_release(&paths);
+	tree_release(&tmp);
+	tree_release(&deps);
+	free(dest);
+	return r;
+}
+
+/* ---- RUN: a builder microVM ---- */
+
+struct run_step {
+	const struct spec_instr *i;
+	struct strlist argv, env;
+	char *workdir, *user;
+};
+
+static void run_output(void *ctx, const char *buf, size_t n)
+{
+	struct builder *b = ctx;
+	for (size_t k = 0; k < n; k++) {
+		if (buf[k] == '\r')
+			continue;
+		if (buf[k] != '\n') {
+			if (b->line.len < 4096)
+				sb_addc(&b->line, buf[k]);
+			continue;
+		}
+		event(b, BUILD_OUTPUT, b->line.buf, 0, 0);
+		if (b->ntail == OUTPUT_TAIL) {
+			free(b->tail[0]);
+			memmove(b->tail, b->tail + 1, (OUTPUT_TAIL - 1) * sizeof(*b->tail));
+			b->ntail--;
+		}
+		b->tail[b->ntail++] = xstrdup(b->line.buf);
+		sb_reset(&b->line);
+	}
+}
+
+/* What a RUN instruction executes: exec form as is; shell form (with any
+ * heredocs written back after it, as BuildKit hands them to the shell)
+ * through the stage's SHELL. */
+static void run_argv(struct bstage *st, const struct spec_eval *v, struct strlist *argv)
+{
+	if (v->json) {
+		strlist_copy(argv, &v->argv);
+		return;
+	}
+	struct sbuf cmd = SBUF_INIT;
+	const char *text = v->argv.n ? v->argv.v[0] : "";
+	int only_heredoc = v->nrun_heredocs == 1 && text[0] == '<' && text[1] == '<' &&
+			   !strchr(text, ' ');
+	if (only_heredoc) {
+		sb_adds(&cmd, v->run_heredocs[0].value ? v->run_heredocs[0].value : "");
+	} else {
+		sb_adds(&cmd, text);
+		for (size_t k = 0; k < v->nrun_heredocs; k++) {
+			sb_addc(&cmd, '\n');
+			sb_adds(&cmd, v->run_heredocs[k].value ? v->run_heredocs[k].value : "");
+			sb_adds(&cmd, v->run_heredocs[k].key);
+		}
+	}
+	strlist_copy(argv, &st->shell);
+	strlist_push_owned(argv, sb_detach(&cmd));
+}
+
+/* The program a step runs must exist in the tree (a root without a shell is said before booting). */
+static int check_program(struct bstage *st, const struct run_step *s, struct err *e)
+{
+	const char *p = s->argv.n ? s->argv.v[0] : "";
+	if (!*p)
+		return at(s->i, e, CRUMB_EINVAL, "RUN: empty command");
+	if (strchr(p, '/')) {
+		if (tree_lookup(&st->tree, p, 1))
+			return 0;
+	} else {
+		const char *path = kv_get(&s->env, "PATH");
+		char *dirs = xstrdup(path ? path : DEFAULT_PATH), *save = NULL;
+		int found = 0;
+		for (char *d = strtok_r(dirs, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
+			char *c = xasprintf("%s/%s", d, p);
+			found = tree_lookup(&st->tree, c, 1) != NULL;
+			free(c);
+		}
+		free(dirs);
+		if (found)
+			return 0;
+	}
+	return at(s->i, e, CRUMB_ENOENT,
+		  "RUN: '%s' is not in the image%s (RUN needs a shell or program inside the stage: "
+		  "FROM a root filesystem that has one)",
+		  p, s->i->json ? "" : " (the SHELL)");
+}
+
+static int initcfg_render_build(const struct run_step *steps, size_t n, struct sbuf *out,
+				struct err *e);
+
+struct tracked {
+	const char *path;
+	int existed;
+};
+
+/* Mount points crumb-init needs in the builder; removed afterwards unless the stage had them. */
+static const char *const builder_dirs[] = {"/proc", "/sys", "/dev", "/tmp", "/run", NULL};
+
+static int run_group(struct builder *b, struct bstage *st, struct run_step *steps, size_t n,
+		     const char *key, struct err *e)
+{
+	int r = 0;
+	char *disk = xasprintf("%s/run-%d.ext4", b->tmp, ++b->tmpn);
+	char *conf = xasprintf("%s/run-%d.conf", b->tmp, b->tmpn);
+	char *cpio = xasprintf("%s/run-%d.cpio", b->tmp, b->tmpn);
+	char *confdisk = xasprintf("%s/run-%d.confdisk", b->tmp, b->tmpn);
+	struct tracked had[8];
+	int had_lf = tree_lookup(&st->tree, "/lost+found", 0) != NULL;
+	int had_init = tree_lookup(&st->tree, ROOTFS_INIT_PATH, 0) != NULL;
+	size_t nhad = 0;
+	for (const char *const *d = builder_dirs; *d; d++) {
+		had[nhad].path = *d;
+		had[nhad++].existed = tree_lookup(&st->tree, *d, 0) != NULL;
+	}
+	struct tree_node *nd;
+	for (size_t k = 0; r == 0 && k < nhad; k++)
+		if (!had[k].existed)
+			r = tree_add(&st->tree, had[k].path, TREE_DIR, 0755, &nd, e);
+	if (r == 0)
+		r = tree_add_host(&st->tree, b->o->init, ROOTFS_INIT_PATH, e);
+	if (r == 0 && (nd = tree_lookup(&st->tree, ROOTFS_INIT_PATH, 0)))
+		nd->mode = 0755;
+	/* Room to grow: the image is sparse, so generous costs nothing on disk. */
+	struct tree_stats ts;
+	tree_stats(&st->tree, &ts);
+	struct ext4_opts eo = {.epoch = source_date_epoch()};
+	eo.size = ext4_auto_size(&st->tree, &eo) + ts.bytes + (2ULL << 30);
+	eo.inodes = ts.nodes * 2 + 65536;
+	if (r == 0)
+		r = ext4_write(&st->tree, disk, &eo, e);
+	/* The config: build mode, one section per step. */
+	struct sbuf text = SBUF_INIT;
+	if (r == 0)
+		r = initcfg_render_build(steps, n, &text, e);
+	if (r == 0)
+		r = write_file_atomic(conf, text.buf, text.len, 0644, e);
+	/* The crumb kernel cannot read fw_cfg (no ioperm): the same config also rides a disk. */
+	struct sbuf cdisk = SBUF_INIT;
+	initcfg_disk(text.buf, text.len, &cdisk);
+	if (r == 0)
+		r = write_file_atomic(confdisk, cdisk.buf, cdisk.len, 0644, e);
+	sb_release(&cdisk);
+	sb_release(&text);
+	if (r < 0) {
+		r = at_err(steps[0].i, e, r);
+		goto out;
+	}
+	struct vm_config vc = {.qemu = b->o->qemu, .kernel = b->kernel, .disk = disk,
+			       .disk_writable = 1, .init_conf = conf, .init_conf_disk = confdisk,
+			       .cpus = 2, .net = 1};
+	vc.mem_mb = b->o->builder_mem_mb ? b->o->builder_mem_mb : 1024;
+	vc.accel = ACCEL_AUTO;
+	vc.state_dir = oci_root(b->s);
+	struct vm_result res;
+	b->ntail = 0;
+	sb_reset(&b->line);
+	b->res->nboots++;
+	if ((r = vm_run(&vc, run_output, b, &res, e)) < 0) {
+		r = at_err(steps[0].i, e, r);
+		goto out;
+	}
+	if (b->line.len)
+		run_output(b, "\n", 1);
+	/* Which step ended it: crumb-init marks the end of every step it ran,
+	 * the failing one included; with no mark for it (the VM died), the next. */
+	size_t failed = res.status > 0 && res.steps > 0 ? (size_t)res.steps - 1 : (size_t)res.steps;
+	if (failed >= n)
+		failed = n - 1;
+	if (res.status != 0 || res.init_error[0] || res.panic[0]) {
+		struct sbuf why = SBUF_INIT;
+		const struct spec_instr *fi = steps[failed].i;
+		if (res.init_error[0])
+			sb_addf(&why, "crumb-init failed in the builder VM: %s", res.init_error);
+		else if (res.panic[0])
+			sb_addf(&why, "the builder VM's kernel panicked: %s", res.panic);
+		else if (res.status < 0)
+			sb_addf(&why, "the builder VM stopped (QEMU exit %d)%s%s", res.qemu_status,
+				res.qemu_error[0] ? ": " : "", res.qemu_error);
+		else
+			sb_addf(&why, "RUN %s: exit status %d", fi->rest ? fi->rest : "",
+				res.status);
+		if (b->ntail) {
+			sb_adds(&why, "; last output: ");
+			for (int k = b->ntail > 3 ? b->ntail - 3 : 0; k < b->ntail; k++)
+				sb_addf(&why, "%s%s", b->tail[k], k + 1 < b->ntail ? " | " : "");
+		}
+		b->res->run_status = res.status > 0 ? res.status : 1;
+		r = at(fi, e, CRUMB_ECHILD, "%s", why.buf);
+		sb_release(&why);
+		goto out;
+	}
+	/* Read the disk back as the stage's new tree, through a cpio blob so the
+	 * result is cached and the tree references only immutable files. */
+	struct ext4fs *fs = NULL;
+	struct tree after;
+	tree_init(&after);
+	if ((r = ext4fs_open(disk, 0, &fs, e)) == 0)
+		r = ext4fs_read_tree(fs, "/", &after, "/", e);
+	if (r == 0 && !had_init)
+		r = tree_remove(&after, ROOTFS_INIT_PATH, e);
+	if (r == 0 && !had_lf)
+		r = tree_remove(&after, "/lost+found", e);
+	for (size_t k = 0; r == 0 && k < nhad; k++) {
+		struct tree_node *d = tree_lookup(&after, had[k].path, 0);
+		if (!had[k].existed && d && d->type == TREE_DIR && d->nkids == 0)
+			r = tree_remove(&after, had[k].path, e);
+	}
+	struct cpio_opts co = {.compress = COMPRESS_NONE, .keep_mtimes = 1};
+	if (r == 0)
+		r = cpio_write(&after, cpio, &co, e);
+	tree_release(&after);
+	if (fs)
+		ext4fs_close(fs, NULL);
+	unlink(disk);
+	struct oci_desc d;
+	if (r == 0)
+		r = oci_blob_put_file(b->s, cpio, OCI_MT_ROOTFS_CPIO, 1, &d, e);
+	if (r == 0 && !b->o->no_cache)
+		r = oci_cache_put(b->s, key, d.digest, e);
+	if (r == 0) {
+		char *p = oci_blob_path(b->s, d.digest);
+		tree_release(&st->tree);
+		tree_init(&st->tree);
+		r = import_rootfs(b, p, 0, &st->tree, e);
+		free(p);
+	}
+	if (r < 0)
+		r = at_err(steps[n - 1].i, e, r);
+out:
+	unlink(disk);
+	unlink(conf);
+	unlink(cpio);
+	unlink(confdisk);
+	free(confdisk);
+	free(disk);
+	free(conf);
+	free(cpio);
+	return r;
+}
+
+/* ---- the stages ---- */
+
+static int validate_label(const struct spec_instr *i, const char *k, const char *v, struct err *e)
+{
+	if (strncmp(k, "crumb.", 6))
+		return 0;
+	const char *n = k + 6;
+	char *end;
+	if (!strcmp(n, "rootfs")) {
+		if (strcmp(v, "initramfs") && strcmp(v, "ext4"))
+			return at(i, e, CRUMB_EINVAL, "LABEL crumb.rootfs=%s: want initramfs or ext4", v);
+	} else if (!strcmp(n, "restart")) {
+		if (strcmp(v, "no") && strcmp(v, "always") && strncmp(v, "on-failure", 10))
+			return at(i, e, CRUMB_EINVAL,
+				  "LABEL crumb.restart=%s: want no, on-failure[:N] or always", v);
+	} else if (!strcmp(n, "cpus")) {
+		long c = strtol(v, &end, 10);
+		if (*end || c < 1 || c > 16)
+			return at(i, e, CRUMB_EINVAL, "LABEL crumb.cpus=%s: want 1 to 16", v);
+	} else if (!strcmp(n, "memory")) {
+		unsigned long long m = strtoull(v, &end, 10);
+		if (!m || (*end && strcasecmp(end, "m") && strcasecmp(end, "g") &&
+			   strcasecmp(end, "mb") && strcasecmp(end, "gb")))
+			return at(i, e, CRUMB_EINVAL, "LABEL crumb.memory=%s: want a size like 256M or 1G",
+				  v);
+	} else if (!strcmp(n, "publish")) {
+		char *l = xstrdup(v), *save = NULL;
+		int r = 0;
+		for (char *p = strtok_r(l, ", ", &save); p && !r; p = strtok_r(NULL, ", ", &save)) {
+			struct vm_port port;
+			struct err pe;
+			if (vm_port_parse(p, &port, &pe) < 0)
+				r = at(i, e, CRUMB_EINVAL, "LABEL crumb.publish: %s", pe.msg);
+		}
+		free(l);
+		return r;
+	} else if (strcmp(n, "kernel") && strcmp(n, "cmdline")) {
+		return at(i, e, CRUMB_EINVAL,
+			  "LABEL %s: unknown crumb label (crumb.kernel, crumb.memory, crumb.cpus, "
+			  "crumb.rootfs, crumb.publish, crumb.restart, crumb.cmdline)",
+			  k);
+	}
+	return 0;
+}
+
+static void set_command(struct bstage *st, struct strlist *to, const struct spec_eval *v)
+{
+	strlist_release(to);
+	if (v->json) {
+		strlist_copy(to, &v->argv);
+	} else {
+		strlist_copy(to, &st->shell);
+		strlist_push(to, v->argv.n ? v->argv.v[0] : "");
+	}
+}
+
+/* RUN's environment: ENV, then build ARGs not overridden by ENV (as Docker), and a PATH. */
+static void run_env(struct bstage *st, struct strlist *env)
+{
+	strlist_copy(env, &st->cfg.env);
+	for (size_t k = 0; k < st->args.n; k++) {
+		char *name = xstrndup(st->args.v[k], strcspn(st->args.v[k], "="));
+		if (!kv_get(env, name))
+			strlist_push(env, st->args.v[k]);
+		free(name);
+	}
+	if (!kv_get(env, "PATH"))
+		kv_set(env, "PATH", DEFAULT_PATH);
+}
+
+static void step_release(struct run_step *s)
+{
+	strlist_release(&s->argv);
+	strlist_release(&s->env);
+	free(s->workdir);
+	free(s->user);
+}
+
+/* Consecutive RUN instructions from index *k: one builder boot (or one cache hit). */
+static int do_runs(struct builder *b, struct bstage *st, size_t *k, struct err *e)
+{
+	const struct spec_stage *sp = st->sp;
+	size_t first = *k, n = 0;
+	while (first + n < sp->ninstrs && sp->instrs[first + n].kind == SPEC_RUN)
+		n++;
+	struct run_step *steps = xcalloc(n, sizeof(*steps));
+	struct lookup lk = {b, st};
+	int r = 0;
+	double t0 = now_monotonic();
+	for (size_t j = 0; r == 0 && j < n; j++) {
+		const struct spec_instr *i = &sp->instrs[first + j];
+		struct spec_eval v;
+		spec_eval_init(&v);
+		steps[j].i = i;
+		if ((r = spec_eval(b->spec, i, lookup_var, &lk, &v, e)) == 0) {
+			if (v.network && strcmp(v.network, "default") && strcmp(v.network, "none"))
+				r = at(i, e, CRUMB_EUNSUPP, "RUN --network=%s is not supported "
+							   "(default or none)", v.network);
+			run_argv(st, &v, &steps[j].argv);
+			run_env(st, &steps[j].env);
+			steps[j].workdir = dup_or_null(st->cfg.workdir);
+			steps[j].user = dup_or_null(st->cfg.user);
+		}
+		spec_eval_release(&v);
+		chain(st->key, "RUN", i->original);
+	}
+	char digest[80];
+	int hit = 0;
+	if (r == 0 && !b->o->no_cache) {
+		struct err ce;
+		hit = oci_cache_get(b->s, st->key, digest, &ce) == 0;
+	}
+	for (size_t j = 0; j < n; j++) {
+		b->step++;
+		event(b, BUILD_STEP, steps[j].i->original, 0, 0);
+		if (j + 1 < n && (r || hit))
+			event(b, BUILD_STEP_DONE, NULL, 0, hit);
+	}
+	if (r == 0 && hit) {
+		char *p = oci_blob_path(b->s, digest);
+		tree_release(&st->tree);
+		tree_init(&st->tree);
+		if ((r = import_rootfs(b, p, 0, &st->tree, e)) < 0)
+			r = at_err(steps[n - 1].i, e, r);
+		free(p);
+		b->res->ncached += (int)n;
+	} else if (r == 0) {
+		for (size_t j = 0; r == 0 && j < n; j++)
+			r = check_program(st, &steps[j], e);
+		/* Progress shows the group as its last step; RUN output streams meanwhile. */
+		if (r == 0)
+			r = run_group(b, st, steps, n, st->key, e);
+	}
+	if (r == 0)
+		event(b, BUILD_STEP_DONE, NULL, now_monotonic() - t0, hit);
+	for (size_t j = 0; j < n; j++)
+		step_release(&steps[j]);
+	free(steps);
+	*k = first + n;
+	return r;
+}
+
+static int do_instr(struct builder *b, struct bstage *st, const struct spec_instr *i,
+		    int *cmd_from_base, struct err *e)
+{
+	struct lookup lk = {b, st};
+	struct spec_eval v;
+	spec_eval_init(&v);
+	int r = spec_eval(b->spec, i, lookup_var, &lk, &v, e);
+	struct tree_node *nd;
+	if (r < 0)
+		goto out;
+	switch (i->kind) {
+	case SPEC_ARG:
+		for (size_t k = 0; k < v.nkv; k++) {
+			const char *val = NULL;
+			if (!build_arg(b, v.kv[k].key, &val))
+				val = v.kv[k].value ? v.kv[k].value : kv_get(&b->gargs, v.kv[k].key);
+			if (val)
+				kv_set(&st->args, v.kv[k].key, val);
+			chain(st->key, v.kv[k].key, val);
+		}
+		break;
+	case SPEC_ENV:
+		for (size_t k = 0; k < v.nkv; k++)
+			kv_set(&st->cfg.env, v.kv[k].key, v.kv[k].value ? v.kv[k].value : "");
+		break;
+	case SPEC_LABEL:
+		for (size_t k = 0; r == 0 && k < v.nkv; k++) {
+			const char *val = v.kv[k].value ? v.kv[k].value : "";
+			if ((r = validate_label(i, v.kv[k].key, val, e)) == 0)
+				label_set(&st->cfg, v.kv[k].key, val);
+		}
+		break;
+	case SPEC_COPY:
+	case SPEC_ADD:
+		r = do_copy(b, st, i, &v, e);
+		break;
+	case SPEC_WORKDIR: {
+		char *wd = dest_path(st, v.value);
+		free(st->cfg.workdir);
+		st->cfg.workdir = wd;
+		/* Docker creates the directory; a file in the way is an error. */
+		struct tree_node *n = tree_lookup(&st->tree, wd, 1);
+		if (n && n->type != TREE_DIR)
+			r = at(i, e, CRUMB_EINVAL, "WORKDIR %s: not a directory in the image", wd);
+		else if (!n && (r = tree_add(&st->tree, wd, TREE_DIR, 0755, &nd, e)) < 0)
+			r = at_err(i, e, r);
+		break;
+	}
+	case SPEC_USER:
+		free(st->cfg.user);
+		st->cfg.user = xstrdup(v.value);
+		break;
+	case SPEC_EXPOSE:
+		for (size_t k = 0; k < v.nports; k++)
+			for (unsigned p = v.ports[k].port; p <= v.ports[k].port_end; p++) {
+				char *s = xasprintf("%u/%s", p, v.ports[k].udp ? "udp" : "tcp");
+				if (!strlist_has(&st->cfg.exposed, s))
+					strlist_push(&st->cfg.exposed, s);
+				free(s);
+			}
+		break;
+	case SPEC_VOLUME:
+		for (size_t k = 0; k < v.src.n; k++)
+			if (!strlist_has(&st->cfg.volumes, v.src.v[k]))
+				strlist_push(&st->cfg.volumes, v.src.v[k]);
+		break;
+	case SPEC_CMD:
+		set_command(st, &st->cfg.cmd, &v);
+		*cmd_from_base = 0;
+		break;
+	case SPEC_ENTRYPOINT:
+		set_command(st, &st->cfg.entrypoint, &v);
+		/* Docker: an ENTRYPOINT resets a CMD that came from the base image. */
+		if (*cmd_from_base)
+			strlist_release(&st->cfg.cmd);
+		break;
+	case SPEC_STOPSIGNAL:
+		free(st->cfg.stop_signal);
+		st->cfg.stop_signal = xstrdup(v.value);
+		break;
+	case SPEC_SHELL:
+		strlist_copy(&st->shell, &v.argv);
+		break;
+	case SPEC_HEALTHCHECK:
+		strlist_release(&st->cfg.healthcheck);
+		if (v.none) {
+			strlist_push(&st->cfg.healthcheck, "NONE");
+		} else if (v.json) {
+			strlist_push(&st->cfg.healthcheck, "CMD");
+			for (size_t k = 0; k < v.argv.n; k++)
+				strlist_push(&st->cfg.healthcheck, v.argv.v[k]);
+		} else {
+			strlist_push(&st->cfg.healthcheck, "CMD-SHELL");
+			strlist_push(&st->cfg.healthcheck, v.argv.n ? v.argv.v[0] : "");
+		}
+		break;
+	case SPEC_ONBUILD:
+		strlist_push(&st->cfg.onbuild, i->rest ? i->rest : "");
+		break;
+	case SPEC_MAINTAINER: /* recorded in the cache key only, as Docker's deprecated Author */
+	case SPEC_FROM:
+	case SPEC_RUN:
+		break;
+	}
+	if (r == 0 && i->kind != SPEC_COPY && i->kind != SPEC_ADD && i->kind != SPEC_ARG)
+		chain(st->key, spec_kind_name(i->kind), i->original);
+out:
+	spec_eval_release(&v);
+	return r;
+}
+
+static int build_stage(struct builder *b, struct bstage *st, struct err *e)
+{
+	const struct spec_stage *sp = st->sp;
+	struct lookup lk = {b, NULL};
+	struct spec_eval v;
+	spec_eval_init(&v);
+	double t0 = now_monotonic();
+	b->step++;
+	event(b, BUILD_STEP, sp->from->original, 0, 0);
+	int r = spec_eval(b->spec, sp->from, lookup_var, &lk, &v, e);
+	if (r == 0) {
+		st->name = dup_or_null(v.as);
+		r = do_from(b, st, sp->from, &v, e);
+	}
+	spec_eval_release(&v);
+	if (r < 0)
+		return r;
+	chain(st->key, "crumb-build", "1");
+	event(b, BUILD_STEP_DONE, NULL, now_monotonic() - t0, 0);
+	int cmd_from_base = st->cfg.cmd.n > 0;
+	for (size_t k = 1; r == 0 && k < sp->ninstrs;) {
+		const struct spec_instr *i = &sp->instrs[k];
+		if (i->kind == SPEC_RUN) {
+			r = do_runs(b, st, &k, e);
+			continue;
+		}
+		b->step++;
+		t0 = now_monotonic();
+		event(b, BUILD_STEP, i->original, 0, 0);
+		if ((r = do_instr(b, st, i, &cmd_from_base, e)) == 0)
+			event(b, BUILD_STEP_DONE, NULL, now_monotonic() - t0, 0);
+		k++;
+	}
+	st->built = 1;
+	return r;
+}
+
+static int initcfg_render_build(const struct run_step *steps, size_t n, struct sbuf *out,
+				struct err *e)
+{
+	struct initcfg c;
+	initcfg_init(&c);
+	c.hostname = xstrdup("buildkit");
+	for (size_t k = 0; k < n; k++) {
+		char *label = xasprintf("%d:%d", steps[k].i->pos.line, steps[k].i->pos.col);
+		struct initcfg_step *s = initcfg_add_step(&c, label);
+		free(label);
+		strlist_copy(&s->argv, &steps[k].argv);
+		strlist_copy(&s->env, &steps[k].env);
+		s->workdir = dup_or_null(steps[k].workdir);
+		s->user = dup_or_null(steps[k].user);
+	}
+	int r = initcfg_render(&c, out, e);
+	initcfg_release(&c);
+	return r;
+}
+
+/* ---- the image ---- */
+
+static int clamp_mtime(struct tree_node *n, const char *path, void *ctx)
+{
+	(void)path;
+	n->mtime = *(int64_t *)ctx;
+	return 0;
+}
+
+/* The baked-in service config (crumb run IMAGE passes its own; this one is for other loaders). */
+static int image_initcfg(const struct oci_config *cfg, struct sbuf *out, struct err *e)
+{
+	struct initcfg c;
+	initcfg_init(&c);
+	for (size_t k = 0; k < cfg->entrypoint.n; k++)
+		strlist_push(&c.argv, cfg->entrypoint.v[k]);
+	for (size_t k = 0; k < cfg->cmd.n; k++)
+		strlist_push(&c.argv, cfg->cmd.v[k]);
+	int r = 0;
+	if (c.argv.n) {
+		for (size_t k = 0; k < cfg->env.n; k++)
+			strlist_push(&c.env, cfg->env.v[k]);
+		if (!kv_get(&c.env, "PATH"))
+			strlist_push(&c.env, "PATH=" DEFAULT_PATH);
+		c.workdir = dup_or_null(cfg->workdir);
+		c.user = dup_or_null(cfg->user);
+		r = initcfg_render(&c, out, e);
+	}
+	initcfg_release(&c);
+	return r;
+}
+
+static int finalize(struct builder *b, struct bstage *st, struct err *e)
+{
+	int64_t epoch = source_date_epoch();
+	const char *kind = oci_config_label(&st->cfg, "crumb.rootfs");
+	int ext4 = kind && !strcmp(kind, "ext4");
+	struct sbuf conf = SBUF_INIT;
+	char init_hex[65], key[65];
+	int r = hash_file(b->o->init, init_hex, e);
+	if (r == 0)
+		r = image_initcfg(&st->cfg, &conf, e);
+	if (r == 0)
+		r = rootfs_add_base(&st->tree, b->o->init, e);
+	if (r == 0 && conf.len)
+		r = tree_add_data(&st->tree, INITCFG_GUEST_PATH, conf.buf, conf.len, 0644, e);
+	memcpy(key, st->key, sizeof(key));
+	chain(key, "rootfs", ext4 ? "ext4" : "cpio.zst");
+	chain(key, init_hex, conf.buf);
+	sb_release(&conf);
+	tree_walk(&st->tree, clamp_mtime, &epoch);
+	struct oci_desc layers[2];
+	char digest[80];
+	struct err ce;
+	b->step = b->nsteps;
+	if (r == 0 && !b->o->no_cache && oci_cache_get(b->s, key, digest, &ce) == 0) {
+		char *p = oci_blob_path(b->s, digest);
+		struct stat sb;
+		if (stat(p, &sb) == 0) {
+			snprintf(layers[1].digest, sizeof(layers[1].digest), "%s", digest);
+			snprintf(layers[1].media_type, sizeof(layers[1].media_type), "%s",
+				 ext4 ? OCI_MT_ROOTFS_EXT4 : OCI_MT_ROOTFS_CPIO_ZSTD);
+			layers[1].size = (uint64_t)sb.st_size;
+		} else {
+			digest[0] = 0;
+		}
+		free(p);
+	} else {
+		digest[0] = 0;
+	}
+	if (r == 0 && !digest[0]) {
+		char *out = xasprintf("%s/rootfs.%s", b->tmp, ext4 ? "ext4" : "cpio.zst");
+		if (ext4) {
+			struct ext4_opts eo = {.epoch = epoch, .label = "crumb"};
+			r = ext4_write(&st->tree, out, &eo, e);
+		} else {
+			struct cpio_opts co = {.compress = COMPRESS_ZSTD, .mtime = epoch};
+			r = cpio_write(&st->tree, out, &co, e);
+		}
+		if (r == 0)
+			r = oci_blob_put_file(b->s, out, ext4 ? OCI_MT_ROOTFS_EXT4 : OCI_MT_ROOTFS_CPIO_ZSTD,
+					      1, &layers[1], e);
+		if (r == 0 && !b->o->no_cache)
+			r = oci_cache_put(b->s, key, layers[1].digest, e);
+		unlink(out);
+		free(out);
+	}
+	/* The kernel: the crumb.kernel label (a vmlinux path or a stored kernel
+	 * ID), else --kernel, else the store's crumb kernel. */
+	const char *kl = oci_config_label(&st->cfg, "crumb.kernel");
+	char *kpath = NULL;
+	if (r == 0 && kl && *kl) {
+		struct kernel_info *list = NULL;
+		size_t nk = 0;
+		if (strchr(kl, '/')) {
+			kpath = context_path(b, kl);
+		} else if (kernel_list(oci_root(b->s), &list, &nk, e) == 0) {
+			for (size_t k = 0; k < nk; k++)
+				if (!kpath && !strncmp(list[k].id, kl, strlen(kl)))
+					kpath = xstrdup(list[k].vmlinux);
+			for (size_t k = 0; k < nk; k++)
+				kernel_info_release(&list[k]);
+			free(list);
+		}
+		if (!kpath)
+			r = err_set(e, CRUMB_ENOENT, "LABEL crumb.kernel=%s: no such file or stored kernel",
+				    kl);
+	}
+	if (r == 0)
+		r = oci_blob_put_file(b->s, kpath ? kpath : b->kernel, OCI_MT_KERNEL, 0, &layers[0], e);
+	free(kpath);
+	if (r == 0) {
+		free(st->cfg.created);
+		time_t t = (time_t)epoch;
+		struct tm tm;
+		char when[64];
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		st->cfg.created = xstrdup(when);
+		r = oci_image_commit(b->s, b->o->tag, &st->cfg, layers, 2, &b->res->manifest, e);
+	}
+	if (r == 0) {
+		b->res->kernel_size = layers[0].size;
+		b->res->rootfs_size = layers[1].size;
+	}
+	return r;
+}
+
+/* Removes build directories left by killed builds (their pid is gone). */
+static void sweep(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		int pid;
+		if (sscanf(de->d_name, "build-%d-", &pid) != 1 || pid <= 0)
+			continue;
+		if (kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		char *p = xasprintf("%s/%s", dir, de->d_name);
+		remove_tree(p, NULL);
+		free(p);
+	}
+	closedir(d);
+}
+
+int build_run(struct oci_store *s, const struct build_opts *o, struct build_result *res,
+	      struct err *e)
+{
+	struct builder b = {.s = s, .o = o, .res = res};
+	memset(res, 0, sizeof(*res));
+	int lock = -1, r = spec_parse_file(o->file, &b.spec, e);
+	if (r < 0)
+		return r;
+	struct spec *sp = b.spec;
+	/* Which stage is the image. */
+	b.nst = sp->nstages;
+	b.st = xcalloc(b.nst, sizeof(*b.st));
+	b.last = b.nst - 1;
+	for (size_t k = 0; k < b.nst; k++)
+		b.st[k].sp = &sp->stages[k];
+	/* Global ARGs (before FROM): only FROM lines see them. */
+	struct lookup glk = {&b, NULL};
+	for (size_t k = 0; r == 0 && k < sp->nglobal_args; k++) {
+		struct spec_eval v;
+		spec_eval_init(&v);
+		if ((r = spec_eval(sp, &sp->global_args[k], lookup_var, &glk, &v, e)) == 0)
+			for (size_t j = 0; j < v.nkv; j++) {
+				const char *val = NULL;
+				if (!build_arg(&b, v.kv[j].key, &val))
+					val = v.kv[j].value;
+				if (val)
+					kv_set(&b.gargs, v.kv[j].key, val);
+			}
+		spec_eval_release(&v);
+	}
+	if (r == 0 && o->target) {
+		/* Stage names are only known after evaluating FROM lines: match AS names textually. */
+		int found = -1;
+		for (size_t k = 0; k < b.nst; k++) {
+			const char *orig = sp->stages[k].from->original;
+			const char *as = strcasestr(orig, " as ");
+			if (as && !strcasecmp(as + 4 + strspn(as + 4, " \t"), o->target))
+				found = (int)k;
+		}
+		if (found < 0)
+			r = err_set(e, CRUMB_ENOENT, "--target %s: no stage named so in %s", o->target,
+				    o->file);
+		else
+			b.last = (size_t)found;
+	}
+	for (size_t k = 0; k <= b.last; k++)
+		b.nsteps += (int)sp->stages[k].ninstrs;
+	res->nsteps = b.nsteps;
+	char *root = xstrdup(oci_root(s)), *tmpbase = xasprintf("%s/tmp", root);
+	if (r == 0 && o->kernel) {
+		b.kernel = xstrdup(o->kernel);
+	} else if (r == 0) {
+		struct kernel_info ki = {0};
+		struct kernel_opts ko = {0};
+		if (kernel_lookup(root, &ko, &ki, e) < 0)
+			r = err_set(e, CRUMB_ENOENT,
+				    "no crumb kernel in the store (%s): run 'crumb kernel build' "
+				    "first (about 9 minutes, once)",
+				    root);
+		else
+			b.kernel = xstrdup(ki.vmlinux);
+		kernel_info_release(&ki);
+	}
+	if (r == 0 && (lock = oci_lock(s, 0, e)) < 0)
+		r = lock;
+	if (r == 0 && (r = mkdir_p(tmpbase, 0700, e)) == 0) {
+		sweep(tmpbase);
+		b.tmp = xasprintf("%s/build-%d-XXXXXX", tmpbase, (int)getpid());
+		if (!mkdtemp(b.tmp))
+			r = err_errno(e, CRUMB_EIO, "mkdtemp %s", b.tmp);
+	}
+	for (size_t k = 0; r == 0 && k <= b.last; k++)
+		r = build_stage(&b, &b.st[k], e);
+	if (r == 0)
+		r = finalize(&b, &b.st[b.last], e);
+	if (r == 0 && o->build_args)
+		for (size_t k = 0; k < o->build_args->n; k++) {
+			char *name = xstrndup(o->build_args->v[k], strcspn(o->build_args->v[k], "="));
+			if (!strlist_has(&b.used_args, name)) {
+				char *note = xasprintf("build-arg %s was not consumed by any ARG", name);
+				event(&b, BUILD_NOTE, note, 0, 0);
+				free(note);
+			}
+			free(name);
+		}
+	/* Everything the trees reference is released before the temp dir goes. */
+	for (size_t k = 0; k < b.nst; k++) {
+		if (b.st[k].sp && b.st[k].tree.root)
+			tree_release(&b.st[k].tree);
+		oci_config_release(&b.st[k].cfg);
+		strlist_release(&b.st[k].shell);
+		strlist_release(&b.st[k].args);
+		free(b.st[k].name);
+	}
+	for (size_t k = 0; k < b.nfss; k++)
+		ext4fs_close(b.fss[k], NULL);
+	free(b.fss);
+	if (b.tmp)
+		remove_tree(b.tmp, NULL);
+	if (lock >= 0)
+		close(lock);
+	for (int k = 0; k < b.ntail; k++)
+		free(b.tail[k]);
+	sb_release(&b.line);
+	strlist_release(&b.gargs);
+	strlist_release(&b.used_args);
+	free(b.st);
+	free(b.tmp);
+	free(b.kernel);
+	free(root);
+	free(tmpbase);
+	spec_free(sp);
+	return r;
+}

@@ -1,0 +1,127 @@
+# tests/e2e/build.sh: `crumb build`: every instruction (golden tree + config), RUN in the builder
+# VM, a failing RUN, the cache, reproducibility, errors, and killed builds leaving the store sound.
+. "$(dirname "$0")/../tap.sh"
+T=$TEST_TMP/build
+mkdir -p "$T"
+top=$(cd "$(dirname "$0")/../.." && pwd)
+golden=$top/tests/golden/build
+build() { "$CRUMB" build --kernel "$KERNEL" "$@"; }
+# rootfs_of REF: the path of the image's root filesystem blob.
+rootfs_of() {
+	d=$(skopeo inspect --raw "oci:$CRUMB_HOME:$1" |
+		python3 -c 'import json,sys; m=json.load(sys.stdin); print([l["digest"] for l in m["layers"] if "rootfs" in l["mediaType"]][0])')
+	echo "$CRUMB_HOME/blobs/sha256/${d#sha256:}"
+}
+
+# 1. Every non-RUN instruction, checked against golden files.
+build -q -t instr "$top/tests/build/instructions" >"$T/digest" 2>"$T/err"
+ok $? "build tests/build/instructions"
+diag "$(cat "$T/err")"
+R=$(rootfs_of instr:latest)
+# crumb-init's size changes with its source: left out.
+"$CRUMB" fs ls -lR "$R:/" 2>&1 | sed "s|^$R:||" | grep -v ' crumb-init$' >"$T/tree"
+if [ -n "${CRUMB_REGEN:-}" ]; then mkdir -p "$golden" && cp "$T/tree" "$golden/instructions.tree"; fi
+diff -u "$golden/instructions.tree" "$T/tree" >"$T/diff"; ok $? "the tree matches tests/golden/build/instructions.tree"
+[ -s "$T/diff" ] && diag "$(head -40 "$T/diff")"
+skopeo inspect --raw --config "oci:$CRUMB_HOME:instr:latest" | python3 -c '
+import json, sys
+c = json.load(sys.stdin)["config"]
+for k in sorted(c):
+    print(k, json.dumps(c[k], sort_keys=True))' >"$T/config"
+if [ -n "${CRUMB_REGEN:-}" ]; then cp "$T/config" "$golden/instructions.config"; fi
+diff -u "$golden/instructions.config" "$T/config" >"$T/diff"; ok $? "the config (skopeo inspect --config) matches tests/golden/build/instructions.config"
+[ -s "$T/diff" ] && diag "$(head -40 "$T/diff")"
+"$CRUMB" fs cat "$R:/etc/motd" >/dev/null 2>&1; is $? 1 "the first stage's /etc/motd went to /from-stage only"
+printf 'hello   from   a   heredoc\n\ttab kept\n' >"$T/motd"
+"$CRUMB" fs cat "$R:/from-stage/motd" | cmp -s - "$T/motd"; ok $? "COPY <<EOF keeps whitespace byte for byte"
+"$CRUMB" fs cat "$R:/licenses/Apache-2.0" | cmp -s - /usr/share/common-licenses/Apache-2.0
+ok $? "COPY --from=host copies the host file"
+
+# 2. The same inputs give the same manifest digest, with and without the cache.
+d1=$(cat "$T/digest")
+d2=$(build -q -t instr2 "$top/tests/build/instructions" 2>/dev/null)
+is "$d2" "$d1" "a rebuild gives the same manifest digest"
+d3=$(build -q --no-cache -t instr3 "$top/tests/build/instructions" 2>/dev/null)
+is "$d3" "$d1" "a --no-cache rebuild gives the same manifest digest"
+d4=$(build -q --build-arg VERSION=2.0 -t instr4 "$top/tests/build/instructions" 2>/dev/null)
+[ -n "$d4" ] && [ "$d4" != "$d1" ]; ok $? "--build-arg VERSION=2.0 changes the image"
+skopeo inspect "oci:$CRUMB_HOME:instr4:latest" | grep -q '"org.example.version": "2.0"'; ok $? "... the label took the build-arg"
+
+# 3. RUN in the builder microVM, FROM a busybox root filesystem tarball.
+C=$T/runctx
+mkdir -p "$C/root/bin" "$C/root/etc"
+cp "$top/tests/build/run/Crumbfile" "$C/"
+cp /bin/busybox "$C/root/bin/busybox"
+for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$C/root/bin/$a"; done
+printf 'root:x:0:0:root:/root:/bin/sh\n' >"$C/root/etc/passwd"
+printf 'root:x:0:\n' >"$C/root/etc/group"
+tar -C "$C/root" --owner=0 --group=0 --mtime=@0 -cf "$C/busybox.tar" .
+rm -rf "$C/root"
+"$CRUMB" images >"$T/images.before"
+build -t runimg "$C" >"$T/run.out" 2>"$T/run.err"
+ok $? "build with RUN steps (busybox: echo, useradd, exec form, heredoc, USER, WORKDIR, ARG)"
+diag "$(tail -5 "$T/run.err")"
+grep -q '1 builder boot\|2 builder boots' "$T/run.err"; ok $? "consecutive RUNs share a boot (2 groups: before and after USER)"
+R=$(rootfs_of runimg:latest)
+is "$("$CRUMB" fs cat "$R:/hello")" "$(printf 'hi\nexec form')" "RUN wrote /hello (shell and exec form)"
+"$CRUMB" fs cat "$R:/etc/passwd" | grep -q '^app:[^:]*:1000:1000:'; ok $? "useradd added app (uid 1000) to /etc/passwd"
+"$CRUMB" fs ls -ld "$R:/home/app" | grep -q ' 1000 *1000 '; ok $? "/home/app is owned by app"
+is "$("$CRUMB" fs cat "$R:/srv/heredoc")" "  spaced  " "RUN <<EOF ran the heredoc as a script"
+is "$("$CRUMB" fs cat "$R:/home/app/uid.txt")" "1000" "USER app: the RUN ran as uid 1000"
+is "$("$CRUMB" fs cat "$R:/home/app/pwd.txt")" "/home/app" "WORKDIR applies to RUN"
+is "$("$CRUMB" fs cat "$R:/home/app/who.txt")" "builder" "ARG is in RUN's environment"
+"$CRUMB" fs ls -l "$R:/home/app/uid.txt" | grep -q ' 1000 *1000 '; ok $? "files a USER's RUN makes are theirs"
+"$CRUMB" fs ls "$R:/" | grep -qx 'lost+found'; is $? 1 "no lost+found left from the builder disk"
+
+build -t runimg "$C" >/dev/null 2>"$T/run2.err"
+grep -q '0 builder boots' "$T/run2.err"; ok $? "an unchanged rebuild boots no builder VM"
+grep -q '(cached)' "$T/run2.err"; ok $? "... and says the RUN steps were cached"
+
+# 4. A failing RUN fails the build with its status and output; the store is unchanged.
+mkdir -p "$T/failctx"
+cp "$top/tests/build/fail/Crumbfile" "$C/busybox.tar" "$T/failctx/"
+"$CRUMB" images >"$T/images.before"
+build -t failimg "$T/failctx" >/dev/null 2>"$T/fail.err"
+is $? 1 "RUN false fails the build (exit 1)"
+tail -1 "$T/fail.err" | grep -q 'Crumbfile:3:1: RUN echo before-failure && false: exit status 1; last output: before-failure'
+ok $? "... with file:line:col, the exit status and the step's last output"
+diag "$(tail -1 "$T/fail.err")"
+"$CRUMB" images >"$T/images.after"
+cmp -s "$T/images.before" "$T/images.after"; ok $? "... and crumb images is unchanged"
+
+# 5. Errors: one line, non-zero.
+"$CRUMB" build "$T/nonexistent" 2>"$T/err"; is $? 1 "a missing context fails"
+check "... one-line error" one_line_error "$T/err"
+mkdir -p "$T/bad"
+printf 'FROM scratch\nCOPY ../../etc/passwd /x\n' >"$T/bad/Crumbfile"
+build -q "$T/bad" 2>"$T/err"; is $? 1 "COPY from outside the context fails"
+grep -q 'Crumbfile:2:1: .*outside the build context' "$T/err"; ok $? "... naming file:line:col"
+printf 'FROM scratch\nFROBNICATE x\n' >"$T/bad/Crumbfile"
+build -q "$T/bad" 2>"$T/err"; is $? 1 "an unknown instruction fails"
+grep -q 'Crumbfile:2:1: ' "$T/err" && one_line_error "$T/err"; ok $? "... one line with file:line:col"
+printf 'FROM no-such-image\n' >"$T/bad/Crumbfile"
+build -q "$T/bad" 2>"$T/err"; is $? 1 "FROM an unknown image fails"
+grep -q 'Crumbfile:1:1: FROM no-such-image' "$T/err"; ok $? "... saying so"
+printf 'FROM scratch\nCOPY missing.txt /x\n' >"$T/bad/Crumbfile"
+build -q "$T/bad" 2>"$T/err"; is $? 1 "COPY of a missing file fails"
+check "... one-line error" one_line_error "$T/err"
+printf 'FROM scratch\nRUN echo hi\n' >"$T/bad/Crumbfile"
+build -q "$T/bad" 2>"$T/err"; is $? 1 "RUN in a stage without a shell fails before booting"
+grep -q "'/bin/sh' is not in the image" "$T/err" && one_line_error "$T/err"; ok $? "... saying the shell is missing"
+
+# 6. Killing a build at random moments never leaves a broken store.
+"$CRUMB" images >"$T/images.before"
+for i in 1 2 3 4; do
+	"$CRUMB" build --kernel "$KERNEL" --no-cache -t killme "$C" >/dev/null 2>&1 &
+	p=$!
+	sleep "$(awk -v s="$i" 'BEGIN { srand(s); printf "%.2f", 0.2 + rand() * 2.5 }')"
+	kill -9 "$p" 2>/dev/null
+	wait "$p" 2>/dev/null
+done
+sleep 1
+"$CRUMB" images >"$T/images.after" 2>&1; ok $? "after 4 killed builds crumb images works"
+pgrep -f "crumb-tests.*run-[0-9]*.ext4" >/dev/null; is $? 1 "... no builder QEMU is left running"
+build -q -t afterkill "$C" >/dev/null 2>"$T/err"; ok $? "... and a fresh build works"
+ls "$CRUMB_HOME/tmp" 2>/dev/null | grep -c build- | grep -qx '0'; ok $? "... which swept the killed builds' temporary directories"
+
+done_testing
