@@ -109,7 +109,15 @@ printf 'FROM scratch\nRUN echo hi\n' >"$T/bad/Crumbfile"
 build -q "$T/bad" 2>"$T/err"; is $? 1 "RUN in a stage without a shell fails before booting"
 grep -q "'/bin/sh' is not in the image" "$T/err" && one_line_error "$T/err"; ok $? "... saying the shell is missing"
 
-# 6. Killing a build at random moments never leaves a broken store.
+# 6. Multi-stage, last stage FROM scratch with the host's python3 (--deps) and its stdlib: it runs.
+build -q -t py "$top/tests/build/python" >/dev/null 2>"$T/err"; ok $? "build tests/build/python"
+diag "$(cat "$T/err")"
+out=$("$CRUMB" run -q py 2>"$T/err"); r=$?
+is "$r" 3 "crumb run py: the program's exit status"
+echo "$out" | grep -q '^python 3\.[0-9.]* in a crumb microVM: 42$'; ok $? "python ran in the VM (WORKDIR, CMD, a file from the first stage)"
+diag "$out$(cat "$T/err")"
+
+# 7. Killing a build at random moments never leaves a broken store.
 "$CRUMB" images >"$T/images.before"
 for i in 1 2 3 4; do
 	"$CRUMB" build --kernel "$KERNEL" --no-cache -t killme "$C" >/dev/null 2>&1 &
