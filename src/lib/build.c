@@ -48,6 +48,8 @@ struct builder {
 	struct bstage *st;
 	size_t nst, last;
 	struct strlist gargs; /* global ARGs with a value, "K=V" */
+	struct strlist ignore; /* .dockerignore patterns, cleaned; "!" kept in front */
+	char *ctxreal;	       /* the context's real path */
 	struct strlist used_args;
 	char *tmp;
 	int tmpn;
@@ -532,6 +534,157 @@ static int do_from(struct builder *b, struct bstage *st, const struct spec_instr
 	return r;
 }
 
+/* ---- .dockerignore ---- */
+
+/* Go's filepath.Match plus "**" (any number of path components), as Docker's patternmatcher. */
+static int pmatch(const char *p, const char *s)
+{
+	for (; *p; p++, s++) {
+		if (p[0] == '*' && p[1] == '*') {
+			p += 2;
+			if (*p == '/')
+				p++;
+			for (;; s++) {
+				if (pmatch(p, s))
+					return 1;
+				if (!*s)
+					return 0;
+			}
+		}
+		if (*p == '*') {
+			for (;; s++) {
+				if (pmatch(p + 1, s))
+					return 1;
+				if (!*s || *s == '/')
+					return 0;
+			}
+		}
+		if ((*p == '?' || *p == '[') && (!*s || *s == '/'))
+			return 0;
+		if (*p == '?')
+			continue;
+		if (*p == '[') {
+			const char *q = p + 1;
+			int neg = *q == '^' || *q == '!', hit = 0;
+			q += neg;
+			for (; *q && *q != ']'; q++) {
+				if (q[1] == '-' && q[2] && q[2] != ']') {
+					hit |= *s >= q[0] && *s <= q[2];
+					q += 2;
+				} else {
+					hit |= *s == (*q == '\\' && q[1] ? *++q : *q);
+				}
+			}
+			if (!*q || hit == neg)
+				return 0;
+			p = q;
+			continue;
+		}
+		if (*p == '\\' && p[1])
+			p++;
+		if (*p != *s)
+			return 0;
+	}
+	return !*s;
+}
+
+/* Is the context-relative path rel excluded? The last matching pattern wins;
+ * a pattern matching a parent directory excludes everything below it. */
+static int ignored(const struct builder *b, const char *rel)
+{
+	int out = 0;
+	for (size_t k = 0; k < b->ignore.n; k++) {
+		const char *pat = b->ignore.v[k];
+		int neg = pat[0] == '!';
+		pat += neg;
+		char *s = xstrdup(rel);
+		int hit = 0;
+		for (char *slash = s + strlen(s);; ) {
+			*slash = 0;
+			if ((hit = pmatch(pat, s)))
+				break;
+			if (!(slash = strrchr(s, '/')))
+				break;
+		}
+		free(s);
+		if (hit)
+			out = !neg;
+	}
+	return out;
+}
+
+static void load_ignore(struct builder *b)
+{
+	char *p = xasprintf("%s/.dockerignore", b->o->context);
+	struct sbuf sb = SBUF_INIT;
+	struct err e;
+	if (read_file(p, 1 << 20, &sb, &e) == 0) {
+		for (char *l = strtok(sb.buf, "\n"); l; l = strtok(NULL, "\n")) {
+			l[strcspn(l, "\r")] = 0;
+			l += strspn(l, " \t");
+			size_t n = strlen(l);
+			while (n && (l[n - 1] == ' ' || l[n - 1] == '\t'))
+				l[--n] = 0;
+			if (!*l || *l == '#')
+				continue;
+			int neg = *l == '!';
+			char *pat = l + neg;
+			while (*pat == '/')
+				pat++;
+			while (!strncmp(pat, "./", 2))
+				pat += 2;
+			n = strlen(pat);
+			while (n && pat[n - 1] == '/')
+				pat[--n] = 0;
+			if (*pat)
+				strlist_push_owned(&b->ignore, xasprintf("%s%s", neg ? "!" : "", pat));
+		}
+	}
+	sb_release(&sb);
+	free(p);
+}
+
+struct prune_walk {
+	const struct builder *b;
+	const char *base; /* context-relative path of the walk's root */
+	struct strlist drop;
+};
+
+static int prune_node(struct tree_node *n, const char *path, void *ctx)
+{
+	struct prune_walk *w = ctx;
+	(void)n;
+	if (!*path)
+		return 0;
+	char *rel = *w->base ? xasprintf("%s/%s", w->base, path) : xstrdup(path);
+	if (ignored(w->b, rel))
+		strlist_push(&w->drop, path);
+	free(rel);
+	return 0;
+}
+
+/* Removes from the copy at dest (of the context path hostpath) what .dockerignore excludes. */
+static int drop_ignored(struct builder *b, struct tree *t, const char *dest, const char *hostpath,
+			struct err *e)
+{
+	struct tree_node *n = tree_lookup(t, dest, 0);
+	size_t cl = strlen(b->ctxreal);
+	if (!b->ignore.n || !n || n->type != TREE_DIR || strncmp(hostpath, b->ctxreal, cl))
+		return 0;
+	const char *base = hostpath + cl + (hostpath[cl] == '/');
+	struct prune_walk w = {b, base, STRLIST_INIT};
+	struct tree sub = {.root = n};
+	tree_walk(&sub, prune_node, &w);
+	int r = 0;
+	for (size_t k = 0; r == 0 && k < w.drop.n; k++) {
+		char *p = xasprintf("%s/%s", dest, w.drop.v[k]);
+		r = tree_remove(t, p, e);
+		free(p);
+	}
+	strlist_release(&w.drop);
+	return r;
+}
+
 /* ---- COPY / ADD ---- */
 
 static int has_glob(const char *s)
@@ -575,8 +728,14 @@ static int context_sources(struct builder *b, const char *src, struct strlist *o
 			r = err_set(e, CRUMB_ENOENT, "no source files were specified by '%s'", src);
 		else if (gr)
 			r = err_set(e, CRUMB_EIO, "%s: cannot expand", src);
+		size_t cl = strlen(ctx);
 		for (size_t k = 0; r == 0 && k < g.gl_pathc; k++)
-			strlist_push(out, g.gl_pathv[k]);
+			if (host || !ignored(b, g.gl_pathv[k] + cl + (g.gl_pathv[k][cl] == '/')))
+				strlist_push(out, g.gl_pathv[k]);
+		if (r == 0 && !out->n)
+			r = err_set(e, CRUMB_ENOENT, "every file '%s' names is in .dockerignore", src);
+	} else if (!host && ignored(b, pat + strlen(ctx) + 1)) {
+		r = err_set(e, CRUMB_ENOENT, "excluded by .dockerignore");
 	} else {
 		strlist_push(out, pat);
 	}
@@ -738,6 +897,8 @@ static int do_copy(struct builder *b, struct bstage *st, const struct spec_instr
 			} else {
 				char *real = realpath(hp, NULL);
 				r = tree_add_host(&tmp, real ? real : hp, d, e);
+				if (r == 0 && !host)
+					r = drop_ignored(b, &tmp, d, real ? real : hp, e);
 				if (r == 0 && v->deps)
 					r = add_deps(&deps, real ? real : hp, 0, e);
 				free(real);
@@ -1542,6 +1703,9 @@ int build_run(struct oci_store *s, const struct build_opts *o, struct build_resu
 	}
 	for (size_t k = 0; k <= b.last; k++)
 		b.nsteps += (int)sp->stages[k].ninstrs;
+	load_ignore(&b);
+	if (!(b.ctxreal = realpath(o->context, NULL)))
+		b.ctxreal = xstrdup(o->context);
 	res->nsteps = b.nsteps;
 	char *root = xstrdup(oci_root(s)), *tmpbase = xasprintf("%s/tmp", root);
 	if (r == 0 && o->kernel) {
@@ -1601,6 +1765,8 @@ int build_run(struct oci_store *s, const struct build_opts *o, struct build_resu
 	sb_release(&b.line);
 	strlist_release(&b.gargs);
 	strlist_release(&b.used_args);
+	strlist_release(&b.ignore);
+	free(b.ctxreal);
 	free(b.st);
 	free(b.tmp);
 	free(b.kernel);

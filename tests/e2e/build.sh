@@ -47,6 +47,20 @@ d4=$(build -q --build-arg VERSION=2.0 -t instr4 "$top/tests/build/instructions" 
 [ -n "$d4" ] && [ "$d4" != "$d1" ]; ok $? "--build-arg VERSION=2.0 changes the image"
 skopeo inspect "oci:$CRUMB_HOME:instr4:latest" | grep -q '"org.example.version": "2.0"'; ok $? "... the label took the build-arg"
 
+# .dockerignore: patterns, "**", "!" exceptions, directories.
+I=$T/ignorectx
+mkdir -p "$I/src/a" "$I/src/b" "$I/logs"
+for f in keep.txt src/a/x.c src/a/x.o src/b/y.o src/b/keep.o logs/1.log secret.env; do echo "$f" >"$I/$f"; done
+printf '# comments and blank lines are skipped\n\n**/*.o\n!src/b/keep.o\nlogs/\n/secret.env\n' >"$I/.dockerignore"
+printf 'FROM scratch\nCOPY . /ctx/\n' >"$I/Crumbfile"
+build -q -t ign "$I" >/dev/null 2>"$T/err"; ok $? "build with a .dockerignore"
+R=$(rootfs_of ign:latest)
+got=$("$CRUMB" fs ls -R "$R:/ctx" | grep -v ":$" | grep . | LC_ALL=C sort | tr '\n' ' ')
+is "$got" ".dockerignore Crumbfile a b keep.o keep.txt src x.c " "excluded: **/*.o (except !src/b/keep.o), logs/, /secret.env"
+printf 'FROM scratch\nCOPY secret.env /x\n' >"$I/Crumbfile"
+build -q "$I" 2>"$T/err"; is $? 1 "COPY of an ignored file fails"
+grep -q 'secret.env: excluded by .dockerignore' "$T/err"; ok $? "... saying it is excluded"
+
 # 3. RUN in the builder microVM, FROM a busybox root filesystem tarball.
 C=$T/runctx
 mkdir -p "$C/root/bin" "$C/root/etc"
