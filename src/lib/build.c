@@ -523,8 +523,32 @@ static int do_from(struct builder *b, struct bstage *st, const struct spec_instr
 	} else {
 		char hex[65];
 		struct import_opts io = {.keep_owner = 1};
-		if ((r = hash_file(p, hex, e)) == 0)
+		struct sbuf cfg = SBUF_INIT;
+		struct strlist layers = STRLIST_INIT;
+		int docker = 0;
+		char *dir = xasprintf("%s/docker-%d", b->tmp, ++b->tmpn);
+		if ((r = hash_file(p, hex, e)) == 0 && (r = mkdir_p(dir, 0700, e)) == 0)
+			r = docker = docker_archive_members(p, dir, 0, &cfg, &layers, e);
+		free(dir);
+		/* A docker archive: its layers in order, with whiteouts, and its config. */
+		for (size_t k = 0; docker == 1 && k < layers.n; k++) {
+			struct import_opts lo = {.keep_owner = 1, .whiteouts = 1};
+			if ((r = import_archive(&st->tree, layers.v[k], &lo, e)) < 0)
+				break;
+			r = 1;
+		}
+		if (r == 1) {
+			struct oci_config oc;
+			oci_config_init(&oc);
+			if ((r = oci_config_parse(cfg.buf, cfg.len, &oc, e)) == 0)
+				config_copy(&st->cfg, &oc);
+			oci_config_release(&oc);
+		} else if (r == 0) {
 			r = import_archive(&st->tree, p, &io, e);
+		}
+		/* Layers imported from compressed tars were copied into the tree; plain ones are referenced. */
+		strlist_release(&layers);
+		sb_release(&cfg);
 		if (r < 0)
 			r = at_err(i, e, r);
 		memset(st->key, 0, sizeof(st->key));
@@ -723,7 +747,7 @@ static int context_sources(struct builder *b, const char *src, struct strlist *o
 	char *pat = host ? xstrdup(src) : xasprintf("%s/%s", ctx, src);
 	glob_t g = {0};
 	if (has_glob(src)) {
-		int gr = glob(pat, GLOB_NOSORT ? 0 : 0, NULL, &g);
+		int gr = glob(pat, 0, NULL, &g);
 		if (gr == GLOB_NOMATCH || g.gl_pathc == 0)
 			r = err_set(e, CRUMB_ENOENT, "no source files were specified by '%s'", src);
 		else if (gr)

@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "archive.h"
 
 #define MAX_COMPONENTS 256
@@ -1020,4 +1022,121 @@ out:
 		strlist_release(&im.groups[i]);
 	free(im.groups);
 	return r;
+}
+
+/* Reads the current member of a into out (at most max bytes). */
+static int member_bytes(struct archive *a, const char *path, const char *name, uint64_t max,
+			struct sbuf *out, int fd, struct err *e)
+{
+	char buf[65536];
+	uint64_t total = 0;
+	la_ssize_t n;
+	while ((n = archive_read_data(a, buf, sizeof(buf))) > 0) {
+		total += (uint64_t)n;
+		if (total > max)
+			return err_set(e, CRUMB_EUNSAFE, "%s: member %s is larger than %llu bytes", path,
+				       name, (unsigned long long)max);
+		if (out)
+			sb_add(out, buf, (size_t)n);
+		if (fd >= 0 && write(fd, buf, (size_t)n) != n)
+			return err_errno(e, CRUMB_EIO, "writing %s of %s", name, path);
+	}
+	if (n < 0)
+		return err_set(e, CRUMB_EFORMAT, "%s: %s: %s", path, name, archive_error_string(a));
+	return 0;
+}
+
+static struct archive *open_tar(const char *path, struct err *e)
+{
+	struct archive *a = archive_read_new();
+	archive_read_support_format_tar(a);
+	support_filters(a);
+	if (archive_read_open_filename(a, path, 65536) != ARCHIVE_OK) {
+		err_set(e, CRUMB_EFORMAT, "%s: %s", path, archive_error_string(a));
+		archive_read_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+int docker_archive_members(const char *path, const char *tmpdir, uint64_t max_bytes,
+			   struct sbuf *config, struct strlist *layers, struct err *e)
+{
+	struct archive *a = open_tar(path, e);
+	struct archive_entry *ent;
+	struct sbuf man = SBUF_INIT;
+	int r = 0, found = 0;
+	if (!a)
+		return 0; /* not a tar: the caller tries it as a plain archive */
+	while (!found && archive_read_next_header(a, &ent) == ARCHIVE_OK) {
+		const char *n = archive_entry_pathname(ent);
+		if (n && (!strcmp(n, "manifest.json") || !strcmp(n, "./manifest.json"))) {
+			found = 1;
+			r = member_bytes(a, path, n, 1 << 20, &man, -1, e);
+		}
+	}
+	archive_read_free(a);
+	if (!found || r < 0) {
+		sb_release(&man);
+		return r < 0 ? r : 0;
+	}
+	json_error_t je;
+	json_t *root = json_loadb(man.buf, man.len, 0, &je), *img = json_array_get(root, 0);
+	json_t *cfg = json_object_get(img, "Config"), *ls = json_object_get(img, "Layers");
+	size_t nl = json_array_size(ls);
+	if (!json_is_string(cfg) || !json_is_array(ls) || nl == 0 || nl > 512) {
+		r = err_set(e, CRUMB_EFORMAT, "%s: manifest.json is not a docker archive manifest", path);
+		goto out;
+	}
+	for (size_t k = 0; k < nl; k++) {
+		if (!json_is_string(json_array_get(ls, k))) {
+			r = err_set(e, CRUMB_EFORMAT, "%s: manifest.json: bad Layers", path);
+			goto out;
+		}
+		strlist_push_owned(layers, xasprintf("%s/layer-%zu", tmpdir, k));
+	}
+	/* Second pass: the config and the layers, each to its own place. */
+	int *done = xcalloc(nl, sizeof(*done)), have_cfg = 0;
+	if (!(a = open_tar(path, e))) {
+		free(done);
+		r = CRUMB_EFORMAT;
+		goto out;
+	}
+	while (r == 0 && archive_read_next_header(a, &ent) == ARCHIVE_OK) {
+		const char *n = archive_entry_pathname(ent);
+		if (!n)
+			continue;
+		if (!strncmp(n, "./", 2))
+			n += 2;
+		if (!strcmp(n, json_string_value(cfg))) {
+			sb_reset(config);
+			r = member_bytes(a, path, n, 4 << 20, config, -1, e);
+			have_cfg = 1;
+			continue;
+		}
+		for (size_t k = 0; r == 0 && k < nl; k++) {
+			if (done[k] || strcmp(n, json_string_value(json_array_get(ls, k))))
+				continue;
+			int fd = open(layers->v[k], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+			if (fd < 0) {
+				r = err_errno(e, CRUMB_EIO, "%s", layers->v[k]);
+				break;
+			}
+			r = member_bytes(a, path, n, max_bytes ? max_bytes : IMPORT_MAX_BYTES, NULL, fd, e);
+			close(fd);
+			done[k] = 1;
+		}
+	}
+	archive_read_free(a);
+	for (size_t k = 0; r == 0 && k < nl; k++)
+		if (!done[k])
+			r = err_set(e, CRUMB_EFORMAT, "%s: layer %s is missing", path,
+				    json_string_value(json_array_get(ls, k)));
+	if (r == 0 && !have_cfg)
+		r = err_set(e, CRUMB_EFORMAT, "%s: config %s is missing", path, json_string_value(cfg));
+	free(done);
+out:
+	json_decref(root);
+	sb_release(&man);
+	return r < 0 ? r : 1;
 }

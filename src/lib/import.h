@@ -62,4 +62,15 @@ struct import_opts {
  */
 int import_archive(struct tree *t, const char *path, struct import_opts *o, struct err *e);
 
+/*
+ * `docker save` archives (a tar holding manifest.json, an image config and
+ * layer tars). docker_archive_members reads path and, when it is one, fills
+ * config (the first image's config JSON) and extracts its layers, in order,
+ * into tmpdir as layer-N files (each member bounded by max_bytes), pushing
+ * their paths onto layers. Returns 1 when path is a docker archive, 0 when it
+ * is some other archive (nothing done), negative on error.
+ */
+int docker_archive_members(const char *path, const char *tmpdir, uint64_t max_bytes,
+			   struct sbuf *config, struct strlist *layers, struct err *e);
+
 #endif

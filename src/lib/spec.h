@@ -156,7 +156,8 @@ struct spec_eval {
 	struct spec_kv *run_heredocs; /* RUN <<EOF: (name, body) in order */
 	size_t nrun_heredocs;
 	char *network; /* RUN --network=default|none|host, or NULL */
-	/* WORKDIR, USER, STOPSIGNAL, MAINTAINER: the expanded value */
+	/* WORKDIR, USER, STOPSIGNAL: the expanded value; MAINTAINER: as written
+	 * (Docker substitutes nothing there); ONBUILD: the trigger as written */
 	char *value;
 	/* EXPOSE */
 	struct spec_port *ports;
@@ -171,11 +172,33 @@ struct spec_eval {
 void spec_eval_init(struct spec_eval *v);
 void spec_eval_release(struct spec_eval *v);
 
-/* Evaluates i with variables from lookup (may be NULL: none set). Errors
- * (bad substitution, bad --chmod, bad port, "unsupported" forms) carry i's
- * file:line:col. */
+/*
+ * Evaluates i with variables from lookup (may be NULL: none set), as they are
+ * before i. What the build engine keeps doing itself (Docker's scoping):
+ *  - FROM (image, --platform) and COPY --from see only global ARGs (and
+ *    --build-arg values); a stage sees its ENVs and the ARGs it declared.
+ *  - ENV and LABEL pairs all see the variables from before the instruction
+ *    (ENV a=1 b=$a: b is the old a).
+ *  - ARG pairs go in order: each default sees the defaults of the pairs
+ *    before it in the same instruction (kv[].value is the substituted default,
+ *    NULL for none). A --build-arg value replaces a default as is, never
+ *    substituted, and an ARG without default in a stage takes the global
+ *    ARG's value; an engine wanting later pairs to see such values evaluates
+ *    spec_arg_pairs one by one with spec_words (split = 0).
+ *  - RUN, CMD, ENTRYPOINT, SHELL, HEALTHCHECK, ONBUILD and MAINTAINER are
+ *    not substituted; RUN heredoc bodies neither (the shell expands them
+ *    when the heredoc's expand is set); COPY/ADD heredoc bodies are
+ *    (BuildKit's rules: quotes kept, escapes applied) unless quoted.
+ * Errors (bad substitution, bad --chmod, bad port, "unsupported" forms)
+ * carry i's file:line:col.
+ */
 int spec_eval(const struct spec *s, const struct spec_instr *i, spec_lookup_fn *lookup, void *ctx,
 	      struct spec_eval *out, struct err *e);
+
+/* ARG NAME[=DEFAULT] ...: the pairs as written (value NULL without a default,
+ * nothing substituted). *kv is malloc'd, like its strings. */
+int spec_arg_pairs(const struct spec *s, const struct spec_instr *i, struct spec_kv **kv, size_t *n,
+		   struct err *e);
 
 /* Docker's word processing of one string: quotes removed, escapes applied,
  * variables substituted; with split, fields are separated at unquoted blanks. */
@@ -186,5 +209,9 @@ int spec_words(const char *text, char escape, spec_lookup_fn *lookup, void *ctx,
  * `crumb build --print`): one line per instruction with position, flags,
  * form and its arguments, escaped. */
 void spec_dump(const struct spec *s, struct sbuf *out);
+
+/* One line (no newline) showing every set field of v, escaped: for golden
+ * tests and `crumb build --print`. */
+void spec_eval_dump(const struct spec_eval *v, struct sbuf *out);
 
 #endif

@@ -61,6 +61,55 @@ printf 'FROM scratch\nCOPY secret.env /x\n' >"$I/Crumbfile"
 build -q "$I" 2>"$T/err"; is $? 1 "COPY of an ignored file fails"
 grep -q 'secret.env: excluded by .dockerignore' "$T/err"; ok $? "... saying it is excluded"
 
+# FROM an OCI image layout directory, a docker-archive tar (skopeo makes it), a stored image.
+L=$T/fromctx
+mkdir -p "$L/layer/etc" "$L/layer/bin"
+echo "from a layer" >"$L/layer/etc/issue"
+ln -s /bin/busybox "$L/layer/bin/sh"
+python3 - "$L" <<'PY'
+import hashlib, io, json, os, sys, tarfile
+d = sys.argv[1]
+buf = io.BytesIO()
+with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+    for name in ["etc", "etc/issue", "bin", "bin/sh"]:
+        ti = t.gettarinfo(os.path.join(d, "layer", name), name)
+        ti.uid = ti.gid = 0; ti.uname = ti.gname = ""; ti.mtime = 0
+        t.addfile(ti, open(os.path.join(d, "layer", name), "rb") if ti.isfile() else None)
+layer = buf.getvalue()
+def blob(data):
+    h = hashlib.sha256(data).hexdigest()
+    os.makedirs(f"{d}/layout/blobs/sha256", exist_ok=True)
+    open(f"{d}/layout/blobs/sha256/{h}", "wb").write(data)
+    return {"digest": "sha256:" + h, "size": len(data)}
+l = blob(layer)
+cfg = json.dumps({"architecture": "amd64", "os": "linux",
+                  "config": {"Env": ["FROMLAYOUT=yes"], "Cmd": ["/bin/sh", "-c", "cat /etc/issue"]},
+                  "rootfs": {"type": "layers", "diff_ids": [l["digest"]]}}).encode()
+c = blob(cfg)
+man = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                  "config": dict(c, mediaType="application/vnd.oci.image.config.v1+json"),
+                  "layers": [dict(l, mediaType="application/vnd.oci.image.layer.v1.tar")]}).encode()
+m = blob(man)
+json.dump({"schemaVersion": 2, "manifests": [dict(m, mediaType="application/vnd.oci.image.manifest.v1+json",
+           annotations={"org.opencontainers.image.ref.name": "base:1"})]}, open(f"{d}/layout/index.json", "w"))
+json.dump({"imageLayoutVersion": "1.0.0"}, open(f"{d}/layout/oci-layout", "w"))
+PY
+skopeo copy -q "oci:$L/layout:base:1" "docker-archive:$L/base.tar:base:1" 2>"$T/err"; ok $? "skopeo makes a docker-archive from the OCI layout"
+for from in ./layout ./base.tar; do
+	printf 'FROM %s\nENV MORE=1\n' "$from" >"$L/Crumbfile"
+	build -q -t "from-${from#./}" "$L" >/dev/null 2>"$T/err"; ok $? "FROM $from"
+	diag "$(cat "$T/err")"
+	R=$(rootfs_of "from-${from#./}:latest")
+	is "$("$CRUMB" fs cat "$R:/etc/issue")" "from a layer" "FROM $from: the layer's files"
+	skopeo inspect --config "oci:$CRUMB_HOME:from-${from#./}:latest" | tr -d ' \n' >"$T/cfg"
+	grep -q '"Env":\["FROMLAYOUT=yes","MORE=1"\]' "$T/cfg" && grep -q '"Cmd":\["/bin/sh","-c","cat/etc/issue"\]' "$T/cfg"
+	ok $? "FROM $from: its Env and Cmd are inherited"
+done
+printf 'FROM from-layout\nCOPY --from=host /usr/share/common-licenses/GPL-3 /MIT\n' >"$L/Crumbfile"
+build -q -t from-store "$L" >/dev/null 2>"$T/err"; ok $? "FROM a stored image"
+R=$(rootfs_of from-store:latest)
+"$CRUMB" fs ls "$R:/etc/issue" "$R:/MIT" >/dev/null; ok $? "... holds the base's files and the new one"
+
 # 3. RUN in the builder microVM, FROM a busybox root filesystem tarball.
 C=$T/runctx
 mkdir -p "$C/root/bin" "$C/root/etc"
