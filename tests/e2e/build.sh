@@ -143,13 +143,13 @@ grep -q '(cached)' "$T/run2.err"; ok $? "... and says the RUN steps were cached"
 # LABEL crumb.rootfs=ext4: the root filesystem is an ext4 image, booted as the root disk.
 mkdir -p "$T/ext4ctx"
 cp "$C/busybox.tar" "$T/ext4ctx/"
-printf 'FROM ./busybox.tar\nLABEL crumb.rootfs=ext4\nCMD ["/bin/sh", "-c", "echo root is $(stat -f -c %%T /); exit 5"]\n' >"$T/ext4ctx/Crumbfile"
+printf 'FROM ./busybox.tar\nLABEL crumb.rootfs=ext4\nCMD ["sh", "-c", "echo root is $(stat -f -c %%T /); exit 5"]\n' >"$T/ext4ctx/Crumbfile"
 build -q -t ext4img "$T/ext4ctx" >/dev/null 2>"$T/err"; ok $? "build an image with crumb.rootfs=ext4"
 skopeo inspect --raw "oci:$CRUMB_HOME:ext4img:latest" | grep -q 'application/vnd.crumb.rootfs.ext4.v1'
 ok $? "... its root filesystem layer is ext4"
 e2fsck -fn "$(rootfs_of ext4img:latest)" >"$T/fsck" 2>&1; ok $? "... which e2fsck -fn finds clean"
 out=$("$CRUMB" run -q ext4img 2>"$T/err"); r=$?
-is "$r" 5 "crumb run boots it (exit status 5)"
+is "$r" 5 "crumb run boots it (exit status 5; CMD [\"sh\", ...] found along PATH)"
 is "$out" "root is ext2/ext3" "... from the ext4 root disk"
 
 # 4. A failing RUN fails the build with its status and output; the store is unchanged.
