@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <jansson.h>
 #include <limits.h>
 #include <openssl/evp.h>
 #include <signal.h>
@@ -442,19 +443,28 @@ static int from_image(struct builder *b, struct bstage *st, const char *name, in
 static int from_layout(struct builder *b, struct bstage *st, const char *dir, struct err *e)
 {
 	struct oci_store *ls;
-	int r = oci_open(dir, &ls, e);
+	int r = oci_open_existing(dir, &ls, e);
 	if (r < 0)
 		return r;
-	struct oci_entry *ents = NULL;
-	size_t n = 0;
 	struct oci_image im = {0};
-	if ((r = oci_list(ls, &ents, &n, e)) < 0)
-		goto out;
-	if (n == 0) {
-		r = err_set(e, CRUMB_ENOENT, "%s: the OCI layout holds no tagged image", dir);
-		goto out;
+	/* Its first manifest, tagged or not (skopeo copy without a name writes no tag). */
+	char *ipath = xasprintf("%s/index.json", dir);
+	struct sbuf idx = SBUF_INIT;
+	json_t *root = NULL;
+	const char *digest = NULL;
+	if ((r = read_file(ipath, 4 << 20, &idx, e)) == 0) {
+		root = json_loadb(idx.buf, idx.len, 0, NULL);
+		digest = json_string_value(
+		    json_object_get(json_array_get(json_object_get(root, "manifests"), 0), "digest"));
+		if (!digest)
+			r = err_set(e, CRUMB_ENOENT, "%s: the OCI layout holds no image", dir);
 	}
-	if ((r = oci_image_resolve(ls, ents[0].manifest.digest, &im, e)) < 0)
+	if (r == 0)
+		r = oci_image_resolve(ls, digest, &im, e);
+	json_decref(root);
+	sb_release(&idx);
+	free(ipath);
+	if (r < 0)
 		goto out;
 	for (size_t i = 0; r == 0 && i < im.nlayers; i++) {
 		char *p = oci_blob_path(ls, im.layers[i].digest);
@@ -469,7 +479,6 @@ static int from_layout(struct builder *b, struct bstage *st, const char *dir, st
 	}
 out:
 	oci_image_release(&im);
-	oci_entries_free(ents, n);
 	oci_close(ls);
 	return r;
 }

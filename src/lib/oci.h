@@ -72,13 +72,23 @@ struct oci_store;
 /* Opens the layout at root, creating oci-layout, index.json and blobs/ when
  * missing. A root whose oci-layout or index.json is malformed is CRUMB_EFORMAT. */
 int oci_open(const char *root, struct oci_store **out, struct err *e);
+/* Opens an existing layout (e.g. one skopeo wrote, for FROM) creating nothing:
+ * CRUMB_ENOENT when root has no oci-layout or index.json. Reading (list,
+ * resolve, blob paths) creates nothing either. */
+int oci_open_existing(const char *root, struct oci_store **out, struct err *e);
 void oci_close(struct oci_store *s);
 const char *oci_root(const struct oci_store *s);
 
 /*
  * Store-wide lock: builds and runs hold it shared while they write blobs
- * that are not referenced yet (so prune cannot collect them); prune and rmi
- * take it exclusive. Returns an fd to close, or negative.
+ * that are not referenced yet (so prune cannot collect them); prune takes it
+ * exclusive (rmi need not: untagging leaves the blobs until prune). Returns
+ * an fd to close, or negative.
+ * Within this module: oci_blob_put_*, oci_cache_put, oci_image_commit and
+ * oci_tag take it shared themselves for their own duration, which is
+ * compatible with a caller's shared hold; oci_prune takes it exclusive
+ * itself, waiting up to 5 s, then fails with CRUMB_EBUSY (so a caller must
+ * not hold it while calling oci_prune).
  */
 int oci_lock(struct oci_store *s, int exclusive, struct err *e);
 
@@ -94,6 +104,26 @@ char *oci_blob_path(const struct oci_store *s, const char *digest);
 /* Reads a whole blob (at most max bytes) and checks its digest. */
 int oci_blob_read(struct oci_store *s, const char *digest, size_t max, struct sbuf *out,
 		  struct err *e);
+
+/* Streams the blob of d, checking its size and digest (CRUMB_EFORMAT naming the
+ * file when it is truncated or corrupt; CRUMB_ENOENT when missing). For layers,
+ * which are too big for oci_blob_read. */
+int oci_blob_verify(struct oci_store *s, const struct oci_desc *d, struct err *e);
+
+/* *media_type (static) for a root filesystem file from its magic: cpio newc,
+ * gzip or zstd (taken to hold a cpio), ext2/3/4 superblock. */
+int oci_detect_rootfs(const char *path, const char **media_type, struct err *e);
+
+/* 1 for "sha256:" + 64 lowercase hex digits. */
+int oci_digest_valid(const char *digest);
+/* 1 for an RFC 6838 type/subtype that fits oci_desc.media_type. */
+int oci_media_type_valid(const char *media_type);
+/* RFC 3339 UTC, e.g. "1970-01-01T00:00:00Z" (what commit writes as `created`
+ * when the config has none: SOURCE_DATE_EPOCH, default 0). */
+void oci_format_time(int64_t epoch, char out[32]);
+/* The org.opencontainers.image.title commit gives a layer of this media type
+ * ("vmlinux", "rootfs.cpio.zst", ...), or NULL (no title). */
+const char *oci_layer_title(const char *media_type);
 
 /* Normalizes a user's reference: "sshd" -> "sshd:latest"; checks Docker's
  * rules for names and tags (CRUMB_EINVAL with the reason). *out malloc'd. */
@@ -119,6 +149,8 @@ void oci_image_release(struct oci_image *im);
 
 /* Finds an image by "name[:tag]", "sha256:HEX", or a unique hex prefix of at
  * least 12 digits of a manifest digest; reads and checks manifest and config.
+ * An OCI image index (or Docker manifest list) leads to its linux/amd64 manifest
+ * (then manifest is that one); Docker schema 2 manifests are read like OCI ones.
  * CRUMB_ENOENT ("no image 'x' in the store (ROOT)") when there is none. */
 int oci_image_resolve(struct oci_store *s, const char *name, struct oci_image *out, struct err *e);
 
@@ -130,18 +162,27 @@ struct oci_entry {
 	struct oci_desc manifest;
 	uint64_t size;
 	char *created;
+	char *error; /* NULL, or why this image's manifest or config cannot be read
+		      * (then size and created are what could be read) */
 };
-/* Every tagged image in index order, sorted by ref. Free with oci_entries_free. */
+/* Every tagged image in index order, sorted by ref (name, then tag). Free with oci_entries_free.
+ * Fails only when index.json itself is unreadable or corrupt: one broken image
+ * does not hide the others. */
 int oci_list(struct oci_store *s, struct oci_entry **out, size_t *n, struct err *e);
 void oci_entries_free(struct oci_entry *v, size_t n);
 
 int oci_tag(struct oci_store *s, const char *src, const char *ref, struct err *e);
 /* Removes a tag (or, given a digest, every tag of that manifest). Blobs stay until prune. */
 int oci_untag(struct oci_store *s, const char *name, struct err *e);
-/* Deletes blobs no tagged image references and cache entries whose blob is gone. */
+/* Deletes blobs no tagged image references and cache entries whose blob is gone.
+ * (Every index.json entry counts, tagged or not; blobs/ temp files of dead
+ * writers go too. A referenced manifest that is missing or corrupt: an error,
+ * nothing deleted.) *bytes: the deleted blobs' sizes. */
 int oci_prune(struct oci_store *s, size_t *nblobs, uint64_t *bytes, struct err *e);
 
-/* Build cache: key (hex) -> blob digest. get: 0 with digest filled, CRUMB_ENOENT if absent or its blob is gone. */
+/* Build cache: key (hex) -> blob digest. get: 0 with digest filled, CRUMB_ENOENT if absent or its blob is gone.
+ * Keys are 1 to 128 lowercase hex digits (CRUMB_EINVAL otherwise); a malformed entry
+ * is CRUMB_EFORMAT naming the file (a builder may treat it as a miss and put again). */
 int oci_cache_get(struct oci_store *s, const char *key, char digest[80], struct err *e);
 int oci_cache_put(struct oci_store *s, const char *key, const char *digest, struct err *e);
 

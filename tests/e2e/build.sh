@@ -105,6 +105,7 @@ for from in ./layout ./base.tar; do
 	grep -q '"Env":\["FROMLAYOUT=yes","MORE=1"\]' "$T/cfg" && grep -q '"Cmd":\["/bin/sh","-c","cat/etc/issue"\]' "$T/cfg"
 	ok $? "FROM $from: its Env and Cmd are inherited"
 done
+ls "$L/layout" | tr '\n' ' ' | grep -qx 'blobs index.json oci-layout '; ok $? "FROM ./layout reads the layout without writing to it"
 printf 'FROM from-layout\nCOPY --from=host /usr/share/common-licenses/GPL-3 /MIT\n' >"$L/Crumbfile"
 build -q -t from-store "$L" >/dev/null 2>"$T/err"; ok $? "FROM a stored image"
 R=$(rootfs_of from-store:latest)

@@ -1,0 +1,620 @@
+/* images.c: the image store verbs: `crumb images`, `inspect`, `tag`, `rmi`, `prune`, `import`. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "../lib/oci.h"
+#include "../lib/store.h"
+#include "cmd.h"
+
+const char usage_images[] =
+    "usage: crumb images [-q] [--digests]\n"
+    "\n"
+    "Lists the tagged images in the store ($CRUMB_HOME, an OCI image layout) as a\n"
+    "table: NAME, TAG, DIGEST (the manifest's, first 12 hex digits), SIZE (kernel,\n"
+    "root filesystem, config and manifest) and CREATED, sorted by name and tag.\n"
+    "An image whose manifest or config is missing or corrupt is listed as (broken),\n"
+    "with the reason on stderr.\n"
+    "\n"
+    "  -q         print only the digests (12 hex digits), one per line\n"
+    "  --digests  show full sha256:... digests\n";
+
+const char usage_inspect[] =
+    "usage: crumb inspect IMAGE...\n"
+    "\n"
+    "Prints a JSON array with one object per IMAGE (NAME[:TAG], sha256:DIGEST or at\n"
+    "least 12 hex digits of one): Ref, Digest (the manifest's), Size, Created,\n"
+    "Architecture, Os, ConfigDigest, Layers (media type, digest, size, title) and\n"
+    "Config (Entrypoint, Cmd, Env, WorkingDir, User, ExposedPorts, Volumes, Labels,\n"
+    "StopSignal, Healthcheck, OnBuild; unset fields left out). Every IMAGE found is\n"
+    "printed; exit status 1 if one was not.\n";
+
+const char usage_tag[] =
+    "usage: crumb tag SOURCE NEWREF\n"
+    "\n"
+    "Points NEWREF (NAME[:TAG], default tag latest) at the image SOURCE (a reference\n"
+    "or a digest). Names follow Docker's rules: lowercase components [a-z0-9]\n"
+    "joined by '.', '_', '__' or '-', separated by '/', optionally after a registry\n"
+    "host[:port]; a tag is [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}.\n";
+
+const char usage_rmi[] =
+    "usage: crumb rmi [-f] IMAGE...\n"
+    "\n"
+    "Removes tags: a NAME[:TAG] removes that tag; a digest (or 12+ hex digits of one)\n"
+    "removes every tag of that image. The blobs stay until 'crumb prune'.\n"
+    "\n"
+    "  -f, --force  no error for an IMAGE that is not in the store\n";
+
+const char usage_prune[] =
+    "usage: crumb prune\n"
+    "\n"
+    "Deletes the blobs no tagged image references (removed images, build cache\n"
+    "layers, interrupted writes) and cache entries whose blob is gone, then prints\n"
+    "\"deleted N blobs, X MB\". Fails, deleting nothing, while a build or run holds\n"
+    "the store, or when a tagged image's manifest is missing or corrupt.\n";
+
+const char usage_import[] =
+    "usage: crumb import -t NAME[:TAG] --kernel FILE --rootfs FILE [OPTIONS]\n"
+    "\n"
+    "Stores a kernel and a root filesystem you made (with 'crumb pack', 'crumb mkfs'\n"
+    "or any other tool) as an image, and prints its manifest digest. The rootfs kind\n"
+    "comes from its first bytes: cpio newc, gzip or zstd compressed cpio, or ext2/3/4.\n"
+    "The same inputs (and SOURCE_DATE_EPOCH, the created time, default 0) give the\n"
+    "same digest.\n"
+    "\n"
+    "  -t, --tag NAME[:TAG]      the image's name (repeat for more tags)\n"
+    "  --kernel FILE             the guest kernel (vmlinux or bzImage)\n"
+    "  --rootfs FILE             the root filesystem\n"
+    "  --config-json FILE        start from this OCI image config (the options below\n"
+    "                            override or add to it)\n"
+    "  --entrypoint ARG|JSON     the entrypoint: a JSON array ('[\"/bin/sh\",\"-c\"]'),\n"
+    "                            or one argument per repeated flag\n"
+    "  --cmd ARG|JSON            the command (arguments to the entrypoint), the same way\n"
+    "  -e, --env NAME=VALUE      an environment variable (repeatable)\n"
+    "  -w, --workdir DIR         the working directory\n"
+    "  -u, --user USER[:GROUP]   the user the program runs as\n"
+    "  -p, --expose PORT[/PROTO] an exposed port (tcp default; repeatable)\n"
+    "  -l, --label KEY=VALUE     a label (repeatable); crumb.* labels are run settings\n";
+
+static int open_store(struct oci_store **s)
+{
+	struct err e = {0};
+	char *root = NULL;
+	if (store_root(&root, &e) < 0 || oci_open(root, s, &e) < 0) {
+		cmd_error_err(&e);
+		free(root);
+		return EXIT_FAIL;
+	}
+	free(root);
+	return 0;
+}
+
+static int is_help(const char *a)
+{
+	return !strcmp(a, "-h") || !strcmp(a, "--help");
+}
+
+static void human_size(uint64_t n, char out[32])
+{
+	if (n < 1000)
+		snprintf(out, 32, "%llu B", (unsigned long long)n);
+	else if (n < 1000000)
+		snprintf(out, 32, "%.1f kB", (double)n / 1e3);
+	else if (n < 1000000000)
+		snprintf(out, 32, "%.1f MB", (double)n / 1e6);
+	else
+		snprintf(out, 32, "%.1f GB", (double)n / 1e9);
+}
+
+/* "name:tag" -> name, tag (the ':' after the last '/'); "<none>" when there is none. */
+static void split_ref(const char *ref, char **name, const char **tag)
+{
+	const char *slash = strrchr(ref, '/'), *colon = strrchr(ref, ':');
+	if (colon && (!slash || colon > slash)) {
+		*name = xstrndup(ref, (size_t)(colon - ref));
+		*tag = colon + 1;
+	} else {
+		*name = xstrdup(ref);
+		*tag = "<none>";
+	}
+}
+
+int cmd_images(int argc, char **argv)
+{
+	int quiet = 0, full = 0;
+	for (int i = 1; i < argc; i++) {
+		if (is_help(argv[i]))
+			return cmd_print_usage("images");
+		else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))
+			quiet = 1;
+		else if (!strcmp(argv[i], "--digests"))
+			full = 1;
+		else
+			return cmd_usage_error("images", "unexpected argument '%s'", argv[i]);
+	}
+	struct oci_store *s;
+	struct oci_entry *v;
+	struct err e = {0};
+	size_t n;
+	if (open_store(&s))
+		return EXIT_FAIL;
+	if (oci_list(s, &v, &n, &e) < 0) {
+		cmd_error_err(&e);
+		oci_close(s);
+		return EXIT_FAIL;
+	}
+	char **names = xcalloc(n + 1, sizeof(*names)), **digests = xcalloc(n + 1, sizeof(*digests));
+	const char **tags = xcalloc(n + 1, sizeof(*tags));
+	char(*sizes)[32] = xcalloc(n + 1, sizeof(*sizes));
+	int wn = 4, wt = 3, wd = 6, ws = 4;
+	for (size_t i = 0; i < n; i++) {
+		split_ref(v[i].ref, &names[i], &tags[i]);
+		digests[i] =
+		    full ? xstrdup(v[i].manifest.digest) : xstrndup(v[i].manifest.digest + 7, 12);
+		human_size(v[i].size, sizes[i]);
+#define WIDEN(w, str)                                                                              \
+	if ((int)strlen(str) > w)                                                                  \
+	w = (int)strlen(str)
+		WIDEN(wn, names[i]);
+		WIDEN(wt, tags[i]);
+		WIDEN(wd, digests[i]);
+		WIDEN(ws, sizes[i]);
+#undef WIDEN
+	}
+	if (!quiet)
+		printf("%-*s  %-*s  %-*s  %*s  %s\n", wn, "NAME", wt, "TAG", wd, "DIGEST", ws,
+		       "SIZE", "CREATED");
+	for (size_t i = 0; i < n; i++) {
+		if (quiet)
+			printf("%s\n", digests[i]);
+		else
+			printf("%-*s  %-*s  %-*s  %*s  %s\n", wn, names[i], wt, tags[i], wd,
+			       digests[i], ws, sizes[i],
+			       v[i].error     ? "(broken)"
+			       : v[i].created ? v[i].created
+					      : "-");
+		free(names[i]);
+		free(digests[i]);
+	}
+	free(names);
+	free(digests);
+	free(tags);
+	free(sizes);
+	for (size_t i = 0; i < n; i++)
+		if (v[i].error)
+			cmd_error("warning: %s: %s", v[i].ref, v[i].error);
+	oci_entries_free(v, n);
+	oci_close(s);
+	return 0;
+}
+
+static json_t *desc_json(const struct oci_desc *d)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "MediaType", json_string(d->media_type));
+	json_object_set_new(o, "Digest", json_string(d->digest));
+	json_object_set_new(o, "Size", json_integer((json_int_t)d->size));
+	const char *title = oci_layer_title(d->media_type);
+	if (title)
+		json_object_set_new(o, "Title", json_string(title));
+	return o;
+}
+
+/* One image as inspect shows it; the config part comes from the canonical rendering. */
+static json_t *inspect_json(const struct oci_image *im, struct err *e)
+{
+	struct sbuf b = SBUF_INIT;
+	json_t *cfg = NULL;
+	if (oci_config_render(&im->cfg, im->layers, im->nlayers, &b, e) < 0) {
+		sb_release(&b);
+		return NULL;
+	}
+	cfg = json_loadb(b.buf, b.len, 0, NULL);
+	sb_release(&b);
+	if (!cfg) {
+		err_set(e, CRUMB_EFORMAT, "%s: the config cannot be shown", im->manifest.digest);
+		return NULL;
+	}
+	json_t *o = json_object(), *layers = json_array();
+	json_object_set_new(o, "Ref", im->ref ? json_string(im->ref) : json_null());
+	json_object_set_new(o, "Digest", json_string(im->manifest.digest));
+	json_object_set_new(o, "MediaType", json_string(im->manifest.media_type));
+	json_object_set_new(o, "Size", json_integer((json_int_t)im->size));
+	json_object_set(o, "Created",
+			im->cfg.created ? json_object_get(cfg, "created") : json_null());
+	json_object_set(o, "Architecture", json_object_get(cfg, "architecture"));
+	json_object_set(o, "Os", json_object_get(cfg, "os"));
+	json_object_set_new(o, "ConfigDigest", json_string(im->config.digest));
+	json_object_set_new(o, "ConfigSize", json_integer((json_int_t)im->config.size));
+	for (size_t i = 0; i < im->nlayers; i++)
+		json_array_append_new(layers, desc_json(&im->layers[i]));
+	json_object_set_new(o, "Layers", layers);
+	json_t *c = json_object_get(cfg, "config");
+	json_object_set_new(o, "Config", c ? json_incref(c) : json_object());
+	json_decref(cfg);
+	return o;
+}
+
+int cmd_inspect(int argc, char **argv)
+{
+	int i = 1, status = 0;
+	if (argc > 1 && is_help(argv[1]))
+		return cmd_print_usage("inspect");
+	if (argc > 1 && !strcmp(argv[1], "--"))
+		i++;
+	else if (argc > 1 && argv[1][0] == '-')
+		return cmd_usage_error("inspect", "unknown option '%s'", argv[1]);
+	if (i >= argc)
+		return cmd_usage_error("inspect", "no IMAGE given");
+	struct oci_store *s;
+	if (open_store(&s))
+		return EXIT_FAIL;
+	json_t *all = json_array();
+	for (; i < argc; i++) {
+		struct oci_image im;
+		struct err e = {0};
+		json_t *o = NULL;
+		if (oci_image_resolve(s, argv[i], &im, &e) < 0) {
+			cmd_error_err(&e);
+			status = EXIT_FAIL;
+			continue;
+		}
+		if (!(o = inspect_json(&im, &e))) {
+			cmd_error_err(&e);
+			status = EXIT_FAIL;
+		} else {
+			json_array_append_new(all, o);
+		}
+		oci_image_release(&im);
+	}
+	char *out = json_dumps(all, JSON_INDENT(2));
+	if (out) {
+		puts(out);
+		free(out);
+	}
+	json_decref(all);
+	oci_close(s);
+	return status;
+}
+
+int cmd_tag(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (is_help(argv[i]))
+			return cmd_print_usage("tag");
+	if (argc != 3)
+		return cmd_usage_error("tag", "want SOURCE and NEWREF");
+	struct oci_store *s;
+	struct err e = {0};
+	if (open_store(&s))
+		return EXIT_FAIL;
+	int r = oci_tag(s, argv[1], argv[2], &e);
+	if (r < 0)
+		cmd_error_err(&e);
+	oci_close(s);
+	return r < 0 ? (r == CRUMB_EINVAL ? EXIT_USAGE : EXIT_FAIL) : 0;
+}
+
+int cmd_rmi(int argc, char **argv)
+{
+	int i, force = 0, status = 0;
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "--")) {
+			i++;
+			break;
+		}
+		if (is_help(argv[i]))
+			return cmd_print_usage("rmi");
+		if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--force"))
+			force = 1;
+		else
+			return cmd_usage_error("rmi", "unknown option '%s'", argv[i]);
+	}
+	if (i >= argc)
+		return cmd_usage_error("rmi", "no IMAGE given");
+	struct oci_store *s;
+	if (open_store(&s))
+		return EXIT_FAIL;
+	for (; i < argc; i++) {
+		struct err e = {0};
+		int r = oci_untag(s, argv[i], &e);
+		if (r == CRUMB_ENOENT && force)
+			continue;
+		if (r < 0) {
+			cmd_error_err(&e);
+			status = EXIT_FAIL;
+		} else {
+			printf("untagged %s\n", argv[i]);
+		}
+	}
+	oci_close(s);
+	return status;
+}
+
+int cmd_prune(int argc, char **argv)
+{
+	if (argc > 1 && is_help(argv[1]))
+		return cmd_print_usage("prune");
+	if (argc > 1)
+		return cmd_usage_error("prune", "unexpected argument '%s'", argv[1]);
+	struct oci_store *s;
+	struct err e = {0};
+	size_t n;
+	uint64_t bytes;
+	if (open_store(&s))
+		return EXIT_FAIL;
+	int r = oci_prune(s, &n, &bytes, &e);
+	if (r < 0)
+		cmd_error_err(&e);
+	else
+		printf("deleted %zu blob%s, %.1f MB\n", n, n == 1 ? "" : "s", (double)bytes / 1e6);
+	oci_close(s);
+	return r < 0 ? EXIT_FAIL : 0;
+}
+
+/* --entrypoint/--cmd: a JSON array of strings, or one more argument. */
+static int take_args(const char *verb, const char *opt, const char *v, struct strlist *l, int *set)
+{
+	if (v[0] == '[') {
+		json_error_t je;
+		json_t *a = json_loads(v, 0, &je);
+		size_t i;
+		json_t *x;
+		if (!json_is_array(a)) {
+			json_decref(a);
+			return cmd_usage_error(verb, "%s: not a JSON array of strings", opt);
+		}
+		strlist_release(l);
+		json_array_foreach(a, i, x)
+		{
+			if (!json_is_string(x)) {
+				json_decref(a);
+				return cmd_usage_error(verb, "%s: not a JSON array of strings",
+						       opt);
+			}
+			strlist_push(l, json_string_value(x));
+		}
+		json_decref(a);
+		*set = 2;
+		return 0;
+	}
+	if (*set != 1)
+		strlist_release(l); /* the first flag replaces --config-json's value */
+	strlist_push(l, v);
+	*set = 1;
+	return 0;
+}
+
+/* Replaces the entry "K=..." (or label K) or appends. */
+static void set_env(struct strlist *env, const char *kv)
+{
+	size_t k = (size_t)(strchr(kv, '=') - kv);
+	for (size_t i = 0; i < env->n; i++)
+		if (!strncmp(env->v[i], kv, k + 1)) {
+			free(env->v[i]);
+			env->v[i] = xstrdup(kv);
+			return;
+		}
+	strlist_push(env, kv);
+}
+
+static void set_label(struct oci_config *c, const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+	char *k = xstrndup(kv, (size_t)(eq - kv));
+	for (size_t i = 0; i < c->label_keys.n; i++)
+		if (!strcmp(c->label_keys.v[i], k)) {
+			free(c->label_values.v[i]);
+			c->label_values.v[i] = xstrdup(eq + 1);
+			free(k);
+			return;
+		}
+	strlist_push_owned(&c->label_keys, k);
+	strlist_push(&c->label_values, eq + 1);
+}
+
+/* "80" -> "80/tcp"; NULL when not PORT[/tcp|udp|sctp]. */
+static char *port_norm(const char *p)
+{
+	char *end;
+	long n = strtol(p, &end, 10);
+	if (end == p || n < 1 || n > 65535 || p[0] == '+' || p[0] == '-')
+		return NULL;
+	if (!*end)
+		return xasprintf("%ld/tcp", n);
+	if (!strcmp(end, "/tcp") || !strcmp(end, "/udp") || !strcmp(end, "/sctp"))
+		return xasprintf("%ld%s", n, end);
+	return NULL;
+}
+
+static void set_str(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = xstrdup(v);
+}
+
+struct import_opts {
+	struct strlist tags;
+	const char *kernel, *rootfs, *config_json;
+	struct strlist ep, cmd, env, labels, ports;
+	const char *workdir, *user;
+	int ep_set, cmd_set;
+};
+
+static void import_opts_release(struct import_opts *o)
+{
+	strlist_release(&o->tags);
+	strlist_release(&o->ep);
+	strlist_release(&o->cmd);
+	strlist_release(&o->env);
+	strlist_release(&o->labels);
+	strlist_release(&o->ports);
+}
+
+/* opt_value for a short and a long spelling (b may be NULL). */
+static const char *opt2(const char *a, const char *b, int argc, char **argv, int *i, int *bad)
+{
+	const char *v = opt_value(a, argc, argv, i, bad);
+	if (!v && !*bad && b)
+		v = opt_value(b, argc, argv, i, bad);
+	return v;
+}
+
+static int import_parse(struct import_opts *o, int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		int bad = 0;
+		const char *v;
+		if (is_help(argv[i]))
+			return -1;
+#define OPT(a, b) (v = opt2(a, b, argc, argv, &i, &bad))
+		if (OPT("-t", "--tag")) {
+			strlist_push(&o->tags, v);
+		} else if (!bad && OPT("--kernel", NULL)) {
+			o->kernel = v;
+		} else if (!bad && OPT("--rootfs", NULL)) {
+			o->rootfs = v;
+		} else if (!bad && OPT("--config-json", NULL)) {
+			o->config_json = v;
+		} else if (!bad && OPT("--entrypoint", NULL)) {
+			if (take_args("import", "--entrypoint", v, &o->ep, &o->ep_set))
+				return EXIT_USAGE;
+		} else if (!bad && OPT("--cmd", NULL)) {
+			if (take_args("import", "--cmd", v, &o->cmd, &o->cmd_set))
+				return EXIT_USAGE;
+		} else if (!bad && OPT("-e", "--env")) {
+			if (!strchr(v, '=') || v[0] == '=')
+				return cmd_usage_error("import", "-e %s: want NAME=VALUE", v);
+			strlist_push(&o->env, v);
+		} else if (!bad && OPT("-l", "--label")) {
+			if (!strchr(v, '=') || v[0] == '=')
+				return cmd_usage_error("import", "-l %s: want KEY=VALUE", v);
+			strlist_push(&o->labels, v);
+		} else if (!bad && OPT("-p", "--expose")) {
+			char *p = port_norm(v);
+			if (!p)
+				return cmd_usage_error("import", "-p %s: want PORT[/tcp|udp|sctp]",
+						       v);
+			strlist_push_owned(&o->ports, p);
+		} else if (!bad && OPT("-w", "--workdir")) {
+			if (v[0] != '/')
+				return cmd_usage_error("import",
+						       "--workdir %s: want an absolute path", v);
+			o->workdir = v;
+		} else if (!bad && OPT("-u", "--user")) {
+			o->user = v;
+		} else if (bad) {
+			return cmd_usage_error("import", "%s needs a value", argv[i]);
+		} else {
+			return cmd_usage_error("import", "unexpected argument '%s'", argv[i]);
+		}
+#undef OPT
+		if (bad)
+			return cmd_usage_error("import", "%s needs a value", argv[i]);
+	}
+	if (!o->tags.n || !o->kernel || !o->rootfs)
+		return cmd_usage_error(
+		    "import", "-t NAME[:TAG], --kernel FILE and --rootfs FILE are required");
+	for (size_t i = 0; i < o->tags.n; i++) {
+		struct err e = {0};
+		char *norm;
+		if (oci_ref_normalize(o->tags.v[i], &norm, &e) < 0)
+			return cmd_usage_error("import", "%s", e.msg);
+		free(norm);
+	}
+	return 0;
+}
+
+static int import_config(const struct import_opts *o, struct oci_config *c)
+{
+	struct err e = {0};
+	if (o->config_json) {
+		struct sbuf b = SBUF_INIT;
+		int r = read_file(o->config_json, 4u << 20, &b, &e);
+		int parse_err = !r && (r = oci_config_parse(b.buf, b.len, c, &e)) < 0;
+		sb_release(&b);
+		if (parse_err) {
+			/* the parser says "image config: ..."; name the file instead */
+			const char *m = strncmp(e.msg, "image config: ", 14) ? e.msg : e.msg + 14;
+			cmd_error("%s: %s", o->config_json, m);
+			return EXIT_FAIL;
+		}
+		if (r < 0) {
+			cmd_error_err(&e);
+			return EXIT_FAIL;
+		}
+	}
+	if (o->ep_set) {
+		strlist_release(&c->entrypoint);
+		for (size_t i = 0; i < o->ep.n; i++)
+			strlist_push(&c->entrypoint, o->ep.v[i]);
+	}
+	if (o->cmd_set) {
+		strlist_release(&c->cmd);
+		for (size_t i = 0; i < o->cmd.n; i++)
+			strlist_push(&c->cmd, o->cmd.v[i]);
+	}
+	for (size_t i = 0; i < o->env.n; i++)
+		set_env(&c->env, o->env.v[i]);
+	for (size_t i = 0; i < o->labels.n; i++)
+		set_label(c, o->labels.v[i]);
+	for (size_t i = 0; i < o->ports.n; i++)
+		if (!strlist_has(&c->exposed, o->ports.v[i]))
+			strlist_push(&c->exposed, o->ports.v[i]);
+	if (o->workdir)
+		set_str(&c->workdir, o->workdir);
+	if (o->user)
+		set_str(&c->user, o->user);
+	return 0;
+}
+
+int cmd_import(int argc, char **argv)
+{
+	struct import_opts o;
+	memset(&o, 0, sizeof(o));
+	int r = import_parse(&o, argc, argv);
+	if (r) {
+		import_opts_release(&o);
+		return r < 0 ? cmd_print_usage("import") : r;
+	}
+	struct oci_config c;
+	struct oci_store *s = NULL;
+	struct oci_desc layers[2], manifest;
+	struct err e = {0};
+	const char *mt;
+	int lk = -1, status = EXIT_FAIL;
+	oci_config_init(&c);
+	if (import_config(&o, &c))
+		goto out;
+	if (oci_detect_rootfs(o.rootfs, &mt, &e) < 0) {
+		cmd_error_err(&e);
+		goto out;
+	}
+	if (open_store(&s))
+		goto out;
+	/* Held until the image is committed, so a prune cannot take the new blobs. */
+	if ((lk = oci_lock(s, 0, &e)) < 0 ||
+	    oci_blob_put_file(s, o.kernel, OCI_MT_KERNEL, 0, &layers[0], &e) < 0 ||
+	    oci_blob_put_file(s, o.rootfs, mt, 0, &layers[1], &e) < 0 ||
+	    oci_image_commit(s, o.tags.v[0], &c, layers, 2, &manifest, &e) < 0) {
+		cmd_error_err(&e);
+		goto out;
+	}
+	for (size_t i = 1; i < o.tags.n; i++)
+		if (oci_tag(s, manifest.digest, o.tags.v[i], &e) < 0) {
+			cmd_error_err(&e);
+			goto out;
+		}
+	printf("%s\n", manifest.digest);
+	status = 0;
+out:
+	if (lk >= 0)
+		close(lk);
+	oci_close(s);
+	oci_config_release(&c);
+	import_opts_release(&o);
+	return status;
+}
