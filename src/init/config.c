@@ -123,15 +123,89 @@ static long conf_unescape(char *s, size_t len, const char **why)
 	return (long)o;
 }
 
+/* Grows a malloc'd array of n elements of size sz to hold one more. */
+static int conf_grow(void **v, size_t *alloc, size_t n, size_t sz)
+{
+	if (n + 1 > *alloc) {
+		size_t na = *alloc ? *alloc * 2 : 4;
+		void *nv;
+
+		if (na > SIZE_MAX / sz)
+			return -1;
+		nv = realloc(*v, na * sz);
+		if (!nv)
+			return -1;
+		*v = nv;
+		*alloc = na;
+	}
+	return 0;
+}
+
+/* A decimal number of 1..10 digits, no sign, in [min, max]; -1 when not. */
+static long conf_number(const char *s, long min, long max)
+{
+	long v = 0;
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 10 || strspn(s, "0123456789") != n)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		v = v * 10 + (s[i] - '0');
+	return v < min || v > max ? -1 : v;
+}
+
+/* "USER[:GROUP]": neither part empty, at most one ':'. */
+static int conf_user_ok(const char *s)
+{
+	const char *colon = strchr(s, ':');
+
+	if (!s[0] || colon == s)
+		return 0;
+	return !colon || (colon[1] && !strchr(colon + 1, ':'));
+}
+
+/* A build step or the service being filled, with its two vectors. */
+struct conf_cur {
+	struct conf_proc *p;
+	struct conf_vec argv, envp;
+};
+
+/* Hands the vectors to the proc and checks it has something to run. */
+static int conf_finish(struct conf_cur *cur)
+{
+	if (!cur->p)
+		return 0;
+	if (!cur->envp.v) {
+		/* The program may have no environment, but execve wants an array. */
+		cur->envp.v = calloc(1, sizeof(*cur->envp.v));
+		if (!cur->envp.v)
+			return -1;
+	}
+	cur->p->argv = cur->argv.v;
+	cur->p->argc = cur->argv.n;
+	cur->p->envp = cur->envp.v;
+	cur->p->envc = cur->envp.n;
+	if (!cur->p->workdir)
+		cur->p->workdir = CONF_DEFAULT_WORKDIR;
+	memset(&cur->argv, 0, sizeof(cur->argv));
+	memset(&cur->envp, 0, sizeof(cur->envp));
+	return 0;
+}
+
 int conf_parse(struct conf *c, char *buf, size_t len, conf_warn_fn *warn, void *ctx, char *err,
 	       size_t errlen)
 {
-	struct conf_vec argv = {0}, envp = {0};
-	const char *workdir = NULL, *hostname = NULL;
+	struct conf_cur cur = {0};
+	size_t steps_alloc = 0, ready_alloc = 0, mounts_alloc = 0;
+	int seen_hostname = 0, seen_mode = 0, seen_restart = 0, seen_sig = 0, seen_timeout = 0;
+	int seen_tty = 0, seen_proc_line = 0;
 	const size_t hlen = sizeof(CONF_HEADER) - 1;
 	size_t pos = 0, lineno = 0;
 
 	memset(c, 0, sizeof(*c));
+	c->restart_max = -1;
+	c->stop_signal = CONF_DEFAULT_STOP_SIGNAL;
+	c->stop_timeout = CONF_DEFAULT_STOP_TIMEOUT;
 	if (err && errlen)
 		err[0] = '\0';
 	if (len > CONF_FILE_MAX) {
@@ -148,7 +222,7 @@ int conf_parse(struct conf *c, char *buf, size_t len, conf_warn_fn *warn, void *
 		size_t llen, klen = 0;
 		const char *why = NULL;
 		char *val;
-		long vlen;
+		long vlen, num;
 
 		lineno++;
 		if (!nl) {
@@ -189,7 +263,79 @@ int conf_parse(struct conf *c, char *buf, size_t len, conf_warn_fn *warn, void *
 		val = line + klen + 1;
 
 #define KEY_IS(k) (klen == sizeof(k) - 1 && memcmp(line, k, klen) == 0)
-		if (!KEY_IS("arg") && !KEY_IS("env") && !KEY_IS("workdir") && !KEY_IS("hostname")) {
+#define ONCE(flag, name)                                                                           \
+	do {                                                                                       \
+		if (flag) {                                                                        \
+			conf_fail(err, errlen, lineno, name " given twice");                       \
+			goto fail;                                                                 \
+		}                                                                                  \
+		flag = 1;                                                                          \
+	} while (0)
+#define NOT_IN_BUILD(name)                                                                         \
+	do {                                                                                       \
+		if (c->mode == CONF_MODE_BUILD) {                                                  \
+			conf_fail(err, errlen, lineno, name " is not allowed in build mode");      \
+			goto fail;                                                                 \
+		}                                                                                  \
+	} while (0)
+		if (KEY_IS("mount")) {
+			/* Fields are split before unescaping: a space in a field is \x20. */
+			char *f[4];
+			size_t nf = 0, flen[4];
+			char *p = val, *end = line + llen;
+
+			while (nf < 4) {
+				char *sp = memchr(p, ' ', (size_t)(end - p));
+				char *fe = sp && nf < 3 ? sp : end;
+
+				f[nf] = p;
+				flen[nf++] = (size_t)(fe - p);
+				if (fe == end)
+					break;
+				p = fe + 1;
+			}
+			if (nf != 4 || memchr(f[3], ' ', flen[3])) {
+				conf_fail(err, errlen, lineno,
+					  "mount wants 'TYPE SOURCE TARGET OPTIONS'");
+				goto fail;
+			}
+			for (size_t i = 0; i < 4; i++) {
+				vlen = conf_unescape(f[i], flen[i], &why);
+				if (vlen < 0) {
+					conf_fail(err, errlen, lineno, "mount field %zu: %s", i + 1,
+						  why);
+					goto fail;
+				}
+				if (vlen == 0) {
+					conf_fail(err, errlen, lineno, "mount field %zu is empty",
+						  i + 1);
+					goto fail;
+				}
+			}
+			if (strspn(f[0], "abcdefghijklmnopqrstuvwxyz0123456789") != strlen(f[0])) {
+				conf_fail(err, errlen, lineno, "mount type must be [a-z0-9]+");
+				goto fail;
+			}
+			if (f[2][0] != '/') {
+				conf_fail(err, errlen, lineno,
+					  "mount target is not an absolute path");
+				goto fail;
+			}
+			if (conf_grow((void **)&c->mounts, &mounts_alloc, c->nmounts,
+				      sizeof(*c->mounts)) < 0)
+				goto oom;
+			c->mounts[c->nmounts].type = f[0];
+			c->mounts[c->nmounts].source = f[1];
+			c->mounts[c->nmounts].target = f[2];
+			c->mounts[c->nmounts].options = f[3];
+			c->nmounts++;
+			continue;
+		}
+		if (!KEY_IS("arg") && !KEY_IS("env") && !KEY_IS("workdir") && !KEY_IS("hostname") &&
+		    !KEY_IS("user") && !KEY_IS("restart") && !KEY_IS("stop_signal") &&
+		    !KEY_IS("stop_timeout") && !KEY_IS("ready") && !KEY_IS("tty") &&
+		    !KEY_IS("term") && !KEY_IS("rows") && !KEY_IS("cols") && !KEY_IS("mode") &&
+		    !KEY_IS("step")) {
 			if (warn) {
 				char msg[96];
 
@@ -204,12 +350,24 @@ int conf_parse(struct conf *c, char *buf, size_t len, conf_warn_fn *warn, void *
 			conf_fail(err, errlen, lineno, "%s", why);
 			goto fail;
 		}
+		if (KEY_IS("arg") || KEY_IS("env") || KEY_IS("workdir") || KEY_IS("user")) {
+			seen_proc_line = 1;
+			if (!cur.p) {
+				if (c->mode == CONF_MODE_BUILD) {
+					conf_fail(err, errlen, lineno,
+						  "'%.*s' before the first step (build mode)",
+						  (int)klen, line);
+					goto fail;
+				}
+				cur.p = &c->svc;
+			}
+		}
 		if (KEY_IS("arg")) {
-			if (argv.n == 0 && vlen == 0) {
+			if (cur.argv.n == 0 && vlen == 0) {
 				conf_fail(err, errlen, lineno, "empty program path (first arg)");
 				goto fail;
 			}
-			if (conf_vec_push(&argv, val) < 0)
+			if (conf_vec_push(&cur.argv, val) < 0)
 				goto oom;
 		} else if (KEY_IS("env")) {
 			char *eq = memchr(val, '=', (size_t)vlen);
@@ -218,10 +376,10 @@ int conf_parse(struct conf *c, char *buf, size_t len, conf_warn_fn *warn, void *
 				conf_fail(err, errlen, lineno, "env value is not NAME=value");
 				goto fail;
 			}
-			if (conf_vec_push(&envp, val) < 0)
+			if (conf_vec_push(&cur.envp, val) < 0)
 				goto oom;
 		} else if (KEY_IS("workdir")) {
-			if (workdir) {
+			if (cur.p->workdir) {
 				conf_fail(err, errlen, lineno, "workdir given twice");
 				goto fail;
 			}
@@ -229,50 +387,201 @@ int conf_parse(struct conf *c, char *buf, size_t len, conf_warn_fn *warn, void *
 				conf_fail(err, errlen, lineno, "workdir is not an absolute path");
 				goto fail;
 			}
-			workdir = val;
-		} else {
-			if (hostname) {
-				conf_fail(err, errlen, lineno, "hostname given twice");
+			cur.p->workdir = val;
+		} else if (KEY_IS("user")) {
+			if (cur.p->user) {
+				conf_fail(err, errlen, lineno, "user given twice");
 				goto fail;
 			}
+			if (!conf_user_ok(val)) {
+				conf_fail(err, errlen, lineno, "user is not USER or USER:GROUP");
+				goto fail;
+			}
+			cur.p->user = val;
+		} else if (KEY_IS("hostname")) {
+			ONCE(seen_hostname, "hostname");
 			if (vlen == 0 || vlen > CONF_HOSTNAME_MAX) {
 				conf_fail(err, errlen, lineno, "hostname must be 1..%d bytes",
 					  CONF_HOSTNAME_MAX);
 				goto fail;
 			}
-			hostname = val;
+			c->hostname = val;
+		} else if (KEY_IS("mode")) {
+			ONCE(seen_mode, "mode");
+			if (seen_proc_line || c->nsteps) {
+				conf_fail(err, errlen, lineno,
+					  "mode must come before arg, env, workdir, user and step");
+				goto fail;
+			}
+			if (!strcmp(val, "build")) {
+				c->mode = CONF_MODE_BUILD;
+				if (seen_restart || c->nready || seen_tty || c->term || c->rows ||
+				    c->cols) {
+					conf_fail(err, errlen, lineno,
+						  "build mode has no restart, ready, tty, term, "
+						  "rows or cols");
+					goto fail;
+				}
+			} else if (strcmp(val, "service")) {
+				conf_fail(err, errlen, lineno, "mode must be service or build");
+				goto fail;
+			}
+		} else if (KEY_IS("step")) {
+			if (c->mode != CONF_MODE_BUILD) {
+				conf_fail(err, errlen, lineno, "step outside build mode");
+				goto fail;
+			}
+			if (cur.p && cur.argv.n == 0) {
+				conf_fail(err, errlen, lineno, "the step before has no arg");
+				goto fail;
+			}
+			if (conf_finish(&cur) < 0)
+				goto oom;
+			if (conf_grow((void **)&c->steps, &steps_alloc, c->nsteps,
+				      sizeof(*c->steps)) < 0)
+				goto oom;
+			cur.p = &c->steps[c->nsteps++];
+			memset(cur.p, 0, sizeof(*cur.p));
+			cur.p->label = val;
+		} else if (KEY_IS("restart")) {
+			NOT_IN_BUILD("restart");
+			ONCE(seen_restart, "restart");
+			if (!strcmp(val, "no")) {
+				c->restart = CONF_RESTART_NO;
+			} else if (!strcmp(val, "always")) {
+				c->restart = CONF_RESTART_ALWAYS;
+			} else if (!strcmp(val, "on-failure")) {
+				c->restart = CONF_RESTART_ON_FAILURE;
+			} else if (!strncmp(val, "on-failure:", 11) &&
+				   (num = conf_number(val + 11, 0, CONF_RESTART_MAX_LIMIT)) >= 0) {
+				c->restart = CONF_RESTART_ON_FAILURE;
+				c->restart_max = num;
+			} else {
+				conf_fail(err, errlen, lineno,
+					  "restart must be no, always, on-failure or "
+					  "on-failure:MAX (0..%d)",
+					  CONF_RESTART_MAX_LIMIT);
+				goto fail;
+			}
+		} else if (KEY_IS("stop_signal")) {
+			ONCE(seen_sig, "stop_signal");
+			if ((num = conf_number(val, 1, 64)) < 0) {
+				conf_fail(err, errlen, lineno, "stop_signal must be 1..64");
+				goto fail;
+			}
+			c->stop_signal = (int)num;
+		} else if (KEY_IS("stop_timeout")) {
+			ONCE(seen_timeout, "stop_timeout");
+			if ((num = conf_number(val, 0, CONF_STOP_TIMEOUT_LIMIT)) < 0) {
+				conf_fail(err, errlen, lineno, "stop_timeout must be 0..%d seconds",
+					  CONF_STOP_TIMEOUT_LIMIT);
+				goto fail;
+			}
+			c->stop_timeout = num;
+		} else if (KEY_IS("ready")) {
+			NOT_IN_BUILD("ready");
+			if ((num = conf_number(val, 1, 65535)) < 0) {
+				conf_fail(err, errlen, lineno, "ready must be a TCP port 1..65535");
+				goto fail;
+			}
+			if (conf_grow((void **)&c->ready, &ready_alloc, c->nready,
+				      sizeof(*c->ready)) < 0)
+				goto oom;
+			c->ready[c->nready++] = (unsigned)num;
+		} else if (KEY_IS("tty")) {
+			NOT_IN_BUILD("tty");
+			ONCE(seen_tty, "tty");
+			if (strcmp(val, "0") && strcmp(val, "1")) {
+				conf_fail(err, errlen, lineno, "tty must be 0 or 1");
+				goto fail;
+			}
+			c->tty = val[0] == '1';
+		} else if (KEY_IS("term")) {
+			NOT_IN_BUILD("term");
+			if (c->term) {
+				conf_fail(err, errlen, lineno, "term given twice");
+				goto fail;
+			}
+			if (vlen == 0 || vlen > CONF_TERM_MAX) {
+				conf_fail(err, errlen, lineno, "term must be 1..%d bytes",
+					  CONF_TERM_MAX);
+				goto fail;
+			}
+			c->term = val;
+		} else {
+			unsigned *dim = KEY_IS("rows") ? &c->rows : &c->cols;
+
+			NOT_IN_BUILD("rows and cols");
+			if (*dim) {
+				conf_fail(err, errlen, lineno, "%.*s given twice", (int)klen, line);
+				goto fail;
+			}
+			if ((num = conf_number(val, 1, 65535)) < 0) {
+				conf_fail(err, errlen, lineno, "%.*s must be 1..65535", (int)klen,
+					  line);
+				goto fail;
+			}
+			*dim = (unsigned)num;
 		}
 #undef KEY_IS
+#undef ONCE
+#undef NOT_IN_BUILD
 	}
-	if (argv.n == 0) {
+	if (c->mode == CONF_MODE_BUILD) {
+		if (c->nsteps == 0) {
+			conf_fail(err, errlen, 0,
+				  "build mode without a 'step' line: nothing to run");
+			goto fail;
+		}
+		if (cur.argv.n == 0) {
+			conf_fail(err, errlen, 0, "the last step has no arg");
+			goto fail;
+		}
+	} else if (cur.argv.n == 0) {
 		conf_fail(err, errlen, 0, "no 'arg' line: nothing to run");
 		goto fail;
 	}
-	/* The service may have no environment, but execve wants an array. */
-	if (!envp.v) {
-		envp.v = calloc(1, sizeof(*envp.v));
-		if (!envp.v)
-			goto oom;
-	}
-	c->argv = argv.v;
-	c->argc = argv.n;
-	c->envp = envp.v;
-	c->envc = envp.n;
-	c->workdir = workdir ? workdir : CONF_DEFAULT_WORKDIR;
-	c->hostname = hostname ? hostname : CONF_DEFAULT_HOSTNAME;
+	if (conf_finish(&cur) < 0)
+		goto oom;
+	if (!c->hostname)
+		c->hostname = CONF_DEFAULT_HOSTNAME;
 	return 0;
 
 oom:
 	conf_fail(err, errlen, 0, "out of memory");
 fail:
-	free(argv.v);
-	free(envp.v);
+	free(cur.argv.v);
+	free(cur.envp.v);
+	conf_release(c); /* what finished steps own */
 	return -1;
 }
 
 void conf_release(struct conf *c)
 {
-	free(c->argv);
-	free(c->envp);
+	free(c->svc.argv);
+	free(c->svc.envp);
+	for (size_t i = 0; i < c->nsteps; i++) {
+		free(c->steps[i].argv);
+		free(c->steps[i].envp);
+	}
+	free(c->steps);
+	free(c->ready);
+	free(c->mounts);
 	memset(c, 0, sizeof(*c));
+}
+
+int conf_disk_header(const char *buf, size_t len, size_t *off, size_t *clen)
+{
+	const size_t mlen = sizeof(CONF_DISK_MAGIC) - 1;
+	size_t i = mlen, v = 0;
+
+	if (len < mlen + 2 || memcmp(buf, CONF_DISK_MAGIC, mlen) != 0)
+		return -1;
+	while (i < len && i < mlen + 8 && buf[i] >= '0' && buf[i] <= '9')
+		v = v * 10 + (size_t)(buf[i++] - '0');
+	if (i == mlen || i >= len || buf[i] != '\n' || v == 0 || v > CONF_FILE_MAX)
+		return -1;
+	*off = i + 1;
+	*clen = v;
+	return 0;
 }

@@ -38,19 +38,90 @@
  *   writes \\ for a backslash, \n for a newline and lowercase \xHH for every
  *   other byte 0x01..0x1f and 0x7f, nothing else escaped.
  *
- * Keys
+ * Keys of a service config (the default mode)
  *   arg       repeated, at least once: the service's argv in order. argv[0]
  *             is the program's path, handed to execve() as is (no PATH
  *             search; a relative path is relative to workdir) and must not
  *             be empty. Other arguments may be empty.
  *   env       repeated: "NAME=value" with a non-empty NAME; the service's
- *             environment is exactly these, in order (none: empty).
+ *             environment is exactly these, in order (none: empty), plus
+ *             HOME from the user's passwd entry when `user` is given and no
+ *             env sets HOME, plus TERM=term when `term` is given and no env
+ *             sets TERM.
  *   workdir   at most once, an absolute path; default "/".
+ *   user      at most once: "USER[:GROUP]", each a name or a decimal id,
+ *             neither part empty. Resolved in the guest's /etc/passwd and
+ *             /etc/group when the service starts. USER by name must exist
+ *             (else an error marker); a numeric USER needs no entry (gid 0
+ *             then, unless GROUP). Without GROUP the gid is the passwd
+ *             entry's and the supplementary groups are those of /etc/group
+ *             that list the user's name (initgroups); with GROUP, GROUP is
+ *             the only group (as Docker's USER). Default: root (0:0).
  *   hostname  at most once, 1..CONF_HOSTNAME_MAX bytes; default "crumb".
+ *   restart   at most once: "no" (default), "always", "on-failure" or
+ *             "on-failure:MAX" (MAX 0..1000000 restarts). crumb-init starts
+ *             the service again after it ends (on-failure: with a non-zero
+ *             status) after a backoff of 100 ms that doubles up to 5 s (back
+ *             to 100 ms after a run of 10 s or more), with a restart marker.
+ *             A stop request ends it. The exit marker has the last status.
+ *   stop_signal   at most once, 1..64: sent to the service's process group
+ *             on a stop request; default 15 (SIGTERM).
+ *   stop_timeout  at most once, 0..86400 seconds: how long the service gets
+ *             after stop_signal before SIGKILL; default 10.
+ *   ready     repeated, a TCP port 1..65535: once every listed port has a
+ *             LISTEN socket in /proc/net/tcp or /proc/net/tcp6 (checked
+ *             every 10 ms while the service runs), crumb-init emits the
+ *             ready marker, once per boot.
+ *   mount     repeated: "TYPE SOURCE TARGET OPTIONS", four fields separated
+ *             by one space each. Unlike other values, each field is
+ *             unescaped on its own, so a space inside a field is written
+ *             \x20 (the host escapes it so); no field may be empty.
+ *               TYPE     [a-z0-9]+: "ext4" (SOURCE a block device, e.g.
+ *                        /dev/vdb), "9p" (SOURCE the virtio-9p mount_tag;
+ *                        trans=virtio,version=9p2000.L,msize=262144
+ *                        come first, OPTIONS may override them), or any
+ *                        other filesystem the kernel has ("tmpfs" ...).
+ *               TARGET   an absolute path; created (mkdir -p) if missing.
+ *               OPTIONS  comma-separated: ro, rw, nosuid, nodev, noexec,
+ *                        noatime, relatime become mount flags; the others
+ *                        go to the filesystem as data. "rw" for none.
+ *             Mounted in order after the system's own filesystems, before
+ *             anything runs; a failure is an error marker. Unmounted (or
+ *             remounted read-only) and synced before power-off.
+ *   tty       at most once, "0" or "1" (default 0). With 1 the service's
+ *             stdin, stdout and stderr are the console's tty (ttyS0) as its
+ *             controlling terminal, in cooked mode (canonical input, echo,
+ *             signals from ^C/^Z/^\, output "\n" -> "\r\n"), with the
+ *             winsize of rows/cols. With 0 the service has the console as
+ *             stdio (also its controlling tty, best effort) with the
+ *             line settings crumb-init found (output post-processing off).
+ *   term      at most once, 1..64 bytes: TERM for the service (see env).
+ *   rows, cols  at most once each, 1..65535: the console's window size
+ *             (only applied with tty 1).
+ *   mode      at most once, "service" (default) or "build"; it must come
+ *             before any arg, env, workdir, user or step line.
+ *
+ * Build mode ("mode build")
+ *   The file is a sequence of steps. A line "step LABEL" (LABEL any value,
+ *   e.g. "2/5 RUN make", may be empty) starts a step; the arg, env, workdir
+ *   and user lines after it, up to the next step line, belong to it, with
+ *   the meanings above (at least one arg per step; workdir is created if
+ *   missing). arg/env/workdir/user before the first step are errors; so are
+ *   restart, ready, tty, term, rows and cols. At least one step is needed.
+ *   hostname, mount, stop_signal and stop_timeout apply to the whole build.
+ *   crumb-init runs the steps in order, each in a new session with stdin
+ *   /dev/null and stdout/stderr on the console; after each it kills what
+ *   the step left running and emits a step marker; it stops at the first
+ *   non-zero status. /tmp and /run are not mounted over (writes there stay
+ *   in the image), and / is remounted read-write if the kernel mounted it
+ *   read-only. At the end / is synced and remounted read-only, and the exit
+ *   marker carries the last step's status.
+ *
+ * Unknown keys
  *   Any other well-formed KEY is skipped without decoding its value, and the
  *   warn callback is told (forward compatibility: an older init runs a newer
- *   host's config minus the new feature). A repeated workdir or hostname is
- *   an error.
+ *   host's config minus the new feature). A repeated at-most-once key is an
+ *   error.
  *
  * Example (argv = {"/bin/sh", "-c", "echo 'a b'\n"}):
  *   crumb-init 1
@@ -59,7 +130,39 @@
  *   arg echo 'a b'\n
  *   env PATH=/bin
  *   workdir /
+ *   user nobody:nogroup
  *   hostname crumb
+ *   ready 8080
+ *   mount ext4 /dev/vdb /data rw
+ *   mount 9p share /mnt/my\x20files ro
+ *
+ * Build example:
+ *   crumb-init 1
+ *   mode build
+ *   hostname builder
+ *   step 1/2 RUN make
+ *   arg /bin/sh
+ *   arg -c
+ *   arg make
+ *   env PATH=/usr/bin:/bin
+ *   workdir /src
+ *   step 2/2 RUN make install
+ *   arg /bin/sh
+ *   arg -c
+ *   arg make install
+ *
+ * Where the file comes from (first found wins; it replaces the others whole)
+ *   1. QEMU's fw_cfg file CONF_FW_CFG_NAME ("-fw_cfg name=opt/crumb/init.conf,
+ *      file=PATH"), read through the fw_cfg I/O ports 0x510/0x511. This
+ *      needs a guest kernel with CONFIG_X86_IOPL_IOPERM (ioperm(2)); without
+ *      it, or without fw_cfg (another VMM), crumb-init goes on to 2.
+ *   2. A config disk: a virtio-blk device whose content starts with
+ *      CONF_DISK_MAGIC, then the config's length in decimal and '\n', then
+ *      the config's bytes (then anything, e.g. zero padding to 512 bytes).
+ *      crumb-init looks at every /dev/vd* (attach it after the root disk
+ *      and the volumes, so their names stay /dev/vda, /dev/vdb ...).
+ *   3. CONF_PATH in the root filesystem.
+ *   None of them: an error marker.
  */
 
 #define CONF_PATH "/etc/crumb/init.conf"
@@ -67,19 +170,54 @@
 #define CONF_FILE_MAX (1024 * 1024)
 #define CONF_LINE_MAX (256 * 1024)
 #define CONF_HOSTNAME_MAX 64
+#define CONF_TERM_MAX 64
 #define CONF_DEFAULT_WORKDIR "/"
 #define CONF_DEFAULT_HOSTNAME "crumb"
+#define CONF_DEFAULT_STOP_SIGNAL 15
+#define CONF_DEFAULT_STOP_TIMEOUT 10
+#define CONF_RESTART_MAX_LIMIT 1000000
+#define CONF_STOP_TIMEOUT_LIMIT 86400
+#define CONF_FW_CFG_NAME "opt/crumb/init.conf"
+#define CONF_DISK_MAGIC "crumb-init-config "
 
-/* A parsed config. Every string points into the buffer given to conf_parse
- * (decoded in place), which must outlive the struct; the two pointer arrays
- * are malloc'd and freed by conf_release. */
-struct conf {
+enum conf_mode { CONF_MODE_SERVICE, CONF_MODE_BUILD };
+enum conf_restart { CONF_RESTART_NO, CONF_RESTART_ON_FAILURE, CONF_RESTART_ALWAYS };
+
+/* One program to run: the service, or one build step. */
+struct conf_proc {
 	char **argv; /* argc strings, then NULL; argc >= 1 after a successful parse */
 	size_t argc;
 	char **envp; /* envc "NAME=value" strings, then NULL (never NULL itself after success) */
 	size_t envc;
-	const char *workdir;  /* CONF_DEFAULT_WORKDIR when absent */
+	const char *workdir; /* CONF_DEFAULT_WORKDIR when absent */
+	const char *user;    /* "USER[:GROUP]"; NULL when absent (root) */
+	const char *label;   /* a build step's label; NULL for the service */
+};
+
+struct conf_mount {
+	const char *type, *source, *target, *options; /* all non-empty */
+};
+
+/* A parsed config. Every string points into the buffer given to conf_parse
+ * (decoded in place), which must outlive the struct; the arrays are malloc'd
+ * and freed by conf_release. */
+struct conf {
+	enum conf_mode mode;
+	struct conf_proc svc;	 /* mode service: the service; mode build: all zero */
+	struct conf_proc *steps; /* mode build: nsteps >= 1 steps; else NULL */
+	size_t nsteps;
 	const char *hostname; /* CONF_DEFAULT_HOSTNAME when absent */
+	enum conf_restart restart;
+	long restart_max;  /* on-failure:MAX; -1 = unlimited */
+	int stop_signal;   /* CONF_DEFAULT_STOP_SIGNAL when absent */
+	long stop_timeout; /* seconds; CONF_DEFAULT_STOP_TIMEOUT when absent */
+	unsigned *ready;   /* nready TCP ports */
+	size_t nready;
+	struct conf_mount *mounts;
+	size_t nmounts;
+	int tty;	     /* 0 or 1 */
+	const char *term;    /* NULL when absent */
+	unsigned rows, cols; /* 0 when absent */
 };
 
 /* Called for each non-fatal problem (an unknown key); msg is "line N: ...". */
@@ -93,7 +231,13 @@ typedef void conf_warn_fn(void *ctx, const char *msg);
 int conf_parse(struct conf *c, char *buf, size_t len, conf_warn_fn *warn, void *ctx, char *err,
 	       size_t errlen);
 
-/* Frees the pointer arrays (not the buffer); c is then zeroed. Safe twice. */
+/* Frees the arrays (not the buffer); c is then zeroed. Safe twice. */
 void conf_release(struct conf *c);
+
+/* Splits a config disk's first len bytes (see "Where the file comes from"):
+ * on success *off and *clen locate the config inside buf (off + clen may
+ * exceed len: the caller reads more). Returns 0, or -1 when buf does not
+ * start with a valid header. */
+int conf_disk_header(const char *buf, size_t len, size_t *off, size_t *clen);
 
 #endif

@@ -1,27 +1,39 @@
-/* init.c: crumb-init, the guest's PID 1: sets the system up, runs the one service, powers off. */
+/* init.c: crumb-init, the guest's PID 1: sets up, runs the service or build steps, powers off. */
 #include "config.h"
 #include "markers.h"
+#include "user.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
 #include <net/if.h>
 #include <net/route.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <sys/io.h>
+#define HAVE_FW_CFG 1
+#endif
 
 #ifndef CRUMB_VERSION
 #define CRUMB_VERSION "0.1.0"
@@ -29,6 +41,22 @@
 
 /* How long stragglers get after SIGTERM, and again after SIGKILL. */
 #define STOP_GRACE_MS 1000
+/* The restart backoff: first delay, cap, and the run length that resets it. */
+#define BACKOFF_FIRST_MS 100
+#define BACKOFF_MAX_MS 5000
+#define BACKOFF_RESET_MS 10000
+/* How often the listening sockets are looked for (ready). */
+#define READY_POLL_MS 10
+/* The control port: its name, and how long after start it may still appear
+ * (virtio-console learns its ports from the host asynchronously). */
+#define CTL_PORT_NAME "crumb.ctl"
+#define CTL_SCAN_MS 5000
+#define CTL_RESCAN_MS 50
+/* While the host is not connected the port reads EOF; look again this often
+ * (besides the SIGIO the driver sends on connect and data). */
+#define CTL_RETRY_MS 1000
+/* vmm.c takes markers of up to 511 bytes between the framing bytes. */
+#define MARKER_MAX 500
 
 static void write_all(int fd, const char *p, size_t n)
 {
@@ -63,10 +91,11 @@ static void __attribute__((format(printf, 1, 2))) warnf(const char *fmt, ...)
 }
 
 /* Writes one marker (protocol in markers.h); field may be NULL. Non-printable
- * bytes in field become '?' so the framing bytes can never appear inside. */
+ * bytes in field become '?' so the framing bytes can never appear inside;
+ * the whole marker is cut to MARKER_MAX bytes. */
 static void marker(const char *name, const char *field)
 {
-	char buf[600];
+	char buf[MARKER_MAX + 8];
 	struct timespec ts = {0, 0};
 	size_t n;
 	int r;
@@ -76,10 +105,10 @@ static void marker(const char *name, const char *field)
 		     (long long)ts.tv_sec, ts.tv_nsec / 1000);
 	if (r < 0)
 		return;
-	n = (size_t)r < sizeof(buf) - 2 ? (size_t)r : sizeof(buf) - 2;
+	n = (size_t)r < MARKER_MAX ? (size_t)r : MARKER_MAX;
 	if (field) {
 		buf[n++] = ' ';
-		for (; *field && n < sizeof(buf) - 1; field++) {
+		for (; *field && n < MARKER_MAX; field++) {
 			unsigned char ch = (unsigned char)*field;
 
 			buf[n++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
@@ -89,10 +118,85 @@ static void marker(const char *name, const char *field)
 	write_all(1, buf, n);
 }
 
+static void __attribute__((format(printf, 2, 3))) markerf(const char *name, const char *fmt, ...)
+{
+	char field[MARKER_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(field, sizeof(field), fmt, ap);
+	va_end(ap);
+	marker(name, field);
+}
+
+/* Decodes the octal escapes (\040 for a space) of a /proc/self/mounts field in place. */
+static void unoctal(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+}
+
+/*
+ * Makes what was written durable before power-off: unmounts every
+ * disk-backed (/dev/...) or 9p filesystem, innermost first, remounting it
+ * read-only when it is busy, then remounts a disk root read-only. Safe to
+ * call more than once, and without /proc (then only sync).
+ */
+static void shutdown_filesystems(void)
+{
+	char *lines[256];
+	size_t n = 0;
+	char buf[512];
+	int root_disk = 0;
+	FILE *f;
+
+	sync();
+	f = fopen("/proc/self/mounts", "re");
+	if (!f)
+		return;
+	while (n < sizeof(lines) / sizeof(lines[0]) && fgets(buf, sizeof(buf), f)) {
+		char *l = strdup(buf);
+
+		if (l)
+			lines[n++] = l;
+	}
+	fclose(f);
+	while (n--) {
+		char *src = strtok(lines[n], " "), *dir = strtok(NULL, " "),
+		     *type = strtok(NULL, " ");
+
+		if (src && dir && type) {
+			unoctal(dir);
+			if (!strcmp(dir, "/")) {
+				root_disk |= !strncmp(src, "/dev/", 5);
+			} else if (!strncmp(src, "/dev/", 5) || !strcmp(type, "9p")) {
+				if (umount(dir) < 0 &&
+				    mount(NULL, dir, NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0 &&
+				    errno != EROFS)
+					warnf("unmount %s: %s", dir, strerror(errno));
+			}
+		}
+		free(lines[n]);
+	}
+	if (root_disk && mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0)
+		warnf("remount / read-only: %s", strerror(errno));
+	sync();
+}
+
 /* PID 1 must never exit (the kernel panics): every end goes through here. */
 static void __attribute__((noreturn)) power_off(void)
 {
-	sync();
+	shutdown_filesystems();
 	/* The UART drains asynchronously; without this the last bytes (the exit
 	 * marker) can be lost in the reboot. Output stopped by a stray ^S would
 	 * make tcdrain wait forever: restart it first. */
@@ -111,6 +215,10 @@ static void __attribute__((noreturn, format(printf, 1, 2))) fatal(const char *fm
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* Whatever runs would keep volumes busy. */
+	if (kill(-1, SIGKILL) == 0)
+		for (int i = 0; i < 100 && waitpid(-1, NULL, WNOHANG) >= 0; i++)
+			usleep(10000);
 	marker("error", msg);
 	power_off();
 }
@@ -145,20 +253,54 @@ static void console_raw(void)
 	}
 }
 
+/* tty 1: a terminal as a shell expects it; the host's own terminal is raw. */
+static void console_cooked(const struct conf *c)
+{
+	struct termios t;
+
+	if (tcgetattr(0, &t) == 0) {
+		t.c_iflag &= ~(tcflag_t)(INLCR | IGNCR | IXOFF);
+		t.c_iflag |= ICRNL | IXON | BRKINT | IUTF8;
+		t.c_oflag |= OPOST | ONLCR;
+		t.c_lflag |= ICANON | ECHO | ECHOE | ECHOK | ISIG | IEXTEN | ECHOCTL | ECHOKE;
+		t.c_cc[VINTR] = 0x03;
+		t.c_cc[VQUIT] = 0x1c;
+		t.c_cc[VERASE] = 0x7f;
+		t.c_cc[VKILL] = 0x15;
+		t.c_cc[VEOF] = 0x04;
+		t.c_cc[VSUSP] = 0x1a;
+		t.c_cc[VMIN] = 1;
+		t.c_cc[VTIME] = 0;
+		if (tcsetattr(0, TCSANOW, &t) < 0)
+			warnf("console: tcsetattr: %s", strerror(errno));
+	}
+	if (c->rows && c->cols) {
+		struct winsize ws = {.ws_row = (unsigned short)c->rows,
+				     .ws_col = (unsigned short)c->cols};
+
+		if (ioctl(0, TIOCSWINSZ, &ws) < 0)
+			warnf("console: window size: %s", strerror(errno));
+	}
+}
+
 struct mnt {
 	const char *src, *dir, *type;
 	unsigned long flags;
 	const char *data;
-	int fatal;      /* without /proc or /dev nothing works; the rest is optional */
-	int if_empty;   /* only over an empty directory: never hide files the image has there */
+	int fatal;    /* without /proc or /dev nothing works; the rest is optional */
+	int if_empty; /* only over an empty directory: never hide files the image has there */
 };
 
-static const struct mnt mounts[] = {
+static const struct mnt base_mounts[] = {
     {"proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, 1, 0},
     {"sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, 0, 0},
     {"devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755", 1, 0},
     {"devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "mode=0620,ptmxmode=0666", 0, 0},
     {"tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", 0, 0},
+};
+
+/* Not in build mode: there, what a step writes to /tmp or /run stays in the image. */
+static const struct mnt service_mounts[] = {
     {"tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", 0, 1},
     {"tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", 0, 1},
 };
@@ -182,10 +324,10 @@ static int dir_is_empty(const char *path)
 	return empty;
 }
 
-static void setup_filesystems(void)
+static void mount_table(const struct mnt *table, size_t n)
 {
-	for (size_t i = 0; i < sizeof(mounts) / sizeof(mounts[0]); i++) {
-		const struct mnt *m = &mounts[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct mnt *m = &table[i];
 
 		if (mkdir(m->dir, 0755) < 0 && errno != EEXIST) {
 			if (m->fatal)
@@ -208,9 +350,91 @@ static void setup_filesystems(void)
 		else
 			warnf("mount %s (%s): %s", m->dir, m->type, strerror(errno));
 	}
+}
+
+static void setup_filesystems(void)
+{
+	mount_table(base_mounts, sizeof(base_mounts) / sizeof(base_mounts[0]));
 	for (size_t i = 0; i < sizeof(dev_links) / sizeof(dev_links[0]); i++)
 		if (symlink(dev_links[i][0], dev_links[i][1]) < 0 && errno != EEXIST)
 			warnf("symlink %s: %s", dev_links[i][1], strerror(errno));
+}
+
+/* mkdir -p for absolute paths; 0 or -1 with errno. */
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	size_t n = strlen(path);
+
+	if (n >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1;; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+			struct stat st;
+
+			*p = '\0';
+			if (buf[0] && mkdir(buf, mode) < 0 &&
+			    (errno != EEXIST || stat(buf, &st) < 0 || !S_ISDIR(st.st_mode))) {
+				if (errno == EEXIST)
+					errno = ENOTDIR;
+				return -1;
+			}
+			*p = c;
+			if (!c)
+				return 0;
+		}
+	}
+}
+
+/* The config's mount lines, in order; any failure is fatal (the service needs its data). */
+static void setup_volumes(const struct conf *c)
+{
+	static const struct {
+		const char *name;
+		unsigned long flag;
+	} flags[] = {{"ro", MS_RDONLY},	       {"rw", 0},
+		     {"nosuid", MS_NOSUID},    {"nodev", MS_NODEV},
+		     {"noexec", MS_NOEXEC},    {"noatime", MS_NOATIME},
+		     {"relatime", MS_RELATIME}};
+
+	for (size_t i = 0; i < c->nmounts; i++) {
+		const struct conf_mount *m = &c->mounts[i];
+		char opts[1024], data[1200] = "";
+		unsigned long mflags = 0;
+
+		if (strlen(m->options) >= sizeof(opts))
+			fatal("mount %s: options too long", m->target);
+		strcpy(opts, m->options);
+		/* The kernel's default msize (8 KiB) makes 9p crawl; options given later win. */
+		if (!strcmp(m->type, "9p"))
+			strcpy(data, "trans=virtio,version=9p2000.L,msize=262144");
+		for (char *save, *o = strtok_r(opts, ",", &save); o;
+		     o = strtok_r(NULL, ",", &save)) {
+			size_t k = 0, nf = sizeof(flags) / sizeof(flags[0]);
+
+			while (k < nf && strcmp(o, flags[k].name))
+				k++;
+			if (k < nf) {
+				mflags = !strcmp(o, "rw") ? mflags & ~(unsigned long)MS_RDONLY
+							  : mflags | flags[k].flag;
+				continue;
+			}
+			if (strlen(data) + strlen(o) + 2 > sizeof(data))
+				fatal("mount %s: options too long", m->target);
+			if (data[0])
+				strcat(data, ",");
+			strcat(data, o);
+		}
+		if (mkdir_p(m->target, 0755) < 0)
+			fatal("mount %s: mkdir: %s", m->target, strerror(errno));
+		if (mount(m->source, m->target, m->type, mflags, data[0] ? data : NULL) < 0)
+			fatal("mount %s on %s (%s): %s", m->source, m->target, m->type,
+			      strerror(errno));
+	}
 }
 
 /* Brings lo up. Linux assigns 127.0.0.1/8 itself when lo goes up; set it only when missing. */
@@ -261,20 +485,23 @@ static int set_ipv4(int s, struct ifreq *ifr, unsigned long req, uint32_t addr)
 	return ioctl(s, req, ifr);
 }
 
+static const char resolv_conf[] = "nameserver 10.0.2.3\n";
+
 /*
  * Brings up eth0 when the VM has a network card, with the addresses QEMU's
  * user networking serves (guest 10.0.2.15/24, gateway 10.0.2.2, DNS
  * 10.0.2.3), and gives the guest a resolv.conf unless the image has one.
- * No card (crumb run --net none): nothing to do.
+ * No card (crumb run --net none): nothing to do. Returns 1 when it wrote
+ * /etc/resolv.conf.
  */
-static void setup_eth0(void)
+static int setup_eth0(void)
 {
 	struct ifreq ifr;
 	struct rtentry rt;
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), wrote = 0;
 
 	if (s < 0)
-		return;
+		return 0;
 	memset(&ifr, 0, sizeof(ifr));
 	memcpy(ifr.ifr_name, "eth0", 5);
 	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
@@ -284,8 +511,8 @@ static void setup_eth0(void)
 		warnf("eth0: set address: %s", strerror(errno));
 		goto out;
 	}
-	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0 || (ifr.ifr_flags |= IFF_UP | IFF_RUNNING,
-						 ioctl(s, SIOCSIFFLAGS, &ifr) < 0)) {
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0 ||
+	    (ifr.ifr_flags |= IFF_UP | IFF_RUNNING, ioctl(s, SIOCSIFFLAGS, &ifr) < 0)) {
 		warnf("eth0: up: %s", strerror(errno));
 		goto out;
 	}
@@ -301,19 +528,21 @@ static void setup_eth0(void)
 		warnf("eth0: default route: %s", strerror(errno));
 	if (access("/etc/resolv.conf", F_OK) < 0) {
 		int fd = open("/etc/resolv.conf", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		static const char conf[] = "nameserver 10.0.2.3\n";
 		if (fd >= 0) {
-			if (write(fd, conf, sizeof(conf) - 1) < 0)
+			if (write(fd, resolv_conf, sizeof(resolv_conf) - 1) < 0)
 				warnf("/etc/resolv.conf: %s", strerror(errno));
+			else
+				wrote = 1;
 			close(fd);
 		}
 	}
 out:
 	close(s);
+	return wrote;
 }
 
-/* Reads a whole file of at most CONF_FILE_MAX bytes; NULL with a message in err. */
-static char *read_conf(const char *path, size_t *len, char *err, size_t errlen)
+/* Reads a whole file of at most max bytes; NULL with a message in err. */
+static char *read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen)
 {
 	size_t cap = 4096, n = 0;
 	char *buf = NULL, *nb;
@@ -329,7 +558,7 @@ static char *read_conf(const char *path, size_t *len, char *err, size_t errlen)
 		if (!buf || n == cap) {
 			if (buf)
 				cap *= 2;
-			if (!(nb = realloc(buf, cap))) {
+			if (!(nb = realloc(buf, cap + 1))) {
 				snprintf(err, errlen, "%s: out of memory", path);
 				goto fail;
 			}
@@ -345,12 +574,13 @@ static char *read_conf(const char *path, size_t *len, char *err, size_t errlen)
 		if (r == 0)
 			break;
 		n += (size_t)r;
-		if (n > CONF_FILE_MAX) {
-			snprintf(err, errlen, "%s: larger than %d bytes", path, CONF_FILE_MAX);
+		if (n > max) {
+			snprintf(err, errlen, "%s: larger than %zu bytes", path, max);
 			goto fail;
 		}
 	}
 	close(fd);
+	buf[n] = '\0'; /* room kept: text files can be used as strings */
 	*len = n;
 	return buf;
 fail:
@@ -359,14 +589,315 @@ fail:
 	return NULL;
 }
 
+#ifdef HAVE_FW_CFG
+#define FW_CFG_SELECTOR 0x510
+#define FW_CFG_DATA 0x511
+#define FW_CFG_SIGNATURE 0x0000
+#define FW_CFG_FILE_DIR 0x0019
+
+static uint32_t fw_cfg_be32(void)
+{
+	uint32_t v = 0;
+
+	for (int i = 0; i < 4; i++)
+		v = v << 8 | inb(FW_CFG_DATA);
+	return v;
+}
+
+/*
+ * Reads fw_cfg file `name` through the I/O ports. Returns the malloc'd bytes
+ * (*len of them), or NULL: with err[0] == 0 when there is no such file (no
+ * ioperm in this kernel, no fw_cfg, no entry), else with a message.
+ */
+static char *fw_cfg_read(const char *name, size_t *len, char *err, size_t errlen)
+{
+	char sig[4], ent_name[57];
+	uint32_t count, size = 0;
+	uint16_t select = 0;
+	int found = 0;
+	char *buf = NULL;
+
+	err[0] = '\0';
+	if (ioperm(FW_CFG_SELECTOR, 2, 1) < 0)
+		return NULL;
+	outw(FW_CFG_SIGNATURE, FW_CFG_SELECTOR);
+	for (int i = 0; i < 4; i++)
+		sig[i] = (char)inb(FW_CFG_DATA);
+	if (memcmp(sig, "QEMU", 4) != 0)
+		goto out;
+	outw(FW_CFG_FILE_DIR, FW_CFG_SELECTOR);
+	count = fw_cfg_be32();
+	if (count > 4096)
+		goto out; /* not a directory QEMU would make */
+	for (uint32_t i = 0; i < count; i++) {
+		uint32_t esize = fw_cfg_be32();
+		uint16_t esel = (uint16_t)(inb(FW_CFG_DATA) << 8);
+
+		esel |= inb(FW_CFG_DATA);
+		inb(FW_CFG_DATA); /* reserved */
+		inb(FW_CFG_DATA);
+		for (int k = 0; k < 56; k++)
+			ent_name[k] = (char)inb(FW_CFG_DATA);
+		ent_name[56] = '\0';
+		if (!found && !strcmp(ent_name, name)) {
+			found = 1;
+			size = esize;
+			select = esel;
+		}
+	}
+	if (!found)
+		goto out;
+	if (size > CONF_FILE_MAX) {
+		snprintf(err, errlen, "fw_cfg %s: larger than %d bytes", name, CONF_FILE_MAX);
+		goto out;
+	}
+	buf = malloc(size ? size : 1);
+	if (!buf) {
+		snprintf(err, errlen, "fw_cfg %s: out of memory", name);
+		goto out;
+	}
+	outw(select, FW_CFG_SELECTOR);
+	for (uint32_t i = 0; i < size; i++)
+		buf[i] = (char)inb(FW_CFG_DATA);
+	*len = size;
+out:
+	ioperm(FW_CFG_SELECTOR, 2, 0);
+	return buf;
+}
+#endif
+
+/* Reads n bytes at off from fd; 0 or -1. */
+static int pread_all(int fd, char *buf, size_t n, off_t off)
+{
+	while (n) {
+		ssize_t r = pread(fd, buf, n, off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		buf += r;
+		n -= (size_t)r;
+		off += r;
+	}
+	return 0;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Looks for a config disk (config.h, "Where the file comes from") among the
+ * virtio disks, in name order. Same return convention as fw_cfg_read; *from
+ * gets the device path.
+ */
+static char *disk_conf_read(size_t *len, char *from, size_t fromlen, char *err, size_t errlen)
+{
+	char *names[64];
+	size_t n = 0;
+	char *buf = NULL;
+	DIR *d = opendir("/sys/block");
+	struct dirent *de;
+
+	err[0] = '\0';
+	if (!d)
+		return NULL;
+	while ((de = readdir(d)) && n < sizeof(names) / sizeof(names[0]))
+		if (!strncmp(de->d_name, "vd", 2) && (names[n] = strdup(de->d_name)))
+			n++;
+	closedir(d);
+	qsort(names, n, sizeof(names[0]), name_cmp);
+	for (size_t i = 0; i < n && !buf && !err[0]; i++) {
+		char head[512];
+		size_t off, clen;
+		int fd;
+
+		snprintf(from, fromlen, "/dev/%s", names[i]);
+		fd = open(from, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (pread_all(fd, head, sizeof(head), 0) == 0 &&
+		    conf_disk_header(head, sizeof(head), &off, &clen) == 0) {
+			buf = malloc(clen);
+			if (!buf)
+				snprintf(err, errlen, "%s: out of memory", from);
+			else if (pread_all(fd, buf, clen, (off_t)off) < 0) {
+				snprintf(err, errlen,
+					 "%s: config disk shorter than its header says", from);
+				free(buf);
+				buf = NULL;
+			} else {
+				*len = clen;
+			}
+		}
+		close(fd);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	return buf;
+}
+
+/* The config from the first channel that has one; fatal when none does. *from names it. */
+static char *read_config(size_t *len, char *from, size_t fromlen)
+{
+	char err[600];
+	char *buf;
+
+#ifdef HAVE_FW_CFG
+	buf = fw_cfg_read(CONF_FW_CFG_NAME, len, err, sizeof(err));
+	if (buf) {
+		snprintf(from, fromlen, "fw_cfg %s", CONF_FW_CFG_NAME);
+		return buf;
+	}
+	if (err[0])
+		fatal("%s", err);
+#endif
+	buf = disk_conf_read(len, from, fromlen, err, sizeof(err));
+	if (buf)
+		return buf;
+	if (err[0])
+		fatal("%s", err);
+	snprintf(from, fromlen, "%s", CONF_PATH);
+	buf = read_file(CONF_PATH, CONF_FILE_MAX, len, err, sizeof(err));
+	if (!buf)
+		fatal("no config: no fw_cfg %s, no config disk, %s", CONF_FW_CFG_NAME, err);
+	return buf;
+}
+
 static void conf_warn(void *ctx, const char *msg)
 {
 	warnf("%s: %s", (const char *)ctx, msg);
 }
 
-/* The child: a fresh session on the console, default signals, exactly the config's env. */
-static void __attribute__((noreturn)) run_service(const struct conf *c)
+/* A program ready to start: argv, the final environment, its ids. */
+struct prog {
+	const struct conf_proc *p;
+	char **envp; /* malloc'd array; the added strings are malloc'd too (never freed: PID 1) */
+	struct user_ids ids;
+	int set_ids;	   /* a user was given; else stay root with init's groups */
+	int tty;	   /* service with tty 1 */
+	int null_stdin;	   /* build steps */
+	int mkdir_workdir; /* build steps: create workdir like Docker's WORKDIR */
+};
+
+static int env_has(char **envp, const char *name)
 {
+	size_t n = strlen(name);
+
+	for (; *envp; envp++)
+		if (!strncmp(*envp, name, n) && (*envp)[n] == '=')
+			return 1;
+	return 0;
+}
+
+/* Resolves the user and builds the environment; fatal (an error marker) when the user is unknown.
+ */
+static void prog_prepare(struct prog *pr, const struct conf_proc *p, const char *term)
+{
+	char err[400];
+	size_t n = 0;
+
+	pr->p = p;
+	if (p->user && user_resolve("", p->user, &pr->ids, err, sizeof(err)) < 0)
+		fatal("%s", err);
+	pr->set_ids = p->user != NULL;
+	pr->envp = malloc((p->envc + 3) * sizeof(*pr->envp));
+	if (!pr->envp)
+		fatal("out of memory");
+	for (size_t i = 0; i < p->envc; i++)
+		pr->envp[n++] = p->envp[i];
+	pr->envp[n] = NULL;
+	if (p->user && !env_has(p->envp, "HOME")) {
+		char *h = malloc(strlen(pr->ids.home) + 6);
+
+		if (h) {
+			sprintf(h, "HOME=%s", pr->ids.home);
+			pr->envp[n++] = h;
+		}
+	}
+	if (term && !env_has(p->envp, "TERM")) {
+		char *t = malloc(strlen(term) + 6);
+
+		if (t) {
+			sprintf(t, "TERM=%s", term);
+			pr->envp[n++] = t;
+		}
+	}
+	pr->envp[n] = NULL;
+}
+
+/* The console's own device (ttyS0), for a service that wants a real controlling tty. */
+static int open_console_tty(void)
+{
+	char name[64] = "", path[80];
+	int fd = open("/sys/class/tty/console/active", O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		ssize_t r = read(fd, name, sizeof(name) - 1);
+
+		close(fd);
+		if (r > 0) {
+			char *last;
+
+			name[r] = '\0';
+			name[strcspn(name, "\n")] = '\0';
+			/* several consoles: the last one is /dev/console */
+			last = strrchr(name, ' ');
+			if (last)
+				memmove(name, last + 1, strlen(last));
+		}
+	}
+	if (name[0]) {
+		snprintf(path, sizeof(path), "/dev/%s", name);
+		fd = open(path, O_RDWR);
+		if (fd >= 0)
+			return fd;
+	}
+	return open("/dev/console", O_RDWR);
+}
+
+/* The child: a fresh session, default signals, the program's ids, env and stdio. */
+/*
+ * execve, searching the program's own PATH (from envp, as Docker does for
+ * CMD ["sh", ...]) when argv[0] has no slash. Returns only on failure, with
+ * errno from the most telling attempt (EACCES over ENOENT, like execvp).
+ */
+static void exec_path(char *const argv[], char *const envp[])
+{
+	const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	int seen_eacces = 0;
+
+	if (strchr(argv[0], '/')) {
+		execve(argv[0], argv, envp);
+		return;
+	}
+	for (char *const *e = envp; *e; e++)
+		if (!strncmp(*e, "PATH=", 5))
+			path = *e + 5;
+	for (const char *p = path;; p++) {
+		const char *end = strchr(p, ':');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		char buf[4096];
+
+		if (n + strlen(argv[0]) + 2 <= sizeof(buf)) {
+			memcpy(buf, n ? p : ".", n ? n : 1);
+			snprintf(buf + (n ? n : 1), sizeof(buf) - (n ? n : 1), "/%s", argv[0]);
+			execve(buf, argv, envp);
+			if (errno == EACCES)
+				seen_eacces = 1;
+		}
+		if (!end)
+			break;
+		p = end;
+	}
+	errno = seen_eacces ? EACCES : ENOENT;
+}
+
+static void __attribute__((noreturn)) run_prog(const struct prog *pr)
+{
+	const struct conf_proc *p = pr->p;
 	struct sigaction sa;
 	sigset_t none;
 	int e;
@@ -377,51 +908,44 @@ static void __attribute__((noreturn)) run_service(const struct conf *c)
 		sigaction(sig, &sa, NULL); /* fails harmlessly for KILL, STOP, libc-internal ones */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	/* A controlling terminal gives the service job control and ^C; best-effort. */
-	if (setsid() >= 0)
+	setsid();
+	if (pr->null_stdin) {
+		int fd = open("/dev/null", O_RDONLY);
+
+		if (fd >= 0 && fd != 0) {
+			dup2(fd, 0);
+			close(fd);
+		}
+	} else if (pr->tty) {
+		int fd = open_console_tty();
+
+		if (fd < 0 || ioctl(fd, TIOCSCTTY, 1) < 0)
+			warnf("controlling terminal: %s", strerror(errno));
+		if (fd >= 0) {
+			for (int i = 0; i <= 2; i++)
+				dup2(fd, i);
+			if (fd > 2)
+				close(fd);
+		}
+	} else {
+		/* A controlling terminal gives the service job control and ^C; best-effort. */
 		ioctl(0, TIOCSCTTY, 0);
-	execve(c->argv[0], c->argv, c->envp);
+	}
+	if (pr->mkdir_workdir && mkdir_p(p->workdir, 0755) < 0)
+		warnf("mkdir %s: %s", p->workdir, strerror(errno));
+	if (chdir(p->workdir) < 0) {
+		warnf("workdir %s: %s", p->workdir, strerror(errno));
+		_exit(126);
+	}
+	if (pr->set_ids && (setgroups(pr->ids.ngroups, pr->ids.groups) < 0 ||
+			    setgid(pr->ids.gid) < 0 || setuid(pr->ids.uid) < 0)) {
+		warnf("user %s: %s", p->user, strerror(errno));
+		_exit(126);
+	}
+	exec_path(p->argv, pr->envp);
 	e = errno;
-	warnf("exec %s: %s", c->argv[0], strerror(e));
+	warnf("exec %s: %s", p->argv[0], strerror(e));
 	_exit(e == ENOENT || e == ENOTDIR ? 127 : 126);
-}
-
-/* Reaps every exited child without blocking. Returns 1 while children remain, else 0.
- * When the service is among them, stores its status in *svc_status. */
-static int reap(pid_t svc, int *svc_status)
-{
-	for (;;) {
-		int st;
-		pid_t p = waitpid(-1, &st, WNOHANG);
-
-		if (p == 0)
-			return 1;
-		if (p < 0) {
-			if (errno == EINTR)
-				continue;
-			return 0; /* ECHILD: nobody left */
-		}
-		if (p == svc && svc_status)
-			*svc_status = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
-	}
-}
-
-/* Waits for the service, reaping orphans and forwarding TERM/INT/HUP to it. */
-static int supervise(pid_t svc, const sigset_t *set)
-{
-	int status = -1;
-
-	for (;;) {
-		int sig = sigwaitinfo(set, NULL);
-
-		if (sig == SIGCHLD) {
-			reap(svc, &status);
-			if (status >= 0)
-				return status;
-		} else if (sig > 0) {
-			kill(svc, sig);
-		}
-	}
 }
 
 static long long now_ms(void)
@@ -432,45 +956,469 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Reaps until no child is left or ms pass. Returns 1 if children remain. */
-static int wait_children(const sigset_t *set, long ms)
+/* The supervisor's state: one running program at a time. */
+struct sup {
+	const struct conf *c;
+	int sfd;	   /* signalfd of the blocked signals */
+	sigset_t set;	   /* those signals */
+	pid_t pid;	   /* the running program; 0 none */
+	int status;	   /* its status once it ended (exited set); -1 none yet */
+	int exited;	   /* the program ended since the flag was cleared */
+	int stopping;	   /* a stop was requested */
+	long long kill_at; /* stopping: when SIGKILL follows stop_signal; 0 none */
+	int ctl;	   /* the control port, -1 none */
+	int ctl_connected; /* the last read did not see EOF: poll the port */
+	long long ctl_retry_at;
+	long long ctl_scan_until; /* the port may still appear until then */
+	long long ctl_scan_at;
+	char ctlbuf[128];
+	size_t ctllen;
+};
+
+static void sup_start(struct sup *s, const struct prog *pr)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		fatal("fork: %s", strerror(errno));
+	if (pid == 0)
+		run_prog(pr);
+	s->pid = pid;
+	s->exited = 0;
+}
+
+/* Sends sig to the program's process group, or to it alone when it left its group. */
+static void sup_signal(struct sup *s, int sig)
+{
+	if (!s->pid)
+		return;
+	if (kill(-s->pid, sig) < 0)
+		kill(s->pid, sig);
+}
+
+static void sup_request_stop(struct sup *s, const char *why)
+{
+	if (s->stopping)
+		return;
+	s->stopping = 1;
+	marker("stopping", why);
+	if (s->pid) {
+		sup_signal(s, s->c->stop_signal);
+		if (s->c->stop_signal != SIGCONT)
+			sup_signal(s, SIGCONT); /* a stopped program would never see it */
+		s->kill_at = now_ms() + s->c->stop_timeout * 1000;
+	}
+}
+
+/* Finds the control port by name; 0 when found (s->ctl set). */
+static int ctl_find(struct sup *s)
+{
+	DIR *d = opendir("/sys/class/virtio-ports");
+	struct dirent *de;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		char path[300], name[64];
+		ssize_t r;
+		int fd;
+
+		if (strncmp(de->d_name, "vport", 5))
+			continue;
+		snprintf(path, sizeof(path), "/sys/class/virtio-ports/%s/name", de->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		r = read(fd, name, sizeof(name) - 1);
+		close(fd);
+		if (r <= 0)
+			continue;
+		name[r] = '\0';
+		name[strcspn(name, "\n")] = '\0';
+		if (strcmp(name, CTL_PORT_NAME))
+			continue;
+		snprintf(path, sizeof(path), "/dev/%s", de->d_name);
+		fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0) {
+			warnf("%s (%s): %s", path, CTL_PORT_NAME, strerror(errno));
+			continue;
+		}
+		/* SIGIO on host connect and on data: no need to poll an unconnected port. */
+		fcntl(fd, F_SETOWN, getpid());
+		fcntl(fd, F_SETFL, O_RDWR | O_NONBLOCK | O_ASYNC);
+		s->ctl = fd;
+		s->ctl_connected = 1;
+		break;
+	}
+	closedir(d);
+	return s->ctl >= 0 ? 0 : -1;
+}
+
+/* Is there a virtio console device at all (then its ports may still come)? */
+static int virtio_console_present(void)
+{
+	DIR *d = opendir("/sys/bus/virtio/drivers/virtio_console");
+	struct dirent *de;
+	int found = 0;
+
+	if (!d)
+		return 0;
+	while (!found && (de = readdir(d)))
+		found = !strncmp(de->d_name, "virtio", 6);
+	closedir(d);
+	return found;
+}
+
+static void ctl_setup(struct sup *s)
+{
+	s->ctl = -1;
+	if (ctl_find(s) < 0 && virtio_console_present()) {
+		s->ctl_scan_until = now_ms() + CTL_SCAN_MS;
+		s->ctl_scan_at = now_ms() + CTL_RESCAN_MS;
+	}
+}
+
+static void ctl_line(struct sup *s, char *line)
+{
+	unsigned rows, cols;
+	char extra;
+
+	if (!strcmp(line, "stop")) {
+		sup_request_stop(s, "ctl");
+	} else if (sscanf(line, "winsize %u %u%c", &rows, &cols, &extra) == 2 && rows && cols &&
+		   rows < 65536 && cols < 65536) {
+		struct winsize ws = {.ws_row = (unsigned short)rows,
+				     .ws_col = (unsigned short)cols};
+
+		/* The kernel sends SIGWINCH to the console's foreground group. */
+		if (ioctl(0, TIOCSWINSZ, &ws) < 0)
+			warnf("winsize: %s", strerror(errno));
+	} else if (line[0]) {
+		warnf("%s: unknown request '%.40s' ignored", CTL_PORT_NAME, line);
+	}
+}
+
+static void ctl_read(struct sup *s)
+{
+	for (;;) {
+		ssize_t r;
+
+		if (s->ctllen == sizeof(s->ctlbuf))
+			s->ctllen = 0; /* an overlong line: drop it */
+		r = read(s->ctl, s->ctlbuf + s->ctllen, sizeof(s->ctlbuf) - s->ctllen);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			s->ctl_connected = errno == EAGAIN;
+			if (!s->ctl_connected)
+				s->ctl_retry_at = now_ms() + CTL_RETRY_MS;
+			return;
+		}
+		if (r == 0) {
+			/* The host is not connected: the port polls readable and reads EOF. */
+			s->ctl_connected = 0;
+			s->ctl_retry_at = now_ms() + CTL_RETRY_MS;
+			return;
+		}
+		s->ctl_connected = 1;
+		s->ctllen += (size_t)r;
+		for (char *nl; (nl = memchr(s->ctlbuf, '\n', s->ctllen));) {
+			size_t used = (size_t)(nl - s->ctlbuf) + 1;
+
+			*nl = '\0';
+			if (nl > s->ctlbuf && nl[-1] == '\r')
+				nl[-1] = '\0';
+			ctl_line(s, s->ctlbuf);
+			memmove(s->ctlbuf, s->ctlbuf + used, s->ctllen - used);
+			s->ctllen -= used;
+		}
+	}
+}
+
+/* Reaps every exited child without blocking; records the program's status. */
+static void sup_reap(struct sup *s)
+{
+	for (;;) {
+		int st;
+		pid_t p = waitpid(-1, &st, WNOHANG);
+
+		if (p == 0)
+			return;
+		if (p < 0) {
+			if (errno == EINTR)
+				continue;
+			return; /* ECHILD: nobody left */
+		}
+		if (s->pid && p == s->pid) {
+			s->status = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+			s->exited = 1;
+			s->pid = 0;
+			s->kill_at = 0;
+		}
+	}
+}
+
+static long long min_deadline(long long a, long long b)
+{
+	return !a ? b : !b ? a : a < b ? a : b;
+}
+
+/*
+ * Waits up to the earliest of deadline (0: none) and the supervisor's own
+ * timers, then handles what happened: signals, control requests, the stop
+ * timeout.
+ */
+static void sup_wait(struct sup *s, long long deadline)
+{
+	struct pollfd fds[2] = {{s->sfd, POLLIN, 0}, {-1, POLLIN, 0}};
+	long long now = now_ms(), timeout;
+	int n;
+
+	if (s->kill_at)
+		deadline = min_deadline(deadline, s->kill_at);
+	if (s->ctl >= 0 && !s->ctl_connected)
+		deadline = min_deadline(deadline, s->ctl_retry_at);
+	if (s->ctl < 0 && s->ctl_scan_until)
+		deadline = min_deadline(deadline, s->ctl_scan_at);
+	if (s->ctl >= 0 && s->ctl_connected)
+		fds[1].fd = s->ctl;
+	timeout = !deadline ? -1 : deadline > now ? deadline - now : 0;
+	n = poll(fds, 2, timeout > INT_MAX ? INT_MAX : (int)timeout);
+	if (n < 0 && errno != EINTR)
+		fatal("poll: %s", strerror(errno));
+	if (n > 0 && (fds[0].revents & POLLIN)) {
+		struct signalfd_siginfo si;
+
+		while (read(s->sfd, &si, sizeof(si)) == sizeof(si)) {
+			int sig = (int)si.ssi_signo;
+
+			if (sig == SIGCHLD)
+				sup_reap(s);
+			else if (sig == SIGTERM)
+				sup_request_stop(s, "SIGTERM");
+			else if (sig == SIGINT)
+				sup_request_stop(s, "SIGINT");
+			else if (sig == SIGIO && s->ctl >= 0)
+				ctl_read(s);
+			else if (sig == SIGHUP && s->pid)
+				kill(s->pid, sig);
+		}
+	}
+	if (n > 0 && fds[1].fd >= 0 && fds[1].revents)
+		ctl_read(s);
+	now = now_ms();
+	if (s->ctl >= 0 && !s->ctl_connected && now >= s->ctl_retry_at)
+		ctl_read(s);
+	if (s->ctl < 0 && s->ctl_scan_until && now >= s->ctl_scan_at) {
+		if (ctl_find(s) == 0 || now >= s->ctl_scan_until)
+			s->ctl_scan_until = 0;
+		else
+			s->ctl_scan_at = now + CTL_RESCAN_MS;
+		if (s->ctl >= 0)
+			ctl_read(s); /* a request may be waiting */
+	}
+	if (s->kill_at && s->pid && now >= s->kill_at) {
+		warnf("still running %lds after signal %d: SIGKILL", s->c->stop_timeout,
+		      s->c->stop_signal);
+		sup_signal(s, SIGKILL);
+		s->kill_at = 0;
+	}
+}
+
+/* Reaps until no child is left or ms pass. Returns 1 if children remain.
+ * Waits for SIGCHLD alone: a stop request meanwhile stays pending for the signalfd. */
+static int wait_children(long ms)
 {
 	long long end = now_ms() + ms;
+	sigset_t chld;
 
-	while (reap(0, NULL)) {
-		long long left = end - now_ms();
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+
+	for (;;) {
+		int st;
+		pid_t p = waitpid(-1, &st, WNOHANG);
+		long long left;
 		struct timespec ts;
 
+		if (p < 0 && errno == EINTR)
+			continue;
+		if (p < 0)
+			return 0; /* ECHILD: nobody left */
+		if (p > 0)
+			continue;
+		left = end - now_ms();
 		if (left <= 0)
 			return 1;
 		ts.tv_sec = (time_t)(left / 1000);
 		ts.tv_nsec = (long)(left % 1000) * 1000000;
-		sigtimedwait(set, NULL, &ts);
+		sigtimedwait(&chld, NULL, &ts);
 	}
-	return 0;
 }
 
 /* Every process left is a descendant of init, so "no children" means "nobody left". */
-static void stop_everything(const sigset_t *set)
+static void stop_everything(void)
 {
-	if (!reap(0, NULL))
+	if (!wait_children(0))
 		return;
 	kill(-1, SIGTERM);
 	kill(-1, SIGCONT); /* a stopped process would never see the SIGTERM */
-	if (!wait_children(set, STOP_GRACE_MS))
+	if (!wait_children(STOP_GRACE_MS))
 		return;
 	warnf("processes left after SIGTERM; sending SIGKILL");
 	kill(-1, SIGKILL);
-	if (wait_children(set, STOP_GRACE_MS))
+	if (wait_children(STOP_GRACE_MS))
 		warnf("processes survived SIGKILL");
 }
 
-static void put_escaped(const char *key, const char *s)
+/* Marks in seen[] the ports of ports[] that have a LISTEN socket in path (/proc/net/tcp{,6}). */
+static void scan_listening(const char *path, const unsigned *ports, size_t n, char *seen)
+{
+	char line[512];
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned port, st;
+
+		/* "  0: 0100007F:0016 00000000:0000 0A ..." (tcp6: a longer address) */
+		if (sscanf(line, " %*[0-9]: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x", &port, &st) !=
+			2 ||
+		    st != 0x0A)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			if (ports[i] == port)
+				seen[i] = 1;
+	}
+	fclose(f);
+}
+
+static int all_listening(const struct conf *c)
+{
+	char seen[c->nready ? c->nready : 1];
+
+	memset(seen, 0, sizeof(seen));
+	scan_listening("/proc/net/tcp", c->ready, c->nready, seen);
+	scan_listening("/proc/net/tcp6", c->ready, c->nready, seen);
+	for (size_t i = 0; i < c->nready; i++)
+		if (!seen[i])
+			return 0;
+	return 1;
+}
+
+static void ready_marker(const struct conf *c)
+{
+	char field[MARKER_MAX] = "";
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->nready && n + 8 < sizeof(field); i++)
+		n += (size_t)snprintf(field + n, sizeof(field) - n, "%s%u", i ? " " : "",
+				      c->ready[i]);
+	marker("ready", field);
+}
+
+/* Service mode: runs the service under its restart policy until it is done or stopped. */
+static int run_service(struct sup *s)
+{
+	const struct conf *c = s->c;
+	struct prog pr;
+	long long started, restart_at = 0;
+	long backoff = BACKOFF_FIRST_MS;
+	long restarts = 0;
+	int ready_done = c->nready == 0;
+
+	memset(&pr, 0, sizeof(pr));
+	prog_prepare(&pr, &c->svc, c->term);
+	pr.tty = c->tty;
+	if (chdir(c->svc.workdir) < 0)
+		fatal("workdir %s: %s", c->svc.workdir, strerror(errno));
+	if (c->tty)
+		console_cooked(c);
+	marker("exec", NULL);
+	sup_start(s, &pr);
+	started = now_ms();
+	for (;;) {
+		long long deadline = restart_at;
+
+		if (s->pid && !ready_done)
+			deadline = min_deadline(deadline, now_ms() + READY_POLL_MS);
+		sup_wait(s, deadline);
+		if (s->exited) {
+			int again = c->restart == CONF_RESTART_ALWAYS ||
+				    (c->restart == CONF_RESTART_ON_FAILURE && s->status != 0 &&
+				     (c->restart_max < 0 || restarts < c->restart_max));
+
+			s->exited = 0;
+			if (s->stopping || !again)
+				break;
+			if (now_ms() - started >= BACKOFF_RESET_MS)
+				backoff = BACKOFF_FIRST_MS;
+			restart_at = now_ms() + backoff;
+			backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+		}
+		if (s->stopping && !s->pid)
+			break; /* stopped while waiting to restart */
+		if (!s->pid && restart_at && now_ms() >= restart_at) {
+			restarts++;
+			markerf("restart", "%ld %d", restarts, s->status);
+			/* What the last run left in its process group goes with it. */
+			stop_everything();
+			restart_at = 0;
+			sup_start(s, &pr);
+			started = now_ms();
+		}
+		if (s->pid && !ready_done && all_listening(c)) {
+			ready_done = 1;
+			ready_marker(c);
+		}
+	}
+	return s->status;
+}
+
+/* Build mode: the steps in order, up to the first failure. */
+static int run_build(struct sup *s)
+{
+	const struct conf *c = s->c;
+	int status = 0;
+
+	marker("exec", NULL);
+	for (size_t i = 0; i < c->nsteps; i++) {
+		const struct conf_proc *p = &c->steps[i];
+		struct prog pr;
+
+		if (s->stopping) {
+			/* stopped between steps: the build did not finish */
+			if (status == 0)
+				status = 128 + c->stop_signal;
+			break;
+		}
+		memset(&pr, 0, sizeof(pr));
+		prog_prepare(&pr, p, NULL);
+		pr.null_stdin = 1;
+		pr.mkdir_workdir = 1;
+		sup_start(s, &pr);
+		while (s->pid)
+			sup_wait(s, 0);
+		s->exited = 0;
+		status = s->status;
+		stop_everything(); /* like Docker: nothing a RUN starts outlives it */
+		markerf("step", "%zu %d %s", i + 1, status, p->label ? p->label : "");
+		free(pr.envp);
+		if (status != 0)
+			break;
+	}
+	return status;
+}
+
+static void put_escaped(const char *key, const char *s, int space)
 {
 	static const char hex[] = "0123456789abcdef";
 
-	fputs(key, stdout);
-	putchar(' ');
+	if (key) {
+		fputs(key, stdout);
+		putchar(' ');
+	}
 	for (; *s; s++) {
 		unsigned char ch = (unsigned char)*s;
 
@@ -478,13 +1426,74 @@ static void put_escaped(const char *key, const char *s)
 			fputs("\\\\", stdout);
 		} else if (ch == '\n') {
 			fputs("\\n", stdout);
-		} else if (ch < 0x20 || ch == 0x7f) {
+		} else if (ch < 0x20 || ch == 0x7f || (space && ch == ' ')) {
 			printf("\\x%c%c", hex[ch >> 4], hex[ch & 15]);
 		} else {
 			putchar(ch);
 		}
 	}
-	putchar('\n');
+	if (key)
+		putchar('\n');
+}
+
+static void put_proc(const struct conf_proc *p)
+{
+	for (size_t i = 0; i < p->argc; i++)
+		put_escaped("arg", p->argv[i], 0);
+	for (size_t i = 0; i < p->envc; i++)
+		put_escaped("env", p->envp[i], 0);
+	put_escaped("workdir", p->workdir, 0);
+	if (p->user)
+		put_escaped("user", p->user, 0);
+}
+
+/* --check: the config as crumb-init understood it, every default spelled out. */
+static void put_conf(const struct conf *c)
+{
+	static const char *const restart[] = {"no", "on-failure", "always"};
+
+	puts(CONF_HEADER);
+	puts(c->mode == CONF_MODE_BUILD ? "mode build" : "mode service");
+	if (c->mode == CONF_MODE_SERVICE)
+		put_proc(&c->svc);
+	put_escaped("hostname", c->hostname, 0);
+	if (c->mode == CONF_MODE_SERVICE) {
+		if (c->restart == CONF_RESTART_ON_FAILURE && c->restart_max >= 0)
+			printf("restart on-failure:%ld\n", c->restart_max);
+		else
+			printf("restart %s\n", restart[c->restart]);
+	}
+	printf("stop_signal %d\nstop_timeout %ld\n", c->stop_signal, c->stop_timeout);
+	for (size_t i = 0; i < c->nready; i++)
+		printf("ready %u\n", c->ready[i]);
+	for (size_t i = 0; i < c->nmounts; i++) {
+		const struct conf_mount *m = &c->mounts[i];
+
+		fputs("mount", stdout);
+		for (int k = 0; k < 4; k++) {
+			putchar(' ');
+			put_escaped(NULL,
+				    k == 0   ? m->type
+				    : k == 1 ? m->source
+				    : k == 2 ? m->target
+					     : m->options,
+				    1);
+		}
+		putchar('\n');
+	}
+	if (c->mode == CONF_MODE_SERVICE) {
+		printf("tty %d\n", c->tty);
+		if (c->term)
+			put_escaped("term", c->term, 0);
+		if (c->rows)
+			printf("rows %u\n", c->rows);
+		if (c->cols)
+			printf("cols %u\n", c->cols);
+	}
+	for (size_t i = 0; i < c->nsteps; i++) {
+		put_escaped("step", c->steps[i].label, 0);
+		put_proc(&c->steps[i]);
+	}
 }
 
 /* Not PID 1: a tool for tests and humans, never an init. */
@@ -495,7 +1504,10 @@ static int not_pid1(int argc, char **argv)
 		return 0;
 	}
 	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
-		puts("usage: crumb-init                 (as PID 1 only: runs " CONF_PATH ")\n"
+		puts("usage: crumb-init                 (as PID 1 only: runs its config, from "
+		     "fw_cfg\n"
+		     "                                  " CONF_FW_CFG_NAME
+		     ", a config disk or " CONF_PATH ")\n"
 		     "       crumb-init --check FILE    parses FILE, prints it normalized\n"
 		     "       crumb-init --version | --help");
 		return 0;
@@ -504,7 +1516,7 @@ static int not_pid1(int argc, char **argv)
 		char err[600];
 		struct conf c;
 		size_t len = 0;
-		char *buf = read_conf(argv[2], &len, err, sizeof(err));
+		char *buf = read_file(argv[2], CONF_FILE_MAX, &len, err, sizeof(err));
 
 		if (!buf || conf_parse(&c, buf, len, conf_warn, argv[2], err, sizeof(err)) < 0) {
 			if (buf)
@@ -514,13 +1526,7 @@ static int not_pid1(int argc, char **argv)
 			free(buf);
 			return 1;
 		}
-		puts(CONF_HEADER);
-		for (size_t i = 0; i < c.argc; i++)
-			put_escaped("arg", c.argv[i]);
-		for (size_t i = 0; i < c.envc; i++)
-			put_escaped("env", c.envp[i]);
-		put_escaped("workdir", c.workdir);
-		put_escaped("hostname", c.hostname);
+		put_conf(&c);
 		conf_release(&c);
 		free(buf);
 		return fflush(stdout) ? 1 : 0;
@@ -531,13 +1537,12 @@ static int not_pid1(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	char err[600];
+	char err[600], from[300];
 	struct conf c;
-	sigset_t set;
+	struct sup s;
 	size_t len = 0;
 	char *buf;
-	pid_t pid;
-	int status;
+	int status, wrote_resolv;
 
 	if (getpid() != 1)
 		return not_pid1(argc, argv);
@@ -545,41 +1550,59 @@ int main(int argc, char **argv)
 	ensure_stdio();
 	marker("init", NULL);
 	console_raw();
+	/* Blocked from the start: a SIGTERM during setup is a stop request taken
+	 * up once the service runs; SIGCHLD is read from the signalfd. */
+	memset(&s, 0, sizeof(s));
+	s.status = -1;
+	s.ctl = -1;
+	sigemptyset(&s.set);
+	sigaddset(&s.set, SIGCHLD);
+	sigaddset(&s.set, SIGTERM);
+	sigaddset(&s.set, SIGINT);
+	sigaddset(&s.set, SIGHUP);
+	sigaddset(&s.set, SIGIO);
+	sigprocmask(SIG_BLOCK, &s.set, NULL);
+	s.sfd = signalfd(-1, &s.set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (s.sfd < 0)
+		fatal("signalfd: %s", strerror(errno));
 	setup_filesystems();
 	ensure_stdio(); /* /dev/console exists now even if the initramfs lacked it */
-	/* Ctrl-Alt-Del (or QEMU's equivalent) becomes SIGINT to us, forwarded to the service. */
+	/* Ctrl-Alt-Del (or QEMU's equivalent) becomes SIGINT to us: a stop request. */
 	reboot(RB_DISABLE_CAD);
 
-	buf = read_conf(CONF_PATH, &len, err, sizeof(err));
-	if (!buf)
-		fatal("%s", err);
-	if (conf_parse(&c, buf, len, conf_warn, CONF_PATH, err, sizeof(err)) < 0)
-		fatal("%s: %s", CONF_PATH, err);
+	buf = read_config(&len, from, sizeof(from));
+	if (conf_parse(&c, buf, len, conf_warn, from, err, sizeof(err)) < 0)
+		fatal("%s: %s", from, err);
+	s.c = &c;
+	if (c.mode == CONF_MODE_BUILD) {
+		struct statvfs sv;
+
+		/* The build's writes must land on the disk even if the host forgot "rw". */
+		if (statvfs("/", &sv) == 0 && (sv.f_flag & ST_RDONLY) &&
+		    mount(NULL, "/", NULL, MS_REMOUNT, NULL) < 0)
+			fatal("remount / read-write: %s", strerror(errno));
+	} else {
+		mount_table(service_mounts, sizeof(service_mounts) / sizeof(service_mounts[0]));
+	}
 	if (sethostname(c.hostname, strlen(c.hostname)) < 0)
 		warnf("sethostname: %s", strerror(errno));
+	setup_volumes(&c);
 	setup_loopback();
-	setup_eth0();
-	if (chdir(c.workdir) < 0)
-		fatal("workdir %s: %s", c.workdir, strerror(errno));
+	wrote_resolv = setup_eth0();
+	ctl_setup(&s);
 
-	/* Blocked before fork so no SIGCHLD is lost; sigwaitinfo takes them in order. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigprocmask(SIG_BLOCK, &set, NULL);
+	status = c.mode == CONF_MODE_BUILD ? run_build(&s) : run_service(&s);
+	stop_everything();
+	if (c.mode == CONF_MODE_BUILD && wrote_resolv) {
+		/* Ours, for the build's network, not part of the image (as with Docker). */
+		size_t rlen;
+		char *r = read_file("/etc/resolv.conf", 4096, &rlen, err, sizeof(err));
 
-	marker("exec", NULL);
-	pid = fork();
-	if (pid < 0)
-		fatal("fork: %s", strerror(errno));
-	if (pid == 0)
-		run_service(&c);
-
-	status = supervise(pid, &set);
-	stop_everything(&set);
-	sync();
+		if (r && rlen == sizeof(resolv_conf) - 1 && !memcmp(r, resolv_conf, rlen))
+			unlink("/etc/resolv.conf");
+		free(r);
+	}
+	shutdown_filesystems();
 	snprintf(err, sizeof(err), "%d", status & 255);
 	marker("exit", err);
 	power_off();

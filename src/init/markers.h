@@ -12,20 +12,69 @@
  * decimals ("0.712345"): the guest's uptime, so the host can line it up with
  * the kernel's own boot. The console's output post-processing (OPOST, so
  * "\n" -> "\r\n") is switched off right after the first marker, so the host
- * sees the service's bytes as written.
+ * sees the service's bytes as written (unless the config has "tty 1": then
+ * the console is a cooked terminal, "\r\n" included; markers hold no "\n").
  *
  *   crumb:init TIME          first thing PID 1 does
- *   crumb:exec TIME          config read and system set up; just before the
- *                            service is forked
- *   crumb:exit TIME STATUS   the service ended and everything was stopped and
- *                            synced; STATUS is decimal 0..255: the exit code,
- *                            or 128+N when killed by signal N; 126 when the
- *                            program could not be executed, 127 when it was
- *                            not found. Power-off follows.
+ *   crumb:exec TIME          config read and system set up (volumes mounted,
+ *                            network up); just before the service (or the
+ *                            first build step) is forked
+ *   crumb:ready TIME PORT... every `ready` port of the config has a LISTEN
+ *                            socket in the guest (/proc/net/tcp{,6}); the
+ *                            ports in config order. At most once per boot.
+ *   crumb:restart TIME N STATUS
+ *                            the service is being started again under its
+ *                            restart policy: the Nth restart (1, 2, ...),
+ *                            after a run that ended with STATUS (as in exit)
+ *   crumb:stopping TIME WHY  a stop request arrived; WHY is "ctl" (the
+ *                            control port), "SIGTERM" or "SIGINT" (sent to
+ *                            crumb-init, e.g. Ctrl-Alt-Del gives SIGINT).
+ *                            stop_signal goes to the service's process
+ *                            group, SIGKILL after stop_timeout seconds;
+ *                            then the usual exit. At most once per boot.
+ *   crumb:step TIME INDEX STATUS LABEL
+ *                            build mode: step INDEX (1-based) ended with
+ *                            STATUS (as in exit) and what it left running
+ *                            was killed; LABEL is the step line's value
+ *                            (may be empty, '?' for non-printable bytes,
+ *                            cut to fit). A non-zero STATUS ends the build.
+ *   crumb:exit TIME STATUS   the service ended and everything was stopped,
+ *                            disk and 9p filesystems unmounted (or
+ *                            remounted read-only) and synced; STATUS is
+ *                            decimal 0..255: the exit code, or 128+N when
+ *                            killed by signal N; 126 when the program could
+ *                            not be executed (or its workdir or user could
+ *                            not be entered), 127 when it was not found.
+ *                            After a restart policy: the last run's. Build
+ *                            mode: the last step's status (128+stop_signal
+ *                            when stopped between steps). Power-off follows.
  *   crumb:error TIME MESSAGE a fatal init error (missing or bad config, /proc
- *                            or /dev not mountable, fork failed); MESSAGE is
- *                            printable ASCII (other bytes become '?'), spaces
- *                            allowed, no 0x02/0x03. Power-off follows.
+ *                            or /dev not mountable, a volume that does not
+ *                            mount, an unknown user or group, fork failed);
+ *                            MESSAGE is printable ASCII (other bytes become
+ *                            '?'), spaces allowed, no 0x02/0x03. Running
+ *                            processes are killed, filesystems unmounted,
+ *                            power-off follows.
+ *
+ * A whole marker, framing included, is at most 502 bytes (MESSAGE and LABEL
+ * are cut to fit): the host may treat a longer run as plain text. Hosts
+ * must ignore marker names they do not know.
+ *
+ * The control port (the host's side of a graceful stop)
+ *   The host adds a virtio-serial port named "crumb.ctl":
+ *     -device virtio-serial-device
+ *     -chardev socket,id=crumbctl,path=SOCK,server=on,wait=off
+ *     -device virtserialport,chardev=crumbctl,name=crumb.ctl
+ *   crumb-init opens /dev/vportNpM whose /sys/class/virtio-ports/vportNpM/
+ *   name is "crumb.ctl" (it looks for up to 5 s after boot while a virtio
+ *   console device exists). The host connects to SOCK whenever it likes
+ *   and writes lines ("\n"-terminated, "\r\n" accepted, at most 127 bytes):
+ *     stop                  a stop request (as SIGTERM to crumb-init)
+ *     winsize ROWS COLS     new window size of the console (tty 1); the
+ *                           kernel sends SIGWINCH to the service
+ *   Unknown lines are ignored with a warning. crumb-init writes nothing to
+ *   the port. Requests written before the guest opened the port wait in
+ *   QEMU's socket; the host may close the connection right after writing.
  *
  * Human-readable warnings go to stderr (the console too) as lines starting
  * with "crumb-init: ". Power-off is reboot(RB_AUTOBOOT): with "reboot=t" on

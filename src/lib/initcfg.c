@@ -1,6 +1,7 @@
 /* initcfg.c: renders crumb-init's configuration file (format in src/init/config.h). */
 #include "initcfg.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,16 @@
 void initcfg_init(struct initcfg *c)
 {
 	memset(c, 0, sizeof(*c));
+	c->stop_timeout = -1;
+}
+
+static void step_release(struct initcfg_step *s)
+{
+	free(s->label);
+	strlist_release(&s->argv);
+	strlist_release(&s->env);
+	free(s->workdir);
+	free(s->user);
 }
 
 void initcfg_release(struct initcfg *c)
@@ -16,24 +27,65 @@ void initcfg_release(struct initcfg *c)
 	strlist_release(&c->argv);
 	strlist_release(&c->env);
 	free(c->workdir);
+	free(c->user);
 	free(c->hostname);
+	for (size_t i = 0; i < c->nsteps; i++)
+		step_release(&c->steps[i]);
+	free(c->steps);
+	for (size_t i = 0; i < c->nmounts; i++) {
+		free(c->mounts[i].type);
+		free(c->mounts[i].source);
+		free(c->mounts[i].target);
+		free(c->mounts[i].options);
+	}
+	free(c->mounts);
+	free(c->ready);
+	free(c->term);
 	initcfg_init(c);
 }
 
-/* One "KEY VALUE\n" record, VALUE escaped so the line holds no control byte. */
-static int add_record(struct sbuf *sb, const char *key, const char *val, struct err *e)
+struct initcfg_step *initcfg_add_step(struct initcfg *c, const char *label)
+{
+	struct initcfg_step *s;
+
+	c->steps = xrealloc(c->steps, (c->nsteps + 1) * sizeof(*c->steps));
+	s = &c->steps[c->nsteps++];
+	memset(s, 0, sizeof(*s));
+	s->label = xstrdup(label ? label : "");
+	c->build = 1;
+	return s;
+}
+
+void initcfg_add_mount(struct initcfg *c, const char *type, const char *source, const char *target,
+		       const char *options)
+{
+	struct initcfg_mount *m;
+
+	c->mounts = xrealloc(c->mounts, (c->nmounts + 1) * sizeof(*c->mounts));
+	m = &c->mounts[c->nmounts++];
+	m->type = xstrdup(type);
+	m->source = xstrdup(source);
+	m->target = xstrdup(target);
+	m->options = xstrdup(options ? options : "rw");
+}
+
+void initcfg_add_ready(struct initcfg *c, unsigned port)
+{
+	c->ready = xrealloc(c->ready, (c->nready + 1) * sizeof(*c->ready));
+	c->ready[c->nready++] = port;
+}
+
+/* Escapes val onto sb: \\, \n, \xHH for control bytes, and (space) a space as \x20. */
+static void add_escaped(struct sbuf *sb, const char *val, int space)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t start = sb->len;
 
-	sb_adds(sb, key);
-	sb_addc(sb, ' ');
 	for (const unsigned char *p = (const unsigned char *)val; *p; p++) {
 		if (*p == '\\') {
 			sb_add(sb, "\\\\", 2);
 		} else if (*p == '\n') {
 			sb_add(sb, "\\n", 2);
-		} else if (*p < 0x20 || *p == 0x7f) {
+		} else if (*p < 0x20 || *p == 0x7f || (space && *p == ' ')) {
 			char esc[4] = {'\\', 'x', hex[*p >> 4], hex[*p & 15]};
 
 			sb_add(sb, esc, 4);
@@ -41,6 +93,10 @@ static int add_record(struct sbuf *sb, const char *key, const char *val, struct 
 			sb_addc(sb, (char)*p);
 		}
 	}
+}
+
+static int end_record(struct sbuf *sb, size_t start, const char *key, struct err *e)
+{
 	if (sb->len - start > CONF_LINE_MAX)
 		return err_set(
 		    e, CRUMB_EUNSAFE,
@@ -50,39 +106,194 @@ static int add_record(struct sbuf *sb, const char *key, const char *val, struct 
 	return 0;
 }
 
-int initcfg_render(const struct initcfg *c, struct sbuf *out, struct err *e)
+/* One "KEY VALUE\n" record, VALUE escaped so the line holds no control byte. */
+static int add_record(struct sbuf *sb, const char *key, const char *val, struct err *e)
 {
-	struct sbuf sb = SBUF_INIT;
-	int rc = 0;
+	size_t start = sb->len;
 
-	if (c->argv.n == 0)
-		return err_set(e, CRUMB_EINVAL, "init config: nothing to run (empty argv)");
-	if (!c->argv.v[0][0])
-		return err_set(e, CRUMB_EINVAL, "init config: empty program path (argv[0])");
-	for (size_t i = 0; i < c->env.n; i++) {
-		const char *eq = strchr(c->env.v[i], '=');
+	sb_adds(sb, key);
+	sb_addc(sb, ' ');
+	add_escaped(sb, val, 0);
+	return end_record(sb, start, key, e);
+}
 
-		if (!eq || eq == c->env.v[i])
+static int add_number(struct sbuf *sb, const char *key, long v, struct err *e)
+{
+	char num[24];
+
+	snprintf(num, sizeof(num), "%ld", v);
+	return add_record(sb, key, num, e);
+}
+
+/* "mount TYPE SOURCE TARGET OPTIONS": fields escaped one by one, spaces too. */
+static int add_mount(struct sbuf *sb, const struct initcfg_mount *m, struct err *e)
+{
+	const char *f[4] = {m->type, m->source, m->target, m->options};
+	size_t start = sb->len;
+
+	sb_adds(sb, "mount");
+	for (int i = 0; i < 4; i++) {
+		sb_addc(sb, ' ');
+		add_escaped(sb, f[i], 1);
+	}
+	return end_record(sb, start, "mount", e);
+}
+
+static int user_ok(const char *s)
+{
+	const char *colon = strchr(s, ':');
+
+	if (!s[0] || colon == s)
+		return 0;
+	return !colon || (colon[1] && !strchr(colon + 1, ':'));
+}
+
+/* The checks crumb-init makes on one program (the service or a step). */
+static int check_proc(const char *what, const struct strlist *argv, const struct strlist *env,
+		      const char *workdir, const char *user, struct err *e)
+{
+	if (argv->n == 0)
+		return err_set(e, CRUMB_EINVAL, "init config: nothing to run (empty argv%s%s)",
+			       what[0] ? " in " : "", what);
+	if (!argv->v[0][0])
+		return err_set(e, CRUMB_EINVAL, "init config: empty program path (argv[0]%s%s)",
+			       what[0] ? " in " : "", what);
+	for (size_t i = 0; i < env->n; i++) {
+		const char *eq = strchr(env->v[i], '=');
+
+		if (!eq || eq == env->v[i])
 			return err_set(e, CRUMB_EINVAL,
 				       "init config: environment entry '%s' is not NAME=value",
-				       c->env.v[i]);
+				       env->v[i]);
 	}
-	if (c->workdir && c->workdir[0] != '/')
+	if (workdir && workdir[0] != '/')
 		return err_set(e, CRUMB_EINVAL, "init config: workdir '%s' is not absolute",
-			       c->workdir);
+			       workdir);
+	if (user && !user_ok(user))
+		return err_set(e, CRUMB_EINVAL, "init config: user '%s' is not USER[:GROUP]", user);
+	return 0;
+}
+
+static int check(const struct initcfg *c, struct err *e)
+{
+	int r;
+
+	if (c->build) {
+		if (c->nsteps == 0)
+			return err_set(e, CRUMB_EINVAL, "init config: build mode without steps");
+		if (c->argv.n || c->env.n || c->workdir || c->user)
+			return err_set(e, CRUMB_EINVAL,
+				       "init config: build mode takes steps, not a service argv, "
+				       "env, workdir or user");
+		if (c->restart != INITCFG_RESTART_NO || c->nready || c->tty || c->term || c->rows ||
+		    c->cols)
+			return err_set(e, CRUMB_EINVAL,
+				       "init config: build mode has no restart, ready or tty");
+		for (size_t i = 0; i < c->nsteps; i++) {
+			const struct initcfg_step *s = &c->steps[i];
+
+			if ((r = check_proc(s->label ? s->label : "a step", &s->argv, &s->env,
+					    s->workdir, s->user, e)) < 0)
+				return r;
+		}
+	} else if ((r = check_proc("", &c->argv, &c->env, c->workdir, c->user, e)) < 0) {
+		return r;
+	}
 	if (c->hostname && (!c->hostname[0] || strlen(c->hostname) > CONF_HOSTNAME_MAX))
 		return err_set(e, CRUMB_EINVAL, "init config: hostname must be 1..%d bytes",
 			       CONF_HOSTNAME_MAX);
+	if (c->restart_max > CONF_RESTART_MAX_LIMIT)
+		return err_set(e, CRUMB_EINVAL, "init config: at most %d restarts",
+			       CONF_RESTART_MAX_LIMIT);
+	if (c->stop_signal < 0 || c->stop_signal > 64)
+		return err_set(e, CRUMB_EINVAL, "init config: stop signal %d is not 1..64",
+			       c->stop_signal);
+	if (c->stop_timeout < -1 || c->stop_timeout > CONF_STOP_TIMEOUT_LIMIT)
+		return err_set(e, CRUMB_EINVAL, "init config: stop timeout %d is not 0..%d s",
+			       c->stop_timeout, CONF_STOP_TIMEOUT_LIMIT);
+	for (size_t i = 0; i < c->nready; i++)
+		if (c->ready[i] < 1 || c->ready[i] > 65535)
+			return err_set(e, CRUMB_EINVAL,
+				       "init config: ready port %u is not 1..65535", c->ready[i]);
+	for (size_t i = 0; i < c->nmounts; i++) {
+		const struct initcfg_mount *m = &c->mounts[i];
 
+		if (!m->type[0] || !m->source[0] || !m->target[0] || !m->options[0])
+			return err_set(e, CRUMB_EINVAL, "init config: a mount field is empty");
+		if (strspn(m->type, "abcdefghijklmnopqrstuvwxyz0123456789") != strlen(m->type))
+			return err_set(e, CRUMB_EINVAL,
+				       "init config: mount type '%s' is not [a-z0-9]+", m->type);
+		if (m->target[0] != '/')
+			return err_set(e, CRUMB_EINVAL,
+				       "init config: mount target '%s' is not absolute", m->target);
+	}
+	if (c->term && (!c->term[0] || strlen(c->term) > CONF_TERM_MAX))
+		return err_set(e, CRUMB_EINVAL, "init config: TERM must be 1..%d bytes",
+			       CONF_TERM_MAX);
+	if (c->rows > 65535 || c->cols > 65535)
+		return err_set(e, CRUMB_EINVAL, "init config: window size over 65535");
+	return 0;
+}
+
+static int add_proc(struct sbuf *sb, const struct strlist *argv, const struct strlist *env,
+		    const char *workdir, const char *user, struct err *e)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < argv->n && !rc; i++)
+		rc = add_record(sb, "arg", argv->v[i], e);
+	for (size_t i = 0; i < env->n && !rc; i++)
+		rc = add_record(sb, "env", env->v[i], e);
+	if (!rc && workdir)
+		rc = add_record(sb, "workdir", workdir, e);
+	if (!rc && user)
+		rc = add_record(sb, "user", user, e);
+	return rc;
+}
+
+int initcfg_render(const struct initcfg *c, struct sbuf *out, struct err *e)
+{
+	static const char *const restart[] = {"no", "on-failure", "always"};
+	struct sbuf sb = SBUF_INIT;
+	int rc = check(c, e);
+
+	if (rc)
+		return rc;
 	sb_adds(&sb, CONF_HEADER "\n");
-	for (size_t i = 0; i < c->argv.n && !rc; i++)
-		rc = add_record(&sb, "arg", c->argv.v[i], e);
-	for (size_t i = 0; i < c->env.n && !rc; i++)
-		rc = add_record(&sb, "env", c->env.v[i], e);
-	if (!rc && c->workdir)
-		rc = add_record(&sb, "workdir", c->workdir, e);
+	/* mode comes first: it must precede every step. */
+	if (c->build)
+		sb_adds(&sb, "mode build\n");
+	else
+		rc = add_proc(&sb, &c->argv, &c->env, c->workdir, c->user, e);
 	if (!rc && c->hostname)
 		rc = add_record(&sb, "hostname", c->hostname, e);
+	if (!rc && c->restart == INITCFG_RESTART_ON_FAILURE && c->restart_max)
+		sb_addf(&sb, "restart on-failure:%u\n", c->restart_max);
+	else if (!rc && c->restart != INITCFG_RESTART_NO)
+		sb_addf(&sb, "restart %s\n", restart[c->restart]);
+	if (!rc && c->stop_signal)
+		rc = add_number(&sb, "stop_signal", c->stop_signal, e);
+	if (!rc && c->stop_timeout >= 0)
+		rc = add_number(&sb, "stop_timeout", c->stop_timeout, e);
+	for (size_t i = 0; i < c->nready && !rc; i++)
+		rc = add_number(&sb, "ready", c->ready[i], e);
+	for (size_t i = 0; i < c->nmounts && !rc; i++)
+		rc = add_mount(&sb, &c->mounts[i], e);
+	if (!rc && c->tty)
+		sb_adds(&sb, "tty 1\n");
+	if (!rc && c->term)
+		rc = add_record(&sb, "term", c->term, e);
+	if (!rc && c->rows)
+		rc = add_number(&sb, "rows", c->rows, e);
+	if (!rc && c->cols)
+		rc = add_number(&sb, "cols", c->cols, e);
+	for (size_t i = 0; c->build && i < c->nsteps && !rc; i++) {
+		const struct initcfg_step *s = &c->steps[i];
+
+		rc = add_record(&sb, "step", s->label ? s->label : "", e);
+		if (!rc)
+			rc = add_proc(&sb, &s->argv, &s->env, s->workdir, s->user, e);
+	}
 	if (!rc && sb.len > CONF_FILE_MAX)
 		rc = err_set(e, CRUMB_EUNSAFE,
 			     "init config: %zu bytes, over crumb-init's limit of %d", sb.len,
@@ -91,4 +302,14 @@ int initcfg_render(const struct initcfg *c, struct sbuf *out, struct err *e)
 		sb_add(out, sb.buf, sb.len);
 	sb_release(&sb);
 	return rc;
+}
+
+void initcfg_disk(const char *conf, size_t len, struct sbuf *out)
+{
+	size_t start = out->len;
+
+	sb_addf(out, CONF_DISK_MAGIC "%zu\n", len);
+	sb_add(out, conf, len);
+	while ((out->len - start) % 512)
+		sb_addc(out, '\0');
 }

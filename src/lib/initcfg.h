@@ -6,28 +6,92 @@
 
 /* Where the file goes in the guest's root (the same as src/init/config.h's CONF_PATH). */
 #define INITCFG_GUEST_PATH "/etc/crumb/init.conf"
+/* The fw_cfg name that replaces the file in the root: QEMU's
+ * "-fw_cfg name=" INITCFG_FW_CFG_NAME ",file=PATH" (guest kernel needs
+ * CONFIG_X86_IOPL_IOPERM; see config.h, "Where the file comes from"). */
+#define INITCFG_FW_CFG_NAME "opt/crumb/init.conf"
+
+enum initcfg_restart { INITCFG_RESTART_NO, INITCFG_RESTART_ON_FAILURE, INITCFG_RESTART_ALWAYS };
+
+/* One build step (mode build). Owned by its initcfg. */
+struct initcfg_step {
+	char *label;	     /* NULL = "" */
+	struct strlist argv; /* at least one; argv[0] non-empty */
+	struct strlist env;  /* "NAME=value" */
+	char *workdir;	     /* NULL = "/" (created in the guest if missing) */
+	char *user;	     /* "USER[:GROUP]"; NULL = root */
+};
+
+/* A filesystem crumb-init mounts before the service, e.g. {"ext4", "/dev/vdb",
+ * "/data", "rw"} or {"9p", "TAG", "/mnt", "ro"}. Owned by its initcfg. */
+struct initcfg_mount {
+	char *type, *source, *target, *options;
+};
 
 /* What the guest runs. The struct owns every string (initcfg_release frees them):
- * fill the lists with strlist_push and the two strings with xstrdup. */
+ * fill the lists with strlist_push, the strings with xstrdup, and the arrays
+ * with the initcfg_add_* helpers. initcfg_init gives every field its default. */
 struct initcfg {
+	/* The service (mode service; must stay empty with build). */
 	struct strlist
 	    argv; /* argv[0] = program path in the guest (execve'd as is, no PATH search) */
 	struct strlist env; /* "NAME=value"; the service's whole environment */
 	char *workdir;	    /* NULL = "/" */
-	char *hostname;	    /* NULL = "crumb" */
+	char *user;	    /* "USER[:GROUP]", names or numbers; NULL = root */
+
+	char *hostname; /* NULL = "crumb" */
+
+	/* mode build: steps instead of argv/env/workdir/user. */
+	int build;
+	struct initcfg_step *steps;
+	size_t nsteps;
+
+	enum initcfg_restart restart; /* service only */
+	unsigned restart_max;	      /* on-failure: at most this many restarts; 0 = no limit */
+	int stop_signal;	      /* 1..64; 0 = crumb-init's default (15) */
+	int stop_timeout;	      /* 0..86400 s; -1 (initcfg_init's) = default (10) */
+	unsigned *ready; /* TCP ports the service listens on when ready (service only) */
+	size_t nready;
+	struct initcfg_mount *mounts;
+	size_t nmounts;
+	int tty;	     /* 1: the service gets the console as a cooked controlling tty */
+	char *term;	     /* TERM for the service; NULL = none added */
+	unsigned rows, cols; /* window size with tty; 0 = not set */
 };
 
 void initcfg_init(struct initcfg *c);
-/* Frees everything c owns and leaves it initialized (empty). */
+/* Frees everything c owns and leaves it initialized (defaults). */
 void initcfg_release(struct initcfg *c);
 
+/* Appends a step (sets c->build) labelled label (copied; NULL = ""); returns
+ * it, owned by c, for the caller to fill. Valid until the next add_step. */
+struct initcfg_step *initcfg_add_step(struct initcfg *c, const char *label);
+/* Appends a mount; the strings are copied; options NULL = "rw". */
+void initcfg_add_mount(struct initcfg *c, const char *type, const char *source, const char *target,
+		       const char *options);
+void initcfg_add_ready(struct initcfg *c, unsigned port);
+
 /*
- * Appends the file's bytes to out. Fails (CRUMB_EINVAL) on an empty argv, an
- * empty argv[0], an env entry without '=' or with an empty NAME, a workdir
- * that is not absolute, a hostname not 1..64 bytes; (CRUMB_EUNSAFE) on a
- * line or a file over crumb-init's limits (256 KiB escaped per line, 1 MiB in
- * all). On failure out is left as it was.
+ * Appends the file's bytes to out. Fails (CRUMB_EINVAL) on a config
+ * crumb-init would refuse: an empty argv (or, with build, no step or a step
+ * with an empty argv, or a service argv as well), an empty argv[0], an env
+ * entry without '=' or with an empty NAME, a workdir or mount target that is
+ * not absolute, a hostname not 1..64 bytes, a user not USER[:GROUP], a value
+ * out of range, an empty mount field or a type not [a-z0-9]+, restart/ready/
+ * tty/term/rows/cols with build; (CRUMB_EUNSAFE) on a line or a file over
+ * crumb-init's limits (256 KiB escaped per line, 1 MiB in all). On failure
+ * out is left as it was.
  */
 int initcfg_render(const struct initcfg *c, struct sbuf *out, struct err *e);
+
+/*
+ * Appends a config disk holding the len bytes of a rendered config to out:
+ * the header "crumb-init-config LEN\n", the bytes, zeros up to a multiple of
+ * 512 bytes. The host attaches it as a raw virtio-blk drive (read-only),
+ * after the root disk and the volumes; crumb-init prefers it to the file in
+ * the root (but not to fw_cfg). This is how to pass a config to a guest
+ * kernel without ioperm(2), such as the crumb kernel today.
+ */
+void initcfg_disk(const char *conf, size_t len, struct sbuf *out);
 
 #endif

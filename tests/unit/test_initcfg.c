@@ -1,13 +1,16 @@
 /* test_initcfg.c: renders init configs with initcfg and parses them back with the guest parser. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "lib/initcfg.h"
 #include "lib/util.h"
 #include "tap.h"
 
-/* The guest's parser is not in the host library: compile it in. */
+/* The guest's parser and user lookup are not in the host library: compile them in. */
 #include "../../src/init/config.c"
+#include "../../src/init/user.c"
 
 static int warnings;
 static char last_warning[256];
@@ -69,10 +72,60 @@ static void roundtrip(const struct initcfg *c, const char *what)
 	rc = parse_bytes(out.buf, out.len, &pc, &copy, err, sizeof(err));
 	is_int(rc, 0, "%s: parses back (%s)", what, err);
 	if (rc == 0) {
-		ok(lists_equal(pc.argv, pc.argc, &c->argv), "%s: argv survives", what);
-		ok(lists_equal(pc.envp, pc.envc, &c->env), "%s: env survives", what);
-		is_str(pc.workdir, c->workdir ? c->workdir : "/", "%s: workdir", what);
+		is_int(pc.mode, c->build ? CONF_MODE_BUILD : CONF_MODE_SERVICE, "%s: mode", what);
+		if (!c->build) {
+			ok(lists_equal(pc.svc.argv, pc.svc.argc, &c->argv), "%s: argv survives",
+			   what);
+			ok(lists_equal(pc.svc.envp, pc.svc.envc, &c->env), "%s: env survives",
+			   what);
+			is_str(pc.svc.workdir, c->workdir ? c->workdir : "/", "%s: workdir", what);
+			is_str(pc.svc.user, c->user, "%s: user", what);
+			ok(pc.svc.label == NULL && pc.nsteps == 0, "%s: no steps", what);
+		} else {
+			is_int(pc.nsteps, c->nsteps, "%s: step count", what);
+			ok(pc.svc.argv == NULL, "%s: no service argv", what);
+			for (size_t i = 0; i < pc.nsteps && i < c->nsteps; i++) {
+				const struct initcfg_step *w = &c->steps[i];
+				const struct conf_proc *g = &pc.steps[i];
+
+				is_str(g->label, w->label, "%s: step %zu label", what, i);
+				ok(lists_equal(g->argv, g->argc, &w->argv), "%s: step %zu argv",
+				   what, i);
+				ok(lists_equal(g->envp, g->envc, &w->env), "%s: step %zu env", what,
+				   i);
+				is_str(g->workdir, w->workdir ? w->workdir : "/",
+				       "%s: step %zu workdir", what, i);
+				is_str(g->user, w->user, "%s: step %zu user", what, i);
+			}
+		}
 		is_str(pc.hostname, c->hostname ? c->hostname : "crumb", "%s: hostname", what);
+		is_int(pc.restart, (int)c->restart, "%s: restart", what);
+		is_int(pc.restart_max,
+		       c->restart == INITCFG_RESTART_ON_FAILURE && c->restart_max
+			   ? (long long)c->restart_max
+			   : -1,
+		       "%s: restart max", what);
+		is_int(pc.stop_signal, c->stop_signal ? c->stop_signal : 15, "%s: stop signal",
+		       what);
+		is_int(pc.stop_timeout, c->stop_timeout >= 0 ? c->stop_timeout : 10,
+		       "%s: stop timeout", what);
+		is_int(pc.nready, c->nready, "%s: ready count", what);
+		for (size_t i = 0; i < pc.nready && i < c->nready; i++)
+			is_int(pc.ready[i], c->ready[i], "%s: ready port %zu", what, i);
+		is_int(pc.nmounts, c->nmounts, "%s: mount count", what);
+		for (size_t i = 0; i < pc.nmounts && i < c->nmounts; i++) {
+			is_str(pc.mounts[i].type, c->mounts[i].type, "%s: mount %zu type", what, i);
+			is_str(pc.mounts[i].source, c->mounts[i].source, "%s: mount %zu source",
+			       what, i);
+			is_str(pc.mounts[i].target, c->mounts[i].target, "%s: mount %zu target",
+			       what, i);
+			is_str(pc.mounts[i].options, c->mounts[i].options, "%s: mount %zu options",
+			       what, i);
+		}
+		is_int(pc.tty, c->tty, "%s: tty", what);
+		is_str(pc.term, c->term, "%s: term", what);
+		is_int(pc.rows, c->rows, "%s: rows", what);
+		is_int(pc.cols, c->cols, "%s: cols", what);
 		is_int(warnings, 0, "%s: no warnings", what);
 	}
 	conf_release(&pc);
@@ -128,7 +181,8 @@ static void test_roundtrips(void)
 		sb_release(&out);
 	}
 	initcfg_release(&c);
-	ok(c.argv.n == 0 && !c.workdir, "initcfg_release leaves an empty config");
+	ok(c.argv.n == 0 && !c.workdir && c.stop_timeout == -1,
+	   "initcfg_release leaves an empty config with its defaults");
 
 	/* Exact escaping, as documented in config.h. */
 	initcfg_init(&c);
@@ -211,7 +265,9 @@ static void parse_fails(const char *text, size_t len, const char *want, const ch
 	is_int(rc, -1, "rejects %s", what);
 	ok(rc == -1 && strstr(err, want) != NULL, "  message for %s: '%s' (want '%s')", what, err,
 	   want);
-	ok(c.argv == NULL && c.envp == NULL, "  nothing left allocated for %s", what);
+	ok(c.svc.argv == NULL && c.svc.envp == NULL && c.steps == NULL && c.mounts == NULL &&
+	       c.ready == NULL,
+	   "  nothing left allocated for %s", what);
 	free(copy);
 }
 
@@ -282,7 +338,7 @@ static void test_parse_errors(void)
 		big[n] = '\n';
 		is_int(parse_bytes(big, n + 1, &c, &copy, err, sizeof(err)), 0,
 		       "a line of exactly CONF_LINE_MAX bytes parses (%s)", err);
-		is_int(c.argc == 1 ? (long long)strlen(c.argv[0]) : -1, CONF_LINE_MAX - 4,
+		is_int(c.svc.argc == 1 ? (long long)strlen(c.svc.argv[0]) : -1, CONF_LINE_MAX - 4,
 		       "  and keeps its bytes");
 		conf_release(&c);
 		conf_release(&c);
@@ -315,12 +371,12 @@ static void test_parse_lenient(void)
 	is_int(warnings, 1, "the unknown key warns once");
 	is_str(last_warning, "line 4: unknown key 'future_key' ignored", "the warning says where");
 	if (rc == 0) {
-		is_int(c.argc, 3, "three args");
-		is_str(c.argv[1], "", "an empty arg");
-		is_str(c.argv[2], "AJ\\\n", "hex escapes of either case, backslash, newline");
-		ok(c.argv[3] == NULL, "argv is NULL-terminated");
-		is_int(c.envc, 1, "one env");
-		is_str(c.workdir, "/", "workdir defaults to /");
+		is_int(c.svc.argc, 3, "three args");
+		is_str(c.svc.argv[1], "", "an empty arg");
+		is_str(c.svc.argv[2], "AJ\\\n", "hex escapes of either case, backslash, newline");
+		ok(c.svc.argv[3] == NULL, "argv is NULL-terminated");
+		is_int(c.svc.envc, 1, "one env");
+		is_str(c.svc.workdir, "/", "workdir defaults to /");
 		is_str(c.hostname, "h", "hostname");
 	}
 	conf_release(&c);
@@ -328,7 +384,7 @@ static void test_parse_lenient(void)
 
 	rc = parse_bytes("crumb-init 1\narg /x\n", 20, &c, &copy, err, sizeof(err));
 	is_int(rc, 0, "no env parses");
-	ok(rc == 0 && c.envp && c.envp[0] == NULL && c.envc == 0,
+	ok(rc == 0 && c.svc.envp && c.svc.envp[0] == NULL && c.svc.envc == 0,
 	   "envp is an empty array, not NULL");
 	is_str(c.hostname, "crumb", "hostname defaults to crumb");
 	conf_release(&c);
@@ -343,11 +399,395 @@ static void test_parse_lenient(void)
 	free(copy);
 }
 
+static void test_new_keys(void)
+{
+	struct initcfg c;
+	struct sbuf out = SBUF_INIT;
+	struct err e = {0};
+	struct initcfg_step *st;
+
+	initcfg_init(&c);
+	strlist_push(&c.argv, "/usr/sbin/sshd");
+	strlist_push(&c.argv, "-D");
+	c.user = xstrdup("www-data:1000");
+	c.restart = INITCFG_RESTART_ON_FAILURE;
+	c.restart_max = 3;
+	c.stop_signal = 3;
+	c.stop_timeout = 0;
+	initcfg_add_ready(&c, 22);
+	initcfg_add_ready(&c, 65535);
+	initcfg_add_mount(&c, "ext4", "/dev/vdb", "/data", NULL);
+	initcfg_add_mount(&c, "9p", "tag with space", "/mnt/my dir/a\\b\nc", "ro,cache=loose");
+	initcfg_add_mount(&c, "tmpfs", "tmpfs", "/scratch", "size=10m,mode=1777");
+	c.tty = 1;
+	c.term = xstrdup("xterm-256color");
+	c.rows = 50;
+	c.cols = 132;
+	c.hostname = xstrdup("web");
+	roundtrip(&c, "every service key");
+	initcfg_render(&c, &out, &e);
+	ok(strstr(out.buf, "\nmount 9p tag\\x20with\\x20space /mnt/my\\x20dir/a\\\\b\\nc "
+			   "ro,cache=loose\n") != NULL,
+	   "mount fields escape spaces as \\x20");
+	ok(strstr(out.buf, "\nmount ext4 /dev/vdb /data rw\n") != NULL,
+	   "a plain mount reads plainly, options default to rw");
+	ok(strstr(out.buf, "\nrestart on-failure:3\n") && strstr(out.buf, "\nstop_timeout 0\n") &&
+	       strstr(out.buf, "\nready 22\n") && strstr(out.buf, "\ntty 1\n"),
+	   "numbers and policies render as documented");
+	sb_release(&out);
+
+	c.restart = INITCFG_RESTART_ALWAYS;
+	c.restart_max = 0;
+	c.stop_signal = 0;
+	c.stop_timeout = -1;
+	roundtrip(&c, "restart always, default stop");
+	c.restart = INITCFG_RESTART_ON_FAILURE;
+	roundtrip(&c, "restart on-failure without a limit");
+	initcfg_release(&c);
+
+	/* Build mode. */
+	initcfg_init(&c);
+	c.hostname = xstrdup("builder");
+	initcfg_add_mount(&c, "ext4", "/dev/vdb", "/cache", "rw");
+	st = initcfg_add_step(&c, "1/3 RUN apt-get update && apt-get install -y x");
+	strlist_push(&st->argv, "/bin/sh");
+	strlist_push(&st->argv, "-c");
+	strlist_push(&st->argv, "apt-get update && apt-get install -y x");
+	strlist_push(&st->env, "PATH=/usr/bin:/bin");
+	st = initcfg_add_step(&c, NULL);
+	strlist_push(&st->argv, "/bin/true");
+	st->user = xstrdup("1000:1000");
+	st->workdir = xstrdup("/home/u/new dir");
+	strlist_push(&st->env, "A=b c");
+	st = initcfg_add_step(&c, "3/3 \x01 odd\nlabel");
+	strlist_push(&st->argv, "/x");
+	ok(c.build == 1, "initcfg_add_step sets build");
+	roundtrip(&c, "build mode");
+	initcfg_render(&c, &out, &e);
+	ok(!strncmp(out.buf, "crumb-init 1\nmode build\n", 24),
+	   "mode build comes right after the header");
+	ok(strstr(out.buf, "\nstep \n") != NULL, "a step without label has an empty value");
+	sb_release(&out);
+	initcfg_release(&c);
+	ok(c.nsteps == 0 && c.steps == NULL && c.nmounts == 0, "release frees steps and mounts");
+}
+
+static void test_new_render_errors(void)
+{
+	struct initcfg c;
+	struct sbuf out = SBUF_INIT;
+	struct err e = {0};
+	struct initcfg_step *st;
+	const char *bad_users[] = {"", ":g", "u:", "a:b:c", NULL};
+
+	initcfg_init(&c);
+	strlist_push(&c.argv, "/bin/true");
+	for (int i = 0; bad_users[i]; i++) {
+		c.user = xstrdup(bad_users[i]);
+		is_int(initcfg_render(&c, &out, &e), CRUMB_EINVAL, "user '%s' fails", bad_users[i]);
+		free(c.user);
+		c.user = NULL;
+	}
+	c.stop_signal = 65;
+	is_int(initcfg_render(&c, &out, &e), CRUMB_EINVAL, "stop signal 65 fails");
+	c.stop_signal = 0;
+	c.stop_timeout = 86401;
+	is_int(initcfg_render(&c, &out, &e), CRUMB_EINVAL, "stop timeout 86401 fails");
+	c.stop_timeout = -1;
+	initcfg_add_ready(&c, 0);
+	is_int(initcfg_render(&c, &out, &e), CRUMB_EINVAL, "ready port 0 fails");
+	c.ready[0] = 65536;
+	is_int(initcfg_render(&c, &out, &e), CRUMB_EINVAL, "ready port 65536 fails");
+	c.ready[0] = 80;
+	initcfg_add_mount(&c, "ext4", "/dev/vdb", "data", NULL);
+	is_int(initcfg_render(&c, &out, &e), CRUMB_EINVAL, "a relative mount target fails");
+	free(c.mounts[0].target);
+	c.mounts[0].target = xstrdup("/data");
+	free(c.mounts[0].type);
+	c.mounts[0].type = xstrdup("Ext4");
+	is_int(initcfg_render(&c, &out, &e), CRUMB_EINVAL, "an uppercase mount type fails");
+	free(c.mounts[0].type);
+	c.mounts[0].type = xstrdup("ext4");
+	free(c.mounts[0].options);
+	c.mounts[0].options = xstrdup("");
+	is_int(initcfg_render(&c, &out, &e), CRUMB_EINVAL, "empty mount options fail");
+	free(c.mounts[0].options);
+	c.mounts[0].options = xstrdup("ro");
+	c.term = xstrdup("");
+	is_int(initcfg_render(&c, &out, &e), CRUMB_EINVAL, "an empty TERM fails");
+	free(c.term);
+	c.term = NULL;
+	c.rows = 70000;
+	is_int(initcfg_render(&c, &out, &e), CRUMB_EINVAL, "70000 rows fail");
+	c.rows = 0;
+	c.restart_max = 2000000;
+	is_int(initcfg_render(&c, &out, &e), CRUMB_EINVAL, "2000000 restarts fail");
+	c.restart_max = 0;
+	is_int(initcfg_render(&c, &out, &e), 0, "and fixed, it renders (%s)", e.msg);
+	sb_reset(&out);
+
+	/* build mode: no service fields, at least one step, each with an argv */
+	c.build = 1;
+	is_int(initcfg_render(&c, &out, &e), CRUMB_EINVAL, "build mode without steps fails");
+	st = initcfg_add_step(&c, "s");
+	strlist_push(&st->argv, "/x");
+	is_int(initcfg_render(&c, &out, &e), CRUMB_EINVAL, "build mode with a service argv fails");
+	strlist_release(&c.argv);
+	free(c.ready);
+	c.ready = NULL;
+	c.nready = 0;
+	is_int(initcfg_render(&c, &out, &e), 0, "build mode renders (%s)", e.msg);
+	sb_reset(&out);
+	c.tty = 1;
+	is_int(initcfg_render(&c, &out, &e), CRUMB_EINVAL, "build mode with tty fails");
+	c.tty = 0;
+	c.restart = INITCFG_RESTART_ALWAYS;
+	is_int(initcfg_render(&c, &out, &e), CRUMB_EINVAL, "build mode with restart fails");
+	c.restart = INITCFG_RESTART_NO;
+	st = initcfg_add_step(&c, "empty");
+	is_int(initcfg_render(&c, &out, &e), CRUMB_EINVAL, "a step without argv fails");
+	ok(strstr(e.msg, "empty") != NULL, "  naming the step: %s", e.msg);
+	strlist_push(&st->argv, "/y");
+	st->user = xstrdup("a:");
+	is_int(initcfg_render(&c, &out, &e), CRUMB_EINVAL, "a step with a bad user fails");
+	initcfg_release(&c);
+	sb_release(&out);
+}
+
+static void parses(const char *text, struct conf *c, char **copy, const char *what)
+{
+	char err[256];
+	int rc = parse_bytes(text, strlen(text), c, copy, err, sizeof(err));
+
+	is_int(rc, 0, "%s parses (%s)", what, err);
+}
+
+static void test_new_parse(void)
+{
+	struct conf c;
+	char *copy;
+
+	FAILS("crumb-init 1\narg /x\nuser a\nuser b\n", "line 4: user given twice", "two users");
+	FAILS("crumb-init 1\narg /x\nuser \n", "USER or USER:GROUP", "an empty user");
+	FAILS("crumb-init 1\narg /x\nuser a::b\n", "USER or USER:GROUP", "a user with two colons");
+	FAILS("crumb-init 1\narg /x\nrestart sometimes\n", "restart must be", "a bad restart");
+	FAILS("crumb-init 1\narg /x\nrestart on-failure:\n", "restart must be", "on-failure:");
+	FAILS("crumb-init 1\narg /x\nrestart on-failure:-1\n", "restart must be", "on-failure:-1");
+	FAILS("crumb-init 1\narg /x\nrestart on-failure:1000001\n", "restart must be",
+	      "too many restarts");
+	FAILS("crumb-init 1\narg /x\nrestart no\nrestart no\n", "restart given twice",
+	      "two restarts");
+	FAILS("crumb-init 1\narg /x\nstop_signal 0\n", "stop_signal must be 1..64", "signal 0");
+	FAILS("crumb-init 1\narg /x\nstop_signal 65\n", "stop_signal must be", "signal 65");
+	FAILS("crumb-init 1\narg /x\nstop_signal TERM\n", "stop_signal must be", "a signal name");
+	FAILS("crumb-init 1\narg /x\nstop_signal +9\n", "stop_signal must be", "a signed number");
+	FAILS("crumb-init 1\narg /x\nstop_timeout 86401\n", "stop_timeout must be",
+	      "a long timeout");
+	FAILS("crumb-init 1\narg /x\nstop_timeout 1.5\n", "stop_timeout must be", "a fraction");
+	FAILS("crumb-init 1\narg /x\nready 0\n", "ready must be a TCP port", "ready 0");
+	FAILS("crumb-init 1\narg /x\nready 65536\n", "ready must be", "ready 65536");
+	FAILS("crumb-init 1\narg /x\nready 99999999999\n", "ready must be", "an 11-digit port");
+	FAILS("crumb-init 1\narg /x\nmount ext4 /dev/vdb /data\n", "line 3: mount wants",
+	      "a mount with three fields");
+	FAILS("crumb-init 1\narg /x\nmount ext4 /dev/vdb /data rw x\n", "mount wants",
+	      "a mount with five fields");
+	FAILS("crumb-init 1\narg /x\nmount ext4  /data rw\n", "mount field 2 is empty",
+	      "a mount with an empty field");
+	FAILS("crumb-init 1\narg /x\nmount ext4 /dev/vdb data rw\n", "not an absolute path",
+	      "a relative mount target");
+	FAILS("crumb-init 1\narg /x\nmount Ext4 /dev/vdb /data rw\n", "mount type",
+	      "an uppercase mount type");
+	FAILS("crumb-init 1\narg /x\nmount e\\x41 /dev/vdb /data rw\n", "mount type",
+	      "an escaped uppercase mount type");
+	FAILS("crumb-init 1\narg /x\nmount ext4 /dev/vdb /data r\\q\n",
+	      "mount field 4: unknown escape", "a bad escape in a mount field");
+	FAILS("crumb-init 1\narg /x\ntty 2\n", "tty must be 0 or 1", "tty 2");
+	FAILS("crumb-init 1\narg /x\ntty 1\ntty 1\n", "tty given twice", "two ttys");
+	FAILS("crumb-init 1\narg /x\nterm \n", "term must be", "an empty term");
+	FAILS("crumb-init 1\narg /x\nrows 0\n", "rows must be 1..65535", "rows 0");
+	FAILS("crumb-init 1\narg /x\ncols 1\ncols 2\n", "cols given twice", "two cols");
+	FAILS("crumb-init 1\nmode daemon\narg /x\n", "line 2: mode must be service or build",
+	      "a bad mode");
+	FAILS("crumb-init 1\narg /x\nmode build\n", "mode must come before", "mode after arg");
+	FAILS("crumb-init 1\nmode service\nmode service\narg /x\n", "mode given twice",
+	      "two modes");
+	FAILS("crumb-init 1\narg /x\nstep a\n", "step outside build mode", "a step in a service");
+	FAILS("crumb-init 1\nmode build\narg /x\n", "line 3: 'arg' before the first step",
+	      "arg before the first step");
+	FAILS("crumb-init 1\nmode build\nuser u\nstep a\narg /x\n", "'user' before the first step",
+	      "user before the first step");
+	FAILS("crumb-init 1\nmode build\n", "without a 'step' line", "build mode without steps");
+	FAILS("crumb-init 1\nmode build\nstep a\nstep b\narg /x\n",
+	      "line 4: the step before has no arg", "a step without arg");
+	FAILS("crumb-init 1\nmode build\nstep a\narg /x\nstep b\n", "the last step has no arg",
+	      "a last step without arg");
+	FAILS("crumb-init 1\nmode build\nrestart always\nstep a\narg /x\n",
+	      "restart is not allowed in build mode", "restart in build mode");
+	FAILS("crumb-init 1\nmode build\nready 80\n", "ready is not allowed",
+	      "ready in build mode");
+	FAILS("crumb-init 1\nmode build\nstep a\narg /x\ntty 1\n", "tty is not allowed",
+	      "tty in build mode");
+	FAILS("crumb-init 1\ntty 1\nmode build\nstep a\narg /x\n", "build mode has no restart",
+	      "tty before mode build");
+	FAILS("crumb-init 1\nmode build\nstep a\narg /x\nworkdir /a\nworkdir /b\n",
+	      "workdir given twice", "two workdirs in a step");
+
+	parses("crumb-init 1\nmode build\nhostname b\nstop_timeout 0\nstep one\narg /a\nenv X=1\n"
+	       "user 5\nworkdir /w\nstep \narg /b\nworkdir /w\nmount 9p t /m ro\n",
+	       &c, &copy, "a hand-written build config");
+	if (c.nsteps == 2) {
+		is_str(c.steps[0].label, "one", "step 1 label");
+		is_str(c.steps[0].user, "5", "step 1 user");
+		is_int(c.steps[0].envc, 1, "step 1 env");
+		is_str(c.steps[1].label, "", "step 2 has an empty label");
+		is_int(c.steps[1].envc, 0, "step 2 has no env (not step 1's)");
+		ok(c.steps[1].envp && c.steps[1].envp[0] == NULL, "  but an empty array");
+		ok(c.steps[1].user == NULL, "step 2 runs as root");
+		is_int(c.nmounts, 1, "a mount after the steps is global");
+		is_int(c.stop_timeout, 0, "stop_timeout 0");
+	} else {
+		ok(0, "two steps (got %zu)", c.nsteps);
+	}
+	conf_release(&c);
+	free(copy);
+	parses("crumb-init 1\nmode service\narg /x\nrestart on-failure:0\nstop_signal 64\nready 1\n"
+	       "ready 1\n",
+	       &c, &copy, "mode service, on-failure:0, duplicate ports");
+	is_int(c.restart_max, 0, "on-failure:0 means no restart");
+	is_int(c.nready, 2, "duplicate ready ports are kept");
+	is_int(c.stop_signal, 64, "stop_signal 64");
+	conf_release(&c);
+	free(copy);
+	/* An older host's file still means what it meant. */
+	parses("crumb-init 1\narg /x\n", &c, &copy, "a minimal config");
+	ok(c.mode == CONF_MODE_SERVICE && c.restart == CONF_RESTART_NO && c.stop_signal == 15 &&
+	       c.stop_timeout == 10 && c.nready == 0 && c.nmounts == 0 && !c.tty && !c.term &&
+	       !c.svc.user,
+	   "defaults: service, no restart, SIGTERM, 10 s, no ready, mounts or tty, root");
+	conf_release(&c);
+	free(copy);
+}
+
+static void test_disk(void)
+{
+	struct sbuf conf = SBUF_INIT, disk = SBUF_INIT;
+	struct initcfg c;
+	struct err e = {0};
+	size_t off = 0, len = 0;
+
+	initcfg_init(&c);
+	strlist_push(&c.argv, "/bin/true");
+	initcfg_render(&c, &conf, &e);
+	initcfg_disk(conf.buf, conf.len, &disk);
+	is_int(disk.len % 512, 0, "the config disk is whole sectors");
+	is_int(conf_disk_header(disk.buf, disk.len, &off, &len), 0, "the guest finds its header");
+	ok(off + len <= disk.len && len == conf.len && !memcmp(disk.buf + off, conf.buf, len),
+	   "and the config in it");
+	is_str(disk.buf, "crumb-init-config 27\ncrumb-init 1\narg /bin/true\n",
+	       "the disk is the header, the config, then zeros");
+	is_int(conf_disk_header("crumb-init-config 25", 20, &off, &len), -1,
+	       "no newline: no header");
+	is_int(conf_disk_header("crumb-init-config \n", 19, &off, &len), -1,
+	       "no length: no header");
+	is_int(conf_disk_header("crumb-init-config 0\n", 20, &off, &len), -1,
+	       "length 0: no header");
+	is_int(conf_disk_header("crumb-init-config 1048577\n", 26, &off, &len), -1,
+	       "over 1 MiB: no header");
+	is_int(conf_disk_header("crumb-init-config 99999999999\n", 30, &off, &len), -1,
+	       "11 digits: no header");
+	is_int(conf_disk_header("\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 21, &off, &len), -1,
+	       "zeros (an ext4 volume's first bytes): no header");
+	is_int(conf_disk_header("crumb-init-config 5\n", 20, &off, &len), 0,
+	       "a header whose data lies beyond the bytes given still parses");
+	is_int(off, 20, "  offset");
+	initcfg_release(&c);
+	sb_release(&conf);
+	sb_release(&disk);
+}
+
+static void test_user(void)
+{
+	char dir[] = "/tmp/crumb-test-user-XXXXXX", path[256], err[256];
+	struct user_ids ids;
+	FILE *f;
+
+	if (!mkdtemp(dir)) {
+		ok(0, "mkdtemp");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/etc", dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/etc/passwd", dir);
+	f = fopen(path, "w");
+	fputs("root:x:0:0:root:/root:/bin/sh\n"
+	      "# not a comment in passwd, just a bad line\n"
+	      "bob:x:1000:1000:Bob:/home/bob:/bin/sh\n"
+	      "short:x:7\n"
+	      "1000:x:4242:4242::/home/numeric:/bin/sh\n"
+	      "nohome:x:2000:2000:::/bin/sh\n"
+	      "last:x:3000:3000::/home/last:/bin/sh",
+	      f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/etc/group", dir);
+	f = fopen(path, "w");
+	fputs("root:x:0:\nbob:x:1000:\nstaff:x:50:alice,bob\nwheel:x:10:bob\n"
+	      "dup:x:1000:bob\nbobby:x:60:bobby\nlastg:x:70:last",
+	      f);
+	fclose(f);
+
+	is_int(user_resolve(dir, "bob", &ids, err, sizeof(err)), 0, "bob resolves (%s)", err);
+	is_int(ids.uid, 1000, "  uid");
+	is_int(ids.gid, 1000, "  gid from passwd");
+	is_str(ids.home, "/home/bob", "  home");
+	is_int(ids.ngroups, 3, "  primary + staff + wheel (dup gid once, bobby not bob)");
+	ok(ids.ngroups == 3 && ids.groups[0] == 1000 && ids.groups[1] == 50 && ids.groups[2] == 10,
+	   "  in /etc/group order after the primary");
+
+	is_int(user_resolve(dir, "bob:staff", &ids, err, sizeof(err)), 0, "bob:staff resolves");
+	ok(ids.uid == 1000 && ids.gid == 50 && ids.ngroups == 1 && ids.groups[0] == 50,
+	   "  an explicit group is the only one");
+	is_int(user_resolve(dir, "bob:123", &ids, err, sizeof(err)), 0, "bob:123 resolves");
+	ok(ids.gid == 123 && ids.ngroups == 1, "  a numeric group needs no entry");
+	is_int(user_resolve(dir, "bob:nosuch", &ids, err, sizeof(err)), -1, "bob:nosuch fails");
+	ok(strstr(err, "group nosuch: no such group") != NULL, "  saying so: %s", err);
+
+	is_int(user_resolve(dir, "1000", &ids, err, sizeof(err)), 0, "a user named 1000 resolves");
+	ok(ids.uid == 4242 && ids.gid == 4242, "  by name before number");
+	is_int(user_resolve(dir, "3000", &ids, err, sizeof(err)), 0, "uid 3000 resolves");
+	ok(ids.uid == 3000 && ids.gid == 3000 && !strcmp(ids.home, "/home/last"),
+	   "  to its passwd entry (last line without newline)");
+	ok(ids.ngroups == 2 && ids.groups[1] == 70, "  with the groups of its name");
+	is_int(user_resolve(dir, "12345", &ids, err, sizeof(err)), 0,
+	       "uid 12345 (no entry) resolves");
+	ok(ids.uid == 12345 && ids.gid == 0 && ids.ngroups == 1 && !strcmp(ids.home, "/"),
+	   "  with gid 0, no other group, home /");
+	is_int(user_resolve(dir, "12345:12345", &ids, err, sizeof(err)), 0, "12345:12345 resolves");
+	ok(ids.uid == 12345 && ids.gid == 12345, "  both numbers");
+	is_int(user_resolve(dir, "nohome", &ids, err, sizeof(err)), 0, "a user without home");
+	is_str(ids.home, "/", "  gets /");
+	is_int(user_resolve(dir, "alice", &ids, err, sizeof(err)), -1,
+	       "a user only in /etc/group fails");
+	ok(strstr(err, "user alice: no such user in /etc/passwd") != NULL, "  saying so: %s", err);
+	is_int(user_resolve(dir, "short", &ids, err, sizeof(err)), -1,
+	       "a short passwd line is skipped");
+	is_int(user_resolve(dir, "4294967295", &ids, err, sizeof(err)), -1, "uid -1 is no number");
+	is_int(user_resolve("/nonexistent-root", "0:0", &ids, err, sizeof(err)), 0,
+	       "no passwd at all: numbers still work");
+	is_int(user_resolve("/nonexistent-root", "root", &ids, err, sizeof(err)), -1,
+	       "no passwd at all: names fail");
+	sh("rm -rf '%s'", dir);
+}
+
 int main(void)
 {
 	test_roundtrips();
 	test_render_errors();
 	test_parse_errors();
 	test_parse_lenient();
+	test_new_keys();
+	test_new_render_errors();
+	test_new_parse();
+	test_disk();
+	test_user();
 	return done_testing();
 }
