@@ -47,12 +47,12 @@ build/san/crumb: $(SAN_OBJ)
 	@echo "  LD-SAN  $@"
 	@$(CC) $(SANFLAGS) -o $@ $(SAN_OBJ) $(DEPLIBS)
 
-build/san/unit/%: tests/unit/%.c $(SAN_LIB) $(wildcard src/init/*.h)
+build/san/unit/%: tests/unit/%.c $(SAN_LIB) $(wildcard src/init/*.h src/init/*.c)
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $<"
 	@$(CC) $(ALL_CFLAGS) $(SANFLAGS) -Itests/unit -o $@ $< $(SAN_LIB) $(DEPLIBS)
 
-build/san/fuzz/%: fuzz/%_fuzz.c fuzz/replay.c $(SAN_LIB)
+build/san/fuzz/%: fuzz/%_fuzz.c fuzz/replay.c $(SAN_LIB) $(wildcard src/init/*.[ch])
 	@mkdir -p $(dir $@)
 	@echo "  REPLAY  $<"
 	@$(CC) $(ALL_CFLAGS) $(SANFLAGS) -o $@ fuzz/replay.c $< $(SAN_LIB) $(DEPLIBS)

@@ -869,8 +869,17 @@ static int do_copy(struct builder *b, struct bstage *st, const struct spec_instr
 				  spec_kind_name(i->kind), v->from);
 	}
 	char *dest = dest_path(st, v->dest);
+	struct tree_node *dnode;
 	size_t nsrc = v->src.n + v->nheredoc_src;
-	int dir_dest = dest[strlen(dest) - 1] == '/' || nsrc > 1;
+	/* A directory: "dir/", ".", "dir/.", several sources, or one that exists (as Docker). */
+	size_t dl = strlen(dest);
+	int dir_dest = dest[dl - 1] == '/' || nsrc > 1 || (dl >= 2 && !strcmp(dest + dl - 2, "/.")) ||
+		       ((dnode = tree_lookup(&st->tree, dest, 1)) && dnode->type == TREE_DIR);
+	while (dl > 1 && (dest[dl - 1] == '/' || (dl >= 2 && !strcmp(dest + dl - 2, "/.")))) {
+		dl -= dest[dl - 1] == '/' ? 1 : 2;
+		dest[dl ? dl : 1] = 0;
+		dl = strlen(dest);
+	}
 	struct strlist paths = STRLIST_INIT;
 	struct hasher h;
 	h_init(&h);

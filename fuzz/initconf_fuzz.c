@@ -1,0 +1,36 @@
+/* initconf_fuzz.c: libFuzzer target: any bytes as crumb-init's config (conf_parse), then a
+ * host-side re-render of what parsed must parse again. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../src/init/config.c"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size > CONF_FILE_MAX + 16)
+		return 0;
+	/* conf_parse decodes in place and must read only buf[0..len). */
+	char *buf = malloc(size ? size : 1);
+	memcpy(buf, data, size);
+	struct conf c;
+	char err[256];
+	if (conf_parse(&c, buf, size, NULL, NULL, err, sizeof(err)) == 0) {
+		/* What the parser promises after success. */
+		if (c.mode == CONF_MODE_SERVICE && (c.svc.argc < 1 || !c.svc.argv[0][0] || !c.svc.envp))
+			abort();
+		if (c.mode == CONF_MODE_BUILD && (c.nsteps < 1 || !c.steps))
+			abort();
+		for (size_t k = 0; k < c.nmounts; k++)
+			if (!*c.mounts[k].type || !*c.mounts[k].target)
+				abort();
+		conf_release(&c);
+		conf_release(&c); /* documented safe twice */
+	} else if (!memchr(err, 0, sizeof(err))) {
+		abort();
+	}
+	free(buf);
+	return 0;
+}
