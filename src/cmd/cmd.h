@@ -49,6 +49,19 @@ DECLARE_CMD(run);
 DECLARE_CMD(pack);
 DECLARE_CMD(mkfs);
 DECLARE_CMD(fs);
+DECLARE_CMD(images);
+DECLARE_CMD(inspect);
+DECLARE_CMD(tag);
+DECLARE_CMD(rmi);
+DECLARE_CMD(prune);
+DECLARE_CMD(import);
+DECLARE_CMD(build);
+DECLARE_CMD(ps);
+DECLARE_CMD(stop);
+DECLARE_CMD(kill);
+DECLARE_CMD(logs);
+DECLARE_CMD(rm);
+DECLARE_CMD(volume);
 
 /* Shared by run and pack: the --exec/--add/-e options and building the initramfs. */
 struct exec_opts {

@@ -40,6 +40,7 @@ static const char exit_codes[] =
 	"                    or ~/.local/share/crumb\n"
 	"  CRUMB_QEMU        the QEMU binary; default qemu-system-x86_64 from PATH\n"
 	"  CRUMB_INIT        the crumb-init binary; default next to crumb\n"
+	"  XDG_RUNTIME_DIR   VMs' state lives in its crumb/vms (else $CRUMB_HOME/run/vms)\n"
 	"  SOURCE_DATE_EPOCH timestamp of every file in built images; default 0\n"
 	"\n"
 	"Run 'crumb help COMMAND' for one command's options.\n";

@@ -127,9 +127,27 @@ int vm_port_check(const struct vm_port *p, struct err *e)
 	return r;
 }
 
+/* QEMU splits option values at commas: a comma in a path is written twice. */
+static void add_path(struct sbuf *sb, const char *key, const char *path)
+{
+	sb_adds(sb, key);
+	for (const char *p = path; *p; p++) {
+		if (*p == ',')
+			sb_addc(sb, ',');
+		sb_addc(sb, *p);
+	}
+}
+
+static void push_pair(struct strlist *l, const char *opt, char *val)
+{
+	strlist_push(l, opt);
+	strlist_push_owned(l, val);
+}
+
 char **vm_argv(const struct vm_config *c, const char *qemu, enum accel a)
 {
 	struct strlist l = STRLIST_INIT;
+	struct sbuf sb = SBUF_INIT;
 	strlist_push(&l, qemu);
 	strlist_push(&l, "-M");
 	strlist_push_owned(&l, xasprintf("microvm,accel=%s,acpi=off", accel_name(a)));
@@ -141,6 +159,7 @@ char **vm_argv(const struct vm_config *c, const char *qemu, enum accel a)
 	strlist_push_owned(&l, xasprintf("%u", c->mem_mb));
 	strlist_push(&l, "-smp");
 	strlist_push_owned(&l, xasprintf("%u", c->cpus ? c->cpus : 1));
+	/* virtio-rng: a tiny kernel has almost no entropy of its own (NOTES.md). */
 	const char *fixed[] = {"-nodefaults", "-no-user-config", "-display", "none", "-serial",
 			       "stdio", "-no-reboot", "-device", "virtio-rng-device", NULL};
 	for (int i = 0; fixed[i]; i++)
@@ -151,48 +170,88 @@ char **vm_argv(const struct vm_config *c, const char *qemu, enum accel a)
 		strlist_push(&l, "-initrd");
 		strlist_push(&l, c->initrd);
 	}
+	/* Block devices first, root then volumes, so that the guest names them
+	 * /dev/vda, /dev/vdb... in this order. */
 	if (c->disk) {
-		/* QEMU splits -drive options at commas: double any in the path. */
-		struct sbuf d = SBUF_INIT;
-		sb_adds(&d, "file=");
-		for (const char *p = c->disk; *p; p++) {
-			if (*p == ',')
-				sb_addc(&d, ',');
-			sb_addc(&d, *p);
-		}
-		sb_adds(&d, ",format=raw,if=none,id=root,snapshot=on");
-		strlist_push(&l, "-drive");
-		strlist_push_owned(&l, sb_detach(&d));
+		add_path(&sb, "file=", c->disk);
+		sb_addf(&sb, ",format=raw,if=none,id=root%s", c->disk_writable ? "" : ",snapshot=on");
+		push_pair(&l, "-drive", sb_detach(&sb));
 		strlist_push(&l, "-device");
 		strlist_push(&l, "virtio-blk-device,drive=root");
 	}
+	for (size_t i = 0; i < c->nvolumes; i++) {
+		add_path(&sb, "file=", c->volumes[i].path);
+		sb_addf(&sb, ",format=raw,if=none,id=vol%zu%s", i,
+			c->volumes[i].readonly ? ",readonly=on" : "");
+		push_pair(&l, "-drive", sb_detach(&sb));
+		push_pair(&l, "-device", xasprintf("virtio-blk-device,drive=vol%zu", i));
+	}
+	if (c->init_conf_disk) {
+		add_path(&sb, "file=", c->init_conf_disk);
+		sb_adds(&sb, ",format=raw,if=none,id=initconf,readonly=on");
+		push_pair(&l, "-drive", sb_detach(&sb));
+		strlist_push(&l, "-device");
+		strlist_push(&l, "virtio-blk-device,drive=initconf");
+	}
+	for (size_t i = 0; i < c->nshares; i++) {
+		sb_addf(&sb, "local,id=fs%zu,", i);
+		add_path(&sb, "path=", c->shares[i].path);
+		sb_adds(&sb, ",security_model=none");
+		if (c->shares[i].readonly)
+			sb_adds(&sb, ",readonly=on");
+		push_pair(&l, "-fsdev", sb_detach(&sb));
+		push_pair(&l, "-device",
+			  xasprintf("virtio-9p-device,fsdev=fs%zu,mount_tag=%s", i, c->shares[i].tag));
+	}
 	if (c->net) {
-		struct sbuf nd = SBUF_INIT;
-		sb_adds(&nd, "user,id=n0");
+		sb_adds(&sb, "user,id=n0");
 		for (size_t i = 0; i < c->nports; i++) {
 			const struct vm_port *p = &c->ports[i];
-			sb_addf(&nd, ",hostfwd=%s:%s:%u-:%u", p->udp ? "udp" : "tcp", p->host_ip,
+			sb_addf(&sb, ",hostfwd=%s:%s:%u-:%u", p->udp ? "udp" : "tcp", p->host_ip,
 				p->host_port, p->guest_port);
 		}
-		strlist_push(&l, "-netdev");
-		strlist_push_owned(&l, sb_detach(&nd));
+		push_pair(&l, "-netdev", sb_detach(&sb));
 		strlist_push(&l, "-device");
 		strlist_push(&l, "virtio-net-device,netdev=n0");
+	}
+	if (c->init_conf) {
+		sb_adds(&sb, "name=" VM_FWCFG_INIT_CONF ",");
+		add_path(&sb, "file=", c->init_conf);
+		push_pair(&l, "-fw_cfg", sb_detach(&sb));
+	}
+	if (c->ctl_sock) {
+		/* wait=off: QEMU does not wait for a client; `crumb stop` connects later. */
+		strlist_push(&l, "-device");
+		strlist_push(&l, "virtio-serial-device");
+		sb_adds(&sb, "socket,id=crumbctl,");
+		add_path(&sb, "path=", c->ctl_sock);
+		sb_adds(&sb, ",server=on,wait=off");
+		push_pair(&l, "-chardev", sb_detach(&sb));
+		strlist_push(&l, "-device");
+		strlist_push(&l, "virtserialport,chardev=crumbctl,name=" VM_CTL_PORT);
+	}
+	if (c->qmp_sock) {
+		sb_adds(&sb, "socket,id=crumbqmp,");
+		add_path(&sb, "path=", c->qmp_sock);
+		sb_adds(&sb, ",server=on,wait=off");
+		push_pair(&l, "-chardev", sb_detach(&sb));
+		strlist_push(&l, "-mon");
+		strlist_push(&l, "chardev=crumbqmp,mode=control");
 	}
 	/* reboot=t + -no-reboot is what makes QEMU exit when crumb-init is done
 	 * (power-off only halts microvm without ACPI); panic=-1 does the same
 	 * for a panic. */
-	struct sbuf cmd = SBUF_INIT;
-	sb_adds(&cmd, "console=ttyS0 reboot=t panic=-1");
+	sb_adds(&sb, "console=ttyS0 reboot=t panic=-1");
 	if (c->initrd)
-		sb_adds(&cmd, " rdinit=/sbin/crumb-init");
+		sb_adds(&sb, " rdinit=/sbin/crumb-init");
 	else if (c->disk)
-		sb_adds(&cmd, " root=/dev/vda rw rootfstype=ext4 init=/sbin/crumb-init");
-	sb_adds(&cmd, c->verbose ? " loglevel=7" : " quiet");
+		sb_adds(&sb, " root=/dev/vda rw rootfstype=ext4 init=/sbin/crumb-init");
+	sb_adds(&sb, c->verbose || c->klog ? " loglevel=7" : " quiet");
+	if (c->klog)
+		sb_adds(&sb, " printk.time=1");
 	if (c->cmdline && *c->cmdline)
-		sb_addf(&cmd, " %s", c->cmdline);
-	strlist_push(&l, "-append");
-	strlist_push_owned(&l, sb_detach(&cmd));
+		sb_addf(&sb, " %s", c->cmdline);
+	push_pair(&l, "-append", sb_detach(&sb));
 	strlist_push_owned(&l, NULL);
 	return l.v;
 }
@@ -210,6 +269,8 @@ void console_init(struct console *c, struct vm_result *res, int verbose, vm_outp
 	memset(c, 0, sizeof(*c));
 	sb_init(&c->mark);
 	sb_init(&c->line);
+	sb_init(&c->hold);
+	c->bol = 1;
 	c->res = res;
 	c->verbose = verbose;
 	c->out = out;
@@ -220,26 +281,86 @@ void console_release(struct console *c)
 {
 	sb_release(&c->mark);
 	sb_release(&c->line);
+	sb_release(&c->hold);
+}
+
+static void emit(struct console *c, const char *buf, size_t n)
+{
+	if (n && c->out)
+		c->out(c->ctx, buf, n);
+}
+
+/* s (starting with '[') is: 1 a whole printk stamp "[  SECONDS.MICROS] "
+ * (six decimals, as the kernel writes it), 0 the start of one, -1 not one. */
+static int stamp_prefix(const char *s, size_t n)
+{
+	int digits = 0, dot = 0, frac = 0, close = 0;
+	for (size_t i = 1; i < n && n <= 32; i++) {
+		char ch = s[i];
+		if (close)
+			return ch == ' ' && i == n - 1 ? 1 : -1;
+		if (ch == ' ' && !digits)
+			continue;
+		if (ch >= '0' && ch <= '9' && (!dot || frac < 6)) {
+			*(dot ? &frac : &digits) += 1;
+			continue;
+		}
+		if (ch == '.' && digits && !dot)
+			dot = 1;
+		else if (ch == ']' && frac == 6)
+			close = 1;
+		else
+			return -1;
+	}
+	return n <= 32 ? 0 : -1;
+}
+
+/* Gives back held bytes as the service's (a marker or the end came first). */
+static void release_hold(struct console *c)
+{
+	if (c->phase == 1)
+		emit(c, c->hold.buf, c->hold.len);
+	sb_reset(&c->hold);
 }
 
 static void text(struct console *c, const char *buf, size_t n)
 {
-	if (!n)
-		return;
-	if ((c->verbose || c->phase == 1) && c->out)
-		c->out(c->ctx, buf, n);
-	/* Watch for a panic in everything, shown or not. */
+	int divert = c->klog && c->phase == 1 && !c->verbose;
+	size_t run = 0; /* buf[run..i) is still to be shown */
 	for (size_t i = 0; i < n; i++) {
-		if (buf[i] != '\n' && buf[i] != '\r') {
+		char b = buf[i];
+		if (divert && (c->kline || c->hold.len || (c->bol && b == '['))) {
+			emit(c, buf + run, i - run);
+			run = i + 1;
+			if (!c->kline) {
+				sb_addc(&c->hold, b);
+				int m = stamp_prefix(c->hold.buf, c->hold.len);
+				if (m < 0)
+					emit(c, c->hold.buf, c->hold.len);
+				if (m) {
+					c->kline = m > 0;
+					sb_reset(&c->hold);
+				}
+			}
+		}
+		c->bol = b == '\n';
+		/* Watch for a panic in everything, shown or not. */
+		if (b != '\n' && b != '\r') {
 			if (c->line.len < 512)
-				sb_addc(&c->line, buf[i]);
+				sb_addc(&c->line, b);
 			continue;
 		}
 		char *p = strstr(c->line.buf, "Kernel panic - not syncing");
 		if (p && !c->res->panic[0])
 			snprintf(c->res->panic, sizeof(c->res->panic), "%s", p);
+		if (c->klog && c->line.len && (c->phase != 1 || c->kline))
+			vm_klog_add(c->klog, c->line.buf, c->line.len, c->now, c->phase == 0);
+		if (b == '\n')
+			c->kline = 0;
 		sb_reset(&c->line);
 	}
+	if (c->verbose || c->phase == 1)
+		emit(c, buf + run, n - run);
 }
 
 static void marker(struct console *c, double now)
@@ -272,12 +393,57 @@ static void marker(struct console *c, double now)
 	} else if (!strcmp(name, "error")) {
 		snprintf(r->init_error, sizeof(r->init_error), "%s", rest);
 		c->phase = 2;
+	} else if (!strcmp(name, "ready")) {
+		r->t_ready = now;
+		r->g_ready = t;
+	} else if (!strcmp(name, "stopping")) {
+		r->t_stopping = now;
+		r->g_stopping = t;
+	} else if (!strcmp(name, "restart")) {
+		r->t_restart = now;
+		r->g_restart = t;
+		r->restarts++;
+	} else if (!strcmp(name, "step")) {
+		r->steps++;
+		snprintf(r->step, sizeof(r->step), "%s", rest);
 	}
+	if (c->event)
+		c->event(c->event_ctx, name, r);
+}
+
+void vm_klog_add(struct vm_klog *k, const char *line, size_t len, double now, int boot)
+{
+	if (k->n >= VM_KLOG_MAX_LINES || k->text.len + len + 1 > VM_KLOG_MAX_BYTES) {
+		k->dropped++;
+		return;
+	}
+	if (!(k->n & (k->n - 1))) /* at 0, 1, 2, 4...: room for twice as many */
+		k->host = xrealloc(k->host, (k->n ? 2 * k->n : 1) * sizeof(double));
+	sb_add(&k->text, line, len);
+	sb_addc(&k->text, '\n');
+	k->host[k->n++] = now;
+	if (boot && k->boot == k->n - 1)
+		k->boot = k->n;
+}
+
+void vm_klog_reset(struct vm_klog *k)
+{
+	sb_reset(&k->text);
+	k->n = k->boot = k->dropped = 0;
+}
+
+void vm_klog_release(struct vm_klog *k)
+{
+	sb_release(&k->text);
+	free(k->host);
+	k->host = NULL;
+	k->n = k->boot = k->dropped = 0;
 }
 
 void console_feed(struct console *c, const char *buf, size_t n, double now)
 {
 	size_t i = 0;
+	c->now = now;
 	while (i < n) {
 		if (c->in_marker) {
 			char b = buf[i++];
@@ -312,6 +478,8 @@ void console_feed(struct console *c, const char *buf, size_t n, double now)
 			i++;
 			c->in_marker = 1;
 			sb_reset(&c->mark);
+			if (c->hold.len)
+				release_hold(c);
 		}
 	}
 }
@@ -376,18 +544,33 @@ static void probe_store(const struct vm_config *c, int ok)
 	free(f);
 }
 
+static void write_all(int fd, const char *buf, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, buf, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return; /* a full disk loses log bytes, never the VM */
+		buf += w;
+		n -= (size_t)w;
+	}
+}
+
 /* One QEMU process from spawn to exit. probe: give up (return 1) when
  * crumb-init has not spoken within KVM_PROBE_SECONDS. */
 static int spawn_once(const struct vm_config *c, const char *qemu, enum accel a, int probe,
 		      vm_output_fn out, void *ctx, struct vm_result *res, struct err *e)
 {
-	int po[2], pe[2];
+	int po[2], pe[2], pi[2] = {-1, -1};
 	char **argv = vm_argv(c, qemu, a);
 	memset(res, 0, sizeof(*res));
 	res->accel = a;
 	res->status = -1;
 	res->g_init = res->g_exec = res->g_exit = -1;
-	if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0) {
+	res->g_ready = res->g_stopping = res->g_restart = -1;
+	if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 ||
+	    (c->interactive && pipe2(pi, O_CLOEXEC) < 0)) {
 		vm_argv_free(argv);
 		return err_errno(e, CRUMB_EIO, "pipe");
 	}
@@ -400,8 +583,15 @@ static int spawn_once(const struct vm_config *c, const char *qemu, enum accel a,
 	if (pid == 0) {
 		/* QEMU must not outlive crumb, whatever kills crumb. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		int null = open("/dev/null", O_RDONLY);
-		dup2(null, 0);
+		/* Its own process group: a Ctrl-C on crumb's terminal reaches crumb,
+		 * which decides (-t sends it to the guest instead). */
+		setpgid(0, 0);
+		if (c->interactive) {
+			dup2(pi[0], 0);
+		} else {
+			int null = open("/dev/null", O_RDONLY);
+			dup2(null, 0);
+		}
 		dup2(po[1], 1);
 		dup2(pe[1], 2);
 		execv(argv[0], argv);
@@ -411,11 +601,31 @@ static int spawn_once(const struct vm_config *c, const char *qemu, enum accel a,
 	vm_argv_free(argv);
 	close(po[1]);
 	close(pe[1]);
+	res->qemu_pid = (int)pid;
+	if (c->event)
+		c->event(c->event_ctx, "spawn", res);
 
 	struct console con;
 	console_init(&con, res, c->verbose, out, ctx);
+	con.event = c->event;
+	con.event_ctx = c->event_ctx;
+	con.klog = c->klog;
+	if (c->klog)
+		vm_klog_reset(c->klog);
 	struct sbuf errline = SBUF_INIT;
-	struct pollfd fds[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
+	/* fds: QEMU's stdout, its stderr, then (interactive) crumb's stdin and
+	 * QEMU's stdin pipe, written without blocking so that a guest that does
+	 * not read its console never stalls the output. */
+	struct pollfd fds[4] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}, {-1, POLLIN, 0},
+				{-1, POLLOUT, 0}};
+	char inbuf[4096];
+	size_t inlen = 0, inoff = 0;
+	int in_eof = 0;
+	if (c->interactive) {
+		close(pi[0]);
+		fcntl(pi[1], F_SETFL, O_NONBLOCK);
+		fds[2].fd = 0;
+	}
 	int open_fds = 2, gave_up = 0;
 	char buf[16384];
 	while (open_fds) {
@@ -430,7 +640,13 @@ static int spawn_once(const struct vm_config *c, const char *qemu, enum accel a,
 			double left = deadline - now_monotonic();
 			timeout = left > 0 ? (int)(left * 1000) + 1 : 0;
 		}
-		int n = poll(fds, 2, timeout);
+		if (c->interactive) {
+			/* Input typed before the service runs would be lost to the
+			 * guest setting its console up: hold it until the exec marker. */
+			fds[2].fd = !in_eof && inlen == 0 && res->t_exec ? 0 : -1;
+			fds[3].fd = inlen ? pi[1] : -1;
+		}
+		int n = poll(fds, 4, timeout);
 		if (n < 0 && errno == EINTR)
 			continue;
 		/* A chatty guest keeps poll busy: look at the clock every time. */
@@ -441,6 +657,29 @@ static int spawn_once(const struct vm_config *c, const char *qemu, enum accel a,
 				gave_up = 1;
 			kill(pid, SIGKILL);
 			break;
+		}
+		if (fds[2].fd >= 0 && (fds[2].revents & (POLLIN | POLLHUP | POLLERR))) {
+			ssize_t got = read(0, inbuf, sizeof(inbuf));
+			if (got > 0) {
+				inlen = (size_t)got;
+				inoff = 0;
+			} else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+				/* The guest's console has no EOF: ^D ends a line-mode read. */
+				in_eof = 1;
+				inbuf[0] = 4;
+				inlen = 1;
+				inoff = 0;
+			}
+		}
+		if (fds[3].fd >= 0 && (fds[3].revents & (POLLOUT | POLLHUP | POLLERR))) {
+			ssize_t w = write(pi[1], inbuf + inoff, inlen);
+			if (w > 0) {
+				inoff += (size_t)w;
+				inlen -= (size_t)w;
+			} else if (w < 0 && errno != EINTR && errno != EAGAIN) {
+				inlen = 0; /* QEMU is gone: its output will end too */
+				in_eof = 1;
+			}
 		}
 		for (int i = 0; i < 2; i++) {
 			if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
@@ -457,6 +696,8 @@ static int spawn_once(const struct vm_config *c, const char *qemu, enum accel a,
 			if (i == 0) {
 				if (!res->t_first_byte)
 					res->t_first_byte = now_monotonic();
+				if (c->console_fd > 0)
+					write_all(c->console_fd, buf, (size_t)got);
 				console_feed(&con, buf, (size_t)got, now_monotonic());
 			} else {
 				for (ssize_t k = 0; k < got; k++) {
@@ -476,6 +717,8 @@ static int spawn_once(const struct vm_config *c, const char *qemu, enum accel a,
 	for (int i = 0; i < 2; i++)
 		if (fds[i].fd >= 0)
 			close(fds[i].fd);
+	if (pi[1] >= 0)
+		close(pi[1]);
 	if (errline.len)
 		snprintf(res->qemu_error, sizeof(res->qemu_error), "%s", errline.buf);
 	int ws;
@@ -510,6 +753,17 @@ int vm_run(const struct vm_config *c, vm_output_fn out, void *ctx, struct vm_res
 	if (c->disk && (stat(c->disk, &st) < 0 || !S_ISREG(st.st_mode))) {
 		free(qemu);
 		return err_errno(e, CRUMB_ENOENT, "disk image %s", c->disk);
+	}
+	for (size_t i = 0; i < c->nvolumes + c->nshares; i++) {
+		int vol = i < c->nvolumes;
+		const char *p = vol ? c->volumes[i].path : c->shares[i - c->nvolumes].path;
+		int bad = stat(p, &st) < 0 ? errno : 0;
+		if (bad || (vol ? !S_ISREG(st.st_mode) : !S_ISDIR(st.st_mode))) {
+			free(qemu);
+			return err_set(e, CRUMB_ENOENT, "%s %s: %s",
+				       vol ? "volume" : "shared directory", p,
+				       bad ? strerror(bad) : vol ? "not a file" : "not a directory");
+		}
 	}
 	char why[sizeof(res->kvm_note)] = "";
 	enum accel a = c->accel;

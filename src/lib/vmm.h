@@ -24,6 +24,47 @@ int vm_port_parse(const char *s, struct vm_port *p, struct err *e);
  * published port cannot be bound on the host now. */
 int vm_port_check(const struct vm_port *p, struct err *e);
 
+/* An ext2/3/4 image attached as an extra virtio-blk disk. */
+struct vm_volume {
+	const char *path;
+	int readonly;
+};
+
+/* A host directory exported over virtio-9p with mount tag tag. */
+struct vm_share {
+	const char *path;
+	const char *tag; /* 1..31 bytes of [A-Za-z0-9_.-] */
+	int readonly;
+};
+
+/*
+ * The kernel's console lines, kept when vm_config.klog is set (crumb run
+ * --timing): the text before crumb-init's init marker and after its exit
+ * marker, one line per entry ("[    0.634521] message", CR/LF stripped, at
+ * most 512 bytes), up to VM_KLOG_MAX_LINES lines and VM_KLOG_MAX_BYTES bytes;
+ * later lines are only counted. The owner zero-fills it (or VM_KLOG_INIT) and
+ * calls vm_klog_release; vm_run empties it when QEMU starts.
+ */
+#define VM_KLOG_MAX_LINES 2000
+#define VM_KLOG_MAX_BYTES (256 * 1024)
+struct vm_klog {
+	struct sbuf text; /* the lines, each ending "\n" */
+	double *host;     /* n entries: when each line was complete on the host (monotonic) */
+	size_t n;         /* lines kept */
+	size_t boot;      /* how many of them (the first ones) came before the init marker */
+	size_t dropped;   /* lines not kept */
+};
+#define VM_KLOG_INIT {SBUF_INIT, NULL, 0, 0, 0}
+void vm_klog_add(struct vm_klog *k, const char *line, size_t len, double now, int boot);
+void vm_klog_reset(struct vm_klog *k);
+void vm_klog_release(struct vm_klog *k);
+
+struct vm_result;
+/* Called by the console parser for each marker (name "init", "exec", "ready",
+ * "exit", "error", ...) after res is updated, and with "spawn" once QEMU is
+ * started (res->qemu_pid set). */
+typedef void (*vm_event_fn)(void *ctx, const char *name, const struct vm_result *res);
+
 struct vm_config {
 	const char *qemu;    /* NULL: $CRUMB_QEMU, else qemu-system-x86_64 from PATH */
 	const char *kernel;  /* PVH vmlinux */
@@ -40,7 +81,31 @@ struct vm_config {
 	double timeout;      /* seconds from QEMU's start after which it is killed; 0: none */
 	const struct vm_port *ports; /* published ports (with net) */
 	size_t nports;
+	int disk_writable;   /* 1: disk opened read-write (no snapshot): the run changes it */
+	const char *init_conf; /* crumb-init's config as a file, handed to the guest through
+				  fw_cfg (opt/crumb/init.conf), overriding the root's own; NULL: none */
+	const char *init_conf_disk; /* the same config as a config disk (initcfg_disk), attached
+				       read-only after the volumes, for kernels without ioperm */
+	const struct vm_volume *volumes; /* extra virtio-blk disks after the root, in this order */
+	size_t nvolumes;
+	const struct vm_share *shares;   /* host directories over 9p */
+	size_t nshares;
+	const char *ctl_sock; /* unix socket path of the control channel (virtserialport
+				 "crumb.ctl"; "stop\n" asks crumb-init to stop); NULL: none */
+	const char *qmp_sock; /* unix socket path for QMP; NULL: none */
+	int interactive;      /* 1: crumb's stdin is forwarded to the guest's console (its EOF
+				 becomes a ^D); 0: the console gets no input */
+	int console_fd;       /* > 0: every console byte, markers included, is copied here */
+	vm_event_fn event;    /* may be NULL */
+	void *event_ctx;
+	struct vm_klog *klog; /* non-NULL: the kernel runs with printk.time=1 and without
+				 quiet, and its console lines are kept here (--timing) */
 };
+
+/* The fw_cfg name the guest reads its config from (crumb-init knows it). */
+#define VM_FWCFG_INIT_CONF "opt/crumb/init.conf"
+/* The virtserialport name of the control channel. */
+#define VM_CTL_PORT "crumb.ctl"
 
 /*
  * What the host saw. Host times are CLOCK_MONOTONIC seconds (0 = not seen);
@@ -53,6 +118,13 @@ struct vm_result {
 	int qemu_status;    /* QEMU's exit status (128+sig if killed) */
 	double t_spawn, t_first_byte, t_init, t_exec, t_exit, t_end;
 	double g_init, g_exec, g_exit;
+	double t_ready, g_ready;       /* every `ready` port listens in the guest */
+	double t_stopping, g_stopping; /* crumb-init began stopping the service */
+	double t_restart, g_restart;   /* the last restart of the service */
+	int restarts;                  /* restart markers seen */
+	int steps;                     /* step markers seen (build mode) */
+	char step[256];                /* the last step marker's fields */
+	int qemu_pid;                  /* QEMU's pid while it runs (0 before) */
 	char panic[256];      /* "Kernel panic - not syncing: ..." if the guest panicked */
 	char init_error[256]; /* crumb-init's error marker text */
 	char qemu_error[512]; /* QEMU's last stderr line */
@@ -96,6 +168,16 @@ struct console {
 	struct vm_result *res;
 	vm_output_fn out;
 	void *ctx;
+	vm_event_fn event; /* may be NULL; set after console_init */
+	void *event_ctx;
+	struct vm_klog *klog; /* may be NULL; set after console_init: kernel lines go here */
+	double now;           /* console_feed's time, for klog */
+	/* With klog and not verbose, kernel lines printed while the service runs are
+	 * kept, not shown: a line starting with '[' is held back until its start
+	 * shows whether it is "[   12.345678]". */
+	struct sbuf hold;
+	int bol;   /* at the start of a line */
+	int kline; /* in a kernel line (service phase), until its '\n' */
 };
 void console_init(struct console *c, struct vm_result *res, int verbose, vm_output_fn out,
 		  void *ctx);

@@ -10,6 +10,12 @@ static void out(void *ctx, const char *buf, size_t n)
 	sb_add(ctx, buf, n);
 }
 
+static void record_event(void *ctx, const char *name, const struct vm_result *r)
+{
+	(void)r;
+	sb_addf(ctx, "%s ", name);
+}
+
 static void feed_bytewise(struct console *c, const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -128,6 +134,87 @@ int main(void)
 	   "argv: user networking with both forwards");
 	vm_argv_free(argv);
 	sb_release(&all);
+
+	/* The run config, devices and sockets of a full run. */
+	struct vm_volume vols[2] = {{"/v/data.ext4", 0}, {"/v/a,b.ext4", 1}};
+	struct vm_share shares[1] = {{"/host/dir", "share0", 1}};
+	struct vm_config fc = {.kernel = "/k", .disk = "/d,x.ext4", .mem_mb = 128,
+			       .init_conf = "/s/init.conf", .init_conf_disk = "/s/init.disk",
+			       .volumes = vols, .nvolumes = 2,
+			       .shares = shares, .nshares = 1, .ctl_sock = "/s/ctl.sock",
+			       .qmp_sock = "/s/qmp.sock"};
+	argv = vm_argv(&fc, "/usr/bin/qemu", ACCEL_TCG);
+	sb_reset(&all);
+	for (int i = 0; argv[i]; i++)
+		sb_addf(&all, "%s ", argv[i]);
+	ok(strstr(all.buf, "-drive file=/d,,x.ext4,format=raw,if=none,id=root,snapshot=on ") != NULL,
+	   "argv: the root disk is a snapshot by default, its comma doubled");
+	ok(strstr(all.buf, "-device virtio-rng-device ") != NULL, "argv: always a virtio-rng device");
+	ok(strstr(all.buf, "-drive file=/v/data.ext4,format=raw,if=none,id=vol0 -device "
+			   "virtio-blk-device,drive=vol0 -drive file=/v/a,,b.ext4,format=raw,if=none,"
+			   "id=vol1,readonly=on -device virtio-blk-device,drive=vol1 ") != NULL,
+	   "argv: volumes follow the root disk in order, read-only when asked");
+	ok(strstr(all.buf, "drive=root") < strstr(all.buf, "drive=vol0"), "argv: root before volumes");
+	ok(strstr(all.buf, "-fsdev local,id=fs0,path=/host/dir,security_model=none,readonly=on "
+			   "-device virtio-9p-device,fsdev=fs0,mount_tag=share0 ") != NULL,
+	   "argv: a read-only 9p share");
+	ok(strstr(all.buf, "-fw_cfg name=opt/crumb/init.conf,file=/s/init.conf ") != NULL,
+	   "argv: the init config through fw_cfg");
+	ok(strstr(all.buf, "-drive file=/s/init.disk,format=raw,if=none,id=initconf,readonly=on "
+			   "-device virtio-blk-device,drive=initconf ") != NULL &&
+		   strstr(all.buf, "drive=vol1 ") < strstr(all.buf, "drive=initconf "),
+	   "argv: the config disk, read-only, after the volumes");
+	ok(strstr(all.buf, "-device virtio-serial-device -chardev socket,id=crumbctl,path=/s/ctl.sock,"
+			   "server=on,wait=off -device virtserialport,chardev=crumbctl,name=crumb.ctl ") != NULL,
+	   "argv: the control channel");
+	ok(strstr(all.buf, "-chardev socket,id=crumbqmp,path=/s/qmp.sock,server=on,wait=off -mon "
+			   "chardev=crumbqmp,mode=control ") != NULL,
+	   "argv: QMP on a unix socket");
+	ok(strstr(all.buf, "root=/dev/vda rw rootfstype=ext4 init=/sbin/crumb-init") != NULL,
+	   "argv: a disk root");
+	vm_argv_free(argv);
+	fc.disk_writable = 1;
+	argv = vm_argv(&fc, "/usr/bin/qemu", ACCEL_TCG);
+	sb_reset(&all);
+	for (int i = 0; argv[i]; i++)
+		sb_addf(&all, "%s ", argv[i]);
+	ok(strstr(all.buf, "id=root -device") && !strstr(all.buf, "snapshot"),
+	   "argv: disk_writable drops the snapshot");
+	vm_argv_free(argv);
+	argv = vm_argv(&vc, "/usr/bin/qemu", ACCEL_TCG);
+	sb_reset(&all);
+	for (int i = 0; argv[i]; i++)
+		sb_addf(&all, "%s ", argv[i]);
+	ok(!strstr(all.buf, "-fw_cfg") && !strstr(all.buf, "virtio-serial") &&
+		   !strstr(all.buf, "-mon") && !strstr(all.buf, "9p"),
+	   "argv: no fw_cfg, control channel, QMP or 9p unless asked");
+	vm_argv_free(argv);
+	sb_release(&all);
+
+	/* The newer markers and the event callback. */
+	{
+		struct vm_result rr;
+		struct console cc;
+		struct sbuf seen = SBUF_INIT, o2 = SBUF_INIT;
+		memset(&rr, 0, sizeof(rr));
+		console_init(&cc, &rr, 0, out, &o2);
+		cc.event = record_event;
+		cc.event_ctx = &seen;
+		const char m[] = "\x02" "crumb:init 0.5\x03\x02" "crumb:exec 0.6\x03\x02" "crumb:step 0.61 1 RUN "
+				 "make\x03\x02" "crumb:ready 0.7 22\x03up\n\x02" "crumb:restart 0.8 1\x03"
+				 "\x02" "crumb:stopping 0.9\x03\x02" "crumb:exit 1.0 143\x03";
+		console_feed(&cc, m, sizeof(m) - 1, 2.0);
+		is_str(o2.buf, "up\n", "markers stripped from the output");
+		ok(rr.g_ready > 0.69 && rr.t_ready == 2.0, "ready marker recorded");
+		ok(rr.g_stopping > 0.89 && rr.restarts == 1 && rr.g_restart > 0.79,
+		   "stopping and restart markers recorded");
+		ok(rr.steps == 1 && !strcmp(rr.step, "1 RUN make"), "step marker recorded: %s", rr.step);
+		ok(rr.status == 143, "exit status after a stop");
+		is_str(seen.buf, "init exec step ready restart stopping exit ", "events in order");
+		console_release(&cc);
+		sb_release(&seen);
+		sb_release(&o2);
+	}
 
 	enum accel a;
 	struct err e = {0};
