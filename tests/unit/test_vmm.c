@@ -95,7 +95,7 @@ int main(void)
 	ok(strstr(all.buf, "-M microvm,accel=tcg,acpi=off ") != NULL, "argv: microvm, tcg, acpi=off");
 	ok(strstr(all.buf, "-m 96 ") && strstr(all.buf, "-no-reboot ") && strstr(all.buf, "-initrd /i "),
 	   "argv: memory, -no-reboot, initrd");
-	ok(strstr(all.buf, "reboot=t panic=-1 rdinit=/sbin/crumb-init quiet foo=1") != NULL,
+	ok(strstr(all.buf, "reboot=t panic=-1 no_timer_check rdinit=/sbin/crumb-init quiet foo=1") != NULL,
 	   "argv: command line ends with the extra arguments");
 	ok(strstr(all.buf, "-cpu host") == NULL, "argv: no -cpu host under tcg");
 	vm_argv_free(argv);
