@@ -541,53 +541,6 @@ out:
 	return wrote;
 }
 
-/* Reads a whole file of at most max bytes; NULL with a message in err. */
-static char *read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen)
-{
-	size_t cap = 4096, n = 0;
-	char *buf = NULL, *nb;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	for (;;) {
-		ssize_t r;
-
-		if (!buf || n == cap) {
-			if (buf)
-				cap *= 2;
-			if (!(nb = realloc(buf, cap + 1))) {
-				snprintf(err, errlen, "%s: out of memory", path);
-				goto fail;
-			}
-			buf = nb;
-		}
-		r = read(fd, buf + n, cap - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
-			goto fail;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n > max) {
-			snprintf(err, errlen, "%s: larger than %zu bytes", path, max);
-			goto fail;
-		}
-	}
-	close(fd);
-	buf[n] = '\0'; /* room kept: text files can be used as strings */
-	*len = n;
-	return buf;
-fail:
-	free(buf);
-	close(fd);
-	return NULL;
-}
 
 #ifdef HAVE_FW_CFG
 #define FW_CFG_SELECTOR 0x510
@@ -760,7 +713,7 @@ static char *read_config(size_t *len, char *from, size_t fromlen)
 	if (err[0])
 		fatal("%s", err);
 	snprintf(from, fromlen, "%s", CONF_PATH);
-	buf = read_file(CONF_PATH, CONF_FILE_MAX, len, err, sizeof(err));
+	buf = init_read_file(CONF_PATH, CONF_FILE_MAX, len, err, sizeof(err));
 	if (!buf)
 		fatal("no config: no fw_cfg %s, no config disk, %s", CONF_FW_CFG_NAME, err);
 	return buf;
@@ -1516,7 +1469,7 @@ static int not_pid1(int argc, char **argv)
 		char err[600];
 		struct conf c;
 		size_t len = 0;
-		char *buf = read_file(argv[2], CONF_FILE_MAX, &len, err, sizeof(err));
+		char *buf = init_read_file(argv[2], CONF_FILE_MAX, &len, err, sizeof(err));
 
 		if (!buf || conf_parse(&c, buf, len, conf_warn, argv[2], err, sizeof(err)) < 0) {
 			if (buf)
@@ -1596,7 +1549,7 @@ int main(int argc, char **argv)
 	if (c.mode == CONF_MODE_BUILD && wrote_resolv) {
 		/* Ours, for the build's network, not part of the image (as with Docker). */
 		size_t rlen;
-		char *r = read_file("/etc/resolv.conf", 4096, &rlen, err, sizeof(err));
+		char *r = init_read_file("/etc/resolv.conf", 4096, &rlen, err, sizeof(err));
 
 		if (r && rlen == sizeof(resolv_conf) - 1 && !memcmp(r, resolv_conf, rlen))
 			unlink("/etc/resolv.conf");

@@ -11,45 +11,62 @@
 /* Larger passwd or group files are treated as absent. */
 #define USER_FILE_MAX (4 * 1024 * 1024)
 
-/* ROOT/PATH as a malloc'd NUL-terminated string; NULL when missing or unreadable. */
-static char *user_slurp(const char *root, const char *path)
+char *init_read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen)
 {
-	char full[PATH_MAX];
-	size_t n = 0, cap = 4096;
+	size_t cap = 4096, n = 0;
 	char *buf = NULL, *nb;
-	int fd;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	if ((size_t)snprintf(full, sizeof(full), "%s%s", root, path) >= sizeof(full))
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
-	fd = open(full, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
+	}
 	for (;;) {
 		ssize_t r;
 
 		if (!buf || n == cap) {
 			if (buf)
 				cap *= 2;
-			if (cap > USER_FILE_MAX || !(nb = realloc(buf, cap + 1)))
+			if (!(nb = realloc(buf, cap + 1))) {
+				snprintf(err, errlen, "%s: out of memory", path);
 				goto fail;
+			}
 			buf = nb;
 		}
 		r = read(fd, buf + n, cap - n);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0)
+		if (r < 0) {
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
 			goto fail;
+		}
 		if (r == 0)
 			break;
 		n += (size_t)r;
+		if (n > max) {
+			snprintf(err, errlen, "%s: larger than %zu bytes", path, max);
+			goto fail;
+		}
 	}
 	close(fd);
-	buf[n] = '\0';
+	buf[n] = '\0'; /* room kept: text files can be used as strings */
+	*len = n;
 	return buf;
 fail:
 	free(buf);
 	close(fd);
 	return NULL;
+}
+
+/* ROOT/PATH as a malloc'd NUL-terminated string; NULL when missing or unreadable. */
+static char *user_slurp(const char *root, const char *path)
+{
+	char full[PATH_MAX], err[256];
+	size_t len;
+
+	if ((size_t)snprintf(full, sizeof(full), "%s%s", root, path) >= sizeof(full))
+		return NULL;
+	return init_read_file(full, USER_FILE_MAX, &len, err, sizeof(err));
 }
 
 /* A decimal id (uid_t/gid_t range, not -1); -1 when s is not one. */

@@ -29,4 +29,8 @@ struct user_ids {
 int user_resolve(const char *root, const char *spec, struct user_ids *ids, char *err,
 		 size_t errlen);
 
+/* Reads a whole file of at most max bytes (NUL-terminated, *len without the
+ * NUL); NULL with a one-line message in err. Shared by crumb-init's modules. */
+char *init_read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen);
+
 #endif

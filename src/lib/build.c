@@ -797,16 +797,8 @@ static int add_deps(struct tree *t, const char *p, int depth, struct err *e)
 		return rootfs_add_closure(t, p, e);
 	if (!S_ISDIR(sb.st_mode))
 		return 0;
-	DIR *d = opendir(p);
-	if (!d)
-		return err_errno(e, CRUMB_EIO, "%s", p);
 	struct strlist names = STRLIST_INIT;
-	struct dirent *de;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			strlist_push(&names, de->d_name);
-	closedir(d);
-	int r = 0;
+	int r = dir_list(p, &names, e);
 	for (size_t k = 0; r == 0 && k < names.n; k++) {
 		char *c = xasprintf("%s/%s", p, names.v[k]);
 		r = add_deps(t, c, depth + 1, e);

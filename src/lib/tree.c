@@ -454,16 +454,8 @@ static int add_host(struct tree *t, struct import *im, const char *host, const c
 			return r;
 		n->mtime = st.st_mtime;
 		copy_xattrs(n, host);
-		DIR *d = opendir(host);
-		if (!d)
-			return err_errno(e, CRUMB_EIO, "cannot read directory %s", host);
 		struct strlist names = STRLIST_INIT;
-		struct dirent *de;
-		while ((de = readdir(d)))
-			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-				strlist_push(&names, de->d_name);
-		closedir(d);
-		r = 0;
+		r = dir_list(host, &names, e);
 		for (size_t i = 0; i < names.n && !r; i++) {
 			char *h = xasprintf("%s/%s", host, names.v[i]);
 			char *g = xasprintf("%s/%s", dest, names.v[i]);

@@ -386,3 +386,23 @@ int64_t source_date_epoch(void)
 		return 0;
 	return v;
 }
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int dir_list(const char *path, struct strlist *out, struct err *e)
+{
+	DIR *d = opendir(path);
+	if (!d)
+		return err_errno(e, CRUMB_EIO, "cannot read directory %s", path);
+	size_t first = out->n;
+	struct dirent *de;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			strlist_push(out, de->d_name);
+	closedir(d);
+	qsort(out->v + first, out->n - first, sizeof(*out->v), cmp_str);
+	return 0;
+}

@@ -83,6 +83,10 @@ void strlist_release(struct strlist *l);
  * yet read of rem (from *at), and *at goes back to 0. */
 void path_splice(struct sbuf *rem, size_t *at, const char *target);
 
+/* The names in directory path except "." and "..", sorted bytewise, pushed
+ * onto out. CRUMB_EIO naming path when it cannot be read. */
+int dir_list(const char *path, struct strlist *out, struct err *e);
+
 /* Reads a whole file (at most max bytes, else CRUMB_EUNSAFE) into out. */
 int read_file(const char *path, size_t max, struct sbuf *out, struct err *e);
 /* Writes data to path atomically (temp file in the same dir + rename). */
