@@ -1209,7 +1209,7 @@ static int run_group(struct builder *b, struct bstage *st, struct run_step *step
 	struct oci_desc d;
 	if (r == 0)
 		r = oci_blob_put_file(b->s, cpio, OCI_MT_ROOTFS_CPIO, 1, &d, e);
-	if (r == 0 && !b->o->no_cache)
+	if (r == 0) /* --no-cache skips lookups, not the refresh */
 		r = oci_cache_put(b->s, key, d.digest, e);
 	if (r == 0) {
 		char *p = oci_blob_path(b->s, d.digest);
@@ -1624,7 +1624,7 @@ static int finalize(struct builder *b, struct bstage *st, struct err *e)
 		if (r == 0)
 			r = oci_blob_put_file(b->s, out, ext4 ? OCI_MT_ROOTFS_EXT4 : OCI_MT_ROOTFS_CPIO_ZSTD,
 					      1, &layers[1], e);
-		if (r == 0 && !b->o->no_cache)
+		if (r == 0)
 			r = oci_cache_put(b->s, key, layers[1].digest, e);
 		unlink(out);
 		free(out);

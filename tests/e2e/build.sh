@@ -140,6 +140,10 @@ is "$("$CRUMB" fs cat "$R:/home/app/who.txt")" "builder" "ARG is in RUN's enviro
 build -t runimg "$C" >/dev/null 2>"$T/run2.err"
 grep -q '0 builder boots' "$T/run2.err"; ok $? "an unchanged rebuild boots no builder VM"
 grep -q '(cached)' "$T/run2.err"; ok $? "... and says the RUN steps were cached"
+build --no-cache -t runimg "$C" >/dev/null 2>"$T/run3.err"
+grep -q '2 builder boots' "$T/run3.err"; ok $? "--no-cache boots the builder again"
+build -t runimg "$C" >/dev/null 2>"$T/run4.err"
+grep -q '0 builder boots' "$T/run4.err"; ok $? "... and refreshed the cache for the next build"
 
 # LABEL crumb.rootfs=ext4: the root filesystem is an ext4 image, booted as the root disk.
 mkdir -p "$T/ext4ctx"
