@@ -25,6 +25,7 @@
 #include "../lib/store.h"
 #include "../lib/timeline.h"
 #include "../lib/vmm.h"
+#include "../lib/vmm_alt.h"
 #include "../lib/vmstate.h"
 #include "cmd.h"
 
@@ -92,6 +93,12 @@ const char usage_run[] =
     "                      image's or the crumb kernel\n"
     "  --cmdline ARGS      extra kernel command line\n"
     "  --accel auto|kvm|tcg  accelerator (default auto: KVM only if it really boots)\n"
+    "  --vmm qemu|firecracker|cloud-hypervisor\n"
+    "                      the VMM (default qemu; $CRUMB_FIRECRACKER,\n"
+    "                      $CRUMB_CLOUD_HYPERVISOR or PATH). The others need KVM and run\n"
+    "                      in the foreground with no network: -p, --net user, -d, --name,\n"
+    "                      -v HOSTDIR and --accel tcg are refused; their root disk is\n"
+    "                      read-only; cloud-hypervisor needs a virtio-pci kernel for disks\n"
     "  --timeout SECS      kill the VM after SECS seconds (exit status 124)\n"
     "  --compress none|gzip|zstd  initramfs compression (default none: faster boot)\n"
     "  --verbose           show the kernel's messages too\n"
@@ -337,6 +344,7 @@ struct run_args {
 	unsigned mem, cpus;
 	int quiet, timing, detach, autoremove, interactive, tty, have_cmdline;
 	struct strlist volumes; /* -v values */
+	int net_given;		/* --net was on the command line */
 };
 
 static int take_value(const char *s, const char *l, int argc, char **argv, int *i, int *bad,
@@ -406,6 +414,10 @@ static int parse_args(struct run_args *a, int argc, char **argv)
 			if (strcmp(v, "user") && strcmp(v, "none"))
 				return cmd_usage_error("run", "--net %s: want user or none", v);
 			a->vc.net = !strcmp(v, "user");
+			a->net_given = 1;
+		} else if (take_value(NULL, "--vmm", argc, argv, &i, &bad, &v)) {
+			if (vm_vmm_parse(v, &a->vc.vmm, &e) < 0)
+				return cmd_usage_error("run", "--vmm: %s", e.msg);
 		} else if (take_value(NULL, "--rootfs", argc, argv, &i, &bad, &v)) {
 			a->rootfs = v;
 		} else if (take_value(NULL, "--kernel", argc, argv, &i, &bad, &v)) {
@@ -490,6 +502,28 @@ static int parse_args(struct run_args *a, int argc, char **argv)
 		return cmd_usage_error("run", "--entrypoint goes with IMAGE, not --exec");
 	if (a->image && (a->o.adds.n))
 		return cmd_usage_error("run", "--add goes with --exec");
+	if (a->vc.vmm != VMM_QEMU) {
+		/* What only QEMU does here (README, "Other VMMs"); no network by default. */
+		const char *vn = vm_vmm_name(a->vc.vmm), *flag = a->detach ? "-d" : "--name";
+		if (a->nports)
+			return cmd_usage_error("run",
+					       "-p: --vmm %s has no user networking (its network "
+					       "needs a tap device, made by root); -p needs QEMU",
+					       vn);
+		if (a->net_given && a->vc.net)
+			return cmd_usage_error("run",
+					       "--net user: --vmm %s has no user networking (its "
+					       "network needs a tap device, made by root); use --net none",
+					       vn);
+		if (a->detach || a->name)
+			return cmd_usage_error("run",
+					       "%s: --vmm %s runs in the foreground only ('crumb stop', "
+					       "'ps' and 'logs' need QEMU's control channel and QMP)",
+					       flag, vn);
+		if (a->vc.accel == ACCEL_TCG)
+			return cmd_usage_error("run", "--accel tcg: --vmm %s runs on KVM only", vn);
+		a->vc.net = 0;
+	}
 	if (a->nports && !a->vc.net)
 		return cmd_usage_error("run", "-p needs a network (--net user)");
 	if (a->detach && a->interactive)
@@ -648,14 +682,16 @@ static int outcome(const struct run_ctx *c, const struct vm_result *res, struct 
 			       c->a->vc.timeout),
 		       EXIT_RUN_TIMEOUT;
 	if (!res->t_first_byte && res->qemu_status)
-		return err_set(e, CRUMB_ECHILD, "QEMU failed (exit %d): %s", res->qemu_status,
+		return err_set(e, CRUMB_ECHILD, "%s failed (exit %d): %s",
+			       c->a->vc.vmm ? vm_vmm_name(c->a->vc.vmm) : "QEMU", res->qemu_status,
 			       res->qemu_error[0] ? res->qemu_error : "no message"),
 		       EXIT_RUN_FAIL;
 	if (sig_count && res->qemu_status >= 128)
 		return err_set(e, CRUMB_ECHILD, "the VM was killed"), 128 + SIGKILL;
 	return err_set(e, CRUMB_ECHILD,
-		       "the VM stopped (QEMU exit %d) before the program finished%s%s",
-		       res->qemu_status, res->qemu_error[0] ? ": " : "", res->qemu_error),
+		       "the VM stopped (%s exit %d) before the program finished%s%s",
+		       c->a->vc.vmm ? vm_vmm_name(c->a->vc.vmm) : "QEMU", res->qemu_status,
+		       res->qemu_error[0] ? ": " : "", res->qemu_error),
 	       EXIT_RUN_FAIL;
 }
 
@@ -1065,7 +1101,9 @@ int cmd_run(int argc, char **argv)
 	catch_signals();
 
 	/* Everything that can be missing is checked before any work is done. */
-	if (store_root(&c.store, &e) < 0 || vm_find_qemu(NULL, &c.qemu, &e) < 0)
+	if (store_root(&c.store, &e) < 0 ||
+	    (a.vc.vmm == VMM_QEMU ? vm_find_qemu(NULL, &c.qemu, &e)
+				  : vm_alt_find(a.vc.vmm, &c.qemu, &e)) < 0)
 		goto fail;
 	unsigned long long archive = 0, content = 0;
 	int is_disk = 0;
@@ -1137,7 +1175,11 @@ int cmd_run(int argc, char **argv)
 	 * have one when they can (ps, stop, logs). */
 	char *root = NULL;
 	int need_state = a.detach || a.name;
-	if (vmstate_root(&root, &e) == 0 &&
+	/* Another VMM runs in the foreground only, without a state directory:
+	 * nothing for 'crumb ps' to misreport. Refuse now what it cannot do. */
+	if (a.vc.vmm != VMM_QEMU && vm_alt_check(&a.vc, 1, &e) < 0)
+		goto fail;
+	if (a.vc.vmm == VMM_QEMU && vmstate_root(&root, &e) == 0 &&
 	    strlen(root) + (a.name ? strlen(a.name) : 32) + sizeof("//qmp.sock") <=
 		sizeof(((struct sockaddr_un *)0)->sun_path)) {
 		if (vmstate_create(root, a.name, c.name, &c.dir, &c.lock_fd, &e) < 0) {

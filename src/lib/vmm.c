@@ -1,5 +1,6 @@
 /* vmm.c: QEMU microvm command line, the KVM-or-TCG decision, console streaming and markers. */
 #include "vmm.h"
+#include "vmm_alt.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -565,21 +567,48 @@ static int spawn_once(const struct vm_config *c, const char *qemu, enum accel a,
 		      vm_output_fn out, void *ctx, struct vm_result *res, struct err *e)
 {
 	int po[2], pe[2], pi[2] = {-1, -1};
-	char **argv = vm_argv(c, qemu, a);
+	/* Another VMM gets VM_ALT_FD too (firecracker: its config; cloud-hypervisor:
+	 * its event stream) and a stdin pipe even without -i: both poll their stdin
+	 * for the serial port, which /dev/null does not allow. */
+	int alt = c->vmm != VMM_QEMU, in_pipe = c->interactive || alt, extra = -1, ev = -1;
+	if (c->vmm == VMM_FIRECRACKER) {
+		char *json = vm_alt_firecracker_json(c);
+		extra = memfd_create("crumb-firecracker.json", MFD_CLOEXEC);
+		if (extra >= 0)
+			write_all(extra, json, strlen(json));
+		free(json);
+		if (extra < 0)
+			return err_errno(e, CRUMB_EIO, "memfd_create");
+	} else if (c->vmm == VMM_CLOUD_HYPERVISOR) {
+		int p[2];
+		if (pipe2(p, O_CLOEXEC) < 0)
+			return err_errno(e, CRUMB_EIO, "pipe");
+		ev = p[0];
+		extra = p[1];
+	}
+	char **argv = alt ? vm_alt_argv(c, c->vmm, qemu) : vm_argv(c, qemu, a);
 	memset(res, 0, sizeof(*res));
 	res->accel = a;
 	res->status = -1;
 	res->g_init = res->g_exec = res->g_exit = -1;
 	res->g_ready = res->g_stopping = res->g_restart = -1;
 	if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 ||
-	    (c->interactive && pipe2(pi, O_CLOEXEC) < 0)) {
+	    (in_pipe && pipe2(pi, O_CLOEXEC) < 0)) {
 		vm_argv_free(argv);
+		if (extra >= 0)
+			close(extra);
+		if (ev >= 0)
+			close(ev);
 		return err_errno(e, CRUMB_EIO, "pipe");
 	}
 	res->t_spawn = now_monotonic();
 	pid_t pid = fork();
 	if (pid < 0) {
 		vm_argv_free(argv);
+		if (extra >= 0)
+			close(extra);
+		if (ev >= 0)
+			close(ev);
 		return err_errno(e, CRUMB_EIO, "fork");
 	}
 	if (pid == 0) {
@@ -588,7 +617,7 @@ static int spawn_once(const struct vm_config *c, const char *qemu, enum accel a,
 		/* Its own process group: a Ctrl-C on crumb's terminal reaches crumb,
 		 * which decides (-t sends it to the guest instead). */
 		setpgid(0, 0);
-		if (c->interactive) {
+		if (in_pipe) {
 			dup2(pi[0], 0);
 		} else {
 			int null = open("/dev/null", O_RDONLY);
@@ -596,6 +625,10 @@ static int spawn_once(const struct vm_config *c, const char *qemu, enum accel a,
 		}
 		dup2(po[1], 1);
 		dup2(pe[1], 2);
+		if (extra == VM_ALT_FD)
+			fcntl(extra, F_SETFD, 0);
+		else if (extra >= 0)
+			dup2(extra, VM_ALT_FD);
 		execv(argv[0], argv);
 		dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
@@ -603,6 +636,8 @@ static int spawn_once(const struct vm_config *c, const char *qemu, enum accel a,
 	vm_argv_free(argv);
 	close(po[1]);
 	close(pe[1]);
+	if (extra >= 0)
+		close(extra);
 	res->qemu_pid = (int)pid;
 	if (c->event)
 		c->event(c->event_ctx, "spawn", res);
@@ -618,13 +653,18 @@ static int spawn_once(const struct vm_config *c, const char *qemu, enum accel a,
 	/* fds: QEMU's stdout, its stderr, then (interactive) crumb's stdin and
 	 * QEMU's stdin pipe, written without blocking so that a guest that does
 	 * not read its console never stalls the output. */
-	struct pollfd fds[4] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}, {-1, POLLIN, 0},
-				{-1, POLLOUT, 0}};
+	/* fds[4]: cloud-hypervisor's events. It reboots a guest that resets (there
+	 * is no ACPI power-off in crumb's kernel): "rebooting" is the end here. */
+	struct pollfd fds[5] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}, {-1, POLLIN, 0},
+				{-1, POLLOUT, 0}, {ev, POLLIN, 0}};
+	struct sbuf events = SBUF_INIT;
+	int guest_reset = 0;
 	char inbuf[4096];
 	size_t inlen = 0, inoff = 0;
 	int in_eof = 0;
-	if (c->interactive) {
+	if (in_pipe)
 		close(pi[0]);
+	if (c->interactive) {
 		fcntl(pi[1], F_SETFL, O_NONBLOCK);
 		fds[2].fd = 0;
 	}
@@ -648,7 +688,7 @@ static int spawn_once(const struct vm_config *c, const char *qemu, enum accel a,
 			fds[2].fd = !in_eof && inlen == 0 && res->t_exec ? 0 : -1;
 			fds[3].fd = inlen ? pi[1] : -1;
 		}
-		int n = poll(fds, 4, timeout);
+		int n = poll(fds, 5, timeout);
 		if (n < 0 && errno == EINTR)
 			continue;
 		/* A chatty guest keeps poll busy: look at the clock every time. */
@@ -659,6 +699,19 @@ static int spawn_once(const struct vm_config *c, const char *qemu, enum accel a,
 				gave_up = 1;
 			kill(pid, SIGKILL);
 			break;
+		}
+		if (fds[4].fd >= 0 && (fds[4].revents & (POLLIN | POLLHUP | POLLERR))) {
+			ssize_t got = read(fds[4].fd, buf, sizeof(buf));
+			if (got > 0 && events.len < (1 << 20)) {
+				sb_add(&events, buf, (size_t)got);
+				if (!guest_reset && vm_alt_saw_reboot(events.buf)) {
+					guest_reset = 1;
+					kill(pid, SIGKILL);
+				}
+			} else if (got == 0 || (got < 0 && errno != EINTR)) {
+				close(fds[4].fd);
+				fds[4].fd = -1;
+			}
 		}
 		if (fds[2].fd >= 0 && (fds[2].revents & (POLLIN | POLLHUP | POLLERR))) {
 			ssize_t got = read(0, inbuf, sizeof(inbuf));
@@ -719,6 +772,9 @@ static int spawn_once(const struct vm_config *c, const char *qemu, enum accel a,
 	for (int i = 0; i < 2; i++)
 		if (fds[i].fd >= 0)
 			close(fds[i].fd);
+	if (fds[4].fd >= 0)
+		close(fds[4].fd);
+	sb_release(&events);
 	if (pi[1] >= 0)
 		close(pi[1]);
 	if (errline.len)
@@ -728,6 +784,8 @@ static int spawn_once(const struct vm_config *c, const char *qemu, enum accel a,
 		;
 	res->t_end = now_monotonic();
 	res->qemu_status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+	if (guest_reset && WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL)
+		res->qemu_status = 0; /* killed for the guest's reset: its way to power off */
 	console_release(&con);
 	sb_release(&errline);
 	if (probe && (gave_up || (!res->t_init && res->qemu_status)))
@@ -740,7 +798,7 @@ int vm_run(const struct vm_config *c, vm_output_fn out, void *ctx, struct vm_res
 {
 	char *qemu;
 	struct stat st;
-	int r = vm_find_qemu(c->qemu, &qemu, e);
+	int r = c->vmm == VMM_QEMU ? vm_find_qemu(c->qemu, &qemu, e) : vm_alt_find(c->vmm, &qemu, e);
 	if (r < 0)
 		return r;
 	if (stat(c->kernel, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -766,6 +824,20 @@ int vm_run(const struct vm_config *c, vm_output_fn out, void *ctx, struct vm_res
 				       vol ? "volume" : "shared directory", p,
 				       bad ? strerror(bad) : vol ? "not a file" : "not a directory");
 		}
+	}
+	if (c->vmm != VMM_QEMU) {
+		/* KVM only, no probe; fw_cfg is QEMU's: the config disk carries the config. */
+		struct vm_config alt = *c;
+		if (alt.init_conf_disk)
+			alt.init_conf = NULL;
+		int pci = c->vmm == VMM_CLOUD_HYPERVISOR && vm_alt_kernel_has_virtio_pci(c->kernel);
+		r = vm_alt_check(&alt, pci, e);
+		if (r == 0)
+			r = vm_alt_kvm_check(c->vmm, e);
+		if (r == 0)
+			r = spawn_once(&alt, qemu, ACCEL_KVM, 0, out, ctx, res, e);
+		free(qemu);
+		return r;
 	}
 	char why[sizeof(res->kvm_note)] = "";
 	enum accel a = c->accel;

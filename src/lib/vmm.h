@@ -7,6 +7,11 @@
 #include "util.h"
 
 enum accel { ACCEL_AUTO, ACCEL_KVM, ACCEL_TCG };
+
+/* Which VMM runs the guest. QEMU (microvm) is the default and the only one
+ * with user networking, 9p shares, QMP, the control channel and fw_cfg; the
+ * others (KVM only) are built by src/lib/vmm_alt.[ch]. */
+enum vm_vmm { VMM_QEMU, VMM_FIRECRACKER, VMM_CLOUD_HYPERVISOR };
 int accel_parse(const char *s, enum accel *out, struct err *e);
 const char *accel_name(enum accel a);
 
@@ -100,6 +105,9 @@ struct vm_config {
 	void *event_ctx;
 	struct vm_klog *klog; /* non-NULL: the kernel runs with printk.time=1 and without
 				 quiet, and its console lines are kept here (--timing) */
+	enum vm_vmm vmm;      /* VMM_QEMU (0) unless --vmm; with another, qemu is ignored,
+				 init_conf is left to init_conf_disk, and vm_alt_check's
+				 refusals apply */
 };
 
 /* The fw_cfg name the guest reads its config from (crumb-init knows it). */
