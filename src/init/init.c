@@ -242,7 +242,10 @@ static void ensure_stdio(void)
 	}
 }
 
-/* The host compares the service's output bytes: no "\n" -> "\r\n". */
+/* The host compares the service's output bytes: no "\n" -> "\r\n". And no
+ * echo: without tty the console is a pipe-like stream, as `docker run -i`
+ * gives, so what the host forwards (crumb run -i) does not come back; tty
+ * mode turns echo on again (console_cooked). */
 static void console_raw(void)
 {
 	struct termios t;
@@ -250,6 +253,10 @@ static void console_raw(void)
 	if (tcgetattr(1, &t) == 0) {
 		t.c_oflag &= ~(tcflag_t)OPOST;
 		tcsetattr(1, TCSANOW, &t);
+	}
+	if (tcgetattr(0, &t) == 0) {
+		t.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL);
+		tcsetattr(0, TCSANOW, &t);
 	}
 }
 
