@@ -7,7 +7,7 @@ libarchive-dev libelf-dev zlib1g-dev libext2fs-dev e2fsprogs
 musl-tools
 qemu-system-x86
 linux-source-6.1 bc flex bison libssl-dev xz-utils kmod cpio
-curl python3 dropbear-bin libjansson-dev skopeo busybox-static openssh-client redis-server redis-tools linux-image-cloud-amd64
+curl python3 dropbear-bin libjansson-dev skopeo busybox-static openssh-client redis-server redis-tools
 genext2fs e2tools time attr procps"
 
 missing=""
