@@ -5,8 +5,11 @@ mkdir -p "$T"
 
 out=$("$CRUMB" help)
 ok $? "crumb help exits 0"
-for v in run pack kernel ldd help version; do
+for v in build run ps stop kill logs rm volume images inspect tag rmi prune import pack mkfs fs kernel ldd help version; do
 	echo "$out" | grep -q "^  $v " ; ok $? "crumb help lists $v"
+done
+for v in build ps stop kill logs rm volume images inspect tag rmi prune import; do
+	"$CRUMB" "$v" --help | grep -q "^usage: crumb $v"; ok $? "crumb $v --help shows its usage"
 done
 echo "$out" | grep -q '125  crumb failed'; ok $? "crumb help documents exit codes"
 "$CRUMB" help run | grep -q '^usage: crumb run --exec PATH'; ok $? "crumb help run shows usage"
