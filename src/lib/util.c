@@ -403,6 +403,7 @@ int dir_list(const char *path, struct strlist *out, struct err *e)
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
 			strlist_push(out, de->d_name);
 	closedir(d);
-	qsort(out->v + first, out->n - first, sizeof(*out->v), cmp_str);
+	if (out->n > first)
+		qsort(out->v + first, out->n - first, sizeof(*out->v), cmp_str);
 	return 0;
 }
