@@ -51,19 +51,8 @@ int vm_find_qemu(const char *qemu, char **out, struct err *e)
 		*out = xstrdup(want);
 		return 0;
 	}
-	const char *path = getenv("PATH");
-	char *copy = xstrdup(path && *path ? path : "/usr/bin:/bin");
-	for (char *save, *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-		char *p = xasprintf("%s/%s", *d ? d : ".", want);
-		struct stat st;
-		if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0) {
-			free(copy);
-			*out = p;
-			return 0;
-		}
-		free(p);
-	}
-	free(copy);
+	if ((*out = path_lookup(want)))
+		return 0;
 	return err_set(e, CRUMB_ENOENT,
 		       "%s not found in PATH (install Debian's qemu-system-x86, or set CRUMB_QEMU)",
 		       want);

@@ -47,19 +47,8 @@ int vm_alt_find(enum vm_vmm v, char **out, struct err *e)
 		*out = xstrdup(want);
 		return 0;
 	}
-	const char *path = getenv("PATH");
-	char *copy = xstrdup(path && *path ? path : "/usr/bin:/bin");
-	for (char *save, *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-		char *p = xasprintf("%s/%s", d, want);
-		struct stat st;
-		if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0) {
-			free(copy);
-			*out = p;
-			return 0;
-		}
-		free(p);
-	}
-	free(copy);
+	if ((*out = path_lookup(want)))
+		return 0;
 	return err_set(e, CRUMB_ENOENT,
 		       "--vmm %s: %s not found in PATH (not in Debian's archive: install a release "
 		       "binary from github.com/%s/releases, or set %s)",
