@@ -35,7 +35,9 @@ const char usage_build[] =
 	"  INCLUDE PATH                           splice another file in (smolBSD compatible)\n"
 	"\n"
 	"Options:\n"
-	"  -t, --tag NAME[:TAG]  name the image (default tag: latest)\n"
+	"  -t, --tag NAME[:TAG]  name the image (default tag: latest); without it the\n"
+	"                        image is stored untagged: use the digest crumb prints\n"
+	"                        (crumb run sha256:...) until 'crumb prune' removes it\n"
 	"  -f, --file FILE       the Crumbfile\n"
 	"  --build-arg K[=V]     set an ARG (K alone: from crumb's environment)\n"
 	"  --target STAGE        build up to this stage and make it the image\n"
@@ -114,39 +116,32 @@ int cmd_build(int argc, char **argv)
 	int r = EXIT_FAIL;
 	quiet = 0;
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char *v = NULL;
-#define VAL(short_, long_)                                                                 \
-	((short_[0] && !strcmp(a, short_)) || !strcmp(a, long_)                               \
-		 ? (i + 1 < argc ? (v = argv[++i]) : NULL)                                 \
-		 : (!strncmp(a, long_ "=", strlen(long_) + 1) ? (v = a + strlen(long_) + 1) \
-							      : NULL))
+		const char *a = argv[i], *v;
+		int bad = 0;
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			strlist_release(&args);
 			return cmd_print_usage("build");
-		} else if (VAL("-t", "--tag")) {
+		} else if ((v = opt_pair("-t", "--tag", argc, argv, &i, &bad))) {
 			tag = v;
-		} else if (VAL("-f", "--file")) {
+		} else if ((v = opt_pair("-f", "--file", argc, argv, &i, &bad))) {
 			file = v;
-		} else if (VAL("", "--build-arg")) {
+		} else if ((v = opt_pair(NULL, "--build-arg", argc, argv, &i, &bad))) {
 			if (!*v || *v == '=') {
 				r = cmd_usage_error("build", "--build-arg %s: want NAME[=VALUE]", v);
 				goto out;
 			}
 			strlist_push(&args, v);
-		} else if (VAL("", "--target")) {
+		} else if ((v = opt_pair(NULL, "--target", argc, argv, &i, &bad))) {
 			o.target = v;
-		} else if (VAL("", "--kernel")) {
+		} else if ((v = opt_pair(NULL, "--kernel", argc, argv, &i, &bad))) {
 			o.kernel = v;
+		} else if (bad) {
+			r = cmd_usage_error("build", "%s needs a value", a);
+			goto out;
 		} else if (!strcmp(a, "--no-cache")) {
 			o.no_cache = 1;
 		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
 			quiet = 1;
-		} else if (!strcmp(a, "-t") || !strcmp(a, "--tag") || !strcmp(a, "-f") ||
-			   !strcmp(a, "--file") || !strcmp(a, "--build-arg") ||
-			   !strcmp(a, "--target") || !strcmp(a, "--kernel")) {
-			r = cmd_usage_error("build", "%s needs a value", a);
-			goto out;
 		} else if (a[0] == '-' && a[1]) {
 			r = cmd_usage_error("build", "unknown option '%s'", a);
 			goto out;
@@ -157,7 +152,6 @@ int cmd_build(int argc, char **argv)
 		} else {
 			context = a;
 		}
-#undef VAL
 	}
 	if (!context) {
 		r = cmd_usage_error("build", "missing CONTEXT (a directory, e.g. '.')");

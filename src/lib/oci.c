@@ -1499,7 +1499,7 @@ int oci_image_commit(struct oci_store *s, const char *ref, const struct oci_conf
 	struct oci_desc cd;
 	json_t *m = NULL;
 	int bad = 0, r, lk = -1;
-	if ((r = oci_ref_normalize(ref, &norm, e)) < 0)
+	if (ref && (r = oci_ref_normalize(ref, &norm, e)) < 0)
 		return r;
 	if ((lk = r = oci_lock(s, 0, e)) < 0)
 		goto out;
@@ -1548,7 +1548,7 @@ int oci_image_commit(struct oci_store *s, const char *ref, const struct oci_conf
 	}
 	if ((r = json_canon(m, &mb, "manifest", e)) < 0 ||
 	    (r = oci_blob_put_mem(s, mb.buf, mb.len, OCI_MT_MANIFEST, manifest, e)) < 0 ||
-	    (r = index_set(s, norm, manifest, e)) < 0)
+	    (norm && (r = index_set(s, norm, manifest, e)) < 0))
 		goto out;
 out:
 	json_decref(m);

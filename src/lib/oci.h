@@ -132,6 +132,7 @@ int oci_ref_normalize(const char *ref, char **out, struct err *e);
 /*
  * Writes the config and the manifest blobs for layers and points ref (normalized) at it in
  * index.json (replacing an older entry for ref). manifest gets the manifest's descriptor.
+ * With ref NULL the image is stored untagged: reachable by its digest until prune.
  */
 int oci_image_commit(struct oci_store *s, const char *ref, const struct oci_config *c,
 		     const struct oci_desc *layers, size_t nlayers, struct oci_desc *manifest,

@@ -39,6 +39,9 @@ ok $? "COPY --from=host copies the host file"
 
 # 2. The same inputs give the same manifest digest, with and without the cache.
 d1=$(cat "$T/digest")
+d0=$(build -q "$top/tests/build/instructions" 2>"$T/err"); ok $? "a build without -t works"
+is "$d0" "$d1" "... and gives the same digest, untagged"
+"$CRUMB" inspect "$d0" >/dev/null 2>&1; ok $? "... by which the untagged image is found"
 d2=$(build -q -t instr2 "$top/tests/build/instructions" 2>/dev/null)
 is "$d2" "$d1" "a rebuild gives the same manifest digest"
 d3=$(build -q --no-cache -t instr3 "$top/tests/build/instructions" 2>/dev/null)
