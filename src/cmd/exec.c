@@ -25,6 +25,16 @@ const char *opt_value(const char *opt, int argc, char **argv, int *i, int *bad)
 	return argv[++*i];
 }
 
+const char *opt_pair(const char *s, const char *l, int argc, char **argv, int *i, int *bad)
+{
+	const char *v = NULL;
+	if (!*bad && s)
+		v = opt_value(s, argc, argv, i, bad);
+	if (!v && !*bad)
+		v = opt_value(l, argc, argv, i, bad);
+	return v;
+}
+
 int exec_opts_take(struct exec_opts *o, const char *verb, int argc, char **argv, int *i)
 {
 	int bad = 0;

@@ -454,15 +454,6 @@ static void import_opts_release(struct import_opts *o)
 	strlist_release(&o->ports);
 }
 
-/* opt_value for a short and a long spelling (b may be NULL). */
-static const char *opt2(const char *a, const char *b, int argc, char **argv, int *i, int *bad)
-{
-	const char *v = opt_value(a, argc, argv, i, bad);
-	if (!v && !*bad && b)
-		v = opt_value(b, argc, argv, i, bad);
-	return v;
-}
-
 static int import_parse(struct import_opts *o, int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
@@ -470,7 +461,7 @@ static int import_parse(struct import_opts *o, int argc, char **argv)
 		const char *v;
 		if (is_help(argv[i]))
 			return -1;
-#define OPT(a, b) (v = opt2(a, b, argc, argv, &i, &bad))
+#define OPT(a, b) (v = opt_pair(a, b, argc, argv, &i, &bad))
 		if (OPT("-t", "--tag")) {
 			strlist_push(&o->tags, v);
 		} else if (!bad && OPT("--kernel", NULL)) {

@@ -347,18 +347,6 @@ struct run_args {
 	int net_given;		/* --net was on the command line */
 };
 
-static int take_value(const char *s, const char *l, int argc, char **argv, int *i, int *bad,
-		      const char **v)
-{
-	if (*bad)
-		return 0;
-	if (s && (*v = opt_value(s, argc, argv, i, bad)))
-		return 1;
-	if (*bad)
-		return 0;
-	return (*v = opt_value(l, argc, argv, i, bad)) != NULL;
-}
-
 /* Parses argv into a; returns 0, EXEC_OPTS_HELP, or an exit status after a message. */
 static int parse_args(struct run_args *a, int argc, char **argv)
 {
@@ -378,22 +366,22 @@ static int parse_args(struct run_args *a, int argc, char **argv)
 			a->tty |= strchr(s, 't') != NULL;
 			continue;
 		}
-		if (take_value("-m", "--memory", argc, argv, &i, &bad, &v)) {
+		if ((v = opt_pair("-m", "--memory", argc, argv, &i, &bad))) {
 			if (runcfg_parse_mem(v, &a->mem) < 0)
 				return cmd_usage_error("run",
 						       "bad memory size '%s' (e.g. 256M, 1G)", v);
-		} else if (take_value("-c", "--cpus", argc, argv, &i, &bad, &v)) {
+		} else if ((v = opt_pair("-c", "--cpus", argc, argv, &i, &bad))) {
 			char *end;
 			long n = strtol(v, &end, 10);
 			if (*end || n < 1 || n > 16)
 				return cmd_usage_error("run", "bad CPU count '%s' (1 to 16)", v);
 			a->cpus = (unsigned)n;
-		} else if (take_value("-p", "--publish", argc, argv, &i, &bad, &v)) {
+		} else if ((v = opt_pair("-p", "--publish", argc, argv, &i, &bad))) {
 			if (a->nports == sizeof(a->ports) / sizeof(a->ports[0]))
 				return cmd_usage_error("run", "too many -p");
 			if (vm_port_parse(v, &a->ports[a->nports++], &e) < 0)
 				return cmd_usage_error("run", "%s", e.msg);
-		} else if (take_value("-v", "--volume", argc, argv, &i, &bad, &v)) {
+		} else if ((v = opt_pair("-v", "--volume", argc, argv, &i, &bad))) {
 			struct run_volume rv;
 			if (runcfg_volume_parse(v, &rv, &e) < 0)
 				return cmd_usage_error("run", "%s", e.msg);
@@ -401,65 +389,65 @@ static int parse_args(struct run_args *a, int argc, char **argv)
 			if (a->volumes.n == MAX_VOLUMES)
 				return cmd_usage_error("run", "at most %d volumes", MAX_VOLUMES);
 			strlist_push(&a->volumes, v);
-		} else if (take_value(NULL, "--timeout", argc, argv, &i, &bad, &v)) {
+		} else if ((v = opt_pair(NULL, "--timeout", argc, argv, &i, &bad))) {
 			char *end;
 			double t = strtod(v, &end);
 			if (*end || end == v || !(t > 0) || t > 1e7)
 				return cmd_usage_error("run", "--timeout %s: want seconds > 0", v);
 			a->vc.timeout = t;
-		} else if (take_value(NULL, "--env-file", argc, argv, &i, &bad, &v)) {
+		} else if ((v = opt_pair(NULL, "--env-file", argc, argv, &i, &bad))) {
 			if ((r = read_env_file(v, &a->o.env)))
 				return r;
-		} else if (take_value(NULL, "--net", argc, argv, &i, &bad, &v)) {
+		} else if ((v = opt_pair(NULL, "--net", argc, argv, &i, &bad))) {
 			if (strcmp(v, "user") && strcmp(v, "none"))
 				return cmd_usage_error("run", "--net %s: want user or none", v);
 			a->vc.net = !strcmp(v, "user");
 			a->net_given = 1;
-		} else if (take_value(NULL, "--vmm", argc, argv, &i, &bad, &v)) {
+		} else if ((v = opt_pair(NULL, "--vmm", argc, argv, &i, &bad))) {
 			if (vm_vmm_parse(v, &a->vc.vmm, &e) < 0)
 				return cmd_usage_error("run", "--vmm: %s", e.msg);
-		} else if (take_value(NULL, "--rootfs", argc, argv, &i, &bad, &v)) {
+		} else if ((v = opt_pair(NULL, "--rootfs", argc, argv, &i, &bad))) {
 			a->rootfs = v;
-		} else if (take_value(NULL, "--kernel", argc, argv, &i, &bad, &v)) {
+		} else if ((v = opt_pair(NULL, "--kernel", argc, argv, &i, &bad))) {
 			a->kernel = v;
-		} else if (take_value(NULL, "--cmdline", argc, argv, &i, &bad, &v)) {
+		} else if ((v = opt_pair(NULL, "--cmdline", argc, argv, &i, &bad))) {
 			a->vc.cmdline = v;
 			a->have_cmdline = 1;
-		} else if (take_value(NULL, "--accel", argc, argv, &i, &bad, &v)) {
+		} else if ((v = opt_pair(NULL, "--accel", argc, argv, &i, &bad))) {
 			if (accel_parse(v, &a->vc.accel, &e) < 0)
 				return cmd_usage_error("run", "%s", e.msg);
-		} else if (take_value(NULL, "--name", argc, argv, &i, &bad, &v)) {
+		} else if ((v = opt_pair(NULL, "--name", argc, argv, &i, &bad))) {
 			if (vmstate_name_check(v, &e) < 0)
 				return cmd_usage_error("run", "--name: %s", e.msg);
 			a->name = v;
-		} else if (take_value(NULL, "--entrypoint", argc, argv, &i, &bad, &v)) {
+		} else if ((v = opt_pair(NULL, "--entrypoint", argc, argv, &i, &bad))) {
 			a->entrypoint = v;
-		} else if (take_value("-u", "--user", argc, argv, &i, &bad, &v)) {
+		} else if ((v = opt_pair("-u", "--user", argc, argv, &i, &bad))) {
 			a->user = v;
-		} else if (take_value("-w", "--workdir", argc, argv, &i, &bad, &v)) {
+		} else if ((v = opt_pair("-w", "--workdir", argc, argv, &i, &bad))) {
 			if (v[0] != '/')
 				return cmd_usage_error("run", "--workdir %s: want an absolute path",
 						       v);
 			a->workdir = v;
-		} else if (take_value(NULL, "--hostname", argc, argv, &i, &bad, &v)) {
+		} else if ((v = opt_pair(NULL, "--hostname", argc, argv, &i, &bad))) {
 			if (!*v || strlen(v) > 64)
 				return cmd_usage_error("run", "--hostname: want 1 to 64 bytes");
 			a->hostname = v;
-		} else if (take_value(NULL, "--restart", argc, argv, &i, &bad, &v)) {
+		} else if ((v = opt_pair(NULL, "--restart", argc, argv, &i, &bad))) {
 			a->restart = v;
-		} else if (take_value(NULL, "--stop-signal", argc, argv, &i, &bad, &v)) {
+		} else if ((v = opt_pair(NULL, "--stop-signal", argc, argv, &i, &bad))) {
 			if (runcfg_signal(v) < 0)
 				return cmd_usage_error("run", "--stop-signal %s: unknown signal",
 						       v);
 			a->stop_signal = v;
-		} else if (take_value(NULL, "--stop-timeout", argc, argv, &i, &bad, &v)) {
+		} else if ((v = opt_pair(NULL, "--stop-timeout", argc, argv, &i, &bad))) {
 			char *end;
 			long t = strtol(v, &end, 10);
 			if (*end || end == v || t < 0 || t > 86400)
 				return cmd_usage_error("run", "--stop-timeout %s: want 0 to 86400",
 						       v);
 			a->stop_timeout = (int)t;
-		} else if (take_value(NULL, "--timeline", argc, argv, &i, &bad, &v)) {
+		} else if ((v = opt_pair(NULL, "--timeline", argc, argv, &i, &bad))) {
 			a->timeline_svg_path = v;
 		} else if (bad) {
 			return cmd_usage_error("run", "%s needs a value", argv[i]);
