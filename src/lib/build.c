@@ -23,6 +23,7 @@
 #include "initcfg.h"
 #include "kernel.h"
 #include "rootfs.h"
+#include "runcfg.h"
 #include "store.h"
 #include "tree.h"
 #include "vmm.h"
@@ -78,15 +79,9 @@ static const char *kv_get(const struct strlist *l, const char *name)
 /* Sets "K=V" in l, replacing an earlier K in place (keeps the order Docker shows). */
 static void kv_set(struct strlist *l, const char *k, const char *v)
 {
-	size_t n = strlen(k);
 	char *s = xasprintf("%s=%s", k, v);
-	for (size_t i = 0; i < l->n; i++)
-		if (!strncmp(l->v[i], k, n) && l->v[i][n] == '=') {
-			free(l->v[i]);
-			l->v[i] = s;
-			return;
-		}
-	strlist_push_owned(l, s);
+	runcfg_setenv(l, s);
+	free(s);
 }
 
 static void strlist_copy(struct strlist *to, const struct strlist *from)
@@ -1252,22 +1247,16 @@ static int validate_label(const struct spec_instr *i, const char *k, const char 
 		if (*end || c < 1 || c > 16)
 			return at(i, e, CRUMB_EINVAL, "LABEL crumb.cpus=%s: want 1 to 16", v);
 	} else if (!strcmp(n, "memory")) {
-		unsigned long long m = strtoull(v, &end, 10);
-		if (!m || (*end && strcasecmp(end, "m") && strcasecmp(end, "g") &&
-			   strcasecmp(end, "mb") && strcasecmp(end, "gb")))
+		unsigned mb;
+		if (runcfg_parse_mem(v, &mb) < 0 || !mb)
 			return at(i, e, CRUMB_EINVAL, "LABEL crumb.memory=%s: want a size like 256M or 1G",
 				  v);
 	} else if (!strcmp(n, "publish")) {
-		char *l = xstrdup(v), *save = NULL;
-		int r = 0;
-		for (char *p = strtok_r(l, ", ", &save); p && !r; p = strtok_r(NULL, ", ", &save)) {
-			struct vm_port port;
-			struct err pe;
-			if (vm_port_parse(p, &port, &pe) < 0)
-				r = at(i, e, CRUMB_EINVAL, "LABEL crumb.publish: %s", pe.msg);
-		}
-		free(l);
-		return r;
+		struct vm_port ports[64];
+		size_t np = 0;
+		struct err pe;
+		if (runcfg_publish(v, ports, 64, &np, &pe) < 0)
+			return at(i, e, CRUMB_EINVAL, "LABEL crumb.publish: %s", pe.msg);
 	} else if (strcmp(n, "kernel") && strcmp(n, "cmdline")) {
 		return at(i, e, CRUMB_EINVAL,
 			  "LABEL %s: unknown crumb label (crumb.kernel, crumb.memory, crumb.cpus, "
