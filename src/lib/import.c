@@ -345,25 +345,10 @@ static void free_xattrs(struct tree_node *n)
 /* dst gets its own copy of src's content (any kind); owned bytes are charged. */
 static int copy_content(struct imp *im, struct tree_node *dst, const struct tree_node *src)
 {
-	free_content(dst);
-	if (src->data) {
-		int r = charge(im, src->size);
-		if (r < 0)
-			return r;
-		dst->data = xmalloc(src->size ? src->size : 1);
-		memcpy(dst->data, src->data, src->size);
-	}
-	if (src->extents) {
-		dst->extents = xmalloc((src->nextents ? src->nextents : 1) * sizeof(*src->extents));
-		memcpy(dst->extents, src->extents, src->nextents * sizeof(*src->extents));
-		dst->nextents = src->nextents;
-	}
-	dst->src_path = src->src_path ? xstrdup(src->src_path) : NULL;
-	dst->src_off = src->src_off;
-	dst->size = src->size;
-	dst->reader = src->reader;
-	dst->reader_ref = src->reader_ref;
-	return 0;
+	int r = src->data ? charge(im, src->size) : 0;
+	if (r == 0)
+		tree_node_copy_content(dst, src);
+	return r;
 }
 
 /* Hands src's content to dst (already charged once). */
@@ -382,19 +367,6 @@ static void move_content(struct tree_node *dst, struct tree_node *src)
 	src->data = NULL;
 	src->extents = NULL;
 	free_content(src);
-}
-
-static void copy_meta(struct tree_node *dst, const struct tree_node *src)
-{
-	dst->mode = src->mode;
-	dst->uid = src->uid;
-	dst->gid = src->gid;
-	dst->mtime = src->mtime;
-	dst->rdev_major = src->rdev_major;
-	dst->rdev_minor = src->rdev_minor;
-	free_xattrs(dst);
-	for (size_t i = 0; i < src->nxattrs; i++)
-		tree_set_xattr(dst, src->xattrs[i].name, src->xattrs[i].value, src->xattrs[i].len);
 }
 
 static int set_meta(struct imp *im, struct archive_entry *ent, struct tree_node *n)
@@ -618,13 +590,13 @@ static int add_hardlink(struct imp *im, struct archive *a, struct archive_entry 
 	} else {
 		/* Snapshot first: placing the new name may remove the target
 		 * (a directory replaced by its own descendant's link). */
-		copy_meta(&snap, tn);
+		tree_node_copy_meta(&snap, tn);
 		if ((r = copy_content(im, &snap, tn)) < 0)
 			goto out;
 		snap.link = tn->link ? xstrdup(tn->link) : NULL;
 		if ((r = charge(im, NODE_COST)) < 0 || (r = place(im, c, type, snap.mode, &n)) < 0)
 			goto out;
-		copy_meta(n, &snap);
+		tree_node_copy_meta(n, &snap);
 		move_content(n, &snap);
 		free(n->link);
 		n->link = snap.link;
@@ -642,7 +614,7 @@ static int add_hardlink(struct imp *im, struct archive *a, struct archive_entry 
 	for (size_t i = 0; i < g->n && r >= 0; i++) {
 		struct tree_node *m = tree_lookup(im->t, g->v[i], 0);
 		if (m && m != n && m->type == TREE_REG && m->hardlink == id) {
-			copy_meta(m, n);
+			tree_node_copy_meta(m, n);
 			r = copy_content(im, m, n);
 		}
 	}

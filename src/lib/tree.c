@@ -683,6 +683,49 @@ void tree_stats(const struct tree *t, struct tree_stats *st)
 	stats(t->root, st);
 }
 
+void tree_node_copy_meta(struct tree_node *dst, const struct tree_node *src)
+{
+	dst->mode = src->mode;
+	dst->uid = src->uid;
+	dst->gid = src->gid;
+	dst->mtime = src->mtime;
+	dst->rdev_major = src->rdev_major;
+	dst->rdev_minor = src->rdev_minor;
+	for (size_t i = 0; i < dst->nxattrs; i++) {
+		free(dst->xattrs[i].name);
+		free(dst->xattrs[i].value);
+	}
+	free(dst->xattrs);
+	dst->xattrs = NULL;
+	dst->nxattrs = 0;
+	for (size_t i = 0; i < src->nxattrs; i++)
+		tree_set_xattr(dst, src->xattrs[i].name, src->xattrs[i].value, src->xattrs[i].len);
+}
+
+void tree_node_copy_content(struct tree_node *dst, const struct tree_node *src)
+{
+	free(dst->src_path);
+	free(dst->data);
+	free(dst->extents);
+	dst->data = NULL;
+	dst->extents = NULL;
+	dst->nextents = 0;
+	if (src->data) {
+		dst->data = xmalloc(src->size ? src->size : 1);
+		memcpy(dst->data, src->data, src->size);
+	}
+	if (src->extents) {
+		dst->extents = xmalloc((src->nextents ? src->nextents : 1) * sizeof(*src->extents));
+		memcpy(dst->extents, src->extents, src->nextents * sizeof(*src->extents));
+		dst->nextents = src->nextents;
+	}
+	dst->src_path = src->src_path ? xstrdup(src->src_path) : NULL;
+	dst->src_off = src->src_off;
+	dst->size = src->size;
+	dst->reader = src->reader;
+	dst->reader_ref = src->reader_ref;
+}
+
 /* Maps the source tree's hard-link ids to fresh ones in the destination. */
 struct copy_map {
 	uint64_t *from, *to;
@@ -723,32 +766,9 @@ static int copy_node(struct tree *to, struct sbuf *dest, const struct tree_node 
 		return r;
 	if (!(n = tree_lookup(to, dest->buf, 0)))
 		return err_set(e, CRUMB_EIO, "%s: vanished while copying", dest->buf);
-	n->mode = s->mode;
-	n->uid = s->uid;
-	n->gid = s->gid;
-	n->mtime = s->mtime;
-	for (size_t i = 0; i < s->nxattrs; i++)
-		tree_set_xattr(n, s->xattrs[i].name, s->xattrs[i].value, s->xattrs[i].len);
+	tree_node_copy_meta(n, s);
 	if (s->type == TREE_REG) {
-		free(n->src_path);
-		free(n->data);
-		free(n->extents);
-		n->src_path = s->src_path ? xstrdup(s->src_path) : NULL;
-		n->src_off = s->src_off;
-		n->size = s->size;
-		n->data = NULL;
-		if (s->data) {
-			n->data = xmalloc(s->size ? s->size : 1);
-			memcpy(n->data, s->data, s->size);
-		}
-		n->reader = s->reader;
-		n->reader_ref = s->reader_ref;
-		n->extents = NULL;
-		n->nextents = s->nextents;
-		if (s->nextents) {
-			n->extents = xmalloc(s->nextents * sizeof(*n->extents));
-			memcpy(n->extents, s->extents, s->nextents * sizeof(*n->extents));
-		}
+		tree_node_copy_content(n, s);
 		n->hardlink = s->hardlink ? map_hardlink(to, m, s->hardlink) : 0;
 	}
 	if (s->type != TREE_DIR)

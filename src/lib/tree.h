@@ -126,6 +126,15 @@ int tree_add_host_follow(struct tree *t, const char *hostpath, struct err *e);
 int tree_copy(struct tree *to, const char *dest, const struct tree *from, const char *src,
 	      int flags, struct err *e);
 
+/* dst's mode, owner, mtime and device numbers become src's; its xattrs are
+ * replaced by copies of src's. */
+void tree_node_copy_meta(struct tree_node *dst, const struct tree_node *src);
+
+/* dst (a regular file) gets its own copy of src's content: what dst held is
+ * freed; host path, image reader and extents (an empty extent list, all
+ * holes, included) are copied, owned bytes duplicated. */
+void tree_node_copy_content(struct tree_node *dst, const struct tree_node *src);
+
 /* Reads len bytes of a regular file's content at off (within size), from
  * wherever it lives; holes of a sparse file read as zeros. */
 int tree_read(const struct tree_node *n, uint64_t off, void *buf, size_t len, struct err *e);

@@ -164,5 +164,41 @@ int main(void)
 	free(d);
 	free(l);
 	free(fifo);
+
+	/* tree_copy between trees: metadata, content, hard links, an all-holes file. */
+	struct tree s, d2;
+	struct tree_node *n1, *n2;
+	struct err ce;
+	tree_init(&s);
+	tree_init(&d2);
+	tree_add_data(&s, "/a/data", "hello", 5, 0640, &ce);
+	n1 = tree_lookup(&s, "/a/data", 0);
+	n1->uid = 7;
+	n1->hardlink = 3;
+	tree_set_xattr(n1, "user.k", "v", 1);
+	tree_add(&s, "/a/link2", TREE_REG, 0640, &n2, &ce);
+	tree_node_copy_content(n2, n1);
+	n2->hardlink = 3;
+	tree_add(&s, "/a/holes", TREE_REG, 0600, &n2, &ce);
+	n2->size = 1 << 20;
+	n2->extents = xmalloc(sizeof(*n2->extents)); /* no extent: all holes */
+	tree_add_symlink(&s, "/a/sym", "data", &ce);
+	tree_add(&d2, "/dst", TREE_DIR, 0700, &n2, &ce);
+	n2->uid = 9;
+	ok(tree_copy(&d2, "/dst", &s, "/a", TREE_COPY_KEEP_DIRS, &ce) == 0, "tree_copy a directory");
+	n1 = tree_lookup(&d2, "/dst/data", 0);
+	ok(n1 && n1->size == 5 && !memcmp(n1->data, "hello", 5) && n1->uid == 7 && n1->mode == 0640,
+	   "tree_copy: content, owner and mode");
+	ok(n1 && n1->nxattrs == 1 && !strcmp(n1->xattrs[0].name, "user.k"), "tree_copy: xattrs");
+	n2 = tree_lookup(&d2, "/dst/link2", 0);
+	ok(n1 && n2 && n1->hardlink && n1->hardlink == n2->hardlink, "tree_copy: hard links stay linked");
+	n2 = tree_lookup(&d2, "/dst/holes", 0);
+	ok(n2 && n2->extents && n2->nextents == 0, "tree_copy: an all-holes file stays all holes");
+	n2 = tree_lookup(&d2, "/dst/sym", 0);
+	ok(n2 && n2->type == TREE_LNK && !strcmp(n2->link, "data"), "tree_copy: symlinks verbatim");
+	n2 = tree_lookup(&d2, "/dst", 0);
+	ok(n2 && n2->uid == 9 && n2->mode == 0700, "TREE_COPY_KEEP_DIRS keeps an existing directory's owner");
+	tree_release(&s);
+	tree_release(&d2);
 	return done_testing();
 }
