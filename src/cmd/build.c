@@ -1,7 +1,6 @@
 /* build.c: `crumb build`: a Crumbfile (Dockerfile syntax) into a stored microVM image. */
 #include "../lib/build.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,13 +97,6 @@ static void on_event(void *ctx, const struct build_event *ev)
 	fflush(stderr);
 }
 
-static void on_signal(int sig)
-{
-	/* The library's temp dir is swept by the next build; QEMU dies with us (PDEATHSIG). */
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
 int cmd_build(int argc, char **argv)
 {
 	struct build_opts o = {0};
@@ -188,9 +180,8 @@ int cmd_build(int argc, char **argv)
 		cmd_error_err(&e);
 		goto out;
 	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGHUP, on_signal);
+	/* No signal handlers: a killed build leaves only its temporary directory,
+	 * which the next build sweeps, and QEMU dies with us (PDEATHSIG). */
 	o.context = context;
 	o.file = file;
 	o.build_args = &args;
