@@ -81,7 +81,7 @@ int exec_opts_pack(const struct exec_opts *o, const char *out, unsigned long lon
 /* Value of an option given as "--opt VALUE" or "--opt=VALUE"; NULL if argv[*i] is
  * not opt. Prints a usage error and sets *bad when the value is missing. */
 const char *opt_value(const char *opt, int argc, char **argv, int *i, int *bad);
-/* opt_value for a short (may be NULL) and a long spelling; NULL at once when
+/* opt_value for two spellings, either may be NULL; NULL at once when
  * *bad is already set, so calls chain in an if/else-if ladder. */
 const char *opt_pair(const char *s, const char *l, int argc, char **argv, int *i, int *bad);
 

@@ -30,7 +30,7 @@ const char *opt_pair(const char *s, const char *l, int argc, char **argv, int *i
 	const char *v = NULL;
 	if (!*bad && s)
 		v = opt_value(s, argc, argv, i, bad);
-	if (!v && !*bad)
+	if (!v && !*bad && l)
 		v = opt_value(l, argc, argv, i, bad);
 	return v;
 }
