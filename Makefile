@@ -23,22 +23,31 @@ FUZZFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined
 DEFS = -DCRUMB_VERSION='"$(VERSION)"' -DCRUMB_LIBEXECDIR='"$(LIBEXECDIR)"'
 ALL_CFLAGS = $(STD) $(WARN) $(DEFS) $(DEPCFLAGS) -Isrc
 
-.PHONY: all deps check demo install clean fmt unit e2e fuzz
+.PHONY: all deps check check-run demo install clean fmt unit e2e fuzz pkgcheck
 all: crumb crumb-init
 
 deps:
-	@sh scripts/deps.sh
+	@$(DEPS_CMD)
+
+# Every object that includes a library header depends on this (order-only): it fails with the
+# reason when pkg-config could not answer for $(PKGS) as make read config.mk.
+pkgcheck:
+ifneq ($(DEPS_STATUS),00)
+	@echo "crumb: pkg-config ($(PKG_CONFIG)) cannot find the libraries $(PKGS):" \
+	  "install them with 'sh scripts/deps.sh' (or 'make deps'), then run make again" >&2
+	@exit 1
+endif
 
 crumb: $(OBJ)
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $(OBJ) $(DEPLIBS) $(LDFLAGS)
 
-build/obj/%.o: %.c $(wildcard src/lib/*.h src/cmd/*.h)
+build/obj/%.o: %.c $(wildcard src/lib/*.h src/cmd/*.h) | pkgcheck
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(ALL_CFLAGS) $(CFLAGS) -MMD -c -o $@ $<
 
-build/san/%.o: %.c $(wildcard src/lib/*.h src/cmd/*.h)
+build/san/%.o: %.c $(wildcard src/lib/*.h src/cmd/*.h) | pkgcheck
 	@mkdir -p $(dir $@)
 	@echo "  CC-SAN  $<"
 	@$(CC) $(ALL_CFLAGS) $(SANFLAGS) -c -o $@ $<
@@ -57,7 +66,7 @@ build/san/fuzz/%: fuzz/%_fuzz.c fuzz/replay.c $(SAN_LIB) $(wildcard src/init/*.[
 	@echo "  REPLAY  $<"
 	@$(CC) $(ALL_CFLAGS) $(SANFLAGS) -o $@ fuzz/replay.c $< $(SAN_LIB) $(DEPLIBS)
 
-build/fuzz/obj/%.o: %.c $(wildcard src/lib/*.h)
+build/fuzz/obj/%.o: %.c $(wildcard src/lib/*.h) | pkgcheck
 	@mkdir -p $(dir $@)
 	@echo "  CC-FUZZ $<"
 	@$(FUZZ_CC) $(ALL_CFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
@@ -85,11 +94,20 @@ crumb-init: $(INIT_SRC) $(wildcard src/init/*.h)
 	@echo "  MUSLCC  $@"
 	@$(MUSLCC) -std=c11 -D_GNU_SOURCE $(WARN) $(DEFS) -Os -static -s -o $@ $(INIT_SRC)
 
-check: deps crumb-init build/san/crumb $(UNIT_BIN) $(FUZZ_REPLAY)
+# check and demo install the packages, then build in a second make: its config.mk runs
+# pkg-config after the install (prerequisites of this make would be built with flags looked up
+# before it, and in parallel with it under -j).
+check:
+	@$(DEPS_CMD)
+	@$(MAKE) --no-print-directory check-run
+
+check-run: crumb-init build/san/crumb $(UNIT_BIN) $(FUZZ_REPLAY)
 	@CRUMB=$(CURDIR)/build/san/crumb CRUMB_INIT=$(CURDIR)/crumb-init sh tests/run.sh $(UNIT_BIN) $(FUZZ_REPLAY)
 
-demo: deps all
-	@sh scripts/demo.sh
+demo:
+	@$(DEPS_CMD)
+	@$(MAKE) --no-print-directory all
+	@$(DEMO_CMD)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)
