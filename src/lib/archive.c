@@ -86,7 +86,7 @@ static int write_node(struct tree_node *n, const char *path, void *ctx)
 	archive_entry_set_perm(ent, n->mode & 07777);
 	archive_entry_set_uid(ent, n->uid);
 	archive_entry_set_gid(ent, n->gid);
-	archive_entry_set_mtime(ent, w->o->keep_mtimes ? n->mtime : w->o->mtime, 0);
+	archive_entry_set_mtime(ent, clamp_time(n->mtime, w->o->epoch, w->o->clamp), 0);
 	/* newc hard links share an inode number; the data rides with the last
 	 * name (GNU cpio's rule; the kernel's unpacker links the earlier names
 	 * to the same inode and fills it then). */
