@@ -24,7 +24,8 @@ struct cpio_opts {
  * out_path, in the tree's sorted walk order, with inode numbers assigned in
  * that order and no host device numbers, so the same tree always gives the
  * same bytes. Entry mtimes are the nodes' own, clamped as o says (newc
- * holds 0 .. 2^32-1: a time outside is an error naming the entry).
+ * holds 0 .. 2^32-1: a time before 1970 is written as 0, one after 2106 as
+ * 2^32-1).
  * Ownership comes from the nodes (root:root unless set); names of
  * one hard-link group share an inode number, the data going with the last.
  * Sparse files are written in full (newc has no holes). The file appears

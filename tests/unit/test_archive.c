@@ -38,6 +38,7 @@ int main(void)
 
 	tree_lookup(&t, "/etc/hosts", 0)->mtime = 2000000000; /* newer than the epoch */
 	n->mtime = 1000;					/* /s: older */
+	tree_lookup(&t, "/a/two", 0)->mtime = -5;		/* before 1970 */
 	struct cpio_opts o = {.compress = COMPRESS_GZIP, .epoch = 1234567890, .clamp = 1};
 	ok(cpio_write(&t, out, &o, &e) == 0, "cpio_write (gzip): %s", e.msg);
 
@@ -78,6 +79,7 @@ int main(void)
 			ok(archive_entry_size(ent) == 4 && archive_read_data(a, buf, 8) == 4 &&
 				   !strcmp(buf, "same"),
 			   "a/two: the last name carries the data");
+			is_int(archive_entry_mtime(ent), 0, "a/two: a time before 1970 is written as 0");
 		}
 		if (!strcmp(p, "s")) {
 			char buf[1100];
