@@ -5,7 +5,7 @@
 T=$TEST_TMP/sde
 rm -rf "$T"
 mkdir -p "$T"
-export TZ=UTC LC_ALL=C
+export TZ=UTC LC_ALL=C CRUMB_HOME="$T/home"
 unset SOURCE_DATE_EPOCH
 E=1500000000     # 2017-07-14 02:40:00 UTC: the epoch used below
 EHEX=0x59682f00
