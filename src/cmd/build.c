@@ -48,8 +48,8 @@ const char usage_build[] =
 	"  -q, --quiet           print only the image digest\n"
 	"\n"
 	"Progress goes to stderr, one line per step: [N/M] INSTRUCTION (seconds).\n"
-	"Reproducible: the same inputs give the same manifest digest (file times become\n"
-	"SOURCE_DATE_EPOCH, default 0).\n";
+	"Reproducible: the same inputs give the same manifest digest (file times newer\n"
+	"than SOURCE_DATE_EPOCH, default 0, become it; older ones are kept).\n";
 
 static int quiet;
 static int live; /* the step line is open (no newline yet) */
@@ -171,6 +171,12 @@ int cmd_build(int argc, char **argv)
 		r = cmd_usage_error("build", "-t %s: %s", tag, e.msg);
 		goto out;
 	}
+	struct sde sd; /* unset: 0, so builds are reproducible by default */
+	if (cmd_sde(&sd, &e) < 0) {
+		cmd_error_err(&e);
+		goto out;
+	}
+	o.epoch = sd.epoch;
 	if (o.kernel && stat(o.kernel, &st) < 0) {
 		cmd_error("build: --kernel %s: no such file", o.kernel);
 		goto out;

@@ -78,6 +78,9 @@ void exec_opts_release(struct exec_opts *o);
 /* Builds the tree for o and writes it as a cpio at out; *bytes gets the
  * uncompressed content size. Prints errors; returns 0 or an exit status. */
 int exec_opts_pack(const struct exec_opts *o, const char *out, unsigned long long *bytes);
+/* SOURCE_DATE_EPOCH from the environment: the one place crumb reads it,
+ * validated (sde_parse); 0, or CRUMB_EINVAL with a one-line message in e. */
+int cmd_sde(struct sde *out, struct err *e);
 /* Value of an option given as "--opt VALUE" or "--opt=VALUE"; NULL if argv[*i] is
  * not opt. Prints a usage error and sets *bad when the value is missing. */
 const char *opt_value(const char *opt, int argc, char **argv, int *i, int *bad);

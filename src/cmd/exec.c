@@ -7,6 +7,11 @@
 #include "../lib/rootfs.h"
 #include "cmd.h"
 
+int cmd_sde(struct sde *out, struct err *e)
+{
+	return sde_parse(getenv("SOURCE_DATE_EPOCH"), out, e);
+}
+
 const char *opt_value(const char *opt, int argc, char **argv, int *i, int *bad)
 {
 	const char *a = argv[*i];
@@ -86,11 +91,17 @@ int exec_opts_pack(const struct exec_opts *o, const char *out, unsigned long lon
 		cmd_error_err(&e);
 		return EXIT_FAIL;
 	}
+	struct sde sd;
+	if (cmd_sde(&sd, &e) < 0) {
+		cmd_error_err(&e);
+		free(init);
+		return EXIT_FAIL;
+	}
 	tree_init(&t);
 	struct exec_spec s = {.program = o->program, .adds = &o->adds, .args = &o->args,
 			      .env = &o->env, .init = init};
-	struct cpio_opts co = {.compress = (enum compress)o->compress,
-			       .mtime = source_date_epoch()};
+	struct cpio_opts co = {.compress = (enum compress)o->compress, .epoch = sd.epoch,
+			       .clamp = sd.set};
 	r = rootfs_exec(&t, &s, &e);
 	if (r == 0)
 		r = cpio_write(&t, out, &co, &e);

@@ -46,7 +46,8 @@ const char usage_fs[] =
     "atomically. Copies to the host never write through a symlink, and refuse\n"
     "names holding '/' or '..'. Copied files get mode & 0777, owner 0:0 and the\n"
     "current time unless -p keeps mode, owner, mtime and xattrs (files from the\n"
-    "host become root-owned either way, as in crumb mkfs). A symlink named as a\n"
+    "host become root-owned either way, as in crumb mkfs); with SOURCE_DATE_EPOCH\n"
+    "set, times written into an image are clamped to it. A symlink named as a\n"
     "cp source is followed; symlinks below it are copied as symlinks.\n"
     "\n"
     "fsck runs libext2fs's checks and crumb's own (descriptors, bitmaps against\n"
@@ -81,6 +82,21 @@ static int nvols;
 static int want_rw;
 static struct tree scratch; /* sources materialized for cp */
 static int scratch_n;
+static struct sde sde; /* SOURCE_DATE_EPOCH: times written into images are clamped */
+
+/* The time a new or copied entry gets: its own (t), clamped. */
+static int64_t entry_time(int64_t t)
+{
+	return clamp_time(t, sde.epoch, sde.set);
+}
+
+static int clamp_node(struct tree_node *n, const char *path, void *ctx)
+{
+	(void)path;
+	(void)ctx;
+	n->mtime = entry_time(n->mtime);
+	return 0;
+}
 
 /* Prints "crumb: MESSAGE" and returns EXIT_FAIL, so errors read as one statement. */
 __attribute__((format(printf, 1, 2))) static int ferr(const char *fmt, ...)
@@ -153,6 +169,8 @@ static int vol_open(const char *image, struct vol **out)
 		free(v);
 		return verr(&e);
 	}
+	if (v->kind == V_EXT4)
+		ext4fs_set_epoch(v->fs, sde.epoch, sde.set);
 	vols[nvols++] = v;
 	*out = v;
 	return 0;
@@ -166,8 +184,7 @@ static int vols_close(int status)
 		struct vol *v = vols[i];
 		if (v->kind != V_ARCH || !v->dirty || status)
 			continue;
-		struct cpio_opts o = {.compress = (enum compress)v->io.found_compress,
-				      .keep_mtimes = 1};
+		struct cpio_opts o = {.compress = (enum compress)v->io.found_compress};
 		if (cpio_write(&v->t, v->image, &o, &e) < 0)
 			status = verr(&e);
 	}
@@ -668,7 +685,7 @@ static int clone_into(struct tree *t, const char *path, const struct tree_node *
 	if (src->type != TREE_DIR || !old || preserve) {
 		n->uid = preserve ? src->uid : 0;
 		n->gid = preserve ? src->gid : 0;
-		n->mtime = preserve ? src->mtime : (int64_t)time(NULL);
+		n->mtime = entry_time(preserve ? src->mtime : (int64_t)time(NULL));
 	}
 	if (preserve)
 		for (size_t i = 0; i < src->nxattrs; i++)
@@ -941,6 +958,9 @@ static int put_node(struct addr *dst, const char *dpath, const struct tree_node 
 			    (unsigned long long)n->size);
 	struct idmap ids = {0};
 	int r = 0;
+	/* -p keeps times, clamped: n is crumb's own copy (scratch), clamped in place */
+	struct tree sub = {.root = (struct tree_node *)n};
+	tree_walk(&sub, clamp_node, NULL);
 	if (!strcmp(dpath, "/") || !*dpath) {
 		for (size_t i = 0; n->type == TREE_DIR && i < n->nkids && r >= 0; i++) {
 			char *kp = join("/", n->kids[i]->name);
@@ -1137,7 +1157,7 @@ static int do_mkdir(int argc, char **argv, int parents)
 	int r = 0;
 	tree_init(&tmp);
 	tree_add(&tmp, "/d", TREE_DIR, 0755, &d, &e);
-	d->mtime = (int64_t)time(NULL);
+	d->mtime = entry_time((int64_t)time(NULL));
 	for (int i = 0; i < argc && !r; i++) {
 		struct addr a;
 		if ((r = image_addr(argv[i], &a, 1)))
@@ -1210,7 +1230,7 @@ static int do_ln(int argc, char **argv, int sym)
 			tree_init(&tmp);
 			tree_add(&tmp, "/l", TREE_LNK, 0777, &n, &e);
 			n->link = xstrdup(argv[0]);
-			n->mtime = (int64_t)time(NULL);
+			n->mtime = entry_time((int64_t)time(NULL));
 			r = ext4fs_put(a.v->fs, a.path, n, EXT4FS_EXCL, &e) < 0 ? verr(&e) : 0;
 			tree_release(&tmp);
 			return r;
@@ -1219,7 +1239,7 @@ static int do_ln(int argc, char **argv, int sym)
 			return ferr("%s: exists", argv[1]);
 		if (tree_add_symlink(&a.v->t, a.path, argv[0], &e) < 0)
 			return verr(&e);
-		tree_lookup(&a.v->t, a.path, 0)->mtime = (int64_t)time(NULL);
+		tree_lookup(&a.v->t, a.path, 0)->mtime = entry_time((int64_t)time(NULL));
 		a.v->dirty = 1;
 		return 0;
 	}
@@ -1407,6 +1427,9 @@ int cmd_fs(int argc, char **argv)
 	for (const char **e = editing; *e; e++)
 		if (!strcmp(verb, *e))
 			want_rw = 1;
+	struct err se = {0};
+	if (want_rw && cmd_sde(&sde, &se) < 0)
+		return verr(&se);
 	int r;
 	if (!strcmp(verb, "fsck") || !strcmp(verb, "ls") || !strcmp(verb, "cat") ||
 	    !strcmp(verb, "stat") || !strcmp(verb, "du") || !strcmp(verb, "rm") ||

@@ -43,7 +43,8 @@ static const char exit_codes[] =
 	"  XDG_RUNTIME_DIR   VMs' state lives in its crumb/vms (else $CRUMB_HOME/run/vms)\n"
 	"  CRUMB_FIRECRACKER, CRUMB_CLOUD_HYPERVISOR  those VMMs' binaries (run --vmm);\n"
 	"                    default firecracker / cloud-hypervisor from PATH\n"
-	"  SOURCE_DATE_EPOCH timestamp of every file in built images; default 0\n"
+	"  SOURCE_DATE_EPOCH file times newer than it are written as it (mkfs, fs,\n"
+	"                    pack, build; build: default 0); filesystem times\n"
 	"\n"
 	"Run 'crumb help COMMAND' for one command's options.\n";
 

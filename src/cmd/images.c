@@ -580,6 +580,14 @@ int cmd_import(int argc, char **argv)
 	oci_config_init(&c);
 	if (import_config(&o, &c))
 		goto out;
+	struct sde sd;
+	char created[32];
+	if (cmd_sde(&sd, &e) < 0) {
+		cmd_error_err(&e);
+		goto out;
+	}
+	oci_format_time(sd.epoch, created);
+	c.created = xstrdup(created);
 	if (oci_detect_rootfs(o.rootfs, &mt, &e) < 0) {
 		cmd_error_err(&e);
 		goto out;

@@ -47,8 +47,9 @@ const char usage_mkfs[] =
     "  --compress C        none (default), gzip or zstd (cpio only)\n"
     "\n"
     "The output appears atomically; on failure nothing is left at OUT. The same\n"
-    "inputs give the same bytes: times are the files' own mtimes, filesystem times\n"
-    "SOURCE_DATE_EPOCH (default 0), UUID and hash seed derive from the content.\n";
+    "inputs give the same bytes: file times are the files' own mtimes, those newer\n"
+    "than SOURCE_DATE_EPOCH clamped to it when it is set; filesystem times are\n"
+    "SOURCE_DATE_EPOCH (default 0); UUID and hash seed derive from the content.\n";
 
 /* "64M", "1G", "4096": bytes; K/M/G/T are powers of 1024, an optional "iB"/"B" after. */
 static int parse_size(const char *s, uint64_t *out)
@@ -417,6 +418,11 @@ int cmd_mkfs(int argc, char **argv)
 			r = cmd_usage_error("mkfs", "--owner %s: want numeric UID:GID", owner);
 		free(u);
 	}
+	struct sde sd = {0};
+	if (!r && cmd_sde(&sd, &e) < 0) {
+		cmd_error_err(&e);
+		r = EXIT_FAIL;
+	}
 	if (r) {
 		strlist_release(&args);
 		return r;
@@ -449,16 +455,17 @@ int cmd_mkfs(int argc, char **argv)
 	if (!r && table)
 		r = device_table(&t, table, &e);
 	if (!r) {
-		int64_t epoch = source_date_epoch();
+		int64_t epoch = sd.epoch;
 		if (is_cpio) {
-			struct cpio_opts co = {.compress = comp, .mtime = epoch, .keep_mtimes = 1};
+			struct cpio_opts co = {.compress = comp, .epoch = epoch, .clamp = sd.set};
 			r = cpio_write(&t, out, &co, &e);
 		} else {
 			struct ext4_opts eo = {.ext2 = is_ext2,
 					       .size = size,
 					       .inodes = inodes,
 					       .label = label,
-					       .epoch = epoch};
+					       .epoch = epoch,
+					       .clamp = sd.set};
 			r = ext4_write(&t, out, &eo, &e);
 		}
 	}

@@ -11,8 +11,9 @@ const char usage_pack[] =
 	"\n"
 	"Writes the initramfs (cpio newc) that 'crumb run --exec' would boot: the program,\n"
 	"its shared libraries, the --add files, crumb-init and its config. Entries are\n"
-	"sorted, owned by root and dated SOURCE_DATE_EPOCH (default 0), so the same\n"
-	"inputs give the same bytes. Default compression: gzip.\n";
+	"sorted, owned by root and keep their files' mtimes, clamped to\n"
+	"SOURCE_DATE_EPOCH when it is set, so the same inputs give the same bytes.\n"
+	"Default compression: gzip.\n";
 
 int cmd_pack(int argc, char **argv)
 {

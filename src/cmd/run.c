@@ -572,10 +572,11 @@ static int named_volume(const char *store, const char *name, char **out, struct 
 	int r = mkdir_p(dir, 0700, e), lock = -1;
 	if (r == 0 && (lock = store_lock(lockp, e)) < 0)
 		r = lock;
-	if (r == 0 && stat(path, &st) < 0) {
+	struct sde sd = {0};
+	if (r == 0 && stat(path, &st) < 0 && (r = cmd_sde(&sd, e)) == 0) {
 		struct tree t;
 		tree_init(&t);
-		struct ext4_opts o = {.size = VOLUME_SIZE, .epoch = source_date_epoch()};
+		struct ext4_opts o = {.size = VOLUME_SIZE, .epoch = sd.epoch, .clamp = sd.set};
 		char label[17];
 		snprintf(label, sizeof(label), "%s", name);
 		o.label = label;

@@ -86,7 +86,9 @@ static int write_node(struct tree_node *n, const char *path, void *ctx)
 	archive_entry_set_perm(ent, n->mode & 07777);
 	archive_entry_set_uid(ent, n->uid);
 	archive_entry_set_gid(ent, n->gid);
-	archive_entry_set_mtime(ent, w->o->keep_mtimes ? n->mtime : w->o->mtime, 0);
+	/* newc holds 0 .. 2^32-1 (libarchive would write a time before 1970 as 2106) */
+	int64_t t = clamp_time(n->mtime, w->o->epoch, w->o->clamp);
+	archive_entry_set_mtime(ent, t < 0 ? 0 : t > 0xffffffffLL ? 0xffffffffLL : t, 0);
 	/* newc hard links share an inode number; the data rides with the last
 	 * name (GNU cpio's rule; the kernel's unpacker links the earlier names
 	 * to the same inode and fills it then). */

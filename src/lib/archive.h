@@ -14,15 +14,19 @@ const char *compress_name(enum compress c);
 
 struct cpio_opts {
 	enum compress compress;
-	int64_t mtime;   /* every entry's mtime (SOURCE_DATE_EPOCH): reproducible output */
-	int keep_mtimes; /* 1: each node's own mtime instead (editing an archive) */
+	int64_t epoch; /* SOURCE_DATE_EPOCH */
+	int clamp;     /* 1: entry mtimes newer than epoch are written as epoch (clamp_time);
+			  0: each node's own mtime */
 };
 
 /*
  * Writes every node of t (the root as ".") as a newc cpio archive at
  * out_path, in the tree's sorted walk order, with inode numbers assigned in
  * that order and no host device numbers, so the same tree always gives the
- * same bytes. Ownership comes from the nodes (root:root unless set); names of
+ * same bytes. Entry mtimes are the nodes' own, clamped as o says (newc
+ * holds 0 .. 2^32-1: a time before 1970 is written as 0, one after 2106 as
+ * 2^32-1).
+ * Ownership comes from the nodes (root:root unless set); names of
  * one hard-link group share an inode number, the data going with the last.
  * Sparse files are written in full (newc has no holes). The file appears
  * atomically (temp file + rename). A host file that shrank since it was

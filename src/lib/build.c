@@ -192,15 +192,23 @@ struct hash_walk {
 	char *buf;
 };
 
-/* Everything that reaches the image except mtimes (clamped when written). */
+/* File times written are clamped to SOURCE_DATE_EPOCH (0 when unset): older ones stay. */
+static int clamp_mtime(struct tree_node *n, const char *path, void *ctx)
+{
+	(void)path;
+	n->mtime = clamp_time(n->mtime, *(const int64_t *)ctx, 1);
+	return 0;
+}
+
+/* Everything that reaches the image, mtimes (clamped first) included. */
 static int hash_node(struct tree_node *n, const char *path, void *ctx)
 {
 	struct hash_walk *w = ctx;
-	char meta[128];
+	char meta[160];
 	h_str(w->h, path);
-	snprintf(meta, sizeof(meta), "%d %o %u %u %u %u %llu %llu", (int)n->type, n->mode, n->uid,
-		 n->gid, n->rdev_major, n->rdev_minor, (unsigned long long)n->size,
-		 (unsigned long long)n->hardlink);
+	snprintf(meta, sizeof(meta), "%d %o %u %u %u %u %llu %llu %lld", (int)n->type, n->mode,
+		 n->uid, n->gid, n->rdev_major, n->rdev_minor, (unsigned long long)n->size,
+		 (unsigned long long)n->hardlink, (long long)n->mtime);
 	h_str(w->h, meta);
 	if (n->type == TREE_LNK)
 		h_str(w->h, n->link);
@@ -963,6 +971,10 @@ static int do_copy(struct builder *b, struct bstage *st, const struct spec_instr
 		}
 	}
 	if (r == 0) {
+		/* Clamped before hashing and merging: RUN steps and the key see the image's times. */
+		int64_t epoch = b->o->epoch;
+		tree_walk(&tmp, clamp_mtime, &epoch);
+		tree_walk(&deps, clamp_mtime, &epoch);
 		h_str(&h, i->original);
 		r = hash_tree(&tmp, &h, e);
 		if (r == 0)
@@ -1112,7 +1124,7 @@ static int run_group(struct builder *b, struct bstage *st, struct run_step *step
 	/* Room to grow: the image is sparse, so generous costs nothing on disk. */
 	struct tree_stats ts;
 	tree_stats(&st->tree, &ts);
-	struct ext4_opts eo = {.epoch = source_date_epoch()};
+	struct ext4_opts eo = {.epoch = b->o->epoch};
 	eo.size = ext4_auto_size(&st->tree, &eo) + ts.bytes + (2ULL << 30);
 	eo.inodes = ts.nodes * 2 + 65536;
 	if (r == 0)
@@ -1194,7 +1206,7 @@ static int run_group(struct builder *b, struct bstage *st, struct run_step *step
 		if (!had[k].existed && d && d->type == TREE_DIR && d->nkids == 0)
 			r = tree_remove(&after, had[k].path, e);
 	}
-	struct cpio_opts co = {.compress = COMPRESS_NONE, .keep_mtimes = 1};
+	struct cpio_opts co = {.compress = COMPRESS_NONE};
 	if (r == 0)
 		r = cpio_write(&after, cpio, &co, e);
 	tree_release(&after);
@@ -1533,10 +1545,12 @@ static int initcfg_render_build(const struct run_step *steps, size_t n, struct s
 
 /* ---- the image ---- */
 
-static int clamp_mtime(struct tree_node *n, const char *path, void *ctx)
+static int hash_mtime(struct tree_node *n, const char *path, void *ctx)
 {
-	(void)path;
-	n->mtime = *(int64_t *)ctx;
+	char t[32];
+	snprintf(t, sizeof(t), "%lld", (long long)n->mtime);
+	h_str(ctx, path);
+	h_str(ctx, t);
 	return 0;
 }
 
@@ -1565,7 +1579,7 @@ static int image_initcfg(const struct oci_config *cfg, struct sbuf *out, struct 
 
 static int finalize(struct builder *b, struct bstage *st, struct err *e)
 {
-	int64_t epoch = source_date_epoch();
+	int64_t epoch = b->o->epoch;
 	const char *kind = oci_config_label(&st->cfg, "crumb.rootfs");
 	int ext4 = kind && !strcmp(kind, "ext4");
 	struct sbuf conf = SBUF_INIT;
@@ -1581,7 +1595,17 @@ static int finalize(struct builder *b, struct bstage *st, struct err *e)
 	chain(key, "rootfs", ext4 ? "ext4" : "cpio.zst");
 	chain(key, init_hex, conf.buf);
 	sb_release(&conf);
+	/* Times older than the epoch reach the image (crumb-init's, a RUN's, a FROM
+	 * image's): they are part of the key, so a cache hit is what a fresh build writes. */
 	tree_walk(&st->tree, clamp_mtime, &epoch);
+	struct hasher mh;
+	char mt[65], when[32];
+	h_init(&mh);
+	tree_walk(&st->tree, hash_mtime, &mh);
+	h_fin(&mh, mt);
+	chain(key, "mtimes", mt);
+	snprintf(when, sizeof(when), "%lld", (long long)epoch); /* ext4's superblock times */
+	chain(key, "epoch", when);
 	struct oci_desc layers[2];
 	char digest[80];
 	struct err ce;
@@ -1604,10 +1628,10 @@ static int finalize(struct builder *b, struct bstage *st, struct err *e)
 	if (r == 0 && !digest[0]) {
 		char *out = xasprintf("%s/rootfs.%s", b->tmp, ext4 ? "ext4" : "cpio.zst");
 		if (ext4) {
-			struct ext4_opts eo = {.epoch = epoch, .label = "crumb"};
+			struct ext4_opts eo = {.epoch = epoch, .clamp = 1, .label = "crumb"};
 			r = ext4_write(&st->tree, out, &eo, e);
 		} else {
-			struct cpio_opts co = {.compress = COMPRESS_ZSTD, .mtime = epoch};
+			struct cpio_opts co = {.compress = COMPRESS_ZSTD, .epoch = epoch, .clamp = 1};
 			r = cpio_write(&st->tree, out, &co, e);
 		}
 		if (r == 0)

@@ -33,6 +33,8 @@ struct build_opts {
 	const char *kernel;	     /* vmlinux for the builder VM and the image; NULL: the store's */
 	const char *qemu;	     /* NULL: found on PATH */
 	unsigned builder_mem_mb;     /* 0: default */
+	int64_t epoch;		     /* SOURCE_DATE_EPOCH, 0 when unset: `created`, and file
+					times newer than it are written as it (clamp_time) */
 	build_event_fn *event;
 	void *ctx;
 };

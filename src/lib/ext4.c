@@ -31,7 +31,8 @@
  *   (quadratic on big directories): one block when they fit, otherwise an
  *   htree (hashed index, one or two levels) like the kernel builds when a
  *   directory outgrows its first block.
- * - Reproducible: every timestamp is a node's mtime or opts->epoch; the
+ * - Reproducible: every timestamp is a node's mtime (clamped to opts->epoch
+ *   when opts->clamp) or opts->epoch; the
  *   checksum seed and directory hash seed come from a SHA-256 of the tree's
  *   metadata, the UUID from that digest plus a SHA-256 of every byte of
  *   content (metadata_csum_seed keeps the checksums valid when the UUID is
@@ -417,8 +418,8 @@ static void times_set(struct ext2_inode_large *in, int64_t t)
 	in->i_atime_extra = in->i_ctime_extra = in->i_mtime_extra = in->i_crtime_extra = extra;
 }
 
-static void inode_base(struct ext2_inode_large *in, const struct tree_node *n, uint16_t fmt,
-		       uint32_t nlink)
+static void inode_base(const struct writer *w, struct ext2_inode_large *in,
+		       const struct tree_node *n, uint16_t fmt, uint32_t nlink)
 {
 	memset(in, 0, sizeof(*in));
 	in->i_mode = (uint16_t)(fmt | (n->mode & 07777));
@@ -428,7 +429,7 @@ static void inode_base(struct ext2_inode_large *in, const struct tree_node *n, u
 	in->osd2.linux2.l_i_gid_high = (uint16_t)(n->gid >> 16);
 	in->i_links_count = (uint16_t)nlink;
 	in->i_extra_isize = sizeof(struct ext2_inode_large) - EXT2_GOOD_OLD_INODE_SIZE;
-	times_set(in, n->mtime);
+	times_set(in, clamp_time(n->mtime, w->o->epoch, w->o->clamp));
 }
 
 static int write_inode(struct writer *w, ext2_ino_t ino, struct ext2_inode_large *in,
@@ -561,7 +562,7 @@ static int write_reg(struct writer *w, ext2_ino_t ino, const struct tree_node *n
 	if (r < 0)
 		return r;
 	struct ext2_inode_large in;
-	inode_base(&in, n, LINUX_S_IFREG, w->nlink[ino]);
+	inode_base(w, &in, n, LINUX_S_IFREG, w->nlink[ino]);
 	errcode_t err = ext2fs_inode_size_set(w->fs, (struct ext2_inode *)&in, n->size);
 	if (err)
 		return fail(w, err, n, "setting the size");
@@ -575,7 +576,7 @@ static int write_symlink(struct writer *w, ext2_ino_t ino, const struct tree_nod
 	if (!len || len >= BS)
 		return err_set(w->e, CRUMB_EINVAL, "%s: symlink target length %zu not in 1..%u",
 			       n->name, len, BS - 1);
-	inode_base(&in, n, LINUX_S_IFLNK, w->nlink[ino]);
+	inode_base(w, &in, n, LINUX_S_IFLNK, w->nlink[ino]);
 	in.i_mode = LINUX_S_IFLNK | 0777;
 	in.i_size = (uint32_t)len;
 	if (len < sizeof(in.i_block)) { /* fast symlink: the target lives in the inode */
@@ -595,7 +596,7 @@ static int write_special(struct writer *w, ext2_ino_t ino, const struct tree_nod
 				       [TREE_BLK] = LINUX_S_IFBLK,
 				       [TREE_FIFO] = LINUX_S_IFIFO,
 				       [TREE_SOCK] = LINUX_S_IFSOCK};
-	inode_base(&in, n, fmt[n->type], w->nlink[ino]);
+	inode_base(w, &in, n, fmt[n->type], w->nlink[ino]);
 	if (n->type == TREE_CHR || n->type == TREE_BLK) {
 		uint32_t ma = n->rdev_major, mi = n->rdev_minor;
 		/* the kernel's encodings: old 8:8 when it fits, else the new 12:20 one */
@@ -830,9 +831,9 @@ static int write_dir(struct writer *w, ext2_ino_t ino, const struct tree_node *n
 	struct ext2_inode_large in;
 	static const struct tree_node lf = {.name = "lost+found", .type = TREE_DIR, .mode = 0700};
 	if (n)
-		inode_base(&in, n, LINUX_S_IFDIR, w->nlink[ino]);
+		inode_base(w, &in, n, LINUX_S_IFDIR, w->nlink[ino]);
 	else {
-		inode_base(&in, &lf, LINUX_S_IFDIR, 2);
+		inode_base(w, &in, &lf, LINUX_S_IFDIR, 2);
 		times_set(&in, w->o->epoch);
 	}
 	in.i_size = (uint32_t)(nblk * BS);
@@ -860,7 +861,8 @@ static void digest_meta(EVP_MD_CTX *md, struct writer *w)
 			continue;
 		char *p = tree_path(n);
 		sb_addf(&sb, "%s %d %o %u %u %lld %llu %u %u %u %s\n", p, n->type, n->mode, n->uid,
-			n->gid, (long long)n->mtime, (unsigned long long)n->size, n->rdev_major,
+			n->gid, (long long)clamp_time(n->mtime, o->epoch, o->clamp),
+			(unsigned long long)n->size, n->rdev_major,
 			n->rdev_minor, ino_of(w, n), n->link ? n->link : "");
 		free(p);
 		for (size_t k = 0; k < n->nxattrs; k++) {

@@ -34,6 +34,8 @@ struct ext4fs {
 	/* The last file read through ext4fs_read stays open: trees are read in chunks. */
 	ext2_file_t file;
 	ext2_ino_t file_ino;
+	int64_t epoch; /* ext4fs_set_epoch */
+	int clamp;
 };
 
 typedef struct ext2_inode_large inode_t;
@@ -898,9 +900,21 @@ static int need_rw(struct ext4fs *fs, struct err *e)
 	return 0;
 }
 
-static int64_t now(void)
+/* The time edits write as "now": the clock, clamped as ext4fs_set_epoch says. */
+static int64_t now(const struct ext4fs *fs)
 {
-	return (int64_t)time(NULL);
+	return clamp_time((int64_t)time(NULL), fs->epoch, fs->clamp);
+}
+
+void ext4fs_set_epoch(struct ext4fs *fs, int64_t epoch, int clamp)
+{
+	fs->epoch = epoch;
+	fs->clamp = clamp;
+	/* libext2fs's own clock (new inodes, the superblock's write time); 0
+	 * there means "read the clock", and 1 << 32 reads as 0 in 32-bit fields. */
+	int64_t t = now(fs);
+	if (clamp)
+		fs->fs->now = t ? (time_t)t : (time_t)1 << 32;
 }
 
 static void set_owner(inode_t *in, uint32_t uid, uint32_t gid)
@@ -955,7 +969,7 @@ static int free_inode(struct ext4fs *fs, ext2_ino_t ino, struct err *e)
 			return r;
 	}
 	in.i_links_count = 0;
-	in.i_dtime = (uint32_t)now();
+	in.i_dtime = (uint32_t)now(fs);
 	in.i_size = in.i_size_high = 0;
 	if ((r = write_inode(fs, ino, &in, e)) < 0)
 		return r;
@@ -983,7 +997,7 @@ static int drop_name(struct ext4fs *fs, ext2_ino_t dir, const char *name, ext2_i
 		set_times(
 		    fs, &pin,
 		    get_time(pin.i_atime, pin.i_atime_extra, HAS_EXTRA(fs, &pin, i_atime_extra)),
-		    now(), now());
+		    now(fs), now(fs));
 		if ((r = write_inode(fs, dir, &pin, e)) < 0)
 			return r;
 		return free_inode(fs, ino, e);
@@ -991,7 +1005,7 @@ static int drop_name(struct ext4fs *fs, ext2_ino_t dir, const char *name, ext2_i
 	if (in.i_links_count <= 1)
 		return free_inode(fs, ino, e);
 	in.i_links_count--;
-	in.i_ctime = (uint32_t)now();
+	in.i_ctime = (uint32_t)now(fs);
 	return write_inode(fs, ino, &in, e);
 }
 
@@ -1037,8 +1051,8 @@ static int put_attrs(struct putctx *pc, ext2_ino_t ino, const struct tree_node *
 		in.i_mode = (uint16_t)((in.i_mode & LINUX_S_IFMT) |
 				       (keep ? n->mode & 07777 : n->mode & 0777));
 	set_owner(&in, keep ? n->uid : 0, keep ? n->gid : 0);
-	int64_t t = now();
-	set_times(fs, &in, t, keep ? n->mtime : t, t);
+	int64_t t = now(fs);
+	set_times(fs, &in, t, keep ? clamp_time(n->mtime, fs->epoch, fs->clamp) : t, t);
 	if ((r = write_inode(fs, ino, &in, e)) < 0)
 		return r;
 	if (!keep || !n->nxattrs)
@@ -1232,7 +1246,7 @@ static int put_at(struct putctx *pc, ext2_ino_t dir, const char *name, const str
 				return put_attrs(pc, have, n, e);
 			if ((r = read_inode(fs, have, &in, e)) < 0)
 				return r;
-			set_times(fs, &in, now(), now(), now());
+			set_times(fs, &in, now(fs), now(fs), now(fs));
 			return write_inode(fs, have, &in, e);
 		} else if ((r = drop_name(fs, dir, name, have, e)) < 0) {
 			return r;
@@ -1425,7 +1439,7 @@ int ext4fs_rename(struct ext4fs *fs, const char *from, const char *to, struct er
 	inode_t in;
 	if ((r = read_inode(fs, a.ino, &in, e)) < 0)
 		return r;
-	in.i_ctime = (uint32_t)now();
+	in.i_ctime = (uint32_t)now(fs);
 	return write_inode(fs, a.ino, &in, e);
 }
 
@@ -1453,7 +1467,7 @@ int ext4fs_link(struct ext4fs *fs, const char *target, const char *path, struct 
 	if ((rc = dir_link(fs, b.parent, b.name, a.ino, ft_of(type_of(in.i_mode, &ok)))))
 		return fail(e, CRUMB_EIO, rc, "%s: adding %s", fs->path, path);
 	in.i_links_count++;
-	in.i_ctime = (uint32_t)now();
+	in.i_ctime = (uint32_t)now(fs);
 	return write_inode(fs, a.ino, &in, e);
 }
 
@@ -1466,7 +1480,7 @@ static int change(struct ext4fs *fs, uint32_t ino, int what, uint32_t a, uint32_
 	if ((r = need_rw(fs, e)) < 0 || (r = read_inode(fs, ino, &in, e)) < 0 ||
 	    (r = stat_inode(fs, ino, &in, &st, e)) < 0)
 		return r;
-	int64_t ctime = now();
+	int64_t ctime = now(fs);
 	if (what == 0)
 		in.i_mode = (uint16_t)((in.i_mode & LINUX_S_IFMT) | (a & 07777));
 	else if (what == 1)

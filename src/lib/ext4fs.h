@@ -14,6 +14,10 @@ struct ext4fs;
 /* Opens path (read-only unless writable). A corrupt or truncated image is
  * CRUMB_EFORMAT with a one-line reason, never a crash. */
 int ext4fs_open(const char *path, int writable, struct ext4fs **out, struct err *e);
+/* The times edits write: "now" and, with EXT4FS_PRESERVE, a node's mtime
+ * are clamped to epoch when clamp is set (clamp_time; SOURCE_DATE_EPOCH),
+ * the superblock's write time included. Default: the clock, own mtimes. */
+void ext4fs_set_epoch(struct ext4fs *fs, int64_t epoch, int clamp);
 /* Flushes (if writable) and closes; returns an error if the flush failed. */
 int ext4fs_close(struct ext4fs *fs, struct err *e);
 
@@ -80,7 +84,8 @@ void ext4fs_xattrs_free(struct tree_xattr *x, size_t n);
 
 enum {
 	EXT4FS_PRESERVE = 1, /* keep the node's mode (incl. setuid), owner, mtime and xattrs;
-				otherwise new files get mode & 0777, owner 0:0, mtime now */
+				otherwise new files get mode & 0777, owner 0:0, mtime now
+				(both clamped: ext4fs_set_epoch) */
 	EXT4FS_EXCL = 2,     /* fail if path exists (even as a directory) */
 };
 /*

@@ -1517,7 +1517,7 @@ int oci_image_commit(struct oci_store *s, const char *ref, const struct oci_conf
 	}
 	struct oci_config tmp = *c; /* shallow: only created may differ */
 	if (!tmp.created) {
-		oci_format_time(source_date_epoch(), created);
+		oci_format_time(0, created);
 		tmp.created = created;
 	}
 	if ((r = oci_config_render(&tmp, layers, nlayers, &cb, e)) < 0 ||

@@ -53,7 +53,7 @@ struct oci_config {
 	struct strlist label_keys, label_values; /* parallel; crumb.* keys are the run config */
 	struct strlist healthcheck;   /* Docker's Test array, e.g. {"CMD-SHELL", "curl ..."} */
 	struct strlist onbuild;	      /* recorded */
-	char *created;		      /* RFC 3339, from SOURCE_DATE_EPOCH */
+	char *created;		      /* RFC 3339 (SOURCE_DATE_EPOCH); NULL: 1970-01-01 */
 };
 void oci_config_init(struct oci_config *c);
 void oci_config_release(struct oci_config *c);
@@ -119,7 +119,7 @@ int oci_digest_valid(const char *digest);
 /* 1 for an RFC 6838 type/subtype that fits oci_desc.media_type. */
 int oci_media_type_valid(const char *media_type);
 /* RFC 3339 UTC, e.g. "1970-01-01T00:00:00Z" (what commit writes as `created`
- * when the config has none: SOURCE_DATE_EPOCH, default 0). */
+ * when the config has none: the epoch; callers set SOURCE_DATE_EPOCH's). */
 void oci_format_time(int64_t epoch, char out[32]);
 /* The org.opencontainers.image.title commit gives a layer of this media type
  * ("vmlinux", "rootfs.cpio.zst", ...), or NULL (no title). */

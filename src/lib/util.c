@@ -374,17 +374,35 @@ double now_monotonic(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int64_t source_date_epoch(void)
+int sde_parse(const char *s, struct sde *out, struct err *e)
 {
-	const char *s = getenv("SOURCE_DATE_EPOCH");
+	out->epoch = 0;
+	out->set = 0;
 	if (!s || !*s)
 		return 0;
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno || *end || v < 0)
-		return 0;
-	return v;
+	int64_t v = 0;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9' || v > (SDE_MAX - (*p - '0')) / 10) {
+			char shown[41]; /* the message stays one printable line */
+			size_t k = 0;
+			for (; s[k] && k < 40; k++)
+				shown[k] = s[k] >= 0x20 && s[k] < 0x7f ? s[k] : '?';
+			shown[k] = 0;
+			return err_set(e, CRUMB_EINVAL,
+				       "SOURCE_DATE_EPOCH='%s%s': want seconds since 1970 "
+				       "(decimal digits, at most %lld)",
+				       shown, s[k] ? "..." : "", (long long)SDE_MAX);
+		}
+		v = v * 10 + (*p - '0');
+	}
+	out->epoch = v;
+	out->set = 1;
+	return 0;
+}
+
+int64_t clamp_time(int64_t t, int64_t epoch, int set)
+{
+	return set && t > epoch ? epoch : t;
 }
 
 static int cmp_str(const void *a, const void *b)

@@ -106,7 +106,27 @@ void sha256_hex(const void *data, size_t len, char out[65]);
 /* Seconds since an arbitrary fixed point (CLOCK_MONOTONIC). */
 double now_monotonic(void);
 
-/* SOURCE_DATE_EPOCH from the environment, 0 when unset or invalid. */
-int64_t source_date_epoch(void);
+/*
+ * SOURCE_DATE_EPOCH (https://reproducible-builds.org/specs/source-date-epoch/).
+ * Commands read the variable once and hand a struct sde down; library code
+ * never reads the environment for it.
+ */
+struct sde {
+	int64_t epoch; /* seconds since 1970-01-01 UTC; 0 when unset */
+	int set;       /* 1: the variable was set (file times are clamped to epoch) */
+};
+/* Largest epoch taken: 9999-12-31T23:59:59Z, the last second RFC 3339 writes. */
+#define SDE_MAX 253402300799LL
+/* Parses the variable's value: NULL or "" is unset; otherwise only decimal
+ * digits, at most SDE_MAX. Anything else (sign, space, fraction, overflow)
+ * is CRUMB_EINVAL, naming the value, and *out is left unset. */
+int sde_parse(const char *s, struct sde *out, struct err *e);
+/*
+ * The time to write for a file whose own time is t: when set, a time newer
+ * than epoch becomes epoch (tar --clamp-mtime, mksquashfs, mkfs.erofs) and an
+ * older one is kept; when not set, t itself. Every writer of file times
+ * (cpio, ext4 images, edits of images, builds) goes through this.
+ */
+int64_t clamp_time(int64_t t, int64_t epoch, int set);
 
 #endif

@@ -147,6 +147,10 @@ build --no-cache -t runimg "$C" >/dev/null 2>"$T/run3.err"
 grep -q '2 builder boots' "$T/run3.err"; ok $? "--no-cache boots the builder again"
 build -t runimg "$C" >/dev/null 2>"$T/run4.err"
 grep -q '0 builder boots' "$T/run4.err"; ok $? "... and refreshed the cache for the next build"
+# SOURCE_DATE_EPOCH set: times are clamped, not forced (tests/e2e/sde.sh); what RUN writes too.
+s1=$(SOURCE_DATE_EPOCH=1700000000 build -q "$C" 2>/dev/null)
+s2=$(SOURCE_DATE_EPOCH=1700000000 build -q --no-cache "$C" 2>/dev/null)
+[ -n "$s1" ] && [ "$s1" = "$s2" ]; ok $? "SOURCE_DATE_EPOCH set: RUN's files give the same digest with and without the cache"
 
 # LABEL crumb.rootfs=ext4: the root filesystem is an ext4 image, booted as the root disk.
 mkdir -p "$T/ext4ctx"

@@ -36,7 +36,10 @@ int main(void)
 	n->uid = 1000;
 	n->gid = 100;
 
-	struct cpio_opts o = {.compress = COMPRESS_GZIP, .mtime = 1234567890};
+	tree_lookup(&t, "/etc/hosts", 0)->mtime = 2000000000; /* newer than the epoch */
+	n->mtime = 1000;					/* /s: older */
+	tree_lookup(&t, "/a/two", 0)->mtime = -5;		/* before 1970 */
+	struct cpio_opts o = {.compress = COMPRESS_GZIP, .epoch = 1234567890, .clamp = 1};
 	ok(cpio_write(&t, out, &o, &e) == 0, "cpio_write (gzip): %s", e.msg);
 
 	struct archive *a = archive_read_new();
@@ -63,7 +66,7 @@ int main(void)
 			ok(archive_read_data(a, buf, sizeof(buf)) == 20 && !strcmp(buf, "127.0.0.1 localhost\n"),
 			   "etc/hosts: content");
 			ok(archive_entry_mtime(ent) == 1234567890 && archive_entry_uid(ent) == 0,
-			   "etc/hosts: mtime from the options, root-owned");
+			   "etc/hosts: a newer mtime is clamped to the epoch, root-owned");
 		}
 		if (!strcmp(p, "a/one")) {
 			ino_one = archive_entry_ino64(ent);
@@ -76,6 +79,7 @@ int main(void)
 			ok(archive_entry_size(ent) == 4 && archive_read_data(a, buf, 8) == 4 &&
 				   !strcmp(buf, "same"),
 			   "a/two: the last name carries the data");
+			is_int(archive_entry_mtime(ent), 0, "a/two: a time before 1970 is written as 0");
 		}
 		if (!strcmp(p, "s")) {
 			char buf[1100];
@@ -83,6 +87,7 @@ int main(void)
 				   !memcmp(buf + 1000, "tail", 4) && archive_entry_uid(ent) == 1000 &&
 				   archive_entry_gid(ent) == 100,
 			   "s: 1004 bytes, ownership from the node");
+			is_int(archive_entry_mtime(ent), 1000, "s: an mtime older than the epoch is kept");
 		}
 	}
 	ok(ino_one == ino_two, "the two names share an inode number");
