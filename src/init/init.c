@@ -222,6 +222,8 @@ static void __attribute__((noreturn, format(printf, 1, 2))) fatal(const char *fm
 	if (kill(-1, SIGKILL) == 0)
 		for (int i = 0; i < 100 && waitpid(-1, NULL, WNOHANG) >= 0; i++)
 			usleep(10000);
+	if (!have_marker_key) /* the host will not believe the marker: say it in words too */
+		warnf("%s", msg);
 	marker("error", msg);
 	power_off();
 }
@@ -798,7 +800,8 @@ static char *read_config(size_t *len, char *from, size_t fromlen)
 }
 
 /* Takes the marker key (config.h, "The marker key") before the first marker,
- * and keeps it from every program crumb-init will start. */
+ * and keeps it from every program crumb-init will start. Without one (a host
+ * other than crumb, booting by hand) markers go unsigned, silently. */
 static void marker_key_setup(void)
 {
 	disk_conf_read();
@@ -806,8 +809,6 @@ static void marker_key_setup(void)
 	for (size_t i = 0; i < sizeof(dropped_caps) / sizeof(dropped_caps[0]); i++)
 		if (prctl(PR_CAPBSET_DROP, dropped_caps[i], 0, 0, 0) < 0 && errno != EINVAL)
 			fatal("drop capability %d: %s", dropped_caps[i], strerror(errno));
-	if (!have_marker_key)
-		warnf("no marker key from the host: markers go unsigned (a crumb host ignores them)");
 }
 
 static void conf_warn(void *ctx, const char *msg)
