@@ -122,7 +122,7 @@ static void not_a_marker(struct console *c)
 }
 
 void console_marker_tag(const unsigned char key[CONSOLE_KEY_LEN], unsigned long long seq,
-			const char *text_, size_t len, char out[33])
+			const char *txt, size_t len, char out[33])
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -137,7 +137,7 @@ void console_marker_tag(const unsigned char key[CONSOLE_KEY_LEN], unsigned long 
 	size_t got = 0;
 	if (ctx && EVP_MAC_init(ctx, key, CONSOLE_KEY_LEN, params) &&
 	    EVP_MAC_update(ctx, (const unsigned char *)head, (size_t)hl) &&
-	    EVP_MAC_update(ctx, (const unsigned char *)text_, len) &&
+	    EVP_MAC_update(ctx, (const unsigned char *)txt, len) &&
 	    EVP_MAC_final(ctx, md, &got, sizeof(md)) && got >= 16)
 		mdlen = (unsigned)got;
 	EVP_MAC_CTX_free(ctx);
@@ -252,7 +252,8 @@ static void marker(struct console *c, double now)
 	} else if (!strcmp(name, "exit")) {
 		r->t_exit = now;
 		r->g_exit = t;
-		r->status = atoi(rest) & 255;
+		long st = strtol(rest, NULL, 10); /* crumb-init writes 0..255 */
+		r->status = st >= 0 && st <= 255 ? (int)st : 255;
 		r->panic[0] = 0;
 		c->phase = 2;
 	} else if (!strcmp(name, "error")) {
