@@ -1,5 +1,5 @@
-/* initconf_fuzz.c: libFuzzer target: any bytes as crumb-init's config (conf_parse), then a
- * host-side re-render of what parsed must parse again. */
+/* initconf_fuzz.c: libFuzzer target: any bytes as crumb-init's config (conf_parse) and as a
+ * config disk's header (conf_disk_header). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,5 +32,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	}
 	free(buf);
+	/* The same bytes as a config disk's start (its header, with or without a key). */
+	size_t off, clen, koff;
+	if (conf_disk_header((const char *)data, size, &off, &clen, &koff) == 0) {
+		if (off > size || clen > CONF_FILE_MAX || (clen == 0 && koff == 0) ||
+		    (koff && (koff + CONF_DISK_KEY_HEX >= off || data[koff + CONF_DISK_KEY_HEX] != '\n')))
+			abort();
+	}
 	return 0;
 }

@@ -68,6 +68,9 @@ struct exec_opts {
 	const char *program;
 	struct strlist adds, args, env;
 	int compress; /* enum compress */
+	/* crumb run: the boot's marker key (INITCFG_KEY_LEN bytes), written into the
+	 * initramfs for crumb-init to take and delete; NULL (pack): none */
+	const unsigned char *marker_key;
 };
 /* Takes argv[*i] if it is one of --exec, --add, -e/--env, --compress (with its
  * value), or "--" (the rest become args); returns 1 if taken, 0 if not,

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "../lib/archive.h"
+#include "../lib/console.h"
+#include "../lib/initcfg.h"
 #include "../lib/rootfs.h"
 #include "cmd.h"
 
@@ -103,6 +105,13 @@ int exec_opts_pack(const struct exec_opts *o, const char *out, unsigned long lon
 	struct cpio_opts co = {.compress = (enum compress)o->compress, .epoch = sd.epoch,
 			       .clamp = sd.set};
 	r = rootfs_exec(&t, &s, &e);
+	if (r == 0 && o->marker_key) {
+		/* crumb-init's to take and delete (src/init/config.h, "The marker key") */
+		char hex[2 * CONSOLE_KEY_LEN + 2];
+		console_key_hex(o->marker_key, hex);
+		strcat(hex, "\n");
+		r = tree_add_data(&t, INITCFG_KEY_PATH, hex, strlen(hex), 0600, &e);
+	}
 	if (r == 0)
 		r = cpio_write(&t, out, &co, &e);
 	if (r == 0 && bytes) {

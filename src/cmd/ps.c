@@ -12,6 +12,7 @@
 
 #include "../lib/runcfg.h"
 #include "../lib/store.h"
+#include "../lib/console.h"
 #include "../lib/vmm.h"
 #include "../lib/vmstate.h"
 #include "cmd.h"
@@ -340,6 +341,14 @@ int cmd_logs(int argc, char **argv)
 	memset(&res, 0, sizeof(res));
 	res.status = -1;
 	console_init(&con, &res, 0, to_stdout, NULL);
+	/* The run's key tells its markers (stripped) from a program's (shown). */
+	char *kp = xasprintf("%s/" VMSTATE_KEY_FILE, dir);
+	struct sbuf ks = SBUF_INIT;
+	unsigned char key[CONSOLE_KEY_LEN];
+	if (read_file(kp, 256, &ks, NULL) == 0 && console_key_parse(ks.buf, key, NULL) == 0)
+		console_set_key(&con, key);
+	sb_release(&ks);
+	free(kp);
 	char buf[16384];
 	for (;;) {
 		ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf)) : 0;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../lib/archive.h"
+#include "../lib/console.h"
 #include "../lib/ext4.h"
 #include "../lib/initcfg.h"
 #include "../lib/kernel.h"
@@ -613,6 +614,7 @@ struct run_ctx {
 	size_t nvols, nshares;
 	struct initcfg cfg;
 	int need_conf; /* pass cfg to the guest (fw_cfg + config disk) */
+	unsigned char key[CONSOLE_KEY_LEN]; /* this boot's marker key (console.h) */
 	struct vm_klog klog;
 	int started; /* the exec marker was seen */
 };
@@ -677,6 +679,14 @@ static int outcome(const struct run_ctx *c, const struct vm_result *res, struct 
 		       EXIT_RUN_FAIL;
 	if (sig_count && res->qemu_status >= 128)
 		return err_set(e, CRUMB_ECHILD, "the VM was killed"), 128 + SIGKILL;
+	if (!res->t_init && res->unsigned_markers)
+		return err_set(e, CRUMB_ECHILD,
+			       "the VM stopped (%s exit %d): its %d marker(s) were not signed with "
+			       "this run's key (a crumb-init older than this crumb, or one that "
+			       "failed before reading its key: --verbose shows its messages)",
+			       c->a->vc.vmm ? vm_vmm_name(c->a->vc.vmm) : "QEMU", res->qemu_status,
+			       res->unsigned_markers),
+		       EXIT_RUN_FAIL;
 	return err_set(e, CRUMB_ECHILD,
 		       "the VM stopped (%s exit %d) before the program finished%s%s",
 		       c->a->vc.vmm ? vm_vmm_name(c->a->vc.vmm) : "QEMU", res->qemu_status,
@@ -1088,6 +1098,11 @@ int cmd_run(int argc, char **argv)
 	}
 	r = EXIT_RUN_FAIL;
 	catch_signals();
+	/* Only markers signed with this key are believed (src/init/markers.h). */
+	if (console_key_new(c.key, &e) < 0)
+		goto fail;
+	a.vc.marker_key = c.key;
+	a.o.marker_key = c.key;
 
 	/* Everything that can be missing is checked before any work is done. */
 	if (store_root(&c.store, &e) < 0 ||
@@ -1224,16 +1239,21 @@ int cmd_run(int argc, char **argv)
 	a.vc.state_dir = c.store;
 	a.vc.ports = a.ports;
 	a.vc.nports = a.nports;
-	if (c.need_conf) {
+	/* The marker key rides the config disk; a --rootfs run gets a key-only
+	 * one; --exec has it in its initramfs already (exec_opts_pack). */
+	if (c.need_conf || a.rootfs) {
 		struct sbuf conf = SBUF_INIT, disk = SBUF_INIT;
-		if (initcfg_render(&c.cfg, &conf, &e) < 0) {
+		if (c.need_conf && initcfg_render(&c.cfg, &conf, &e) < 0) {
 			sb_release(&conf);
 			goto fail;
 		}
-		initcfg_disk(conf.buf, conf.len, &disk);
-		c.conf_path = xasprintf("%s/init.conf", work);
+		initcfg_disk(c.need_conf ? conf.buf : NULL, conf.len, c.key, &disk);
 		c.disk_path = xasprintf("%s/init.disk", work);
-		int w = write_file_atomic(c.conf_path, conf.buf, conf.len, 0600, &e);
+		int w = 0;
+		if (c.need_conf) {
+			c.conf_path = xasprintf("%s/init.conf", work);
+			w = write_file_atomic(c.conf_path, conf.buf, conf.len, 0600, &e);
+		}
 		if (w == 0)
 			w = write_file_atomic(c.disk_path, disk.buf, disk.len, 0600, &e);
 		sb_release(&conf);
@@ -1250,6 +1270,14 @@ int cmd_run(int argc, char **argv)
 			err_errno(&e, CRUMB_EIO, "create %s", c.log_path);
 			goto fail;
 		}
+		/* crumb logs tells the run's markers from a program's with it */
+		char hex[2 * CONSOLE_KEY_LEN + 2], *kp = xasprintf("%s/" VMSTATE_KEY_FILE, c.dir);
+		console_key_hex(c.key, hex);
+		strcat(hex, "\n");
+		int kw = write_file_atomic(kp, hex, strlen(hex), 0600, &e);
+		free(kp);
+		if (kw < 0)
+			goto fail;
 		char *ctl = xasprintf("%s/ctl.sock", c.dir), *qmp = xasprintf("%s/qmp.sock", c.dir);
 		snprintf(sig_ctl, sizeof(sig_ctl), "%s", ctl);
 		a.vc.ctl_sock = ctl;

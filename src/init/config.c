@@ -570,18 +570,29 @@ void conf_release(struct conf *c)
 	memset(c, 0, sizeof(*c));
 }
 
-int conf_disk_header(const char *buf, size_t len, size_t *off, size_t *clen)
+int conf_disk_header(const char *buf, size_t len, size_t *off, size_t *clen, size_t *keyoff)
 {
 	const size_t mlen = sizeof(CONF_DISK_MAGIC) - 1;
-	size_t i = mlen, v = 0;
+	size_t i = mlen, v = 0, k = 0;
 
 	if (len < mlen + 2 || memcmp(buf, CONF_DISK_MAGIC, mlen) != 0)
 		return -1;
 	while (i < len && i < mlen + 8 && buf[i] >= '0' && buf[i] <= '9')
 		v = v * 10 + (size_t)(buf[i++] - '0');
-	if (i == mlen || i >= len || buf[i] != '\n' || v == 0 || v > CONF_FILE_MAX)
+	if (i == mlen || i >= len || v > CONF_FILE_MAX)
+		return -1;
+	if (buf[i] == ' ') {
+		k = ++i;
+		while (i < len && i - k < CONF_DISK_KEY_HEX &&
+		       ((buf[i] >= '0' && buf[i] <= '9') || (buf[i] >= 'a' && buf[i] <= 'f')))
+			i++;
+		if (i - k != CONF_DISK_KEY_HEX)
+			return -1;
+	}
+	if (i >= len || buf[i] != '\n' || (v == 0 && !k))
 		return -1;
 	*off = i + 1;
 	*clen = v;
+	*keyoff = k;
 	return 0;
 }

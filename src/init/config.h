@@ -157,12 +157,29 @@
  *      needs a guest kernel with CONFIG_X86_IOPL_IOPERM (ioperm(2)); without
  *      it, or without fw_cfg (another VMM), crumb-init goes on to 2.
  *   2. A config disk: a virtio-blk device whose content starts with
- *      CONF_DISK_MAGIC, then the config's length in decimal and '\n', then
- *      the config's bytes (then anything, e.g. zero padding to 512 bytes).
- *      crumb-init looks at every /dev/vd* (attach it after the root disk
- *      and the volumes, so their names stay /dev/vda, /dev/vdb ...).
+ *      CONF_DISK_MAGIC, then the config's length in decimal (at most 8
+ *      digits), optionally a space and the marker key (below), then '\n',
+ *      then the config's bytes (then anything, e.g. zero padding to 512
+ *      bytes). The length may be 0 only with a key: a key-only disk, which
+ *      carries no config. crumb-init looks at every /dev/vd* (attach it
+ *      after the root disk and the volumes, so their names stay /dev/vda,
+ *      /dev/vdb ...).
  *   3. CONF_PATH in the root filesystem.
  *   None of them: an error marker.
+ *
+ * The marker key (markers.h: what makes the host believe a marker)
+ *   32 random bytes the host makes for each boot, as CONF_DISK_KEY_HEX
+ *   lowercase hex digits: in a config disk's header, or (runs whose
+ *   initramfs the host builds for this boot, crumb run --exec) as the
+ *   file CONF_KEY_PATH holding the digits and '\n'. Never in fw_cfg (a
+ *   guest root process with ioperm could read it all along) nor in the
+ *   config text. crumb-init reads it before its first marker and destroys
+ *   every copy the guest could reach: it overwrites the digits on the disk
+ *   with '0's (the host attaches the disk writable; all zeros is "no key")
+ *   and syncs; it zeroes and unlinks CONF_KEY_PATH, which it only believes
+ *   on a tmpfs/ramfs root (on a disk root the blocks would stay readable).
+ *   The disk's key wins over the file's. No key: markers go unsigned (and
+ *   the crumb host acts on none of them).
  */
 
 #define CONF_PATH "/etc/crumb/init.conf"
@@ -179,6 +196,9 @@
 #define CONF_STOP_TIMEOUT_LIMIT 86400
 #define CONF_FW_CFG_NAME "opt/crumb/init.conf"
 #define CONF_DISK_MAGIC "crumb-init-config "
+#define CONF_DISK_KEY_HEX 64
+/* The marker key in an initramfs root (see "The marker key"). */
+#define CONF_KEY_PATH "/etc/crumb/init.key"
 
 enum conf_mode { CONF_MODE_SERVICE, CONF_MODE_BUILD };
 enum conf_restart { CONF_RESTART_NO, CONF_RESTART_ON_FAILURE, CONF_RESTART_ALWAYS };
@@ -236,8 +256,9 @@ void conf_release(struct conf *c);
 
 /* Splits a config disk's first len bytes (see "Where the file comes from"):
  * on success *off and *clen locate the config inside buf (off + clen may
- * exceed len: the caller reads more). Returns 0, or -1 when buf does not
- * start with a valid header. */
-int conf_disk_header(const char *buf, size_t len, size_t *off, size_t *clen);
+ * exceed len: the caller reads more; clen 0: a key-only disk), and *keyoff is
+ * where the key's CONF_DISK_KEY_HEX digits start in buf (0: no key). Returns
+ * 0, or -1 when buf does not start with a valid header. */
+int conf_disk_header(const char *buf, size_t len, size_t *off, size_t *clen, size_t *keyoff);
 
 #endif

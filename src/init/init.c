@@ -1,5 +1,6 @@
 /* init.c: crumb-init, the guest's PID 1: sets up, runs the service or build steps, powers off. */
 #include "config.h"
+#include "mac.h"
 #include "markers.h"
 #include "user.h"
 
@@ -20,10 +21,12 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -55,8 +58,21 @@
 /* While the host is not connected the port reads EOF; look again this often
  * (besides the SIGIO the driver sends on connect and data). */
 #define CTL_RETRY_MS 1000
-/* vmm.c takes markers of up to 511 bytes between the framing bytes. */
-#define MARKER_MAX 500
+/* console.c takes markers of up to 511 bytes between the framing bytes. */
+#define MARKER_MAX MAC_MARKER_MAX
+/* tmpfs and ramfs (statfs f_type): where a key file may be believed. */
+#define TMPFS_MAGIC_ 0x01021994UL
+#define RAMFS_MAGIC_ 0x858458f6UL
+/* Capabilities no program crumb-init starts gets (bounding set): with them a
+ * root program could read the marker key out of PID 1 (ptrace, /proc/1/mem)
+ * or out of the kernel (/dev/mem, /proc/kcore, ioperm, modules, BPF). */
+static const int dropped_caps[] = {16 /* SYS_MODULE */, 17 /* SYS_RAWIO */,
+				   19 /* SYS_PTRACE */, 38 /* PERFMON */, 39 /* BPF */};
+
+/* The boot's marker key (config.h, "The marker key") and the last SEQ used. */
+static unsigned char marker_key[MAC_KEY_LEN];
+static int have_marker_key;
+static unsigned long marker_seq;
 
 static void write_all(int fd, const char *p, size_t n)
 {
@@ -90,31 +106,18 @@ static void __attribute__((format(printf, 1, 2))) warnf(const char *fmt, ...)
 	write_all(2, buf, n);
 }
 
-/* Writes one marker (protocol in markers.h); field may be NULL. Non-printable
- * bytes in field become '?' so the framing bytes can never appear inside;
- * the whole marker is cut to MARKER_MAX bytes. */
+/* Writes one marker (protocol in markers.h), signed when the key is known;
+ * field may be NULL. Non-printable bytes in field become '?' so the framing
+ * bytes can never appear inside; the whole marker is cut to MARKER_MAX bytes. */
 static void marker(const char *name, const char *field)
 {
 	char buf[MARKER_MAX + 8];
 	struct timespec ts = {0, 0};
 	size_t n;
-	int r;
 
 	clock_gettime(CLOCK_BOOTTIME, &ts);
-	r = snprintf(buf, sizeof(buf), "%c%s%s %lld.%06ld", MARKER_START, MARKER_PREFIX, name,
-		     (long long)ts.tv_sec, ts.tv_nsec / 1000);
-	if (r < 0)
-		return;
-	n = (size_t)r < MARKER_MAX ? (size_t)r : MARKER_MAX;
-	if (field) {
-		buf[n++] = ' ';
-		for (; *field && n < MARKER_MAX; field++) {
-			unsigned char ch = (unsigned char)*field;
-
-			buf[n++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
-		}
-	}
-	buf[n++] = MARKER_END;
+	n = mac_marker(buf, sizeof(buf), have_marker_key ? marker_key : NULL, ++marker_seq, name,
+		       (long long)ts.tv_sec, ts.tv_nsec / 1000, field);
 	write_all(1, buf, n);
 }
 
@@ -219,6 +222,8 @@ static void __attribute__((noreturn, format(printf, 1, 2))) fatal(const char *fm
 	if (kill(-1, SIGKILL) == 0)
 		for (int i = 0; i < 100 && waitpid(-1, NULL, WNOHANG) >= 0; i++)
 			usleep(10000);
+	if (!have_marker_key) /* the host will not believe the marker: say it in words too */
+		warnf("%s", msg);
 	marker("error", msg);
 	power_off();
 }
@@ -648,55 +653,120 @@ static int name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* What the config disk held: its config (NULL: none) or the error that
+ * stops the boot once markers can be signed, and where it was. */
+static struct {
+	char *buf;
+	size_t len;
+	char from[300];
+	char err[600];
+} disk_conf;
+
+/* A key of all '0' digits is one crumb-init already took (config.h). */
+static int key_digits(const char *hex, unsigned char key[MAC_KEY_LEN])
+{
+	return strspn(hex, "0") < CONF_DISK_KEY_HEX && mac_unhex(hex, MAC_KEY_LEN, key) == 0 ? 0
+												    : -1;
+}
+
 /*
  * Looks for a config disk (config.h, "Where the file comes from") among the
- * virtio disks, in name order. Same return convention as fw_cfg_read; *from
- * gets the device path.
+ * virtio disks, in name order, into disk_conf; takes its marker key and
+ * overwrites it on the disk. Fatal when the key cannot be wiped: a program
+ * could read it there.
  */
-static char *disk_conf_read(size_t *len, char *from, size_t fromlen, char *err, size_t errlen)
+static void disk_conf_read(void)
 {
 	char *names[64];
 	size_t n = 0;
-	char *buf = NULL;
 	DIR *d = opendir("/sys/block");
 	struct dirent *de;
 
-	err[0] = '\0';
 	if (!d)
-		return NULL;
+		return;
 	while ((de = readdir(d)) && n < sizeof(names) / sizeof(names[0]))
 		if (!strncmp(de->d_name, "vd", 2) && (names[n] = strdup(de->d_name)))
 			n++;
 	closedir(d);
 	qsort(names, n, sizeof(names[0]), name_cmp);
-	for (size_t i = 0; i < n && !buf && !err[0]; i++) {
-		char head[512];
-		size_t off, clen;
-		int fd;
+	for (size_t i = 0; i < n && !disk_conf.buf && !disk_conf.err[0]; i++) {
+		char head[512], path[300];
+		size_t off, clen, koff;
+		int fd, ro = 0;
 
-		snprintf(from, fromlen, "/dev/%s", names[i]);
-		fd = open(from, O_RDONLY | O_CLOEXEC);
+		snprintf(path, sizeof(path), "/dev/%s", names[i]);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0 && (ro = 1))
+			fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			continue;
-		if (pread_all(fd, head, sizeof(head), 0) == 0 &&
-		    conf_disk_header(head, sizeof(head), &off, &clen) == 0) {
-			buf = malloc(clen);
-			if (!buf)
-				snprintf(err, errlen, "%s: out of memory", from);
-			else if (pread_all(fd, buf, clen, (off_t)off) < 0) {
-				snprintf(err, errlen,
-					 "%s: config disk shorter than its header says", from);
-				free(buf);
-				buf = NULL;
-			} else {
-				*len = clen;
+		if (pread_all(fd, head, sizeof(head), 0) < 0 ||
+		    conf_disk_header(head, sizeof(head), &off, &clen, &koff) < 0) {
+			close(fd);
+			continue;
+		}
+		snprintf(disk_conf.from, sizeof(disk_conf.from), "%s", path);
+		if (koff && key_digits(head + koff, marker_key) == 0) {
+			static const char zeros[CONF_DISK_KEY_HEX + 1] =
+			    "0000000000000000000000000000000000000000000000000000000000000000";
+
+			if (ro || pwrite(fd, zeros, CONF_DISK_KEY_HEX, (off_t)koff) !=
+					  CONF_DISK_KEY_HEX || fsync(fd) < 0) {
+				memset(marker_key, 0, sizeof(marker_key));
+				close(fd);
+				fatal("%s: cannot wipe the marker key (%s)", path,
+				      ro ? "read-only disk" : strerror(errno));
 			}
+			have_marker_key = 1;
+		}
+		memset(head, 0, sizeof(head));
+		if (clen == 0) { /* a key-only disk */
+			close(fd);
+			continue;
+		}
+		disk_conf.buf = malloc(clen);
+		if (!disk_conf.buf)
+			snprintf(disk_conf.err, sizeof(disk_conf.err), "%s: out of memory", path);
+		else if (pread_all(fd, disk_conf.buf, clen, (off_t)off) < 0) {
+			snprintf(disk_conf.err, sizeof(disk_conf.err),
+				 "%s: config disk shorter than its header says", path);
+			free(disk_conf.buf);
+			disk_conf.buf = NULL;
+		} else {
+			disk_conf.len = clen;
 		}
 		close(fd);
 	}
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
-	return buf;
+}
+
+/* The key file of an initramfs root: taken (when the disk had none) and destroyed. */
+static void key_file_read(void)
+{
+	char hex[CONF_DISK_KEY_HEX + 2];
+	struct statfs sf;
+	int fd = open(CONF_KEY_PATH, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	ssize_t r;
+
+	if (fd < 0)
+		return;
+	r = pread(fd, hex, sizeof(hex), 0);
+	if (fstatfs(fd, &sf) < 0 ||
+	    ((unsigned long)sf.f_type != TMPFS_MAGIC_ &&
+	     (unsigned long)sf.f_type != RAMFS_MAGIC_)) {
+		warnf("%s: not on an initramfs root: not used", CONF_KEY_PATH);
+	} else if (!have_marker_key && r == CONF_DISK_KEY_HEX + 1 &&
+		   hex[CONF_DISK_KEY_HEX] == '\n' && key_digits(hex, marker_key) == 0) {
+		have_marker_key = 1;
+	}
+	memset(hex, 0, sizeof(hex));
+	/* zeroed, then gone: the tmpfs pages go back to the kernel blank */
+	if (pwrite(fd, hex, sizeof(hex), 0) < 0 || ftruncate(fd, 0) < 0)
+		warnf("%s: %s", CONF_KEY_PATH, strerror(errno));
+	close(fd);
+	if (unlink(CONF_KEY_PATH) < 0)
+		fatal("%s: cannot remove the marker key (%s)", CONF_KEY_PATH, strerror(errno));
 }
 
 /* The config from the first channel that has one; fatal when none does. *from names it. */
@@ -709,21 +779,36 @@ static char *read_config(size_t *len, char *from, size_t fromlen)
 	buf = fw_cfg_read(CONF_FW_CFG_NAME, len, err, sizeof(err));
 	if (buf) {
 		snprintf(from, fromlen, "fw_cfg %s", CONF_FW_CFG_NAME);
+		free(disk_conf.buf);
 		return buf;
 	}
 	if (err[0])
 		fatal("%s", err);
 #endif
-	buf = disk_conf_read(len, from, fromlen, err, sizeof(err));
-	if (buf)
-		return buf;
-	if (err[0])
-		fatal("%s", err);
+	if (disk_conf.err[0])
+		fatal("%s", disk_conf.err);
+	if (disk_conf.buf) {
+		*len = disk_conf.len;
+		snprintf(from, fromlen, "%s", disk_conf.from);
+		return disk_conf.buf;
+	}
 	snprintf(from, fromlen, "%s", CONF_PATH);
 	buf = init_read_file(CONF_PATH, CONF_FILE_MAX, len, err, sizeof(err));
 	if (!buf)
 		fatal("no config: no fw_cfg %s, no config disk, %s", CONF_FW_CFG_NAME, err);
 	return buf;
+}
+
+/* Takes the marker key (config.h, "The marker key") before the first marker,
+ * and keeps it from every program crumb-init will start. Without one (a host
+ * other than crumb, booting by hand) markers go unsigned, silently. */
+static void marker_key_setup(void)
+{
+	disk_conf_read();
+	key_file_read();
+	for (size_t i = 0; i < sizeof(dropped_caps) / sizeof(dropped_caps[0]); i++)
+		if (prctl(PR_CAPBSET_DROP, dropped_caps[i], 0, 0, 0) < 0 && errno != EINVAL)
+			fatal("drop capability %d: %s", dropped_caps[i], strerror(errno));
 }
 
 static void conf_warn(void *ctx, const char *msg)
@@ -1508,8 +1593,10 @@ int main(int argc, char **argv)
 		return not_pid1(argc, argv);
 
 	ensure_stdio();
-	marker("init", NULL);
 	console_raw();
+	/* Not dumpable: without CAP_SYS_PTRACE (dropped below for every program)
+	 * nothing can read the marker key out of our memory (/proc/1/mem, ptrace). */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	/* Blocked from the start: a SIGTERM during setup is a stop request taken
 	 * up once the service runs; SIGCHLD is read from the signalfd. */
 	memset(&s, 0, sizeof(s));
@@ -1527,6 +1614,8 @@ int main(int argc, char **argv)
 		fatal("signalfd: %s", strerror(errno));
 	setup_filesystems();
 	ensure_stdio(); /* /dev/console exists now even if the initramfs lacked it */
+	marker_key_setup();
+	marker("init", NULL);
 	/* Ctrl-Alt-Del (or QEMU's equivalent) becomes SIGINT to us: a stop request. */
 	reboot(RB_DISABLE_CAD);
 

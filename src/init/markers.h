@@ -6,16 +6,40 @@
  * crumb-init writes markers to the console (its fd 1), each with a single
  * write(), interleaved with whatever the service prints:
  *
- *   0x02 "crumb:" NAME " " TIME [" " FIELD]... 0x03
+ *   0x02 "crumb:" NAME " " TIME [" " FIELD]... " " SEQ ":" TAG 0x03
  *
- * No newline follows. TIME is CLOCK_BOOTTIME as seconds with exactly six
+ * No newline follows.
+ *
+ * Any program in the guest can write those bytes too, so the host believes
+ * a marker only when it is signed: SEQ is 1 for the boot's first marker and
+ * counts up by one; TAG is HMAC-SHA256, cut to its first 16 bytes and written
+ * as 32 lowercase hex digits, keyed with the boot's marker key (32 random
+ * bytes the host makes for each boot and hands over on a channel only
+ * crumb-init reads: config.h, "The marker key"), over
+ *   "crumb-marker " SEQ "\n" followed by the marker from "crumb:" up to
+ *   (not including) the " SEQ:TAG" trailer.
+ * The host acts on a marker only if its TAG is right and its SEQ is larger
+ * than any it accepted before (no replay); anything else is the program's
+ * output, shown as such (src/lib/console.h). Without a key crumb-init writes
+ * no trailer (and a crumb host believes none of its markers).
+ *
+ * Keeping the key from the service: crumb-init reads it before its first
+ * marker and wipes every copy the guest could reach (config.h); it makes
+ * itself non-dumpable and drops CAP_SYS_MODULE, CAP_SYS_RAWIO,
+ * CAP_SYS_PTRACE, CAP_PERFMON and CAP_BPF from the bounding set of every
+ * program it starts (services and build steps, root included, as Docker's
+ * default set does), so that no program can read the key out of PID 1's
+ * memory (/proc/1/mem, ptrace, pidfd_getfd) or out of the kernel's
+ * (/dev/mem, /proc/kcore, modules, BPF). Left open: a kernel that lets
+ * CAP_SYS_ADMIN load tracing BPF (not the crumb kernel, which has no BPF). TIME is CLOCK_BOOTTIME as seconds with exactly six
  * decimals ("0.712345"): the guest's uptime, so the host can line it up with
  * the kernel's own boot. The console's output post-processing (OPOST, so
  * "\n" -> "\r\n") is switched off right after the first marker, so the host
  * sees the service's bytes as written (unless the config has "tty 1": then
  * the console is a cooked terminal, "\r\n" included; markers hold no "\n").
  *
- *   crumb:init TIME          first thing PID 1 does
+ *   crumb:init TIME          PID 1's first marker: once /proc, /sys and
+ *                            /dev are mounted and the marker key is read
  *   crumb:exec TIME          config read and system set up (volumes mounted,
  *                            network up); just before the service (or the
  *                            first build step) is forked
@@ -56,8 +80,9 @@
  *                            processes are killed, filesystems unmounted,
  *                            power-off follows.
  *
- * A whole marker, framing included, is at most 502 bytes (MESSAGE and LABEL
- * are cut to fit): the host may treat a longer run as plain text. Hosts
+ * A whole marker, framing and trailer included, is at most 500 bytes
+ * (MESSAGE and LABEL are cut to fit): the host treats a run of more than 512
+ * bytes after 0x02 as plain text. Hosts
  * must ignore marker names they do not know.
  *
  * The control port (the host's side of a graceful stop)

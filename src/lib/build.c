@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "archive.h"
+#include "console.h"
 #include "ext4.h"
 #include "ext4fs.h"
 #include "import.h"
@@ -1135,9 +1136,13 @@ static int run_group(struct builder *b, struct bstage *st, struct run_step *step
 		r = initcfg_render_build(steps, n, &text, e);
 	if (r == 0)
 		r = write_file_atomic(conf, text.buf, text.len, 0644, e);
-	/* The crumb kernel cannot read fw_cfg (no ioperm): the same config also rides a disk. */
+	/* The crumb kernel cannot read fw_cfg (no ioperm): the same config also rides a
+	 * disk, with the marker key: a RUN step cannot forge its status (markers.h). */
+	unsigned char mkey[CONSOLE_KEY_LEN] = {0};
 	struct sbuf cdisk = SBUF_INIT;
-	initcfg_disk(text.buf, text.len, &cdisk);
+	if (r == 0)
+		r = console_key_new(mkey, e);
+	initcfg_disk(text.buf, text.len, mkey, &cdisk);
 	if (r == 0)
 		r = write_file_atomic(confdisk, cdisk.buf, cdisk.len, 0644, e);
 	sb_release(&cdisk);
@@ -1148,7 +1153,7 @@ static int run_group(struct builder *b, struct bstage *st, struct run_step *step
 	}
 	struct vm_config vc = {.qemu = b->o->qemu, .kernel = b->kernel, .disk = disk,
 			       .disk_writable = 1, .init_conf = conf, .init_conf_disk = confdisk,
-			       .cpus = 2, .net = 1};
+			       .cpus = 2, .net = 1, .marker_key = mkey};
 	vc.mem_mb = b->o->builder_mem_mb ? b->o->builder_mem_mb : 1024;
 	vc.accel = ACCEL_AUTO;
 	vc.state_dir = oci_root(b->s);

@@ -7,6 +7,8 @@
 
 #include "../init/config.h"
 
+_Static_assert(INITCFG_KEY_LEN * 2 == CONF_DISK_KEY_HEX, "the key is its hex digits halved");
+
 void initcfg_init(struct initcfg *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -304,12 +306,22 @@ int initcfg_render(const struct initcfg *c, struct sbuf *out, struct err *e)
 	return rc;
 }
 
-void initcfg_disk(const char *conf, size_t len, struct sbuf *out)
+void initcfg_disk(const char *conf, size_t len, const unsigned char *key, struct sbuf *out)
 {
+	static const char hex[] = "0123456789abcdef";
 	size_t start = out->len;
 
-	sb_addf(out, CONF_DISK_MAGIC "%zu\n", len);
-	sb_add(out, conf, len);
+	sb_addf(out, CONF_DISK_MAGIC "%zu", conf ? len : 0);
+	if (key) {
+		sb_addc(out, ' ');
+		for (int i = 0; i < INITCFG_KEY_LEN; i++) {
+			sb_addc(out, hex[key[i] >> 4]);
+			sb_addc(out, hex[key[i] & 15]);
+		}
+	}
+	sb_addc(out, '\n');
+	if (conf)
+		sb_add(out, conf, len);
 	while ((out->len - start) % 512)
 		sb_addc(out, '\0');
 }

@@ -84,14 +84,21 @@ void initcfg_add_ready(struct initcfg *c, unsigned port);
  */
 int initcfg_render(const struct initcfg *c, struct sbuf *out, struct err *e);
 
+/* The per-boot marker key's length, and its file in an initramfs the host
+ * builds for one boot (src/init/config.h, "The marker key"). */
+#define INITCFG_KEY_LEN 32
+#define INITCFG_KEY_PATH "/etc/crumb/init.key"
+
 /*
  * Appends a config disk holding the len bytes of a rendered config to out:
- * the header "crumb-init-config LEN\n", the bytes, zeros up to a multiple of
- * 512 bytes. The host attaches it as a raw virtio-blk drive (read-only),
- * after the root disk and the volumes; crumb-init prefers it to the file in
- * the root (but not to fw_cfg). This is how to pass a config to a guest
- * kernel without ioperm(2), such as the crumb kernel today.
+ * the header "crumb-init-config LEN[ KEYHEX]\n", the bytes, zeros up to a
+ * multiple of 512 bytes. conf NULL: a key-only disk (LEN 0). key: NULL or
+ * INITCFG_KEY_LEN bytes, the boot's marker key. The host attaches it as a
+ * raw virtio-blk drive, writable (crumb-init wipes the key), after the root
+ * disk and the volumes; crumb-init prefers its config to the file in the
+ * root (but not to fw_cfg). This is how to pass a config to a guest kernel
+ * without ioperm(2), such as the crumb kernel today.
  */
-void initcfg_disk(const char *conf, size_t len, struct sbuf *out);
+void initcfg_disk(const char *conf, size_t len, const unsigned char *key, struct sbuf *out);
 
 #endif

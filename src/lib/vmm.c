@@ -1,5 +1,6 @@
 /* vmm.c: QEMU microvm command line, the KVM-or-TCG decision, console streaming and markers. */
 #include "vmm.h"
+#include "console.h"
 #include "vmm_alt.h"
 
 #include <errno.h>
@@ -179,7 +180,8 @@ char **vm_argv(const struct vm_config *c, const char *qemu, enum accel a)
 	}
 	if (c->init_conf_disk) {
 		add_path(&sb, "file=", c->init_conf_disk);
-		sb_adds(&sb, ",format=raw,if=none,id=initconf,readonly=on");
+		/* writable: crumb-init wipes the marker key from it */
+		sb_adds(&sb, ",format=raw,if=none,id=initconf");
 		push_pair(&l, "-drive", sb_detach(&sb));
 		strlist_push(&l, "-device");
 		strlist_push(&l, "virtio-blk-device,drive=initconf");
@@ -254,227 +256,6 @@ void vm_argv_free(char **argv)
 	for (size_t i = 0; argv && argv[i]; i++)
 		free(argv[i]);
 	free(argv);
-}
-
-void console_init(struct console *c, struct vm_result *res, int verbose, vm_output_fn out,
-		  void *ctx)
-{
-	memset(c, 0, sizeof(*c));
-	sb_init(&c->mark);
-	sb_init(&c->line);
-	sb_init(&c->hold);
-	c->bol = 1;
-	c->res = res;
-	c->verbose = verbose;
-	c->out = out;
-	c->ctx = ctx;
-}
-
-void console_release(struct console *c)
-{
-	sb_release(&c->mark);
-	sb_release(&c->line);
-	sb_release(&c->hold);
-}
-
-static void emit(struct console *c, const char *buf, size_t n)
-{
-	if (n && c->out)
-		c->out(c->ctx, buf, n);
-}
-
-/* s (starting with '[') is: 1 a whole printk stamp "[  SECONDS.MICROS] "
- * (six decimals, as the kernel writes it), 0 the start of one, -1 not one. */
-static int stamp_prefix(const char *s, size_t n)
-{
-	int digits = 0, dot = 0, frac = 0, close = 0;
-	for (size_t i = 1; i < n && n <= 32; i++) {
-		char ch = s[i];
-		if (close)
-			return ch == ' ' && i == n - 1 ? 1 : -1;
-		if (ch == ' ' && !digits)
-			continue;
-		if (ch >= '0' && ch <= '9' && (!dot || frac < 6)) {
-			*(dot ? &frac : &digits) += 1;
-			continue;
-		}
-		if (ch == '.' && digits && !dot)
-			dot = 1;
-		else if (ch == ']' && frac == 6)
-			close = 1;
-		else
-			return -1;
-	}
-	return n <= 32 ? 0 : -1;
-}
-
-/* Gives back held bytes as the service's (a marker or the end came first). */
-static void release_hold(struct console *c)
-{
-	if (c->phase == 1)
-		emit(c, c->hold.buf, c->hold.len);
-	sb_reset(&c->hold);
-}
-
-static void text(struct console *c, const char *buf, size_t n)
-{
-	int divert = c->klog && c->phase == 1 && !c->verbose;
-	size_t run = 0; /* buf[run..i) is still to be shown */
-	for (size_t i = 0; i < n; i++) {
-		char b = buf[i];
-		if (divert && (c->kline || c->hold.len || (c->bol && b == '['))) {
-			emit(c, buf + run, i - run);
-			run = i + 1;
-			if (!c->kline) {
-				sb_addc(&c->hold, b);
-				int m = stamp_prefix(c->hold.buf, c->hold.len);
-				if (m < 0)
-					emit(c, c->hold.buf, c->hold.len);
-				if (m) {
-					c->kline = m > 0;
-					sb_reset(&c->hold);
-				}
-			}
-		}
-		c->bol = b == '\n';
-		/* Watch for a panic in everything, shown or not. */
-		if (b != '\n' && b != '\r') {
-			if (c->line.len < 512)
-				sb_addc(&c->line, b);
-			continue;
-		}
-		char *p = strstr(c->line.buf, "Kernel panic - not syncing");
-		if (p && !c->res->panic[0])
-			snprintf(c->res->panic, sizeof(c->res->panic), "%s", p);
-		if (c->klog && c->line.len && (c->phase != 1 || c->kline))
-			vm_klog_add(c->klog, c->line.buf, c->line.len, c->now, c->phase == 0);
-		if (b == '\n')
-			c->kline = 0;
-		sb_reset(&c->line);
-	}
-	if (c->verbose || c->phase == 1)
-		emit(c, buf + run, n - run);
-}
-
-static void marker(struct console *c, double now)
-{
-	char name[16];
-	double t;
-	int used = 0;
-	struct vm_result *r = c->res;
-	if (sscanf(c->mark.buf + 6, "%15s %lf%n", name, &t, &used) != 2) {
-		text(c, "\x02", 1);
-		text(c, c->mark.buf, c->mark.len);
-		text(c, "\x03", 1);
-		return;
-	}
-	const char *rest = c->mark.buf + 6 + used;
-	while (*rest == ' ')
-		rest++;
-	if (!strcmp(name, "init")) {
-		r->t_init = now;
-		r->g_init = t;
-		c->phase = 1;
-	} else if (!strcmp(name, "exec")) {
-		r->t_exec = now;
-		r->g_exec = t;
-	} else if (!strcmp(name, "exit")) {
-		r->t_exit = now;
-		r->g_exit = t;
-		r->status = atoi(rest);
-		c->phase = 2;
-	} else if (!strcmp(name, "error")) {
-		snprintf(r->init_error, sizeof(r->init_error), "%s", rest);
-		c->phase = 2;
-	} else if (!strcmp(name, "ready")) {
-		r->t_ready = now;
-		r->g_ready = t;
-	} else if (!strcmp(name, "stopping")) {
-		r->t_stopping = now;
-		r->g_stopping = t;
-	} else if (!strcmp(name, "restart")) {
-		r->t_restart = now;
-		r->g_restart = t;
-		r->restarts++;
-	} else if (!strcmp(name, "step")) {
-		r->steps++;
-		snprintf(r->step, sizeof(r->step), "%s", rest);
-	}
-	if (c->event)
-		c->event(c->event_ctx, name, r);
-}
-
-void vm_klog_add(struct vm_klog *k, const char *line, size_t len, double now, int boot)
-{
-	if (k->n >= VM_KLOG_MAX_LINES || k->text.len + len + 1 > VM_KLOG_MAX_BYTES) {
-		k->dropped++;
-		return;
-	}
-	if (!(k->n & (k->n - 1))) /* at 0, 1, 2, 4...: room for twice as many */
-		k->host = xrealloc(k->host, (k->n ? 2 * k->n : 1) * sizeof(double));
-	sb_add(&k->text, line, len);
-	sb_addc(&k->text, '\n');
-	k->host[k->n++] = now;
-	if (boot && k->boot == k->n - 1)
-		k->boot = k->n;
-}
-
-void vm_klog_reset(struct vm_klog *k)
-{
-	sb_reset(&k->text);
-	k->n = k->boot = k->dropped = 0;
-}
-
-void vm_klog_release(struct vm_klog *k)
-{
-	sb_release(&k->text);
-	free(k->host);
-	k->host = NULL;
-	k->n = k->boot = k->dropped = 0;
-}
-
-void console_feed(struct console *c, const char *buf, size_t n, double now)
-{
-	size_t i = 0;
-	c->now = now;
-	while (i < n) {
-		if (c->in_marker) {
-			char b = buf[i++];
-			if (b == 0x03) {
-				c->in_marker = 0;
-				if (!strncmp(c->mark.buf, "crumb:", 6)) {
-					marker(c, now);
-				} else {
-					text(c, "\x02", 1);
-					text(c, c->mark.buf, c->mark.len);
-					text(c, "\x03", 1);
-				}
-			} else if (b == 0x02 || c->mark.len >= 512) {
-				/* not a marker after all: give the bytes back as text */
-				text(c, "\x02", 1);
-				text(c, c->mark.buf, c->mark.len);
-				sb_reset(&c->mark);
-				if (b != 0x02) {
-					c->in_marker = 0;
-					text(c, &b, 1);
-				}
-			} else {
-				sb_addc(&c->mark, b);
-			}
-			continue;
-		}
-		const char *stx = memchr(buf + i, 0x02, n - i);
-		size_t run = stx ? (size_t)(stx - (buf + i)) : n - i;
-		text(c, buf + i, run);
-		i += run;
-		if (stx) {
-			i++;
-			c->in_marker = 1;
-			sb_reset(&c->mark);
-			if (c->hold.len)
-				release_hold(c);
-		}
-	}
 }
 
 static int kvm_usable(char *why, size_t len)
@@ -633,6 +414,7 @@ static int spawn_once(const struct vm_config *c, const char *qemu, enum accel a,
 
 	struct console con;
 	console_init(&con, res, c->verbose, out, ctx);
+	console_set_key(&con, c->marker_key);
 	con.event = c->event;
 	con.event_ctx = c->event_ctx;
 	con.klog = c->klog;

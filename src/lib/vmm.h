@@ -90,7 +90,8 @@ struct vm_config {
 	const char *init_conf; /* crumb-init's config as a file, handed to the guest through
 				  fw_cfg (opt/crumb/init.conf), overriding the root's own; NULL: none */
 	const char *init_conf_disk; /* the same config as a config disk (initcfg_disk), attached
-				       read-only after the volumes, for kernels without ioperm */
+				       after the volumes, for kernels without ioperm; writable:
+				       crumb-init wipes the marker key it carries */
 	const struct vm_volume *volumes; /* extra virtio-blk disks after the root, in this order */
 	size_t nvolumes;
 	const struct vm_share *shares;   /* host directories over 9p */
@@ -108,6 +109,10 @@ struct vm_config {
 	enum vm_vmm vmm;      /* VMM_QEMU (0) unless --vmm; with another, qemu is ignored,
 				 init_conf is left to init_conf_disk, and vm_alt_check's
 				 refusals apply */
+	const unsigned char *marker_key; /* CONSOLE_KEY_LEN bytes (console.h): the boot's
+				 marker key, also handed to the guest (init_conf_disk or the
+				 initramfs); only markers signed with it are acted on. NULL:
+				 none is (every marker is shown as console text) */
 };
 
 /* The fw_cfg name the guest reads its config from (crumb-init knows it). */
@@ -138,6 +143,9 @@ struct vm_result {
 	char qemu_error[512]; /* QEMU's last stderr line */
 	char kvm_note[256];   /* why KVM was not used, when auto fell back */
 	int timed_out;        /* killed at the config's timeout */
+	int unsigned_markers; /* marker-shaped console text that failed authentication
+				 (forged, replayed, or from a crumb-init without the key):
+				 shown as console text, never acted on */
 };
 
 /* Receives what the user should see of the console (the program's output). */
@@ -160,36 +168,5 @@ void vm_argv_free(char **argv);
  */
 int vm_run(const struct vm_config *c, vm_output_fn out, void *ctx, struct vm_result *res,
 	   struct err *e);
-
-/*
- * The console stream parser, exposed for tests. Markers are framed as
- * 0x02 "crumb:" NAME " " GUEST_SECONDS [" " FIELDS] 0x03 (see
- * src/init/markers.h). Text before the init marker and after the exit
- * marker is the kernel's and is shown only when verbose.
- */
-struct console {
-	int verbose;
-	int in_marker;
-	int phase; /* 0 kernel, 1 service running, 2 after exit */
-	struct sbuf mark;
-	struct sbuf line; /* the current console line, for panic detection */
-	struct vm_result *res;
-	vm_output_fn out;
-	void *ctx;
-	vm_event_fn event; /* may be NULL; set after console_init */
-	void *event_ctx;
-	struct vm_klog *klog; /* may be NULL; set after console_init: kernel lines go here */
-	double now;           /* console_feed's time, for klog */
-	/* With klog and not verbose, kernel lines printed while the service runs are
-	 * kept, not shown: a line starting with '[' is held back until its start
-	 * shows whether it is "[   12.345678]". */
-	struct sbuf hold;
-	int bol;   /* at the start of a line */
-	int kline; /* in a kernel line (service phase), until its '\n' */
-};
-void console_init(struct console *c, struct vm_result *res, int verbose, vm_output_fn out,
-		  void *ctx);
-void console_feed(struct console *c, const char *buf, size_t n, double now);
-void console_release(struct console *c);
 
 #endif

@@ -200,8 +200,8 @@ char *vm_alt_firecracker_json(const struct vm_config *c)
 		snprintf(id, sizeof(id), "vol%zu", i);
 		add_drive(drives, id, c->volumes[i].path, 0, c->volumes[i].readonly);
 	}
-	if (c->init_conf_disk)
-		add_drive(drives, "initconf", c->init_conf_disk, 0, 1);
+	if (c->init_conf_disk) /* writable: crumb-init wipes the marker key from it */
+		add_drive(drives, "initconf", c->init_conf_disk, 0, 0);
 	json_t *root =
 	    json_pack("{s:o, s:o, s:{s:I, s:I}, s:[], s:{}}", "boot-source", boot, "drives", drives,
 		      "machine-config", "vcpu_count", (json_int_t)(c->cpus ? c->cpus : 1),
@@ -252,7 +252,7 @@ char **vm_alt_argv(const struct vm_config *c, enum vm_vmm v, const char *bin)
 		strlist_push_owned(&l, xasprintf("path=%s%s", c->volumes[i].path,
 						 c->volumes[i].readonly ? ",readonly=on" : ""));
 	if (c->init_conf_disk)
-		strlist_push_owned(&l, xasprintf("path=%s,readonly=on", c->init_conf_disk));
+		strlist_push_owned(&l, xasprintf("path=%s", c->init_conf_disk));
 	strlist_push_owned(&l, NULL);
 	return l.v;
 }

@@ -17,6 +17,8 @@
  *   exit      written when QEMU has ended: "status N", "qemu_status N",
  *             "ended EPOCH", "reason TEXT"
  *   console.log  every console byte (markers included; `crumb logs` strips them)
+ *   marker.key  the boot's marker key in hex (0600): `crumb logs` strips only the
+ *             markers signed with it, as the run did (console.h)
  *   ctl.sock  the control channel (crumb-init reads "stop\n")
  *   qmp.sock  QEMU's QMP monitor
  *   init.conf, rootfs.cpio  the run's files (removed when QEMU has read them)
@@ -25,6 +27,7 @@
  */
 
 #define VMSTATE_NAME_MAX 64
+#define VMSTATE_KEY_FILE "marker.key"
 
 struct vmstate {
 	char name[VMSTATE_NAME_MAX + 1];

@@ -673,33 +673,57 @@ static void test_disk(void)
 	struct sbuf conf = SBUF_INIT, disk = SBUF_INIT;
 	struct initcfg c;
 	struct err e = {0};
-	size_t off = 0, len = 0;
+	size_t off = 0, len = 0, koff = 0;
 
 	initcfg_init(&c);
 	strlist_push(&c.argv, "/bin/true");
 	initcfg_render(&c, &conf, &e);
-	initcfg_disk(conf.buf, conf.len, &disk);
+	initcfg_disk(conf.buf, conf.len, NULL, &disk);
 	is_int(disk.len % 512, 0, "the config disk is whole sectors");
-	is_int(conf_disk_header(disk.buf, disk.len, &off, &len), 0, "the guest finds its header");
+	is_int(conf_disk_header(disk.buf, disk.len, &off, &len, &koff), 0, "the guest finds its header");
 	ok(off + len <= disk.len && len == conf.len && !memcmp(disk.buf + off, conf.buf, len),
 	   "and the config in it");
 	is_str(disk.buf, "crumb-init-config 27\ncrumb-init 1\narg /bin/true\n",
 	       "the disk is the header, the config, then zeros");
-	is_int(conf_disk_header("crumb-init-config 25", 20, &off, &len), -1,
+	is_int(conf_disk_header("crumb-init-config 25", 20, &off, &len, &koff), -1,
 	       "no newline: no header");
-	is_int(conf_disk_header("crumb-init-config \n", 19, &off, &len), -1,
+	is_int(conf_disk_header("crumb-init-config \n", 19, &off, &len, &koff), -1,
 	       "no length: no header");
-	is_int(conf_disk_header("crumb-init-config 0\n", 20, &off, &len), -1,
+	is_int(conf_disk_header("crumb-init-config 0\n", 20, &off, &len, &koff), -1,
 	       "length 0: no header");
-	is_int(conf_disk_header("crumb-init-config 1048577\n", 26, &off, &len), -1,
+	is_int(conf_disk_header("crumb-init-config 1048577\n", 26, &off, &len, &koff), -1,
 	       "over 1 MiB: no header");
-	is_int(conf_disk_header("crumb-init-config 99999999999\n", 30, &off, &len), -1,
+	is_int(conf_disk_header("crumb-init-config 99999999999\n", 30, &off, &len, &koff), -1,
 	       "11 digits: no header");
-	is_int(conf_disk_header("\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 21, &off, &len), -1,
+	is_int(conf_disk_header("\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 21, &off, &len, &koff), -1,
 	       "zeros (an ext4 volume's first bytes): no header");
-	is_int(conf_disk_header("crumb-init-config 5\n", 20, &off, &len), 0,
+	is_int(conf_disk_header("crumb-init-config 5\n", 20, &off, &len, &koff), 0,
 	       "a header whose data lies beyond the bytes given still parses");
 	is_int(off, 20, "  offset");
+	ok(koff == 0, "  no key");
+
+	/* The marker key rides the header; a key-only disk has no config. */
+	unsigned char key[INITCFG_KEY_LEN];
+	for (int i = 0; i < INITCFG_KEY_LEN; i++)
+		key[i] = (unsigned char)(0xa0 + i);
+	sb_reset(&disk);
+	initcfg_disk(conf.buf, conf.len, key, &disk);
+	ok(conf_disk_header(disk.buf, disk.len, &off, &len, &koff) == 0 && koff == 21 &&
+	       !memcmp(disk.buf + koff, "a0a1a2a3", 8) && len == conf.len &&
+	       !memcmp(disk.buf + off, conf.buf, len) && off == 21 + 64 + 1,
+	   "a keyed config disk: the key after the length, then the config");
+	sb_reset(&disk);
+	initcfg_disk(NULL, 0, key, &disk);
+	ok(disk.len == 512 && conf_disk_header(disk.buf, disk.len, &off, &len, &koff) == 0 &&
+	       len == 0 && koff == 20,
+	   "a key-only disk: length 0, one sector");
+	disk.buf[20 + 63] = 'g';
+	is_int(conf_disk_header(disk.buf, disk.len, &off, &len, &koff), -1, "a non-hex key: no header");
+	disk.buf[20 + 63] = 'A';
+	is_int(conf_disk_header(disk.buf, disk.len, &off, &len, &koff), -1,
+	       "an uppercase key: no header");
+	is_int(conf_disk_header("crumb-init-config 0 0123\n", 25, &off, &len, &koff), -1,
+	       "a short key: no header");
 	initcfg_release(&c);
 	sb_release(&conf);
 	sb_release(&disk);

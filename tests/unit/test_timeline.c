@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "lib/timeline.h"
+#include "sign.h"
 #include "tap.h"
 
 /* GOLDEN=1 rewrites the golden files instead of comparing. */
@@ -141,12 +142,21 @@ int main(void)
 	memset(&r, 0, sizeof(r));
 	r.status = -1;
 	r.g_init = r.g_exec = r.g_exit = r.g_ready = -1;
+	/* crumb-init signs its markers */
+	const size_t nboot = sizeof(boot) / sizeof(boot[0]);
+	struct sbuf sboot[sizeof(boot) / sizeof(boot[0])];
+	unsigned long long seq = 0;
+	for (size_t i = 0; i < nboot; i++) {
+		sb_init(&sboot[i]);
+		sign_stream(boot[i].bytes, strlen(boot[i].bytes), &seq, &sboot[i]);
+	}
 	/* byte by byte first: the same must come out */
 	struct vm_klog k1 = VM_KLOG_INIT;
 	console_init(&c, &r, 0, out, &shown);
+	console_set_key(&c, test_key);
 	c.klog = &k1;
-	for (size_t i = 0; i < sizeof(boot) / sizeof(boot[0]); i++)
-		for (const char *b = boot[i].bytes; *b; b++)
+	for (size_t i = 0; i < nboot; i++)
+		for (const char *b = sboot[i].buf; *b; b++)
 			console_feed(&c, b, 1, boot[i].now);
 	console_release(&c);
 	struct sbuf shown1 = SBUF_INIT;
@@ -156,10 +166,13 @@ int main(void)
 	r.status = -1;
 	r.g_init = r.g_exec = r.g_exit = r.g_ready = -1;
 	console_init(&c, &r, 0, out, &shown);
+	console_set_key(&c, test_key);
 	c.klog = &k;
-	for (size_t i = 0; i < sizeof(boot) / sizeof(boot[0]); i++)
-		console_feed(&c, boot[i].bytes, strlen(boot[i].bytes), boot[i].now);
+	for (size_t i = 0; i < nboot; i++)
+		console_feed(&c, sboot[i].buf, sboot[i].len, boot[i].now);
 	console_release(&c);
+	for (size_t i = 0; i < nboot; i++)
+		sb_release(&sboot[i]);
 	is_str(shown.buf, "hello\n[not a stamp]\n[ 1.5x\n[ 2.25][",
 	       "with a klog, the kernel's lines are hidden, during the service too");
 	is_str(shown1.buf, shown.buf, "... the same fed byte by byte");

@@ -1,92 +1,12 @@
-/* test_vmm.c: the console parser (markers, hiding the kernel's text, panics) and QEMU's argv. */
+/* test_vmm.c: QEMU's argv, accelerators (the console parser: test_console.c). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/vmm.h"
 #include "tap.h"
 
-static void out(void *ctx, const char *buf, size_t n)
-{
-	sb_add(ctx, buf, n);
-}
-
-static void record_event(void *ctx, const char *name, const struct vm_result *r)
-{
-	(void)r;
-	sb_addf(ctx, "%s ", name);
-}
-
-static void feed_bytewise(struct console *c, const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		console_feed(c, s + i, 1, 1.0 + (double)i);
-}
-
 int main(void)
 {
-	static const char stream[] = "[    0.1] Linux version 6.1\n"
-				     "\x02" "crumb:init 0.700000\x03"
-				     "\x02" "crumb:exec 0.710000\x03"
-				     "hello\n"
-				     "a \x02 lone STX\n"
-				     "\x02" "crumb:exit 0.720000 3\x03"
-				     "reboot: Restarting system\n";
-	for (int bytewise = 0; bytewise < 2; bytewise++) {
-		struct vm_result r;
-		struct sbuf sb = SBUF_INIT;
-		struct console c;
-		memset(&r, 0, sizeof(r));
-		r.status = -1;
-		console_init(&c, &r, 0, out, &sb);
-		if (bytewise)
-			feed_bytewise(&c, stream, sizeof(stream) - 1);
-		else
-			console_feed(&c, stream, sizeof(stream) - 1, 5.0);
-		is_str(sb.buf, "hello\na \x02 lone STX\n", "only the service's output is shown (%s)",
-		       bytewise ? "byte by byte" : "one chunk");
-		ok(r.status == 3, "exit status parsed");
-		ok(r.g_init > 0.69 && r.g_init < 0.71 && r.g_exec > 0.70 && r.g_exit > 0.71,
-		   "guest times parsed");
-		ok(r.t_init > 0 && r.t_exec >= r.t_init && r.t_exit >= r.t_exec, "host times recorded");
-		console_release(&c);
-		sb_release(&sb);
-	}
-
-	struct vm_result r;
-	struct sbuf sb = SBUF_INIT;
-	struct console c;
-	memset(&r, 0, sizeof(r));
-	console_init(&c, &r, 1, out, &sb);
-	const char v[] = "kernel says hi\n\x02" "crumb:init 1.0\x03" "x";
-	console_feed(&c, v, sizeof(v) - 1, 1.0);
-	is_str(sb.buf, "kernel says hi\nx", "verbose shows the kernel's text, still strips markers");
-	console_release(&c);
-	sb_reset(&sb);
-
-	memset(&r, 0, sizeof(r));
-	console_init(&c, &r, 0, out, &sb);
-	const char p[] = "[ 0.5] Kernel panic - not syncing: No working init found.\r\n";
-	console_feed(&c, p, sizeof(p) - 1, 1.0);
-	is_str(r.panic, "Kernel panic - not syncing: No working init found.", "a hidden panic is caught");
-	is_str(sb.buf, "", "... and not shown");
-	const char err[] = "\x02" "crumb:error 0.9 cannot read /etc/crumb/init.conf\x03";
-	console_feed(&c, err, sizeof(err) - 1, 1.0);
-	is_str(r.init_error, "cannot read /etc/crumb/init.conf", "an error marker is parsed");
-	console_release(&c);
-
-	/* A marker that never ends is given back as text, bounded. */
-	memset(&r, 0, sizeof(r));
-	sb_reset(&sb);
-	console_init(&c, &r, 0, out, &sb);
-	console_feed(&c, "\x02" "crumb:init 1.0\x03", 16, 1.0);
-	char big[2000];
-	memset(big, 'A', sizeof(big));
-	big[0] = 0x02;
-	console_feed(&c, big, sizeof(big), 1.0);
-	ok(sb.len == sizeof(big), "an unterminated marker is passed through as text (%zu bytes)", sb.len);
-	console_release(&c);
-	sb_release(&sb);
-
 	struct vm_config vc = {.kernel = "/k", .initrd = "/i", .mem_mb = 96, .cmdline = "foo=1"};
 	char **argv = vm_argv(&vc, "/usr/bin/qemu", ACCEL_TCG);
 	struct sbuf all = SBUF_INIT;
@@ -160,10 +80,10 @@ int main(void)
 	   "argv: a read-only 9p share");
 	ok(strstr(all.buf, "-fw_cfg name=opt/crumb/init.conf,file=/s/init.conf ") != NULL,
 	   "argv: the init config through fw_cfg");
-	ok(strstr(all.buf, "-drive file=/s/init.disk,format=raw,if=none,id=initconf,readonly=on "
+	ok(strstr(all.buf, "-drive file=/s/init.disk,format=raw,if=none,id=initconf "
 			   "-device virtio-blk-device,drive=initconf ") != NULL &&
 		   strstr(all.buf, "drive=vol1 ") < strstr(all.buf, "drive=initconf "),
-	   "argv: the config disk, read-only, after the volumes");
+	   "argv: the config disk, writable (the marker key is wiped), after the volumes");
 	ok(strstr(all.buf, "-device virtio-serial-device -chardev socket,id=crumbctl,path=/s/ctl.sock,"
 			   "server=on,wait=off -device virtserialport,chardev=crumbctl,name=crumb.ctl ") != NULL,
 	   "argv: the control channel");
@@ -190,31 +110,6 @@ int main(void)
 	   "argv: no fw_cfg, control channel, QMP or 9p unless asked");
 	vm_argv_free(argv);
 	sb_release(&all);
-
-	/* The newer markers and the event callback. */
-	{
-		struct vm_result rr;
-		struct console cc;
-		struct sbuf seen = SBUF_INIT, o2 = SBUF_INIT;
-		memset(&rr, 0, sizeof(rr));
-		console_init(&cc, &rr, 0, out, &o2);
-		cc.event = record_event;
-		cc.event_ctx = &seen;
-		const char m[] = "\x02" "crumb:init 0.5\x03\x02" "crumb:exec 0.6\x03\x02" "crumb:step 0.61 1 RUN "
-				 "make\x03\x02" "crumb:ready 0.7 22\x03up\n\x02" "crumb:restart 0.8 1\x03"
-				 "\x02" "crumb:stopping 0.9\x03\x02" "crumb:exit 1.0 143\x03";
-		console_feed(&cc, m, sizeof(m) - 1, 2.0);
-		is_str(o2.buf, "up\n", "markers stripped from the output");
-		ok(rr.g_ready > 0.69 && rr.t_ready == 2.0, "ready marker recorded");
-		ok(rr.g_stopping > 0.89 && rr.restarts == 1 && rr.g_restart > 0.79,
-		   "stopping and restart markers recorded");
-		ok(rr.steps == 1 && !strcmp(rr.step, "1 RUN make"), "step marker recorded: %s", rr.step);
-		ok(rr.status == 143, "exit status after a stop");
-		is_str(seen.buf, "init exec step ready restart stopping exit ", "events in order");
-		console_release(&cc);
-		sb_release(&seen);
-		sb_release(&o2);
-	}
 
 	enum accel a;
 	struct err e = {0};
