@@ -931,7 +931,11 @@ static int do_copy(struct builder *b, struct bstage *st, const struct spec_instr
 				r = import_archive(&tmp, hp, &io, e);
 			} else {
 				char *real = realpath(hp, NULL);
-				if (host && real && (r = confine_host(real, &b->allow, e)) < 0) {
+				if (host && !real)
+					r = err_errno(e, CRUMB_ENOENT, "%s", hp);
+				else if (host)
+					r = confine_host(real, &b->allow, e);
+				if (r < 0) {
 					r = at(i, e, r, "COPY --from=host %s: %s", src, e->msg);
 					free(real);
 					free(d);
