@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct spec *s = NULL;
 	struct err e;
 	/* a directory that does not exist: relative INCLUDEs fail, absolute ones
-	 * only read regular files */
+	 * are refused (a Crumbfile reads only its context) */
 	int r =
 	    spec_parse_buf("/nonexistent-crumb-fuzz/Crumbfile", (const char *)data, size, &s, &e);
 	check_err(r, &e);

@@ -14,7 +14,8 @@
 
 const char usage_build[] =
 	"usage: crumb build [-t NAME[:TAG]] [-f FILE] [--build-arg K[=V]]... [--target STAGE]\n"
-	"                   [--no-cache] [--kernel FILE] [-q] CONTEXT\n"
+	"                   [--no-cache] [--kernel FILE] [--allow-host PATH]...\n"
+	"                   [-q] CONTEXT\n"
 	"\n"
 	"Builds the Crumbfile (a Dockerfile: same syntax and semantics) in the directory\n"
 	"CONTEXT into an image in the store: a kernel, a root filesystem (the last stage's\n"
@@ -45,7 +46,16 @@ const char usage_build[] =
 	"                        boots nothing)\n"
 	"  --kernel FILE         vmlinux for the builder VM and the image (default: the\n"
 	"                        store's crumb kernel)\n"
+	"  --allow-host PATH     let COPY --from=host read PATH (a file, or a directory\n"
+	"                        and all below it) although it is not a world-readable\n"
+	"                        file under /usr /bin /sbin /lib* /opt /etc; repeatable\n"
 	"  -q, --quiet           print only the image digest\n"
+	"\n"
+	"A Crumbfile reads only its context: FROM PATH, INCLUDE and crumb.kernel=PATH\n"
+	"are relative paths that must stay inside it (symlinks resolved). Host files\n"
+	"enter only through COPY --from=host, judged by their resolved path: world-\n"
+	"readable files under the system directories, else --allow-host. crumb.publish\n"
+	"names 127.0.0.1 only; other addresses come from 'crumb run -p'.\n"
 	"\n"
 	"Progress goes to stderr, one line per step: [N/M] INSTRUCTION (seconds).\n"
 	"Reproducible: the same inputs give the same manifest digest (file times newer\n"
@@ -100,7 +110,7 @@ static void on_event(void *ctx, const struct build_event *ev)
 int cmd_build(int argc, char **argv)
 {
 	struct build_opts o = {0};
-	struct strlist args = STRLIST_INIT;
+	struct strlist args = STRLIST_INIT, allow = STRLIST_INIT;
 	const char *context = NULL, *file = NULL, *tag = NULL;
 	char *fbuf = NULL, *init = NULL, *ref = NULL, *root = NULL;
 	struct oci_store *s = NULL;
@@ -112,6 +122,7 @@ int cmd_build(int argc, char **argv)
 		int bad = 0;
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			strlist_release(&args);
+			strlist_release(&allow);
 			return cmd_print_usage("build");
 		} else if ((v = opt_pair("-t", "--tag", argc, argv, &i, &bad))) {
 			tag = v;
@@ -127,6 +138,12 @@ int cmd_build(int argc, char **argv)
 			o.target = v;
 		} else if ((v = opt_pair(NULL, "--kernel", argc, argv, &i, &bad))) {
 			o.kernel = v;
+		} else if ((v = opt_pair(NULL, "--allow-host", argc, argv, &i, &bad))) {
+			if (!*v) {
+				r = cmd_usage_error("build", "--allow-host needs a path");
+				goto out;
+			}
+			strlist_push(&allow, v);
 		} else if (bad) {
 			r = cmd_usage_error("build", "%s needs a value", a);
 			goto out;
@@ -191,6 +208,7 @@ int cmd_build(int argc, char **argv)
 	o.context = context;
 	o.file = file;
 	o.build_args = &args;
+	o.allow_host = &allow;
 	o.tag = ref;
 	o.init = init;
 	o.event = on_event;
@@ -220,6 +238,7 @@ out:
 	if (s)
 		oci_close(s);
 	strlist_release(&args);
+	strlist_release(&allow);
 	free(fbuf);
 	free(init);
 	free(ref);

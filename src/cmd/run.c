@@ -820,8 +820,9 @@ static int prepare_image(struct run_ctx *c, unsigned long long *archive,
 		 * same host port): `-p 2299:22` moves the image's 2222:22, not adds to it. */
 		struct vm_port img[64];
 		size_t n = 0;
-		if ((r = runcfg_publish(lv, img, 64, &n, e)) < 0)
-			return err_set(e, CRUMB_EFORMAT, "image label crumb.publish: %s", e->msg);
+		struct err pe;
+		if ((r = runcfg_publish(lv, img, 64, &n, &pe)) < 0)
+			return err_set(e, r, "image label crumb.publish: %s", pe.msg);
 		for (size_t i = 0; i < n; i++) {
 			int dup = 0;
 			for (size_t k = 0; k < a->nports; k++)

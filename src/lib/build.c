@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "archive.h"
+#include "confine.h"
 #include "console.h"
 #include "ext4.h"
 #include "ext4fs.h"
@@ -53,6 +54,7 @@ struct builder {
 	struct strlist gargs; /* global ARGs with a value, "K=V" */
 	struct strlist ignore; /* .dockerignore patterns, cleaned; "!" kept in front */
 	char *ctxreal;	       /* the context's real path */
+	struct strlist allow;  /* --allow-host paths, resolved */
 	struct strlist used_args;
 	char *tmp;
 	int tmpn;
@@ -487,11 +489,6 @@ out:
 	return r;
 }
 
-static char *context_path(struct builder *b, const char *p)
-{
-	return p[0] == '/' ? xstrdup(p) : xasprintf("%s/%s", b->o->context, p);
-}
-
 static int do_from(struct builder *b, struct bstage *st, const struct spec_instr *i,
 		   struct spec_eval *v, struct err *e)
 {
@@ -523,15 +520,18 @@ static int do_from(struct builder *b, struct bstage *st, const struct spec_instr
 		if (found)
 			return 0;
 	}
-	char *p = context_path(b, img);
+	/* A path: inside the context, as COPY's sources (confine.h). */
+	char *p = NULL;
 	struct stat sb;
-	if (stat(p, &sb) < 0) {
+	if ((r = confine_path(b->ctxreal, img, &p, e)) == CRUMB_EUNSAFE) {
+		r = at_err(i, e, r);
+	} else if (r < 0 || stat(p, &sb) < 0) {
 		r = at(i, e, CRUMB_ENOENT,
 		       "FROM %s: no stage, stored image or file of that name (crumb does not pull "
 		       "from registries; see 'crumb images')",
 		       img);
 	} else if (S_ISDIR(sb.st_mode)) {
-		if ((r = from_layout(b, st, p, e)) < 0)
+		if ((r = confine_links(b->ctxreal, p, e)) < 0 || (r = from_layout(b, st, p, e)) < 0)
 			r = at_err(i, e, r);
 	} else {
 		char hex[65];
@@ -729,13 +729,6 @@ static int has_glob(const char *s)
 	return strpbrk(s, "*?[") != NULL;
 }
 
-/* Is path (made absolute, symlinks resolved) inside the context? */
-static int inside(const char *real, const char *ctx)
-{
-	size_t n = strlen(ctx);
-	return !strncmp(real, ctx, n) && (real[n] == '/' || !real[n] || (n == 1 && ctx[0] == '/'));
-}
-
 /* Expands one COPY source from the context into host paths (sorted), refusing any that leave it. */
 static int context_sources(struct builder *b, const char *src, struct strlist *out, int host,
 			   struct err *e)
@@ -781,7 +774,7 @@ static int context_sources(struct builder *b, const char *src, struct strlist *o
 		if (!real)
 			r = err_set(e, CRUMB_ENOENT, "%s", errno == ENOENT ? (host ? "no such file on the host"
 						: "no such file in the build context") : strerror(errno));
-		else if (!inside(real, ctx))
+		else if (!confine_inside(real, ctx))
 			r = err_set(e, CRUMB_EUNSAFE, "%s: outside the build context", src);
 		free(real);
 	}
@@ -841,6 +834,19 @@ static char *dest_path(struct bstage *st, const char *dest)
 		return xstrdup(dest);
 	const char *wd = st->cfg.workdir ? st->cfg.workdir : "/";
 	return xasprintf("%s%s%s", wd, wd[strlen(wd) - 1] == '/' ? "" : "/", dest);
+}
+
+struct host_walk {
+	const struct strlist *allow;
+	struct err *e;
+};
+
+static int host_node(struct tree_node *n, const char *path, void *ctx)
+{
+	struct host_walk *w = ctx;
+	(void)path;
+	return n->type == TREE_REG && n->src_path ? confine_host_file(n->src_path, w->allow, w->e)
+						  : 0;
 }
 
 static int do_copy(struct builder *b, struct bstage *st, const struct spec_instr *i,
@@ -934,6 +940,16 @@ static int do_copy(struct builder *b, struct bstage *st, const struct spec_instr
 				r = import_archive(&tmp, hp, &io, e);
 			} else {
 				char *real = realpath(hp, NULL);
+				if (host && !real)
+					r = err_errno(e, CRUMB_ENOENT, "%s", hp);
+				else if (host)
+					r = confine_host(real, &b->allow, e);
+				if (r < 0) {
+					r = at(i, e, r, "COPY --from=host %s: %s", src, e->msg);
+					free(real);
+					free(d);
+					break;
+				}
 				r = tree_add_host(&tmp, real ? real : hp, d, e);
 				if (r == 0 && !host)
 					r = drop_ignored(b, &tmp, d, real ? real : hp, e);
@@ -952,6 +968,12 @@ static int do_copy(struct builder *b, struct bstage *st, const struct spec_instr
 		if ((r = tree_add_data(&tmp, d, body, strlen(body), 0644, e)) < 0)
 			r = at_err(i, e, r);
 		free(d);
+	}
+	/* --deps libraries are host files too: the same rules, file by file. */
+	if (r == 0 && v->deps) {
+		struct host_walk hw = {&b->allow, e};
+		if ((r = tree_walk(&deps, host_node, &hw)) < 0)
+			r = at(i, e, r, "COPY --from=host --deps: %s", e->msg);
 	}
 	struct attr_walk aw = {0};
 	if (r == 0 && v->chown) {
@@ -1246,7 +1268,8 @@ out:
 
 /* ---- the stages ---- */
 
-static int validate_label(const struct spec_instr *i, const char *k, const char *v, struct err *e)
+static int validate_label(struct builder *b, const struct spec_instr *i, const char *k,
+			  const char *v, struct err *e)
 {
 	if (strncmp(k, "crumb.", 6))
 		return 0;
@@ -1274,6 +1297,13 @@ static int validate_label(const struct spec_instr *i, const char *k, const char 
 		struct err pe;
 		if (runcfg_publish(v, ports, 64, &np, &pe) < 0)
 			return at(i, e, CRUMB_EINVAL, "LABEL crumb.publish: %s", pe.msg);
+	} else if (!strcmp(n, "kernel") && strchr(v, '/')) {
+		char *real = NULL;
+		struct err ke;
+		int r = confine_path(b->ctxreal, v, &real, &ke);
+		free(real);
+		if (r < 0)
+			return at(i, e, r, "LABEL crumb.kernel=%s: %s", v, ke.msg);
 	} else if (strcmp(n, "kernel") && strcmp(n, "cmdline")) {
 		return at(i, e, CRUMB_EINVAL,
 			  "LABEL %s: unknown crumb label (crumb.kernel, crumb.memory, crumb.cpus, "
@@ -1380,6 +1410,26 @@ static int do_runs(struct builder *b, struct bstage *st, size_t *k, struct err *
 	return r;
 }
 
+/* Bounds on what variables and labels add up to (each value is at most
+ * SPEC_MAX_WORD): Linux refuses to exec with much more than 2 MiB of
+ * environment, and init configs hold at most 1 MiB, so this is generous. */
+#define BUILD_MAX_VARS 4096
+#define BUILD_MAX_VAR_BYTES (4u << 20)
+
+static int check_vars(const struct spec_instr *i, const struct strlist *a,
+		      const struct strlist *b, const char *what, struct err *e)
+{
+	size_t n = a->n + (b ? b->n : 0), bytes = 0;
+	for (size_t k = 0; k < a->n; k++)
+		bytes += strlen(a->v[k]);
+	for (size_t k = 0; b && k < b->n; k++)
+		bytes += strlen(b->v[k]);
+	if (n > BUILD_MAX_VARS || bytes > BUILD_MAX_VAR_BYTES)
+		return at(i, e, CRUMB_EUNSAFE, "%s: the stage's %s exceed %d or %u MiB in all",
+			  spec_kind_name(i->kind), what, BUILD_MAX_VARS, BUILD_MAX_VAR_BYTES >> 20);
+	return 0;
+}
+
 static int do_instr(struct builder *b, struct bstage *st, const struct spec_instr *i,
 		    int *cmd_from_base, struct err *e)
 {
@@ -1400,17 +1450,21 @@ static int do_instr(struct builder *b, struct bstage *st, const struct spec_inst
 				kv_set(&st->args, v.kv[k].key, val);
 			chain(st->key, v.kv[k].key, val);
 		}
+		r = check_vars(i, &st->args, &st->cfg.env, "ARG and ENV variables", e);
 		break;
 	case SPEC_ENV:
 		for (size_t k = 0; k < v.nkv; k++)
 			kv_set(&st->cfg.env, v.kv[k].key, v.kv[k].value ? v.kv[k].value : "");
+		r = check_vars(i, &st->args, &st->cfg.env, "ARG and ENV variables", e);
 		break;
 	case SPEC_LABEL:
 		for (size_t k = 0; r == 0 && k < v.nkv; k++) {
 			const char *val = v.kv[k].value ? v.kv[k].value : "";
-			if ((r = validate_label(i, v.kv[k].key, val, e)) == 0)
+			if ((r = validate_label(b, i, v.kv[k].key, val, e)) == 0)
 				label_set(&st->cfg, v.kv[k].key, val);
 		}
+		if (r == 0)
+			r = check_vars(i, &st->cfg.label_values, NULL, "labels", e);
 		break;
 	case SPEC_COPY:
 	case SPEC_ADD:
@@ -1428,10 +1482,17 @@ static int do_instr(struct builder *b, struct bstage *st, const struct spec_inst
 			r = at_err(i, e, r);
 		break;
 	}
-	case SPEC_USER:
+	case SPEC_USER: {
+		/* crumb-init's rule, said here rather than at the next RUN */
+		const char *colon = strchr(v.value, ':');
+		if (colon == v.value || (colon && (!colon[1] || strchr(colon + 1, ':')))) {
+			r = at(i, e, CRUMB_EINVAL, "USER %s: '%s' is not USER[:GROUP]", i->rest, v.value);
+			break;
+		}
 		free(st->cfg.user);
 		st->cfg.user = xstrdup(v.value);
 		break;
+	}
 	case SPEC_EXPOSE:
 		for (size_t k = 0; k < v.nports; k++)
 			for (unsigned p = v.ports[k].port; p <= v.ports[k].port_end; p++) {
@@ -1457,6 +1518,14 @@ static int do_instr(struct builder *b, struct bstage *st, const struct spec_inst
 			strlist_release(&st->cfg.cmd);
 		break;
 	case SPEC_STOPSIGNAL:
+		/* Docker refuses an unknown signal at build time too */
+		if (runcfg_signal(v.value) < 0) {
+			r = at(i, e, CRUMB_EINVAL,
+			       "STOPSIGNAL %s: not a signal (a name like SIGTERM or TERM, or a number "
+			       "1-64)",
+			       v.value);
+			break;
+		}
 		free(st->cfg.stop_signal);
 		st->cfg.stop_signal = xstrdup(v.value);
 		break;
@@ -1590,6 +1659,14 @@ static int finalize(struct builder *b, struct bstage *st, struct err *e)
 	struct sbuf conf = SBUF_INIT;
 	char init_hex[65], key[65];
 	int r = hash_file(b->o->init, init_hex, e);
+	/* A base image's crumb.publish is judged as a LABEL would be. */
+	const char *pl = oci_config_label(&st->cfg, "crumb.publish");
+	struct vm_port ports[64];
+	size_t np = 0;
+	struct err pe;
+	if (r == 0 && pl && runcfg_publish(pl, ports, 64, &np, &pe) < 0)
+		r = err_set(e, CRUMB_EUNSAFE, "label crumb.publish=%s (from the base image): %s", pl,
+			    pe.msg);
 	if (r == 0)
 		r = image_initcfg(&st->cfg, &conf, e);
 	if (r == 0)
@@ -1655,7 +1732,10 @@ static int finalize(struct builder *b, struct bstage *st, struct err *e)
 		struct kernel_info *list = NULL;
 		size_t nk = 0;
 		if (strchr(kl, '/')) {
-			kpath = context_path(b, kl);
+			/* a label from a base image is judged here too: inside this context */
+			struct err ke;
+			if ((r = confine_path(b->ctxreal, kl, &kpath, &ke)) < 0)
+				r = err_set(e, r, "LABEL crumb.kernel=%s: %s", kl, ke.msg);
 		} else if (kernel_list(oci_root(b->s), &list, &nk, e) == 0) {
 			for (size_t k = 0; k < nk; k++)
 				if (!kpath && !strncmp(list[k].id, kl, strlen(kl)))
@@ -1664,7 +1744,7 @@ static int finalize(struct builder *b, struct bstage *st, struct err *e)
 				kernel_info_release(&list[k]);
 			free(list);
 		}
-		if (!kpath)
+		if (!kpath && r == 0)
 			r = err_set(e, CRUMB_ENOENT, "LABEL crumb.kernel=%s: no such file or stored kernel",
 				    kl);
 	}
@@ -1713,9 +1793,24 @@ int build_run(struct oci_store *s, const struct build_opts *o, struct build_resu
 {
 	struct builder b = {.s = s, .o = o, .res = res};
 	memset(res, 0, sizeof(*res));
-	int lock = -1, r = spec_parse_file(o->file, &b.spec, e);
-	if (r < 0)
+	/* INCLUDE reads inside the context (or, for a Crumbfile given outside
+	 * it, inside the Crumbfile's own directory). */
+	char *ctxreal = realpath(o->context, NULL), *freal = realpath(o->file, NULL);
+	int in_ctx = ctxreal && freal && confine_inside(freal, ctxreal);
+	free(freal);
+	int lock = -1, r = spec_parse_file_in(o->file, in_ctx ? ctxreal : NULL, &b.spec, e);
+	if (r < 0) {
+		free(ctxreal);
 		return r;
+	}
+	b.ctxreal = ctxreal ? ctxreal : xstrdup(o->context);
+	for (size_t k = 0; r == 0 && o->allow_host && k < o->allow_host->n; k++) {
+		char *a = realpath(o->allow_host->v[k], NULL);
+		if (!a)
+			r = err_errno(e, CRUMB_ENOENT, "--allow-host %s", o->allow_host->v[k]);
+		else
+			strlist_push_owned(&b.allow, a);
+	}
 	struct spec *sp = b.spec;
 	/* Which stage is the image. */
 	b.nst = sp->nstages;
@@ -1736,6 +1831,8 @@ int build_run(struct oci_store *s, const struct build_opts *o, struct build_resu
 				if (val)
 					kv_set(&b.gargs, v.kv[j].key, val);
 			}
+		if (r == 0)
+			r = check_vars(&sp->global_args[k], &b.gargs, NULL, "global ARG variables", e);
 		spec_eval_release(&v);
 	}
 	if (r == 0 && o->target) {
@@ -1756,8 +1853,6 @@ int build_run(struct oci_store *s, const struct build_opts *o, struct build_resu
 	for (size_t k = 0; k <= b.last; k++)
 		b.nsteps += (int)sp->stages[k].ninstrs;
 	load_ignore(&b);
-	if (!(b.ctxreal = realpath(o->context, NULL)))
-		b.ctxreal = xstrdup(o->context);
 	res->nsteps = b.nsteps;
 	char *root = xstrdup(oci_root(s)), *tmpbase = xasprintf("%s/tmp", root);
 	if (r == 0 && o->kernel) {
@@ -1818,6 +1913,7 @@ int build_run(struct oci_store *s, const struct build_opts *o, struct build_resu
 	strlist_release(&b.gargs);
 	strlist_release(&b.used_args);
 	strlist_release(&b.ignore);
+	strlist_release(&b.allow);
 	free(b.ctxreal);
 	free(b.st);
 	free(b.tmp);

@@ -31,6 +31,8 @@ struct build_opts {
 	int no_cache;
 	const char *init;	     /* host path of crumb-init */
 	const char *kernel;	     /* vmlinux for the builder VM and the image; NULL: the store's */
+	const struct strlist *allow_host; /* host paths COPY --from=host may read beyond the
+					     public system files (confine.h); NULL: none */
 	const char *qemu;	     /* NULL: found on PATH */
 	unsigned builder_mem_mb;     /* 0: default */
 	int64_t epoch;		     /* SOURCE_DATE_EPOCH, 0 when unset: `created`, and file
@@ -47,6 +49,13 @@ struct build_result {
 };
 
 /*
+ * The trust boundary (confine.h): FROM PATH, INCLUDE and LABEL crumb.kernel=PATH
+ * read only inside the context; COPY --from=host reads public system files
+ * and what allow_host names; crumb.publish names 127.0.0.1 only; STOPSIGNAL
+ * must be a signal; ARG/ENV variables and labels are bounded (4096, 4 MiB per
+ * stage). Each refusal names FILE:LINE:COL and comes before any builder boot
+ * that follows the instruction.
+ *
  * Builds o->file in o->context into the store s. Nothing reaches the index
  * unless the whole build succeeds; temporary files live in a directory under
  * the store that is removed on every exit path (and swept by the next build

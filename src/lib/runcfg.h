@@ -44,7 +44,9 @@ int runcfg_image(const struct oci_config *img, const struct run_flags *f, struct
 		 struct err *e);
 
 /* Parses crumb.publish: "[HOSTIP:]HOSTPORT:GUESTPORT[/udp]" items separated by
- * commas or spaces, appended to ports[*n] (at most max in all). */
+ * commas or spaces, appended to ports[*n] (at most max in all). An image may
+ * publish on the host's loopback only: HOSTIP, when given, must be 127.0.0.1
+ * (else CRUMB_EUNSAFE); other addresses come from the user's -p alone. */
 int runcfg_publish(const char *list, struct vm_port *ports, size_t max, size_t *n, struct err *e);
 
 /* The TCP ports of ExposedPorts ("80/tcp", "53/udp" skipped), at most max;
@@ -54,7 +56,8 @@ size_t runcfg_ready_ports(const struct strlist *exposed, unsigned *out, size_t m
 /* "256M", "1G", "512" (MiB) -> MiB, at most 1 TiB. 0 or -1 when malformed. */
 int runcfg_parse_mem(const char *s, unsigned *mb);
 
-/* A signal by name ("TERM", "SIGTERM", any case) or number 1..64; -1 if unknown. */
+/* A signal by name ("TERM", "SIGTERM", any case; Docker's RTMIN+N, RTMAX-N) or
+ * number 1..64; -1 if unknown. */
 int runcfg_signal(const char *s);
 
 /* -v SOURCE:TARGET[:ro|:rw] */

@@ -10,6 +10,8 @@
 
 #include "spec.h"
 
+#include "confine.h"
+
 /*
  * The parser follows moby/buildkit's frontend/dockerfile/parser (lines,
  * directives, continuations, heredocs, flags) and instructions packages
@@ -116,6 +118,51 @@ static char *quoted(const char *s)
 struct lpos {
 	int line, col;
 };
+
+/* The offset of the first byte that is not part of valid UTF-8 (no
+ * overlongs, surrogates or code points past U+10FFFF), or n when all is. */
+static size_t utf8_bad(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	for (size_t i = 0; i < n;) {
+		unsigned c = s[i];
+		size_t len = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : (c & 0xf0) == 0xe0 ? 3
+			   : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+		if (!len || i + len > n)
+			return i;
+		for (size_t k = 1; k < len; k++)
+			if ((s[i + k] & 0xc0) != 0x80)
+				return i;
+		if (len == 3 && ((c == 0xe0 && s[i + 1] < 0xa0) || (c == 0xed && s[i + 1] >= 0xa0)))
+			return i;
+		if (len == 4 && ((c == 0xf0 && s[i + 1] < 0x90) || (c == 0xf4 && s[i + 1] >= 0x90)))
+			return i;
+		i += len;
+	}
+	return n;
+}
+
+/* Instructions whose text ends up in the image config (JSON: UTF-8 only). */
+static int to_config(int kind)
+{
+	switch (kind) {
+	case SPEC_ENV:
+	case SPEC_LABEL:
+	case SPEC_CMD:
+	case SPEC_ENTRYPOINT:
+	case SPEC_SHELL:
+	case SPEC_USER:
+	case SPEC_WORKDIR:
+	case SPEC_STOPSIGNAL:
+	case SPEC_EXPOSE:
+	case SPEC_VOLUME:
+	case SPEC_HEALTHCHECK:
+	case SPEC_ONBUILD:
+		return 1;
+	default:
+		return 0;
+	}
+}
 
 static int perr(struct err *e, int code, const char *file, struct lpos p, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
@@ -529,6 +576,7 @@ struct lex {
 	int raw_escapes; /* escape characters kept in the result */
 	int skip_quotes; /* quotes are ordinary characters (COPY heredoc bodies) */
 	int skip_unset;	 /* unset variables left as written (heredoc markers) */
+	size_t work;	 /* bytes pattern operators examined so far (SPEC_MAX_GLOB_WORK) */
 	char msg[300];
 };
 
@@ -597,6 +645,11 @@ static int lx_fail(struct lex *l, const char *fmt, ...)
 }
 
 static int lx_stop_on(struct lex *l, int stop, int raw_escapes, struct sbuf *res, struct words *w);
+
+static int lx_too_long(struct lex *l)
+{
+	return lx_fail(l, "variable expansion makes a word longer than %u MiB", SPEC_MAX_WORD >> 20);
+}
 
 static int lx_single(struct lex *l, struct sbuf *out)
 {
@@ -682,8 +735,17 @@ static const char *lx_get(struct lex *l, const char *name)
 	return l->lookup ? l->lookup(l->ctx, name) : NULL;
 }
 
+/* Pattern operators try fnmatch at every offset (quadratic): their total work
+ * is bounded, so a long value cannot stall the build. */
+static int glob_budget(struct lex *l, size_t n)
+{
+	l->work += n + 1;
+	return l->work > SPEC_MAX_GLOB_WORK ? -1 : 0;
+}
+
 /* ${VAR#pat} and friends: pat is a shell glob */
-static void trim_glob(struct sbuf *out, const char *val, const char *pat, int suffix, int greedy)
+static int trim_glob(struct lex *l, struct sbuf *out, const char *val, const char *pat, int suffix,
+		     int greedy)
 {
 	size_t n = strlen(val);
 	char *buf = xmalloc(n + 1);
@@ -691,6 +753,10 @@ static void trim_glob(struct sbuf *out, const char *val, const char *pat, int su
 		/* prefix: the shortest (or longest) val[0..i); suffix: val[i..n) */
 		size_t i = suffix ? (greedy ? k : n - k) : (greedy ? n - k : k);
 		const char *part;
+		if (glob_budget(l, suffix ? n - i : i) < 0) {
+			free(buf);
+			return -1;
+		}
 		if (suffix) {
 			part = val + i;
 		} else {
@@ -704,16 +770,17 @@ static void trim_glob(struct sbuf *out, const char *val, const char *pat, int su
 			else
 				sb_adds(out, val + i);
 			free(buf);
-			return;
+			return 0;
 		}
 	}
 	free(buf);
 	sb_adds(out, val);
+	return 0;
 }
 
 /* ${VAR/pat/rep}, ${VAR//pat/rep}: the longest match at the leftmost place */
-static void replace_glob(struct sbuf *out, const char *val, const char *pat, const char *rep,
-			 int all)
+static int replace_glob(struct lex *l, struct sbuf *out, const char *val, const char *pat,
+			const char *rep, int all)
 {
 	size_t n = strlen(val), i = 0;
 	char *buf = xmalloc(n + 1);
@@ -721,12 +788,20 @@ static void replace_glob(struct sbuf *out, const char *val, const char *pat, con
 	if (!*pat) {
 		sb_adds(out, val);
 		free(buf);
-		return;
+		return 0;
 	}
 	while (i < n) {
 		size_t m = 0;
+		if (out->len > SPEC_MAX_WORD) {
+			free(buf);
+			return 0; /* the caller refuses the word */
+		}
 		if (!done || all) {
 			for (size_t j = n; j > i; j--) {
+				if (glob_budget(l, j - i) < 0) {
+					free(buf);
+					return -1;
+				}
 				memcpy(buf, val + i, j - i);
 				buf[j - i] = 0;
 				if (fnmatch(pat, buf, 0) == 0) {
@@ -744,6 +819,7 @@ static void replace_glob(struct sbuf *out, const char *val, const char *pat, con
 		}
 	}
 	free(buf);
+	return 0;
 }
 
 static int lx_dollar(struct lex *l, struct sbuf *out)
@@ -842,7 +918,11 @@ static int lx_dollar(struct lex *l, struct sbuf *out)
 			int greedy = pat[0] == c;
 			if (greedy)
 				pat++;
-			trim_glob(out, v ? v : "", pat, c == '%', greedy);
+			if (trim_glob(l, out, v ? v : "", pat, c == '%', greedy) < 0) {
+				lx_fail(l, "pattern matching on %s is too costly (more than %u MiB "
+					   "examined)", name.buf, SPEC_MAX_GLOB_WORK >> 20);
+				goto out;
+			}
 			break;
 		}
 		default:
@@ -866,12 +946,18 @@ static int lx_dollar(struct lex *l, struct sbuf *out)
 				lx_fail(l, "syntax error: missing '}'");
 			goto out;
 		}
-		replace_glob(out, v ? v : "", word.buf, word2.buf, all);
+		if (replace_glob(l, out, v ? v : "", word.buf, word2.buf, all) < 0) {
+			lx_fail(l, "pattern matching on %s is too costly (more than %u MiB examined)",
+				name.buf, SPEC_MAX_GLOB_WORK >> 20);
+			goto out;
+		}
 		r = 0;
 		goto out;
 	}
 	lx_fail(l, "unsupported modifier (%s) in substitution", mod);
 out:
+	if (r == 0 && out->len > SPEC_MAX_WORD)
+		r = lx_too_long(l);
 	sb_release(&name);
 	sb_release(&word);
 	sb_release(&word2);
@@ -897,6 +983,10 @@ static int lx_stop_on(struct lex *l, int stop, int raw_escapes, struct sbuf *res
 			if (r < 0)
 				goto out;
 			sb_add(res, tmp.buf, tmp.len);
+			if (res->len > SPEC_MAX_WORD) {
+				r = lx_too_long(l);
+				goto out;
+			}
 			if (c == '$')
 				w_string(w, tmp.buf, tmp.len);
 			else
@@ -1765,6 +1855,7 @@ struct pctx {
 	size_t n, alloc;
 	char *stack[SPEC_MAX_INCLUDE_DEPTH + 2]; /* real paths of the files being read */
 	int depth;
+	const char *root; /* INCLUDE reads only below this (a real path) */
 	struct strlist stage_names;
 };
 
@@ -1930,12 +2021,25 @@ static int do_include(struct pctx *p, struct spec_instr *in)
 	const char *path = in->rest;
 	struct sbuf full = SBUF_INIT, data = SBUF_INIT;
 	int rc;
-	if (path[0] != '/') {
-		const char *slash = strrchr(in->pos.file, '/');
-		if (slash)
-			sb_add(&full, in->pos.file, (size_t)(slash - in->pos.file) + 1);
+	if (path[0] == '/') {
+		rc = ierr(e, CRUMB_EUNSAFE, &in->rest_pos,
+			  "INCLUDE %s: an absolute path reads outside the build context (use a path "
+			  "relative to the including file)",
+			  path);
+		goto out;
 	}
+	const char *slash = strrchr(in->pos.file, '/');
+	if (slash)
+		sb_add(&full, in->pos.file, (size_t)(slash - in->pos.file) + 1);
 	sb_adds(&full, path);
+	char *inreal = realpath(full.buf, NULL);
+	int outside = inreal && p->root && !confine_inside(inreal, p->root);
+	if (outside)
+		rc = ierr(e, CRUMB_EUNSAFE, &in->rest_pos,
+			  "INCLUDE %s: resolves outside the build context", path);
+	free(inreal);
+	if (outside)
+		goto out;
 	if (p->depth >= SPEC_MAX_INCLUDE_DEPTH) {
 		rc = ierr(e, CRUMB_EUNSAFE, &in->rest_pos,
 			  "INCLUDE %s: nested too deeply (more than %d levels)", path,
@@ -2101,6 +2205,14 @@ static int parse_text(struct pctx *p, const char *file, const char *buf, size_t 
 			instr_release(&in);
 			goto out;
 		}
+		size_t bad = to_config((int)in.kind) ? utf8_bad(ll.s, ll.len) : ll.len;
+		if (bad < ll.len) {
+			rc = lerr(p->e, CRUMB_EFORMAT, &ll, bad,
+				  "%s: invalid UTF-8 (byte 0x%02x): the image config holds UTF-8 only",
+				  spec_kind_name(in.kind), (unsigned char)ll.s[bad]);
+			instr_release(&in);
+			goto out;
+		}
 		if ((int)in.kind == KIND_INCLUDE) {
 			rc = do_include(p, &in);
 			instr_release(&in);
@@ -2200,10 +2312,17 @@ static int split_stages(struct pctx *p)
 	return 0;
 }
 
-int spec_parse_buf(const char *name, const char *buf, size_t len, struct spec **out, struct err *e)
+static int parse_buf_in(const char *name, const char *root, const char *buf, size_t len,
+			struct spec **out, struct err *e)
 {
 	struct spec *s = xcalloc(1, sizeof(*s));
 	struct pctx p = {.s = s, .e = e};
+	/* INCLUDE's root: as given, else the top file's directory (as written when it does not exist) */
+	const char *slash = strrchr(name, '/');
+	char *dir = root ? xstrdup(root) : slash ? xstrndup(name, (size_t)(slash - name) + 1)
+						  : xstrdup(".");
+	char *rroot = realpath(dir, NULL);
+	p.root = rroot ? rroot : dir;
 	s->escape = '\\';
 	const char *file = intern(s, name);
 	p.stack[0] = realpath(name, NULL);
@@ -2216,6 +2335,8 @@ int spec_parse_buf(const char *name, const char *buf, size_t len, struct spec **
 		instr_release(&p.v[i]);
 	free(p.v);
 	free(p.stack[0]);
+	free(rroot);
+	free(dir);
 	strlist_release(&p.stage_names);
 	if (rc < 0) {
 		spec_free(s);
@@ -2226,7 +2347,12 @@ int spec_parse_buf(const char *name, const char *buf, size_t len, struct spec **
 	return 0;
 }
 
-int spec_parse_file(const char *path, struct spec **out, struct err *e)
+int spec_parse_buf(const char *name, const char *buf, size_t len, struct spec **out, struct err *e)
+{
+	return parse_buf_in(name, NULL, buf, len, out, e);
+}
+
+int spec_parse_file_in(const char *path, const char *root, struct spec **out, struct err *e)
 {
 	struct sbuf data = SBUF_INIT;
 	int rc = read_file(path, SPEC_MAX_FILE, &data, e);
@@ -2234,9 +2360,14 @@ int spec_parse_file(const char *path, struct spec **out, struct err *e)
 		*out = NULL;
 		return rc;
 	}
-	rc = spec_parse_buf(path, data.buf, data.len, out, e);
+	rc = parse_buf_in(path, root, data.buf, data.len, out, e);
 	sb_release(&data);
 	return rc;
+}
+
+int spec_parse_file(const char *path, struct spec **out, struct err *e)
+{
+	return spec_parse_file_in(path, NULL, out, e);
 }
 
 /* ---- evaluation ---- */
@@ -2559,6 +2690,33 @@ out:
 	return rc;
 }
 
+/* A substituted value can bring invalid UTF-8 in (a --build-arg, a base image's ENV). */
+static int eval_utf8(const struct spec_instr *in, const struct spec_eval *v, struct err *e)
+{
+	const char *what = NULL, *bad = NULL;
+	for (size_t i = 0; !bad && i < v->nkv; i++) {
+		const char *k = v->kv[i].key, *val = v->kv[i].value;
+		if (utf8_bad(k, strlen(k)) < strlen(k))
+			bad = k, what = "name";
+		else if (val && utf8_bad(val, strlen(val)) < strlen(val))
+			bad = k, what = "value";
+	}
+	if (!bad && v->value && utf8_bad(v->value, strlen(v->value)) < strlen(v->value))
+		bad = "", what = "value";
+	for (size_t i = 0; !bad && i < v->src.n; i++)
+		if (utf8_bad(v->src.v[i], strlen(v->src.v[i])) < strlen(v->src.v[i]))
+			bad = "", what = "path";
+	if (!bad)
+		return 0;
+	char *q = quoted(bad);
+	int rc = ierr(e, CRUMB_EFORMAT, &in->rest_pos,
+		      "%s%s%s: the %s is not valid UTF-8 after substitution (the image config holds "
+		      "UTF-8 only)",
+		      spec_kind_name(in->kind), *bad ? " " : "", *bad ? q : "", what);
+	free(q);
+	return rc;
+}
+
 int spec_eval(const struct spec *s, const struct spec_instr *in, spec_lookup_fn *lookup, void *ctx,
 	      struct spec_eval *v, struct err *e)
 {
@@ -2620,6 +2778,9 @@ int spec_eval(const struct spec *s, const struct spec_instr *in, spec_lookup_fn 
 	case SPEC_USER:
 	case SPEC_STOPSIGNAL:
 		rc = ev_word(&x, in->rest, &in->rest_pos, &v->value);
+		if (rc == 0 && in->kind == SPEC_USER && !*v->value)
+			rc = ierr(e, CRUMB_EINVAL, &in->pos,
+				  "USER %s: the user is empty (an unset variable?)", in->rest);
 		break;
 	case SPEC_MAINTAINER:
 		v->value = xstrdup(in->rest); /* Docker never substitutes in MAINTAINER */
@@ -2696,6 +2857,8 @@ int spec_eval(const struct spec *s, const struct spec_instr *in, spec_lookup_fn 
 	}
 	}
 	strlist_release(&args);
+	if (rc == 0 && to_config(in->kind))
+		rc = eval_utf8(in, v, e);
 	if (rc < 0)
 		spec_eval_release(v);
 	return rc;

@@ -28,7 +28,22 @@
  *
  * Every error message starts with "FILE:LINE:COL: " (1-based; COL of the
  * offending character where known, else of the instruction keyword).
+ *
+ * Limits on hostile input: a file (and each INCLUDEd file) at most 16 MiB;
+ * INCLUDE nested at most 16 deep, relative paths only, resolved (symlinks
+ * followed) inside the include root (see spec_parse_file_in); one word after
+ * substitution at most SPEC_MAX_WORD bytes (so 40 lines of ARG A=$A$A stop
+ * at the 20th with an error, not an abort); the pattern operators (${V#p},
+ * ${V%p}, ${V/p/r}) examine at most SPEC_MAX_GLOB_WORK bytes per word. Text
+ * that reaches the image config (ENV, LABEL, CMD, ENTRYPOINT, SHELL, USER,
+ * WORKDIR, STOPSIGNAL, EXPOSE, VOLUME, HEALTHCHECK, ONBUILD) must be valid
+ * UTF-8: refused at parse time at the offending byte, and at evaluation when
+ * a substituted value brings invalid bytes in. USER expanding to "" (an
+ * unset variable) is an error at the USER line.
  */
+
+#define SPEC_MAX_WORD (1u << 20)
+#define SPEC_MAX_GLOB_WORK (64u << 20)
 
 enum spec_kind {
 	SPEC_FROM,
@@ -107,9 +122,15 @@ struct spec {
 	struct strlist files_;
 };
 
-/* Parses a Crumbfile. *out is malloc'd; free with spec_free. */
+/* Parses a Crumbfile. *out is malloc'd; free with spec_free. INCLUDE reads
+ * only below the directory that holds path. */
 int spec_parse_file(const char *path, struct spec **out, struct err *e);
-/* Same from memory; name is used in messages and as the base for INCLUDE. */
+/* The same with INCLUDE confined to the directory root instead (the build
+ * context): an absolute INCLUDE path, or one that resolves (through ".." or a
+ * symlink) outside root, is CRUMB_EUNSAFE at the INCLUDE's position. */
+int spec_parse_file_in(const char *path, const char *root, struct spec **out, struct err *e);
+/* Same from memory; name is used in messages and as the base for INCLUDE
+ * (confined to name's directory). */
 int spec_parse_buf(const char *name, const char *buf, size_t len, struct spec **out, struct err *e);
 void spec_free(struct spec *s);
 
