@@ -1006,7 +1006,9 @@ static void verified_record(struct oci_store *s, const char *digest, const struc
 {
 	char line[256];
 	struct err ig;
-	if (st->st_ctim.tv_sec + 1 >= began->tv_sec)
+	int64_t changed = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+	int64_t start = (int64_t)began->tv_sec * 1000000000 + began->tv_nsec;
+	if (changed > start - 1000000000)
 		return; /* racy: changed too recently to vouch for it by its stat data */
 	char *dir = xasprintf("%s/verified", s->root), *p = verified_path(s, digest);
 	stat_line(st, line);
