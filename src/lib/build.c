@@ -388,9 +388,10 @@ static int keep_fs(struct builder *b, struct ext4fs *fs)
 
 /* Imports the root filesystem blob d of store s (cpio in any compression, a
  * tar layer with whiteouts, or ext4) into t, checking it against d as it is
- * read; libext2fs reads an ext4 blob in pieces, so that one is checked first.
- * image names it in messages. On error t may hold part of it: the caller
- * drops t (the build fails). */
+ * read; libext2fs reads an ext4 blob in pieces, so that one is checked first
+ * (a hash the verification cache may spare, as for crumb run). image names it
+ * in messages. On error t may hold part of it: the caller drops t (the build
+ * fails). */
 static int import_blob(struct builder *b, struct oci_store *s, const struct oci_desc *d,
 		       const char *image, int whiteouts, struct tree *t, struct err *e)
 {
@@ -401,7 +402,7 @@ static int import_blob(struct builder *b, struct oci_store *s, const struct oci_
 			       d->digest);
 	if (!strcmp(d->media_type, OCI_MT_ROOTFS_EXT4)) {
 		struct ext4fs *fs;
-		if ((r = oci_blob_verify(s, d, image, 0, e)) == 0 &&
+		if ((r = oci_blob_verify(s, d, image, OCI_VERIFY_CACHED, e)) == 0 &&
 		    (r = ext4fs_open(path, 0, &fs, e)) == 0) {
 			keep_fs(b, fs);
 			r = ext4fs_read_tree(fs, "/", t, "/", e);

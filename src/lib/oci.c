@@ -34,6 +34,7 @@ struct oci_store {
 	char *index; /* ROOT/index.json */
 	char *cache; /* ROOT/cache */
 	char *locks; /* ROOT/locks */
+	int existing; /* opened with oci_open_existing: someone else's layout, never written */
 };
 
 /* ---- small helpers ---- */
@@ -678,6 +679,7 @@ static int open_layout(const char *root, int create, struct oci_store **out, str
 	s->index = xasprintf("%s/index.json", root);
 	s->cache = xasprintf("%s/cache", root);
 	s->locks = xasprintf("%s/locks", root);
+	s->existing = !create;
 	if (create &&
 	    ((r = mkdir_p(s->blobs, 0755, e)) < 0 || (r = mkdir_p(s->cache, 0755, e)) < 0 ||
 	     (r = mkdir_p(s->locks, 0700, e)) < 0))
@@ -1010,6 +1012,8 @@ static void verified_record(struct oci_store *s, const char *digest, const struc
 	int64_t start = (int64_t)began->tv_sec * 1000000000 + began->tv_nsec;
 	if (changed > start - 1000000000)
 		return; /* racy: changed too recently to vouch for it by its stat data */
+	if (s->existing)
+		return; /* a layout crumb only reads */
 	char *dir = xasprintf("%s/verified", s->root), *p = verified_path(s, digest);
 	stat_line(st, line);
 	if (mkdir(dir, 0755) == 0 || errno == EEXIST)

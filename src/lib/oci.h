@@ -130,6 +130,7 @@ int oci_blob_read(struct oci_store *s, const char *digest, size_t max, struct sb
  *                      after a hash (crumb run: QEMU reads the blobs itself,
  *                      so crumb hashes them only to check them);
  *   OCI_VERIFY_RECORD: always hash, and write the record.
+ * A layout opened with oci_open_existing is never written: no records there.
  */
 #define OCI_VERIFY_CACHED 1
 #define OCI_VERIFY_RECORD 2
