@@ -494,7 +494,8 @@ static int from_layout(struct builder *b, struct bstage *st, const char *dir, st
 	for (size_t i = 0; r == 0 && i < im.nlayers; i++) {
 		/* a layer is a tar (any compression), never ext4, whatever it claims */
 		struct oci_desc l = im.layers[i];
-		snprintf(l.media_type, sizeof(l.media_type), "%s", "application/vnd.oci.image.layer.v1.tar");
+		snprintf(l.media_type, sizeof(l.media_type), "%s",
+			 "application/vnd.oci.image.layer.v1.tar");
 		r = import_blob(b, ls, &l, iname, 1, &st->tree, e);
 	}
 	free(iname);
@@ -567,7 +568,8 @@ static int do_from(struct builder *b, struct bstage *st, const struct spec_instr
 		free(dir);
 		/* A docker archive: its layers in order, with whiteouts, and its config. */
 		for (size_t k = 0; docker == 1 && k < layers.n; k++) {
-			struct import_opts lo = {.keep_owner = 1, .whiteouts = 1, .name = names.v[k]};
+			struct import_opts lo = {
+			    .keep_owner = 1, .whiteouts = 1, .name = names.v[k]};
 			if ((r = import_archive(&st->tree, layers.v[k], &lo, e)) < 0)
 				break;
 			r = 1;

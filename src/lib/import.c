@@ -956,8 +956,9 @@ int import_archive(struct tree *t, const char *path, struct import_opts *o, stru
 	if (fd < 0)
 		return err_errno(e, CRUMB_EIO, "%s", im.apath);
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		r = S_ISREG(st.st_mode) ? err_errno(e, CRUMB_EIO, "%s", im.apath)
-					: err_set(e, CRUMB_EINVAL, "%s: not a regular file", im.apath);
+		r = S_ISREG(st.st_mode)
+			? err_errno(e, CRUMB_EIO, "%s", im.apath)
+			: err_set(e, CRUMB_EINVAL, "%s: not a regular file", im.apath);
 		goto out;
 	}
 	im.fsize = (uint64_t)st.st_size;
@@ -1048,16 +1049,17 @@ out:
  * given. Members that declare more than max bytes are refused before a byte
  * is read. Messages name "path: name". */
 static int member_bytes(struct archive *a, struct archive_entry *ent, const char *path,
-			const char *name, uint64_t max, struct sbuf *out, int fd,
-			struct sha256 *h, struct err *e)
+			const char *name, uint64_t max, struct sbuf *out, int fd, struct sha256 *h,
+			struct err *e)
 {
 	char buf[65536];
 	uint64_t total = 0;
 	la_ssize_t n;
 	if (archive_entry_size_is_set(ent) && archive_entry_size(ent) >= 0 &&
 	    (uint64_t)archive_entry_size(ent) > max)
-		return err_set(e, CRUMB_EUNSAFE, "%s: %s: declares %llu bytes, more than the limit of %llu",
-			       path, name, (unsigned long long)archive_entry_size(ent),
+		return err_set(e, CRUMB_EUNSAFE,
+			       "%s: %s: declares %llu bytes, more than the limit of %llu", path,
+			       name, (unsigned long long)archive_entry_size(ent),
 			       (unsigned long long)max);
 	while ((n = archive_read_data(a, buf, sizeof(buf))) > 0) {
 		total += (uint64_t)n;
@@ -1201,10 +1203,12 @@ int docker_archive_members(const char *path, const char *tmpdir, uint64_t max_by
 	while (r == 0 && (ar = archive_read_next_header(a, &ent)) != ARCHIVE_EOF) {
 		if (ar < ARCHIVE_WARN || ar == ARCHIVE_RETRY) {
 			r = last ? err_set(e, CRUMB_EFORMAT,
-					   "%s: truncated or corrupt after %s (which declares %llu bytes): %s",
+					   "%s: truncated or corrupt after %s (which declares %llu "
+					   "bytes): %s",
 					   path, last, (unsigned long long)last_size,
 					   archive_error_string(a))
-				 : err_set(e, CRUMB_EFORMAT, "%s: %s", path, archive_error_string(a));
+				 : err_set(e, CRUMB_EFORMAT, "%s: %s", path,
+					   archive_error_string(a));
 			break;
 		}
 		const char *n = archive_entry_pathname(ent);
@@ -1255,7 +1259,8 @@ int docker_archive_members(const char *path, const char *tmpdir, uint64_t max_by
 			r = err_set(e, CRUMB_EFORMAT, "%s: layer %s is not in the archive", path,
 				    names->v[k] + strlen(path) + 2);
 	if (r == 0 && !have_cfg)
-		r = err_set(e, CRUMB_EFORMAT, "%s: config %s is not in the archive", path, cfg_name);
+		r = err_set(e, CRUMB_EFORMAT, "%s: config %s is not in the archive", path,
+			    cfg_name);
 	if (r == 0 && strcmp(cfg_got, cfg_digest + 7))
 		r = err_set(e, CRUMB_EFORMAT,
 			    "%s: config %s: corrupt: its content does not match its digest", path,

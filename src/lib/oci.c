@@ -1510,8 +1510,8 @@ int oci_image_resolve(struct oci_store *s, const char *name, struct oci_image *o
 		/* name the image: its manifest or config is what is damaged */
 		char msg[ERR_MSG_MAX];
 		snprintf(msg, sizeof(msg), "%s", e->msg);
-		err_set(e, r == CRUMB_ENOENT ? CRUMB_EFORMAT : r, "image %s: %s",
-			ref ? ref : name, msg);
+		err_set(e, r == CRUMB_ENOENT ? CRUMB_EFORMAT : r, "image %s: %s", ref ? ref : name,
+			msg);
 		r = e->code;
 		oci_image_release(out);
 	}
@@ -1854,7 +1854,8 @@ static void prune_verified(struct oci_store *s)
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		char *bp = xasprintf("%s/%s", s->blobs, de->d_name);
-		int keep = strlen(de->d_name) == 64 && is_hex(de->d_name, 64) && lstat(bp, &st) == 0;
+		int keep =
+		    strlen(de->d_name) == 64 && is_hex(de->d_name, 64) && lstat(bp, &st) == 0;
 		free(bp);
 		if (!keep)
 			unlinkat(dirfd(d), de->d_name, 0);

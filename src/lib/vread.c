@@ -63,7 +63,8 @@ int vread_open(struct vread *v, const char *path, const char *digest, uint64_t s
 		if (errno == ENOENT)
 			return err_set(e, CRUMB_ENOENT, "%s is missing", v->name);
 		if (errno == ELOOP)
-			return err_set(e, CRUMB_EFORMAT, "%s is a symbolic link (refused)", v->name);
+			return err_set(e, CRUMB_EFORMAT, "%s is a symbolic link (refused)",
+				       v->name);
 		return err_errno(e, CRUMB_EIO, "%s", v->name);
 	}
 	v->fd = fd;
@@ -76,8 +77,8 @@ int vread_open(struct vread *v, const char *path, const char *digest, uint64_t s
 	v->want_size = size == VREAD_SIZE_ANY ? have : size;
 	if (have != v->want_size)
 		return err_set(e, CRUMB_EFORMAT,
-			       "%s: corrupt: %llu bytes where its descriptor says %llu (%s)", v->name,
-			       (unsigned long long)have, (unsigned long long)v->want_size,
+			       "%s: corrupt: %llu bytes where its descriptor says %llu (%s)",
+			       v->name, (unsigned long long)have, (unsigned long long)v->want_size,
 			       have < v->want_size ? "truncated" : "too long");
 	/* the O_NONBLOCK was for the open only (a FIFO in the blob's place) */
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
@@ -95,9 +96,9 @@ static int vread_end(struct vread *v, struct err *e)
 	if (v->checked)
 		return 0;
 	if (v->got != v->want_size)
-		return err_set(e, CRUMB_EFORMAT, "%s: %llu bytes read, %llu expected (changed while read)",
-			       v->name, (unsigned long long)v->got,
-			       (unsigned long long)v->want_size);
+		return err_set(e, CRUMB_EFORMAT,
+			       "%s: %llu bytes read, %llu expected (changed while read)", v->name,
+			       (unsigned long long)v->got, (unsigned long long)v->want_size);
 	if (v->md) {
 		char hex[65];
 		struct sha256 h = {v->md};
@@ -139,8 +140,9 @@ ssize_t vread_read(struct vread *v, void *buf, size_t n, struct err *e)
 		}
 		v->got += (uint64_t)k;
 		if (v->got > v->want_size)
-			return err_set(e, CRUMB_EFORMAT, "%s: more than %llu bytes (changed while read)",
-				       v->name, (unsigned long long)v->want_size);
+			return err_set(e, CRUMB_EFORMAT,
+				       "%s: more than %llu bytes (changed while read)", v->name,
+				       (unsigned long long)v->want_size);
 		if (v->md) {
 			struct sha256 h = {v->md};
 			sha256_update(&h, buf, (size_t)k);

@@ -34,16 +34,16 @@
  * (e.g. "image a:latest: blob /store/blobs/sha256/HEX").
  */
 struct vread {
-	int fd;		   /* -1 when closed */
-	char *name;	   /* for messages */
-	struct stat st;	   /* fstat at open (dev, ino, times: the verification cache key) */
+	int fd;		       /* -1 when closed */
+	char *name;	       /* for messages */
+	struct stat st;	       /* fstat at open (dev, ino, times: the verification cache key) */
 	struct timespec began; /* CLOCK_REALTIME just before that fstat */
-	char want[65];	   /* expected hex digest */
-	uint64_t want_size; /* expected size (set from st when opened with VREAD_SIZE_ANY) */
-	uint64_t got;	   /* bytes read so far */
-	void *md;	   /* the running hash (EVP_MD_CTX); NULL when not hashing */
-	int checked;	   /* 1 once the end was reached (and the digest matched) */
-	int verified;	   /* 1 once the digest was compared and matched */
+	char want[65];	       /* expected hex digest */
+	uint64_t want_size;    /* expected size (set from st when opened with VREAD_SIZE_ANY) */
+	uint64_t got;	       /* bytes read so far */
+	void *md;	       /* the running hash (EVP_MD_CTX); NULL when not hashing */
+	int checked;	       /* 1 once the end was reached (and the digest matched) */
+	int verified;	       /* 1 once the digest was compared and matched */
 };
 
 /* Opens path to be read against digest ("sha256:" + 64 hex) and size.

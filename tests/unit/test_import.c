@@ -724,7 +724,6 @@ static void test_hostile(void)
 	free(p);
 }
 
-
 /* Copies fuzz/corpus/import/NAME (run from the top of the tree) to the temp dir, replacing the
  * first `from` by `to` (same length) when given. */
 static char *corpus_copy(const char *name, const char *from, const char *to)
@@ -755,8 +754,8 @@ static void test_docker(void)
 	mkdir(out, 0700);
 	char *p = corpus_copy("docker-twice.tar", NULL, NULL);
 	int r = docker_archive_members(p, out, 0, &cfg, &ls, &ns, &e);
-	ok(r == 1 && ls.n == 2 && ns.n == 2 && cfg.len, "Layers naming one file twice: accepted (%s)",
-	   r < 0 ? e.msg : "");
+	ok(r == 1 && ls.n == 2 && ns.n == 2 && cfg.len,
+	   "Layers naming one file twice: accepted (%s)", r < 0 ? e.msg : "");
 	ok(ls.n == 2 && !strcmp(ls.v[0], ls.v[1]), "... extracted once, used twice");
 	ok(ns.n == 2 && !strncmp(ns.v[0], p, strlen(p)) && !strncmp(ns.v[0] + strlen(p), ": ", 2) &&
 	       strstr(ns.v[0], ".tar") && !strstr(ns.v[0], out),
@@ -764,7 +763,8 @@ static void test_docker(void)
 	struct tree t;
 	struct import_opts lo = {.whiteouts = 1, .name = ns.n ? ns.v[0] : NULL};
 	tree_init(&t);
-	ok(ls.n && import_archive(&t, ls.v[0], &lo, &e) == 0 && content_is(&t, "/etc/issue", "hi\n"),
+	ok(ls.n && import_archive(&t, ls.v[0], &lo, &e) == 0 &&
+	       content_is(&t, "/etc/issue", "hi\n"),
 	   "... the layer imports");
 	tree_release(&t);
 	strlist_release(&ls);
@@ -775,17 +775,19 @@ static void test_docker(void)
 		const char *file, *from, *to, *want;
 		int code;
 	} bad[] = {
-	    {"docker-twice.tar", "\"A=1\"", "\"B=1\"", "corrupt: its content does not match", CRUMB_EFORMAT},
-	    {"docker-twice.tar", "hi\n", "ho\n", ".tar: corrupt: its content does not match", CRUMB_EFORMAT},
-	    {"docker-huge.tar", NULL, NULL, ".tar: declares 1099511627776 bytes, more than the limit",
-	     CRUMB_EUNSAFE},
+	    {"docker-twice.tar", "\"A=1\"", "\"B=1\"", "corrupt: its content does not match",
+	     CRUMB_EFORMAT},
+	    {"docker-twice.tar", "hi\n", "ho\n", ".tar: corrupt: its content does not match",
+	     CRUMB_EFORMAT},
+	    {"docker-huge.tar", NULL, NULL,
+	     ".tar: declares 1099511627776 bytes, more than the limit", CRUMB_EUNSAFE},
 	    {"docker-blobs.tar", "hi\n", "ho\n", "blobs/sha256/", CRUMB_EFORMAT},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		p = corpus_copy(bad[i].file, bad[i].from, bad[i].to);
 		r = docker_archive_members(p, out, 0, &cfg, &ls, &ns, &e);
-		ok(r == bad[i].code && strstr(e.msg, bad[i].want) && !strncmp(e.msg, p, strlen(p)) &&
-		       !strstr(e.msg, out) && !strchr(e.msg, '\n'),
+		ok(r == bad[i].code && strstr(e.msg, bad[i].want) &&
+		       !strncmp(e.msg, p, strlen(p)) && !strstr(e.msg, out) && !strchr(e.msg, '\n'),
 		   "%s, damage %zu: %s", bad[i].file, i, e.msg);
 		strlist_release(&ls);
 		strlist_release(&ns);

@@ -642,7 +642,6 @@ static void test_detect(void)
 	free(p);
 }
 
-
 /* A blob's bytes in a file of our own, for tampering. */
 static void put_bytes(const char *path, const void *data, size_t len)
 {
@@ -759,7 +758,8 @@ static void test_verify(void)
 	   "put_mem repairs it too");
 	char *good = path_in("good-copy");
 	ok(rename(bp, good) == 0 && symlink(good, bp) == 0, "the blob replaced by a symlink to it");
-	ok(oci_blob_verify(s, &k, "app:1", 0, &e) == CRUMB_EFORMAT && strstr(e.msg, "symbolic link"),
+	ok(oci_blob_verify(s, &k, "app:1", 0, &e) == CRUMB_EFORMAT &&
+	       strstr(e.msg, "symbolic link"),
 	   "... is refused: %s", e.msg);
 	struct sbuf sb = SBUF_INIT;
 	ok(oci_blob_read(s, k.digest, 1 << 20, &sb, &e) == CRUMB_EFORMAT,
@@ -794,7 +794,8 @@ static void test_verify(void)
 		struct stat bs;
 		lstat(bp, &bs);
 		char line[256];
-		snprintf(line, sizeof(line), "crumb-verified-1 %llu %llu %llu %lld.%09ld %lld.%09ld\n",
+		snprintf(line, sizeof(line),
+			 "crumb-verified-1 %llu %llu %llu %lld.%09ld %lld.%09ld\n",
 			 (unsigned long long)bs.st_dev, (unsigned long long)bs.st_ino,
 			 (unsigned long long)bs.st_size, (long long)bs.st_mtim.tv_sec,
 			 bs.st_mtim.tv_nsec, (long long)bs.st_ctim.tv_sec, bs.st_ctim.tv_nsec);
@@ -814,8 +815,8 @@ static void test_verify(void)
 	/* import through a verified reader: the damage is the error, not its look */
 	char *tdir = path_in("vtar");
 	char *tarp = path_in("v.tar");
-	ok(sh("mkdir -p %s/d && printf 'hello world\\n' > %s/d/f && tar -C %s -cf %s d", tdir,
-	      tdir, tdir, tarp) == 0,
+	ok(sh("mkdir -p %s/d && printf 'hello world\\n' > %s/d/f && tar -C %s -cf %s d", tdir, tdir,
+	      tdir, tarp) == 0,
 	   "a tar");
 	struct oci_desc td;
 	ok(oci_blob_put_file(s, tarp, "application/vnd.oci.image.layer.v1.tar", 0, &td, &e) == 0,
@@ -824,8 +825,8 @@ static void test_verify(void)
 	struct tree t;
 	struct import_opts io = {.src = &v};
 	tree_init(&t);
-	ok(oci_blob_open(s, &td, "base:1", 0, &v, &e) == 0 && import_archive(&t, tp, &io, &e) == 0 &&
-	       v.verified && tree_lookup(&t, "/d/f", 0),
+	ok(oci_blob_open(s, &td, "base:1", 0, &v, &e) == 0 &&
+	       import_archive(&t, tp, &io, &e) == 0 && v.verified && tree_lookup(&t, "/d/f", 0),
 	   "import through a verified reader: %s", e.msg);
 	vread_close(&v);
 	tree_release(&t);
