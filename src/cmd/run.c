@@ -775,7 +775,8 @@ static int prepare_image(struct run_ctx *c, unsigned long long *archive,
 	const char *lv;
 	/* QEMU reads the kernel and the root filesystem itself: check them first
 	 * (the verification cache spares the hash when they are unchanged). */
-	const char *iname = c->im.ref ? c->im.ref : c->im.manifest.digest;
+	char iname[512]; /* "image " + a ref of at most 255 + 1 + 128 bytes */
+	snprintf(iname, sizeof(iname), "image %s", c->im.ref ? c->im.ref : c->im.manifest.digest);
 	if (!a->kernel && kl) {
 		if ((r = oci_blob_verify(c->oci, kl, iname, OCI_VERIFY_CACHED, e)) < 0)
 			return r;

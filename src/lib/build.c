@@ -389,20 +389,20 @@ static int keep_fs(struct builder *b, struct ext4fs *fs)
 /* Imports the root filesystem blob d of store s (cpio in any compression, a
  * tar layer with whiteouts, or ext4) into t, checking it against d as it is
  * read; libext2fs reads an ext4 blob in pieces, so that one is checked first
- * (a hash the verification cache may spare, as for crumb run). image names it
- * in messages. On error t may hold part of it: the caller drops t (the build
- * fails). */
+ * (a hash the verification cache may spare, as for crumb run). whose names
+ * its owner in messages ("image a:latest"). On error t may hold part of it:
+ * the caller drops t (the build fails). */
 static int import_blob(struct builder *b, struct oci_store *s, const struct oci_desc *d,
-		       const char *image, int whiteouts, struct tree *t, struct err *e)
+		       const char *whose, int whiteouts, struct tree *t, struct err *e)
 {
 	char *path = oci_blob_path(s, d->digest);
 	int r;
 	if (!path)
-		return err_set(e, CRUMB_EFORMAT, "image %s: '%s' is not a sha256 digest", image,
+		return err_set(e, CRUMB_EFORMAT, "%s: '%s' is not a sha256 digest", whose,
 			       d->digest);
 	if (!strcmp(d->media_type, OCI_MT_ROOTFS_EXT4)) {
 		struct ext4fs *fs;
-		if ((r = oci_blob_verify(s, d, image, OCI_VERIFY_CACHED, e)) == 0 &&
+		if ((r = oci_blob_verify(s, d, whose, OCI_VERIFY_CACHED, e)) == 0 &&
 		    (r = ext4fs_open(path, 0, &fs, e)) == 0) {
 			keep_fs(b, fs);
 			r = ext4fs_read_tree(fs, "/", t, "/", e);
@@ -410,7 +410,7 @@ static int import_blob(struct builder *b, struct oci_store *s, const struct oci_
 	} else {
 		struct vread v;
 		struct import_opts io = {.keep_owner = 1, .whiteouts = whiteouts, .src = &v};
-		if ((r = oci_blob_open(s, d, image, 0, &v, e)) == 0)
+		if ((r = oci_blob_open(s, d, whose, 0, &v, e)) == 0)
 			r = import_archive(t, path, &io, e);
 		vread_close(&v);
 	}
@@ -423,7 +423,7 @@ static int import_cached(struct builder *b, const char *digest, struct tree *t, 
 {
 	struct oci_desc d = {.media_type = OCI_MT_ROOTFS_CPIO, .size = VREAD_SIZE_ANY};
 	snprintf(d.digest, sizeof(d.digest), "%s", digest);
-	int r = import_blob(b, b->s, &d, "(build cache)", 0, t, e);
+	int r = import_blob(b, b->s, &d, "build cache", 0, t, e);
 	if (r < 0 && r != CRUMB_EIO) {
 		char msg[ERR_MSG_MAX];
 		snprintf(msg, sizeof(msg), "%s", e->msg);
@@ -451,7 +451,9 @@ static int from_image(struct builder *b, struct bstage *st, const char *name, in
 	if (!l) {
 		r = err_set(e, CRUMB_EFORMAT, "image %s has no root filesystem layer", name);
 	} else {
-		r = import_blob(b, b->s, l, im.ref ? im.ref : im.manifest.digest, 0, &st->tree, e);
+		char *whose = xasprintf("image %s", im.ref ? im.ref : im.manifest.digest);
+		r = import_blob(b, b->s, l, whose, 0, &st->tree, e);
+		free(whose);
 	}
 	if (r == 0) {
 		config_copy(&st->cfg, &im.cfg);
@@ -489,8 +491,8 @@ static int from_layout(struct builder *b, struct bstage *st, const char *dir, st
 	free(ipath);
 	if (r < 0)
 		goto out;
-	char *iname = im.ref ? xasprintf("oci:%s:%s", dir, im.ref)
-			     : xasprintf("oci:%s@%s", dir, im.manifest.digest);
+	char *iname = im.ref ? xasprintf("image oci:%s:%s", dir, im.ref)
+			     : xasprintf("image oci:%s@%s", dir, im.manifest.digest);
 	for (size_t i = 0; r == 0 && i < im.nlayers; i++) {
 		/* a layer is a tar (any compression), never ext4, whatever it claims */
 		struct oci_desc l = im.layers[i];
@@ -1243,7 +1245,7 @@ static int run_group(struct builder *b, struct bstage *st, struct run_step *step
 	if (r == 0) {
 		tree_release(&st->tree);
 		tree_init(&st->tree);
-		r = import_blob(b, b->s, &d, "(build cache)", 0, &st->tree, e);
+		r = import_blob(b, b->s, &d, "build cache", 0, &st->tree, e);
 	}
 	if (r < 0)
 		r = at_err(steps[n - 1].i, e, r);
@@ -1624,7 +1626,7 @@ static int finalize(struct builder *b, struct bstage *st, struct err *e)
 		snprintf(layers[1].media_type, sizeof(layers[1].media_type), "%s",
 			 ext4 ? OCI_MT_ROOTFS_EXT4 : OCI_MT_ROOTFS_CPIO_ZSTD);
 		layers[1].size = VREAD_SIZE_ANY;
-		if ((r = oci_blob_open(b->s, &layers[1], "(build cache)", 0, &v, e)) == 0 &&
+		if ((r = oci_blob_open(b->s, &layers[1], "build cache", 0, &v, e)) == 0 &&
 		    (r = oci_blob_done(b->s, &layers[1], 0, &v, e)) == 0)
 			layers[1].size = v.want_size;
 		vread_close(&v);

@@ -1022,18 +1022,17 @@ static void verified_record(struct oci_store *s, const char *digest, const struc
 	free(p);
 }
 
-int oci_blob_open(struct oci_store *s, const struct oci_desc *d, const char *image, int flags,
+int oci_blob_open(struct oci_store *s, const struct oci_desc *d, const char *whose, int flags,
 		  struct vread *v, struct err *e)
 {
 	char *p = oci_blob_path(s, d->digest);
 	if (!p) {
 		memset(v, 0, sizeof(*v));
 		v->fd = -1;
-		return err_set(e, CRUMB_EFORMAT, "%s%s%s'%s' is not a sha256 digest",
-			       image ? "image " : "", image ? image : "", image ? ": " : "",
-			       d->digest);
+		return err_set(e, CRUMB_EFORMAT, "%s%s'%s' is not a sha256 digest",
+			       whose ? whose : "", whose ? ": " : "", d->digest);
 	}
-	char *name = image ? xasprintf("image %s: blob %s", image, p) : xasprintf("blob %s", p);
+	char *name = whose ? xasprintf("%s: blob %s", whose, p) : xasprintf("blob %s", p);
 	int r = vread_open(v, p, d->digest, d->size, name, 1, e);
 	if (r == 0 && (flags & OCI_VERIFY_CACHED) && verified_known(s, d->digest, &v->st)) {
 		vread_trust(v);
@@ -1054,11 +1053,11 @@ int oci_blob_done(struct oci_store *s, const struct oci_desc *d, int flags, stru
 	return r;
 }
 
-int oci_blob_verify(struct oci_store *s, const struct oci_desc *d, const char *image, int flags,
+int oci_blob_verify(struct oci_store *s, const struct oci_desc *d, const char *whose, int flags,
 		    struct err *e)
 {
 	struct vread v;
-	int r = oci_blob_open(s, d, image, flags, &v, e);
+	int r = oci_blob_open(s, d, whose, flags, &v, e);
 	if (r == 0 && !v.verified)
 		r = oci_blob_done(s, d, flags, &v, e);
 	vread_close(&v);
@@ -1067,13 +1066,13 @@ int oci_blob_verify(struct oci_store *s, const struct oci_desc *d, const char *i
 
 int oci_image_verify(struct oci_store *s, const struct oci_image *im, int flags, struct err *e)
 {
-	const char *name = im->ref ? im->ref : im->manifest.digest;
-	for (size_t i = 0; i < im->nlayers; i++) {
-		int r = oci_blob_verify(s, &im->layers[i], name, flags, e);
-		if (r < 0)
-			return r == CRUMB_ENOENT ? CRUMB_EFORMAT : r;
-	}
-	return 0;
+	char *whose = xasprintf("image %s", im->ref ? im->ref : im->manifest.digest);
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < im->nlayers; i++)
+		if ((r = oci_blob_verify(s, &im->layers[i], whose, flags, e)) == CRUMB_ENOENT)
+			r = e->code = CRUMB_EFORMAT;
+	free(whose);
+	return r;
 }
 
 int oci_detect_rootfs(const char *path, const char **media_type, struct err *e)

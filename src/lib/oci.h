@@ -111,8 +111,9 @@ char *oci_blob_path(const struct oci_store *s, const char *digest);
  * regular file of the descriptor's size (checked before reading), and is
  * hashed as it is read (vread.h), so a flipped byte, a truncated or grown
  * blob, or another blob renamed into this one's place is CRUMB_EFORMAT, and
- * a missing one CRUMB_ENOENT. Messages are one line, "image IMAGE: blob
- * PATH: what is wrong" (without "image IMAGE: " when image is NULL).
+ * a missing one CRUMB_ENOENT. Messages are one line, "WHOSE: blob PATH: what
+ * is wrong", WHOSE naming what the blob belongs to ("image a:latest", "build
+ * cache"; left out when NULL).
  */
 
 /* Reads a whole blob (at most max bytes, else CRUMB_EUNSAFE) and checks its digest. */
@@ -139,14 +140,14 @@ int oci_blob_read(struct oci_store *s, const char *digest, size_t max, struct sb
  * VREAD_SIZE_ANY when only the digest is known: a build cache entry). With
  * OCI_VERIFY_CACHED and a matching record, v->verified is 1 at once and no
  * hashing is done. vread_close(v) after, whatever this returned. */
-int oci_blob_open(struct oci_store *s, const struct oci_desc *d, const char *image, int flags,
+int oci_blob_open(struct oci_store *s, const struct oci_desc *d, const char *whose, int flags,
 		  struct vread *v, struct err *e);
 /* Reads what is left of v and checks it (vread_finish); records a good
  * result under the flags. 0 when the whole blob is good. */
 int oci_blob_done(struct oci_store *s, const struct oci_desc *d, int flags, struct vread *v,
 		  struct err *e);
 /* open + done + close: checks the blob of d without using its bytes. */
-int oci_blob_verify(struct oci_store *s, const struct oci_desc *d, const char *image, int flags,
+int oci_blob_verify(struct oci_store *s, const struct oci_desc *d, const char *whose, int flags,
 		    struct err *e);
 
 /* *media_type (static) for a root filesystem file from its magic: cpio newc,

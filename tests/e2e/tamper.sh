@@ -180,6 +180,28 @@ for kind in flip truncate symlink swap; do
 	fi
 done
 
+# A RUN step's cached result (one builder boot to make it): checked as it is read back.
+R=$T/runctx
+mkdir -p "$R/root/bin"
+cp /bin/busybox "$R/root/bin/busybox" && ln -s busybox "$R/root/bin/sh"
+tar -C "$R/root" --owner=0 --group=0 --mtime=@0 -cf "$R/bb.tar" . && rm -rf "$R/root"
+printf 'FROM ./bb.tar\nRUN echo built > /built\n' >"$R/Crumbfile"
+build -t runc "$R" >/dev/null 2>"$T/err"; ok $? "build with a RUN step (one builder boot)"
+[ -s "$T/err" ] && diag "$(cat "$T/err")"
+RUNBLOB=
+for c in "$CRUMB_HOME"/cache/*; do
+	b=$(blob "$(cat "$c")")
+	[ "$(head -c 6 "$b")" = 070701 ] && RUNBLOB=$b # the RUN result: a plain cpio (the image's is zstd)
+done
+[ -n "$RUNBLOB" ]; ok $? "... its result is a cached cpio blob"
+for kind in flip truncate; do
+	tamper $kind "$RUNBLOB"
+	before=$(snap "$CRUMB_HOME")
+	refused "$kind RUN result: a rebuild (cache hit) is refused" "RUN: build cache: blob $RUNBLOB" build -t runc2 "$R"
+	is "$(snap "$CRUMB_HOME")" "$before" "... the store unchanged"
+	restore "$RUNBLOB"
+done
+
 # FROM an OCI layout (skopeo made it): the layer must match its digest and size.
 printf 'FROM ./layout\nENV MORE=1\n' >"$L/Crumbfile"
 for kind in flip truncate symlink swap; do

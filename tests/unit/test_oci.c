@@ -741,9 +741,9 @@ static void test_verify(void)
 	       oci_blob_put_mem(s, "another", 7, OCI_MT_KERNEL, &other, &e) == 0,
 	   "two blobs");
 	char *bp = oci_blob_path(s, k.digest), *op = oci_blob_path(s, other.digest);
-	ok(oci_blob_verify(s, &k, "app:1", 0, &e) == 0, "a good blob verifies");
+	ok(oci_blob_verify(s, &k, "image app:1", 0, &e) == 0, "a good blob verifies");
 	flip(bp, 7);
-	ok(oci_blob_verify(s, &k, "app:1", 0, &e) == CRUMB_EFORMAT &&
+	ok(oci_blob_verify(s, &k, "image app:1", 0, &e) == CRUMB_EFORMAT &&
 	       strstr(e.msg, "image app:1: blob ") && strstr(e.msg, bp) &&
 	       strstr(e.msg, "does not match"),
 	   "a flipped byte: %s", e.msg);
@@ -758,7 +758,7 @@ static void test_verify(void)
 	   "put_mem repairs it too");
 	char *good = path_in("good-copy");
 	ok(rename(bp, good) == 0 && symlink(good, bp) == 0, "the blob replaced by a symlink to it");
-	ok(oci_blob_verify(s, &k, "app:1", 0, &e) == CRUMB_EFORMAT &&
+	ok(oci_blob_verify(s, &k, "image app:1", 0, &e) == CRUMB_EFORMAT &&
 	       strstr(e.msg, "symbolic link"),
 	   "... is refused: %s", e.msg);
 	struct sbuf sb = SBUF_INIT;
@@ -767,9 +767,9 @@ static void test_verify(void)
 	sb_release(&sb);
 	unlink(bp);
 	ok(link(op, bp) == 0, "another (valid) blob under this digest's name: a swap");
-	ok(oci_blob_verify(s, &k, "app:1", 0, &e) == CRUMB_EFORMAT, "... is refused: %s", e.msg);
+	ok(oci_blob_verify(s, &k, "image app:1", 0, &e) == CRUMB_EFORMAT, "... is refused: %s", e.msg);
 	unlink(bp);
-	ok(oci_blob_verify(s, &k, "app:1", 0, &e) == CRUMB_ENOENT && strstr(e.msg, "is missing"),
+	ok(oci_blob_verify(s, &k, "image app:1", 0, &e) == CRUMB_ENOENT && strstr(e.msg, "is missing"),
 	   "a missing blob: %s", e.msg);
 	ok(oci_blob_put_mem(s, data, sizeof(data), OCI_MT_KERNEL, &r2, &e) == 0, "back");
 
@@ -825,14 +825,14 @@ static void test_verify(void)
 	struct tree t;
 	struct import_opts io = {.src = &v};
 	tree_init(&t);
-	ok(oci_blob_open(s, &td, "base:1", 0, &v, &e) == 0 &&
+	ok(oci_blob_open(s, &td, "image base:1", 0, &v, &e) == 0 &&
 	       import_archive(&t, tp, &io, &e) == 0 && v.verified && tree_lookup(&t, "/d/f", 0),
 	   "import through a verified reader: %s", e.msg);
 	vread_close(&v);
 	tree_release(&t);
 	flip(tp, 512 + 3); /* in the file's data */
 	tree_init(&t);
-	ok(oci_blob_open(s, &td, "base:1", 0, &v, &e) == 0 &&
+	ok(oci_blob_open(s, &td, "image base:1", 0, &v, &e) == 0 &&
 	       import_archive(&t, tp, &io, &e) == CRUMB_EFORMAT &&
 	       strstr(e.msg, "image base:1: blob") && strstr(e.msg, "does not match"),
 	   "a flipped data byte fails the import: %s", e.msg);
@@ -841,7 +841,7 @@ static void test_verify(void)
 	flip(tp, 512 + 3);
 	flip(tp, 100); /* the mode field of the header: now a format error too */
 	tree_init(&t);
-	ok(oci_blob_open(s, &td, "base:1", 0, &v, &e) == 0 &&
+	ok(oci_blob_open(s, &td, "image base:1", 0, &v, &e) == 0 &&
 	       import_archive(&t, tp, &io, &e) == CRUMB_EFORMAT && strstr(e.msg, "does not match"),
 	   "a flipped header byte: the digest is the error: %s", e.msg);
 	vread_close(&v);
@@ -849,14 +849,14 @@ static void test_verify(void)
 	flip(tp, 100);
 	sh("printf 'pad' >> %s", tp);
 	tree_init(&t);
-	ok(oci_blob_open(s, &td, "base:1", 0, &v, &e) == CRUMB_EFORMAT && strstr(e.msg, "too long"),
+	ok(oci_blob_open(s, &td, "image base:1", 0, &v, &e) == CRUMB_EFORMAT && strstr(e.msg, "too long"),
 	   "bytes appended: refused at open: %s", e.msg);
 	vread_close(&v);
 	sh("truncate -s %llu %s", (unsigned long long)td.size, tp);
 	flip(tp, (off_t)td.size - 10); /* past the end-of-archive blocks libarchive reads */
 	td.size = VREAD_SIZE_ANY;
 	e.msg[0] = 0;
-	ok(oci_blob_open(s, &td, "base:1", 0, &v, &e) == 0 &&
+	ok(oci_blob_open(s, &td, "image base:1", 0, &v, &e) == 0 &&
 	       import_archive(&t, tp, &io, &e) == CRUMB_EFORMAT && strstr(e.msg, "does not match"),
 	   "a byte flipped in the padding after the archive's end, size unknown: %s", e.msg);
 	vread_close(&v);
