@@ -11,7 +11,7 @@
 #include "cmd.h"
 
 const char usage_images[] =
-    "usage: crumb images [-q] [--digests]\n"
+    "usage: crumb images [-q] [--digests] [--verify]\n"
     "\n"
     "Lists the tagged images in the store ($CRUMB_HOME, an OCI image layout) as a\n"
     "table: NAME, TAG, DIGEST (the manifest's, first 12 hex digits), SIZE (kernel,\n"
@@ -20,7 +20,12 @@ const char usage_images[] =
     "with the reason on stderr.\n"
     "\n"
     "  -q         print only the digests (12 hex digits), one per line\n"
-    "  --digests  show full sha256:... digests\n";
+    "  --digests  show full sha256:... digests\n"
+    "  --verify   also hash every blob of every image against its digest and size\n"
+    "             (each shared blob once): a damaged image (a flipped byte, a\n"
+    "             truncated, missing or swapped blob, a symlink in a blob's place)\n"
+    "             is listed as (broken) with one line on stderr naming the image\n"
+    "             and the blob, and the exit status is 1\n";
 
 const char usage_inspect[] =
     "usage: crumb inspect IMAGE...\n"
@@ -124,7 +129,7 @@ static void split_ref(const char *ref, char **name, const char **tag)
 
 int cmd_images(int argc, char **argv)
 {
-	int quiet = 0, full = 0;
+	int quiet = 0, full = 0, verify = 0, status = 0;
 	for (int i = 1; i < argc; i++) {
 		if (is_help(argv[i]))
 			return cmd_print_usage("images");
@@ -132,6 +137,8 @@ int cmd_images(int argc, char **argv)
 			quiet = 1;
 		else if (!strcmp(argv[i], "--digests"))
 			full = 1;
+		else if (!strcmp(argv[i], "--verify"))
+			verify = 1;
 		else
 			return cmd_usage_error("images", "unexpected argument '%s'", argv[i]);
 	}
@@ -141,7 +148,7 @@ int cmd_images(int argc, char **argv)
 	size_t n;
 	if (open_store(&s))
 		return EXIT_FAIL;
-	if (oci_list(s, &v, &n, &e) < 0) {
+	if ((verify ? oci_list_verified(s, &v, &n, &e) : oci_list(s, &v, &n, &e)) < 0) {
 		cmd_error_err(&e);
 		oci_close(s);
 		return EXIT_FAIL;
@@ -183,12 +190,17 @@ int cmd_images(int argc, char **argv)
 	free(digests);
 	free(tags);
 	free(sizes);
-	for (size_t i = 0; i < n; i++)
-		if (v[i].error)
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].error && verify)
+			cmd_error("image %s: %s", v[i].ref, v[i].error);
+		else if (v[i].error)
 			cmd_error("warning: %s: %s", v[i].ref, v[i].error);
+		if (v[i].error && verify)
+			status = EXIT_FAIL;
+	}
 	oci_entries_free(v, n);
 	oci_close(s);
-	return 0;
+	return status;
 }
 
 static json_t *desc_json(const struct oci_desc *d)

@@ -784,19 +784,34 @@ static int prepare_image(struct run_ctx *c, unsigned long long *archive,
 		return err_set(e, CRUMB_EFORMAT, "image '%s' has no root filesystem layer",
 			       a->image);
 	const char *lv;
-	if (!a->kernel && kl)
+	/* QEMU reads the kernel and the root filesystem itself: check them first
+	 * (the verification cache spares the hash when they are unchanged). */
+	char iname[512]; /* "image " + a ref of at most 255 + 1 + 128 bytes */
+	snprintf(iname, sizeof(iname), "image %s", c->im.ref ? c->im.ref : c->im.manifest.digest);
+	if (!a->kernel && kl) {
+		if ((r = oci_blob_verify(c->oci, kl, iname, OCI_VERIFY_CACHED, e)) < 0)
+			return r;
 		a->vc.kernel = c->kernel_owned = oci_blob_path(c->oci, kl->digest);
-	else if (!a->kernel && (lv = oci_config_label(ic, "crumb.kernel")) && *lv)
+	} else if (!a->kernel && (lv = oci_config_label(ic, "crumb.kernel")) && *lv) {
 		a->vc.kernel = c->kernel_owned = kernel_path(c->store, lv);
+	}
 	char *root = c->root_owned = oci_blob_path(c->oci, rl->digest);
 	if (!root)
 		return err_set(e, CRUMB_EFORMAT, "image '%s': bad layer digest", a->image);
 	if (!strcmp(rl->media_type, OCI_MT_ROOTFS_EXT4)) {
+		if ((r = oci_blob_verify(c->oci, rl, iname, OCI_VERIFY_CACHED, e)) < 0)
+			return r;
 		*is_disk = 1;
 		a->vc.disk = root;
 	} else {
 		uint64_t bytes;
-		if ((r = archive_content_size(root, &bytes, e)) < 0)
+		struct vread v;
+		/* one pass: hashed while its content size is summed */
+		if ((r = oci_blob_open(c->oci, rl, iname, OCI_VERIFY_CACHED, &v, e)) == 0 &&
+		    (r = archive_content_size_vread(&v, &bytes, e)) == 0)
+			r = oci_blob_done(c->oci, rl, OCI_VERIFY_CACHED, &v, e);
+		vread_close(&v);
+		if (r < 0)
 			return r;
 		*archive = rl->size;
 		*content = bytes;

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vread.h"
+
 int compress_parse(const char *s, enum compress *out, struct err *e)
 {
 	static const char *names[] = {"none", "gzip", "zstd"};
@@ -167,26 +169,75 @@ out:
 	return r;
 }
 
-int archive_content_size(const char *path, uint64_t *bytes, struct err *e)
+/* Sums the member sizes of an archive a has opened; what names it in messages. */
+static int content_size(struct archive *a, const char *what, uint64_t *bytes, struct err *e)
 {
-	struct archive *a = archive_read_new();
 	struct archive_entry *ent;
-	int r = 0, st;
+	int st;
 	*bytes = 0;
-	archive_read_support_filter_all(a);
-	archive_read_support_format_all(a);
-	if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
-		r = err_set(e, CRUMB_EFORMAT, "%s: %s", path, archive_error_string(a));
-		goto out;
-	}
 	while ((st = archive_read_next_header(a, &ent)) == ARCHIVE_OK) {
 		la_int64_t sz = archive_entry_size(ent);
 		if (sz > 0)
 			*bytes += (uint64_t)sz;
 	}
 	if (st != ARCHIVE_EOF)
+		return err_set(e, CRUMB_EFORMAT, "%s: %s", what, archive_error_string(a));
+	return 0;
+}
+
+int archive_content_size(const char *path, uint64_t *bytes, struct err *e)
+{
+	struct archive *a = archive_read_new();
+	int r = 0;
+	*bytes = 0;
+	archive_read_support_filter_all(a);
+	archive_read_support_format_all(a);
+	if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK)
 		r = err_set(e, CRUMB_EFORMAT, "%s: %s", path, archive_error_string(a));
-out:
+	else
+		r = content_size(a, path, bytes, e);
 	archive_read_free(a);
+	return r;
+}
+
+struct vsrc {
+	struct vread *v;
+	struct err ve; /* the reader's own error, when it failed */
+	int failed;
+	char buf[1 << 16];
+};
+
+static la_ssize_t vsrc_read(struct archive *a, void *ctx, const void **out)
+{
+	struct vsrc *s = ctx;
+	ssize_t n = vread_read(s->v, s->buf, sizeof(s->buf), &s->ve);
+	if (n < 0) {
+		s->failed = 1;
+		archive_set_error(a, EIO, "%s", s->ve.msg);
+		return -1;
+	}
+	*out = s->buf;
+	return n;
+}
+
+int archive_content_size_vread(struct vread *v, uint64_t *bytes, struct err *e)
+{
+	struct archive *a = archive_read_new();
+	struct vsrc *s = xcalloc(1, sizeof(*s));
+	int r = 0;
+	*bytes = 0;
+	s->v = v;
+	archive_read_support_filter_all(a);
+	archive_read_support_format_all(a);
+	if (archive_read_open(a, s, NULL, vsrc_read, NULL) != ARCHIVE_OK)
+		r = err_set(e, CRUMB_EFORMAT, "%s: %s", v->name, archive_error_string(a));
+	else
+		r = content_size(a, v->name, bytes, e);
+	if (r < 0 && s->failed) {
+		*e = s->ve; /* the check failed: that is the error, not the format */
+		r = e->code;
+	}
+	archive_read_free(a);
+	free(s);
 	return r;
 }

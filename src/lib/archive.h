@@ -37,5 +37,10 @@ int cpio_write(struct tree *t, const char *out_path, const struct cpio_opts *o, 
 /* Sums the sizes of the members of the archive at path (any compression
  * libarchive reads): what unpacking it will take. */
 int archive_content_size(const char *path, uint64_t *bytes, struct err *e);
+/* The same, reading the archive through v (vread.h: hashed as it is read). A
+ * failed check of v is its own error (e.g. "... does not match its digest");
+ * the caller calls vread_finish after, for the bytes past the archive's end. */
+struct vread;
+int archive_content_size_vread(struct vread *v, uint64_t *bytes, struct err *e);
 
 #endif

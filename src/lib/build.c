@@ -397,20 +397,50 @@ static int keep_fs(struct builder *b, struct ext4fs *fs)
 	return 0;
 }
 
-/* Imports a stored rootfs blob (cpio in any compression, or ext4) into t. */
-static int import_rootfs(struct builder *b, const char *path, int ext4, struct tree *t,
-			 struct err *e)
+/* Imports the root filesystem blob d of store s (cpio in any compression, a
+ * tar layer with whiteouts, or ext4) into t, checking it against d as it is
+ * read; libext2fs reads an ext4 blob in pieces, so that one is checked first
+ * (a hash the verification cache may spare, as for crumb run). whose names
+ * its owner in messages ("image a:latest"). On error t may hold part of it:
+ * the caller drops t (the build fails). */
+static int import_blob(struct builder *b, struct oci_store *s, const struct oci_desc *d,
+		       const char *whose, int whiteouts, struct tree *t, struct err *e)
 {
-	if (ext4) {
+	char *path = oci_blob_path(s, d->digest);
+	int r;
+	if (!path)
+		return err_set(e, CRUMB_EFORMAT, "%s: '%s' is not a sha256 digest", whose,
+			       d->digest);
+	if (!strcmp(d->media_type, OCI_MT_ROOTFS_EXT4)) {
 		struct ext4fs *fs;
-		int r = ext4fs_open(path, 0, &fs, e);
-		if (r < 0)
-			return r;
-		keep_fs(b, fs);
-		return ext4fs_read_tree(fs, "/", t, "/", e);
+		if ((r = oci_blob_verify(s, d, whose, OCI_VERIFY_CACHED, e)) == 0 &&
+		    (r = ext4fs_open(path, 0, &fs, e)) == 0) {
+			keep_fs(b, fs);
+			r = ext4fs_read_tree(fs, "/", t, "/", e);
+		}
+	} else {
+		struct vread v;
+		struct import_opts io = {.keep_owner = 1, .whiteouts = whiteouts, .src = &v};
+		if ((r = oci_blob_open(s, d, whose, 0, &v, e)) == 0)
+			r = import_archive(t, path, &io, e);
+		vread_close(&v);
 	}
-	struct import_opts io = {.keep_owner = 1};
-	return import_archive(t, path, &io, e);
+	free(path);
+	return r;
+}
+
+/* import_blob for a blob a build cache entry names: only its digest is known. */
+static int import_cached(struct builder *b, const char *digest, struct tree *t, struct err *e)
+{
+	struct oci_desc d = {.media_type = OCI_MT_ROOTFS_CPIO, .size = VREAD_SIZE_ANY};
+	snprintf(d.digest, sizeof(d.digest), "%s", digest);
+	int r = import_blob(b, b->s, &d, "build cache", 0, t, e);
+	if (r < 0 && r != CRUMB_EIO) {
+		char msg[ERR_MSG_MAX];
+		snprintf(msg, sizeof(msg), "%s", e->msg);
+		r = err_set(e, r, "%s; 'crumb build --no-cache' writes it again", msg);
+	}
+	return r;
 }
 
 static int from_image(struct builder *b, struct bstage *st, const char *name, int *found,
@@ -432,9 +462,9 @@ static int from_image(struct builder *b, struct bstage *st, const char *name, in
 	if (!l) {
 		r = err_set(e, CRUMB_EFORMAT, "image %s has no root filesystem layer", name);
 	} else {
-		char *p = oci_blob_path(b->s, l->digest);
-		r = import_rootfs(b, p, !strcmp(l->media_type, OCI_MT_ROOTFS_EXT4), &st->tree, e);
-		free(p);
+		char *whose = xasprintf("image %s", im.ref ? im.ref : im.manifest.digest);
+		r = import_blob(b, b->s, l, whose, 0, &st->tree, e);
+		free(whose);
 	}
 	if (r == 0) {
 		config_copy(&st->cfg, &im.cfg);
@@ -472,12 +502,16 @@ static int from_layout(struct builder *b, struct bstage *st, const char *dir, st
 	free(ipath);
 	if (r < 0)
 		goto out;
+	char *iname = im.ref ? xasprintf("image oci:%s:%s", dir, im.ref)
+			     : xasprintf("image oci:%s@%s", dir, im.manifest.digest);
 	for (size_t i = 0; r == 0 && i < im.nlayers; i++) {
-		char *p = oci_blob_path(ls, im.layers[i].digest);
-		struct import_opts io = {.keep_owner = 1, .whiteouts = 1};
-		r = import_archive(&st->tree, p, &io, e);
-		free(p);
+		/* a layer is a tar (any compression), never ext4, whatever it claims */
+		struct oci_desc l = im.layers[i];
+		snprintf(l.media_type, sizeof(l.media_type), "%s",
+			 "application/vnd.oci.image.layer.v1.tar");
+		r = import_blob(b, ls, &l, iname, 1, &st->tree, e);
 	}
+	free(iname);
 	if (r == 0) {
 		config_copy(&st->cfg, &im.cfg);
 		snprintf(st->key, sizeof(st->key), "layout");
@@ -537,19 +571,21 @@ static int do_from(struct builder *b, struct bstage *st, const struct spec_instr
 		char hex[65];
 		struct import_opts io = {.keep_owner = 1};
 		struct sbuf cfg = SBUF_INIT;
-		struct strlist layers = STRLIST_INIT;
+		struct strlist layers = STRLIST_INIT, names = STRLIST_INIT;
 		int docker = 0;
 		char *dir = xasprintf("%s/docker-%d", b->tmp, ++b->tmpn);
 		if ((r = hash_file(p, hex, e)) == 0 && (r = mkdir_p(dir, 0700, e)) == 0)
-			r = docker = docker_archive_members(p, dir, 0, &cfg, &layers, e);
+			r = docker = docker_archive_members(p, dir, 0, &cfg, &layers, &names, e);
 		free(dir);
 		/* A docker archive: its layers in order, with whiteouts, and its config. */
 		for (size_t k = 0; docker == 1 && k < layers.n; k++) {
-			struct import_opts lo = {.keep_owner = 1, .whiteouts = 1};
+			struct import_opts lo = {
+			    .keep_owner = 1, .whiteouts = 1, .name = names.v[k]};
 			if ((r = import_archive(&st->tree, layers.v[k], &lo, e)) < 0)
 				break;
 			r = 1;
 		}
+		strlist_release(&names);
 		if (r == 1) {
 			struct oci_config oc;
 			oci_config_init(&oc);
@@ -1246,11 +1282,9 @@ static int run_group(struct builder *b, struct bstage *st, struct run_step *step
 	if (r == 0) /* --no-cache skips lookups, not the refresh */
 		r = oci_cache_put(b->s, key, d.digest, e);
 	if (r == 0) {
-		char *p = oci_blob_path(b->s, d.digest);
 		tree_release(&st->tree);
 		tree_init(&st->tree);
-		r = import_rootfs(b, p, 0, &st->tree, e);
-		free(p);
+		r = import_blob(b, b->s, &d, "build cache", 0, &st->tree, e);
 	}
 	if (r < 0)
 		r = at_err(steps[n - 1].i, e, r);
@@ -1387,12 +1421,10 @@ static int do_runs(struct builder *b, struct bstage *st, size_t *k, struct err *
 			event(b, BUILD_STEP_DONE, NULL, 0, hit);
 	}
 	if (r == 0 && hit) {
-		char *p = oci_blob_path(b->s, digest);
 		tree_release(&st->tree);
 		tree_init(&st->tree);
-		if ((r = import_rootfs(b, p, 0, &st->tree, e)) < 0)
+		if ((r = import_cached(b, digest, &st->tree, e)) < 0)
 			r = at_err(steps[n - 1].i, e, r);
-		free(p);
 		b->res->ncached += (int)n;
 	} else if (r == 0) {
 		for (size_t j = 0; r == 0 && j < n; j++)
@@ -1693,17 +1725,25 @@ static int finalize(struct builder *b, struct bstage *st, struct err *e)
 	struct err ce;
 	b->step = b->nsteps;
 	if (r == 0 && !b->o->no_cache && oci_cache_get(b->s, key, digest, &ce) == 0) {
-		char *p = oci_blob_path(b->s, digest);
-		struct stat sb;
-		if (stat(p, &sb) == 0) {
-			snprintf(layers[1].digest, sizeof(layers[1].digest), "%s", digest);
-			snprintf(layers[1].media_type, sizeof(layers[1].media_type), "%s",
-				 ext4 ? OCI_MT_ROOTFS_EXT4 : OCI_MT_ROOTFS_CPIO_ZSTD);
-			layers[1].size = (uint64_t)sb.st_size;
-		} else {
-			digest[0] = 0;
+		/* A hit is committed as it is: check it whole (the digest vouches for
+		 * the size) rather than record a damaged blob in a new image. */
+		struct vread v;
+		snprintf(layers[1].digest, sizeof(layers[1].digest), "%s", digest);
+		snprintf(layers[1].media_type, sizeof(layers[1].media_type), "%s",
+			 ext4 ? OCI_MT_ROOTFS_EXT4 : OCI_MT_ROOTFS_CPIO_ZSTD);
+		layers[1].size = VREAD_SIZE_ANY;
+		if ((r = oci_blob_open(b->s, &layers[1], "build cache", 0, &v, e)) == 0 &&
+		    (r = oci_blob_done(b->s, &layers[1], 0, &v, e)) == 0)
+			layers[1].size = v.want_size;
+		vread_close(&v);
+		if (r == CRUMB_ENOENT) {
+			digest[0] = 0; /* gone since the lookup: build it */
+			r = 0;
+		} else if (r < 0) {
+			char msg[ERR_MSG_MAX];
+			snprintf(msg, sizeof(msg), "%s", e->msg);
+			r = err_set(e, r, "%s; 'crumb build --no-cache' writes it again", msg);
 		}
-		free(p);
 	} else {
 		digest[0] = 0;
 	}

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "archive.h"
+#include "vread.h"
 
 #define MAX_COMPONENTS 256
 #define MAX_NAME 255
@@ -908,11 +909,33 @@ static int read_deb(struct imp *im, struct archive *outer, int outer_plain)
 	return 0;
 }
 
+/* Reading through a verified reader (o->src). */
+struct vsrc {
+	struct vread *v;
+	struct err ve; /* its error, when its check failed */
+	int failed;
+	char buf[65536];
+};
+
+static la_ssize_t vsrc_read(struct archive *a, void *ctx, const void **out)
+{
+	struct vsrc *s = ctx;
+	ssize_t n = vread_read(s->v, s->buf, sizeof(s->buf), &s->ve);
+	if (n < 0) {
+		s->failed = 1;
+		archive_set_error(a, EIO, "%s", s->ve.msg);
+		return -1;
+	}
+	*out = s->buf;
+	return n;
+}
+
 int import_archive(struct tree *t, const char *path, struct import_opts *o, struct err *e)
 {
 	struct import_opts defaults = {0};
 	struct imp im = {.t = t, .apath = path, .o = o ? o : &defaults, .e = e};
 	struct archive *a = NULL;
+	struct vsrc *vs = NULL;
 	struct stat st;
 	int r = 0, fd;
 
@@ -920,18 +943,27 @@ int import_archive(struct tree *t, const char *path, struct import_opts *o, stru
 	im.o->found_cpio = 0;
 	im.budget = im.o->max_bytes ? im.o->max_bytes : IMPORT_MAX_BYTES;
 	im.hl_base = t->next_hardlink;
+	if (im.o->src)
+		im.apath = im.o->src->name;
+	if (im.o->name)
+		im.apath = im.o->name;
 
 	/* O_NONBLOCK: a FIFO put in the archive's place must not hang us */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
-		return err_errno(e, errno == ENOENT ? CRUMB_ENOENT : CRUMB_EIO, "%s", path);
+	if (im.o->src)
+		fd = dup(im.o->src->fd); /* vread_open checked it is a regular file */
+	else if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
+		return err_errno(e, errno == ENOENT ? CRUMB_ENOENT : CRUMB_EIO, "%s", im.apath);
+	if (fd < 0)
+		return err_errno(e, CRUMB_EIO, "%s", im.apath);
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		r = S_ISREG(st.st_mode) ? err_errno(e, CRUMB_EIO, "%s", path)
-					: err_set(e, CRUMB_EINVAL, "%s: not a regular file", path);
+		r = S_ISREG(st.st_mode)
+			? err_errno(e, CRUMB_EIO, "%s", im.apath)
+			: err_set(e, CRUMB_EINVAL, "%s: not a regular file", im.apath);
 		goto out;
 	}
 	im.fsize = (uint64_t)st.st_size;
 	if (!(im.src = realpath(path, NULL))) {
-		r = err_errno(e, CRUMB_EIO, "%s", path);
+		r = err_errno(e, CRUMB_EIO, "%s", im.apath);
 		goto out;
 	}
 
@@ -952,7 +984,15 @@ int import_archive(struct tree *t, const char *path, struct import_opts *o, stru
 	archive_read_support_format_cpio(a);
 	archive_read_support_format_ar(a);
 	support_filters(a);
-	if (archive_read_open_fd(a, fd, 65536) != ARCHIVE_OK) {
+	if (im.o->src) {
+		/* no skip callback: every byte passes the hash */
+		vs = xcalloc(1, sizeof(*vs));
+		vs->v = im.o->src;
+		if (archive_read_open(a, vs, NULL, vsrc_read, NULL) != ARCHIVE_OK) {
+			r = header_error(&im, a, 1);
+			goto out;
+		}
+	} else if (archive_read_open_fd(a, fd, 65536) != ARCHIVE_OK) {
 		r = header_error(&im, a, 1);
 		goto out;
 	}
@@ -983,8 +1023,17 @@ int import_archive(struct tree *t, const char *path, struct import_opts *o, stru
 	if ((r = add_entry(&im, a, ent, plain, 0)) >= 0)
 		r = read_members(&im, a, plain, 0);
 out:
+	/* The bytes past the archive's end (padding) are checked too; and after
+	 * a format error, a damaged source is the error, not what it looked like. */
+	if (vs && !vs->failed && vread_finish(vs->v, &vs->ve) < 0)
+		vs->failed = 1;
+	if (vs && vs->failed) {
+		*e = vs->ve;
+		r = e->code;
+	}
 	if (a)
 		archive_read_free(a);
+	free(vs);
 	close(fd);
 	free(im.src);
 	free(im.destpath);
@@ -996,22 +1045,33 @@ out:
 	return r;
 }
 
-/* Reads the current member of a into out (at most max bytes). */
-static int member_bytes(struct archive *a, const char *path, const char *name, uint64_t max,
-			struct sbuf *out, int fd, struct err *e)
+/* Reads the current member of a into out and/or fd, hashing it into h when
+ * given. Members that declare more than max bytes are refused before a byte
+ * is read. Messages name "path: name". */
+static int member_bytes(struct archive *a, struct archive_entry *ent, const char *path,
+			const char *name, uint64_t max, struct sbuf *out, int fd, struct sha256 *h,
+			struct err *e)
 {
 	char buf[65536];
 	uint64_t total = 0;
 	la_ssize_t n;
+	if (archive_entry_size_is_set(ent) && archive_entry_size(ent) >= 0 &&
+	    (uint64_t)archive_entry_size(ent) > max)
+		return err_set(e, CRUMB_EUNSAFE,
+			       "%s: %s: declares %llu bytes, more than the limit of %llu", path,
+			       name, (unsigned long long)archive_entry_size(ent),
+			       (unsigned long long)max);
 	while ((n = archive_read_data(a, buf, sizeof(buf))) > 0) {
 		total += (uint64_t)n;
 		if (total > max)
-			return err_set(e, CRUMB_EUNSAFE, "%s: member %s is larger than %llu bytes", path,
+			return err_set(e, CRUMB_EUNSAFE, "%s: %s: larger than %llu bytes", path,
 				       name, (unsigned long long)max);
 		if (out)
 			sb_add(out, buf, (size_t)n);
+		if (h)
+			sha256_update(h, buf, (size_t)n);
 		if (fd >= 0 && write(fd, buf, (size_t)n) != n)
-			return err_errno(e, CRUMB_EIO, "writing %s of %s", name, path);
+			return err_errno(e, CRUMB_EIO, "writing %s: %s out", path, name);
 	}
 	if (n < 0)
 		return err_set(e, CRUMB_EFORMAT, "%s: %s: %s", path, name, archive_error_string(a));
@@ -1031,20 +1091,56 @@ static struct archive *open_tar(const char *path, struct err *e)
 	return a;
 }
 
+/* The digest a docker archive member's name carries: "blobs/sha256/HEX"
+ * (docker 25+), "HEX.json" or "HEX.tar" (skopeo, older docker configs), or
+ * "" when it carries none. out: "sha256:HEX". */
+static void name_digest(const char *n, char out[80])
+{
+	out[0] = 0;
+	if (!strncmp(n, "./", 2))
+		n += 2;
+	if (!strncmp(n, "blobs/sha256/", 13))
+		n += 13;
+	size_t len = strlen(n);
+	if (len != 64 && !(len == 69 && (!strcmp(n + 64, ".json") || !strcmp(n + 64, ".tar"))))
+		return;
+	for (int i = 0; i < 64; i++)
+		if (!((n[i] >= '0' && n[i] <= '9') || (n[i] >= 'a' && n[i] <= 'f')))
+			return;
+	snprintf(out, 80, "sha256:%.64s", n);
+}
+
+/* A member's name for messages ("ARCHIVE: MEMBER" with a path), control bytes as '?'. */
+static char *member_label(const char *path, const char *n)
+{
+	char *l = path ? xasprintf("%s: %s", path, n) : xstrdup(n);
+	for (char *c = l; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	return l;
+}
+
 int docker_archive_members(const char *path, const char *tmpdir, uint64_t max_bytes,
-			   struct sbuf *config, struct strlist *layers, struct err *e)
+			   struct sbuf *config, struct strlist *layers, struct strlist *names,
+			   struct err *e)
 {
 	struct archive *a = open_tar(path, e);
 	struct archive_entry *ent;
 	struct sbuf man = SBUF_INIT;
-	int r = 0, found = 0;
+	int r = 0, found = 0, ar;
+	json_t *root = NULL;
+	char **hashes = NULL;
+	int *done = NULL;
+	size_t nl = 0;
+	if (!max_bytes)
+		max_bytes = IMPORT_MAX_BYTES;
 	if (!a)
 		return 0; /* not a tar: the caller tries it as a plain archive */
 	while (!found && archive_read_next_header(a, &ent) == ARCHIVE_OK) {
 		const char *n = archive_entry_pathname(ent);
 		if (n && (!strcmp(n, "manifest.json") || !strcmp(n, "./manifest.json"))) {
 			found = 1;
-			r = member_bytes(a, path, n, 1 << 20, &man, -1, e);
+			r = member_bytes(a, ent, path, n, 1 << 20, &man, -1, NULL, e);
 		}
 	}
 	archive_read_free(a);
@@ -1052,62 +1148,149 @@ int docker_archive_members(const char *path, const char *tmpdir, uint64_t max_by
 		sb_release(&man);
 		return r < 0 ? r : 0;
 	}
-	json_error_t je;
-	json_t *root = json_loadb(man.buf, man.len, 0, &je), *img = json_array_get(root, 0);
+	root = json_loadb(man.buf, man.len, 0, NULL);
+	json_t *img = json_array_get(root, 0);
 	json_t *cfg = json_object_get(img, "Config"), *ls = json_object_get(img, "Layers");
-	size_t nl = json_array_size(ls);
+	nl = json_array_size(ls);
 	if (!json_is_string(cfg) || !json_is_array(ls) || nl == 0 || nl > 512) {
 		r = err_set(e, CRUMB_EFORMAT, "%s: manifest.json is not a docker archive manifest", path);
 		goto out;
 	}
+	const char *cfg_name = json_string_value(cfg);
+	if (!strncmp(cfg_name, "./", 2))
+		cfg_name += 2;
+	char cfg_digest[80];
+	name_digest(cfg_name, cfg_digest);
+	if (!cfg_digest[0]) {
+		r = err_set(e, CRUMB_EFORMAT,
+			    "%s: config %s: its name carries no sha256 digest to check it by", path,
+			    cfg_name);
+		goto out;
+	}
+	/* One file per distinct layer name: docker save names an identical layer
+	 * once, in every place it is used. */
+	const char **lname = xcalloc(nl, sizeof(*lname));
 	for (size_t k = 0; k < nl; k++) {
-		if (!json_is_string(json_array_get(ls, k))) {
+		const char *n = json_string_value(json_array_get(ls, k));
+		if (!n || !*n) {
+			free(lname);
 			r = err_set(e, CRUMB_EFORMAT, "%s: manifest.json: bad Layers", path);
 			goto out;
 		}
-		strlist_push_owned(layers, xasprintf("%s/layer-%zu", tmpdir, k));
+		lname[k] = !strncmp(n, "./", 2) ? n + 2 : n;
+		size_t first = k;
+		for (size_t j = 0; j < k; j++)
+			if (!strcmp(lname[j], lname[k])) {
+				first = j;
+				break;
+			}
+		strlist_push_owned(layers, first == k ? xasprintf("%s/layer-%zu", tmpdir, k)
+						      : xstrdup(layers->v[first]));
+		strlist_push_owned(names, member_label(path, lname[k]));
 	}
-	/* Second pass: the config and the layers, each to its own place. */
-	int *done = xcalloc(nl, sizeof(*done)), have_cfg = 0;
+	/* Second pass: the config and the layers, each to its own place, hashed. */
+	done = xcalloc(nl, sizeof(*done));
+	hashes = xcalloc(nl, sizeof(*hashes));
+	int have_cfg = 0;
+	char cfg_got[65] = "";
 	if (!(a = open_tar(path, e))) {
-		free(done);
+		free(lname);
 		r = CRUMB_EFORMAT;
 		goto out;
 	}
-	while (r == 0 && archive_read_next_header(a, &ent) == ARCHIVE_OK) {
+	char *last = NULL; /* the last member read, for a truncation message */
+	uint64_t last_size = 0;
+	while (r == 0 && (ar = archive_read_next_header(a, &ent)) != ARCHIVE_EOF) {
+		if (ar < ARCHIVE_WARN || ar == ARCHIVE_RETRY) {
+			r = last ? err_set(e, CRUMB_EFORMAT,
+					   "%s: truncated or corrupt after %s (which declares %llu "
+					   "bytes): %s",
+					   path, last, (unsigned long long)last_size,
+					   archive_error_string(a))
+				 : err_set(e, CRUMB_EFORMAT, "%s: %s", path,
+					   archive_error_string(a));
+			break;
+		}
 		const char *n = archive_entry_pathname(ent);
 		if (!n)
 			continue;
 		if (!strncmp(n, "./", 2))
 			n += 2;
-		if (!strcmp(n, json_string_value(cfg))) {
+		free(last);
+		last = member_label(NULL, n);
+		last_size = archive_entry_size(ent) > 0 ? (uint64_t)archive_entry_size(ent) : 0;
+		if (!strcmp(n, cfg_name)) {
+			struct sha256 h;
+			sha256_begin(&h);
 			sb_reset(config);
-			r = member_bytes(a, path, n, 4 << 20, config, -1, e);
+			r = member_bytes(a, ent, path, n, 4 << 20, config, -1, &h, e);
+			sha256_end(&h, cfg_got);
 			have_cfg = 1;
 			continue;
 		}
 		for (size_t k = 0; r == 0 && k < nl; k++) {
-			if (done[k] || strcmp(n, json_string_value(json_array_get(ls, k))))
+			if (done[k] || strcmp(n, lname[k]))
 				continue;
 			int fd = open(layers->v[k], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 			if (fd < 0) {
 				r = err_errno(e, CRUMB_EIO, "%s", layers->v[k]);
 				break;
 			}
-			r = member_bytes(a, path, n, max_bytes ? max_bytes : IMPORT_MAX_BYTES, NULL, fd, e);
+			struct sha256 h;
+			sha256_begin(&h);
+			r = member_bytes(a, ent, path, n, max_bytes, NULL, fd, &h, e);
+			hashes[k] = xmalloc(65);
+			sha256_end(&h, hashes[k]);
 			close(fd);
-			done[k] = 1;
+			for (size_t j = k; j < nl; j++)
+				if (!strcmp(lname[j], lname[k])) {
+					done[j] = 1;
+					if (!hashes[j]) {
+						hashes[j] = xstrdup(hashes[k]);
+					}
+				}
+			break;
 		}
 	}
+	free(last);
 	archive_read_free(a);
 	for (size_t k = 0; r == 0 && k < nl; k++)
 		if (!done[k])
-			r = err_set(e, CRUMB_EFORMAT, "%s: layer %s is missing", path,
-				    json_string_value(json_array_get(ls, k)));
+			r = err_set(e, CRUMB_EFORMAT, "%s: layer %s is not in the archive", path,
+				    names->v[k] + strlen(path) + 2);
 	if (r == 0 && !have_cfg)
-		r = err_set(e, CRUMB_EFORMAT, "%s: config %s is missing", path, json_string_value(cfg));
-	free(done);
+		r = err_set(e, CRUMB_EFORMAT, "%s: config %s is not in the archive", path,
+			    cfg_name);
+	if (r == 0 && strcmp(cfg_got, cfg_digest + 7))
+		r = err_set(e, CRUMB_EFORMAT,
+			    "%s: config %s: corrupt: its content does not match its digest", path,
+			    cfg_name);
+	/* Each layer against the config's rootfs.diff_ids (the digest of the
+	 * uncompressed tar, which docker save stores), or the digest its name carries. */
+	json_t *cj = r == 0 ? json_loadb(config->buf, config->len, 0, NULL) : NULL;
+	json_t *diff = json_object_get(json_object_get(cj, "rootfs"), "diff_ids");
+	if (r == 0 && (!json_is_array(diff) || json_array_size(diff) != nl))
+		r = err_set(e, CRUMB_EFORMAT,
+			    "%s: config %s: rootfs.diff_ids does not list the %zu layers", path,
+			    cfg_name, nl);
+	for (size_t k = 0; r == 0 && k < nl; k++) {
+		const char *want = json_string_value(json_array_get(diff, k));
+		char nd[80];
+		name_digest(lname[k], nd);
+		int good = (want && !strncmp(want, "sha256:", 7) && !strcmp(want + 7, hashes[k])) ||
+			   (nd[0] && !strcmp(nd + 7, hashes[k]));
+		if (!good)
+			r = err_set(e, CRUMB_EFORMAT,
+				    "%s: corrupt: its content does not match its digest (%s)",
+				    names->v[k], want ? want : "none in the config");
+	}
+	json_decref(cj);
+	free(lname);
 out:
+	for (size_t k = 0; hashes && k < nl; k++)
+		free(hashes[k]);
+	free(hashes);
+	free(done);
 	json_decref(root);
 	sb_release(&man);
 	return r < 0 ? r : 1;

@@ -6,6 +6,8 @@
 
 #include "tree.h"
 
+struct vread;
+
 struct import_opts {
 	const char *dest;   /* where in the tree the archive's root goes; NULL: "/" */
 	int keep_owner;	    /* 1: uid/gid from the archive; 0: root:root */
@@ -15,6 +17,10 @@ struct import_opts {
 			       (archive.h), so an edited archive is rewritten alike;
 			       -1 for one crumb does not write (xz, bzip2, lz4…) */
 	int found_cpio;	    /* out: 1 if the archive was a cpio (else tar or .deb) */
+	const char *name;   /* the archive's name in messages; NULL: path (or src's name) */
+	struct vread *src;  /* when set (vread.h): the archive is read through src, an
+			       open verified reader of path, and checked to its end
+			       (size and digest) before import_archive returns 0 */
 };
 
 #define IMPORT_MAX_BYTES (4ULL << 30)
@@ -58,19 +64,37 @@ struct import_opts {
  * truncated or corrupt archive is CRUMB_EFORMAT naming the archive and the
  * last member read. The host filesystem is only ever read (the archive).
  *
+ * With o->src, a failed check of the archive's bytes is the error (CRUMB_EFORMAT,
+ * the reader's message: "... does not match its digest"), whatever the
+ * bytes it read looked like; nothing imported from it can be trusted then.
+ *
  * On error the tree may hold the members imported before it.
  */
 int import_archive(struct tree *t, const char *path, struct import_opts *o, struct err *e);
 
 /*
  * `docker save` archives (a tar holding manifest.json, an image config and
- * layer tars). docker_archive_members reads path and, when it is one, fills
- * config (the first image's config JSON) and extracts its layers, in order,
- * into tmpdir as layer-N files (each member bounded by max_bytes), pushing
- * their paths onto layers. Returns 1 when path is a docker archive, 0 when it
- * is some other archive (nothing done), negative on error.
+ * layer tars; skopeo's docker-archive too). docker_archive_members reads
+ * path and, when it is one, fills config (the first image's config JSON) and
+ * extracts its layers, in order, into tmpdir as layer-N files, pushing their
+ * paths onto layers and their names for messages ("ARCHIVE: MEMBER") onto
+ * names (both start empty). A layer file named more than once in Layers
+ * (docker save writes an identical layer once) is extracted once and its
+ * path pushed for each place. Returns 1 when path is a docker archive, 0
+ * when it is some other archive (nothing done), negative on error.
+ *
+ * Verified as they are extracted (one pass): the config against the digest
+ * its name carries (HEX.json or blobs/sha256/HEX; a config whose name
+ * carries none is refused), each layer against the config's
+ * rootfs.diff_ids entry, or the digest its own name carries. A member
+ * declaring more than max_bytes (0: IMPORT_MAX_BYTES; the config 4 MiB,
+ * manifest.json 1 MiB) is CRUMB_EUNSAFE before a byte is read; a member
+ * whose data ends early, or a truncated archive, is CRUMB_EFORMAT naming the
+ * member ("... truncated or corrupt after MEMBER (which declares N bytes)").
+ * Messages name "ARCHIVE: MEMBER", never the files in tmpdir.
  */
 int docker_archive_members(const char *path, const char *tmpdir, uint64_t max_bytes,
-			   struct sbuf *config, struct strlist *layers, struct err *e);
+			   struct sbuf *config, struct strlist *layers, struct strlist *names,
+			   struct err *e);
 
 #endif

@@ -16,6 +16,8 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "vread.h"
+
 #define OCI_MT_INDEX "application/vnd.oci.image.index.v1+json"
 #define DOCKER_MT_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
 #define DOCKER_MT_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -32,6 +34,7 @@ struct oci_store {
 	char *index; /* ROOT/index.json */
 	char *cache; /* ROOT/cache */
 	char *locks; /* ROOT/locks */
+	int existing; /* opened with oci_open_existing: someone else's layout, never written */
 };
 
 /* ---- small helpers ---- */
@@ -676,6 +679,7 @@ static int open_layout(const char *root, int create, struct oci_store **out, str
 	s->index = xasprintf("%s/index.json", root);
 	s->cache = xasprintf("%s/cache", root);
 	s->locks = xasprintf("%s/locks", root);
+	s->existing = !create;
 	if (create &&
 	    ((r = mkdir_p(s->blobs, 0755, e)) < 0 || (r = mkdir_p(s->cache, 0755, e)) < 0 ||
 	     (r = mkdir_p(s->locks, 0700, e)) < 0))
@@ -798,11 +802,26 @@ static void desc_fill(struct oci_desc *d, const char *media_type, const char *he
 	d->size = size;
 }
 
-/* 1 when the blob exists as a regular file of this size. */
+/* 1 when the blob exists as a regular file (not a symlink) of this size. */
 static int blob_present(const char *path, uint64_t size)
 {
 	struct stat st;
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == size;
+	return lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == size;
+}
+
+static int verified_known(const struct oci_store *s, const char *digest, const struct stat *st);
+
+/* 1 when blob hex is present and known good (its verification record matches):
+ * a put keeps it. Any other file in its place (corrupt, truncated, a symlink)
+ * is replaced by the bytes just hashed. */
+static int blob_known_good(const struct oci_store *s, const char *path, const char *hex,
+			   uint64_t size)
+{
+	struct stat st;
+	char digest[80];
+	snprintf(digest, sizeof(digest), "sha256:%s", hex);
+	return lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == size &&
+	       verified_known(s, digest, &st);
 }
 
 int oci_blob_put_file(struct oci_store *s, const char *path, const char *media_type, int move,
@@ -830,7 +849,7 @@ int oci_blob_put_file(struct oci_store *s, const char *path, const char *media_t
 		if ((r = hash_fd(in, -1, hex, &size, path, NULL, e)) < 0)
 			goto out;
 		final = xasprintf("%s/%s", s->blobs, hex);
-		if (blob_present(final, size)) {
+		if (blob_known_good(s, final, hex, size)) {
 			unlink(path);
 			goto done;
 		}
@@ -863,7 +882,7 @@ int oci_blob_put_file(struct oci_store *s, const char *path, const char *media_t
 	}
 	out = -1;
 	final = xasprintf("%s/%s", s->blobs, hex);
-	if (blob_present(final, size)) {
+	if (blob_known_good(s, final, hex, size)) {
 		unlink(tmp);
 	} else if (rename(tmp, final) < 0) {
 		r = err_errno(e, CRUMB_EIO, "rename %s to %s", tmp, final);
@@ -903,7 +922,7 @@ int oci_blob_put_mem(struct oci_store *s, const void *data, size_t len, const ch
 	int r = 0, lk = oci_lock(s, 0, e);
 	if (lk < 0)
 		r = lk;
-	else if (!blob_present(final, len))
+	else if (!blob_known_good(s, final, hex, len))
 		r = write_atomic(s->blobs, final, data, len, e);
 	unlock(lk);
 	free(final);
@@ -915,52 +934,144 @@ int oci_blob_put_mem(struct oci_store *s, const void *data, size_t len, const ch
 int oci_blob_read(struct oci_store *s, const char *digest, size_t max, struct sbuf *out,
 		  struct err *e)
 {
-	char hex[65];
-	char *p = oci_blob_path(s, digest);
-	if (!p)
+	struct oci_desc d = {.size = VREAD_SIZE_ANY};
+	if (!oci_digest_valid(digest))
 		return err_set(e, CRUMB_EINVAL, "'%s' is not a sha256 digest", digest);
+	snprintf(d.digest, sizeof(d.digest), "%s", digest);
+	struct vread v;
+	int r = oci_blob_open(s, &d, NULL, 0, &v, e);
+	if (r == 0 && v.want_size > max)
+		r = err_set(e, CRUMB_EUNSAFE, "%s: larger than %zu bytes", v.name, max);
 	struct sbuf b = SBUF_INIT;
-	int r = read_file(p, max, &b, e);
-	if (r == CRUMB_ENOENT)
-		r = err_set(e, CRUMB_ENOENT, "blob %s is missing from the store (%s)", digest, p);
-	if (!r) {
-		sha256_hex(b.buf, b.len, hex);
-		if (strcmp(hex, digest + 7))
-			r = err_set(e, CRUMB_EFORMAT,
-				    "%s: corrupt blob: content does not match its digest", p);
-		else
-			sb_add(out, b.buf, b.len);
+	while (r == 0) {
+		sb_grow(&b, 65536);
+		ssize_t n = vread_read(&v, b.buf + b.len, 65536, e);
+		if (n <= 0) {
+			r = (int)n;
+			break;
+		}
+		b.len += (size_t)n;
+		b.buf[b.len] = 0;
 	}
+	if (r == 0)
+		sb_add(out, b.buf, b.len);
 	sb_release(&b);
+	vread_close(&v);
+	return r;
+}
+
+/* ---- verified blob reads and the verification cache ---- */
+
+/*
+ * ROOT/verified/HEX holds the stat data (dev, ino, size, mtime, ctime) blob
+ * HEX had when it was last hashed and found good, as git's index keeps stat
+ * data. Any write to the file, a rename over it or a chmod moves its ctime,
+ * which no one can set back, so a matching record means the bytes are the
+ * ones hashed. A record is only written for a file whose ctime is more than
+ * a second older than the hash began (else a write in the same clock tick
+ * could leave the ctime as it was: git's "racily clean" case).
+ */
+#define VERIFIED_FMT "crumb-verified-1 %llu %llu %llu %lld.%09ld %lld.%09ld\n"
+
+static char *verified_path(const struct oci_store *s, const char *digest)
+{
+	return xasprintf("%s/verified/%s", s->root, digest + 7);
+}
+
+static void stat_line(const struct stat *st, char out[256])
+{
+	snprintf(out, 256, VERIFIED_FMT, (unsigned long long)st->st_dev,
+		 (unsigned long long)st->st_ino, (unsigned long long)st->st_size,
+		 (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec, (long long)st->st_ctim.tv_sec,
+		 st->st_ctim.tv_nsec);
+}
+
+static int verified_known(const struct oci_store *s, const char *digest, const struct stat *st)
+{
+	char want[256], got[256];
+	char *p = verified_path(s, digest);
+	int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	free(p);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, got, sizeof(got) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	got[n] = 0;
+	stat_line(st, want);
+	return !strcmp(got, want);
+}
+
+static void verified_record(struct oci_store *s, const char *digest, const struct stat *st,
+			    const struct timespec *began)
+{
+	char line[256];
+	struct err ig;
+	int64_t changed = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+	int64_t start = (int64_t)began->tv_sec * 1000000000 + began->tv_nsec;
+	if (changed > start - 1000000000)
+		return; /* racy: changed too recently to vouch for it by its stat data */
+	if (s->existing)
+		return; /* a layout crumb only reads */
+	char *dir = xasprintf("%s/verified", s->root), *p = verified_path(s, digest);
+	stat_line(st, line);
+	if (mkdir(dir, 0755) == 0 || errno == EEXIST)
+		write_atomic(dir, p, line, strlen(line), &ig); /* best effort: a cache */
+	free(dir);
+	free(p);
+}
+
+int oci_blob_open(struct oci_store *s, const struct oci_desc *d, const char *whose, int flags,
+		  struct vread *v, struct err *e)
+{
+	char *p = oci_blob_path(s, d->digest);
+	if (!p) {
+		memset(v, 0, sizeof(*v));
+		v->fd = -1;
+		return err_set(e, CRUMB_EFORMAT, "%s%s'%s' is not a sha256 digest",
+			       whose ? whose : "", whose ? ": " : "", d->digest);
+	}
+	char *name = whose ? xasprintf("%s: blob %s", whose, p) : xasprintf("blob %s", p);
+	int r = vread_open(v, p, d->digest, d->size, name, 1, e);
+	if (r == 0 && (flags & OCI_VERIFY_CACHED) && verified_known(s, d->digest, &v->st)) {
+		vread_trust(v);
+		v->verified = 1;
+	}
+	free(name);
 	free(p);
 	return r;
 }
 
-int oci_blob_verify(struct oci_store *s, const struct oci_desc *d, struct err *e)
+int oci_blob_done(struct oci_store *s, const struct oci_desc *d, int flags, struct vread *v,
+		  struct err *e)
 {
-	char hex[65];
-	uint64_t size = 0;
-	char *p = oci_blob_path(s, d->digest);
-	if (!p)
-		return err_set(e, CRUMB_EINVAL, "'%s' is not a sha256 digest", d->digest);
-	int r = 0, fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		r = errno == ENOENT
-			? err_set(e, CRUMB_ENOENT, "blob %s is missing from the store (%s)",
-				  d->digest, p)
-			: err_errno(e, CRUMB_EIO, "%s", p);
-	else if (!(r = hash_fd(fd, -1, hex, &size, p, NULL, e))) {
-		if (size != d->size)
-			r = err_set(e, CRUMB_EFORMAT,
-				    "%s: corrupt blob: %llu bytes, the manifest says %llu", p,
-				    (unsigned long long)size, (unsigned long long)d->size);
-		else if (strcmp(hex, d->digest + 7))
-			r = err_set(e, CRUMB_EFORMAT,
-				    "%s: corrupt blob: content does not match its digest", p);
-	}
-	if (fd >= 0)
-		close(fd);
-	free(p);
+	int hashed = !v->verified;
+	int r = vread_finish(v, e);
+	if (r == 0 && hashed && (flags & (OCI_VERIFY_CACHED | OCI_VERIFY_RECORD)))
+		verified_record(s, d->digest, &v->st, &v->began);
+	return r;
+}
+
+int oci_blob_verify(struct oci_store *s, const struct oci_desc *d, const char *whose, int flags,
+		    struct err *e)
+{
+	struct vread v;
+	int r = oci_blob_open(s, d, whose, flags, &v, e);
+	if (r == 0 && !v.verified)
+		r = oci_blob_done(s, d, flags, &v, e);
+	vread_close(&v);
+	return r;
+}
+
+int oci_image_verify(struct oci_store *s, const struct oci_image *im, int flags, struct err *e)
+{
+	char *whose = xasprintf("image %s", im->ref ? im->ref : im->manifest.digest);
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < im->nlayers; i++)
+		if ((r = oci_blob_verify(s, &im->layers[i], whose, flags, e)) == CRUMB_ENOENT)
+			r = e->code = CRUMB_EFORMAT;
+	free(whose);
 	return r;
 }
 
@@ -1143,26 +1254,32 @@ static int read_json_blob(struct oci_store *s, const struct oci_desc *d, json_t 
 {
 	struct sbuf b = SBUF_INIT;
 	char *p = blob_name(s, d->digest);
+	struct vread v = {.fd = -1};
 	int r;
 	if (d->size > JSON_MAX) {
-		r = err_set(e, CRUMB_EFORMAT, "%s: corrupt: a %llu-byte JSON blob", p,
+		r = err_set(e, CRUMB_EFORMAT, "blob %s: corrupt: a %llu-byte JSON blob", p,
 			    (unsigned long long)d->size);
 		goto out;
 	}
-	if ((r = oci_blob_read(s, d->digest, JSON_MAX, &b, e)) < 0) {
-		if (r == CRUMB_EUNSAFE)
-			e->code = r = CRUMB_EFORMAT;
+	if ((r = oci_blob_open(s, d, NULL, 0, &v, e)) < 0)
 		goto out;
+	sb_grow(&b, (size_t)d->size + 1);
+	for (;;) {
+		ssize_t n = vread_read(&v, b.buf + b.len, (size_t)d->size + 1 - b.len, e);
+		if (n <= 0) {
+			r = (int)n;
+			break;
+		}
+		b.len += (size_t)n;
+		b.buf[b.len] = 0;
 	}
-	if (b.len != d->size) {
-		r = err_set(e, CRUMB_EFORMAT, "%s: corrupt: %zu bytes, its descriptor says %llu", p,
-			    b.len, (unsigned long long)d->size);
+	if (r < 0)
 		goto out;
-	}
 	r = json_parse(p, b.buf, b.len, out, e);
 	if (r < 0)
 		e->code = r = CRUMB_EFORMAT;
 out:
+	vread_close(&v);
 	sb_release(&b);
 	free(p);
 	return r;
@@ -1388,8 +1505,15 @@ int oci_image_resolve(struct oci_store *s, const char *name, struct oci_image *o
 		return r;
 	out->ref = ref;
 	r = image_load(s, &d, out, e);
-	if (r < 0)
+	if (r < 0) {
+		/* name the image: its manifest or config is what is damaged */
+		char msg[ERR_MSG_MAX];
+		snprintf(msg, sizeof(msg), "%s", e->msg);
+		err_set(e, r == CRUMB_ENOENT ? CRUMB_EFORMAT : r, "image %s: %s", ref ? ref : name,
+			msg);
+		r = e->code;
 		oci_image_release(out);
+	}
 	return r;
 }
 
@@ -1421,10 +1545,28 @@ static int cmp_entry(const void *a, const void *b)
 	return strcmp(x + xn, y + yn);
 }
 
-int oci_list(struct oci_store *s, struct oci_entry **out, size_t *n, struct err *e)
+/* A verdict per blob digest, so a blob many images share is hashed once. */
+struct verdicts {
+	struct strlist digests, errors; /* parallel; error "" when good */
+};
+
+static const char *verdict(struct oci_store *s, struct verdicts *vd, const struct oci_desc *d)
+{
+	for (size_t i = 0; i < vd->digests.n; i++)
+		if (!strcmp(vd->digests.v[i], d->digest))
+			return vd->errors.v[i][0] ? vd->errors.v[i] : NULL;
+	struct err e = {0};
+	int r = oci_blob_verify(s, d, NULL, OCI_VERIFY_RECORD, &e);
+	strlist_push(&vd->digests, d->digest);
+	strlist_push(&vd->errors, r < 0 ? e.msg : "");
+	return r < 0 ? vd->errors.v[vd->errors.n - 1] : NULL;
+}
+
+static int list(struct oci_store *s, int verify, struct oci_entry **out, size_t *n, struct err *e)
 {
 	json_t *idx, *ent;
 	size_t i, k = 0;
+	struct verdicts vd = {STRLIST_INIT, STRLIST_INIT};
 	int r = index_load(s, &idx, e);
 	if (r < 0)
 		return r;
@@ -1443,6 +1585,11 @@ int oci_list(struct oci_store *s, struct oci_entry **out, size_t *n, struct err 
 			break; /* checked by index_load */
 		if (image_load(s, &v[k].manifest, &im, &ie) < 0)
 			v[k].error = xstrdup(ie.msg);
+		for (size_t l = 0; verify && !v[k].error && l < im.nlayers; l++) {
+			const char *why = verdict(s, &vd, &im.layers[l]);
+			if (why)
+				v[k].error = xstrdup(why);
+		}
 		v[k].ref = xstrdup(ref);
 		v[k].size = im.size ? im.size : v[k].manifest.size;
 		v[k].created = im.cfg.created ? xstrdup(im.cfg.created) : NULL;
@@ -1450,6 +1597,8 @@ int oci_list(struct oci_store *s, struct oci_entry **out, size_t *n, struct err 
 		k++;
 	}
 	json_decref(idx);
+	strlist_release(&vd.digests);
+	strlist_release(&vd.errors);
 	if (r < 0) {
 		oci_entries_free(v, k);
 		return r;
@@ -1459,6 +1608,16 @@ int oci_list(struct oci_store *s, struct oci_entry **out, size_t *n, struct err 
 	*out = v;
 	*n = k;
 	return 0;
+}
+
+int oci_list(struct oci_store *s, struct oci_entry **out, size_t *n, struct err *e)
+{
+	return list(s, 0, out, n, e);
+}
+
+int oci_list_verified(struct oci_store *s, struct oci_entry **out, size_t *n, struct err *e)
+{
+	return list(s, 1, out, n, e);
 }
 
 /* Points ref at manifest d in index.json: drops older entries for ref, appends one. */
@@ -1683,6 +1842,28 @@ static int prune_cache(struct oci_store *s, struct err *e)
 	return 0;
 }
 
+/* Verification records whose blob is gone, and temp files of dead writers. */
+static void prune_verified(struct oci_store *s)
+{
+	char *dir = xasprintf("%s/verified", s->root);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		struct stat st;
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		char *bp = xasprintf("%s/%s", s->blobs, de->d_name);
+		int keep =
+		    strlen(de->d_name) == 64 && is_hex(de->d_name, 64) && lstat(bp, &st) == 0;
+		free(bp);
+		if (!keep)
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+}
+
 int oci_prune(struct oci_store *s, size_t *nblobs, uint64_t *bytes, struct err *e)
 {
 	struct strlist keep = STRLIST_INIT;
@@ -1746,6 +1927,8 @@ int oci_prune(struct oci_store *s, size_t *nblobs, uint64_t *bytes, struct err *
 		}
 	}
 	r = prune_cache(s, e);
+	if (r == 0)
+		prune_verified(s);
 out:
 	if (d)
 		closedir(d);

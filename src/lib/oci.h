@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "util.h"
+#include "vread.h"
 
 /*
  * Layout (https://github.com/opencontainers/image-spec/blob/main/image-layout.md):
@@ -94,21 +95,60 @@ int oci_lock(struct oci_store *s, int exclusive, struct err *e);
 
 /* Adds a blob. From a file: hashed while copied into a temp file in blobs/,
  * then renamed (with move = 1, a file on the same filesystem is renamed in
- * place after hashing). desc->media_type is set to media_type. */
+ * place after hashing). desc->media_type is set to media_type. A file already
+ * in the blob's place is kept only when the verification cache (below) knows
+ * it good; anything else there (a damaged copy, a symlink) is replaced, so a
+ * rebuild or re-import repairs a damaged blob. */
 int oci_blob_put_file(struct oci_store *s, const char *path, const char *media_type, int move,
 		      struct oci_desc *desc, struct err *e);
 int oci_blob_put_mem(struct oci_store *s, const void *data, size_t len, const char *media_type,
 		     struct oci_desc *desc, struct err *e);
 /* malloc'd path of a blob (whether or not it exists); NULL for a malformed digest. */
 char *oci_blob_path(const struct oci_store *s, const char *digest);
-/* Reads a whole blob (at most max bytes) and checks its digest. */
+/*
+ * Verified reads. Every blob crumb reads comes through these: the file is
+ * opened with O_NOFOLLOW (a symlink in a blob's place is refused), must be a
+ * regular file of the descriptor's size (checked before reading), and is
+ * hashed as it is read (vread.h), so a flipped byte, a truncated or grown
+ * blob, or another blob renamed into this one's place is CRUMB_EFORMAT, and
+ * a missing one CRUMB_ENOENT. Messages are one line, "WHOSE: blob PATH: what
+ * is wrong", WHOSE naming what the blob belongs to ("image a:latest", "build
+ * cache"; left out when NULL).
+ */
+
+/* Reads a whole blob (at most max bytes, else CRUMB_EUNSAFE) and checks its digest. */
 int oci_blob_read(struct oci_store *s, const char *digest, size_t max, struct sbuf *out,
 		  struct err *e);
 
-/* Streams the blob of d, checking its size and digest (CRUMB_EFORMAT naming the
- * file when it is truncated or corrupt; CRUMB_ENOENT when missing). For layers,
- * which are too big for oci_blob_read. */
-int oci_blob_verify(struct oci_store *s, const struct oci_desc *d, struct err *e);
+/*
+ * Flags for the verification cache, ROOT/verified/HEX: the stat data (dev,
+ * ino, size, mtime, ctime) of blob HEX when it was last hashed and found
+ * good. Any change to the file moves its ctime, which cannot be set back,
+ * so a matching record stands for a hash. Records are written only for
+ * files last changed more than a second before the hash began (git's racily
+ * clean rule), and prune removes those of deleted blobs.
+ *   OCI_VERIFY_CACHED: trust a matching record (no hashing) and write one
+ *                      after a hash (crumb run: QEMU reads the blobs itself,
+ *                      so crumb hashes them only to check them);
+ *   OCI_VERIFY_RECORD: always hash, and write the record.
+ * A layout opened with oci_open_existing is never written: no records there.
+ */
+#define OCI_VERIFY_CACHED 1
+#define OCI_VERIFY_RECORD 2
+
+/* Opens the blob of d for a verified read (see vread.h; d->size may be
+ * VREAD_SIZE_ANY when only the digest is known: a build cache entry). With
+ * OCI_VERIFY_CACHED and a matching record, v->verified is 1 at once and no
+ * hashing is done. vread_close(v) after, whatever this returned. */
+int oci_blob_open(struct oci_store *s, const struct oci_desc *d, const char *whose, int flags,
+		  struct vread *v, struct err *e);
+/* Reads what is left of v and checks it (vread_finish); records a good
+ * result under the flags. 0 when the whole blob is good. */
+int oci_blob_done(struct oci_store *s, const struct oci_desc *d, int flags, struct vread *v,
+		  struct err *e);
+/* open + done + close: checks the blob of d without using its bytes. */
+int oci_blob_verify(struct oci_store *s, const struct oci_desc *d, const char *whose, int flags,
+		    struct err *e);
 
 /* *media_type (static) for a root filesystem file from its magic: cpio newc,
  * gzip or zstd (taken to hold a cpio), ext2/3/4 superblock. */
@@ -155,6 +195,11 @@ void oci_image_release(struct oci_image *im);
  * CRUMB_ENOENT ("no image 'x' in the store (ROOT)") when there is none. */
 int oci_image_resolve(struct oci_store *s, const char *name, struct oci_image *out, struct err *e);
 
+/* Checks every layer of im with oci_blob_verify (its manifest and config were
+ * checked when it was resolved), naming im by its ref, else its digest. A
+ * missing layer is CRUMB_EFORMAT here (the image is damaged). */
+int oci_image_verify(struct oci_store *s, const struct oci_image *im, int flags, struct err *e);
+
 /* The layer with this media type prefix (e.g. "application/vnd.crumb.rootfs."), or NULL. */
 const struct oci_desc *oci_image_layer(const struct oci_image *im, const char *media_type_prefix);
 
@@ -170,6 +215,10 @@ struct oci_entry {
  * Fails only when index.json itself is unreadable or corrupt: one broken image
  * does not hide the others. */
 int oci_list(struct oci_store *s, struct oci_entry **out, size_t *n, struct err *e);
+/* oci_list, and then every layer of every listed image is hashed in full
+ * (each blob once however many images share it; OCI_VERIFY_RECORD): a
+ * damaged one sets the entry's error ("blob PATH: what is wrong"). */
+int oci_list_verified(struct oci_store *s, struct oci_entry **out, size_t *n, struct err *e);
 void oci_entries_free(struct oci_entry *v, size_t n);
 
 int oci_tag(struct oci_store *s, const char *src, const char *ref, struct err *e);

@@ -724,6 +724,97 @@ static void test_hostile(void)
 	free(p);
 }
 
+/* Copies fuzz/corpus/import/NAME (run from the top of the tree) to the temp dir, replacing the
+ * first `from` by `to` (same length) when given. */
+static char *corpus_copy(const char *name, const char *from, const char *to)
+{
+	char *src = xasprintf("fuzz/corpus/import/%s", name), *dst = tmp(name);
+	struct sbuf b = SBUF_INIT;
+	struct err e;
+	if (read_file(src, 1 << 20, &b, &e) < 0)
+		printf("# %s\n", e.msg);
+	char *at = from ? memmem(b.buf, b.len, from, strlen(from)) : NULL;
+	if (from && !at)
+		printf("# %s: '%s' not found\n", name, from);
+	if (at)
+		memcpy(at, to, strlen(to));
+	write_file_atomic(dst, b.buf, b.len, 0644, &e);
+	sb_release(&b);
+	free(src);
+	return dst;
+}
+
+/* docker save archives: one pass extracts and checks the config and the layers. */
+static void test_docker(void)
+{
+	struct err e = {0};
+	struct sbuf cfg = SBUF_INIT;
+	struct strlist ls = STRLIST_INIT, ns = STRLIST_INIT;
+	char *out = tmp("layers-out");
+	mkdir(out, 0700);
+	char *p = corpus_copy("docker-twice.tar", NULL, NULL);
+	int r = docker_archive_members(p, out, 0, &cfg, &ls, &ns, &e);
+	ok(r == 1 && ls.n == 2 && ns.n == 2 && cfg.len,
+	   "Layers naming one file twice: accepted (%s)", r < 0 ? e.msg : "");
+	ok(ls.n == 2 && !strcmp(ls.v[0], ls.v[1]), "... extracted once, used twice");
+	ok(ns.n == 2 && !strncmp(ns.v[0], p, strlen(p)) && !strncmp(ns.v[0] + strlen(p), ": ", 2) &&
+	       strstr(ns.v[0], ".tar") && !strstr(ns.v[0], out),
+	   "... names 'ARCHIVE: MEMBER': %s", ns.n ? ns.v[0] : "");
+	struct tree t;
+	struct import_opts lo = {.whiteouts = 1, .name = ns.n ? ns.v[0] : NULL};
+	tree_init(&t);
+	ok(ls.n && import_archive(&t, ls.v[0], &lo, &e) == 0 &&
+	       content_is(&t, "/etc/issue", "hi\n"),
+	   "... the layer imports");
+	tree_release(&t);
+	strlist_release(&ls);
+	strlist_release(&ns);
+	free(p);
+
+	static const struct {
+		const char *file, *from, *to, *want;
+		int code;
+	} bad[] = {
+	    {"docker-twice.tar", "\"A=1\"", "\"B=1\"", "corrupt: its content does not match",
+	     CRUMB_EFORMAT},
+	    {"docker-twice.tar", "hi\n", "ho\n", ".tar: corrupt: its content does not match",
+	     CRUMB_EFORMAT},
+	    {"docker-huge.tar", NULL, NULL,
+	     ".tar: declares 1099511627776 bytes, more than the limit", CRUMB_EUNSAFE},
+	    {"docker-blobs.tar", "hi\n", "ho\n", "blobs/sha256/", CRUMB_EFORMAT},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		p = corpus_copy(bad[i].file, bad[i].from, bad[i].to);
+		r = docker_archive_members(p, out, 0, &cfg, &ls, &ns, &e);
+		ok(r == bad[i].code && strstr(e.msg, bad[i].want) &&
+		       !strncmp(e.msg, p, strlen(p)) && !strstr(e.msg, out) && !strchr(e.msg, '\n'),
+		   "%s, damage %zu: %s", bad[i].file, i, e.msg);
+		strlist_release(&ls);
+		strlist_release(&ns);
+		free(p);
+	}
+	/* a docker 25 archive (blobs/sha256/ names): the layer matches the digest its name
+	 * carries, though diff_ids disagree */
+	p = corpus_copy("docker-blobs.tar", NULL, NULL);
+	ok(docker_archive_members(p, out, 0, &cfg, &ls, &ns, &e) == 1,
+	   "blobs/sha256/HEX names: checked by their digest (%s)", e.msg);
+	strlist_release(&ls);
+	strlist_release(&ns);
+	free(p);
+	/* truncated inside the layer member */
+	p = corpus_copy("docker-twice.tar", NULL, NULL);
+	ok(truncate(p, 2600) == 0, "truncate a docker archive in its layer");
+	r = docker_archive_members(p, out, 0, &cfg, &ls, &ns, &e);
+	ok(r == CRUMB_EFORMAT && strstr(e.msg, ".tar: ") && !strstr(e.msg, "missing") &&
+	       !strstr(e.msg, "not in the archive"),
+	   "... a member cut short is not 'missing': %s", e.msg);
+	strlist_release(&ls);
+	strlist_release(&ns);
+	free(p);
+	sb_release(&cfg);
+	free(out);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir)) {
@@ -737,6 +828,7 @@ int main(void)
 	test_deb();
 	test_oci();
 	test_hostile();
+	test_docker();
 	struct err e;
 	remove_tree(dir, &e);
 	return done_testing();
