@@ -356,13 +356,14 @@ static void walk_node(struct fsck *c, const uint8_t *n, size_t len, int depth, i
 				c->ino, where, (unsigned long long)lblk, (unsigned long long)hi);
 			c->bad++;
 		}
+		int before = c->dups + c->bad;
 		claim(c, pblk, elen, "data");
 		c->counted += elen;
 		if ((int64_t)(lblk + elen - 1) > c->last)
 			c->last = (int64_t)(lblk + elen - 1);
 		if (!uninit && (int64_t)(lblk + elen - 1) > c->last_init)
 			c->last_init = (int64_t)(lblk + elen - 1);
-		if (!uninit)
+		if (!uninit && c->dups + c->bad == before) /* each block read once in pass 2 */
 			add_dblk(c, lblk, pblk, elen);
 		prev_end = lblk + elen;
 	}
@@ -372,12 +373,14 @@ static int blk_cb(ext2_filsys efs, blk64_t *blocknr, e2_blkcnt_t blockcnt, blk64
 		  void *priv)
 {
 	struct fsck *c = priv;
+	int before = c->dups + c->bad;
 	claim(c, *blocknr, 1, blockcnt < 0 ? "indirect" : "data");
 	c->counted++;
 	if (blockcnt >= 0) {
 		if (blockcnt > c->last)
 			c->last = c->last_init = blockcnt;
-		add_dblk(c, (uint64_t)blockcnt, *blocknr, 1);
+		if (c->dups + c->bad == before)
+			add_dblk(c, (uint64_t)blockcnt, *blocknr, 1);
 	}
 	return c->bad > 16 || c->dups > 64 ? BLOCK_ABORT : 0;
 }
