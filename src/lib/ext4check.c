@@ -547,8 +547,8 @@ static void check_symlink(struct fsck *c, ext2_ino_t ino, struct ext2_inode_larg
 	uint8_t *buf = c->buf[0];
 	size_t buflen;
 	const char *kind;
-	if (in->i_flags & EXT4_INLINE_DATA_FL)
-		return; /* the target is in the inode and the system.data xattr */
+	if (in->i_flags & (EXT4_INLINE_DATA_FL | EXT4_ENCRYPT_FL))
+		return; /* the target is in the inode's xattrs, or ciphertext */
 	if (size == 0) {
 		problem(c, "inode %u: symlink of size 0", ino);
 		return;
@@ -1466,8 +1466,9 @@ out:
 	if (scan)
 		ext2fs_close_inode_scan(scan);
 	fsck_release(&c);
-	if (c.lines > FSCK_MAX_LINES)
-		sb_addf(report, "(%u more problems not listed)\n", c.lines - FSCK_MAX_LINES);
+	unsigned listed = c.lines < FSCK_MAX_LINES ? c.lines : FSCK_MAX_LINES;
+	if (c.problems > listed)
+		sb_addf(report, "(%u more problems not listed)\n", c.problems - listed);
 	*problems = c.problems;
 	return r;
 }
