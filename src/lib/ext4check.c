@@ -192,7 +192,8 @@ struct fsck {
 	/* directory blocks met in pass 1, in inode then logical order */
 	struct dblk *dblk;
 	size_t ndblk, adblk;
-	int dir_blocks; /* collecting dblk for the inode being walked */
+	int dir_blocks;	   /* collecting dblk for the inode being walked */
+	int dblk_unsorted; /* inodes were not met in order */
 	/* xattr blocks met so far, open addressing on blk */
 	struct eablk *ea;
 	size_t eacap, nea;
@@ -1151,7 +1152,6 @@ static void check_groups(struct fsck *c)
 		*ib = xmalloc(ipg / 8 + 1);
 	unsigned long long missing = 0, extra = 0;
 	blk64_t first_missing = 0, first_extra = 0;
-	uint64_t free_blocks = 0, free_inodes = 0;
 	for (dgrp_t g = 0; g < efs->group_desc_count; g++) {
 		blk64_t first = ext2fs_group_first_block2(efs, g), last = ext2fs_group_last_block2(efs, g);
 		size_t nb = (size_t)(last - first + 1);
@@ -1176,7 +1176,6 @@ static void check_groups(struct fsck *c)
 			}
 		}
 		uint64_t freeb = nb - used;
-		free_blocks += freeb;
 		if (freeb != ext2fs_bg_free_blocks_count(efs, g))
 			problem(c, "group %u: free blocks count %u, bitmap says %llu", g,
 				ext2fs_bg_free_blocks_count(efs, g), (unsigned long long)freeb);
@@ -1190,7 +1189,6 @@ static void check_groups(struct fsck *c)
 				usedi++;
 				last_used = i + 1;
 			}
-		free_inodes += ipg - usedi;
 		if (ipg - usedi != ext2fs_bg_free_inodes_count(efs, g))
 			problem(c, "group %u: free inodes count %u, bitmap says %u", g,
 				ext2fs_bg_free_inodes_count(efs, g), ipg - usedi);
@@ -1216,13 +1214,8 @@ static void check_groups(struct fsck *c)
 			(unsigned long long)first_extra);
 	if (extra > 1)
 		problem(c, "%llu blocks marked in use but owned by nothing in all", extra);
-	if (free_blocks != ext2fs_free_blocks_count(s))
-		problem(c, "superblock: free blocks count %llu, the groups say %llu",
-			(unsigned long long)ext2fs_free_blocks_count(s),
-			(unsigned long long)free_blocks);
-	if (free_inodes != s->s_free_inodes_count)
-		problem(c, "superblock: free inodes count %u, the groups say %llu",
-			s->s_free_inodes_count, (unsigned long long)free_inodes);
+	/* the superblock's totals are only a hint, kept lazily by the kernel; e2fsck mends
+	 * them silently and so does libext2fs when it writes: not a problem */
 	free(want);
 	free(have);
 	free(ib);
@@ -1295,6 +1288,71 @@ static void check_tree(struct fsck *c)
 			problem(c, "inode %u: link count %u, named %u times", i, c->nlink[i],
 				c->refs[i]);
 	}
+}
+
+/* Pass 1 for one inode read from the table. */
+static void scan_one(struct fsck *c, ext2_ino_t ino, struct ext2_inode_large *in, int isize)
+{
+	int marked = !!ext2fs_test_inode_bitmap2(c->efs->inode_map, ino);
+	int reserved = ino < EXT2_FIRST_INODE(c->s);
+	int used = in->i_links_count > 0 && (!reserved || ino == EXT2_ROOT_INO);
+	if (!reserved && used != marked)
+		problem(c, "inode %u: %s", ino,
+			used ? "in use but marked free in the bitmap"
+			     : "marked in use in the bitmap but free");
+	if (reserved && !marked)
+		problem(c, "reserved inode %u marked free", ino);
+	int special = reserved && ino != EXT2_ROOT_INO && in->i_mode && ino != EXT2_RESIZE_INO &&
+		      ino != EXT2_BAD_INO;
+	if (ino == EXT2_RESIZE_INO && in->i_block[EXT2_DIND_BLOCK]) {
+		c->ino = ino;
+		claim(c, in->i_block[EXT2_DIND_BLOCK], 1, "resize");
+	}
+	if (!used && !special)
+		return;
+	if (used) {
+		c->ftype[ino] = ft_of_mode(in->i_mode);
+		c->nlink[ino] = in->i_links_count;
+	}
+	check_inode(c, ino, in, isize, used || special);
+}
+
+/*
+ * The inode scan skips each group's tail that bg_itable_unused calls unused
+ * (and INODE_UNINIT groups): an inode the bitmap marks in use there is read
+ * here, so it is checked like the others rather than taken for free.
+ */
+static void scan_unused(struct fsck *c, struct ext2_inode_large *in, int isize)
+{
+	ext2_filsys efs = c->efs;
+	uint32_t ipg = c->s->s_inodes_per_group;
+	if (!ext2fs_has_group_desc_csum(efs))
+		return;
+	for (dgrp_t g = 0; g < efs->group_desc_count; g++) {
+		uint32_t unused = ext2fs_bg_itable_unused(efs, g);
+		uint32_t from = unused < ipg ? ipg - unused : 0;
+		if (ext2fs_bg_flags_test(efs, g, EXT2_BG_INODE_UNINIT))
+			from = 0;
+		ext2_ino_t ino = (ext2_ino_t)(g * ipg + from + 1), last = (ext2_ino_t)((g + 1) * ipg);
+		while (from < ipg && ino <= last &&
+		       !ext2fs_find_first_set_inode_bitmap2(efs->inode_map, ino, last, &ino)) {
+			if (ext2fs_read_inode_full(efs, ino, (void *)in, isize) == 0) {
+				c->dblk_unsorted = 1;
+				scan_one(c, ino, in, isize);
+			}
+			if (ino == last)
+				break;
+			ino++;
+		}
+	}
+}
+
+static int dblk_cmp(const void *a, const void *b)
+{
+	const struct dblk *x = a, *y = b;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return x->lblk < y->lblk ? -1 : x->lblk > y->lblk;
 }
 
 /* ---- the driver ---- */
@@ -1409,30 +1467,12 @@ int ext4fs_fsck(struct ext4fs *fs, struct sbuf *report, unsigned *problems, stru
 		}
 		if (!ino)
 			break;
-		int marked = !!ext2fs_test_inode_bitmap2(efs->inode_map, ino);
-		int reserved = ino < EXT2_FIRST_INODE(s);
-		int used = in->i_links_count > 0 && (!reserved || ino == EXT2_ROOT_INO);
-		if (!reserved && used != marked)
-			problem(&c, "inode %u: %s", ino,
-				used ? "in use but marked free in the bitmap"
-				     : "marked in use in the bitmap but free");
-		if (reserved && !marked)
-			problem(&c, "reserved inode %u marked free", ino);
-		int special = reserved && ino != EXT2_ROOT_INO && in->i_mode && ino != EXT2_RESIZE_INO &&
-			      ino != EXT2_BAD_INO;
-		if (ino == EXT2_RESIZE_INO && in->i_block[EXT2_DIND_BLOCK]) {
-			c.ino = ino;
-			claim(&c, in->i_block[EXT2_DIND_BLOCK], 1, "resize");
-		}
-		if (!used && !special)
-			continue;
-		if (used) {
-			c.ftype[ino] = ft_of_mode(in->i_mode);
-			c.nlink[ino] = in->i_links_count;
-		}
-		check_inode(&c, ino, in, isize, used || special);
+		scan_one(&c, ino, in, isize);
 	}
+	scan_unused(&c, in, isize);
 	free(in);
+	if (c.dblk_unsorted && c.ndblk > 1)
+		qsort(c.dblk, c.ndblk, sizeof(*c.dblk), dblk_cmp);
 
 	/* pass 2, over the blocks pass 1 collected (grouped by inode) */
 	size_t at = 0;

@@ -15,7 +15,7 @@ for i in 0 2 4 6 8 10 12; do
 	dd if=/dev/urandom of=src/frag bs=4096 count=1 seek=$i conv=notrunc 2>/dev/null
 done
 head -c 300 /dev/urandom | od -An -tx1 | tr -d ' \n' | head -c 400 >xval
-mke2fs -q -F -t ext4 -b 4096 -d src base.img 16M
+mke2fs -q -F -t ext4 -b 4096 -d src base.img 16M >/dev/null
 # an htree for /big, an xattr block for /file, two more names for /file in /d
 e2fsck -fyD base.img >/dev/null 2>&1
 debugfs -w -f - base.img >/dev/null 2>&1 <<EOF
@@ -101,16 +101,17 @@ block claimed twice|dbg "sif /file2 block[5] $FB"|claimed twice
 block in use but marked free|dbg "freeb $FB"|block [0-9]+ in use but marked free
 inode in use but marked free|dbg 'freei /file2'|in use but marked free in the bitmap
 group free blocks count|dbg 'set_bg 0 free_blocks_count 7'|free blocks count 7
+inodes in the unused inode area|dbg 'set_bg 0 itable_unused 4000'|inside the 4000 inodes marked unused
 link count|dbg 'sif /file2 links_count 5'|link count 5, named 1
 EOF
 
 # an image with a feature the check does not verify: its own exit status, the feature named
-mke2fs -q -F -t ext4 -O quota q.img 8M
+mke2fs -q -F -t ext4 -O quota q.img 8M >/dev/null
 "$CRUMB" fs fsck q.img >c.out 2>c.err
 is $? 3 "a quota image: exit 3 (not fully checked)"
 grep -q 'quota' c.err && one_line_error c.err
 ok $? "... one line naming the feature"
-mke2fs -q -F -t ext4 -O bigalloc -C 16384 b.img 32M 2>/dev/null
+mke2fs -q -F -t ext4 -O bigalloc -C 16384 b.img 32M >/dev/null 2>&1
 "$CRUMB" fs fsck b.img >c.out 2>c.err
 is $? 3 "a bigalloc image: exit 3"
 grep -q bigalloc c.err; ok $? "... naming bigalloc"
@@ -118,7 +119,7 @@ grep -q bigalloc c.err; ok $? "... naming bigalloc"
 is $? 1 "several images: problems found win over not checked"
 
 # an image with an incompat feature libext2fs does not know: the feature is named
-mke2fs -q -F -t ext4 -O ^metadata_csum u.img 8M
+mke2fs -q -F -t ext4 -O ^metadata_csum u.img 8M >/dev/null
 printf '\200' | dd of=u.img bs=1 seek=$((1024 + 99)) conv=notrunc 2>/dev/null
 "$CRUMB" fs fsck u.img 2>c.err
 is $? 3 "an unknown incompat feature: exit 3"
