@@ -86,7 +86,7 @@ struct addr {
 static struct vol *vols[MAX_VOLS];
 static int nvols;
 static int want_rw;
-static int last_open_code; /* the CRUMB_E* code of the last vol_open that failed */
+static int last_open_code;  /* the CRUMB_E* code of the last vol_open that failed */
 static struct tree scratch; /* sources materialized for cp */
 static int scratch_n;
 
@@ -150,7 +150,8 @@ static int vol_open(const char *image, struct vol **out)
 		if (r == 0 && !v->io.found_cpio && !v->t.root->nkids)
 			r = err_set(&e, CRUMB_EFORMAT, "no entries");
 		if (r < 0) {
-			/* e.msg cannot be formatted into itself; nor say the path or the verdict twice */
+			/* e.msg cannot be formatted into itself; nor say the path or the verdict
+			 * twice */
 			char why[ERR_MSG_MAX];
 			const char *w = e.msg, *na = "not an archive crumb reads (";
 			size_t il = strlen(image);
@@ -158,11 +159,12 @@ static int vol_open(const char *image, struct vol **out)
 				w += il + 2;
 			snprintf(why, sizeof(why), "%s", w);
 			if (!strncmp(why, na, strlen(na)))
-				err_set(&e, r, "%s: not an ext2/3/4 image nor an archive crumb reads (%s",
+				err_set(&e, r,
+					"%s: not an ext2/3/4 image nor an archive crumb reads (%s",
 					image, why + strlen(na));
 			else
-				err_set(&e, r, "%s: not an ext2/3/4 image; as an archive: %s", image,
-					why);
+				err_set(&e, r, "%s: not an ext2/3/4 image; as an archive: %s",
+					image, why);
 		}
 	}
 	if (r < 0) {

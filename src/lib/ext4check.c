@@ -103,8 +103,7 @@ static const struct {
     {2, EXT4_FEATURE_RO_COMPAT_ORPHAN_PRESENT, "orphan_present"},
 };
 
-void ext4fs_feature_names(uint32_t compat, uint32_t incompat, uint32_t ro_compat,
-			  struct sbuf *out)
+void ext4fs_feature_names(uint32_t compat, uint32_t incompat, uint32_t ro_compat, struct sbuf *out)
 {
 	uint32_t w[3] = {compat, incompat, ro_compat};
 	for (int k = 0; k < 3; k++)
@@ -132,21 +131,21 @@ void ext4fs_feature_names(uint32_t compat, uint32_t incompat, uint32_t ro_compat
  * the like are not looked at here.
  */
 #define CHECKED_COMPAT                                                                             \
-	(EXT2_FEATURE_COMPAT_DIR_PREALLOC | EXT3_FEATURE_COMPAT_HAS_JOURNAL |                       \
-	 EXT2_FEATURE_COMPAT_EXT_ATTR | EXT2_FEATURE_COMPAT_RESIZE_INODE |                          \
-	 EXT2_FEATURE_COMPAT_DIR_INDEX | EXT2_FEATURE_COMPAT_LAZY_BG |                              \
+	(EXT2_FEATURE_COMPAT_DIR_PREALLOC | EXT3_FEATURE_COMPAT_HAS_JOURNAL |                      \
+	 EXT2_FEATURE_COMPAT_EXT_ATTR | EXT2_FEATURE_COMPAT_RESIZE_INODE |                         \
+	 EXT2_FEATURE_COMPAT_DIR_INDEX | EXT2_FEATURE_COMPAT_LAZY_BG |                             \
 	 EXT4_FEATURE_COMPAT_SPARSE_SUPER2 | EXT4_FEATURE_COMPAT_STABLE_INODES)
 #define CHECKED_INCOMPAT                                                                           \
-	(EXT2_FEATURE_INCOMPAT_FILETYPE | EXT3_FEATURE_INCOMPAT_RECOVER |                           \
-	 EXT2_FEATURE_INCOMPAT_META_BG | EXT3_FEATURE_INCOMPAT_EXTENTS |                            \
-	 EXT4_FEATURE_INCOMPAT_64BIT | EXT4_FEATURE_INCOMPAT_FLEX_BG |                              \
-	 EXT4_FEATURE_INCOMPAT_CSUM_SEED | EXT4_FEATURE_INCOMPAT_LARGEDIR |                         \
+	(EXT2_FEATURE_INCOMPAT_FILETYPE | EXT3_FEATURE_INCOMPAT_RECOVER |                          \
+	 EXT2_FEATURE_INCOMPAT_META_BG | EXT3_FEATURE_INCOMPAT_EXTENTS |                           \
+	 EXT4_FEATURE_INCOMPAT_64BIT | EXT4_FEATURE_INCOMPAT_FLEX_BG |                             \
+	 EXT4_FEATURE_INCOMPAT_CSUM_SEED | EXT4_FEATURE_INCOMPAT_LARGEDIR |                        \
 	 EXT4_FEATURE_INCOMPAT_INLINE_DATA)
 #define CHECKED_RO_COMPAT                                                                          \
-	(EXT2_FEATURE_RO_COMPAT_SPARSE_SUPER | EXT2_FEATURE_RO_COMPAT_LARGE_FILE |                  \
-	 EXT4_FEATURE_RO_COMPAT_HUGE_FILE | EXT4_FEATURE_RO_COMPAT_GDT_CSUM |                       \
-	 EXT4_FEATURE_RO_COMPAT_DIR_NLINK | EXT4_FEATURE_RO_COMPAT_EXTRA_ISIZE |                    \
-	 EXT4_FEATURE_RO_COMPAT_METADATA_CSUM | EXT4_FEATURE_RO_COMPAT_READONLY |                   \
+	(EXT2_FEATURE_RO_COMPAT_SPARSE_SUPER | EXT2_FEATURE_RO_COMPAT_LARGE_FILE |                 \
+	 EXT4_FEATURE_RO_COMPAT_HUGE_FILE | EXT4_FEATURE_RO_COMPAT_GDT_CSUM |                      \
+	 EXT4_FEATURE_RO_COMPAT_DIR_NLINK | EXT4_FEATURE_RO_COMPAT_EXTRA_ISIZE |                   \
+	 EXT4_FEATURE_RO_COMPAT_METADATA_CSUM | EXT4_FEATURE_RO_COMPAT_READONLY |                  \
 	 EXT4_FEATURE_RO_COMPAT_PROJECT)
 
 /* ---- the check's state ---- */
@@ -200,7 +199,7 @@ struct fsck {
 	struct names names;
 	/* the inode being walked */
 	ext2_ino_t ino;
-	uint64_t counted;     /* blocks it owns (data, tree, xattr) */
+	uint64_t counted;	 /* blocks it owns (data, tree, xattr) */
 	int64_t last, last_init; /* highest logical block mapped / initialized; -1: none */
 	int dups, bad;
 	uint8_t *buf[MAX_DEPTH_EXT + 2];
@@ -262,8 +261,8 @@ static void claim(struct fsck *c, blk64_t b, blk64_t n, const char *what)
 			continue;
 		}
 		if (c->dups++ < 4)
-			problem(c, "block %llu claimed twice (inode %u, %s)",
-				(unsigned long long)i, c->ino, what);
+			problem(c, "block %llu claimed twice (inode %u, %s)", (unsigned long long)i,
+				c->ino, what);
 		else
 			c->problems++;
 	}
@@ -295,8 +294,8 @@ static void walk_node(struct fsck *c, const uint8_t *n, size_t len, int depth, i
 	else
 		snprintf(where, sizeof(where), "extent header in the inode");
 	if (magic != 0xf30a) {
-		problem(c, "inode %u: %s: bad magic 0x%04x (a zeroed or overwritten header)", c->ino,
-			where, magic);
+		problem(c, "inode %u: %s: bad magic 0x%04x (a zeroed or overwritten header)",
+			c->ino, where, magic);
 		c->bad++;
 		return;
 	}
@@ -319,14 +318,14 @@ static void walk_node(struct fsck *c, const uint8_t *n, size_t len, int depth, i
 		uint64_t lblk = get32(n, len, o);
 		uint64_t next = i + 1 < entries ? get32(n, len, o + 12) : hi;
 		if (i == 0 && at && lblk != lo) {
-			problem(c,
-				"inode %u: %s starts at logical block %llu, its index says %llu",
+			problem(c, "inode %u: %s starts at logical block %llu, its index says %llu",
 				c->ino, where, (unsigned long long)lblk, (unsigned long long)lo);
 			c->bad++;
 		}
-		if (lblk < prev_end || lblk >= hi || next > hi || (i + 1 < entries && next <= lblk)) {
-			problem(c, "inode %u: %s: entry %u (logical block %llu) out of order", c->ino,
-				where, i, (unsigned long long)lblk);
+		if (lblk < prev_end || lblk >= hi || next > hi ||
+		    (i + 1 < entries && next <= lblk)) {
+			problem(c, "inode %u: %s: entry %u (logical block %llu) out of order",
+				c->ino, where, i, (unsigned long long)lblk);
 			c->bad++;
 			return;
 		}
@@ -336,7 +335,8 @@ static void walk_node(struct fsck *c, const uint8_t *n, size_t len, int depth, i
 			claim(c, child, 1, "extent tree");
 			c->counted++;
 			if (c->dups + c->bad != before || read_blk(c, child, c->buf[level + 1]) < 0)
-				continue; /* not walked twice: a shared node would be counted again */
+				continue; /* not walked twice: a shared node would be counted again
+					   */
 			walk_node(c, c->buf[level + 1], c->bs, d - 1, level + 1, lblk, next, child);
 			prev_end = next;
 			continue;
@@ -347,8 +347,8 @@ static void walk_node(struct fsck *c, const uint8_t *n, size_t len, int depth, i
 			elen -= 32768;
 		blk64_t pblk = get32(n, len, o + 8) | (blk64_t)get16(n, len, o + 6) << 32;
 		if (elen == 0) {
-			problem(c, "inode %u: %s: extent at logical block %llu has length 0", c->ino,
-				where, (unsigned long long)lblk);
+			problem(c, "inode %u: %s: extent at logical block %llu has length 0",
+				c->ino, where, (unsigned long long)lblk);
 			c->bad++;
 			continue;
 		}
@@ -408,8 +408,8 @@ static void check_xattrs(struct fsck *c, const uint8_t *buf, size_t len, size_t 
 			 hash = get32(buf, len, o + 12);
 		size_t elen = (16 + (size_t)nlen + 3) & ~(size_t)3;
 		if (nlen == 0 || o + elen + 4 > len) {
-			problem(c, "inode %u: %s: entry %u has a bad name length (%u)", c->ino, where,
-				i, nlen);
+			problem(c, "inode %u: %s: entry %u has a bad name length (%u)", c->ino,
+				where, i, nlen);
 			return;
 		}
 		if (memchr(buf + o + 16, 0, nlen))
@@ -417,8 +417,8 @@ static void check_xattrs(struct fsck *c, const uint8_t *buf, size_t len, size_t 
 				c->ino, where, i, nlen);
 		if (vino) {
 			if (!ext2fs_has_feature_ea_inode(c->s))
-				problem(c, "inode %u: %s: entry %u keeps its value in inode %u", c->ino,
-					where, i, vino);
+				problem(c, "inode %u: %s: entry %u keeps its value in inode %u",
+					c->ino, where, i, vino);
 		} else if (vsize) {
 			size_t vo = base + voff;
 			size_t vend = vo + (((size_t)vsize + 3) & ~(size_t)3);
@@ -426,7 +426,8 @@ static void check_xattrs(struct fsck *c, const uint8_t *buf, size_t len, size_t 
 				problem(c,
 					"inode %u: %s: value of entry %u (offset %u, size %u) lies "
 					"outside the %s",
-					c->ino, where, i, voff, vsize, inode_part ? "inode" : "block");
+					c->ino, where, i, voff, vsize,
+					inode_part ? "inode" : "block");
 				return;
 			}
 			if (nreg < 2 * 511) {
@@ -439,10 +440,11 @@ static void check_xattrs(struct fsck *c, const uint8_t *buf, size_t len, size_t 
 			memcpy(ent, buf + o, 16 + (size_t)nlen);
 			uint8_t *val = (uint8_t *)buf + base + voff; /* checked above when vsize */
 			uint32_t h1 = ext2fs_ext_attr_hash_entry((void *)ent, vsize ? val : NULL);
-			uint32_t h2 = ext2fs_ext_attr_hash_entry_signed((void *)ent, vsize ? val : NULL);
+			uint32_t h2 =
+			    ext2fs_ext_attr_hash_entry_signed((void *)ent, vsize ? val : NULL);
 			if (hash != h1 && hash != h2)
-				problem(c, "inode %u: %s: entry %u hash 0x%08x, want 0x%08x", c->ino,
-					where, i, hash, h1);
+				problem(c, "inode %u: %s: entry %u hash 0x%08x, want 0x%08x",
+					c->ino, where, i, hash, h1);
 		}
 		o += elen;
 	}
@@ -554,7 +556,8 @@ static void check_symlink(struct fsck *c, ext2_ino_t ino, struct ext2_inode_larg
 		problem(c, "inode %u: symlink of size 0", ino);
 		return;
 	}
-	if (size < sizeof(in->i_block) && c->counted == (ext2fs_file_acl_block(c->efs, (void *)in) != 0)) {
+	if (size < sizeof(in->i_block) &&
+	    c->counted == (ext2fs_file_acl_block(c->efs, (void *)in) != 0)) {
 		kind = "fast symlink";
 		buflen = sizeof(in->i_block);
 		memcpy(buf, in->i_block, buflen);
@@ -601,14 +604,14 @@ static void check_inode(struct fsck *c, ext2_ino_t ino, struct ext2_inode_large 
 		unsigned x = in->i_extra_isize;
 		unsigned max = (unsigned)isize - EXT2_GOOD_OLD_INODE_SIZE;
 		if (x && (x < 4 || x > max || (x & 3)))
-			problem(c, "inode %u: i_extra_isize %u (want 4 to %u, a multiple of 4)", ino,
-				x, max);
+			problem(c, "inode %u: i_extra_isize %u (want 4 to %u, a multiple of 4)",
+				ino, x, max);
 		else if (x && EXT2_GOOD_OLD_INODE_SIZE + x + 4 <= (unsigned)isize) {
 			const uint8_t *raw = (const uint8_t *)in;
 			size_t at = EXT2_GOOD_OLD_INODE_SIZE + x;
 			if (get32(raw, (size_t)isize, at) == EXT2_EXT_ATTR_MAGIC)
-				check_xattrs(c, raw, (size_t)isize, at + 4, at + 4, "in-inode xattrs",
-					     1);
+				check_xattrs(c, raw, (size_t)isize, at + 4, at + 4,
+					     "in-inode xattrs", 1);
 		}
 	}
 	if (!ext2fs_has_feature_64bit(s) && in->osd2.linux2.l_i_file_acl_high)
@@ -622,7 +625,8 @@ static void check_inode(struct fsck *c, ext2_ino_t ino, struct ext2_inode_large 
 	c->dir_blocks = used && (isdir || islnk);
 	if (in->i_flags & EXT4_INLINE_DATA_FL) {
 		if (!ext2fs_has_feature_inline_data(s))
-			problem(c, "inode %u: inline data on a filesystem without inline_data", ino);
+			problem(c, "inode %u: inline data on a filesystem without inline_data",
+				ino);
 	} else if (in->i_flags & EXT4_EXTENTS_FL) {
 		if (!ext2fs_has_feature_extents(s))
 			problem(c, "inode %u: extents on a filesystem without extent", ino);
@@ -631,8 +635,8 @@ static void check_inode(struct fsck *c, ext2_ino_t ino, struct ext2_inode_large 
 				  get16((const uint8_t *)in->i_block, sizeof(in->i_block), 6), 0, 0,
 				  1ull << 32, 0);
 	} else if (ext2fs_inode_has_valid_blocks2(c->efs, (void *)in)) {
-		errcode_t rc = ext2fs_block_iterate3(c->efs, ino, BLOCK_FLAG_READ_ONLY, NULL,
-						     blk_cb, c);
+		errcode_t rc =
+		    ext2fs_block_iterate3(c->efs, ino, BLOCK_FLAG_READ_ONLY, NULL, blk_cb, c);
 		if (rc)
 			problem(c, "inode %u: block map: %s", ino, error_message(rc));
 	}
@@ -751,9 +755,9 @@ struct dirpos {
 	ext2_ino_t dir;
 	unsigned index; /* entries seen so far in this directory */
 	int indexed, hash_alg;
-	uint32_t hash_flags;	/* the directory's i_flags (casefolding) */
+	uint32_t hash_flags;	     /* the directory's i_flags (casefolding) */
 	uint32_t hash_min, hash_max; /* of the names in the block being read */
-	int hashed;		      /* the block had a name */
+	int hashed;		     /* the block had a name */
 };
 
 /* One directory entry naming ino (non-zero). */
@@ -766,7 +770,8 @@ static void dir_entry(struct fsck *c, struct dirpos *p, const uint8_t *name, siz
 	int dot = nlen == 1 && name[0] == '.';
 	int dotdot = nlen == 2 && name[0] == '.' && name[1] == '.';
 	if (idx == 0 && !dot)
-		problem(c, "directory %u: first entry is '%s', not '.'", dir, shown(name, nlen, sh));
+		problem(c, "directory %u: first entry is '%s', not '.'", dir,
+			shown(name, nlen, sh));
 	if (idx == 1 && !dotdot)
 		problem(c, "directory %u: second entry is '%s', not '..'", dir,
 			shown(name, nlen, sh));
@@ -820,13 +825,14 @@ static void dir_entry(struct fsck *c, struct dirpos *p, const uint8_t *name, siz
 }
 
 /* Parses entries in buf[from, to); 0, or -1 when the block is damaged (reported). */
-static int dir_entries(struct fsck *c, struct dirpos *p, const uint8_t *buf, size_t from,
-		       size_t to, const char *where)
+static int dir_entries(struct fsck *c, struct dirpos *p, const uint8_t *buf, size_t from, size_t to,
+		       const char *where)
 {
 	size_t o = from;
 	while (o < to) {
 		if (to - o < 8) {
-			problem(c, "directory %u: %s, offset %zu: a truncated entry", p->dir, where, o);
+			problem(c, "directory %u: %s, offset %zu: a truncated entry", p->dir, where,
+				o);
 			return -1;
 		}
 		uint32_t ino = get32(buf, to, o);
@@ -835,8 +841,8 @@ static int dir_entries(struct fsck *c, struct dirpos *p, const uint8_t *buf, siz
 			rec = rec == 65535 || rec == 0 ? 65536 : (rec & 65532) | ((rec & 3) << 16);
 		unsigned nlen = buf[o + 6], ft = buf[o + 7];
 		if (rec < 8 || rec % 4 || rec > to - o || nlen + 8u > rec) {
-			problem(c, "directory %u: %s, offset %zu: bad entry length %u", p->dir, where,
-				o, rec);
+			problem(c, "directory %u: %s, offset %zu: bad entry length %u", p->dir,
+				where, o, rec);
 			return -1;
 		}
 		if (ino && nlen == 0)
@@ -846,8 +852,8 @@ static int dir_entries(struct fsck *c, struct dirpos *p, const uint8_t *buf, siz
 		if (ino && nlen && p->indexed) {
 			ext2_dirhash_t h = 0, minor;
 			if (!ext2fs_dirhash2(p->hash_alg, (const char *)buf + o + 8, (int)nlen,
-					     c->efs->encoding, (int)p->hash_flags, c->s->s_hash_seed,
-					     &h, &minor)) {
+					     c->efs->encoding, (int)p->hash_flags,
+					     c->s->s_hash_seed, &h, &minor)) {
 				h &= ~1u;
 				if (!p->hashed || h < p->hash_min)
 					p->hash_min = h;
@@ -861,7 +867,8 @@ static int dir_entries(struct fsck *c, struct dirpos *p, const uint8_t *buf, siz
 	return 0;
 }
 
-/* The htree of one directory: blocks[] its blocks (lblk order), mins/maxs the name hashes each holds. */
+/* The htree of one directory: blocks[] its blocks (lblk order), mins/maxs the name hashes each
+ * holds. */
 struct htree {
 	struct fsck *c;
 	ext2_ino_t dir;
@@ -918,10 +925,11 @@ static void htree_node(struct htree *h, const uint8_t *buf, size_t at, int level
 		prev = hash;
 		const struct dblk *b = find_blk(h, blk);
 		if (!b || blk == 0) {
-			problem(c,
-				"directory %u: htree block %u: entry %u points to block %u, outside "
-				"the directory",
-				h->dir, self, i, blk);
+			problem(
+			    c,
+			    "directory %u: htree block %u: entry %u points to block %u, outside "
+			    "the directory",
+			    h->dir, self, i, blk);
 			continue;
 		}
 		size_t k = (size_t)(b - h->blk);
@@ -934,8 +942,8 @@ static void htree_node(struct htree *h, const uint8_t *buf, size_t at, int level
 			if (read_blk(c, b->pblk, nb) < 0)
 				continue;
 			if (get32(nb, c->bs, 0) != 0) {
-				problem(c, "directory %u: htree block %u is not an index node", h->dir,
-					blk);
+				problem(c, "directory %u: htree block %u is not an index node",
+					h->dir, blk);
 				continue;
 			}
 			htree_node(h, nb, 8, level + 1, hash, next, blk);
@@ -969,8 +977,7 @@ static void check_dir(struct fsck *c, ext2_ino_t dir, const struct dblk *blk, si
 		}
 		dir_entry(c, &p, (const uint8_t *)".", 1, dir, EXT2_FT_DIR);
 		uint32_t up = get32(ibuf, size, 0);
-		dir_entry(c, &p, (const uint8_t *)"..", 2, up,
-			  up <= c->ninodes ? c->ftype[up] : 0);
+		dir_entry(c, &p, (const uint8_t *)"..", 2, up, up <= c->ninodes ? c->ftype[up] : 0);
 		size_t first = size < EXT4_MIN_INLINE_DATA_SIZE ? size : EXT4_MIN_INLINE_DATA_SIZE;
 		if (dir_entries(c, &p, ibuf, 4, first, "inline data") == 0 && size > first)
 			dir_entries(c, &p, ibuf, first, size, "inline data (xattr part)");
@@ -1088,10 +1095,10 @@ static void check_journal(struct fsck *c)
 		return;
 	}
 	size_t n = c->bs;
-	uint32_t magic = get32be(buf, n, 0), type = get32be(buf, n, 4),
-		 bsize = get32be(buf, n, 12), maxlen = get32be(buf, n, 16),
-		 first = get32be(buf, n, 20), start = get32be(buf, n, 28),
-		 incompat = get32be(buf, n, 40), users = get32be(buf, n, 64);
+	uint32_t magic = get32be(buf, n, 0), type = get32be(buf, n, 4), bsize = get32be(buf, n, 12),
+		 maxlen = get32be(buf, n, 16), first = get32be(buf, n, 20),
+		 start = get32be(buf, n, 28), incompat = get32be(buf, n, 40),
+		 users = get32be(buf, n, 64);
 	uint64_t iblocks = EXT2_I_SIZE(&in) / c->bs;
 	if (magic != 0xc03b3998) {
 		problem(c, "journal superblock: bad magic 0x%08x", magic);
@@ -1150,7 +1157,8 @@ static void check_groups(struct fsck *c)
 	unsigned long long missing = 0, extra = 0;
 	blk64_t first_missing = 0, first_extra = 0;
 	for (dgrp_t g = 0; g < efs->group_desc_count; g++) {
-		blk64_t first = ext2fs_group_first_block2(efs, g), last = ext2fs_group_last_block2(efs, g);
+		blk64_t first = ext2fs_group_first_block2(efs, g),
+			last = ext2fs_group_last_block2(efs, g);
 		size_t nb = (size_t)(last - first + 1);
 		memset(want, 0, bpg / 8 + 1);
 		memset(have, 0, bpg / 8 + 1);
@@ -1192,12 +1200,14 @@ static void check_groups(struct fsck *c)
 		if (ext2fs_has_group_desc_csum(efs)) {
 			uint32_t unused = ext2fs_bg_itable_unused(efs, g);
 			if (unused > ipg || last_used > ipg - unused)
-				problem(c,
-					"group %u: inode %u in use inside the %u inodes marked unused "
-					"(bg_itable_unused)",
-					g, g * ipg + last_used, unused);
+				problem(
+				    c,
+				    "group %u: inode %u in use inside the %u inodes marked unused "
+				    "(bg_itable_unused)",
+				    g, g * ipg + last_used, unused);
 			if ((ext2fs_bg_flags(efs, g) & EXT2_BG_INODE_UNINIT) && usedi)
-				problem(c, "group %u: INODE_UNINIT with %u inodes in use", g, usedi);
+				problem(c, "group %u: INODE_UNINIT with %u inodes in use", g,
+					usedi);
 			if (!ext2fs_group_desc_csum_verify(efs, g))
 				problem(c, "group %u: descriptor checksum mismatch", g);
 		}
@@ -1255,7 +1265,8 @@ static void check_tree(struct fsck *c)
 		}
 		uint8_t result = state[cur] == 2 ? 2 : 3;
 		if (state[cur] == 1)
-			problem(c, "directory %u is in a directory cycle, unreachable from the root",
+			problem(c,
+				"directory %u is in a directory cycle, unreachable from the root",
 				cur);
 		for (size_t k = 0; k < nstack; k++)
 			state[stack[k]] = result;
@@ -1330,7 +1341,8 @@ static void scan_unused(struct fsck *c, struct ext2_inode_large *in, int isize)
 		uint32_t from = unused < ipg ? ipg - unused : 0;
 		if (ext2fs_bg_flags_test(efs, g, EXT2_BG_INODE_UNINIT))
 			from = 0;
-		ext2_ino_t ino = (ext2_ino_t)(g * ipg + from + 1), last = (ext2_ino_t)((g + 1) * ipg);
+		ext2_ino_t ino = (ext2_ino_t)(g * ipg + from + 1),
+			   last = (ext2_ino_t)((g + 1) * ipg);
 		while (from < ipg && ino <= last &&
 		       !ext2fs_find_first_set_inode_bitmap2(efs->inode_map, ino, last, &ino)) {
 			if (ext2fs_read_inode_full(efs, ino, (void *)in, isize) == 0) {
@@ -1432,7 +1444,8 @@ int ext4fs_fsck(struct ext4fs *fs, struct sbuf *report, unsigned *problems, stru
 		c.ino = 0;
 		claim(&c, ext2fs_block_bitmap_loc(efs, g), 1, "block bitmap");
 		claim(&c, ext2fs_inode_bitmap_loc(efs, g), 1, "inode bitmap");
-		claim(&c, ext2fs_inode_table_loc(efs, g), efs->inode_blocks_per_group, "inode table");
+		claim(&c, ext2fs_inode_table_loc(efs, g), efs->inode_blocks_per_group,
+		      "inode table");
 	}
 	if (ext2fs_has_feature_mmp(s) && s->s_mmp_block)
 		claim(&c, s->s_mmp_block, 1, "mmp");

@@ -108,12 +108,15 @@ int ext4fs_open(const char *path, int writable, struct ext4fs **out, struct err 
 		/* name them: the superblock's compat, incompat and ro_compat words */
 		struct sbuf names = SBUF_INIT;
 		uint32_t w[3];
-		memcpy(w, sb + 92, sizeof(w)); /* little-endian on disk, as on the hosts we build for */
-		ext4fs_feature_names(0, rc == EXT2_ET_UNSUPP_FEATURE ? w[1] & ~EXT2_LIB_FEATURE_INCOMPAT_SUPP : 0,
-				     rc == EXT2_ET_RO_UNSUPP_FEATURE ? w[2] & ~EXT2_LIB_FEATURE_RO_COMPAT_SUPP : 0,
-				     &names);
-		int r = err_set(e, CRUMB_EUNSUPP, "%s: unsupported feature%s: %s", path,
-				strchr(names.buf, ' ') ? "s" : "", names.len ? names.buf : "unknown");
+		memcpy(w, sb + 92,
+		       sizeof(w)); /* little-endian on disk, as on the hosts we build for */
+		ext4fs_feature_names(
+		    0, rc == EXT2_ET_UNSUPP_FEATURE ? w[1] & ~EXT2_LIB_FEATURE_INCOMPAT_SUPP : 0,
+		    rc == EXT2_ET_RO_UNSUPP_FEATURE ? w[2] & ~EXT2_LIB_FEATURE_RO_COMPAT_SUPP : 0,
+		    &names);
+		int r =
+		    err_set(e, CRUMB_EUNSUPP, "%s: unsupported feature%s: %s", path,
+			    strchr(names.buf, ' ') ? "s" : "", names.len ? names.buf : "unknown");
 		sb_release(&names);
 		return r;
 	}

@@ -23,7 +23,6 @@ struct ext4fs {
  * space-separated, to out ("FEATURE_I17" style for bits without a name).
  * Used to name what an image has that crumb does not support or check.
  */
-void ext4fs_feature_names(uint32_t compat, uint32_t incompat, uint32_t ro_compat,
-			  struct sbuf *out);
+void ext4fs_feature_names(uint32_t compat, uint32_t incompat, uint32_t ro_compat, struct sbuf *out);
 
 #endif

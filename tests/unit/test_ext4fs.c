@@ -404,11 +404,12 @@ static void test_fsck(void)
 {
 	char img[512];
 	snprintf(img, sizeof(img), "%s/c.img", dir);
-	sh("rm -rf %s/src && mkdir -p %s/src/d && printf one >%s/src/a && printf two >%s/src/b", dir,
-	   dir, dir, dir);
+	sh("rm -rf %s/src && mkdir -p %s/src/d && printf one >%s/src/a && printf two >%s/src/b",
+	   dir, dir, dir, dir);
 	sh("mke2fs -q -F -t ext4 -d %s/src %s 4M", dir, img);
 	ok(fsck_says(img, 0, 0, ""), "fsck: a fresh image is clean");
-	sh("debugfs -w -R \"sif /b block[5] $(debugfs -R 'bmap /a 0' %s 2>/dev/null)\" %s >/dev/null 2>&1",
+	sh("debugfs -w -R \"sif /b block[5] $(debugfs -R 'bmap /a 0' %s 2>/dev/null)\" %s "
+	   ">/dev/null 2>&1",
 	   img, img);
 	ok(fsck_says(img, 0, -1, "claimed twice"), "fsck: a block two files claim");
 	sh("mke2fs -q -F -t ext4 -d %s/src %s 4M && debugfs -w -R \"freeb $(debugfs -R 'bmap /a 0' "
@@ -434,10 +435,11 @@ static void test_fsck(void)
 	ext2_ino_t big = 0;
 	blk64_t root = 0;
 	char *blk = NULL;
-	int done = !ext2fs_open(img, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &efs) &&
-		   !ext2fs_namei(efs, EXT2_ROOT_INO, EXT2_ROOT_INO, "big", &big) &&
-		   !ext2fs_bmap2(efs, big, NULL, NULL, 0, 0, NULL, &root) &&
-		   !ext2fs_get_mem(efs->blocksize, &blk) && !io_channel_read_blk64(efs->io, root, 1, blk);
+	int done =
+	    !ext2fs_open(img, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &efs) &&
+	    !ext2fs_namei(efs, EXT2_ROOT_INO, EXT2_ROOT_INO, "big", &big) &&
+	    !ext2fs_bmap2(efs, big, NULL, NULL, 0, 0, NULL, &root) &&
+	    !ext2fs_get_mem(efs->blocksize, &blk) && !io_channel_read_blk64(efs->io, root, 1, blk);
 	if (done) {
 		static const unsigned char stale[8] = {0, 0, 0, 0, 12, 0, 0, 0xde};
 		memcpy(blk + efs->blocksize - 12, stale, sizeof(stale));
