@@ -438,10 +438,10 @@ static void check_xattrs(struct fsck *c, const uint8_t *buf, size_t len, size_t 
 		if (!vino && (hash || !inode_part)) {
 			uint8_t ent[16 + 256];
 			memcpy(ent, buf + o, 16 + (size_t)nlen);
-			uint8_t *val = (uint8_t *)buf + base + voff; /* checked above when vsize */
-			uint32_t h1 = ext2fs_ext_attr_hash_entry((void *)ent, vsize ? val : NULL);
-			uint32_t h2 =
-			    ext2fs_ext_attr_hash_entry_signed((void *)ent, vsize ? val : NULL);
+			/* the value's range was checked above */
+			void *val = vsize ? (void *)(buf + base + voff) : NULL;
+			uint32_t h1 = ext2fs_ext_attr_hash_entry((void *)ent, val);
+			uint32_t h2 = ext2fs_ext_attr_hash_entry_signed((void *)ent, val);
 			if (hash != h1 && hash != h2)
 				problem(c, "inode %u: %s: entry %u hash 0x%08x, want 0x%08x",
 					c->ino, where, i, hash, h1);
@@ -1494,7 +1494,7 @@ int ext4fs_fsck(struct ext4fs *fs, struct sbuf *report, unsigned *problems, stru
 		size_t end = at;
 		while (end < c.ndblk && c.dblk[end].ino == d)
 			end++;
-		check_dir(&c, d, c.dblk + at, end - at);
+		check_dir(&c, d, c.dblk ? c.dblk + at : NULL, end - at);
 		at = end;
 	}
 	for (size_t i = 0; i < c.eacap; i++)
