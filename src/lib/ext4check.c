@@ -550,13 +550,22 @@ static void check_symlink(struct fsck *c, ext2_ino_t ino, struct ext2_inode_larg
 	uint8_t *buf = c->buf[0];
 	size_t buflen;
 	const char *kind;
-	if (in->i_flags & (EXT4_INLINE_DATA_FL | EXT4_ENCRYPT_FL))
-		return; /* the target is in the inode's xattrs, or ciphertext */
+	if (in->i_flags & EXT4_ENCRYPT_FL)
+		return; /* ciphertext */
 	if (size == 0) {
 		problem(c, "inode %u: symlink of size 0", ino);
 		return;
 	}
-	if (size < sizeof(in->i_block) &&
+	if (in->i_flags & EXT4_INLINE_DATA_FL) {
+		size_t have = 0;
+		kind = "inline symlink";
+		if (ext2fs_inline_data_size(c->efs, ino, &have) || have > c->bs ||
+		    ext2fs_inline_data_get(c->efs, ino, (void *)in, buf, &have) || have > c->bs) {
+			problem(c, "inode %u: inline symlink: unreadable inline data", ino);
+			return;
+		}
+		buflen = have;
+	} else if (size < sizeof(in->i_block) &&
 	    c->counted == (ext2fs_file_acl_block(c->efs, (void *)in) != 0)) {
 		kind = "fast symlink";
 		buflen = sizeof(in->i_block);

@@ -105,6 +105,22 @@ inodes in the unused inode area|dbg 'set_bg 0 itable_unused 4000'|inside the 400
 link count|dbg 'sif /file2 links_count 5'|link count 5, named 1
 EOF
 
+# i_file_acl_hi without 64bit; an inline-data symlink longer than its data (fs ls says why)
+mke2fs -q -F -t ext4 -O ^64bit,inline_data -d src n.img 16M >/dev/null
+cp n.img k.img
+dbg 'sif /file2 file_acl_hi 1' 'sif /slow size 150'
+e2fsck -fn n.img >/dev/null 2>&1 && "$CRUMB" fs fsck n.img >/dev/null
+ok $? "an inline_data image without 64bit: clean to both"
+! e2fsck -fn k.img >/dev/null 2>&1
+ok $? "... e2fsck -fn rejects a non-zero i_file_acl_hi and a short inline symlink"
+"$CRUMB" fs fsck k.img >c.out
+is $? 1 "... crumb fs fsck too"
+grep -q 'i_file_acl_hi is 1 on a filesystem without 64bit' c.out; ok $? "... naming i_file_acl_hi"
+grep -q 'inline symlink of size 150 holds a target of 100 bytes' c.out; ok $? "... and the symlink"
+"$CRUMB" fs ls -l k.img:/ >/dev/null 2>c.err
+grep -q 'symlink inode [0-9]* unreadable: 100 of its 150 bytes are stored' c.err && one_line_error c.err
+ok $? "fs ls -l gives the reason a symlink is unreadable ($(cat c.err))"
+
 # an image with a feature the check does not verify: its own exit status, the feature named
 mke2fs -q -F -t ext4 -O quota q.img 8M >/dev/null
 "$CRUMB" fs fsck q.img >c.out 2>c.err
