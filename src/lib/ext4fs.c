@@ -105,11 +105,12 @@ int ext4fs_open(const char *path, int writable, struct ext4fs **out, struct err 
 	int flags = EXT2_FLAG_64BITS | (writable ? EXT2_FLAG_RW : 0);
 	rc = ext2fs_open2(path, NULL, flags, 0, 0, unix_io_manager, &efs);
 	if (rc == EXT2_ET_UNSUPP_FEATURE || rc == EXT2_ET_RO_UNSUPP_FEATURE) {
-		/* name them: the superblock's compat, incompat and ro_compat words */
+		/* name them: the superblock's compat, incompat and ro_compat words (LE) */
 		struct sbuf names = SBUF_INIT;
 		uint32_t w[3];
-		memcpy(w, sb + 92,
-		       sizeof(w)); /* little-endian on disk, as on the hosts we build for */
+		for (int k = 0; k < 3; k++)
+			w[k] = (uint32_t)sb[92 + 4 * k] | (uint32_t)sb[93 + 4 * k] << 8 |
+			       (uint32_t)sb[94 + 4 * k] << 16 | (uint32_t)sb[95 + 4 * k] << 24;
 		ext4fs_feature_names(
 		    0, rc == EXT2_ET_UNSUPP_FEATURE ? w[1] & ~EXT2_LIB_FEATURE_INCOMPAT_SUPP : 0,
 		    rc == EXT2_ET_RO_UNSUPP_FEATURE ? w[2] & ~EXT2_LIB_FEATURE_RO_COMPAT_SUPP : 0,
