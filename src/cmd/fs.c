@@ -50,10 +50,17 @@ const char usage_fs[] =
     "set, times written into an image are clamped to it. A symlink named as a\n"
     "cp source is followed; symlinks below it are copied as symlinks.\n"
     "\n"
-    "fsck runs libext2fs's checks and crumb's own (descriptors, bitmaps against\n"
-    "every inode's blocks, link counts against directory entries, free counts);\n"
-    "for a second opinion, run e2fsck -fn IMAGE. Exit: 0, 1 on failure (or\n"
-    "problems found by fsck), 2 on a usage error.\n";
+    "fsck checks an image read-only: group descriptors, checksums, every inode\n"
+    "(sizes, extent trees, symlinks, xattrs), every directory (entries, '.' and\n"
+    "'..', duplicate names, htree indexes), that the directories form a tree\n"
+    "(no hard link to a directory, no cycle), link counts, the bitmaps against\n"
+    "the blocks and inodes in use, free counts and the journal superblock; at\n"
+    "most 50 problems are listed. For a second opinion, run e2fsck -fn IMAGE.\n"
+    "\n"
+    "Exit: 0, 1 on failure, 2 on a usage error. fsck: 0 clean, 1 problems found\n"
+    "(or the image is unreadable), 3 not (fully) checked: the image uses features\n"
+    "the check does not verify (bigalloc, quota, ...; it names them), and no\n"
+    "problem was found in what it did check.\n";
 
 enum vkind { V_HOST, V_EXT4, V_ARCH };
 
@@ -80,6 +87,7 @@ struct addr {
 static struct vol *vols[MAX_VOLS];
 static int nvols;
 static int want_rw;
+static int last_open_code;  /* the CRUMB_E* code of the last vol_open that failed */
 static struct tree scratch; /* sources materialized for cp */
 static int scratch_n;
 static struct sde sde; /* SOURCE_DATE_EPOCH: times written into images are clamped */
@@ -157,11 +165,26 @@ static int vol_open(const char *image, struct vol **out)
 		/* libarchive reads a block of zeros as an empty tar: that is no archive */
 		if (r == 0 && !v->io.found_cpio && !v->t.root->nkids)
 			r = err_set(&e, CRUMB_EFORMAT, "no entries");
-		if (r < 0)
-			err_set(&e, r, "%s: not an ext2/3/4 image or a readable archive (%s)",
-				image, e.msg);
+		if (r < 0) {
+			/* e.msg cannot be formatted into itself; nor say the path or the verdict
+			 * twice */
+			char why[ERR_MSG_MAX];
+			const char *w = e.msg, *na = "not an archive crumb reads (";
+			size_t il = strlen(image);
+			if (!strncmp(w, image, il) && !strncmp(w + il, ": ", 2))
+				w += il + 2;
+			snprintf(why, sizeof(why), "%s", w);
+			if (!strncmp(why, na, strlen(na)))
+				err_set(&e, r,
+					"%s: not an ext2/3/4 image nor an archive crumb reads (%s",
+					image, why + strlen(na));
+			else
+				err_set(&e, r, "%s: not an ext2/3/4 image; as an archive: %s",
+					image, why);
+		}
 	}
 	if (r < 0) {
+		last_open_code = r;
 		if (v->kind == V_ARCH)
 			tree_release(&v->t);
 		free(v->image);
@@ -1328,35 +1351,47 @@ static int do_attr(int argc, char **argv, const char *verb)
 	return r;
 }
 
+/* fsck's exit statuses (documented in usage_fs): 1 also covers an unreadable image. */
+enum { FSCK_PROBLEMS = EXIT_FAIL, FSCK_UNCHECKED = 3 };
+
+/* Checks every image named; the worst result wins (problems over not checked). */
 static int do_fsck(int argc, char **argv)
 {
-	int r = 0;
-	for (int i = 0; i < argc && !r; i++) {
+	int worst = 0;
+	for (int i = 0; i < argc; i++) {
 		struct addr a;
+		int r;
 		char *arg = strchr(argv[i], ':') ? xstrdup(argv[i]) : xasprintf("%s:", argv[i]);
+		last_open_code = 0;
 		r = parse_addr(arg, &a);
 		if (!r && !a.v)
 			r = ferr("%s: no such image", argv[i]);
-		if (!r && a.v->kind == V_EXT4) {
+		if (r) {
+			r = last_open_code == CRUMB_EUNSUPP ? FSCK_UNCHECKED : FSCK_PROBLEMS;
+		} else if (a.v->kind == V_EXT4) {
 			struct sbuf rep = SBUF_INIT;
 			struct err e = {0};
 			unsigned n = 0;
 			struct ext4fs_info info;
-			if (ext4fs_fsck(a.v->fs, &rep, &n, &e) < 0) {
-				r = verr(&e);
-			} else if (n) {
-				fputs(rep.buf, stdout);
+			int rc = ext4fs_fsck(a.v->fs, &rep, &n, &e);
+			fputs(rep.buf, stdout);
+			if (n) {
 				printf("%s: %u problem%s\n", argv[i], n, n == 1 ? "" : "s");
-				r = EXIT_FAIL;
-			} else {
+				r = FSCK_PROBLEMS;
+			} else if (rc == 0) {
 				ext4fs_info(a.v->fs, &info);
 				printf("%s: clean, %u/%u inodes, %llu/%llu blocks\n", argv[i],
 				       info.inodes - info.free_inodes, info.inodes,
 				       (unsigned long long)(info.blocks - info.free_blocks),
 				       (unsigned long long)info.blocks);
 			}
+			if (rc < 0) {
+				verr(&e);
+				if (!n)
+					r = rc == CRUMB_EUNSUPP ? FSCK_UNCHECKED : FSCK_PROBLEMS;
+			}
 			sb_release(&rep);
-		} else if (!r) {
+		} else {
 			struct tree_stats st;
 			tree_stats(&a.v->t, &st);
 			printf("%s: clean %s archive, %llu entries\n", argv[i],
@@ -1364,8 +1399,10 @@ static int do_fsck(int argc, char **argv)
 			       (unsigned long long)st.nodes - 1);
 		}
 		free(arg);
+		if (r == FSCK_PROBLEMS || (r && !worst))
+			worst = r;
 	}
-	return r;
+	return worst;
 }
 
 int cmd_fs(int argc, char **argv)

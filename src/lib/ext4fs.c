@@ -15,6 +15,8 @@
 #include <ext2fs/ext2_fs.h>
 #include <ext2fs/ext2fs.h>
 
+#include "ext4fs_int.h"
+
 #define MAX_LINKS 40
 #define MAX_DEPTH 512
 /* A file with more data ranges than this is recorded as all data (read in full). */
@@ -24,19 +26,6 @@
 #define CHUNK (256 * 1024)
 /* ext4 link count ceiling (the kernel's EXT4_LINK_MAX) */
 #define LINKS_MAX 65000
-
-struct ext4fs {
-	ext2_filsys fs;
-	char *path;
-	int writable;
-	uint64_t max_size; /* the largest file size this block size can address */
-	struct tree_reader reader;
-	/* The last file read through ext4fs_read stays open: trees are read in chunks. */
-	ext2_file_t file;
-	ext2_ino_t file_ino;
-	int64_t epoch; /* ext4fs_set_epoch */
-	int clamp;
-};
 
 typedef struct ext2_inode_large inode_t;
 
@@ -115,6 +104,23 @@ int ext4fs_open(const char *path, int writable, struct ext4fs **out, struct err 
 			       path);
 	int flags = EXT2_FLAG_64BITS | (writable ? EXT2_FLAG_RW : 0);
 	rc = ext2fs_open2(path, NULL, flags, 0, 0, unix_io_manager, &efs);
+	if (rc == EXT2_ET_UNSUPP_FEATURE || rc == EXT2_ET_RO_UNSUPP_FEATURE) {
+		/* name them: the superblock's compat, incompat and ro_compat words (LE) */
+		struct sbuf names = SBUF_INIT;
+		uint32_t w[3];
+		for (int k = 0; k < 3; k++)
+			w[k] = (uint32_t)sb[92 + 4 * k] | (uint32_t)sb[93 + 4 * k] << 8 |
+			       (uint32_t)sb[94 + 4 * k] << 16 | (uint32_t)sb[95 + 4 * k] << 24;
+		ext4fs_feature_names(
+		    0, rc == EXT2_ET_UNSUPP_FEATURE ? w[1] & ~EXT2_LIB_FEATURE_INCOMPAT_SUPP : 0,
+		    rc == EXT2_ET_RO_UNSUPP_FEATURE ? w[2] & ~EXT2_LIB_FEATURE_RO_COMPAT_SUPP : 0,
+		    &names);
+		int r =
+		    err_set(e, CRUMB_EUNSUPP, "%s: unsupported feature%s: %s", path,
+			    strchr(names.buf, ' ') ? "s" : "", names.len ? names.buf : "unknown");
+		sb_release(&names);
+		return r;
+	}
 	if (rc)
 		return fail(e, code_of(rc) == CRUMB_EIO ? CRUMB_EIO : CRUMB_EFORMAT, rc,
 			    "%s: cannot open image", path);
@@ -367,8 +373,13 @@ int ext4fs_readlink(struct ext4fs *fs, uint32_t ino, char **out, struct err *e)
 		}
 		if (rc || got != st.size) {
 			free(buf);
-			return fail(e, CRUMB_EFORMAT, rc, "%s: symlink inode %u unreadable",
-				    fs->path, ino);
+			if (rc)
+				return fail(e, CRUMB_EFORMAT, rc, "%s: symlink inode %u unreadable",
+					    fs->path, ino);
+			return err_set(e, CRUMB_EFORMAT,
+				       "%s: symlink inode %u unreadable: %u of its %llu bytes are "
+				       "stored",
+				       fs->path, ino, got, (unsigned long long)st.size);
 		}
 	}
 	if (strlen(buf) != st.size) {
@@ -1512,261 +1523,4 @@ void ext4fs_info(struct ext4fs *fs, struct ext4fs_info *info)
 	info->free_blocks = ext2fs_free_blocks_count(s);
 	info->inodes = s->s_inodes_count;
 	info->free_inodes = s->s_free_inodes_count;
-}
-
-/* ---- fsck: the library's own consistency check ---- */
-
-struct fsck {
-	struct ext4fs *fs;
-	struct sbuf *report;
-	unsigned problems, lines;
-	ext2fs_block_bitmap found, ea;
-	ext2_ino_t ino;
-	uint32_t *refs; /* directory entries naming each inode */
-	int bad_iter;
-};
-
-/* Problems past this many are counted, not listed, so a wrecked image gives a bounded report. */
-#define FSCK_MAX_LINES 50
-
-__attribute__((format(printf, 2, 3))) static void problem(struct fsck *c, const char *fmt, ...)
-{
-	va_list ap;
-	c->problems++;
-	if (c->lines++ >= FSCK_MAX_LINES)
-		return;
-	va_start(ap, fmt);
-	sb_vaddf(c->report, fmt, ap);
-	va_end(ap);
-	sb_addc(c->report, '\n');
-}
-
-static void mark_block(struct fsck *c, blk64_t b, const char *what)
-{
-	struct ext2_super_block *s = c->fs->fs->super;
-	if (b < s->s_first_data_block || b >= ext2fs_blocks_count(s)) {
-		problem(c, "inode %u: %s block %llu out of range", c->ino, what,
-			(unsigned long long)b);
-		c->bad_iter++;
-		return;
-	}
-	if (ext2fs_test_block_bitmap2(c->found, b))
-		problem(c, "block %llu claimed twice (inode %u, %s)", (unsigned long long)b, c->ino,
-			what);
-	else
-		ext2fs_mark_block_bitmap2(c->found, b);
-}
-
-static int fsck_blk_cb(ext2_filsys efs, blk64_t *blocknr, e2_blkcnt_t blockcnt, blk64_t ref,
-		       int refoff, void *priv)
-{
-	struct fsck *c = priv;
-	mark_block(c, *blocknr, blockcnt < 0 ? "metadata" : "data");
-	return c->bad_iter > 16 ? BLOCK_ABORT : 0;
-}
-
-static int fsck_dir_cb(ext2_ino_t dir, int entry, struct ext2_dir_entry *d, int offset,
-		       int blocksize, char *buf, void *priv)
-{
-	struct fsck *c = priv;
-	if (!d->inode)
-		return 0;
-	if (d->inode > c->fs->fs->super->s_inodes_count) {
-		problem(c, "directory %u: entry names inode %u, past the last inode", dir,
-			d->inode);
-		return 0;
-	}
-	c->refs[d->inode]++;
-	return 0;
-}
-
-int ext4fs_fsck(struct ext4fs *fs, struct sbuf *report, unsigned *problems, struct err *e)
-{
-	ext2_filsys efs = fs->fs;
-	struct ext2_super_block *s = efs->super;
-	struct fsck c = {.fs = fs, .report = report};
-	ext2_inode_scan scan = NULL;
-	uint16_t *nlink = NULL;
-	uint8_t *live = NULL;
-	errcode_t rc;
-	int r = 0;
-
-	*problems = 0;
-	drop_cache(fs);
-	if (s->s_inodes_count > (1u << 26))
-		return err_set(e, CRUMB_EUNSUPP, "%s: too many inodes (%u) to check here", fs->path,
-			       s->s_inodes_count);
-	if ((rc = ext2fs_check_desc(efs))) {
-		problem(&c, "group descriptors: %s", error_message(rc));
-		goto out;
-	}
-	if (!efs->block_map || !efs->inode_map) {
-		if ((rc = ext2fs_read_bitmaps(efs))) {
-			problem(&c, "bitmaps: %s", error_message(rc));
-			goto out;
-		}
-	}
-	if (ext2fs_has_feature_bigalloc(s)) {
-		r = err_set(e, CRUMB_EUNSUPP, "%s: bigalloc images are not checked here", fs->path);
-		goto out;
-	}
-	if ((rc = ext2fs_allocate_block_bitmap(efs, "found", &c.found)) ||
-	    (rc = ext2fs_allocate_block_bitmap(efs, "ea", &c.ea))) {
-		r = fail(e, CRUMB_EIO, rc, "%s: bitmaps for the check", fs->path);
-		goto out;
-	}
-	/* metadata every group carries: superblock and descriptor copies, bitmaps, inode table */
-	for (dgrp_t g = 0; g < efs->group_desc_count; g++) {
-		ext2fs_reserve_super_and_bgd(efs, g, c.found);
-		c.ino = 0;
-		mark_block(&c, ext2fs_block_bitmap_loc(efs, g), "block bitmap");
-		mark_block(&c, ext2fs_inode_bitmap_loc(efs, g), "inode bitmap");
-		for (blk64_t b = 0; b < efs->inode_blocks_per_group; b++)
-			mark_block(&c, ext2fs_inode_table_loc(efs, g) + b, "inode table");
-	}
-	if (ext2fs_has_feature_mmp(s) && s->s_mmp_block)
-		mark_block(&c, s->s_mmp_block, "mmp");
-	c.refs = xcalloc((size_t)s->s_inodes_count + 1, sizeof(*c.refs));
-	nlink = xcalloc((size_t)s->s_inodes_count + 1, sizeof(*nlink));
-	live = xcalloc((size_t)s->s_inodes_count + 1, 1);
-
-	int isize = EXT2_INODE_SIZE(s);
-	inode_t *in = xcalloc(1, (size_t)isize > sizeof(inode_t) ? (size_t)isize : sizeof(inode_t));
-	if ((rc = ext2fs_open_inode_scan(efs, 0, &scan))) {
-		free(in);
-		r = fail(e, CRUMB_EFORMAT, rc, "%s: inode scan", fs->path);
-		goto out;
-	}
-	for (;;) {
-		ext2_ino_t ino;
-		rc = ext2fs_get_next_inode_full(scan, &ino, (struct ext2_inode *)in, isize);
-		if (rc == EXT2_ET_BAD_BLOCK_IN_INODE_TABLE)
-			continue;
-		if (rc) {
-			problem(&c, "inode table: %s", error_message(rc));
-			break;
-		}
-		if (!ino)
-			break;
-		c.ino = ino;
-		c.bad_iter = 0;
-		int marked = !!ext2fs_test_inode_bitmap2(efs->inode_map, ino);
-		int reserved = ino < EXT2_FIRST_INODE(s);
-		int used = in->i_links_count > 0 && (!reserved || ino == EXT2_ROOT_INO);
-		if (!reserved && used != marked)
-			problem(&c, "inode %u: %s", ino,
-				used ? "in use but marked free in the bitmap"
-				     : "marked in use in the bitmap but free");
-		if (reserved && !marked)
-			problem(&c, "reserved inode %u marked free", ino);
-		int special =
-		    reserved && ino != EXT2_ROOT_INO && in->i_mode && ino != EXT2_RESIZE_INO;
-		if (ino == EXT2_RESIZE_INO && in->i_block[EXT2_DIND_BLOCK])
-			mark_block(&c, in->i_block[EXT2_DIND_BLOCK], "resize");
-		if (!used && !special)
-			continue;
-		if (used) {
-			int ok;
-			type_of(in->i_mode, &ok);
-			if (!ok)
-				problem(&c, "inode %u: unknown file type (mode %o)", ino,
-					in->i_mode);
-			live[ino] = 1;
-			nlink[ino] = in->i_links_count;
-		}
-		if (ext2fs_inode_has_valid_blocks2(efs, (struct ext2_inode *)in) &&
-		    !(in->i_flags & EXT4_INLINE_DATA_FL)) {
-			rc = ext2fs_block_iterate3(efs, ino, BLOCK_FLAG_READ_ONLY, NULL,
-						   fsck_blk_cb, &c);
-			if (rc)
-				problem(&c, "inode %u: block map: %s", ino, error_message(rc));
-		}
-		blk64_t ea = ext2fs_file_acl_block(efs, (struct ext2_inode *)in);
-		if (ea) {
-			if (ea < s->s_first_data_block || ea >= ext2fs_blocks_count(s))
-				problem(&c, "inode %u: xattr block %llu out of range", ino,
-					(unsigned long long)ea);
-			else if (!ext2fs_test_block_bitmap2(c.ea, ea)) {
-				ext2fs_mark_block_bitmap2(c.ea, ea); /* shared blocks count once */
-				mark_block(&c, ea, "xattr");
-			}
-		}
-		if (used && LINUX_S_ISDIR(in->i_mode)) {
-			rc = ext2fs_dir_iterate2(efs, ino, 0, NULL, fsck_dir_cb, &c);
-			if (rc)
-				problem(&c, "directory %u: %s", ino, error_message(rc));
-		}
-	}
-	free(in);
-
-	/* blocks: what the inodes and metadata claim against the on-disk bitmap */
-	unsigned long long extra = 0, missing = 0;
-	for (blk64_t b = s->s_first_data_block; b < ext2fs_blocks_count(s); b++) {
-		int want = ext2fs_test_block_bitmap2(c.found, b);
-		int have = ext2fs_test_block_bitmap2(efs->block_map, b);
-		if (want && !have) {
-			if (!missing++)
-				problem(&c, "block %llu in use but marked free",
-					(unsigned long long)b);
-		} else if (!want && have) {
-			if (!extra++)
-				problem(&c, "block %llu marked in use but owned by nothing",
-					(unsigned long long)b);
-		}
-	}
-	if (missing > 1)
-		problem(&c, "%llu blocks in use but marked free in all", missing);
-	if (extra > 1)
-		problem(&c, "%llu blocks marked in use but owned by nothing in all", extra);
-
-	/* free counts of each group against its bitmaps */
-	for (dgrp_t g = 0; g < efs->group_desc_count; g++) {
-		blk64_t first = ext2fs_group_first_block2(efs, g),
-			last = ext2fs_group_last_block2(efs, g);
-		uint64_t freeb = 0;
-		for (blk64_t b = first; b <= last; b++)
-			freeb += !ext2fs_test_block_bitmap2(efs->block_map, b);
-		if (freeb != ext2fs_bg_free_blocks_count(efs, g))
-			problem(&c, "group %u: free blocks count %u, bitmap says %llu", g,
-				ext2fs_bg_free_blocks_count(efs, g), (unsigned long long)freeb);
-		uint32_t freei = 0;
-		for (uint32_t i = 1; i <= s->s_inodes_per_group; i++)
-			freei += !ext2fs_test_inode_bitmap2(efs->inode_map,
-							    g * s->s_inodes_per_group + i);
-		if (freei != ext2fs_bg_free_inodes_count(efs, g))
-			problem(&c, "group %u: free inodes count %u, bitmap says %u", g,
-				ext2fs_bg_free_inodes_count(efs, g), freei);
-	}
-
-	/* link counts against the names found in directories */
-	for (ext2_ino_t i = 1; i <= s->s_inodes_count; i++) {
-		if (!live[i]) {
-			if (c.refs[i] && i >= EXT2_FIRST_INODE(s))
-				problem(&c, "inode %u is free but named in a directory", i);
-			continue;
-		}
-		if (c.refs[i] == nlink[i])
-			continue;
-		if (nlink[i] == 1 && c.refs[i] > LINKS_MAX && ext2fs_has_feature_dir_nlink(s))
-			continue;
-		if (c.refs[i] == 0)
-			problem(&c, "inode %u is in use but named nowhere", i);
-		else
-			problem(&c, "inode %u: link count %u, named %u times", i, nlink[i],
-				c.refs[i]);
-	}
-out:
-	if (scan)
-		ext2fs_close_inode_scan(scan);
-	if (c.found)
-		ext2fs_free_block_bitmap(c.found);
-	if (c.ea)
-		ext2fs_free_block_bitmap(c.ea);
-	free(c.refs);
-	free(nlink);
-	free(live);
-	if (c.lines > FSCK_MAX_LINES)
-		sb_addf(report, "(%u more problems not listed)\n", c.lines - FSCK_MAX_LINES);
-	*problems = c.problems;
-	return r;
 }

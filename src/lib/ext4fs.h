@@ -12,7 +12,8 @@
 struct ext4fs;
 
 /* Opens path (read-only unless writable). A corrupt or truncated image is
- * CRUMB_EFORMAT with a one-line reason, never a crash. */
+ * CRUMB_EFORMAT with a one-line reason, never a crash; features libext2fs
+ * does not support are CRUMB_EUNSUPP naming them. */
 int ext4fs_open(const char *path, int writable, struct ext4fs **out, struct err *e);
 /* The times edits write: "now" and, with EXT4FS_PRESERVE, a node's mtime
  * are clamped to epoch when clamp is set (clamp_time; SOURCE_DATE_EPOCH),
@@ -114,11 +115,26 @@ int ext4fs_chown(struct ext4fs *fs, uint32_t ino, uint32_t uid, uint32_t gid, st
 int ext4fs_utimes(struct ext4fs *fs, uint32_t ino, int64_t atime, int64_t mtime, struct err *e);
 
 /*
- * Checks the image with the library alone: group descriptors, bitmaps
- * against every inode's blocks (claimed twice, out of range, in use but
- * free, free but in use), link counts against directory entries, and free
- * counts. Each problem is one line appended to report; *problems gets their
- * number (0: clean). Returns an error only when the check could not run.
+ * Checks the image read-only (the code is in ext4check.c), as e2fsck -fn
+ * would: group descriptors and checksums; every inode (type, i_size and
+ * i_blocks against its extents or block map, extent tree headers, order and
+ * lengths, symlinks, i_extra_isize, in-inode and block xattrs); every
+ * directory ('.', '..', file types, names, duplicates, htree roots and
+ * nodes: levels, limit, count, blocks, hash ranges); that directories form
+ * a tree (each named once, none a second name of the root, '..' pointing
+ * back, all reachable: no cycle); link counts; the block bitmap against
+ * every block claimed (claimed twice, in use but free, free but in use),
+ * the inode bitmap against the inodes in use, free counts per group and in
+ * the superblock; the journal superblock.
+ *
+ * Each problem is one line appended to report (at most 50 listed, then a
+ * count); *problems gets their number (0: clean). Hostile images cost time
+ * bounded by their size: each block is read at most once per pass.
+ * Returns 0, or CRUMB_EUNSUPP when the image has features this check does
+ * not verify, named in the message ("not fully checked here: features
+ * quota"): the rest is still checked and counted, except for bigalloc,
+ * where nothing is (*problems 0). Other errors: the check could not run.
+ * Write verbs should refuse an image with *problems > 0 or CRUMB_EUNSUPP.
  */
 int ext4fs_fsck(struct ext4fs *fs, struct sbuf *report, unsigned *problems, struct err *e);
 
