@@ -791,6 +791,16 @@ static void support_filters(struct archive *a)
 static int header_error(struct imp *im, struct archive *a, int first)
 {
 	const char *why = archive_error_string(a) ? archive_error_string(a) : "unreadable";
+	/* libarchive's readers return FATAL with no message when input ends inside a
+	 * header (a file no reader recognizes gets "Unrecognized archive format") */
+	if (!archive_error_string(a))
+		return first ? err_set(im->e, CRUMB_EFORMAT,
+				       "%s: truncated archive (it ends inside a header)", im->apath)
+			     : err_set(im->e, CRUMB_EFORMAT,
+				       "%s: truncated archive (it ends inside the header after %s)",
+				       im->apath, im->shown);
+	if (first && strcasestr(why, "truncated"))
+		return err_set(im->e, CRUMB_EFORMAT, "%s: truncated archive (%s)", im->apath, why);
 	if (first)
 		return err_set(im->e, CRUMB_EFORMAT, "%s: not an archive crumb reads (%s)",
 			       im->apath, why);
