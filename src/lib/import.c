@@ -536,7 +536,7 @@ static void group_add(struct imp *im, uint64_t id, const struct tree_node *n)
 {
 	size_t i = (size_t)(id - im->hl_base - 1);
 	if (i >= im->ngroups) {
-		size_t nn = i + 16;
+		size_t nn = i + 16 > im->ngroups * 2 ? i + 16 : im->ngroups * 2; /* not quadratic */
 		im->groups = xrealloc(im->groups, nn * sizeof(*im->groups));
 		memset(im->groups + im->ngroups, 0, (nn - im->ngroups) * sizeof(*im->groups));
 		im->ngroups = nn;
