@@ -58,9 +58,10 @@ const char usage_fs[] =
     "one with a feature crumb's edits do not keep right (quota, project, bigalloc,\n"
     "mmp, encrypt, casefold, verity, ea_inode, shared_blocks, read-only, unknown\n"
     "ones). --force (cp, mv, rm, mkdir, ln, chmod, chown) writes anyway: run\n"
-    "e2fsck -f on the image afterwards. Edits of an ext image are held aside and\n"
-    "written only when the whole command succeeded: a command that fails (a full\n"
-    "image, a bad source) leaves the image byte-identical.\n"
+    "e2fsck -f on the image afterwards (rm -f only ignores missing paths).\n"
+    "Edits of an ext image are held aside and written only when the whole\n"
+    "command succeeded: a command that fails (a full image, a bad source) leaves\n"
+    "the image byte-identical.\n"
     "\n"
     "Exit: 0, 1 on failure (or problems found by fsck), 2 on a usage error.\n";
 

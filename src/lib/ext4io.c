@@ -358,10 +358,13 @@ errcode_t ext4io_commit(io_channel ch)
 		size_t k = 0, got;
 		while (i + k < n && k < BATCH && v[i + k].unit == v[i].unit + k)
 			k++;
-		for (size_t j = 0; j < k && !rc; j++) {
-			rc = full_pread(h->spill, buf + j * UNIT, UNIT, (uint64_t)v[i + j].slot * UNIT,
-					&got);
-			if (!rc && got != UNIT)
+		for (size_t j = 0, m; j < k && !rc; j += m) {
+			/* units written in order sit in consecutive slots: one read */
+			for (m = 1; j + m < k && v[i + j + m].slot == v[i + j].slot + m; m++)
+				;
+			rc = full_pread(h->spill, buf + j * UNIT, m * UNIT,
+					(uint64_t)v[i + j].slot * UNIT, &got);
+			if (!rc && got != m * UNIT)
 				rc = EXT2_ET_SHORT_READ;
 		}
 		uint64_t at = v[i].unit << UNIT_SHIFT, len = (uint64_t)k * UNIT;

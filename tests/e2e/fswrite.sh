@@ -51,6 +51,23 @@ clean r0.img; ok $? "e2fsck -fn: the revision-0 image is clean"
 "$CRUMB" fs ls r0.img:/ >out.txt 2>err.out && grep -qx lost+found out.txt; ok $? "fs ls of a revision-0 image"
 "$CRUMB" fs cp -r src r0.img:/src && clean r0.img; ok $? "... fs cp -r into it, e2fsck -fn clean"
 
+# features libext2fs does not know are named (set by hand: bit 19 of incompat, 20 of ro_compat)
+mke2fs -q -F -t ext4 -O ^metadata_csum uf.ext4 8M >/dev/null 2>&1 && cp uf.ext4 ur.ext4
+python3 - <<'EOF'
+import struct
+for path, off, bit in (("uf.ext4", 0x60, 1 << 19), ("ur.ext4", 0x64, 1 << 20)):
+    with open(path, "r+b") as f:
+        f.seek(1024 + off)
+        v = struct.unpack("<I", f.read(4))[0]
+        f.seek(1024 + off)
+        f.write(struct.pack("<I", v | bit))
+EOF
+"$CRUMB" fs ls uf.ext4:/ 2>err.out; is $? 1 "an unknown incompat feature: fails"
+grep -q 'unsupported feature(s): FEATURE_I19$' err.out; ok $? "... naming it: $(cat err.out)"
+"$CRUMB" fs ls ur.ext4:/ >/dev/null; ok $? "an unknown ro_compat feature: it can be read"
+"$CRUMB" fs mkdir --force ur.ext4:/x 2>err.out; is $? 1 "... not written, even with --force"
+grep -q 'FEATURE_R20 (it can only be read)' err.out; ok $? "... naming it: $(cat err.out)"
+
 # write refusals: a block two files claim (made with debugfs), a quota image, a bigalloc image
 cp a.ext4 shared.ext4
 blk=$(debugfs -R 'bmap /etc/blob 0' shared.ext4 2>/dev/null)
