@@ -1,4 +1,4 @@
-/* ext4fs_fuzz.c: libFuzzer target for the image reader: open, read the tree, list, read, fsck. */
+/* ext4fs_fuzz.c: libFuzzer target for the image reader: open, read the tree, list, read, fsck, a dropped edit. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -76,6 +76,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ext4fs_fsck(fs, &rep, &problems, &e);
 		sb_release(&rep);
 		ext4fs_close(fs, &e);
+	}
+	/* writable: the check before writing, then an edit through the held-writes layer, dropped */
+	if (ext4fs_open(path, EXT4FS_OPEN_RW, &fs, &e) == 0) {
+		if (ext4fs_write_check(fs, &e) == 0) {
+			struct tree t;
+			struct tree_node *n;
+			tree_init(&t);
+			if (tree_add_data(&t, "/f", "fuzz\n", 5, 0644, &e) == 0 &&
+			    (n = tree_lookup(&t, "/f", 0)))
+				ext4fs_put(fs, "/fuzz-new", n, 0, &e);
+			tree_release(&t);
+		}
+		ext4fs_discard(fs);
 	}
 	close(fd);
 	return 0;

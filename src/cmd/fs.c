@@ -16,7 +16,7 @@
 #include "cmd.h"
 
 const char usage_fs[] =
-    "usage: crumb fs VERB ARGS...\n"
+    "usage: crumb fs VERB [--force] ARGS...\n"
     "\n"
     "Reads and edits ext2/3/4 images and cpio archives (newc; none, gzip or zstd)\n"
     "without mounting them and without root, like mtools does for FAT.\n"
@@ -57,6 +57,16 @@ const char usage_fs[] =
     "the blocks and inodes in use, free counts and the journal superblock; at\n"
     "most 50 problems are listed. For a second opinion, run e2fsck -fn IMAGE.\n"
     "\n"
+    "Before its first write into an ext image, a verb runs that check and refuses\n"
+    "a damaged image (writing into it could overwrite another file's blocks), and\n"
+    "one with a feature crumb's edits do not keep right (quota, project, bigalloc,\n"
+    "mmp, encrypt, casefold, verity, ea_inode, shared_blocks, read-only, unknown\n"
+    "ones). --force (cp, mv, rm, mkdir, ln, chmod, chown) writes anyway: run\n"
+    "e2fsck -f on the image afterwards (rm -f only ignores missing paths).\n"
+    "Edits of an ext image are held aside and written only when the whole\n"
+    "command succeeded: a command that fails (a full image, a bad source) leaves\n"
+    "the image byte-identical.\n"
+    "\n"
     "Exit: 0, 1 on failure, 2 on a usage error. fsck: 0 clean, 1 problems found\n"
     "(or the image is unreadable), 3 not (fully) checked: the image uses features\n"
     "the check does not verify (bigalloc, quota, ...; it names them), and no\n"
@@ -74,7 +84,8 @@ struct vol {
 	struct tree t;
 	struct import_opts io;
 	int dirty;
-	char *ro_reason; /* why an image meant for editing was opened read-only */
+	char *ro_reason;     /* why an image meant for editing was opened read-only */
+	struct u64map *hlc; /* V_ARCH: hard-link group id -> number of names, built on first use */
 };
 
 struct addr {
@@ -86,8 +97,8 @@ struct addr {
 #define MAX_VOLS 16
 static struct vol *vols[MAX_VOLS];
 static int nvols;
-static int want_rw;
-static int last_open_code;  /* the CRUMB_E* code of the last vol_open that failed */
+static int want_rw, force_write;
+static int last_open_code; /* the CRUMB_E* code of the last vol_open that failed */
 static struct tree scratch; /* sources materialized for cp */
 static int scratch_n;
 static struct sde sde; /* SOURCE_DATE_EPOCH: times written into images are clamped */
@@ -104,6 +115,46 @@ static int clamp_node(struct tree_node *n, const char *path, void *ctx)
 	(void)ctx;
 	n->mtime = entry_time(n->mtime);
 	return 0;
+}
+
+/* An open-addressing map from non-zero 64-bit keys to counts (sets use it too). */
+struct u64map {
+	uint64_t *k;
+	uint32_t *c;
+	size_t n, cap;
+};
+
+static uint32_t *u64map_slot(struct u64map *m, uint64_t key)
+{
+	if ((m->n + 1) * 2 > m->cap) {
+		struct u64map big = {0};
+		big.cap = m->cap ? m->cap * 2 : 64;
+		big.k = xcalloc(big.cap, sizeof(*big.k));
+		big.c = xcalloc(big.cap, sizeof(*big.c));
+		for (size_t i = 0; i < m->cap; i++)
+			if (m->k[i])
+				*u64map_slot(&big, m->k[i]) = m->c[i];
+		free(m->k);
+		free(m->c);
+		*m = big;
+	}
+	size_t i = (size_t)(key * 0x9e3779b97f4a7c15ull >> 20) & (m->cap - 1);
+	while (m->k[i] && m->k[i] != key)
+		i = (i + 1) & (m->cap - 1);
+	if (!m->k[i]) {
+		m->k[i] = key;
+		m->n++;
+	}
+	return &m->c[i];
+}
+
+static void u64map_free(struct u64map *m)
+{
+	if (!m)
+		return;
+	free(m->k);
+	free(m->c);
+	free(m);
 }
 
 /* Prints "crumb: MESSAGE" and returns EXIT_FAIL, so errors read as one statement. */
@@ -151,8 +202,10 @@ static int vol_open(const char *image, struct vol **out)
 	int r;
 	if (m[0] == 0x53 && m[1] == 0xef) {
 		v->kind = V_EXT4;
-		r = ext4fs_open(image, want_rw, &v->fs, &e);
-		if ((r == CRUMB_EIO || r == CRUMB_EUNSUPP) && want_rw) {
+		r = ext4fs_open(image,
+				want_rw ? EXT4FS_OPEN_RW | (force_write ? EXT4FS_OPEN_FORCE : 0) : 0,
+				&v->fs, &e);
+		if (r < 0 && r != CRUMB_ENOENT && want_rw) {
 			/* it can still be a source; editing it reports why not */
 			v->ro_reason = xstrdup(e.msg);
 			r = ext4fs_open(image, 0, &v->fs, &e);
@@ -164,23 +217,19 @@ static int vol_open(const char *image, struct vol **out)
 		r = import_archive(&v->t, image, &v->io, &e);
 		/* libarchive reads a block of zeros as an empty tar: that is no archive */
 		if (r == 0 && !v->io.found_cpio && !v->t.root->nkids)
-			r = err_set(&e, CRUMB_EFORMAT, "no entries");
-		if (r < 0) {
-			/* e.msg cannot be formatted into itself; nor say the path or the verdict
-			 * twice */
+			r = err_set(&e, CRUMB_EFORMAT,
+				    "%s: not an ext2/3/4 image, nor an archive with entries", image);
+		/* else import's message names the image and what is wrong (truncated...);
+		 * for bytes that are neither, say both readers declined */
+		else if (r < 0) {
 			char why[ERR_MSG_MAX];
-			const char *w = e.msg, *na = "not an archive crumb reads (";
+			const char *na = "not an archive crumb reads";
 			size_t il = strlen(image);
-			if (!strncmp(w, image, il) && !strncmp(w + il, ": ", 2))
-				w += il + 2;
-			snprintf(why, sizeof(why), "%s", w);
-			if (!strncmp(why, na, strlen(na)))
-				err_set(&e, r,
-					"%s: not an ext2/3/4 image nor an archive crumb reads (%s",
-					image, why + strlen(na));
-			else
-				err_set(&e, r, "%s: not an ext2/3/4 image; as an archive: %s",
-					image, why);
+			snprintf(why, sizeof(why), "%s", e.msg); /* e.msg is not formatted into itself */
+			if (!strncmp(why, image, il) && !strncmp(why + il, ": ", 2) &&
+			    !strncmp(why + il + 2, na, strlen(na)))
+				err_set(&e, r, "%s: not an ext2/3/4 image nor %s", image,
+					why + il + 2 + strlen("not "));
 		}
 	}
 	if (r < 0) {
@@ -211,14 +260,20 @@ static int vols_close(int status)
 		if (cpio_write(&v->t, v->image, &o, &e) < 0)
 			status = verr(&e);
 	}
+	/* a failed command writes no image: edits made before the failure are dropped */
 	for (int i = 0; i < nvols; i++) {
 		struct vol *v = vols[i];
-		if (v->kind == V_EXT4 && ext4fs_close(v->fs, &e) < 0 && !status)
+		if (v->kind != V_EXT4)
+			continue;
+		if (status)
+			ext4fs_discard(v->fs);
+		else if (ext4fs_close(v->fs, &e) < 0)
 			status = verr(&e);
 	}
 	for (int i = 0; i < nvols; i++) {
 		if (vols[i]->kind == V_ARCH)
 			tree_release(&vols[i]->t);
+		u64map_free(vols[i]->hlc);
 		free(vols[i]->image);
 		free(vols[i]->ro_reason);
 		free(vols[i]);
@@ -252,8 +307,16 @@ static int parse_addr(const char *arg, struct addr *a)
 
 static int need_edit(struct addr *a)
 {
+	struct err e = {0};
 	if (a->v && a->v->ro_reason)
 		return ferr("%s", a->v->ro_reason);
+	/* a damaged image, or one with features crumb does not keep right, is not written */
+	int r = a->v && a->v->kind == V_EXT4 ? ext4fs_write_check(a->v->fs, &e) : 0;
+	if (r == CRUMB_EUNSAFE)
+		return ferr("%s (crumb fs fsck %s lists them; --force writes anyway)", e.msg,
+			    a->v->image);
+	if (r < 0)
+		return ferr("%s (--force writes anyway; e2fsck -f repairs what is left)", e.msg);
 	if (a->v && a->v->kind == V_ARCH && !a->v->io.found_cpio) {
 		ferr("%s: only cpio archives can be edited", a->v->image);
 		return EXIT_FAIL;
@@ -295,12 +358,12 @@ static void ent_release(struct ent *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static uint32_t count_links(struct tree_node *n, uint64_t id)
+static void count_links(struct u64map *m, const struct tree_node *n)
 {
-	uint32_t c = n->type != TREE_DIR && n->hardlink == id;
+	if (n->type != TREE_DIR && n->hardlink)
+		(*u64map_slot(m, n->hardlink))++;
 	for (size_t i = 0; i < n->nkids; i++)
-		c += count_links(n->kids[i], id);
-	return c;
+		count_links(m, n->kids[i]);
 }
 
 static void ent_of_node(struct vol *v, struct tree_node *n, struct ent *s)
@@ -321,7 +384,11 @@ static void ent_of_node(struct vol *v, struct tree_node *n, struct ent *s)
 		for (size_t i = 0; i < n->nkids; i++)
 			s->links += n->kids[i]->type == TREE_DIR;
 	} else if (n->hardlink) {
-		s->links = count_links(v->t.root, n->hardlink);
+		if (!v->hlc) { /* once per archive: counting per entry would be quadratic */
+			v->hlc = xcalloc(1, sizeof(*v->hlc));
+			count_links(v->hlc, v->t.root);
+		}
+		s->links = *u64map_slot(v->hlc, n->hardlink);
 	}
 	s->ino = n->hardlink ? n->hardlink : (uint64_t)(uintptr_t)n;
 	s->link = n->link ? xstrdup(n->link) : NULL;
@@ -366,28 +433,6 @@ static int get_ent(struct addr *a, int follow, struct ent *s)
 	if (!n)
 		return ferr("%s:%s: no such file or directory", a->v->image, a->path);
 	ent_of_node(a->v, n, s);
-	return 0;
-}
-
-/* Sorted child names of a directory. */
-static int list_dir(struct addr *a, struct strlist *names)
-{
-	struct err e = {0};
-	if (a->v->kind == V_EXT4) {
-		uint32_t ino;
-		struct ext4fs_dirent *d;
-		size_t n;
-		if (ext4fs_lookup(a->v->fs, a->path, 1, &ino, &e) < 0 ||
-		    ext4fs_readdir(a->v->fs, ino, &d, &n, &e) < 0)
-			return verr(&e);
-		for (size_t i = 0; i < n; i++)
-			strlist_push(names, d[i].name);
-		ext4fs_dirents_free(d, n);
-		return 0;
-	}
-	struct tree_node *n = tree_lookup(&a->v->t, a->path, 1);
-	for (size_t i = 0; n && i < n->nkids; i++)
-		strlist_push(names, n->kids[i]->name);
 	return 0;
 }
 
@@ -446,43 +491,166 @@ static void print_long(const struct ent *s, const char *name)
 	putchar('\n');
 }
 
-static int ls_dir(struct addr *a, const char *shown, int lng, int rec, int header, int depth)
+/* ---- walking directories: by inode (or tree node), never by path again ---- */
+
+/* A place in an image, found once. */
+struct at {
+	struct vol *v;
+	uint32_t ino;		/* V_EXT4 */
+	struct tree_node *node; /* V_ARCH */
+};
+
+static int at_resolve(struct addr *a, int follow, struct at *p)
 {
-	struct strlist names = STRLIST_INIT;
-	int r = list_dir(a, &names);
-	if (r)
+	struct err e = {0};
+	memset(p, 0, sizeof(*p));
+	p->v = a->v;
+	if (a->v->kind == V_EXT4)
+		return ext4fs_lookup(a->v->fs, a->path, follow, &p->ino, &e) < 0 ? verr(&e) : 0;
+	if (!(p->node = tree_lookup(&a->v->t, a->path, follow)))
+		return ferr("%s:%s: no such file or directory", a->v->image, a->path);
+	return 0;
+}
+
+/* Its stat; the link target only with want_link, never the xattrs (ls and du need none). */
+static int at_ent(const struct at *p, int want_link, struct ent *s)
+{
+	struct err e = {0};
+	struct ext4fs_stat st;
+	if (p->node) {
+		ent_of_node(p->v, p->node, s);
+		return 0;
+	}
+	memset(s, 0, sizeof(*s));
+	if (ext4fs_stat(p->v->fs, p->ino, &st, &e) < 0 ||
+	    (want_link && st.type == TREE_LNK && ext4fs_readlink(p->v->fs, p->ino, &s->link, &e) < 0))
+		return verr(&e);
+	s->type = st.type;
+	s->mode = st.mode;
+	s->uid = st.uid;
+	s->gid = st.gid;
+	s->links = st.links;
+	s->size = st.size;
+	s->blocks = st.blocks;
+	s->ino = st.ino;
+	s->mtime = st.mtime;
+	s->major = st.rdev_major;
+	s->minor = st.rdev_minor;
+	return 0;
+}
+
+/* A directory's entries, sorted, each with its place. */
+struct kids {
+	size_t n;
+	const char **name;
+	struct at *at;
+	struct ext4fs_dirent *d; /* V_EXT4: owns the names */
+};
+
+static int kids_read(const struct at *p, struct kids *k)
+{
+	struct err e = {0};
+	memset(k, 0, sizeof(*k));
+	if (p->node) {
+		k->n = p->node->nkids;
+	} else if (ext4fs_readdir(p->v->fs, p->ino, &k->d, &k->n, &e) < 0) {
+		return verr(&e);
+	}
+	k->name = xcalloc(k->n ? k->n : 1, sizeof(*k->name));
+	k->at = xcalloc(k->n ? k->n : 1, sizeof(*k->at));
+	for (size_t i = 0; i < k->n; i++) {
+		k->at[i].v = p->v;
+		if (p->node) {
+			k->name[i] = p->node->kids[i]->name;
+			k->at[i].node = p->node->kids[i];
+		} else {
+			k->name[i] = k->d[i].name;
+			k->at[i].ino = k->d[i].ino;
+		}
+	}
+	return 0;
+}
+
+static void kids_release(struct kids *k)
+{
+	if (k->d)
+		ext4fs_dirents_free(k->d, k->n);
+	free(k->name);
+	free(k->at);
+}
+
+/* One ls -R or du walk: the directories met so far, by inode. A directory met
+ * twice is a loop (a hard link to a directory above) or a directory with two
+ * names; either would make the walk endless or count twice: refused at once,
+ * as mkfs and cp -r refuse it (ext4fs_read_tree). Archives are trees. */
+struct walk {
+	uint8_t *seen;
+	uint32_t max;
+	struct u64map links; /* du: hard-linked files counted already */
+};
+
+static void walk_init(struct walk *w, struct vol *v)
+{
+	memset(w, 0, sizeof(*w));
+	if (v->kind == V_EXT4) {
+		struct ext4fs_info info;
+		ext4fs_info(v->fs, &info);
+		w->max = info.inodes;
+		w->seen = xcalloc((size_t)info.inodes / 8 + 1, 1);
+	}
+}
+
+static void walk_release(struct walk *w)
+{
+	free(w->seen);
+	free(w->links.k);
+	free(w->links.c);
+}
+
+static int walk_enter(struct walk *w, const struct at *p, const char *shown, int depth)
+{
+	if (depth > 512)
+		return ferr("%s: directories nested too deep", shown);
+	if (!w->seen || p->ino > w->max)
+		return 0;
+	if (w->seen[p->ino / 8] & (1u << (p->ino % 8)))
+		return ferr("%s: directory loop: directory inode %u is met twice (e2fsck -f "
+			    "repairs it)",
+			    shown, p->ino);
+	w->seen[p->ino / 8] |= (uint8_t)(1u << (p->ino % 8));
+	return 0;
+}
+
+static int ls_dir(struct walk *w, const struct at *p, const char *shown, int lng, int rec,
+		  int header, int depth)
+{
+	struct kids k;
+	int r;
+	if ((r = walk_enter(w, p, shown, depth)) || (r = kids_read(p, &k)))
 		return r;
 	if (header)
 		printf("%s:\n", shown);
-	struct strlist subdirs = STRLIST_INIT;
-	for (size_t i = 0; i < names.n && !r; i++) {
-		struct addr k = {a->v, NULL, join(a->path, names.v[i])};
-		k.path = k.own;
+	size_t *subdirs = xcalloc(k.n ? k.n : 1, sizeof(*subdirs)), nsub = 0;
+	for (size_t i = 0; i < k.n && !r; i++) {
 		struct ent s;
-		if ((r = get_ent(&k, 0, &s)) == 0) {
-			if (lng)
-				print_long(&s, names.v[i]);
-			else
-				puts(names.v[i]);
-			if (rec && s.type == TREE_DIR)
-				strlist_push(&subdirs, names.v[i]);
-			ent_release(&s);
-		}
-		free(k.own);
+		if ((r = at_ent(&k.at[i], lng, &s)))
+			break;
+		if (lng)
+			print_long(&s, k.name[i]);
+		else
+			puts(k.name[i]);
+		if (rec && s.type == TREE_DIR)
+			subdirs[nsub++] = i;
+		ent_release(&s);
 	}
-	if (depth > 512 && subdirs.n)
-		r = ferr("%s: directories nested too deep", shown);
-	for (size_t i = 0; i < subdirs.n && !r; i++) {
-		struct addr k = {a->v, NULL, join(a->path, subdirs.v[i])};
-		k.path = k.own;
-		char *sh = join(shown, subdirs.v[i]);
+	for (size_t i = 0; i < nsub && !r; i++) {
+		char *sh = join(shown, k.name[subdirs[i]]);
 		putchar('\n');
-		r = ls_dir(&k, sh, lng, rec, 1, depth + 1);
+		r = ls_dir(w, &k.at[subdirs[i]], sh, lng, rec, 1, depth + 1);
 		free(sh);
-		free(k.own);
 	}
-	strlist_release(&subdirs);
-	strlist_release(&names);
+	free(subdirs);
+	kids_release(&k);
 	return r;
 }
 
@@ -491,15 +659,19 @@ static int do_ls(int argc, char **argv, int lng, int rec, int dirs)
 	int r = 0;
 	for (int i = 0; i < argc && !r; i++) {
 		struct addr a;
+		struct at p;
 		struct ent s;
 		if ((r = image_addr(argv[i], &a, 0)))
 			break;
-		if ((r = get_ent(&a, !dirs, &s)))
+		if ((r = at_resolve(&a, !dirs, &p)) || (r = at_ent(&p, 0, &s)))
 			break;
 		if (s.type == TREE_DIR && !dirs) {
+			struct walk w;
 			if (i)
 				putchar('\n');
-			r = ls_dir(&a, argv[i], lng, rec, argc > 1 || rec, 0);
+			walk_init(&w, a.v);
+			r = ls_dir(&w, &p, argv[i], lng, rec, argc > 1 || rec, 0);
+			walk_release(&w);
 		} else if (lng) {
 			if (s.type == TREE_LNK || dirs) { /* show the link itself */
 				ent_release(&s);
@@ -562,44 +734,27 @@ static int do_stat(int argc, char **argv)
 	return r;
 }
 
-struct seen {
-	uint64_t *v;
-	size_t n;
-};
-
-static int seen_add(struct seen *s, uint64_t id)
-{
-	for (size_t i = 0; i < s->n; i++)
-		if (s->v[i] == id)
-			return 0;
-	s->v = xrealloc(s->v, (s->n + 1) * sizeof(*s->v));
-	s->v[s->n++] = id;
-	return 1;
-}
-
-static int du_walk(struct addr *a, struct seen *sn, uint64_t *kib, int depth)
+static int du_walk(struct walk *w, const struct at *p, const char *shown, uint64_t *kib, int depth)
 {
 	struct ent s;
+	struct kids k;
 	int r;
-	if (depth > 512)
-		return ferr("%s: directories nested too deep", a->path);
-	if ((r = get_ent(a, 0, &s)))
+	if ((r = at_ent(p, 0, &s)))
 		return r;
-	if (s.links < 2 || s.type == TREE_DIR || seen_add(sn, s.ino))
-		*kib += a->v->kind == V_EXT4 ? (s.blocks + 1) / 2 : (s.size + 1023) / 1024;
+	if (s.links < 2 || s.type == TREE_DIR || !(*u64map_slot(&w->links, s.ino))++)
+		*kib += p->v->kind == V_EXT4 ? (s.blocks + 1) / 2 : (s.size + 1023) / 1024;
 	int dir = s.type == TREE_DIR;
 	ent_release(&s);
 	if (!dir)
 		return 0;
-	struct strlist names = STRLIST_INIT;
-	r = list_dir(a, &names);
-	for (size_t i = 0; i < names.n && !r; i++) {
-		struct addr k = {a->v, NULL, join(a->path, names.v[i])};
-		k.path = k.own;
-		r = du_walk(&k, sn, kib, depth + 1);
-		free(k.own);
+	if ((r = walk_enter(w, p, shown, depth)) || (r = kids_read(p, &k)))
+		return r;
+	for (size_t i = 0; i < k.n && !r; i++) {
+		char *sh = join(shown, k.name[i]);
+		r = du_walk(w, &k.at[i], sh, kib, depth + 1);
+		free(sh);
 	}
-	strlist_release(&names);
+	kids_release(&k);
 	return r;
 }
 
@@ -608,13 +763,15 @@ static int do_du(int argc, char **argv)
 	int r = 0;
 	for (int i = 0; i < argc && !r; i++) {
 		struct addr a;
-		struct seen sn = {0};
+		struct at p;
+		struct walk w;
 		uint64_t kib = 0;
-		if ((r = image_addr(argv[i], &a, 0)))
+		if ((r = image_addr(argv[i], &a, 0)) || (r = at_resolve(&a, 0, &p)))
 			break;
-		if (!(r = du_walk(&a, &sn, &kib, 0)))
+		walk_init(&w, a.v);
+		if (!(r = du_walk(&w, &p, argv[i], &kib, 0)))
 			printf("%llu\t%s\n", (unsigned long long)kib, argv[i]);
-		free(sn.v);
+		walk_release(&w);
 	}
 	return r;
 }
@@ -1420,6 +1577,10 @@ int cmd_fs(int argc, char **argv)
 		}
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
 			return cmd_print_usage("fs");
+		if (!strcmp(argv[i], "--force")) {
+			force_write = 1;
+			continue;
+		}
 		if (!strcmp(verb, "chmod") && argv[i][1] >= '0' && argv[i][1] <= '7')
 			break;
 		for (const char *f = argv[i] + 1; *f; f++) {
@@ -1464,6 +1625,8 @@ int cmd_fs(int argc, char **argv)
 	for (const char **e = editing; *e; e++)
 		if (!strcmp(verb, *e))
 			want_rw = 1;
+	if (force_write && !want_rw)
+		return cmd_usage_error("fs", "%s: --force is for verbs that write", verb);
 	struct err se = {0};
 	if (want_rw && cmd_sde(&sde, &se) < 0)
 		return verr(&se);

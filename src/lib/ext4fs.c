@@ -16,6 +16,7 @@
 #include <ext2fs/ext2fs.h>
 
 #include "ext4fs_int.h"
+#include "ext4io.h"
 
 #define MAX_LINKS 40
 #define MAX_DEPTH 512
@@ -81,8 +82,9 @@ static int reader_read(void *ctx, uint64_t ref, uint64_t off, void *buf, size_t 
 	return ext4fs_read(ctx, (uint32_t)ref, off, buf, len, e);
 }
 
-int ext4fs_open(const char *path, int writable, struct ext4fs **out, struct err *e)
+int ext4fs_open(const char *path, int flags, struct ext4fs **out, struct err *e)
 {
+	int writable = flags & EXT4FS_OPEN_RW;
 	unsigned char sb[1024];
 	struct stat st;
 	ext2_filsys efs = NULL;
@@ -102,8 +104,12 @@ int ext4fs_open(const char *path, int writable, struct ext4fs **out, struct err 
 	if (got != (ssize_t)sizeof(sb) || sb[56] != 0x53 || sb[57] != 0xef)
 		return err_set(e, CRUMB_EFORMAT, "%s: not an ext2/3/4 image (no superblock magic)",
 			       path);
-	int flags = EXT2_FLAG_64BITS | (writable ? EXT2_FLAG_RW : 0);
-	rc = ext2fs_open2(path, NULL, flags, 0, 0, unix_io_manager, &efs);
+	/* writes are held aside until ext4fs_close: a failed edit changes nothing */
+	int oflags = EXT2_FLAG_64BITS | (writable ? EXT2_FLAG_RW : 0);
+	if (!(flags & EXT4FS_OPEN_FORCE))
+		oflags |= EXT2_FLAG_SKIP_MMP; /* an mmp image is refused before any write */
+	rc = ext2fs_open2(path, NULL, oflags, 0, 0, writable ? ext4io_manager : unix_io_manager,
+			  &efs);
 	if (rc == EXT2_ET_UNSUPP_FEATURE || rc == EXT2_ET_RO_UNSUPP_FEATURE) {
 		/* name them: the superblock's compat, incompat and ro_compat words (LE) */
 		struct sbuf names = SBUF_INIT;
@@ -115,9 +121,9 @@ int ext4fs_open(const char *path, int writable, struct ext4fs **out, struct err 
 		    0, rc == EXT2_ET_UNSUPP_FEATURE ? w[1] & ~EXT2_LIB_FEATURE_INCOMPAT_SUPP : 0,
 		    rc == EXT2_ET_RO_UNSUPP_FEATURE ? w[2] & ~EXT2_LIB_FEATURE_RO_COMPAT_SUPP : 0,
 		    &names);
-		int r =
-		    err_set(e, CRUMB_EUNSUPP, "%s: unsupported feature%s: %s", path,
-			    strchr(names.buf, ' ') ? "s" : "", names.len ? names.buf : "unknown");
+		int r = err_set(e, CRUMB_EUNSUPP, "%s: unsupported feature%s: %s%s", path,
+				strchr(names.buf, ' ') ? "s" : "", names.len ? names.buf : "unknown",
+				rc == EXT2_ET_RO_UNSUPP_FEATURE ? " (it can only be read)" : "");
 		sb_release(&names);
 		return r;
 	}
@@ -132,8 +138,9 @@ int ext4fs_open(const char *path, int writable, struct ext4fs **out, struct err 
 		    e, CRUMB_EFORMAT,
 		    "%s: truncated image: the superblock claims %llu bytes, the file has %lld",
 		    path, (unsigned long long)bytes, (long long)st.st_size);
-	else if (s->s_inodes_count == 0 || s->s_first_ino > s->s_inodes_count ||
-		 s->s_first_ino < EXT2_GOOD_OLD_FIRST_INO)
+	/* EXT2_FIRST_INO: revision 0 has no s_first_ino (it reads 0 there) */
+	else if (s->s_inodes_count == 0 || EXT2_FIRST_INO(s) > s->s_inodes_count ||
+		 EXT2_FIRST_INO(s) < EXT2_GOOD_OLD_FIRST_INO)
 		r = err_set(e, CRUMB_EFORMAT, "%s: corrupt superblock (inode counts)", path);
 	else if ((rc = ext2fs_check_desc(efs)))
 		r = fail(e, CRUMB_EFORMAT, rc, "%s: corrupt group descriptors", path);
@@ -150,6 +157,7 @@ int ext4fs_open(const char *path, int writable, struct ext4fs **out, struct err 
 	fs->fs = efs;
 	fs->path = xstrdup(path);
 	fs->writable = writable;
+	fs->force = !!(flags & EXT4FS_OPEN_FORCE);
 	fs->max_size = (uint64_t)efs->blocksize << 32;
 	fs->reader.read = reader_read;
 	fs->reader.ctx = fs;
@@ -157,18 +165,39 @@ int ext4fs_open(const char *path, int writable, struct ext4fs **out, struct err 
 	return 0;
 }
 
-int ext4fs_close(struct ext4fs *fs, struct err *e)
+/* Closes fs; a writable one first writes its held edits into the image when commit is set. */
+static int close_fs(struct ext4fs *fs, int commit, struct err *e)
 {
 	int r = 0;
 	if (!fs)
 		return 0;
 	drop_cache(fs);
+	/* keep the channel past ext2fs_close, which writes the superblock,
+	 * descriptors and bitmaps into it, so the commit can report errors */
+	io_channel io = fs->writable ? fs->fs->io : NULL;
+	if (io)
+		io_channel_bumpcount(io);
 	errcode_t rc = ext2fs_close_free(&fs->fs);
-	if (rc)
+	if (rc && commit)
 		r = fail(e, CRUMB_EIO, rc, "%s: writing the image", fs->path);
+	else if (io && commit && (rc = ext4io_commit(io)))
+		r = fail(e, CRUMB_EIO, rc, "%s: writing the image", fs->path);
+	if (io)
+		io_channel_close(io); /* drops whatever was not committed */
 	free(fs->path);
+	free(fs->refusal);
 	free(fs);
 	return r;
+}
+
+int ext4fs_close(struct ext4fs *fs, struct err *e)
+{
+	return close_fs(fs, 1, e);
+}
+
+void ext4fs_discard(struct ext4fs *fs)
+{
+	close_fs(fs, 0, NULL);
 }
 
 /* ---- inodes ---- */
@@ -374,11 +403,11 @@ int ext4fs_readlink(struct ext4fs *fs, uint32_t ino, char **out, struct err *e)
 		if (rc || got != st.size) {
 			free(buf);
 			if (rc)
-				return fail(e, CRUMB_EFORMAT, rc, "%s: symlink inode %u unreadable",
+				return fail(e, code_of(rc), rc, "%s: symlink inode %u unreadable",
 					    fs->path, ino);
 			return err_set(e, CRUMB_EFORMAT,
-				       "%s: symlink inode %u unreadable: %u of its %llu bytes are "
-				       "stored",
+				       "%s: symlink inode %u unreadable: %u of its %llu bytes "
+				       "are stored",
 				       fs->path, ino, got, (unsigned long long)st.size);
 		}
 	}
@@ -903,10 +932,68 @@ int ext4fs_read_tree(struct ext4fs *fs, const char *path, struct tree *t, const 
 
 /* ---- edits ---- */
 
-static int need_rw(struct ext4fs *fs, struct err *e)
+/* Features whose on-disk state crumb's edits keep right (libext2fs does the
+ * work); any other ro_compat or incompat feature makes a write refused. */
+#define WRITE_RO_COMPAT_OK                                                                         \
+	(EXT2_FEATURE_RO_COMPAT_SPARSE_SUPER | EXT2_FEATURE_RO_COMPAT_LARGE_FILE |                 \
+	 EXT4_FEATURE_RO_COMPAT_HUGE_FILE | EXT4_FEATURE_RO_COMPAT_GDT_CSUM |                      \
+	 EXT4_FEATURE_RO_COMPAT_DIR_NLINK | EXT4_FEATURE_RO_COMPAT_EXTRA_ISIZE |                   \
+	 EXT4_FEATURE_RO_COMPAT_METADATA_CSUM)
+#define WRITE_INCOMPAT_OK                                                                          \
+	(EXT2_FEATURE_INCOMPAT_FILETYPE | EXT2_FEATURE_INCOMPAT_META_BG |                          \
+	 EXT3_FEATURE_INCOMPAT_EXTENTS | EXT4_FEATURE_INCOMPAT_64BIT |                             \
+	 EXT4_FEATURE_INCOMPAT_FLEX_BG | EXT4_FEATURE_INCOMPAT_CSUM_SEED |                         \
+	 EXT4_FEATURE_INCOMPAT_LARGEDIR | EXT4_FEATURE_INCOMPAT_INLINE_DATA)
+
+static int write_check(struct ext4fs *fs, struct err *e)
+{
+	struct ext2_super_block *s = fs->fs->super;
+	struct sbuf names = SBUF_INIT, rep = SBUF_INIT;
+	unsigned problems = 0;
+	int r;
+	ext4fs_feature_names(0, s->s_feature_incompat & ~WRITE_INCOMPAT_OK,
+			     s->s_feature_ro_compat & ~WRITE_RO_COMPAT_OK, &names);
+	if (names.len)
+		r = err_set(e, CRUMB_EUNSUPP, "%s: crumb does not keep the feature(s) %s right",
+			    fs->path, names.buf);
+	else if (s->s_state & EXT2_ERROR_FS)
+		r = err_set(e, CRUMB_EUNSAFE, "%s: the kernel recorded errors in it (e2fsck -f)",
+			    fs->path);
+	else if ((r = ext4fs_fsck(fs, &rep, &problems, e)) < 0)
+		; /* it could not be checked: e says why */
+	else if (problems) {
+		size_t l = strcspn(rep.buf, "\n");
+		r = err_set(e, CRUMB_EUNSAFE, "%s: damaged: %u problem%s, the first: %.*s", fs->path,
+			    problems, problems == 1 ? "" : "s", (int)(l > 300 ? 300 : l), rep.buf);
+	}
+	sb_release(&names);
+	sb_release(&rep);
+	return r;
+}
+
+int ext4fs_write_check(struct ext4fs *fs, struct err *e)
 {
 	if (!fs->writable)
 		return err_set(e, CRUMB_EINVAL, "%s: opened read-only", fs->path);
+	if (fs->force)
+		return 0;
+	if (!fs->checked) {
+		struct err ce = {0};
+		int r = write_check(fs, &ce);
+		fs->checked = r < 0 ? r : 1;
+		if (r < 0)
+			fs->refusal = xstrdup(ce.msg);
+	}
+	if (fs->checked < 0)
+		return err_set(e, fs->checked, "%s", fs->refusal);
+	return 0;
+}
+
+static int need_rw(struct ext4fs *fs, struct err *e)
+{
+	int r = ext4fs_write_check(fs, e);
+	if (r < 0)
+		return r;
 	drop_cache(fs);
 	return 0;
 }

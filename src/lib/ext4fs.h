@@ -11,16 +11,40 @@
 /* An open image; opaque. */
 struct ext4fs;
 
-/* Opens path (read-only unless writable). A corrupt or truncated image is
+enum {
+	EXT4FS_OPEN_RW = 1,    /* open for editing (else read-only) */
+	EXT4FS_OPEN_FORCE = 2, /* with RW: edit even what ext4fs_write_check refuses */
+};
+/* Opens path with flags EXT4FS_OPEN_*. A corrupt or truncated image is
  * CRUMB_EFORMAT with a one-line reason, never a crash; features libext2fs
- * does not support are CRUMB_EUNSUPP naming them. */
-int ext4fs_open(const char *path, int writable, struct ext4fs **out, struct err *e);
+ * cannot read are CRUMB_EUNSUPP naming them. A writable image holds every
+ * edit in memory and a scratch file (ext4io.h) until ext4fs_close: until
+ * then the image file is not written at all. */
+int ext4fs_open(const char *path, int flags, struct ext4fs **out, struct err *e);
 /* The times edits write: "now" and, with EXT4FS_PRESERVE, a node's mtime
  * are clamped to epoch when clamp is set (clamp_time; SOURCE_DATE_EPOCH),
  * the superblock's write time included. Default: the clock, own mtimes. */
 void ext4fs_set_epoch(struct ext4fs *fs, int64_t epoch, int clamp);
-/* Flushes (if writable) and closes; returns an error if the flush failed. */
+/* Writes the edits into the image (then fsyncs it) and closes; returns an
+ * error if that failed (the image may then be partly written). */
 int ext4fs_close(struct ext4fs *fs, struct err *e);
+/* Closes, dropping every edit: the image file stays byte-identical to what
+ * it was at ext4fs_open. What a failed command does. */
+void ext4fs_discard(struct ext4fs *fs);
+
+/*
+ * Whether fs may be edited: it must be open writable, hold no feature whose
+ * state crumb's edits do not keep right (quota, project, bigalloc, mmp,
+ * encrypt, casefold, verity, ea_inode, shared_blocks, read-only, any
+ * feature unknown here: CRUMB_EUNSUPP naming them), not be marked with
+ * errors by the kernel, and pass ext4fs_fsck with no problem
+ * (CRUMB_EUNSAFE naming the number and the first one; the check's own
+ * CRUMB_EUNSUPP when it cannot check the image). Runs once per open image
+ * (milliseconds on a small image; the whole inode table is read); every
+ * edit below calls it first, so a damaged image is never written to unless
+ * opened with EXT4FS_OPEN_FORCE.
+ */
+int ext4fs_write_check(struct ext4fs *fs, struct err *e);
 
 /*
  * Reads the subtree at path (a file, or a directory and everything below
@@ -79,7 +103,7 @@ int ext4fs_xattrs(struct ext4fs *fs, uint32_t ino, struct tree_xattr **out, size
 		  struct err *e);
 void ext4fs_xattrs_free(struct tree_xattr *x, size_t n);
 
-/* Edits: the image must be open writable. Each keeps the image consistent
+/* Edits: the image must be open writable and pass ext4fs_write_check. Each keeps the image consistent
  * (blocks and inodes freed through the bitmaps, link counts kept), so
  * `e2fsck -fn` stays clean after any of them. */
 

@@ -11,6 +11,9 @@ struct ext4fs {
 	ext2_filsys fs;
 	char *path;
 	int writable;
+	int force;	   /* EXT4FS_OPEN_FORCE: write without ext4fs_write_check */
+	int checked;	   /* ext4fs_write_check ran: 1 passed, else its error code */
+	char *refusal;	   /* its message when it failed */
 	uint64_t max_size; /* the largest file size this block size can address */
 	struct tree_reader reader;
 	/* The last file read through ext4fs_read stays open: trees are read in chunks. */

@@ -537,7 +537,7 @@ static void group_add(struct imp *im, uint64_t id, const struct tree_node *n)
 {
 	size_t i = (size_t)(id - im->hl_base - 1);
 	if (i >= im->ngroups) {
-		size_t nn = i + 16;
+		size_t nn = i + 16 > im->ngroups * 2 ? i + 16 : im->ngroups * 2; /* not quadratic */
 		im->groups = xrealloc(im->groups, nn * sizeof(*im->groups));
 		memset(im->groups + im->ngroups, 0, (nn - im->ngroups) * sizeof(*im->groups));
 		im->ngroups = nn;
@@ -792,6 +792,16 @@ static void support_filters(struct archive *a)
 static int header_error(struct imp *im, struct archive *a, int first)
 {
 	const char *why = archive_error_string(a) ? archive_error_string(a) : "unreadable";
+	/* libarchive's readers return FATAL with no message when input ends inside a
+	 * header (a file no reader recognizes gets "Unrecognized archive format") */
+	if (!archive_error_string(a))
+		return first ? err_set(im->e, CRUMB_EFORMAT,
+				       "%s: truncated archive (it ends inside a header)", im->apath)
+			     : err_set(im->e, CRUMB_EFORMAT,
+				       "%s: truncated archive (it ends inside the header after %s)",
+				       im->apath, im->shown);
+	if (first && strcasestr(why, "truncated"))
+		return err_set(im->e, CRUMB_EFORMAT, "%s: truncated archive (%s)", im->apath, why);
 	if (first)
 		return err_set(im->e, CRUMB_EFORMAT, "%s: not an archive crumb reads (%s)",
 			       im->apath, why);

@@ -461,6 +461,83 @@ static void test_fsck(void)
 	ok(strstr(e.msg, "unsupported feature: FEATURE_I31") != NULL, "... named (%s)", e.msg);
 }
 
+/* Edits are held until ext4fs_close; ext4fs_discard and refused writes leave the file as it was. */
+static void test_held(const char *img)
+{
+	struct ext4fs *fs = NULL;
+	struct err e = {0};
+	struct tree src;
+	char copy[512];
+	int r;
+
+	snprintf(copy, sizeof(copy), "%s/held.img", dir);
+	sh("cp %s %s", img, copy);
+	tree_init(&src);
+	tree_add_data(&src, "/small", "small\n", 6, 0644, &e);
+	/* more than the image holds: the put fails half-way, with blocks allocated */
+	size_t big = 20u << 20;
+	char *data = xmalloc(big);
+	for (size_t i = 0; i < big; i++)
+		data[i] = (char)(i * 7 + 1);
+	tree_add_data(&src, "/big", data, big, 0644, &e);
+	free(data);
+
+	is_int(ext4fs_open(copy, EXT4FS_OPEN_RW, &fs, &e), 0, "open writable");
+	is_int(ext4fs_put(fs, "/small", tree_lookup(&src, "/small", 0), 0, &e), 0, "put a file");
+	r = ext4fs_put(fs, "/big", tree_lookup(&src, "/big", 0), 0, &e);
+	ok(r == CRUMB_EIO, "a put larger than the free space fails (%s)", e.msg);
+	ext4fs_discard(fs);
+	ok(sh("cmp -s %s %s", img, copy) == 0, "discard: the image is byte-identical");
+
+	ext4fs_open(copy, EXT4FS_OPEN_RW, &fs, &e);
+	ext4fs_put(fs, "/small", tree_lookup(&src, "/small", 0), 0, &e);
+	ok(sh("cmp -s %s %s", img, copy) == 0, "nothing reaches the file before close");
+	is_int(ext4fs_close(fs, &e), 0, "close commits");
+	ok(sh("cmp -s %s %s", img, copy) != 0, "... the image changed");
+	ok(sh("test $(stat -c %%s %s) = $(stat -c %%s %s)", img, copy) == 0, "... not its size");
+	ok(fsck_clean(copy), "... e2fsck -fn clean");
+	ok(sh("debugfs -R 'cat /small' %s 2>/dev/null | grep -qx small", copy) == 0,
+	   "... debugfs reads the file");
+
+	/* a block in use marked free: refused, unless forced */
+	sh("cp %s %s && debugfs -w -R \"freeb $(debugfs -R 'bmap /sub/b.bin 0' %s 2>/dev/null)\" "
+	   "%s >/dev/null 2>&1",
+	   img, copy, copy, copy);
+	sh("cp %s %s/before.img", copy, dir);
+	ext4fs_open(copy, EXT4FS_OPEN_RW, &fs, &e);
+	r = ext4fs_put(fs, "/small", tree_lookup(&src, "/small", 0), 0, &e);
+	ok(r == CRUMB_EUNSAFE && strstr(e.msg, "damaged"), "a damaged image is refused (%s)",
+	   e.msg);
+	is_int(ext4fs_write_check(fs, &e), CRUMB_EUNSAFE, "... ext4fs_write_check says so again");
+	is_int(ext4fs_close(fs, &e), 0, "close");
+	ok(sh("cmp -s %s/before.img %s", dir, copy) == 0, "... and left byte-identical");
+	ext4fs_open(copy, EXT4FS_OPEN_RW | EXT4FS_OPEN_FORCE, &fs, &e);
+	is_int(ext4fs_put(fs, "/small", tree_lookup(&src, "/small", 0), 0, &e), 0,
+	       "EXT4FS_OPEN_FORCE writes anyway");
+	ext4fs_close(fs, &e);
+
+	sh("mke2fs -q -F -t ext4 -O quota %s 8M >/dev/null 2>&1", copy);
+	ext4fs_open(copy, EXT4FS_OPEN_RW, &fs, &e);
+	r = fs ? ext4fs_put(fs, "/small", tree_lookup(&src, "/small", 0), 0, &e) : -99;
+	ok(r == CRUMB_EUNSUPP && strstr(e.msg, "quota"), "a quota image is refused (%s)", e.msg);
+	ext4fs_close(fs, &e);
+	ok(fsck_clean(copy), "... and stays clean");
+
+	/* revision 0: no s_first_ino (it reads 0) */
+	sh("mke2fs -q -F -r 0 %s 2M >/dev/null 2>&1 && printf '\\0\\0\\0\\0' | dd of=%s bs=1 "
+	   "seek=1108 conv=notrunc 2>/dev/null",
+	   copy, copy);
+	is_int(ext4fs_open(copy, EXT4FS_OPEN_RW, &fs, &e), 0, "a revision-0 image opens (%s)",
+	       e.msg);
+	if (fs) {
+		is_int(ext4fs_put(fs, "/small", tree_lookup(&src, "/small", 0), 0, &e), 0,
+		       "... and takes a file");
+		ext4fs_close(fs, &e);
+		ok(fsck_clean(copy), "... e2fsck -fn clean");
+	}
+	tree_release(&src);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/test_ext4fs.XXXXXX");
@@ -482,6 +559,8 @@ int main(void)
 	make_image(img2, "ext2");
 	test_hostile(img2);
 	test_fsck();
+	make_image(img, "ext4");
+	test_held(img);
 	sh("rm -rf %s", dir);
 	return done_testing();
 }
