@@ -63,7 +63,8 @@ for m in $ORDER; do
 	*) cp "$f" "$root/lib/modules/$m.ko" ;;
 	esac
 done
-# The same markers as crumb-init (src/init/markers.h), so `crumb run` measures both alike: init
+# The same markers as crumb-init (src/init/markers.h), unsigned (busybox has no HMAC; hence
+# `crumb run --foreign-init`), so `crumb run` measures both alike: init
 # first thing, exec once the modules are in, exit after the "service" (busybox true). The guest
 # clock comes from /proc/uptime (10 ms steps).
 cat >"$root/init" <<EOF
@@ -88,7 +89,7 @@ fi
 # variant: name|command (eval'd); each prints crumb's boot-time line on stderr
 C=${CMDLINE:+' --cmdline "$CMDLINE"'}
 set -- "crumb|\"\$CRUMB\" run --kernel \"\$KERNEL\"$C --exec /bin/true" \
-	"baseline|\"\$CRUMB\" run --kernel \"\$BASE_KERNEL\"$C --rootfs \"\$tmp/base.cpio\""
+	"baseline|\"\$CRUMB\" run --foreign-init --kernel \"\$BASE_KERNEL\"$C --rootfs \"\$tmp/base.cpio\""
 [ "$PRINTK" = 1 ] &&
 	set -- "$@" "crumb --timing|\"\$CRUMB\" run --timing --kernel \"\$KERNEL\"$C --exec /bin/true"
 echo "commands (interleaved, $N rounds; \$tmp is a scratch directory):"

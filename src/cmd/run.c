@@ -110,6 +110,10 @@ const char usage_run[] =
     "                      the kernel then logs to the console (captured; --verbose shows it),\n"
     "                      which itself slows a TCG boot by a few tens of ms\n"
     "  --timeline FILE.svg draw the same as an SVG (bars on a time axis in ms)\n"
+    "  --foreign-init      the root filesystem's PID 1 is not crumb-init (bench/boot.sh's\n"
+    "                      baseline): believe its unsigned markers. Anything in such a\n"
+    "                      guest can then fake its exit status: never for an image you\n"
+    "                      did not make\n"
     "\n"
     "Exit status: the program's; 123 if the guest kernel panicked; 124 if --timeout\n"
     "expired; 125 if crumb or the VM failed; 126/127 if the program could not be\n"
@@ -466,6 +470,8 @@ static int parse_args(struct run_args *a, int argc, char **argv)
 			a->quiet = 1;
 		} else if (!strcmp(s, "--timing")) {
 			a->timing = 1;
+		} else if (!strcmp(s, "--foreign-init")) {
+			a->vc.foreign_init = 1;
 		} else if (s[0] == '-') {
 			return cmd_usage_error("run", "unknown option '%s'", s);
 		} else if (a->o.program || a->rootfs) {

@@ -214,7 +214,13 @@ static void marker(struct console *c, double now)
 	const char *m = c->mark.buf;
 	size_t len = c->mark.len, body;
 	unsigned long long seq;
-	if (verify(c, m, len, &body, &seq) < 0 || seq <= c->seq) {
+	int good = verify(c, m, len, &body, &seq) == 0 && seq > c->seq;
+	if (!good && c->trust_unsigned) {
+		body = len; /* the whole marker is its text */
+		seq = c->seq + 1;
+		good = 1;
+	}
+	if (!good) {
 		if (r->unsigned_markers < INT_MAX) /* a guest can print billions */
 			r->unsigned_markers++;
 		not_a_marker(c);

@@ -49,7 +49,10 @@ struct console {
 	int bol;   /* at the start of a line */
 	int kline; /* in a kernel line (service phase), until its '\n' */
 	unsigned char key[CONSOLE_KEY_LEN];
-	int have_key;               /* 0: no marker is acted on */
+	int have_key;               /* 0: no marker is acted on (unless trust_unsigned) */
+	int trust_unsigned;         /* a PID 1 that is not crumb-init cannot sign: its
+				     * markers (no " SEQ:TAG" trailer) are believed as
+				     * they stand. Only when the user says so. */
 	unsigned long long seq;     /* the last accepted SEQ; 0: none yet */
 };
 

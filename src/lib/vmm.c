@@ -415,6 +415,7 @@ static int spawn_once(const struct vm_config *c, const char *qemu, enum accel a,
 	struct console con;
 	console_init(&con, res, c->verbose, out, ctx);
 	console_set_key(&con, c->marker_key);
+	con.trust_unsigned = c->foreign_init;
 	con.event = c->event;
 	con.event_ctx = c->event_ctx;
 	con.klog = c->klog;

@@ -113,6 +113,8 @@ struct vm_config {
 				 marker key, also handed to the guest (init_conf_disk or the
 				 initramfs); only markers signed with it are acted on. NULL:
 				 none is (every marker is shown as console text) */
+	int foreign_init;     /* the guest's PID 1 is not crumb-init (run --foreign-init):
+				 its markers are believed without a signature (console.h) */
 };
 
 /* The fw_cfg name the guest reads its config from (crumb-init knows it). */

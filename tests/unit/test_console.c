@@ -318,8 +318,34 @@ static void test_keys(void)
 	free(line);
 }
 
+/* run --foreign-init: a PID 1 that is not crumb-init prints unsigned markers; only then are they believed. */
+static void test_foreign(void)
+{
+	const char s[] = "\x02" "crumb:init 0.5\x03" "\x02" "crumb:exec 0.6\x03" "hi\n"
+			 "\x02" "crumb:exit 0.9 4\x03";
+	struct vm_result r;
+	struct sbuf shown = SBUF_INIT;
+	struct console c;
+	for (int trust = 0; trust < 2; trust++) {
+		result_init(&r);
+		sb_reset(&shown);
+		console_init(&c, &r, 0, out, &shown);
+		c.trust_unsigned = trust;
+		console_feed(&c, s, sizeof(s) - 1, 1.0);
+		console_release(&c);
+		if (trust)
+			ok(r.status == 4 && r.g_init == 0.5 && r.g_exec == 0.6 && !r.unsigned_markers &&
+				   !strcmp(shown.buf, "hi\n"),
+			   "trust_unsigned: unsigned markers are acted on and stripped");
+		else
+			ok(r.status == -1 && r.unsigned_markers == 3, "without it, none is (no key)");
+	}
+	sb_release(&shown);
+}
+
 int main(void)
 {
+	test_foreign();
 	test_stream();
 	test_forgeries();
 	test_guest();
