@@ -396,6 +396,22 @@ static void ent_of_node(struct vol *v, struct tree_node *n, struct ent *s)
 	s->nx = n->nxattrs;
 }
 
+/* An image inode's metadata as an entry (the link target and xattrs are the caller's). */
+static void ent_of_stat(struct ent *s, const struct ext4fs_stat *st)
+{
+	s->type = st->type;
+	s->mode = st->mode;
+	s->uid = st->uid;
+	s->gid = st->gid;
+	s->links = st->links;
+	s->size = st->size;
+	s->blocks = st->blocks;
+	s->ino = st->ino;
+	s->mtime = st->mtime;
+	s->major = st->rdev_major;
+	s->minor = st->rdev_minor;
+}
+
 static int get_ent(struct addr *a, int follow, struct ent *s)
 {
 	struct err e = {0};
@@ -416,17 +432,7 @@ static int get_ent(struct addr *a, int follow, struct ent *s)
 			ent_release(s);
 			return verr(&e);
 		}
-		s->type = st.type;
-		s->mode = st.mode;
-		s->uid = st.uid;
-		s->gid = st.gid;
-		s->links = st.links;
-		s->size = st.size;
-		s->blocks = st.blocks;
-		s->ino = st.ino;
-		s->mtime = st.mtime;
-		s->major = st.rdev_major;
-		s->minor = st.rdev_minor;
+		ent_of_stat(s, &st);
 		return 0;
 	}
 	struct tree_node *n = tree_lookup(&a->v->t, a->path, follow);
@@ -525,17 +531,7 @@ static int at_ent(const struct at *p, int want_link, struct ent *s)
 	if (ext4fs_stat(p->v->fs, p->ino, &st, &e) < 0 ||
 	    (want_link && st.type == TREE_LNK && ext4fs_readlink(p->v->fs, p->ino, &s->link, &e) < 0))
 		return verr(&e);
-	s->type = st.type;
-	s->mode = st.mode;
-	s->uid = st.uid;
-	s->gid = st.gid;
-	s->links = st.links;
-	s->size = st.size;
-	s->blocks = st.blocks;
-	s->ino = st.ino;
-	s->mtime = st.mtime;
-	s->major = st.rdev_major;
-	s->minor = st.rdev_minor;
+	ent_of_stat(s, &st);
 	return 0;
 }
 

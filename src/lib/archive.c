@@ -200,7 +200,7 @@ int archive_content_size(const char *path, uint64_t *bytes, struct err *e)
 	return r;
 }
 
-struct vsrc {
+struct archive_vsrc {
 	struct vread *v;
 	struct err ve; /* the reader's own error, when it failed */
 	int failed;
@@ -209,7 +209,7 @@ struct vsrc {
 
 static la_ssize_t vsrc_read(struct archive *a, void *ctx, const void **out)
 {
-	struct vsrc *s = ctx;
+	struct archive_vsrc *s = ctx;
 	ssize_t n = vread_read(s->v, s->buf, sizeof(s->buf), &s->ve);
 	if (n < 0) {
 		s->failed = 1;
@@ -220,24 +220,47 @@ static la_ssize_t vsrc_read(struct archive *a, void *ctx, const void **out)
 	return n;
 }
 
+int archive_open_vread(struct archive *a, struct vread *v, struct archive_vsrc **out)
+{
+	struct archive_vsrc *s = *out = xcalloc(1, sizeof(*s));
+	s->v = v;
+	/* no skip callback: every byte passes the hash */
+	return archive_read_open(a, s, NULL, vsrc_read, NULL);
+}
+
+int archive_vsrc_end(struct archive_vsrc *s, int finish, struct err *e)
+{
+	if (!s)
+		return 0;
+	if (finish && !s->failed && vread_finish(s->v, &s->ve) < 0)
+		s->failed = 1;
+	int r = 0;
+	if (s->failed) {
+		*e = s->ve;
+		r = e->code;
+	}
+	free(s);
+	return r;
+}
+
 int archive_content_size_vread(struct vread *v, uint64_t *bytes, struct err *e)
 {
 	struct archive *a = archive_read_new();
-	struct vsrc *s = xcalloc(1, sizeof(*s));
+	struct archive_vsrc *s;
+	struct err ve = {0};
 	int r = 0;
 	*bytes = 0;
-	s->v = v;
 	archive_read_support_filter_all(a);
 	archive_read_support_format_all(a);
-	if (archive_read_open(a, s, NULL, vsrc_read, NULL) != ARCHIVE_OK)
+	if (archive_open_vread(a, v, &s) != ARCHIVE_OK)
 		r = err_set(e, CRUMB_EFORMAT, "%s: %s", v->name, archive_error_string(a));
 	else
 		r = content_size(a, v->name, bytes, e);
-	if (r < 0 && s->failed) {
-		*e = s->ve; /* the check failed: that is the error, not the format */
-		r = e->code;
-	}
 	archive_read_free(a);
-	free(s);
+	int vr = archive_vsrc_end(s, 0, &ve);
+	if (r < 0 && vr < 0) {
+		*e = ve; /* the check failed: that is the error, not the format */
+		r = vr;
+	}
 	return r;
 }

@@ -43,4 +43,16 @@ int archive_content_size(const char *path, uint64_t *bytes, struct err *e);
 struct vread;
 int archive_content_size_vread(struct vread *v, uint64_t *bytes, struct err *e);
 
+/* libarchive reading through v (vread.h) instead of a file: a has its formats
+ * and filters set; returns archive_read_open's status. There is no skip
+ * callback, so every byte passes v's hash. *out (always set) goes to
+ * archive_vsrc_end after archive_read_free(a). */
+struct archive;
+struct archive_vsrc;
+int archive_open_vread(struct archive *a, struct vread *v, struct archive_vsrc **out);
+/* Frees s (NULL is fine). With finish, the bytes past the archive's end are
+ * read and the digest checked (vread_finish). Returns 0, or v's own error
+ * when its check failed: that error wins over what the bytes looked like. */
+int archive_vsrc_end(struct archive_vsrc *s, int finish, struct err *e);
+
 #endif

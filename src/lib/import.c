@@ -919,33 +919,12 @@ static int read_deb(struct imp *im, struct archive *outer, int outer_plain)
 	return 0;
 }
 
-/* Reading through a verified reader (o->src). */
-struct vsrc {
-	struct vread *v;
-	struct err ve; /* its error, when its check failed */
-	int failed;
-	char buf[65536];
-};
-
-static la_ssize_t vsrc_read(struct archive *a, void *ctx, const void **out)
-{
-	struct vsrc *s = ctx;
-	ssize_t n = vread_read(s->v, s->buf, sizeof(s->buf), &s->ve);
-	if (n < 0) {
-		s->failed = 1;
-		archive_set_error(a, EIO, "%s", s->ve.msg);
-		return -1;
-	}
-	*out = s->buf;
-	return n;
-}
-
 int import_archive(struct tree *t, const char *path, struct import_opts *o, struct err *e)
 {
 	struct import_opts defaults = {0};
 	struct imp im = {.t = t, .apath = path, .o = o ? o : &defaults, .e = e};
 	struct archive *a = NULL;
-	struct vsrc *vs = NULL;
+	struct archive_vsrc *vs = NULL; /* reading through a verified reader (o->src) */
 	struct stat st;
 	int r = 0, fd;
 
@@ -995,10 +974,7 @@ int import_archive(struct tree *t, const char *path, struct import_opts *o, stru
 	archive_read_support_format_ar(a);
 	support_filters(a);
 	if (im.o->src) {
-		/* no skip callback: every byte passes the hash */
-		vs = xcalloc(1, sizeof(*vs));
-		vs->v = im.o->src;
-		if (archive_read_open(a, vs, NULL, vsrc_read, NULL) != ARCHIVE_OK) {
+		if (archive_open_vread(a, im.o->src, &vs) != ARCHIVE_OK) {
 			r = header_error(&im, a, 1);
 			goto out;
 		}
@@ -1035,15 +1011,16 @@ int import_archive(struct tree *t, const char *path, struct import_opts *o, stru
 out:
 	/* The bytes past the archive's end (padding) are checked too; and after
 	 * a format error, a damaged source is the error, not what it looked like. */
-	if (vs && !vs->failed && vread_finish(vs->v, &vs->ve) < 0)
-		vs->failed = 1;
-	if (vs && vs->failed) {
-		*e = vs->ve;
-		r = e->code;
-	}
 	if (a)
 		archive_read_free(a);
-	free(vs);
+	if (vs) {
+		struct err ve;
+		int vr = archive_vsrc_end(vs, 1, &ve);
+		if (vr < 0) {
+			*e = ve;
+			r = vr;
+		}
+	}
 	close(fd);
 	free(im.src);
 	free(im.destpath);
