@@ -33,6 +33,8 @@ struct build_opts {
 	const char *kernel;	     /* vmlinux for the builder VM and the image; NULL: the store's */
 	const char *qemu;	     /* NULL: found on PATH */
 	unsigned builder_mem_mb;     /* 0: default */
+	int network_none;	     /* crumb build --network none: no RUN step gets a network
+					card (as RUN --network=none does for one step) */
 	build_event_fn *event;
 	void *ctx;
 };
