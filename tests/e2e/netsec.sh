@@ -45,6 +45,16 @@ pgrep -f "passt .*-t 127.0.0.1/$P:80" >/dev/null; is $? 1 "kill -9 of crumb leav
 pgrep -f "vms/netsec1/" >/dev/null; is $? 1 "... and no QEMU"
 "$CRUMB" rm netsec1 >/dev/null 2>&1
 
+# No passt, or a passt that fails: the run fails in one line, nothing boots unnetworked.
+CRUMB_PASST=/nonexistent/passt "$CRUMB" run -q --kernel "$KERNEL" --exec /bin/true 2>"$T/err"
+is $? 125 "a missing passt fails the run (125)"
+grep -q "passt not usable at /nonexistent/passt" "$T/err"; ok $? "... naming it"
+check "... in one line" one_line_error "$T/err"
+CRUMB_PASST=/bin/false "$CRUMB" run -q --kernel "$KERNEL" --exec /bin/true 2>"$T/err"
+is $? 125 "a passt that exits at once fails the run (125)"
+grep -q "passt (the guest's network) failed" "$T/err"; ok $? "... saying so"
+check "... in one line" one_line_error "$T/err"
+
 # The control: the same probe through QEMU's slirp reaches the host's loopback.
 CRUMB_NETDEV=slirp "$CRUMB" run -q --kernel "$KERNEL" --exec /bin/busybox -- sh -c "$probe" >/dev/null 2>&1
 [ -s "$T/reached" ]; ok $? "control: through QEMU's slirp (CRUMB_NETDEV=slirp) the same probe reaches it"
@@ -86,7 +96,7 @@ printf 'FROM ./busybox.tar\nRUN nc -w 2 10.0.2.2 80 </dev/null\n' >"$C/Crumbfile
 "$CRUMB" build --kernel "$KERNEL" --network none "$C" >/dev/null 2>"$T/f.err"
 is $? 1 "build --network none: a RUN that connects out fails"
 "$CRUMB" build --kernel "$KERNEL" --network host "$C" >/dev/null 2>"$T/err"
-is $? 125 "build --network host is a usage error"
+is $? 2 "build --network host is a usage error"
 check "... in one line" one_line_error "$T/err"
 
 kill "$listener" 2>/dev/null
