@@ -250,7 +250,9 @@ char **vm_argv(const struct vm_config *c, const char *qemu, enum accel a)
 		strlist_push(&l, "-device");
 		strlist_push(&l, "virtio-net-device,netdev=n0,host_mtu=65520");
 	} else if (c->net) {
-		sb_adds(&sb, "user,id=n0");
+		/* restrict=on: the guest reaches nothing (10.0.2.2 would be the host's
+		 * loopback); only the forwarded ports work. */
+		sb_adds(&sb, c->net_slirp_open ? "user,id=n0" : "user,id=n0,restrict=on");
 		for (size_t i = 0; i < c->nports; i++) {
 			const struct vm_port *p = &c->ports[i];
 			sb_addf(&sb, ",hostfwd=%s:%s:%u-:%u", p->udp ? "udp" : "tcp", p->host_ip,
@@ -709,7 +711,9 @@ static int spawn_once(const struct vm_config *c, const char *qemu, enum accel a,
 	pid_t passt = -1;
 	int net_sock = -1, passt_err = -1, passt_failed = 0;
 	const char *netdev = getenv("CRUMB_NETDEV");
-	cc.net_passt = !alt && c->net && !(netdev && !strcmp(netdev, "slirp"));
+	cc.net_slirp_open = netdev && !strcmp(netdev, "slirp");
+	cc.net_passt = !alt && c->net && !cc.net_slirp_open &&
+		       (!c->nports || (netdev && !strcmp(netdev, "passt")));
 	if (cc.net_passt) {
 		int r = passt_spawn(c, &passt, &net_sock, &passt_err, e);
 		if (r < 0) {

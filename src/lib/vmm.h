@@ -85,9 +85,11 @@ struct vm_config {
 	int net;             /* 1: a virtio-net card on user networking (passt, see
 				vm_passt_argv); 0: none */
 	int net_passt;       /* set by vm_run, not by callers: 1: the card is connected to
-				this VM's passt through fd VM_NET_FD; 0: QEMU's own slirp
-				(only with CRUMB_NETDEV=slirp: the guest then reaches the
-				host's loopback at 10.0.2.2) */
+				this VM's passt through fd VM_NET_FD (no published ports);
+				0: QEMU's own slirp with restrict=on (ports published: the
+				guest reaches nothing, see vm_passt_argv) */
+	int net_slirp_open;  /* set by vm_run: CRUMB_NETDEV=slirp, slirp without restrict
+				(the guest then reaches the host's loopback at 10.0.2.2) */
 	double timeout;      /* seconds from QEMU's start after which it is killed; 0: none */
 	const struct vm_port *ports; /* published ports (with net) */
 	size_t nports;
@@ -153,7 +155,8 @@ typedef void (*vm_output_fn)(void *ctx, const char *buf, size_t len);
 int vm_find_qemu(const char *qemu, char **out, struct err *e);
 
 /*
- * User networking is passt (https://passt.top, Debian's passt), one per VM:
+ * User networking without published ports is passt (https://passt.top,
+ * Debian's passt), one per VM:
  * vm_run spawns it with one end of a socketpair (--fd), hands QEMU the other
  * end (-netdev stream,addr.type=fd) and kills it when QEMU exits; it also
  * exits by itself when its socket closes (crumb and QEMU killed by any
@@ -161,10 +164,14 @@ int vm_find_qemu(const char *qemu, char **out, struct err *e);
  * (10.0.2.15/24, gateway 10.0.2.2, DNS 10.0.2.3 forwarded to the host's
  * first resolver) but, with --no-map-gw, the gateway is NOT the host's
  * loopback: a guest cannot reach a service listening on the host's
- * 127.0.0.1. Published ports are passt's -t/-u, bound to the port's host
- * address. $CRUMB_PASST overrides the program; CRUMB_NETDEV=slirp uses
- * QEMU's slirp instead (for benchmarks: it maps 10.0.2.2 to the host's
- * loopback). Missing passt: CRUMB_ENOENT with an install hint.
+ * 127.0.0.1. A VM with published ports gets QEMU's slirp with restrict=on
+ * instead: the forwards work, the guest reaches nothing (passt 2023.03, Debian
+ * 12's, loses what a guest sends first on a forwarded connection: an SSH
+ * banner). vm_passt_argv maps ports to passt's -t/-u, used with
+ * CRUMB_NETDEV=passt (passt even with ports). $CRUMB_PASST overrides the
+ * program; CRUMB_NETDEV=slirp uses an unrestricted slirp for all. Both are
+ * for bench/net.sh (an open slirp maps 10.0.2.2 to the host's loopback).
+ * Missing passt: CRUMB_ENOENT with an install hint.
  */
 #define VM_NET_FD 4
 int vm_find_passt(char **out, struct err *e);

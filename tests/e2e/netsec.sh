@@ -1,7 +1,8 @@
 # tests/e2e/netsec.sh: the network side of the trust boundary. A guest (crumb run, or a build's
-# RUN step) cannot reach a service on the host's 127.0.0.1 (passt --no-map-gw; QEMU's slirp, the
-# control, can); published ports still work; passt dies with its VM, crumb killed with -9
-# included; crumb build --network none and RUN --network=none leave the step without eth0.
+# RUN step) cannot reach a service on the host's 127.0.0.1 (passt --no-map-gw; with -p, slirp's
+# restrict=on; an open slirp, the control, can); published ports still work; passt and QEMU die
+# with crumb, kill -9 included; crumb build --network none and RUN --network=none leave the step
+# without eth0.
 . "$(dirname "$0")/../tap.sh"
 T=$TEST_TMP/netsec
 mkdir -p "$T"
@@ -25,7 +26,7 @@ sleep 0.2
 addrs="10.0.2.2 10.0.2.3 $(hostname -I 2>/dev/null)"
 probe="for a in $addrs; do echo probe | nc -w 2 \$a $LP; done"
 
-# 1. crumb run: the probes, then a web server on a published port.
+# 1. crumb run with a published port (QEMU's slirp, restrict=on): the probes, then a web server.
 P=$(free_port)
 "$CRUMB" run -q --kernel "$KERNEL" --name netsec1 -p "$P:80" --exec /bin/busybox -- \
 	sh -c "$probe; mkdir /w; echo hello >/w/i; httpd -f -p 80 -h /w" >"$T/run.out" 2>&1 &
@@ -36,14 +37,32 @@ for i in $(seq 1 90); do
 	kill -0 "$vm" 2>/dev/null || break
 	sleep 1
 done
-is "$body" hello "-p $P:80 reaches busybox httpd in the guest (passt)"
-is "$(cat "$T/reached")" "" "a crumb run guest does not reach the host's 127.0.0.1:$LP (at $addrs)"
-pgrep -f "passt .*-t 127.0.0.1/$P:80" >/dev/null; ok $? "one passt serves the VM, its port bound to 127.0.0.1"
+is "$body" hello "-p $P:80 reaches busybox httpd in the guest"
+is "$(cat "$T/reached")" "" "a crumb run -p guest does not reach the host's 127.0.0.1:$LP (at $addrs)"
 kill -9 "$vm"
 sleep 2
-pgrep -f "passt .*-t 127.0.0.1/$P:80" >/dev/null; is $? 1 "kill -9 of crumb leaves no passt behind"
-pgrep -f "vms/netsec1/" >/dev/null; is $? 1 "... and no QEMU"
+pgrep -f "vms/netsec1/" >/dev/null; is $? 1 "kill -9 of crumb leaves no QEMU behind"
 "$CRUMB" rm netsec1 >/dev/null 2>&1
+
+# 2. crumb run without published ports (passt): the probes, then it waits.
+"$CRUMB" run -q --kernel "$KERNEL" --exec /bin/busybox -- sh -c "$probe; echo probed; sleep 600" \
+	>"$T/run2.out" 2>&1 &
+vm=$!
+for i in $(seq 1 90); do
+	grep -q probed "$T/run2.out" && break
+	kill -0 "$vm" 2>/dev/null || break
+	sleep 1
+done
+grep -q probed "$T/run2.out"; ok $? "a guest on passt ran the probes"
+is "$(cat "$T/reached")" "" "a crumb run guest on passt does not reach the host's 127.0.0.1:$LP"
+kids=$(ps -o pid=,comm= --ppid "$vm")
+passt=$(echo "$kids" | awk '$2 ~ /^passt/ { print $1 }')
+[ -n "$passt" ]; ok $? "one passt serves the VM, crumb's child"
+kill -9 "$vm"
+sleep 2
+gone=1
+for p in $(echo "$kids" | awk '{ print $1 }'); do kill -0 "$p" 2>/dev/null && gone=0; done
+is "$gone" 1 "kill -9 of crumb leaves neither passt nor QEMU behind"
 
 # No passt, or a passt that fails: the run fails in one line, nothing boots unnetworked.
 CRUMB_PASST=/nonexistent/passt "$CRUMB" run -q --kernel "$KERNEL" --exec /bin/true 2>"$T/err"
@@ -60,7 +79,7 @@ CRUMB_NETDEV=slirp "$CRUMB" run -q --kernel "$KERNEL" --exec /bin/busybox -- sh 
 [ -s "$T/reached" ]; ok $? "control: through QEMU's slirp (CRUMB_NETDEV=slirp) the same probe reaches it"
 : >"$T/reached"
 
-# 2. crumb build: RUN with the default network and with --network=none.
+# 3. crumb build: RUN with the default network and with --network=none.
 C=$T/ctx
 mkdir -p "$C/root/bin" "$C/root/etc"
 cp /bin/busybox "$C/root/bin/busybox"

@@ -129,9 +129,9 @@ int main(void)
 	sb_reset(&all);
 	for (int i = 0; argv[i]; i++)
 		sb_addf(&all, "%s ", argv[i]);
-	ok(strstr(all.buf, "-netdev user,id=n0,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=udp:0.0.0.0:5353-:53 ") &&
+	ok(strstr(all.buf, "-netdev user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=udp:0.0.0.0:5353-:53 ") &&
 		   strstr(all.buf, "-device virtio-net-device,netdev=n0 "),
-	   "argv: user networking with both forwards");
+	   "argv: restricted user networking with both forwards");
 	vm_argv_free(argv);
 	/* passt (what vm_run uses): QEMU gets the socket, passt the ports. */
 	vc.net_passt = 1;
