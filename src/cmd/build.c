@@ -14,8 +14,8 @@
 
 const char usage_build[] =
 	"usage: crumb build [-t NAME[:TAG]] [-f FILE] [--build-arg K[=V]]... [--target STAGE]\n"
-	"                   [--no-cache] [--kernel FILE] [--allow-host PATH]...\n"
-	"                   [-q] CONTEXT\n"
+	"                   [--no-cache] [--network default|none] [--kernel FILE]\n"
+	"                   [--allow-host PATH]... [-q] CONTEXT\n"
 	"\n"
 	"Builds the Crumbfile (a Dockerfile: same syntax and semantics) in the directory\n"
 	"CONTEXT into an image in the store: a kernel, a root filesystem (the last stage's\n"
@@ -44,6 +44,10 @@ const char usage_build[] =
 	"  --no-cache            redo every step, refreshing the cache (it maps each\n"
 	"                        step's inputs to its result, so an unchanged rebuild\n"
 	"                        boots nothing)\n"
+	"  --network default|none  the RUN steps' network: default, the builder VM's\n"
+	"                        eth0 on user networking (passt: the outside world and\n"
+	"                        DNS, never the host's 127.0.0.1); none, no network card\n"
+	"                        in any RUN step (RUN --network=none does it for one step)\n"
 	"  --kernel FILE         vmlinux for the builder VM and the image (default: the\n"
 	"                        store's crumb kernel)\n"
 	"  --allow-host PATH     let COPY --from=host read PATH (a file, or a directory\n"
@@ -144,6 +148,12 @@ int cmd_build(int argc, char **argv)
 				goto out;
 			}
 			strlist_push(&allow, v);
+		} else if ((v = opt_pair(NULL, "--network", argc, argv, &i, &bad))) {
+			if (strcmp(v, "default") && strcmp(v, "none")) {
+				r = cmd_usage_error("build", "--network %s: want default or none", v);
+				goto out;
+			}
+			o.network_none = !strcmp(v, "none");
 		} else if (bad) {
 			r = cmd_usage_error("build", "%s needs a value", a);
 			goto out;

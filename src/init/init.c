@@ -500,9 +500,10 @@ static int set_ipv4(int s, struct ifreq *ifr, unsigned long req, uint32_t addr)
 static const char resolv_conf[] = "nameserver 10.0.2.3\n";
 
 /*
- * Brings up eth0 when the VM has a network card, with the addresses QEMU's
- * user networking serves (guest 10.0.2.15/24, gateway 10.0.2.2, DNS
- * 10.0.2.3), and gives the guest a resolv.conf unless the image has one.
+ * Brings up eth0 when the VM has a network card, with the addresses crumb's
+ * user networking (passt, set up as QEMU's slirp) serves (guest 10.0.2.15/24,
+ * gateway 10.0.2.2, DNS 10.0.2.3), and gives the guest a resolv.conf unless
+ * the image has one.
  * No card (crumb run --net none): nothing to do. Returns 1 when it wrote
  * /etc/resolv.conf.
  */
@@ -522,6 +523,15 @@ static int setup_eth0(void)
 	    set_ipv4(s, &ifr, SIOCSIFNETMASK, 0xffffff00) < 0) {
 		warnf("eth0: set address: %s", strerror(errno));
 		goto out;
+	}
+	/* A gratuitous ARP when it comes up: passt learns the guest from its first
+	 * frame and until then holds a forwarded connection ~10 s instead of
+	 * delivering it. Best effort: only speed is at stake. */
+	int an = open("/proc/sys/net/ipv4/conf/eth0/arp_notify", O_WRONLY | O_CLOEXEC);
+	if (an >= 0) {
+		ssize_t w = write(an, "1", 1);
+		(void)w;
+		close(an);
 	}
 	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0 ||
 	    (ifr.ifr_flags |= IFF_UP | IFF_RUNNING, ioctl(s, SIOCSIFFLAGS, &ifr) < 0)) {

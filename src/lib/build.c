@@ -1066,7 +1066,20 @@ struct run_step {
 	const struct spec_instr *i;
 	struct strlist argv, env;
 	char *workdir, *user;
+	int net; /* run_has_net */
 };
+
+/* Whether RUN i's builder VM has a network card: not with RUN --network=none
+ * or crumb build --network none. Steps that differ in this never share a boot. */
+static int run_has_net(const struct builder *b, const struct spec_instr *i)
+{
+	if (b->o->network_none)
+		return 0;
+	for (size_t k = 0; k < i->nflags; k++)
+		if (!strcmp(i->flags[k].name, "network"))
+			return !i->flags[k].value || strcmp(i->flags[k].value, "none");
+	return 1;
+}
 
 static void run_output(void *ctx, const char *buf, size_t n)
 {
@@ -1211,11 +1224,13 @@ static int run_group(struct builder *b, struct bstage *st, struct run_step *step
 	}
 	struct vm_config vc = {.qemu = b->o->qemu, .kernel = b->kernel, .disk = disk,
 			       .disk_writable = 1, .init_conf = conf, .init_conf_disk = confdisk,
-			       .cpus = 2, .net = 1, .marker_key = mkey};
+			       .cpus = 2, .net = steps[0].net, .marker_key = mkey};
 	vc.mem_mb = b->o->builder_mem_mb ? b->o->builder_mem_mb : 1024;
 	vc.accel = ACCEL_AUTO;
 	vc.state_dir = oci_root(b->s);
 	struct vm_result res;
+	for (int k = 0; k < b->ntail; k++)
+		free(b->tail[k]); /* the previous boot's */
 	b->ntail = 0;
 	sb_reset(&b->line);
 	b->res->nboots++;
@@ -1385,7 +1400,9 @@ static int do_runs(struct builder *b, struct bstage *st, size_t *k, struct err *
 {
 	const struct spec_stage *sp = st->sp;
 	size_t first = *k, n = 0;
-	while (first + n < sp->ninstrs && sp->instrs[first + n].kind == SPEC_RUN)
+	while (first + n < sp->ninstrs && sp->instrs[first + n].kind == SPEC_RUN &&
+	       (n == 0 || run_has_net(b, &sp->instrs[first + n]) ==
+				  run_has_net(b, &sp->instrs[first])))
 		n++;
 	struct run_step *steps = xcalloc(n, sizeof(*steps));
 	struct lookup lk = {b, st};
@@ -1406,6 +1423,8 @@ static int do_runs(struct builder *b, struct bstage *st, size_t *k, struct err *
 			steps[j].user = dup_or_null(st->cfg.user);
 		}
 		spec_eval_release(&v);
+		if (!(steps[j].net = run_has_net(b, i)))
+			chain(st->key, "network", "none"); /* a result made without network */
 		chain(st->key, "RUN", i->original);
 	}
 	char digest[80];

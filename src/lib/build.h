@@ -37,6 +37,8 @@ struct build_opts {
 	unsigned builder_mem_mb;     /* 0: default */
 	int64_t epoch;		     /* SOURCE_DATE_EPOCH, 0 when unset: `created`, and file
 					times newer than it are written as it (clamp_time) */
+	int network_none;	     /* crumb build --network none: no RUN step gets a network
+					card (as RUN --network=none does for one step) */
 	build_event_fn *event;
 	void *ctx;
 };

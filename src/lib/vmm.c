@@ -59,6 +59,54 @@ int vm_find_qemu(const char *qemu, char **out, struct err *e)
 		       want);
 }
 
+int vm_find_passt(char **out, struct err *e)
+{
+	const char *want = getenv("CRUMB_PASST");
+	if (!want || !*want)
+		want = "passt";
+	if (strchr(want, '/')) {
+		if (access(want, X_OK) < 0)
+			return err_errno(e, CRUMB_ENOENT, "passt not usable at %s", want);
+		*out = xstrdup(want);
+		return 0;
+	}
+	if ((*out = path_lookup(want)))
+		return 0;
+	return err_set(e, CRUMB_ENOENT,
+		       "%s not found in PATH: the guest's network needs it (install Debian's "
+		       "passt, or use --net none)",
+		       want);
+}
+
+char **vm_passt_argv(const struct vm_config *c, const char *passt, int fd)
+{
+	struct strlist l = STRLIST_INIT;
+	/* -f: stay our child; -4: the guest has no IPv6; --no-map-gw: 10.0.2.2 is
+	 * not the host's loopback. Addresses as slirp's, which crumb-init sets. */
+	const char *fixed[] = {"-f", "-q", "-4", "-a", "10.0.2.15", "-n", "24", "-g", "10.0.2.2",
+			       "--no-map-gw", "--dns-forward", "10.0.2.3", NULL};
+	strlist_push(&l, passt);
+	for (int i = 0; fixed[i]; i++)
+		strlist_push(&l, fixed[i]);
+	strlist_push(&l, "-F");
+	strlist_push_owned(&l, xasprintf("%d", fd));
+	/* Explicit -u: otherwise passt also forwards UDP for every TCP port. */
+	int have[2] = {0, 0};
+	for (size_t i = 0; i < c->nports; i++) {
+		const struct vm_port *p = &c->ports[i];
+		have[p->udp] = 1;
+		strlist_push(&l, p->udp ? "-u" : "-t");
+		strlist_push_owned(&l, xasprintf("%s/%u:%u", p->host_ip, p->host_port, p->guest_port));
+	}
+	for (int u = 0; u < 2; u++)
+		if (!have[u]) {
+			strlist_push(&l, u ? "-u" : "-t");
+			strlist_push(&l, "none");
+		}
+	strlist_push_owned(&l, NULL);
+	return l.v;
+}
+
 int vm_port_parse(const char *s, struct vm_port *p, struct err *e)
 {
 	char buf[128], *parts[3], *proto, *end;
@@ -196,8 +244,17 @@ char **vm_argv(const struct vm_config *c, const char *qemu, enum accel a)
 		push_pair(&l, "-device",
 			  xasprintf("virtio-9p-device,fsdev=fs%zu,mount_tag=%s", i, c->shares[i].tag));
 	}
-	if (c->net) {
-		sb_adds(&sb, "user,id=n0");
+	if (c->net && c->net_passt) {
+		push_pair(&l, "-netdev",
+			  xasprintf("stream,id=n0,server=off,addr.type=fd,addr.str=%d", VM_NET_FD));
+		/* passt takes 64 KiB frames: the guest's driver adopts host_mtu, and
+		 * with 1500 a TCG guest receives ~10x slower (bench/net.sh). */
+		strlist_push(&l, "-device");
+		strlist_push(&l, "virtio-net-device,netdev=n0,host_mtu=65520");
+	} else if (c->net) {
+		/* restrict=on: the guest reaches nothing (10.0.2.2 would be the host's
+		 * loopback); only the forwarded ports work. */
+		sb_adds(&sb, c->net_slirp_open ? "user,id=n0" : "user,id=n0,restrict=on");
 		for (size_t i = 0; i < c->nports; i++) {
 			const struct vm_port *p = &c->ports[i];
 			sb_addf(&sb, ",hostfwd=%s:%s:%u-:%u", p->udp ? "udp" : "tcp", p->host_ip,
@@ -331,6 +388,80 @@ static void write_all(int fd, const char *buf, size_t n)
 	}
 }
 
+/* This VM's passt (vm_passt_argv): *sock is QEMU's end of its socket, *errfd
+ * passt's stderr. It gets PR_SET_PDEATHSIG too, but passt started as root
+ * changes to nobody, which clears it: what ends it then is its socket
+ * closing, with QEMU and crumb gone (--fd implies --one-off). */
+static int passt_spawn(const struct vm_config *c, pid_t *pid, int *sock, int *errfd,
+		       struct err *e)
+{
+	char *passt;
+	int r = vm_find_passt(&passt, e);
+	if (r < 0)
+		return r;
+	int sv[2], pe[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		free(passt);
+		return err_errno(e, CRUMB_EIO, "socketpair");
+	}
+	if (pipe2(pe, O_CLOEXEC) < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		free(passt);
+		return err_errno(e, CRUMB_EIO, "pipe");
+	}
+	char **argv = vm_passt_argv(c, passt, VM_NET_FD);
+	free(passt);
+	pid_t parent = getpid();
+	*pid = fork();
+	if (*pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		setpgid(0, 0); /* a Ctrl-C is crumb's to handle, as for QEMU */
+		int null = open("/dev/null", O_RDWR);
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(pe[1], 2);
+		if (sv[1] == VM_NET_FD)
+			fcntl(sv[1], F_SETFD, 0);
+		else
+			dup2(sv[1], VM_NET_FD);
+		execv(argv[0], argv);
+		dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	int fork_errno = errno;
+	vm_argv_free(argv);
+	close(sv[1]);
+	close(pe[1]);
+	if (*pid < 0) {
+		close(sv[0]);
+		close(pe[0]);
+		errno = fork_errno;
+		return err_errno(e, CRUMB_EIO, "fork");
+	}
+	*sock = sv[0];
+	*errfd = pe[0];
+	return 0;
+}
+
+/* Ends passt (when it has not ended by itself) and closes what crumb holds of it. */
+static void passt_stop(pid_t *pid, int *sock, int *errfd)
+{
+	if (*sock >= 0)
+		close(*sock);
+	if (*errfd >= 0)
+		close(*errfd);
+	*sock = *errfd = -1;
+	if (*pid > 0) {
+		kill(*pid, SIGKILL);
+		while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	*pid = -1;
+}
+
 /* One QEMU process from spawn to exit. probe: give up (return 1) when
  * crumb-init has not spoken within KVM_PROBE_SECONDS. */
 static int spawn_once(const struct vm_config *c, const char *qemu, enum accel a, int probe,
@@ -356,6 +487,25 @@ static int spawn_once(const struct vm_config *c, const char *qemu, enum accel a,
 		ev = p[0];
 		extra = p[1];
 	}
+	/* User networking: this VM's passt, unless CRUMB_NETDEV=slirp. */
+	struct vm_config cc = *c;
+	pid_t passt = -1;
+	int net_sock = -1, passt_err = -1, passt_failed = 0;
+	const char *netdev = getenv("CRUMB_NETDEV");
+	cc.net_slirp_open = netdev && !strcmp(netdev, "slirp");
+	cc.net_passt = !alt && c->net && !cc.net_slirp_open &&
+		       (!c->nports || (netdev && !strcmp(netdev, "passt")));
+	if (cc.net_passt) {
+		int r = passt_spawn(c, &passt, &net_sock, &passt_err, e);
+		if (r < 0) {
+			if (extra >= 0)
+				close(extra);
+			if (ev >= 0)
+				close(ev);
+			return r;
+		}
+	}
+	c = &cc;
 	char **argv = alt ? vm_alt_argv(c, c->vmm, qemu) : vm_argv(c, qemu, a);
 	memset(res, 0, sizeof(*res));
 	res->accel = a;
@@ -364,6 +514,7 @@ static int spawn_once(const struct vm_config *c, const char *qemu, enum accel a,
 	res->g_ready = res->g_stopping = res->g_restart = -1;
 	if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 ||
 	    (in_pipe && pipe2(pi, O_CLOEXEC) < 0)) {
+		passt_stop(&passt, &net_sock, &passt_err);
 		vm_argv_free(argv);
 		if (extra >= 0)
 			close(extra);
@@ -374,6 +525,7 @@ static int spawn_once(const struct vm_config *c, const char *qemu, enum accel a,
 	res->t_spawn = now_monotonic();
 	pid_t pid = fork();
 	if (pid < 0) {
+		passt_stop(&passt, &net_sock, &passt_err);
 		vm_argv_free(argv);
 		if (extra >= 0)
 			close(extra);
@@ -399,6 +551,10 @@ static int spawn_once(const struct vm_config *c, const char *qemu, enum accel a,
 			fcntl(extra, F_SETFD, 0);
 		else if (extra >= 0)
 			dup2(extra, VM_ALT_FD);
+		if (net_sock == VM_NET_FD)
+			fcntl(net_sock, F_SETFD, 0);
+		else if (net_sock >= 0)
+			dup2(net_sock, VM_NET_FD);
 		execv(argv[0], argv);
 		dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
@@ -408,6 +564,8 @@ static int spawn_once(const struct vm_config *c, const char *qemu, enum accel a,
 	close(pe[1]);
 	if (extra >= 0)
 		close(extra);
+	if (net_sock >= 0)
+		close(net_sock); /* QEMU's now: passt sees its end close with QEMU */
 	res->qemu_pid = (int)pid;
 	if (c->event)
 		c->event(c->event_ctx, "spawn", res);
@@ -427,8 +585,11 @@ static int spawn_once(const struct vm_config *c, const char *qemu, enum accel a,
 	 * not read its console never stalls the output. */
 	/* fds[4]: cloud-hypervisor's events. It reboots a guest that resets (there
 	 * is no ACPI power-off in crumb's kernel): "rebooting" is the end here. */
-	struct pollfd fds[5] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}, {-1, POLLIN, 0},
-				{-1, POLLOUT, 0}, {ev, POLLIN, 0}};
+	/* fds[5]: passt's stderr; its end before QEMU's, with a failure, ends the VM. */
+	struct pollfd fds[6] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}, {-1, POLLIN, 0},
+				{-1, POLLOUT, 0}, {ev, POLLIN, 0}, {passt_err, POLLIN, 0}};
+	struct sbuf passt_line = SBUF_INIT;
+	char passt_msg[256] = "";
 	struct sbuf events = SBUF_INIT;
 	int guest_reset = 0;
 	char inbuf[4096];
@@ -460,7 +621,7 @@ static int spawn_once(const struct vm_config *c, const char *qemu, enum accel a,
 			fds[2].fd = !in_eof && inlen == 0 && res->t_exec ? 0 : -1;
 			fds[3].fd = inlen ? pi[1] : -1;
 		}
-		int n = poll(fds, 5, timeout);
+		int n = poll(fds, 6, timeout);
 		if (n < 0 && errno == EINTR)
 			continue;
 		/* A chatty guest keeps poll busy: look at the clock every time. */
@@ -471,6 +632,36 @@ static int spawn_once(const struct vm_config *c, const char *qemu, enum accel a,
 				gave_up = 1;
 			kill(pid, SIGKILL);
 			break;
+		}
+		if (fds[5].fd >= 0 && (fds[5].revents & (POLLIN | POLLHUP | POLLERR))) {
+			ssize_t got = read(fds[5].fd, buf, sizeof(buf));
+			for (ssize_t k = 0; k < got; k++) {
+				if (buf[k] != '\n') {
+					if (passt_line.len < 200)
+						sb_addc(&passt_line, buf[k]);
+					continue;
+				}
+				/* Its chatter when run as root without a syslog is no reason. */
+				if (passt_line.len && !strstr(passt_line.buf, "syslog") &&
+				    !strstr(passt_line.buf, "Changing to nobody"))
+					snprintf(passt_msg, sizeof(passt_msg), "%s", passt_line.buf);
+				sb_reset(&passt_line);
+			}
+			if (got == 0 || (got < 0 && errno != EINTR)) {
+				/* Its stderr ends as it exits: give it a second to be reaped. */
+				int ws = 0;
+				pid_t w = 0;
+				for (int t = 0; t < 100 && (w = waitpid(passt, &ws, WNOHANG)) == 0; t++)
+					usleep(10000);
+				fds[5].fd = -1;
+				if (w == passt) {
+					passt = -1;
+					if (!(WIFEXITED(ws) && WEXITSTATUS(ws) == 0)) {
+						passt_failed = 1;
+						kill(pid, SIGKILL);
+					}
+				}
+			}
 		}
 		if (fds[4].fd >= 0 && (fds[4].revents & (POLLIN | POLLHUP | POLLERR))) {
 			ssize_t got = read(fds[4].fd, buf, sizeof(buf));
@@ -547,6 +738,7 @@ static int spawn_once(const struct vm_config *c, const char *qemu, enum accel a,
 	if (fds[4].fd >= 0)
 		close(fds[4].fd);
 	sb_release(&events);
+	sb_release(&passt_line);
 	if (pi[1] >= 0)
 		close(pi[1]);
 	if (errline.len)
@@ -560,6 +752,10 @@ static int spawn_once(const struct vm_config *c, const char *qemu, enum accel a,
 		res->qemu_status = 0; /* killed for the guest's reset: its way to power off */
 	console_release(&con);
 	sb_release(&errline);
+	passt_stop(&passt, &net_sock, &passt_err);
+	if (passt_failed)
+		return err_set(e, CRUMB_EIO, "passt (the guest's network) failed: %s",
+			       passt_msg[0] ? passt_msg : "it exited");
 	if (probe && (gave_up || (!res->t_init && res->qemu_status)))
 		return 1;
 	return 0;

@@ -82,7 +82,14 @@ struct vm_config {
 	enum accel accel;
 	int verbose;         /* pass the kernel's messages through */
 	const char *state_dir; /* where the KVM probe verdict is cached; NULL: no cache */
-	int net;             /* 1: a virtio-net card on QEMU's user networking; 0: none */
+	int net;             /* 1: a virtio-net card on user networking (passt, see
+				vm_passt_argv); 0: none */
+	int net_passt;       /* set by vm_run, not by callers: 1: the card is connected to
+				this VM's passt through fd VM_NET_FD (no published ports);
+				0: QEMU's own slirp with restrict=on (ports published: the
+				guest reaches nothing, see vm_passt_argv) */
+	int net_slirp_open;  /* set by vm_run: CRUMB_NETDEV=slirp, slirp without restrict
+				(the guest then reaches the host's loopback at 10.0.2.2) */
 	double timeout;      /* seconds from QEMU's start after which it is killed; 0: none */
 	const struct vm_port *ports; /* published ports (with net) */
 	size_t nports;
@@ -156,6 +163,30 @@ typedef void (*vm_output_fn)(void *ctx, const char *buf, size_t len);
 /* Finds QEMU: c->qemu, $CRUMB_QEMU or qemu-system-x86_64 in PATH. CRUMB_ENOENT
  * with an install hint when absent. *out is malloc'd. */
 int vm_find_qemu(const char *qemu, char **out, struct err *e);
+
+/*
+ * User networking without published ports is passt (https://passt.top,
+ * Debian's passt), one per VM:
+ * vm_run spawns it with one end of a socketpair (--fd), hands QEMU the other
+ * end (-netdev stream,addr.type=fd) and kills it when QEMU exits; it also
+ * exits by itself when its socket closes (crumb and QEMU killed by any
+ * signal), so no passt outlives its VM. The guest sees slirp's addresses
+ * (10.0.2.15/24, gateway 10.0.2.2, DNS 10.0.2.3 forwarded to the host's
+ * first resolver) but, with --no-map-gw, the gateway is NOT the host's
+ * loopback: a guest cannot reach a service listening on the host's
+ * 127.0.0.1. A VM with published ports gets QEMU's slirp with restrict=on
+ * instead: the forwards work, the guest reaches nothing (passt 2023.03, Debian
+ * 12's, loses what a guest sends first on a forwarded connection: an SSH
+ * banner). vm_passt_argv maps ports to passt's -t/-u, used with
+ * CRUMB_NETDEV=passt (passt even with ports). $CRUMB_PASST overrides the
+ * program; CRUMB_NETDEV=slirp uses an unrestricted slirp for all. Both are
+ * for bench/net.sh (an open slirp maps 10.0.2.2 to the host's loopback).
+ * Missing passt: CRUMB_ENOENT with an install hint.
+ */
+#define VM_NET_FD 4
+int vm_find_passt(char **out, struct err *e);
+/* passt's argv (NULL-terminated, malloc'd strings) for c's ports, talking on fd. */
+char **vm_passt_argv(const struct vm_config *c, const char *passt, int fd);
 
 /* Builds QEMU's argv (NULL-terminated, malloc'd strings) for accel a. */
 char **vm_argv(const struct vm_config *c, const char *qemu, enum accel a);

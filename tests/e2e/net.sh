@@ -16,7 +16,7 @@ is "$out" "/bin/sh: 1: cannot open /etc/resolv.conf: No such file" "--net none: 
 
 # A real server in the VM, reached from the host with curl through -p.
 P=$(free_port)
-"$CRUMB" run -q --kernel "$KERNEL" -p "$P:8000" --exec /usr/bin/python3 --add /usr/lib/python3.11 \
+"$CRUMB" run -q --kernel "$KERNEL" --rm --name netsrv -p "$P:8000" --exec /usr/bin/python3 --add /usr/lib/python3.11 \
 	-- -m http.server 8000 >"$T/server.out" 2>&1 &
 pid=$!
 code=000
@@ -44,7 +44,8 @@ kill "$holder" 2>/dev/null
 kill "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
 sleep 1
-pgrep -f "hostfwd=tcp:127.0.0.1:$P-" >/dev/null; is $? 1 "stopping crumb leaves no QEMU behind"
+pgrep -f "vms/netsrv/" >/dev/null; is $? 1 "stopping crumb leaves no QEMU behind"
+pgrep -f "passt .*127.0.0.1/$P:8000" >/dev/null; is $? 1 "... and no passt"
 
 run -p 80 --exec /bin/true 2>"$T/err"; is $? 125 "-p without a guest port exits 125"
 check "... one-line error" one_line_error "$T/err"

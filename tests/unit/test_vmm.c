@@ -49,10 +49,47 @@ int main(void)
 	sb_reset(&all);
 	for (int i = 0; argv[i]; i++)
 		sb_addf(&all, "%s ", argv[i]);
-	ok(strstr(all.buf, "-netdev user,id=n0,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=udp:0.0.0.0:5353-:53 ") &&
+	ok(strstr(all.buf, "-netdev user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=udp:0.0.0.0:5353-:53 ") &&
 		   strstr(all.buf, "-device virtio-net-device,netdev=n0 "),
-	   "argv: user networking with both forwards");
+	   "argv: restricted user networking with both forwards");
 	vm_argv_free(argv);
+	/* passt (what vm_run uses): QEMU gets the socket, passt the ports. */
+	vc.net_passt = 1;
+	argv = vm_argv(&vc, "/usr/bin/qemu", ACCEL_TCG);
+	sb_reset(&all);
+	for (int i = 0; argv[i]; i++)
+		sb_addf(&all, "%s ", argv[i]);
+	ok(strstr(all.buf, "-netdev stream,id=n0,server=off,addr.type=fd,addr.str=4 ") &&
+		   !strstr(all.buf, "hostfwd") && strstr(all.buf, "virtio-net-device,netdev=n0,host_mtu=65520 "),
+	   "argv: passt's socket as a stream netdev, no slirp forwards, 64K MTU");
+	vm_argv_free(argv);
+	argv = vm_passt_argv(&vc, "/usr/bin/passt", 4);
+	sb_reset(&all);
+	for (int i = 0; argv[i]; i++)
+		sb_addf(&all, "%s ", argv[i]);
+	ok(strstr(all.buf, " --no-map-gw ") != NULL, "passt: --no-map-gw (the gateway is not the host's loopback)");
+	ok(strstr(all.buf, " -f ") && strstr(all.buf, " -F 4 ") && strstr(all.buf, " -a 10.0.2.15 -n 24 -g 10.0.2.2 ") &&
+		   strstr(all.buf, " --dns-forward 10.0.2.3 "),
+	   "passt: foreground, the socket, slirp's addresses and DNS");
+	ok(strstr(all.buf, " -t 127.0.0.1/8080:80 ") && strstr(all.buf, " -u 0.0.0.0/5353:53 ") &&
+		   !strstr(all.buf, "none"),
+	   "passt: each port bound to its host address: %s", all.buf);
+	vm_argv_free(argv);
+	vc.nports = 1;
+	argv = vm_passt_argv(&vc, "/usr/bin/passt", 4);
+	sb_reset(&all);
+	for (int i = 0; argv[i]; i++)
+		sb_addf(&all, "%s ", argv[i]);
+	ok(strstr(all.buf, " -u none") != NULL, "passt: -u none when no UDP port (else TCP ports also forward UDP)");
+	vm_argv_free(argv);
+	vc.nports = 2;
+	vc.net_passt = 0;
+	setenv("CRUMB_PASST", "/nonexistent/passt", 1);
+	char *pp = NULL;
+	ok(vm_find_passt(&pp, &pe) == CRUMB_ENOENT && strstr(pe.msg, "/nonexistent/passt"),
+	   "a missing passt is CRUMB_ENOENT: %s", pe.msg);
+	unsetenv("CRUMB_PASST");
+	free(pp);
 	sb_release(&all);
 
 	/* The run config, devices and sockets of a full run. */
