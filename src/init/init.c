@@ -499,35 +499,27 @@ static int set_ipv4(int s, struct ifreq *ifr, unsigned long req, uint32_t addr)
 
 static const char resolv_conf[] = "nameserver 10.0.2.3\n";
 
-/*
- * Brings up eth0 when the VM has a network card, with the addresses crumb's
- * user networking (passt, set up as QEMU's slirp) serves (guest 10.0.2.15/24,
- * gateway 10.0.2.2, DNS 10.0.2.3), and gives the guest a resolv.conf unless
- * the image has one.
- * No card (crumb run --net none): nothing to do. Returns 1 when it wrote
- * /etc/resolv.conf.
- */
-static int setup_eth0(void)
+/* The inbound-only card's MAC (the host's vmm.c sets it: VM_INBOUND_MAC). */
+static const unsigned char inbound_mac[6] = {0x52, 0x54, 0x00, 0xc0, 0xff, 0x01};
+
+/* Gives the card name its IPv4 address and netmask and brings it up. */
+static int link_up(int s, const char *name, uint32_t addr)
 {
 	struct ifreq ifr;
-	struct rtentry rt;
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), wrote = 0;
 
-	if (s < 0)
-		return 0;
 	memset(&ifr, 0, sizeof(ifr));
-	memcpy(ifr.ifr_name, "eth0", 5);
-	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-		goto out; /* no card */
-	if (set_ipv4(s, &ifr, SIOCSIFADDR, 0x0a00020f) < 0 ||
+	memcpy(ifr.ifr_name, name, strlen(name) + 1);
+	if (set_ipv4(s, &ifr, SIOCSIFADDR, addr) < 0 ||
 	    set_ipv4(s, &ifr, SIOCSIFNETMASK, 0xffffff00) < 0) {
-		warnf("eth0: set address: %s", strerror(errno));
-		goto out;
+		warnf("%s: set address: %s", name, strerror(errno));
+		return -1;
 	}
 	/* A gratuitous ARP when it comes up: passt learns the guest from its first
 	 * frame and until then holds a forwarded connection ~10 s instead of
 	 * delivering it. Best effort: only speed is at stake. */
-	int an = open("/proc/sys/net/ipv4/conf/eth0/arp_notify", O_WRONLY | O_CLOEXEC);
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/arp_notify", name);
+	int an = open(path, O_WRONLY | O_CLOEXEC);
 	if (an >= 0) {
 		ssize_t w = write(an, "1", 1);
 		(void)w;
@@ -535,34 +527,68 @@ static int setup_eth0(void)
 	}
 	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0 ||
 	    (ifr.ifr_flags |= IFF_UP | IFF_RUNNING, ioctl(s, SIOCSIFFLAGS, &ifr) < 0)) {
-		warnf("eth0: up: %s", strerror(errno));
-		goto out;
+		warnf("%s: up: %s", name, strerror(errno));
+		return -1;
 	}
-	memset(&rt, 0, sizeof(rt));
-	struct sockaddr_in *gw = (struct sockaddr_in *)&rt.rt_gateway;
-	struct sockaddr_in *dst = (struct sockaddr_in *)&rt.rt_dst;
-	struct sockaddr_in *mask = (struct sockaddr_in *)&rt.rt_genmask;
-	gw->sin_family = dst->sin_family = mask->sin_family = AF_INET;
-	gw->sin_addr.s_addr = htonl(0x0a000202);
-	rt.rt_flags = RTF_UP | RTF_GATEWAY;
-	rt.rt_dev = ifr.ifr_name;
-	if (ioctl(s, SIOCADDRT, &rt) < 0 && errno != EEXIST)
-		warnf("eth0: default route: %s", strerror(errno));
-	if (access("/etc/resolv.conf", F_OK) < 0) {
-		int fd = open("/etc/resolv.conf", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		if (fd >= 0) {
-			if (write(fd, resolv_conf, sizeof(resolv_conf) - 1) < 0)
-				warnf("/etc/resolv.conf: %s", strerror(errno));
-			else
-				wrote = 1;
-			close(fd);
+	return 0;
+}
+
+/*
+ * Brings up the network cards the VM has, with the addresses crumb's user
+ * networking serves. The guest's own card (passt, or QEMU's slirp): guest
+ * 10.0.2.15/24, gateway 10.0.2.2, DNS 10.0.2.3, and a resolv.conf unless the
+ * image has one. With published ports there is a second card, known by its
+ * MAC, on which only the forwarded connections arrive: 10.0.4.15/24
+ * (VM_INBOUND_NET), no route beyond it. No card (crumb run --net none):
+ * nothing to do. Returns 1 when it wrote /etc/resolv.conf.
+ */
+static int setup_net(void)
+{
+	struct rtentry rt;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), wrote = 0, main_up = 0;
+
+	if (s < 0)
+		return 0;
+	for (int i = 0; i < 2; i++) {
+		struct ifreq ifr;
+		char name[8];
+
+		snprintf(name, sizeof(name), "eth%d", i);
+		memset(&ifr, 0, sizeof(ifr));
+		memcpy(ifr.ifr_name, name, strlen(name) + 1);
+		if (ioctl(s, SIOCGIFHWADDR, &ifr) < 0)
+			break; /* no (more) cards */
+		if (!memcmp(ifr.ifr_hwaddr.sa_data, inbound_mac, sizeof(inbound_mac))) {
+			link_up(s, name, 0x0a00040f);
+			continue;
+		}
+		if (main_up || link_up(s, name, 0x0a00020f) < 0)
+			continue;
+		main_up = 1;
+		memset(&rt, 0, sizeof(rt));
+		struct sockaddr_in *gw = (struct sockaddr_in *)&rt.rt_gateway;
+		struct sockaddr_in *dst = (struct sockaddr_in *)&rt.rt_dst;
+		struct sockaddr_in *mask = (struct sockaddr_in *)&rt.rt_genmask;
+		gw->sin_family = dst->sin_family = mask->sin_family = AF_INET;
+		gw->sin_addr.s_addr = htonl(0x0a000202);
+		rt.rt_flags = RTF_UP | RTF_GATEWAY;
+		rt.rt_dev = name;
+		if (ioctl(s, SIOCADDRT, &rt) < 0 && errno != EEXIST)
+			warnf("%s: default route: %s", name, strerror(errno));
+		if (access("/etc/resolv.conf", F_OK) < 0) {
+			int fd = open("/etc/resolv.conf", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+			if (fd >= 0) {
+				if (write(fd, resolv_conf, sizeof(resolv_conf) - 1) < 0)
+					warnf("/etc/resolv.conf: %s", strerror(errno));
+				else
+					wrote = 1;
+				close(fd);
+			}
 		}
 	}
-out:
 	close(s);
 	return wrote;
 }
-
 
 #ifdef HAVE_FW_CFG
 #define FW_CFG_SELECTOR 0x510
@@ -1647,7 +1673,7 @@ int main(int argc, char **argv)
 		warnf("sethostname: %s", strerror(errno));
 	setup_volumes(&c);
 	setup_loopback();
-	wrote_resolv = setup_eth0();
+	wrote_resolv = setup_net();
 	ctl_setup(&s);
 
 	status = c.mode == CONF_MODE_BUILD ? run_build(&s) : run_service(&s);

@@ -92,7 +92,7 @@ char **vm_passt_argv(const struct vm_config *c, const char *passt, int fd)
 	strlist_push_owned(&l, xasprintf("%d", fd));
 	/* Explicit -u: otherwise passt also forwards UDP for every TCP port. */
 	int have[2] = {0, 0};
-	for (size_t i = 0; i < c->nports; i++) {
+	for (size_t i = 0; c->net_passt_ports && i < c->nports; i++) {
 		const struct vm_port *p = &c->ports[i];
 		have[p->udp] = 1;
 		strlist_push(&l, p->udp ? "-u" : "-t");
@@ -251,10 +251,18 @@ char **vm_argv(const struct vm_config *c, const char *qemu, enum accel a)
 		 * with 1500 a TCG guest receives ~10x slower (bench/net.sh). */
 		strlist_push(&l, "-device");
 		strlist_push(&l, "virtio-net-device,netdev=n0,host_mtu=65520");
-	} else if (c->net) {
-		/* restrict=on: the guest reaches nothing (10.0.2.2 would be the host's
-		 * loopback); only the forwarded ports work. */
-		sb_adds(&sb, c->net_slirp_open ? "user,id=n0" : "user,id=n0,restrict=on");
+	}
+	/* Published ports come in through QEMU's slirp: Debian 12's passt loses
+	 * what a guest sends first on a forwarded connection (an SSH banner).
+	 * With passt as eth0 this is a second card, eth1, on its own network with
+	 * restrict=on: the guest can open nothing through it (10.0.2.2 there
+	 * would be the host's loopback), only answer the forwarded ports. */
+	int inbound = c->net && c->net_passt && c->nports && !c->net_passt_ports;
+	if (c->net && (!c->net_passt || inbound)) {
+		if (inbound)
+			sb_adds(&sb, "user,id=n1,restrict=on,net=" VM_INBOUND_NET);
+		else
+			sb_adds(&sb, c->net_slirp_open ? "user,id=n0" : "user,id=n0,restrict=on");
 		for (size_t i = 0; i < c->nports; i++) {
 			const struct vm_port *p = &c->ports[i];
 			sb_addf(&sb, ",hostfwd=%s:%s:%u-:%u", p->udp ? "udp" : "tcp", p->host_ip,
@@ -262,7 +270,8 @@ char **vm_argv(const struct vm_config *c, const char *qemu, enum accel a)
 		}
 		push_pair(&l, "-netdev", sb_detach(&sb));
 		strlist_push(&l, "-device");
-		strlist_push(&l, "virtio-net-device,netdev=n0");
+		strlist_push(&l, inbound ? "virtio-net-device,netdev=n1,mac=" VM_INBOUND_MAC
+					 : "virtio-net-device,netdev=n0");
 	}
 	if (c->init_conf) {
 		sb_adds(&sb, "name=" VM_FWCFG_INIT_CONF ",");
@@ -493,8 +502,8 @@ static int spawn_once(const struct vm_config *c, const char *qemu, enum accel a,
 	int net_sock = -1, passt_err = -1, passt_failed = 0;
 	const char *netdev = getenv("CRUMB_NETDEV");
 	cc.net_slirp_open = netdev && !strcmp(netdev, "slirp");
-	cc.net_passt = !alt && c->net && !cc.net_slirp_open &&
-		       (!c->nports || (netdev && !strcmp(netdev, "passt")));
+	cc.net_passt = !alt && c->net && !cc.net_slirp_open;
+	cc.net_passt_ports = cc.net_passt && netdev && !strcmp(netdev, "passt");
 	if (cc.net_passt) {
 		int r = passt_spawn(c, &passt, &net_sock, &passt_err, e);
 		if (r < 0) {

@@ -84,10 +84,14 @@ struct vm_config {
 	const char *state_dir; /* where the KVM probe verdict is cached; NULL: no cache */
 	int net;             /* 1: a virtio-net card on user networking (passt, see
 				vm_passt_argv); 0: none */
-	int net_passt;       /* set by vm_run, not by callers: 1: the card is connected to
-				this VM's passt through fd VM_NET_FD (no published ports);
-				0: QEMU's own slirp with restrict=on (ports published: the
-				guest reaches nothing, see vm_passt_argv) */
+	int net_passt;       /* set by vm_run, not by callers: 1: the card (eth0) is
+				connected to this VM's passt through fd VM_NET_FD; with
+				published ports a second card (eth1, VM_INBOUND_NET) is
+				QEMU's slirp with restrict=on carrying only them: the guest
+				opens nothing through it (see vm_passt_argv). 0: slirp
+				alone (CRUMB_NETDEV=slirp) */
+	int net_passt_ports; /* set by vm_run: CRUMB_NETDEV=passt, passt forwards the
+				published ports itself (no second card; bench/net.sh) */
 	int net_slirp_open;  /* set by vm_run: CRUMB_NETDEV=slirp, slirp without restrict
 				(the guest then reaches the host's loopback at 10.0.2.2) */
 	double timeout;      /* seconds from QEMU's start after which it is killed; 0: none */
@@ -123,6 +127,13 @@ struct vm_config {
 	int foreign_init;     /* the guest's PID 1 is not crumb-init (run --foreign-init):
 				 its markers are believed without a signature (console.h) */
 };
+
+/* The inbound-only card's network (QEMU's slirp, restrict=on): the guest is
+ * .15 there (crumb-init sets it on eth1, with no route beyond it), which is
+ * where slirp's hostfwd delivers. */
+#define VM_INBOUND_NET "10.0.4.0/24"
+/* Its MAC, by which crumb-init tells it from the guest's own card. */
+#define VM_INBOUND_MAC "52:54:00:c0:ff:01"
 
 /* The fw_cfg name the guest reads its config from (crumb-init knows it). */
 #define VM_FWCFG_INIT_CONF "opt/crumb/init.conf"

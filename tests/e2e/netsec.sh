@@ -1,6 +1,6 @@
 # tests/e2e/netsec.sh: the network side of the trust boundary. A guest (crumb run, or a build's
-# RUN step) cannot reach a service on the host's 127.0.0.1 (passt --no-map-gw; with -p, slirp's
-# restrict=on; an open slirp, the control, can); published ports still work; passt and QEMU die
+# RUN step) cannot reach a service on the host's 127.0.0.1 (passt --no-map-gw; with -p, the
+# ports come in on a second card, slirp with restrict=on; an open slirp, the control, can); published ports still work; passt and QEMU die
 # with crumb, kill -9 included; crumb build --network none and RUN --network=none leave the step
 # without eth0.
 . "$(dirname "$0")/../tap.sh"
@@ -26,10 +26,13 @@ sleep 0.2
 addrs="10.0.2.2 10.0.2.3 $(hostname -I 2>/dev/null)"
 probe="for a in $addrs; do echo probe | nc -w 2 \$a $LP; done"
 
-# 1. crumb run with a published port (QEMU's slirp, restrict=on): the probes, then a web server.
+# 1. crumb run with a published port: passt as eth0 for the guest's own traffic, the port on a
+# second card (QEMU's slirp, restrict=on, 10.0.4.0/24): the probes (that network's gateway and DNS
+# addresses too), the routes, then a web server.
 P=$(free_port)
+probe1="for a in $addrs 10.0.4.2 10.0.4.3; do echo probe | nc -w 2 \$a $LP; done; ip route"
 "$CRUMB" run -q --kernel "$KERNEL" --name netsec1 -p "$P:80" --exec /bin/busybox -- \
-	sh -c "$probe; mkdir /w; echo hello >/w/i; httpd -f -p 80 -h /w" >"$T/run.out" 2>&1 &
+	sh -c "$probe1; mkdir /w; echo hello >/w/i; httpd -f -p 80 -h /w" >"$T/run.out" 2>&1 &
 vm=$!
 body=""
 for i in $(seq 1 90); do
@@ -38,7 +41,9 @@ for i in $(seq 1 90); do
 	sleep 1
 done
 is "$body" hello "-p $P:80 reaches busybox httpd in the guest"
-is "$(cat "$T/reached")" "" "a crumb run -p guest does not reach the host's 127.0.0.1:$LP (at $addrs)"
+is "$(cat "$T/reached")" "" "a crumb run -p guest does not reach the host's 127.0.0.1:$LP (at $addrs 10.0.4.2 10.0.4.3)"
+grep -q "^default via 10.0.2.2 dev eth0" "$T/run.out" && grep -q "^10.0.4.0/24 dev eth1" "$T/run.out"
+ok $? "... its own traffic goes out through eth0 (passt); eth1 only carries the published port"
 kill -9 "$vm"
 sleep 2
 pgrep -f "vms/netsec1/" >/dev/null; is $? 1 "kill -9 of crumb leaves no QEMU behind"

@@ -60,8 +60,27 @@ int main(void)
 	for (int i = 0; argv[i]; i++)
 		sb_addf(&all, "%s ", argv[i]);
 	ok(strstr(all.buf, "-netdev stream,id=n0,server=off,addr.type=fd,addr.str=4 ") &&
-		   !strstr(all.buf, "hostfwd") && strstr(all.buf, "virtio-net-device,netdev=n0,host_mtu=65520 "),
-	   "argv: passt's socket as a stream netdev, no slirp forwards, 64K MTU");
+		   strstr(all.buf, "virtio-net-device,netdev=n0,host_mtu=65520 "),
+	   "argv: passt's socket as a stream netdev, 64K MTU");
+	ok(strstr(all.buf, "-netdev user,id=n1,restrict=on,net=10.0.4.0/24,hostfwd=tcp:127.0.0.1:8080-:80,"
+			   "hostfwd=udp:0.0.0.0:5353-:53 ") &&
+		   strstr(all.buf, "-device virtio-net-device,netdev=n1,mac=52:54:00:c0:ff:01 ") &&
+		   strstr(all.buf, "netdev=n0,host_mtu") < strstr(all.buf, "netdev=n1,mac"),
+	   "argv: published ports on a second, inbound-only card (restricted slirp, its own MAC)");
+	vm_argv_free(argv);
+	argv = vm_passt_argv(&vc, "/usr/bin/passt", 4);
+	sb_reset(&all);
+	for (int i = 0; argv[i]; i++)
+		sb_addf(&all, "%s ", argv[i]);
+	ok(strstr(all.buf, " -t none -u none") != NULL, "passt: forwards no port (the inbound card does)");
+	vm_argv_free(argv);
+	/* CRUMB_NETDEV=passt (bench/net.sh): passt forwards the ports, no second card. */
+	vc.net_passt_ports = 1;
+	argv = vm_argv(&vc, "/usr/bin/qemu", ACCEL_TCG);
+	sb_reset(&all);
+	for (int i = 0; argv[i]; i++)
+		sb_addf(&all, "%s ", argv[i]);
+	ok(!strstr(all.buf, "hostfwd") && !strstr(all.buf, "netdev=n1"), "argv: passt forwarding: no slirp card");
 	vm_argv_free(argv);
 	argv = vm_passt_argv(&vc, "/usr/bin/passt", 4);
 	sb_reset(&all);
