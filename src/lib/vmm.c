@@ -41,41 +41,37 @@ const char *accel_name(enum accel a)
 	return a == ACCEL_KVM ? "kvm" : a == ACCEL_TCG ? "tcg" : "auto";
 }
 
-int vm_find_qemu(const char *qemu, char **out, struct err *e)
+/* A program crumb runs: given, else $env, else dflt; a name without '/' is
+ * looked up in PATH, and not_found says how to get it. */
+static int find_program(const char *given, const char *env, const char *dflt, const char *label,
+			const char *not_found, char **out, struct err *e)
 {
-	const char *want = qemu ? qemu : getenv("CRUMB_QEMU");
+	const char *want = given ? given : getenv(env);
 	if (!want || !*want)
-		want = "qemu-system-x86_64";
+		want = dflt;
 	if (strchr(want, '/')) {
 		if (access(want, X_OK) < 0)
-			return err_errno(e, CRUMB_ENOENT, "QEMU not usable at %s", want);
+			return err_errno(e, CRUMB_ENOENT, "%s not usable at %s", label, want);
 		*out = xstrdup(want);
 		return 0;
 	}
 	if ((*out = path_lookup(want)))
 		return 0;
-	return err_set(e, CRUMB_ENOENT,
-		       "%s not found in PATH (install Debian's qemu-system-x86, or set CRUMB_QEMU)",
-		       want);
+	return err_set(e, CRUMB_ENOENT, "%s not found in PATH%s", want, not_found);
+}
+
+int vm_find_qemu(const char *qemu, char **out, struct err *e)
+{
+	return find_program(qemu, "CRUMB_QEMU", "qemu-system-x86_64", "QEMU",
+			    " (install Debian's qemu-system-x86, or set CRUMB_QEMU)", out, e);
 }
 
 int vm_find_passt(char **out, struct err *e)
 {
-	const char *want = getenv("CRUMB_PASST");
-	if (!want || !*want)
-		want = "passt";
-	if (strchr(want, '/')) {
-		if (access(want, X_OK) < 0)
-			return err_errno(e, CRUMB_ENOENT, "passt not usable at %s", want);
-		*out = xstrdup(want);
-		return 0;
-	}
-	if ((*out = path_lookup(want)))
-		return 0;
-	return err_set(e, CRUMB_ENOENT,
-		       "%s not found in PATH: the guest's network needs it (install Debian's "
-		       "passt, or use --net none)",
-		       want);
+	return find_program(NULL, "CRUMB_PASST", "passt", "passt",
+			    ": the guest's network needs it (install Debian's passt, or use "
+			    "--net none)",
+			    out, e);
 }
 
 char **vm_passt_argv(const struct vm_config *c, const char *passt, int fd)
