@@ -82,8 +82,10 @@ int cmd_print_usage(const char *verb)
 
 int main(int argc, char **argv)
 {
-	if (argc < 2)
-		return cmd_help(1, (char *[]){"help", NULL}) ? EXIT_USAGE : EXIT_USAGE;
+	if (argc < 2) {
+		cmd_help(1, (char *[]){"help", NULL});
+		return EXIT_USAGE;
+	}
 	const char *verb = argv[1];
 	if (!strcmp(verb, "-h") || !strcmp(verb, "--help"))
 		verb = "help";

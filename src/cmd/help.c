@@ -39,6 +39,8 @@ static const char exit_codes[] =
 	"  CRUMB_HOME        the store (images, kernels, caches, volumes); default\n"
 	"                    $XDG_DATA_HOME/crumb or ~/.local/share/crumb\n"
 	"  CRUMB_QEMU        the QEMU binary; default qemu-system-x86_64 from PATH\n"
+	"  CRUMB_PASST       the passt binary (the guest's network); default passt\n"
+	"                    from PATH\n"
 	"  CRUMB_INIT        the crumb-init binary; default next to crumb\n"
 	"  XDG_RUNTIME_DIR   VMs' state lives in its crumb/vms (else $CRUMB_HOME/run/vms)\n"
 	"  CRUMB_FIRECRACKER, CRUMB_CLOUD_HYPERVISOR  those VMMs' binaries (run --vmm);\n"

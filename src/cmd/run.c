@@ -1146,7 +1146,10 @@ int cmd_run(int argc, char **argv)
 			uint64_t bytes;
 			if (archive_content_size(a.rootfs, &bytes, &e) < 0)
 				goto fail;
-			stat(a.rootfs, &st);
+			if (stat(a.rootfs, &st) < 0) {
+				err_errno(&e, CRUMB_EIO, "%s", a.rootfs);
+				goto fail;
+			}
 			archive = (unsigned long long)st.st_size;
 			content = bytes;
 			a.vc.initrd = a.rootfs;
@@ -1243,7 +1246,10 @@ int cmd_run(int argc, char **argv)
 			e.msg[0] = 0; /* already reported */
 			goto fail;
 		}
-		stat(c.initrd, &st);
+		if (stat(c.initrd, &st) < 0) {
+			err_errno(&e, CRUMB_EIO, "%s", c.initrd);
+			goto fail;
+		}
 		archive = (unsigned long long)st.st_size;
 		a.vc.initrd = c.initrd;
 	}

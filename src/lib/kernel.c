@@ -236,7 +236,7 @@ static int extract(const char *store, const struct kernel_opts *o, char **srcdir
 	    (r = mkdir_p(tmp, 0755, e)) < 0)
 		goto out;
 	if ((r = run(o, tmp, NULL, NULL, e, "tar", "-xf", tarball_of(o), "--strip-components=1",
-		     NULL)) < 0)
+		     (char *)NULL)) < 0)
 		goto out;
 	char *tstamp = xasprintf("%s/.crumb-extracted", tmp);
 	r = write_file_atomic(tstamp, "", 0, 0644, e);
@@ -276,28 +276,29 @@ static int build(const char *store, const struct kernel_opts *o, const char *id,
 	progress(o, "== configuring (tinyconfig + crumb fragment)");
 	if ((r = write_file_atomic(frag, fragment, strlen(fragment), 0644, e)) < 0)
 		goto out;
-	if ((r = run(o, src, NULL, NULL, e, "make", odir, "tinyconfig", NULL)) < 0)
+	if ((r = run(o, src, NULL, NULL, e, "make", odir, "tinyconfig", (char *)NULL)) < 0)
 		goto out;
 	if ((r = run(o, src, NULL, NULL, e, "scripts/kconfig/merge_config.sh", "-m", "-O", obj, cfg,
-		     frag, NULL)) < 0)
+		     frag, (char *)NULL)) < 0)
 		goto out;
-	if ((r = run(o, src, NULL, NULL, e, "make", odir, "olddefconfig", NULL)) < 0)
+	if ((r = run(o, src, NULL, NULL, e, "make", odir, "olddefconfig", (char *)NULL)) < 0)
 		goto out;
 	if ((r = read_file(cfg, 4 << 20, &config, e)) < 0)
 		goto out;
 	if ((r = kernel_check_config(fragment, config.buf, e)) < 0)
 		goto out;
 	progress(o, "== building vmlinux (%s)", jobs);
-	if ((r = run(o, src, NULL, NULL, e, "make", odir, jobs, "vmlinux", NULL)) < 0)
+	if ((r = run(o, src, NULL, NULL, e, "make", odir, jobs, "vmlinux", (char *)NULL)) < 0)
 		goto out;
-	if ((r = run(o, src, release_line, &rel, e, "make", "-s", odir, "kernelrelease", NULL)) < 0)
+	if ((r = run(o, src, release_line, &rel, e, "make", "-s", odir, "kernelrelease",
+		     (char *)NULL)) < 0)
 		goto out;
 	if ((r = remove_tree(out, e)) < 0 || (r = mkdir_p(out, 0755, e)) < 0)
 		goto out;
 	char *vm = xasprintf("%s/vmlinux", obj), *dvm = xasprintf("%s/vmlinux", out);
 	char *dcfg = xasprintf("%s/config", out);
 	/* Debug sections are dead weight to a VMM; the PVH note and symbols stay. */
-	r = run(o, NULL, NULL, NULL, e, "objcopy", "--strip-debug", vm, dvm, NULL);
+	r = run(o, NULL, NULL, NULL, e, "objcopy", "--strip-debug", vm, dvm, (char *)NULL);
 	if (r == 0)
 		r = write_file_atomic(dcfg, config.buf, config.len, 0644, e);
 	free(vm);

@@ -774,10 +774,11 @@ int vm_run(const struct vm_config *c, vm_output_fn out, void *ctx, struct vm_res
 	int r = c->vmm == VMM_QEMU ? vm_find_qemu(c->qemu, &qemu, e) : vm_alt_find(c->vmm, &qemu, e);
 	if (r < 0)
 		return r;
-	if (stat(c->kernel, &st) < 0 || !S_ISREG(st.st_mode)) {
+	int kbad = stat(c->kernel, &st) < 0 ? errno : 0; /* st is unset when stat failed */
+	if (kbad || !S_ISREG(st.st_mode)) {
 		free(qemu);
 		return err_set(e, CRUMB_ENOENT, "kernel %s: %s", c->kernel,
-			       errno && !S_ISREG(st.st_mode) ? strerror(errno) : "not a file");
+			       kbad ? strerror(kbad) : "not a file");
 	}
 	if (c->initrd && (stat(c->initrd, &st) < 0 || !S_ISREG(st.st_mode))) {
 		free(qemu);
