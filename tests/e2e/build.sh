@@ -20,7 +20,7 @@ diag "$(cat "$T/err")"
 R=$(rootfs_of instr:latest)
 # crumb-init's size changes with its source: left out.
 "$CRUMB" fs ls -lR "$R:/" 2>&1 | sed "s|^$R:||" | grep -v ' crumb-init$' >"$T/tree"
-if [ -n "${CRUMB_REGEN:-}" ]; then mkdir -p "$golden" && cp "$T/tree" "$golden/instructions.tree"; fi
+if [ -n "${GOLDEN:-}" ]; then mkdir -p "$golden" && cp "$T/tree" "$golden/instructions.tree"; fi
 diff -u "$golden/instructions.tree" "$T/tree" >"$T/diff"; ok $? "the tree matches tests/golden/build/instructions.tree"
 [ -s "$T/diff" ] && diag "$(head -40 "$T/diff")"
 skopeo inspect --raw --config "oci:$CRUMB_HOME:instr:latest" | python3 -c '
@@ -28,7 +28,7 @@ import json, sys
 c = json.load(sys.stdin)["config"]
 for k in sorted(c):
     print(k, json.dumps(c[k], sort_keys=True))' >"$T/config"
-if [ -n "${CRUMB_REGEN:-}" ]; then cp "$T/config" "$golden/instructions.config"; fi
+if [ -n "${GOLDEN:-}" ]; then cp "$T/config" "$golden/instructions.config"; fi
 diff -u "$golden/instructions.config" "$T/config" >"$T/diff"; ok $? "the config (skopeo inspect --config) matches tests/golden/build/instructions.config"
 [ -s "$T/diff" ] && diag "$(head -40 "$T/diff")"
 "$CRUMB" fs cat "$R:/etc/motd" >/dev/null 2>&1; is $? 1 "the first stage's /etc/motd went to /from-stage only"

@@ -16,7 +16,7 @@
  * "--- eval" and each instruction's spec_eval under the variable model
  * below); tests/spec/bad/NAME.Crumbfile -> NAME.err (the one-line error of
  * the parse, else of the first failing evaluation). SPEC_DIR overrides
- * tests/spec; SPEC_REGEN=1 rewrites the goldens (review them by eye).
+ * tests/spec; GOLDEN=1 (make golden) rewrites the goldens (review them by eye).
  */
 
 /* ---- a small variable model: last set wins ---- */
@@ -448,7 +448,7 @@ static int by_name(const struct dirent **a, const struct dirent **b)
 
 static void golden(const char *root, const char *sub, int bad)
 {
-	int regen = getenv("SPEC_REGEN") && *getenv("SPEC_REGEN") == '1';
+	int regen = getenv("GOLDEN") && *getenv("GOLDEN") == '1';
 	char *dir = xasprintf("%s/%s", root, sub);
 	int back = open(".", O_RDONLY | O_DIRECTORY);
 	struct dirent **ents;
