@@ -35,7 +35,11 @@ is "$code" 404 "... and 404 for a missing file"
 Q=$(free_port)
 python3 -c "import socket,time; s=socket.socket(); s.bind(('127.0.0.1', $Q)); s.listen(); time.sleep(60)" &
 holder=$!
-sleep 1
+# wait until it really holds the port (a loaded machine starts python3 slowly)
+for i in $(seq 1 100); do
+	python3 -c "import socket; socket.create_connection(('127.0.0.1', $Q)).close()" 2>/dev/null && break
+	sleep 0.1
+done
 run -p "$Q:80" --exec /bin/true 2>"$T/err"; is $? 125 "a busy host port exits 125 before booting"
 grep -q "port $Q on 127.0.0.1 is already in use" "$T/err"; ok $? "... saying which port"
 check "... in one line" one_line_error "$T/err"
