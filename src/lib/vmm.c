@@ -501,7 +501,7 @@ static int spawn_once(const struct vm_config *c, const char *qemu, enum accel a,
 	cc.net_passt = !alt && c->net && !cc.net_slirp_open;
 	cc.net_passt_ports = cc.net_passt && netdev && !strcmp(netdev, "passt");
 	if (cc.net_passt) {
-		int r = passt_spawn(c, &passt, &net_sock, &passt_err, e);
+		int r = passt_spawn(&cc, &passt, &net_sock, &passt_err, e);
 		if (r < 0) {
 			if (extra >= 0)
 				close(extra);
