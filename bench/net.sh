@@ -43,6 +43,16 @@ guest="sleep 600 | nc -l -p 81 >/dev/null & mkdir /www; echo hi >/www/index.html
 dd if=/dev/zero of=/www/big bs=1M count=50 2>/dev/null; echo done >/www/done;
 nc -w 2 10.0.2.2 $LP </dev/null; echo done >/www/probed; sleep 600"
 
+# wait_http BACKEND URL STEP: polls URL every STEP seconds until it answers (600 tries at most).
+wait_http() {
+	i=0
+	until curl -sf -m 2 -o /dev/null "$2"; do
+		i=$((i + 1))
+		[ $i -lt 600 ] || { echo "bench/net.sh: $1: no HTTP answer" >&2; exit 1; }
+		sleep "$3"
+	done
+}
+
 # One round for backend $1: appends "boot ready down up latency" to $W/$1.
 round() {
 	t0=$(now)
@@ -55,12 +65,7 @@ round() {
 		httpd -f -p 80 -h /etc 2>/dev/null &
 	vm=$!
 	pids="$pids $vm"
-	i=0
-	until curl -sf -m 2 -o /dev/null "http://127.0.0.1:$P/passwd"; do
-		i=$((i + 1))
-		[ $i -lt 600 ] || { echo "bench/net.sh: $1: no HTTP answer" >&2; exit 1; }
-		sleep 0.02
-	done
+	wait_http "$1" "http://127.0.0.1:$P/passwd" 0.02
 	t1=$(now)
 	ready=$(echo "$t1 - $t0" | bc)
 	kill $vm
@@ -71,12 +76,7 @@ round() {
 		--exec /bin/busybox -- sh -c "$guest" 2>/dev/null &
 	vm=$!
 	pids="$pids $vm"
-	i=0
-	until curl -sf -m 2 -o /dev/null "http://127.0.0.1:$P/done"; do
-		i=$((i + 1))
-		[ $i -lt 600 ] || { echo "bench/net.sh: $1: no HTTP answer" >&2; exit 1; }
-		sleep 0.1
-	done
+	wait_http "$1" "http://127.0.0.1:$P/done" 0.1
 	down=$(curl -s -o /dev/null -w '%{size_download} %{time_total}' "http://127.0.0.1:$P/big" |
 		awk -v s=$SIZE '$1 == s { printf "%.1f", $1 / 1e6 / $2 }')
 	python3 - "$Q" "$P" >>"$W/$1.py" <<'EOF'
