@@ -2,6 +2,7 @@
 #ifndef CRUMB_CMD_H
 #define CRUMB_CMD_H
 
+#include "../lib/hostenv.h"
 #include "../lib/util.h"
 
 /*
@@ -81,6 +82,9 @@ void exec_opts_release(struct exec_opts *o);
 /* Builds the tree for o and writes it as a cpio at out; *bytes gets the
  * uncompressed content size. Prints errors; returns 0 or an exit status. */
 int exec_opts_pack(const struct exec_opts *o, const char *out, unsigned long long *bytes);
+/* The environment, read on the first call (env.c) and never again: every verb passes this
+ * down in its library options; nothing else in crumb calls getenv(). */
+const struct hostenv *cmd_env(void);
 /* SOURCE_DATE_EPOCH from the environment: the one place crumb reads it,
  * validated (sde_parse); 0, or CRUMB_EINVAL with a one-line message in e. */
 int cmd_sde(struct sde *out, struct err *e);

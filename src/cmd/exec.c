@@ -11,7 +11,7 @@
 
 int cmd_sde(struct sde *out, struct err *e)
 {
-	return sde_parse(getenv("SOURCE_DATE_EPOCH"), out, e);
+	return sde_parse(cmd_env()->source_date_epoch, out, e);
 }
 
 const char *opt_value(const char *opt, int argc, char **argv, int *i, int *bad)

@@ -1,0 +1,34 @@
+/* env.c: the one place crumb reads its environment (cmd_env), for every verb to pass down. */
+#include <stdlib.h>
+
+#include "cmd.h"
+
+static const char *var(const char *name)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : NULL;
+}
+
+const struct hostenv *cmd_env(void)
+{
+	static struct hostenv env;
+	static int done;
+	if (!done) {
+		env.crumb_home = var("CRUMB_HOME");
+		env.xdg_data_home = var("XDG_DATA_HOME");
+		env.home = var("HOME");
+		env.xdg_runtime_dir = var("XDG_RUNTIME_DIR");
+		env.tmpdir = var("TMPDIR");
+		env.path = var("PATH");
+		env.term = var("TERM");
+		env.crumb_init = var("CRUMB_INIT");
+		env.qemu = var("CRUMB_QEMU");
+		env.firecracker = var("CRUMB_FIRECRACKER");
+		env.cloud_hypervisor = var("CRUMB_CLOUD_HYPERVISOR");
+		env.passt = var("CRUMB_PASST");
+		env.netdev = var("CRUMB_NETDEV");
+		env.source_date_epoch = var("SOURCE_DATE_EPOCH");
+		done = 1;
+	}
+	return &env;
+}
