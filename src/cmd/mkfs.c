@@ -1,17 +1,18 @@
 /* mkfs.c: `crumb mkfs`: layer directories, archives and images into a tree, write ext4/ext2/cpio.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "../lib/archive.h"
+#include "../lib/devtable.h"
 #include "../lib/ext4.h"
 #include "../lib/ext4fs.h"
+#include "../lib/fsimage.h"
 #include "../lib/import.h"
+#include "../lib/opt.h"
 #include "cmd.h"
 
 const char usage_mkfs[] =
@@ -167,308 +168,187 @@ static int add_dir_owned(struct tree *t, const char *src, uint32_t uid, uint32_t
 	return r;
 }
 
-/* An ext2/3/4 image has the magic 0xEF53 at byte 1080. */
-static int is_ext_image(const char *path)
+/* ---- the command ---- */
+
+/* What the command line asks for. */
+struct mkfs_args {
+	const char *type, *owner, *label, *table, *compress;
+	uint64_t size, inodes;
+	struct strlist args; /* SOURCE... OUT */
+	int is_cpio, is_ext2;
+	enum compress comp;
+	uint32_t uid, gid; /* --owner */
+	struct sde sd;
+};
+
+static int take_size(const struct opt *o, const char *v, void *ctx, struct err *e)
 {
-	unsigned char m[2];
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return 0;
-	int yes = pread(fd, m, 2, 1080) == 2 && m[0] == 0x53 && m[1] == 0xEF;
-	close(fd);
-	return yes;
+	struct mkfs_args *m = ctx;
+	(void)o;
+	if (parse_size(v, &m->size) || m->size < 65536)
+		return err_set(e, CRUMB_EINVAL, "--size %s: want a size like 64M (at least 64K)", v);
+	return 0;
 }
 
-/* ---- --device-table ---- */
-
-static int table_error(struct err *e, const char *file, int line, const char *why)
+static int take_inodes(const struct opt *o, const char *v, void *ctx, struct err *e)
 {
-	return err_set(e, CRUMB_EFORMAT, "%s:%d: %s", file, line, why);
+	struct mkfs_args *m = ctx;
+	uint32_t n;
+	(void)o;
+	if (parse_u32(v, &n) || !n)
+		return err_set(e, CRUMB_EINVAL, "--inodes %s: want a positive number", v);
+	m->inodes = n;
+	return 0;
 }
 
-/* A field that may be '-' (0). */
-static int field_u32(const char *s, uint32_t *out, int base)
+/* opt_parse names an unknown long option without its "=VALUE"; mkfs always named the
+ * whole argument. */
+static void whole_unknown(int argc, char **argv, struct err *e)
 {
-	if (!strcmp(s, "-")) {
-		*out = 0;
-		return 0;
+	const char *u = "unknown option '--";
+	size_t at = strlen(u) - 2; /* where the quoted name starts */
+	if (strncmp(e->msg, u, strlen(u)))
+		return;
+	size_t n = strlen(e->msg) - at - 1; /* the name without the closing quote */
+	for (int i = 1; i < argc; i++)
+		if (!strncmp(argv[i], e->msg + at, n) && argv[i][n] == '=') {
+			const char *a = argv[i];
+			err_set(e, CRUMB_EINVAL, "unknown option '%s'", a);
+			return;
+		}
+}
+
+/* The options into m; 0, OPT_HELP, or an exit status after a usage error. */
+static int mkfs_parse(int argc, char **argv, struct mkfs_args *m)
+{
+	const struct opt tab[] = {
+	    OPT_STRING_('t', "type", &m->type, "TYPE", NULL),
+	    OPT_CALL_(0, "size", take_size, "N", NULL),
+	    OPT_CALL_(0, "inodes", take_inodes, "N", NULL),
+	    OPT_STRING_(0, "owner", &m->owner, "UID:GID", NULL),
+	    OPT_STRING_(0, "label", &m->label, "L", NULL),
+	    OPT_STRING_(0, "device-table", &m->table, "FILE", NULL),
+	    OPT_STRING_(0, "compress", &m->compress, "C", NULL),
+	    OPT_END_,
+	};
+	struct err e = {0};
+	int r = opt_parse(tab, 0, argc, argv, m, &m->args, &e);
+	if (r == OPT_HELP)
+		return OPT_HELP;
+	if (r < 0) {
+		whole_unknown(argc, argv, &e);
+		return cmd_usage_error("mkfs", "%s", e.msg);
 	}
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, base);
-	if (errno || end == s || *end || *s == '-' || v > 0xffffffffUL)
+	return 0;
+}
+
+/* --owner UID:GID into m; 0 or -1. */
+static int parse_owner(struct mkfs_args *m)
+{
+	const char *colon = strchr(m->owner, ':');
+	if (!colon)
 		return -1;
-	*out = (uint32_t)v;
-	return 0;
-}
-
-static int same_link(struct tree_node *n, const char *path, void *ctx)
-{
-	const struct tree_node *src = ctx;
-	if (n != src && n->hardlink == src->hardlink && n->type == src->type) {
-		n->mode = src->mode;
-		n->uid = src->uid;
-		n->gid = src->gid;
-	}
-	return 0;
-}
-
-static int apply_entry(struct tree *t, const char *path, char type, uint32_t mode, uint32_t uid,
-		       uint32_t gid, uint32_t major, uint32_t minor, const char *file, int line,
-		       struct err *e)
-{
-	struct tree_node *n = tree_lookup(t, path, 0);
-	int r;
-	char why[512];
-	switch (type) {
-	case 'd':
-		if (!n || n->type != TREE_DIR) {
-			if ((r = tree_add(t, path, TREE_DIR, mode, &n, e)) < 0)
-				return table_error(e, file, line, e->msg);
-		}
-		break;
-	case 'f':
-	case 'l':
-		if (!n || n->type != (type == 'f' ? TREE_REG : TREE_LNK)) {
-			snprintf(why, sizeof(why), "%s: no such %s in the image", path,
-				 type == 'f' ? "file" : "symlink");
-			return table_error(e, file, line, why);
-		}
-		break;
-	case 'c':
-	case 'b':
-	case 'p':
-	case 's': {
-		enum tree_type tt = type == 'c'	  ? TREE_CHR
-				    : type == 'b' ? TREE_BLK
-				    : type == 'p' ? TREE_FIFO
-						  : TREE_SOCK;
-		if ((r = tree_add_device(t, path, tt, mode, major, minor, e)) < 0)
-			return table_error(e, file, line, e->msg);
-		n = tree_lookup(t, path, 0);
-		break;
-	}
-	default:
-		snprintf(why, sizeof(why), "unknown type '%c' (want d f c b p s l)", type);
-		return table_error(e, file, line, why);
-	}
-	if (type != 'l')
-		n->mode = mode & 07777;
-	n->uid = uid;
-	n->gid = gid;
-	if (n->hardlink && n->type != TREE_DIR) /* every name of the file is the same inode */
-		tree_walk(t, same_link, n);
-	return 0;
-}
-
-static int device_table(struct tree *t, const char *file, struct err *e)
-{
-	struct sbuf sb = SBUF_INIT;
-	int r = read_file(file, 16 << 20, &sb, e);
-	if (r < 0)
-		return r;
-	char *save = NULL, *lp = sb.buf;
-	int line = 0;
-	for (char *l = sb.buf; l; l = lp) {
-		char *nl = strchr(l, '\n');
-		lp = nl ? nl + 1 : NULL;
-		if (nl)
-			*nl = 0;
-		line++;
-		char *hash = strchr(l, '#');
-		if (hash)
-			*hash = 0;
-		char *f[11];
-		int nf = 0;
-		for (char *tok = strtok_r(l, " \t\r", &save); tok;
-		     tok = strtok_r(NULL, " \t\r", &save))
-			if (nf < 11)
-				f[nf++] = tok;
-			else
-				nf = 12;
-		if (nf == 0)
-			continue;
-		if (nf != 10 && nf != 7) {
-			r = table_error(e, file, line,
-					"want 10 fields: path type mode uid gid "
-					"major minor start inc count");
-			break;
-		}
-		uint32_t mode, uid, gid, major, minor, start = 0, inc = 0, count = 0;
-		if (f[0][0] != '/') {
-			r = table_error(e, file, line, "the path must be absolute");
-			break;
-		}
-		if (strlen(f[1]) != 1) {
-			r = table_error(e, file, line, "the type is one letter (d f c b p s l)");
-			break;
-		}
-		if (field_u32(f[2], &mode, 8) || mode > 07777 || field_u32(f[3], &uid, 10) ||
-		    field_u32(f[4], &gid, 10) || field_u32(f[5], &major, 10) ||
-		    field_u32(f[6], &minor, 10) ||
-		    (nf == 10 && (field_u32(f[7], &start, 10) || field_u32(f[8], &inc, 10) ||
-				  field_u32(f[9], &count, 10)))) {
-			r = table_error(e, file, line, "a bad number (mode is octal, up to 07777)");
-			break;
-		}
-		if (count > 65536) {
-			r = table_error(e, file, line, "count above 65536");
-			break;
-		}
-		if (!count) {
-			r = apply_entry(t, f[0], f[1][0], mode, uid, gid, major, minor, file, line,
-					e);
-		} else {
-			for (uint32_t i = 0; i < count && !r; i++) {
-				char *p = xasprintf("%s%u", f[0], start + i);
-				r = apply_entry(t, p, f[1][0], mode, uid, gid, major,
-						minor + i * inc, file, line, e);
-				free(p);
-			}
-		}
-		if (r)
-			break;
-	}
-	sb_release(&sb);
+	char *u = xstrndup(m->owner, (size_t)(colon - m->owner));
+	int r = parse_u32(u, &m->uid) || parse_u32(colon + 1, &m->gid) ? -1 : 0;
+	free(u);
 	return r;
 }
 
-/* ---- the command ---- */
+/* What the options mean together; 0 or an exit status. */
+static int mkfs_check(struct mkfs_args *m)
+{
+	struct err e = {0};
+	m->is_cpio = !strcmp(m->type, "cpio");
+	m->is_ext2 = !strcmp(m->type, "ext2");
+	if (!m->is_cpio && !m->is_ext2 && strcmp(m->type, "ext4"))
+		return cmd_usage_error("mkfs", "-t %s: want ext4, ext2 or cpio", m->type);
+	if (m->args.n < 2)
+		return cmd_usage_error("mkfs", "want at least one SOURCE and the OUT file");
+	if (m->is_cpio && (m->size || m->inodes || m->label))
+		return cmd_usage_error("mkfs", "--size, --inodes and --label are for ext4/ext2");
+	if (!m->is_cpio && m->compress)
+		return cmd_usage_error("mkfs", "--compress is for -t cpio");
+	if (m->label && strlen(m->label) > 16)
+		return cmd_usage_error("mkfs", "--label '%s': at most 16 bytes", m->label);
+	if (m->compress && compress_parse(m->compress, &m->comp, &e) < 0)
+		return cmd_usage_error("mkfs", "%s", e.msg);
+	if (m->owner && parse_owner(m) < 0)
+		return cmd_usage_error("mkfs", "--owner %s: want numeric UID:GID", m->owner);
+	if (cmd_sde(&m->sd, &e) < 0) {
+		cmd_error_err(&e);
+		return EXIT_FAIL;
+	}
+	return 0;
+}
+
+/* Lays the sources over each other into t; ext images read stay open in images. */
+static int mkfs_sources(const struct mkfs_args *m, struct tree *t, struct ext4fs **images,
+			size_t *nimages, struct err *e)
+{
+	int r = 0;
+	for (size_t k = 0; k + 1 < m->args.n && !r; k++) {
+		const char *src = m->args.v[k];
+		struct stat st;
+		enum fsimage_kind kind;
+		struct err pe = {0};
+		if (stat(src, &st) < 0) {
+			r = err_errno(e, errno == ENOENT ? CRUMB_ENOENT : CRUMB_EIO, "%s", src);
+		} else if (S_ISDIR(st.st_mode)) {
+			r = m->owner ? add_dir_owned(t, src, m->uid, m->gid, e)
+				     : tree_add_host(t, src, "/", e);
+		} else if (!S_ISREG(st.st_mode)) {
+			r = err_set(e, CRUMB_EINVAL, "%s: not a directory, archive or image", src);
+		} else if (fsimage_probe(src, &kind, &pe) == 0 && kind == FSIMAGE_EXT) {
+			r = ext4fs_open(src, 0, &images[*nimages], e);
+			if (r == 0)
+				r = ext4fs_read_tree(images[(*nimages)++], "/", t, "/", e);
+		} else {
+			struct import_opts io = {.dest = "/", .keep_owner = 1};
+			r = import_archive(t, src, &io, e);
+		}
+	}
+	return r;
+}
+
+/* Writes t at OUT as the type asked for. */
+static int mkfs_write(const struct mkfs_args *m, struct tree *t, struct err *e)
+{
+	const char *out = m->args.v[m->args.n - 1];
+	if (m->is_cpio) {
+		struct cpio_opts co = {.compress = m->comp, .epoch = m->sd.epoch, .clamp = m->sd.set};
+		return cpio_write(t, out, &co, e);
+	}
+	struct ext4_opts eo = {.ext2 = m->is_ext2,
+			       .size = m->size,
+			       .inodes = m->inodes,
+			       .label = m->label,
+			       .epoch = m->sd.epoch,
+			       .clamp = m->sd.set};
+	return ext4_write(t, out, &eo, e);
+}
 
 int cmd_mkfs(int argc, char **argv)
 {
-	const char *type = "ext4", *owner = NULL, *label = NULL, *table = NULL, *compress = NULL;
-	uint64_t size = 0, inodes = 0;
-	struct strlist args = STRLIST_INIT;
-	int i, bad;
-	for (i = 1; i < argc; i++) {
-		const char *v;
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			strlist_release(&args);
-			return cmd_print_usage("mkfs");
-		}
-		if (!strcmp(argv[i], "--")) {
-			for (i++; i < argc; i++)
-				strlist_push(&args, argv[i]);
-			break;
-		}
-		if ((v = opt_value("-t", argc, argv, &i, &bad)) ||
-		    (!bad && (v = opt_value("--type", argc, argv, &i, &bad)))) {
-			type = v;
-		} else if (!bad && (v = opt_value("--size", argc, argv, &i, &bad))) {
-			if (parse_size(v, &size) || size < 65536) {
-				strlist_release(&args);
-				return cmd_usage_error("mkfs",
-						       "--size %s: want a size like 64M (at "
-						       "least 64K)",
-						       v);
-			}
-		} else if (!bad && (v = opt_value("--inodes", argc, argv, &i, &bad))) {
-			uint32_t n;
-			if (parse_u32(v, &n) || !n) {
-				strlist_release(&args);
-				return cmd_usage_error("mkfs",
-						       "--inodes %s: want a positive number", v);
-			}
-			inodes = n;
-		} else if (!bad && (v = opt_value("--owner", argc, argv, &i, &bad))) {
-			owner = v;
-		} else if (!bad && (v = opt_value("--label", argc, argv, &i, &bad))) {
-			label = v;
-		} else if (!bad && (v = opt_value("--device-table", argc, argv, &i, &bad))) {
-			table = v;
-		} else if (!bad && (v = opt_value("--compress", argc, argv, &i, &bad))) {
-			compress = v;
-		} else if (bad) {
-			strlist_release(&args);
-			return cmd_usage_error("mkfs", "%s needs a value", argv[i]);
-		} else if (argv[i][0] == '-' && argv[i][1]) {
-			strlist_release(&args);
-			return cmd_usage_error("mkfs", "unknown option '%s'", argv[i]);
-		} else {
-			strlist_push(&args, argv[i]);
-		}
-		if (bad) {
-			strlist_release(&args);
-			return cmd_usage_error("mkfs", "%s needs a value", argv[i]);
-		}
-	}
-
-	int is_cpio = !strcmp(type, "cpio"), is_ext2 = !strcmp(type, "ext2");
-	int r = 0;
-	if (!is_cpio && !is_ext2 && strcmp(type, "ext4"))
-		r = cmd_usage_error("mkfs", "-t %s: want ext4, ext2 or cpio", type);
-	else if (args.n < 2)
-		r = cmd_usage_error("mkfs", "want at least one SOURCE and the OUT file");
-	else if (is_cpio && (size || inodes || label))
-		r = cmd_usage_error("mkfs", "--size, --inodes and --label are for ext4/ext2");
-	else if (!is_cpio && compress)
-		r = cmd_usage_error("mkfs", "--compress is for -t cpio");
-	else if (label && strlen(label) > 16)
-		r = cmd_usage_error("mkfs", "--label '%s': at most 16 bytes", label);
-	enum compress comp = COMPRESS_NONE;
-	struct err e = {0};
-	if (!r && compress && compress_parse(compress, &comp, &e) < 0)
-		r = cmd_usage_error("mkfs", "%s", e.msg);
-	uint32_t uid = 0, gid = 0;
-	if (!r && owner) {
-		const char *colon = strchr(owner, ':');
-		char *u = colon ? xstrndup(owner, (size_t)(colon - owner)) : NULL;
-		if (!colon || parse_u32(u, &uid) || parse_u32(colon + 1, &gid))
-			r = cmd_usage_error("mkfs", "--owner %s: want numeric UID:GID", owner);
-		free(u);
-	}
-	struct sde sd = {0};
-	if (!r && cmd_sde(&sd, &e) < 0) {
-		cmd_error_err(&e);
-		r = EXIT_FAIL;
-	}
+	struct mkfs_args m = {.type = "ext4", .args = STRLIST_INIT, .comp = COMPRESS_NONE};
+	int r = mkfs_parse(argc, argv, &m);
+	if (r == OPT_HELP)
+		r = cmd_print_usage("mkfs");
+	else if (r == 0)
+		r = mkfs_check(&m);
 	if (r) {
-		strlist_release(&args);
+		strlist_release(&m.args);
 		return r;
 	}
-
-	const char *out = args.v[args.n - 1];
+	struct err e = {0};
 	struct tree t;
-	struct ext4fs **images = xcalloc(args.n, sizeof(*images));
+	struct ext4fs **images = xcalloc(m.args.n, sizeof(*images));
 	size_t nimages = 0;
 	tree_init(&t);
-	for (size_t k = 0; k + 1 < args.n && !r; k++) {
-		const char *src = args.v[k];
-		struct stat st;
-		if (stat(src, &st) < 0) {
-			r = err_errno(&e, errno == ENOENT ? CRUMB_ENOENT : CRUMB_EIO, "%s", src);
-		} else if (S_ISDIR(st.st_mode)) {
-			r = owner ? add_dir_owned(&t, src, uid, gid, &e)
-				  : tree_add_host(&t, src, "/", &e);
-		} else if (!S_ISREG(st.st_mode)) {
-			r = err_set(&e, CRUMB_EINVAL, "%s: not a directory, archive or image", src);
-		} else if (is_ext_image(src)) {
-			r = ext4fs_open(src, 0, &images[nimages], &e);
-			if (r == 0)
-				r = ext4fs_read_tree(images[nimages++], "/", &t, "/", &e);
-		} else {
-			struct import_opts io = {.dest = "/", .keep_owner = 1};
-			r = import_archive(&t, src, &io, &e);
-		}
-	}
-	if (!r && table)
-		r = device_table(&t, table, &e);
-	if (!r) {
-		int64_t epoch = sd.epoch;
-		if (is_cpio) {
-			struct cpio_opts co = {.compress = comp, .epoch = epoch, .clamp = sd.set};
-			r = cpio_write(&t, out, &co, &e);
-		} else {
-			struct ext4_opts eo = {.ext2 = is_ext2,
-					       .size = size,
-					       .inodes = inodes,
-					       .label = label,
-					       .epoch = epoch,
-					       .clamp = sd.set};
-			r = ext4_write(&t, out, &eo, &e);
-		}
-	}
+	r = mkfs_sources(&m, &t, images, &nimages, &e);
+	if (!r && m.table)
+		r = devtable_apply_file(&t, m.table, &e);
+	if (!r)
+		r = mkfs_write(&m, &t, &e);
 	if (r)
 		cmd_error_err(&e);
 	tree_release(&t);
@@ -477,6 +357,6 @@ int cmd_mkfs(int argc, char **argv)
 		ext4fs_close(images[k], &ce);
 	}
 	free(images);
-	strlist_release(&args);
+	strlist_release(&m.args);
 	return r ? EXIT_FAIL : 0;
 }

@@ -19,6 +19,7 @@
 #include "../lib/archive.h"
 #include "../lib/console.h"
 #include "../lib/ext4.h"
+#include "../lib/fsimage.h"
 #include "../lib/initcfg.h"
 #include "../lib/kernel.h"
 #include "../lib/oci.h"
@@ -267,18 +268,13 @@ static int read_env_file(const char *path, struct strlist *env)
  * not, negative if unreadable. */
 static int is_ext_image(const char *path, struct err *e)
 {
-	unsigned char magic[2];
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return err_errno(e, CRUMB_ENOENT, "root filesystem %s", path);
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return err_set(e, CRUMB_EINVAL, "root filesystem %s: not a regular file", path);
-	}
-	ssize_t n = pread(fd, magic, 2, 1080);
-	close(fd);
-	return n == 2 && magic[0] == 0x53 && magic[1] == 0xef;
+	enum fsimage_kind kind;
+	char why[ERR_MSG_MAX];
+	if (fsimage_probe(path, &kind, e) == 0)
+		return kind == FSIMAGE_EXT;
+	snprintf(why, sizeof(why), "%s", e->msg); /* "PATH: why" */
+	return err_set(e, e->code == CRUMB_EINVAL ? CRUMB_EINVAL : CRUMB_ENOENT,
+		       "root filesystem %s", why);
 }
 
 static char *make_tmpdir(void)

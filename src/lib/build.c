@@ -21,6 +21,7 @@
 #include "console.h"
 #include "ext4.h"
 #include "ext4fs.h"
+#include "fsimage.h"
 #include "import.h"
 #include "initcfg.h"
 #include "kernel.h"
@@ -843,18 +844,12 @@ static int add_deps(struct tree *t, const char *p, int depth, struct err *e)
 
 static int is_archive(const char *path)
 {
-	unsigned char m[264] = {0};
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
+	enum fsimage_kind k;
+	struct err e = {0};
+	if (fsimage_probe(path, &k, &e) < 0)
 		return 0;
-	struct stat sb;
-	ssize_t n = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) ? read(fd, m, sizeof(m)) : 0;
-	close(fd);
-	if (n < 6)
-		return 0;
-	return (m[0] == 0x1f && m[1] == 0x8b) || !memcmp(m, "BZh", 3) ||
-	       !memcmp(m, "\xfd" "7zXZ", 6) || !memcmp(m, "\x28\xb5\x2f\xfd", 4) ||
-	       (n >= 262 && !memcmp(m + 257, "ustar", 5));
+	return k == FSIMAGE_GZIP || k == FSIMAGE_BZIP2 || k == FSIMAGE_XZ || k == FSIMAGE_ZSTD ||
+	       k == FSIMAGE_TAR;
 }
 
 static const char *basename_of(const char *p)

@@ -14,6 +14,8 @@
 #include <ext2fs/ext2fs.h>
 #include <openssl/evp.h>
 
+#include "ext4io.h"
+
 /*
  * How the image is laid out, and why:
  *
@@ -1133,9 +1135,7 @@ int ext4_write(struct tree *t, const char *out_path, const struct ext4_opts *o, 
 	int r = 0, fd = -1;
 	char *tmp = NULL;
 
-	static int tables;
-	if (!tables++)
-		initialize_ext2_error_table(); /* so error_message() knows libext2fs's codes */
+	ext4io_errors_init(); /* so error_message() knows libext2fs's codes */
 	if (!t->root || t->root->type != TREE_DIR)
 		return err_set(e, CRUMB_EINVAL, "the tree has no root directory");
 	if (o->label && strlen(o->label) > 16)

@@ -30,16 +30,6 @@
 
 typedef struct ext2_inode_large inode_t;
 
-/* libext2fs trusts whatever it is given: com_err's table for messages, registered once. */
-static void init_errors(void)
-{
-	static int done;
-	if (!done) {
-		initialize_ext2_error_table();
-		done = 1;
-	}
-}
-
 __attribute__((format(printf, 4, 5))) static int fail(struct err *e, int code, errcode_t rc,
 						      const char *fmt, ...)
 {
@@ -91,7 +81,7 @@ int ext4fs_open(const char *path, int flags, struct ext4fs **out, struct err *e)
 	errcode_t rc;
 
 	*out = NULL;
-	init_errors();
+	ext4io_errors_init(); /* libext2fs's messages for its codes */
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return err_errno(e, errno == ENOENT ? CRUMB_ENOENT : CRUMB_EIO, "%s", path);

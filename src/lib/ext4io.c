@@ -408,3 +408,12 @@ static struct struct_io_manager manager = {
 };
 
 io_manager ext4io_manager = &manager;
+
+void ext4io_errors_init(void)
+{
+	static int done;
+	if (!done) {
+		initialize_ext2_error_table();
+		done = 1;
+	}
+}

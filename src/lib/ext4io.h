@@ -29,4 +29,8 @@ errcode_t ext4io_commit(io_channel ch);
 /* Bytes held for the image so far (what a commit would write). */
 unsigned long long ext4io_held(io_channel ch);
 
+/* Registers libext2fs's com_err message table, so error_message() names its
+ * codes; idempotent. Everything that opens or makes an image calls it first. */
+void ext4io_errors_init(void);
+
 #endif

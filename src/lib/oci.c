@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "fsimage.h"
 #include "vread.h"
 
 #define OCI_MT_INDEX "application/vnd.oci.image.index.v1+json"
@@ -1077,21 +1078,17 @@ int oci_image_verify(struct oci_store *s, const struct oci_image *im, int flags,
 
 int oci_detect_rootfs(const char *path, const char **media_type, struct err *e)
 {
-	unsigned char b[1084] = {0};
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err_errno(e, errno == ENOENT ? CRUMB_ENOENT : CRUMB_EIO, "%s", path);
-	ssize_t n = pread(fd, b, sizeof(b), 0);
-	close(fd);
-	if (n < 0)
-		return err_errno(e, CRUMB_EIO, "read %s", path);
-	if (n >= 6 && (!memcmp(b, "070701", 6) || !memcmp(b, "070702", 6)))
+	enum fsimage_kind kind;
+	int r = fsimage_probe(path, &kind, e);
+	if (r < 0)
+		return r;
+	if (kind == FSIMAGE_CPIO)
 		*media_type = OCI_MT_ROOTFS_CPIO;
-	else if (n >= 2 && b[0] == 0x1f && b[1] == 0x8b)
+	else if (kind == FSIMAGE_GZIP)
 		*media_type = OCI_MT_ROOTFS_CPIO_GZIP;
-	else if (n >= 4 && b[0] == 0x28 && b[1] == 0xb5 && b[2] == 0x2f && b[3] == 0xfd)
+	else if (kind == FSIMAGE_ZSTD)
 		*media_type = OCI_MT_ROOTFS_CPIO_ZSTD;
-	else if (n >= 1082 && b[1080] == 0x53 && b[1081] == 0xef)
+	else if (kind == FSIMAGE_EXT)
 		*media_type = OCI_MT_ROOTFS_EXT4;
 	else
 		return err_set(e, CRUMB_EFORMAT,
