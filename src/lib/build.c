@@ -846,7 +846,8 @@ static int is_archive(const char *path)
 {
 	enum fsimage_kind k;
 	struct err e = {0};
-	if (fsimage_probe(path, &k, &e) < 0)
+	struct stat sb;
+	if (fsimage_probe(path, &k, &e) < 0 || stat(path, &sb) < 0 || sb.st_size < 6)
 		return 0;
 	return k == FSIMAGE_GZIP || k == FSIMAGE_BZIP2 || k == FSIMAGE_XZ || k == FSIMAGE_ZSTD ||
 	       k == FSIMAGE_TAR;

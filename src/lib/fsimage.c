@@ -44,9 +44,8 @@ int fsimage_probe(const char *path, enum fsimage_kind *kind, struct err *e)
 		n += (size_t)k;
 	}
 	close(fd);
-	if (n < 6) /* too short for anything */
-		return 0;
-	if (!memcmp(b, "070701", 6) || !memcmp(b, "070702", 6))
+	/* b is zero past n: a magic holding no zero byte cannot match what was not read */
+	if (n >= 6 && (!memcmp(b, "070701", 6) || !memcmp(b, "070702", 6)))
 		*kind = FSIMAGE_CPIO;
 	else if (b[0] == 0x1f && b[1] == 0x8b)
 		*kind = FSIMAGE_GZIP;
@@ -54,7 +53,7 @@ int fsimage_probe(const char *path, enum fsimage_kind *kind, struct err *e)
 		*kind = FSIMAGE_ZSTD;
 	else if (!memcmp(b, "BZh", 3))
 		*kind = FSIMAGE_BZIP2;
-	else if (!memcmp(b, "\xfd" "7zXZ", 6))
+	else if (n >= 6 && !memcmp(b, "\xfd" "7zXZ", 6))
 		*kind = FSIMAGE_XZ;
 	else if (n >= 262 && !memcmp(b + 257, "ustar", 5))
 		*kind = FSIMAGE_TAR;

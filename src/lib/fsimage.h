@@ -24,8 +24,7 @@ enum fsimage_kind {
 
 /*
  * Looks at the first bytes of path (at most 1084; the file may be shorter:
- * one under 6 bytes is FSIMAGE_OTHER, one cut before a magic's place does
- * not have it) and sets *kind. The checks go in the order of the enum's
+ * one cut inside a magic number does not have it) and sets *kind. The checks go in the order of the enum's
  * values below FSIMAGE_EXT, the superblock's magic last: bytes at the start
  * of a file say more than two bytes at 1080 (ext images begin with zeros).
  * Only magic numbers are looked at, so FSIMAGE_EXT is no promise that the
