@@ -83,9 +83,9 @@ struct addr {
 #define MAX_VOLS 16
 static struct vol vols[MAX_VOLS];
 static int nvols;
-static struct fsimage_opts vopts;   /* rw, force, SOURCE_DATE_EPOCH for every image */
-static int last_open_code;	    /* the CRUMB_E* code of the last open that failed */
-static struct tree scratch;	    /* sources materialized for cp */
+static struct fsimage_opts vopts; /* rw, force, SOURCE_DATE_EPOCH for every image */
+static int last_open_code;	  /* the CRUMB_E* code of the last open that failed */
+static struct tree scratch;	  /* sources materialized for cp */
 static int scratch_n;
 
 /* Prints "crumb: MESSAGE" and returns EXIT_FAIL, so errors read as one statement. */
@@ -814,12 +814,10 @@ struct fsverb {
 };
 
 static const struct fsverb fsverbs[] = {
-    {"ls", "lRd", 0, 1, do_ls},	     {"cat", "", 0, 1, do_cat},
-    {"stat", "", 0, 1, do_stat},     {"du", "s", 0, 1, do_du},
-    {"cp", "rRp", 1, 0, do_cp},	     {"mv", "", 1, 0, do_mv},
-    {"rm", "rRf", 1, 1, do_rm},	     {"mkdir", "p", 1, 1, do_mkdir},
-    {"ln", "s", 1, 0, do_ln},	     {"chmod", "", 1, 0, do_attr},
-    {"chown", "", 1, 0, do_attr},    {"fsck", "", 0, 1, do_fsck},
+    {"ls", "lRd", 0, 1, do_ls},	  {"cat", "", 0, 1, do_cat},	  {"stat", "", 0, 1, do_stat},
+    {"du", "s", 0, 1, do_du},	  {"cp", "rRp", 1, 0, do_cp},	  {"mv", "", 1, 0, do_mv},
+    {"rm", "rRf", 1, 1, do_rm},	  {"mkdir", "p", 1, 1, do_mkdir}, {"ln", "s", 1, 0, do_ln},
+    {"chmod", "", 1, 0, do_attr}, {"chown", "", 1, 0, do_attr},	  {"fsck", "", 0, 1, do_fsck},
     {NULL, "", 0, 0, NULL},
 };
 
@@ -837,12 +835,15 @@ static int options_end(int argc, char **argv, const char *verb)
 static int parse_flags(int argc, char **argv, struct fsflags *f, struct strlist *args,
 		       struct err *e)
 {
-	static const struct opt tab[] = {
-	    OPT_CALL0_('l', NULL, take_flag, NULL), OPT_CALL0_('R', NULL, take_flag, NULL),
-	    OPT_CALL0_('d', NULL, take_flag, NULL), OPT_CALL0_('r', NULL, take_flag, NULL),
-	    OPT_CALL0_('p', NULL, take_flag, NULL), OPT_CALL0_('f', NULL, take_flag, NULL),
-	    OPT_CALL0_('s', NULL, take_flag, NULL), OPT_FLAG_(0, "force", &vopts.force, NULL),
-	    OPT_END_};
+	static const struct opt tab[] = {OPT_CALL0_('l', NULL, take_flag, NULL),
+					 OPT_CALL0_('R', NULL, take_flag, NULL),
+					 OPT_CALL0_('d', NULL, take_flag, NULL),
+					 OPT_CALL0_('r', NULL, take_flag, NULL),
+					 OPT_CALL0_('p', NULL, take_flag, NULL),
+					 OPT_CALL0_('f', NULL, take_flag, NULL),
+					 OPT_CALL0_('s', NULL, take_flag, NULL),
+					 OPT_FLAG_(0, "force", &vopts.force, NULL),
+					 OPT_END_};
 	int end = options_end(argc, argv, f->verb);
 	int r = opt_parse(tab, OPT_STOP_AT_ARG, end - 1, argv + 1, f, args, e);
 	const char *u = "unknown option '-";

@@ -186,7 +186,8 @@ static int take_size(const struct opt *o, const char *v, void *ctx, struct err *
 	struct mkfs_args *m = ctx;
 	(void)o;
 	if (parse_size(v, &m->size) || m->size < 65536)
-		return err_set(e, CRUMB_EINVAL, "--size %s: want a size like 64M (at least 64K)", v);
+		return err_set(e, CRUMB_EINVAL, "--size %s: want a size like 64M (at least 64K)",
+			       v);
 	return 0;
 }
 
@@ -315,7 +316,8 @@ static int mkfs_write(const struct mkfs_args *m, struct tree *t, struct err *e)
 {
 	const char *out = m->args.v[m->args.n - 1];
 	if (m->is_cpio) {
-		struct cpio_opts co = {.compress = m->comp, .epoch = m->sd.epoch, .clamp = m->sd.set};
+		struct cpio_opts co = {
+		    .compress = m->comp, .epoch = m->sd.epoch, .clamp = m->sd.set};
 		return cpio_write(t, out, &co, e);
 	}
 	struct ext4_opts eo = {.ext2 = m->is_ext2,

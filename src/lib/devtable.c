@@ -128,7 +128,8 @@ static int parse_entry(char **f, int nf, struct entry *x, const struct where *w,
 	    field_u32(f[6], &x->minor, 10) ||
 	    (nf == 10 && (field_u32(f[7], &x->start, 10) || field_u32(f[8], &x->inc, 10) ||
 			  field_u32(f[9], &x->count, 10))))
-		return table_error(e, w->file, w->line, "a bad number (mode is octal, up to 07777)");
+		return table_error(e, w->file, w->line,
+				   "a bad number (mode is octal, up to 07777)");
 	if (x->count > 65536)
 		return table_error(e, w->file, w->line, "count above 65536");
 	x->path = f[0];

@@ -53,7 +53,10 @@ int fsimage_probe(const char *path, enum fsimage_kind *kind, struct err *e)
 		*kind = FSIMAGE_ZSTD;
 	else if (!memcmp(b, "BZh", 3))
 		*kind = FSIMAGE_BZIP2;
-	else if (n >= 6 && !memcmp(b, "\xfd" "7zXZ", 6))
+	else if (n >= 6 && !memcmp(b,
+				   "\xfd"
+				   "7zXZ",
+				   6))
 		*kind = FSIMAGE_XZ;
 	else if (n >= 262 && !memcmp(b + 257, "ustar", 5))
 		*kind = FSIMAGE_TAR;
@@ -340,8 +343,7 @@ int fsimage_resolve(struct fsimage *im, const char *path, int follow, struct fsi
 	return 0;
 }
 
-int fsimage_at_ent(const struct fsimage_at *p, int want_link, struct fsimage_ent *s,
-		   struct err *e)
+int fsimage_at_ent(const struct fsimage_at *p, int want_link, struct fsimage_ent *s, struct err *e)
 {
 	struct ext4fs_stat st;
 	if (p->node) {
@@ -748,8 +750,8 @@ static void detach(struct tree_node *n)
 }
 
 /* What would make moving n (at from) to to (old there now) wrong. */
-static int move_check(struct tree *t, struct tree_node *n, struct tree_node *old,
-		      const char *from, const char *to, struct err *e)
+static int move_check(struct tree *t, struct tree_node *n, struct tree_node *old, const char *from,
+		      const char *to, struct err *e)
 {
 	for (struct tree_node *p = old; p; p = p->parent)
 		if (p == n)
@@ -988,8 +990,8 @@ static int extract_file(struct xctx *x, const struct tree_node *n, int dirfd, co
 }
 
 /* A symlink, device, FIFO or socket; with -p its owner and times (never through it). */
-static int extract_special(struct xctx *x, const struct tree_node *n, int dirfd,
-			   const char *path, const char *name)
+static int extract_special(struct xctx *x, const struct tree_node *n, int dirfd, const char *path,
+			   const char *name)
 {
 	if (n->type == TREE_LNK) {
 		if (symlinkat(n->link, dirfd, name) < 0)

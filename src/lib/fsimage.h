@@ -24,13 +24,12 @@ enum fsimage_kind {
 
 /*
  * Looks at the first bytes of path (at most 1084; the file may be shorter:
- * one cut inside a magic number does not have it) and sets *kind. The checks go in the order of the enum's
- * values below FSIMAGE_EXT, the superblock's magic last: bytes at the start
- * of a file say more than two bytes at 1080 (ext images begin with zeros).
- * Only magic numbers are looked at, so FSIMAGE_EXT is no promise that the
- * image opens, nor FSIMAGE_GZIP that it holds a cpio. Errors: CRUMB_ENOENT / CRUMB_EIO "PATH: why" when it cannot be
- * opened or read, CRUMB_EINVAL "PATH: not a regular file" (a FIFO or a
- * device is never read).
+ * one cut inside a magic number does not have it) and sets *kind. The checks go in the order of the
+ * enum's values below FSIMAGE_EXT, the superblock's magic last: bytes at the start of a file say
+ * more than two bytes at 1080 (ext images begin with zeros). Only magic numbers are looked at, so
+ * FSIMAGE_EXT is no promise that the image opens, nor FSIMAGE_GZIP that it holds a cpio. Errors:
+ * CRUMB_ENOENT / CRUMB_EIO "PATH: why" when it cannot be opened or read, CRUMB_EINVAL "PATH: not a
+ * regular file" (a FIFO or a device is never read).
  */
 int fsimage_probe(const char *path, enum fsimage_kind *kind, struct err *e);
 
@@ -40,10 +39,10 @@ int fsimage_probe(const char *path, enum fsimage_kind *kind, struct err *e);
 struct fsimage;
 
 struct fsimage_opts {
-	int rw;		/* meant for editing (ext: opened writable) */
-	int force;	/* with rw: edit even what the write check refuses */
-	int64_t epoch;	/* SOURCE_DATE_EPOCH: times written are clamped to it ... */
-	int clamp;	/* ... when set (clamp_time) */
+	int rw;	       /* meant for editing (ext: opened writable) */
+	int force;     /* with rw: edit even what the write check refuses */
+	int64_t epoch; /* SOURCE_DATE_EPOCH: times written are clamped to it ... */
+	int clamp;     /* ... when set (clamp_time) */
 };
 
 /*
@@ -115,8 +114,7 @@ struct fsimage_at {
 int fsimage_resolve(struct fsimage *im, const char *path, int follow, struct fsimage_at *p,
 		    struct err *e);
 /* Its entry; the symlink target only with want_link; no xattrs. */
-int fsimage_at_ent(const struct fsimage_at *p, int want_link, struct fsimage_ent *s,
-		   struct err *e);
+int fsimage_at_ent(const struct fsimage_at *p, int want_link, struct fsimage_ent *s, struct err *e);
 /* The entry at path with its symlink target and xattrs. */
 int fsimage_stat(struct fsimage *im, const char *path, int follow, struct fsimage_ent *s,
 		 struct err *e);
@@ -204,11 +202,11 @@ int fsimage_chown(struct fsimage *im, const char *path, uint32_t uid, uint32_t g
 /* ---- checking ---- */
 
 struct fsimage_fsck {
-	unsigned problems;   /* ext: the number found (their lines in report) */
-	struct sbuf report;  /* ext: one line per problem; the caller releases it */
+	unsigned problems;	      /* ext: the number found (their lines in report) */
+	struct sbuf report;	      /* ext: one line per problem; the caller releases it */
 	uint32_t inodes, free_inodes; /* ext, when clean */
 	uint64_t blocks, free_blocks;
-	uint64_t entries;    /* archive: its entries, the root not counted */
+	uint64_t entries; /* archive: its entries, the root not counted */
 };
 /* ext: ext4fs_fsck (its return: 0, CRUMB_EUNSUPP "not fully checked", or an
  * error; problems and report are set either way). An archive that opened

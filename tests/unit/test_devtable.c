@@ -56,13 +56,17 @@ static void test_good(void)
 	n = tree_lookup(&t, "/run/sock", 0);
 	ok(n && n->type == TREE_SOCK, "a socket");
 	n = tree_lookup(&t, "/etc/passwd", 0);
-	ok(n && n->mode == 0600 && n->uid == 7 && n->gid == 8, "f sets an existing file's mode and owner");
+	ok(n && n->mode == 0600 && n->uid == 7 && n->gid == 8,
+	   "f sets an existing file's mode and owner");
 	n = tree_lookup(&t, "/etc/pw", 0);
-	ok(n && n->mode == 0600 && n->uid == 7 && n->gid == 8, "... and its other hard-linked name's");
+	ok(n && n->mode == 0600 && n->uid == 7 && n->gid == 8,
+	   "... and its other hard-linked name's");
 	n = tree_lookup(&t, "/bin/sh", 0);
-	ok(n && n->type == TREE_LNK && n->uid == 9 && n->mode == 0777, "l sets a symlink's owner, not its mode");
+	ok(n && n->type == TREE_LNK && n->uid == 9 && n->mode == 0777,
+	   "l sets a symlink's owner, not its mode");
 	n = tree_lookup(&t, "/new/dir", 0);
-	ok(n && n->type == TREE_DIR && n->mode == 02750 && n->uid == 10, "d makes a directory, parents too");
+	ok(n && n->type == TREE_DIR && n->mode == 02750 && n->uid == 10,
+	   "d makes a directory, parents too");
 	tree_release(&t);
 }
 
@@ -73,18 +77,22 @@ struct bad {
 static void test_bad(void)
 {
 	static const struct bad cases[] = {
-	    {"/a d 755 0 0\n", "table:1: want 10 fields: path type mode uid gid major minor start inc count"},
-	    {"\n/a d 755 0 0 0 0 0 0 0 0\n", "table:2: want 10 fields: path type mode uid gid major minor start inc count"},
+	    {"/a d 755 0 0\n",
+	     "table:1: want 10 fields: path type mode uid gid major minor start inc count"},
+	    {"\n/a d 755 0 0 0 0 0 0 0 0\n",
+	     "table:2: want 10 fields: path type mode uid gid major minor start inc count"},
 	    {"a d 755 0 0 0 0 0 0 0\n", "table:1: the path must be absolute"},
 	    {"/a dd 755 0 0 0 0 0 0 0\n", "table:1: the type is one letter (d f c b p s l)"},
 	    {"/a x 755 0 0 0 0 0 0 0\n", "table:1: unknown type 'x' (want d f c b p s l)"},
 	    {"/a d 10000 0 0 0 0 0 0 0\n", "table:1: a bad number (mode is octal, up to 07777)"},
 	    {"/a d 789 0 0 0 0 0 0 0\n", "table:1: a bad number (mode is octal, up to 07777)"},
 	    {"/a d 755 -1 0 0 0 0 0 0\n", "table:1: a bad number (mode is octal, up to 07777)"},
-	    {"/a d 755 4294967296 0 0 0 0 0 0\n", "table:1: a bad number (mode is octal, up to 07777)"},
+	    {"/a d 755 4294967296 0 0 0 0 0 0\n",
+	     "table:1: a bad number (mode is octal, up to 07777)"},
 	    {"/a c 755 0 0 1 1 0 1 65537\n", "table:1: count above 65536"},
 	    {"/nope f 644 0 0 0 0 0 0 0\n", "table:1: /nope: no such file in the image"},
-	    {"/etc/passwd l 644 0 0 0 0 0 0 0\n", "table:1: /etc/passwd: no such symlink in the image"},
+	    {"/etc/passwd l 644 0 0 0 0 0 0 0\n",
+	     "table:1: /etc/passwd: no such symlink in the image"},
 	    {"/etc/passwd/x d 755 0 0 0 0 0 0 0\n", NULL},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -128,8 +136,10 @@ static void test_edges(void)
 	char *file = xasprintf("%s/table", dir);
 	sh("printf '/x d 700 1 1 - - - - -\\n/y q\\n' >%s", file);
 	tree_init(&t);
-	is_int(devtable_apply_file(&t, file, &e), CRUMB_EFORMAT, "devtable_apply_file reads the file");
-	char *want = xasprintf("%s:2: want 10 fields: path type mode uid gid major minor start inc count", file);
+	is_int(devtable_apply_file(&t, file, &e), CRUMB_EFORMAT,
+	       "devtable_apply_file reads the file");
+	char *want = xasprintf(
+	    "%s:2: want 10 fields: path type mode uid gid major minor start inc count", file);
 	is_str(e.msg, want, "... and names it in messages");
 	tree_release(&t);
 	tree_init(&t);

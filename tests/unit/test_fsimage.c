@@ -1,5 +1,6 @@
 /* test_fsimage.c: the fsimage handle: the format probe, reading and editing ext images and cpio
- * archives, the atomic rewrite of a cpio, careful extraction; checked with cpio, debugfs, e2fsck. */
+ * archives, the atomic rewrite of a cpio, careful extraction; checked with cpio, debugfs, e2fsck.
+ */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,9 +39,9 @@ static void test_probe(void)
 		const char *name;
 		enum fsimage_kind kind;
 	} cases[] = {
-	    {"a.ext4", FSIMAGE_EXT},	{"a.cpio", FSIMAGE_CPIO}, {"a.cpio.gz", FSIMAGE_GZIP},
-	    {"a.tar", FSIMAGE_TAR},	{"junk", FSIMAGE_OTHER},  {"short.ext4", FSIMAGE_OTHER},
-	    {"tiny", FSIMAGE_OTHER},	{"gz2", FSIMAGE_GZIP},	  {"cpio5", FSIMAGE_OTHER},
+	    {"a.ext4", FSIMAGE_EXT}, {"a.cpio", FSIMAGE_CPIO}, {"a.cpio.gz", FSIMAGE_GZIP},
+	    {"a.tar", FSIMAGE_TAR},  {"junk", FSIMAGE_OTHER},  {"short.ext4", FSIMAGE_OTHER},
+	    {"tiny", FSIMAGE_OTHER}, {"gz2", FSIMAGE_GZIP},    {"cpio5", FSIMAGE_OTHER},
 	};
 	struct err e = {0};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -133,13 +134,15 @@ static void test_ext_edit(void)
 	is_int(fsimage_chmod(im, "/etc/hostname", 04755, "x", &e), 0, "ext: chmod");
 	is_int(fsimage_rename(im, "/etc/hostname", "/a/hn", &e), 0, "ext: rename");
 	fsimage_close(im, 0, &e);
-	is_int(sh("cmp -s %s %s/before.ext4", p, dir), 0, "ext: closing without commit drops it all");
+	is_int(sh("cmp -s %s %s/before.ext4", p, dir), 0,
+	       "ext: closing without commit drops it all");
 	fsimage_open(p, &o, &im, &e);
 	fsimage_mkdir(im, "/a/b/c", 1, "x", &e);
 	fsimage_chown(im, "/etc/hostname", 1000, 50, 0, "x", &e);
 	is_int(fsimage_close(im, 1, &e), 0, "ext: commit");
 	is_int(sh("e2fsck -fn %s >/dev/null 2>&1", p), 0, "ext: e2fsck -fn clean after the edits");
-	is_int(sh("debugfs -R 'stat /etc/hostname' %s 2>/dev/null | grep -q 'User:  1000   Group:    50'",
+	is_int(sh("debugfs -R 'stat /etc/hostname' %s 2>/dev/null | grep -q 'User:  1000   Group:  "
+		  "  50'",
 		  p),
 	       0, "ext: debugfs sees the new owner");
 	is_int(sh("debugfs -R 'ls /a/b' %s 2>/dev/null | grep -q ' c '", p), 0,
@@ -188,7 +191,8 @@ static void test_cpio_edit(void)
 	is_int(fsimage_flush(im, &e), 0, "cpio: flush rewrites it");
 	stat(p, &st2);
 	ok(st1.st_ino != st2.st_ino, "cpio: ... as a new file renamed over the old (atomic)");
-	is_int(sh("ls -A %s | grep -v -e '^a\\.' -e '^src$' -e '^before' -e '^short' -e '^tiny$' -e '^gz2$' -e '^cpio5$' "
+	is_int(sh("ls -A %s | grep -v -e '^a\\.' -e '^src$' -e '^before' -e '^short' -e '^tiny$' "
+		  "-e '^gz2$' -e '^cpio5$' "
 		  "-e '^junk$' -e '^fifo$' -e '^out' | grep -q .",
 		  dir),
 	       1, "cpio: ... leaving no temporary file");
@@ -238,18 +242,21 @@ static void test_extract(void)
 	struct err e = {0};
 	struct tree t;
 	char *p = at("a.cpio.gz"), *dest = at("x/etc"), *into = at("x/etc/");
-	sh("rm -rf %s/x %s/victim && mkdir -p %s/x/etc && printf safe >%s/victim", dir, dir, dir, dir);
+	sh("rm -rf %s/x %s/victim && mkdir -p %s/x/etc && printf safe >%s/victim", dir, dir, dir,
+	   dir);
 	sh("ln -s %s/victim %s/x/etc/hostname", dir, dir);
 	fsimage_open(p, NULL, &im, &e);
 	tree_init(&t);
 	is_int(fsimage_read_tree(im, "/etc", &t, "/etc", &e), 0, "read /etc of a cpio.gz");
 	is_int(fsimage_extract(tree_lookup(&t, "/etc", 0), into, 0, &e), 0,
 	       "extract into an existing directory");
-	is_int(sh("test \"$(cat %s/victim)\" = safe", dir), 0, "a symlink in the way is not followed");
+	is_int(sh("test \"$(cat %s/victim)\" = safe", dir), 0,
+	       "a symlink in the way is not followed");
 	is_int(sh("test ! -L %s/x/etc/hostname && test \"$(cat %s/x/etc/hostname)\" = myhost", dir,
 		  dir),
 	       0, "... it is replaced by the file");
-	is_int(sh("test %s/x/etc/passwd -ef %s/x/etc/pw", dir, dir), 0, "hard links stay hard links");
+	is_int(sh("test %s/x/etc/passwd -ef %s/x/etc/pw", dir, dir), 0,
+	       "hard links stay hard links");
 	struct tree_node *n = tree_lookup(&t, "/etc/passwd", 0);
 	free(n->name);
 	n->name = xstrdup("..");
