@@ -329,28 +329,19 @@ static int mkfs_write(const struct mkfs_args *m, struct tree *t, struct err *e)
 	return ext4_write(t, out, &eo, e);
 }
 
-int cmd_mkfs(int argc, char **argv)
+/* Builds the tree from the sources and the device table, then writes OUT. */
+static int mkfs_run(const struct mkfs_args *m)
 {
-	struct mkfs_args m = {.type = "ext4", .args = STRLIST_INIT, .comp = COMPRESS_NONE};
-	int r = mkfs_parse(argc, argv, &m);
-	if (r == OPT_HELP)
-		r = cmd_print_usage("mkfs");
-	else if (r == 0)
-		r = mkfs_check(&m);
-	if (r) {
-		strlist_release(&m.args);
-		return r;
-	}
 	struct err e = {0};
 	struct tree t;
-	struct ext4fs **images = xcalloc(m.args.n, sizeof(*images));
+	struct ext4fs **images = xcalloc(m->args.n, sizeof(*images));
 	size_t nimages = 0;
 	tree_init(&t);
-	r = mkfs_sources(&m, &t, images, &nimages, &e);
-	if (!r && m.table)
-		r = devtable_apply_file(&t, m.table, &e);
+	int r = mkfs_sources(m, &t, images, &nimages, &e);
+	if (!r && m->table)
+		r = devtable_apply_file(&t, m->table, &e);
 	if (!r)
-		r = mkfs_write(&m, &t, &e);
+		r = mkfs_write(m, &t, &e);
 	if (r)
 		cmd_error_err(&e);
 	tree_release(&t);
@@ -359,6 +350,17 @@ int cmd_mkfs(int argc, char **argv)
 		ext4fs_close(images[k], &ce);
 	}
 	free(images);
-	strlist_release(&m.args);
 	return r ? EXIT_FAIL : 0;
+}
+
+int cmd_mkfs(int argc, char **argv)
+{
+	struct mkfs_args m = {.type = "ext4", .args = STRLIST_INIT, .comp = COMPRESS_NONE};
+	int r = mkfs_parse(argc, argv, &m);
+	if (r == OPT_HELP)
+		r = cmd_print_usage("mkfs");
+	else if (r == 0 && (r = mkfs_check(&m)) == 0)
+		r = mkfs_run(&m);
+	strlist_release(&m.args);
+	return r;
 }
