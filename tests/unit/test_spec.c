@@ -136,7 +136,7 @@ static struct spec *parse(const char *text, struct err *e)
 {
 	struct spec *s = NULL;
 	e->msg[0] = 0;
-	spec_parse_buf("t.Crumbfile", text, strlen(text), &s, e);
+	spec_parse("t.Crumbfile", text, strlen(text), NULL, &s, e);
 	return s;
 }
 
@@ -310,10 +310,10 @@ static void test_positions(void)
 	free(d);
 	struct spec *s = NULL;
 	struct err e;
-	ok(spec_parse_buf("n.Crumbfile", "FROM x\nRUN a\0b\n", 15, &s, &e) == CRUMB_EFORMAT && !s &&
+	ok(spec_parse("n.Crumbfile", "FROM x\nRUN a\0b\n", 15, NULL, &s, &e) == CRUMB_EFORMAT && !s &&
 	       !strcmp(e.msg, "n.Crumbfile:2:6: NUL byte in the file"),
 	   "a NUL byte is refused: %s", e.msg);
-	ok(spec_parse_file("/nonexistent/Crumbfile", &s, &e) == CRUMB_ENOENT && !s,
+	ok(spec_parse_file("/nonexistent/Crumbfile", NULL, &s, &e) == CRUMB_ENOENT && !s,
 	   "missing file: %s", e.msg);
 }
 
@@ -413,13 +413,13 @@ static void test_include(void)
 	struct err e;
 	p = xasprintf("%s/main", dir);
 	write_text(p, "FROM x\nINCLUDE d1\n");
-	ok(spec_parse_file(p, &s, &e) == CRUMB_EUNSAFE, "17 levels of INCLUDE refused");
+	ok(spec_parse_file(p, NULL, &s, &e) == CRUMB_EUNSAFE, "17 levels of INCLUDE refused");
 	char *want =
 	    xasprintf("%s/d16:1:9: INCLUDE d17: nested too deeply (more than 16 levels)", dir);
 	is_str(e.msg, want, "depth error points into the deepest file");
 	free(want);
 	write_text(p, "FROM x\nINCLUDE d2\n");
-	ok(spec_parse_file(p, &s, &e) == 0, "16 levels of INCLUDE: %s", e.msg);
+	ok(spec_parse_file(p, NULL, &s, &e) == 0, "16 levels of INCLUDE: %s", e.msg);
 	if (s) {
 		const struct spec_instr *in = &s->stages[0].instrs[1];
 		ok(s->stages[0].ninstrs == 2 && in->kind == SPEC_RUN && in->pos.line == 1,
@@ -467,7 +467,7 @@ static void golden(const char *root, const char *sub, int bad)
 		struct sbuf got = SBUF_INIT, want = SBUF_INIT;
 		struct spec *s = NULL;
 		struct err e;
-		int rc = spec_parse_file(name, &s, &e);
+		int rc = spec_parse_file(name, NULL, &s, &e);
 		if (bad) {
 			if (rc < 0) {
 				sb_addf(&got, "%s\n", e.msg);

@@ -1,0 +1,573 @@
+/* spec_instr.c: one Crumbfile instruction: keyword, flags, and the checks BuildKit makes on its
+ * arguments. */
+#include <ctype.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "spec_int.h"
+
+enum { F_STR, F_STRS, F_BOOL, F_UNSUPP };
+struct flagdef {
+	const char *name;
+	int type;
+};
+
+static const struct flagdef no_flags[] = {{NULL, 0}};
+static const struct flagdef from_flags[] = {{"platform", F_STR}, {NULL, 0}};
+static const struct flagdef copy_flags[] = {
+    {"from", F_STR},  {"chown", F_STR},	     {"chmod", F_STR},	    {"link", F_BOOL},
+    {"deps", F_BOOL}, {"parents", F_UNSUPP}, {"exclude", F_UNSUPP}, {NULL, 0},
+};
+static const struct flagdef add_flags[] = {
+    {"chown", F_STR},	      {"chmod", F_STR},	     {"link", F_BOOL},	   {"checksum", F_STR},
+    {"keep-git-dir", F_BOOL}, {"exclude", F_UNSUPP}, {"unpack", F_UNSUPP}, {NULL, 0},
+};
+static const struct flagdef run_flags[] = {
+    {"network", F_STR},	  {"mount", F_UNSUPP}, {"security", F_UNSUPP},
+    {"device", F_UNSUPP}, {NULL, 0},
+};
+static const struct flagdef hc_flags[] = {
+    {"interval", F_STR},       {"timeout", F_STR}, {"start-period", F_STR},
+    {"start-interval", F_STR}, {"retries", F_STR}, {NULL, 0},
+};
+
+static const struct flagdef *flags_for(int kind)
+{
+	switch (kind) {
+	case SPEC_FROM:
+		return from_flags;
+	case SPEC_COPY:
+		return copy_flags;
+	case SPEC_ADD:
+		return add_flags;
+	case SPEC_RUN:
+		return run_flags;
+	case SPEC_HEALTHCHECK:
+		return hc_flags;
+	default:
+		return no_flags;
+	}
+}
+
+/*
+ * BuildKit's extractBuilderFlags: leading words starting with "--" (quotes
+ * and backslashes processed) are flags; "--" alone ends them. Returns the
+ * offset where the arguments start.
+ */
+static size_t extract_flags(const struct lline *ll, size_t from, struct spec_instr *in)
+{
+	const char *s = ll->s;
+	size_t n = ll->len, start = 0, cap = 0;
+	struct sbuf w = SBUF_INIT;
+	int phase = 0, blank_ok = 0; /* 0 spaces, 1 word, 2 quote */
+	char quote = 0;
+	size_t pos;
+	for (pos = from; pos <= n; pos++) {
+		int c = pos < n ? (unsigned char)s[pos] : 0;
+		if (phase == 0) {
+			if (pos == n)
+				break;
+			if (spec_isspace(c))
+				continue;
+			if (c != '-' || pos + 1 == n || s[pos + 1] != '-')
+				break;
+			phase = 1;
+			start = pos;
+		}
+		int end_word = pos == n || (phase == 1 && spec_isspace(c));
+		if (end_word) {
+			if (!strcmp(w.buf, "--") && phase == 1 && pos < n) {
+				pos++;
+				break;
+			}
+			if (strcmp(w.buf, "--") && (blank_ok || w.len)) {
+				if (in->nflags == cap)
+					in->flags = xrealloc(in->flags, (cap = cap ? cap * 2 : 4) *
+									    sizeof(*in->flags));
+				struct spec_flag *f = &in->flags[in->nflags++];
+				const char *a = w.buf + 2, *eq = strchr(a, '=');
+				f->name = eq ? xstrndup(a, (size_t)(eq - a)) : xstrdup(a);
+				f->value = eq ? xstrdup(eq + 1) : NULL;
+				f->pos = spec_at(ll, start);
+			}
+			if (pos == n)
+				break;
+			phase = 0;
+			sb_reset(&w);
+			blank_ok = 0;
+			continue;
+		}
+		if (phase == 1) {
+			if (c == '\'' || c == '"') {
+				quote = (char)c;
+				blank_ok = 1;
+				phase = 2;
+				continue;
+			}
+			if (c == '\\') {
+				if (pos + 1 == n)
+					continue;
+				c = (unsigned char)s[++pos];
+			}
+			sb_addc(&w, (char)c);
+			continue;
+		}
+		if (c == quote) {
+			phase = 1;
+			continue;
+		}
+		if (c == '\\') {
+			if (pos + 1 == n) {
+				phase = 1;
+				continue;
+			}
+			c = (unsigned char)s[++pos];
+		}
+		sb_addc(&w, (char)c);
+	}
+	sb_release(&w);
+	return pos > n ? n : pos;
+}
+
+static int check_flags(struct spec_instr *in, struct err *e)
+{
+	const struct flagdef *defs = flags_for((int)in->kind);
+	const char *kn = spec_kind_name(in->kind);
+	for (size_t i = 0; i < in->nflags; i++) {
+		struct spec_flag *f = &in->flags[i];
+		const struct flagdef *d = defs;
+		while (d->name && strcmp(d->name, f->name))
+			d++;
+		if (!d->name)
+			return spec_ierr(e, CRUMB_EINVAL, &f->pos, "unknown flag: %s", f->name);
+		if (d->type == F_UNSUPP)
+			return spec_ierr(e, CRUMB_EUNSUPP, &f->pos, "%s --%s is not supported by crumb",
+				    kn, f->name);
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(in->flags[j].name, f->name) && d->type != F_STRS)
+				return spec_ierr(e, CRUMB_EINVAL, &f->pos,
+					    "duplicate flag specified: %s", f->name);
+		if (d->type == F_BOOL) {
+			if (f->value && !*f->value)
+				return spec_ierr(e, CRUMB_EINVAL, &f->pos, "missing a value on flag: %s",
+					    f->name);
+			if (f->value && strcasecmp(f->value, "true") &&
+			    strcasecmp(f->value, "false"))
+				return spec_ierr(e, CRUMB_EINVAL, &f->pos,
+					    "expecting boolean value for flag %s, not: %s", f->name,
+					    f->value);
+		} else if (!f->value) {
+			return spec_ierr(e, CRUMB_EINVAL, &f->pos, "missing a value on flag: %s",
+				    f->name);
+		}
+	}
+	return 0;
+}
+
+
+/* Go's time.ParseDuration, in nanoseconds (saturating); -1 if malformed. */
+static int go_duration(const char *s, double *ns)
+{
+	static const struct {
+		const char *u;
+		double mul;
+	} units[] = {{"ns", 1},	  {"us", 1e3}, {"\xc2\xb5s", 1e3}, {"\xce\xbcs", 1e3},
+		     {"ms", 1e6}, {"s", 1e9},  {"m", 60e9},	   {"h", 3600e9}};
+	int neg = 0;
+	double total = 0;
+	if (*s == '-' || *s == '+')
+		neg = *s++ == '-';
+	if (!strcmp(s, "0")) {
+		*ns = 0;
+		return 0;
+	}
+	if (!*s)
+		return -1;
+	while (*s) {
+		const char *st = s;
+		double v = 0, frac = 0, scale = 1;
+		while (isdigit((unsigned char)*s))
+			v = v * 10 + (*s++ - '0');
+		int pre = s > st;
+		int post = 0;
+		if (*s == '.') {
+			s++;
+			while (isdigit((unsigned char)*s)) {
+				frac = frac * 10 + (*s++ - '0');
+				scale *= 10;
+				post = 1;
+			}
+		}
+		if (!pre && !post)
+			return -1;
+		size_t k, nu = sizeof(units) / sizeof(units[0]), best = 0, bestlen = 0;
+		for (k = 0; k < nu; k++) {
+			size_t ul = strlen(units[k].u);
+			if (!strncmp(s, units[k].u, ul) && ul > bestlen) {
+				best = k;
+				bestlen = ul;
+			}
+		}
+		if (!bestlen)
+			return -1;
+		s += bestlen;
+		total += (v + frac / scale) * units[best].mul;
+	}
+	*ns = neg ? -total : total;
+	return 0;
+}
+
+static int check_healthcheck(struct spec_instr *in, const struct lline *ll, size_t rest_off,
+			     struct err *e)
+{
+	const char *r = in->rest;
+	size_t sep = 0;
+	while (r[sep] && !spec_isspace((unsigned char)r[sep]))
+		sep++;
+	if (!sep)
+		return spec_ierr(e, CRUMB_EINVAL, &in->pos,
+			    "HEALTHCHECK requires at least one argument");
+	size_t next = sep;
+	while (r[next] && spec_isspace((unsigned char)r[next]))
+		next++;
+	char *typ = xstrndup(r, sep);
+	for (char *p = typ; *p; p++)
+		*p = (char)toupper((unsigned char)*p);
+	int rc = 0;
+	if (!strcmp(typ, "NONE")) {
+		if (r[next])
+			rc = spec_lerr(e, CRUMB_EINVAL, ll, rest_off + next,
+				  "HEALTHCHECK NONE takes no arguments");
+		else if (in->nflags)
+			rc = spec_ierr(e, CRUMB_EINVAL, &in->flags[0].pos,
+				  "HEALTHCHECK NONE takes no flags");
+		goto out;
+	}
+	if (strcmp(typ, "CMD")) {
+		rc = spec_lerr(e, CRUMB_EINVAL, ll, rest_off,
+			  "Unknown type \"%s\" in HEALTHCHECK (try CMD)", typ);
+		goto out;
+	}
+	int j = spec_json_args(r + next, &in->json_args);
+	if (j == JSON_NOT_STRINGS || j == JSON_NUL) {
+		rc = spec_lerr(e, CRUMB_EINVAL, ll, rest_off + next,
+			  j == JSON_NUL ? "JSON argument contains a NUL character"
+					: "when using JSON array syntax, arrays must be comprised "
+					  "of strings only");
+		goto out;
+	}
+	in->json = j == JSON_STRINGS;
+	if (in->json ? !in->json_args.n : !r[next]) {
+		rc = spec_lerr(e, CRUMB_EINVAL, ll, rest_off, "Missing command after HEALTHCHECK CMD");
+		goto out;
+	}
+	static const char *const durs[] = {"interval", "timeout", "start-period", "start-interval"};
+	for (size_t k = 0; k < 4; k++) {
+		const struct spec_flag *f = spec_find_flag(in, durs[k]);
+		double ns;
+		if (!f || !*f->value)
+			continue;
+		if (go_duration(f->value, &ns) < 0) {
+			rc = spec_ierr(e, CRUMB_EINVAL, &f->pos, "time: invalid duration \"%s\"",
+				  f->value);
+			goto out;
+		}
+		if (ns != 0 && ns < 1e6) {
+			rc = spec_ierr(e, CRUMB_EINVAL, &f->pos,
+				  "Interval \"%s\" cannot be less than 1ms", durs[k]);
+			goto out;
+		}
+	}
+	const struct spec_flag *f = spec_find_flag(in, "retries");
+	if (f && *f->value) {
+		char *end;
+		long long v = strtoll(f->value, &end, 10);
+		if (*end || end == f->value || v > INT_MAX || v < INT_MIN) {
+			rc = spec_ierr(e, CRUMB_EINVAL, &f->pos,
+				  "strconv.ParseInt: parsing \"%s\": invalid syntax", f->value);
+			goto out;
+		}
+		if (v < 0) {
+			rc = spec_ierr(e, CRUMB_EINVAL, &f->pos, "--retries cannot be negative (%lld)",
+				  v);
+			goto out;
+		}
+	}
+out:
+	free(typ);
+	return rc;
+}
+
+/* BuildKit's parseNameVal for ENV and LABEL: "K V" (old) or "K=V ..." */
+
+static int valid_stage_name(const char *s)
+{
+	if (!(*s >= 'a' && *s <= 'z'))
+		return 0;
+	for (s++; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || isdigit((unsigned char)*s) || *s == '-' ||
+		      *s == '_' || *s == '.'))
+			return 0;
+	return 1;
+}
+
+static int list_args(struct spec_instr *in, const struct lline *ll, size_t rest_off,
+		     struct strlist *args, size_t **offs, struct err *e)
+{
+	int j = spec_json_args(in->rest, &in->json_args);
+	*offs = NULL;
+	if (j == JSON_NOT_STRINGS)
+		return spec_lerr(
+		    e, CRUMB_EINVAL, ll, rest_off,
+		    "when using JSON array syntax, arrays must be comprised of strings only");
+	if (j == JSON_NUL)
+		return spec_lerr(e, CRUMB_EINVAL, ll, rest_off,
+			    "JSON argument contains a NUL character");
+	in->json = j == JSON_STRINGS;
+	if (in->json) {
+		for (size_t i = 0; i < in->json_args.n; i++)
+			strlist_push(args, in->json_args.v[i]);
+		*offs = xcalloc(args->n + 1, sizeof(size_t));
+	} else {
+		spec_split_ws(in->rest, args, offs);
+	}
+	return 0;
+}
+
+int spec_parse_instr(const struct lline *ll, size_t from, char esc, struct spec_instr *in,
+		     struct err *e);
+
+static int parse_kind_args(struct spec_instr *in, const struct lline *ll, size_t rest_off, char esc,
+			   struct err *e)
+{
+	const char *kn = spec_kind_name(in->kind);
+	const char *r = in->rest;
+	struct strlist args = STRLIST_INIT;
+	size_t *offs = NULL;
+	int rc = 0;
+	char msg[512];
+	switch ((int)in->kind) {
+	case SPEC_FROM:
+		spec_split_ws(r, &args, &offs);
+		if (!(args.n == 1 || (args.n == 3 && !strcasecmp(args.v[1], "as")))) {
+			rc = spec_ierr(e, CRUMB_EINVAL, &in->pos,
+				  "FROM requires either one or three arguments");
+			break;
+		}
+		if (args.n == 3) {
+			char *low = spec_lower(args.v[2]);
+			if (!valid_stage_name(low))
+				rc = spec_lerr(
+				    e, CRUMB_EINVAL, ll, rest_off + offs[2],
+				    "invalid name for build stage: \"%s\", name can't start with "
+				    "a number or contain symbols",
+				    args.v[2]);
+			free(low);
+		}
+		break;
+	case SPEC_ARG:
+		spec_raw_words(r, esc, &args);
+		if (!args.n)
+			rc = spec_ierr(e, CRUMB_EINVAL, &in->pos, "ARG requires at least one argument");
+		for (size_t i = 0; !rc && i < args.n; i++)
+			if (args.v[i][0] == '=')
+				rc = spec_lerr(e, CRUMB_EINVAL, ll, rest_off,
+					  "ARG names can not be blank");
+		break;
+	case SPEC_ENV:
+	case SPEC_LABEL: {
+		struct spec_kv *kv;
+		size_t n;
+		if (spec_name_val(r, esc, kn, &kv, &n, msg, sizeof(msg)) < 0) {
+			rc = spec_lerr(e, CRUMB_EINVAL, ll, *r ? rest_off : 0, "%s", msg);
+			break;
+		}
+		for (size_t i = 0; i < n; i++) {
+			free(kv[i].key);
+			free(kv[i].value);
+		}
+		free(kv);
+		break;
+	}
+	case SPEC_COPY:
+	case SPEC_ADD:
+		if ((rc = list_args(in, ll, rest_off, &args, &offs, e)) < 0)
+			break;
+		if (args.n < 2) {
+			if (args.n == 1)
+				rc = spec_ierr(e, CRUMB_EINVAL, &in->pos,
+					  "%s requires at least two arguments, but only one was "
+					  "provided. Destination could not be determined",
+					  kn);
+			else
+				rc = spec_ierr(e, CRUMB_EINVAL, &in->pos,
+					  "%s requires at least two arguments", kn);
+			break;
+		}
+		if (!in->json) {
+			char *name;
+			int ex, ch;
+			if (spec_heredoc_marker(args.v[args.n - 1], &name, &ex, &ch)) {
+				free(name);
+				rc = spec_lerr(e, CRUMB_EINVAL, ll, rest_off + offs[args.n - 1],
+					  "%s cannot accept a heredoc as a destination", kn);
+				break;
+			}
+		}
+		if (in->kind == SPEC_COPY && spec_flag_bool(in, "deps")) {
+			const struct spec_flag *f = spec_find_flag(in, "from");
+			if (!f || strcmp(f->value, "host"))
+				rc = spec_ierr(e, CRUMB_EINVAL, &spec_find_flag(in, "deps")->pos,
+					  "COPY --deps is only valid with --from=host");
+		}
+		break;
+	case SPEC_RUN:
+	case SPEC_CMD:
+	case SPEC_ENTRYPOINT:
+	case SPEC_SHELL: {
+		int j = spec_json_args(r, &in->json_args);
+		if (j == JSON_NOT_STRINGS || j == JSON_NUL) {
+			rc = spec_lerr(e, CRUMB_EINVAL, ll, rest_off,
+				  j == JSON_NUL ? "JSON argument contains a NUL character"
+						: "when using JSON array syntax, arrays must be "
+						  "comprised of strings only");
+			break;
+		}
+		in->json = j == JSON_STRINGS;
+		if (in->kind == SPEC_SHELL) {
+			if (!in->json && !*r)
+				rc = spec_ierr(e, CRUMB_EINVAL, &in->pos,
+					  "SHELL requires at least one argument");
+			else if (!in->json)
+				rc = spec_lerr(e, CRUMB_EINVAL, ll, rest_off,
+					  "SHELL requires the arguments to be in JSON form");
+			else if (!in->json_args.n)
+				rc = spec_lerr(e, CRUMB_EINVAL, ll, rest_off,
+					  "SHELL requires at least one argument");
+			break;
+		}
+		if (!in->json && !*r) {
+			rc = spec_ierr(e, CRUMB_EINVAL, &in->pos, "%s requires at least one argument",
+				  kn);
+			break;
+		}
+		if (in->kind == SPEC_RUN) {
+			const struct spec_flag *f = spec_find_flag(in, "network");
+			if (f && strcmp(f->value, "default") && strcmp(f->value, "none") &&
+			    strcmp(f->value, "host"))
+				rc = spec_ierr(e, CRUMB_EINVAL, &f->pos,
+					  "unsupported network mode \"%s\" for RUN --network (want "
+					  "default, none or host)",
+					  f->value);
+		}
+		break;
+	}
+	case SPEC_WORKDIR:
+	case SPEC_USER:
+	case SPEC_STOPSIGNAL:
+	case SPEC_MAINTAINER:
+	case KIND_INCLUDE:
+		if (!*r)
+			rc =
+			    spec_ierr(e, CRUMB_EINVAL, &in->pos, "%s requires exactly one argument", kn);
+		break;
+	case SPEC_EXPOSE:
+		if (!*r)
+			rc = spec_ierr(e, CRUMB_EINVAL, &in->pos,
+				  "EXPOSE requires at least one argument");
+		break;
+	case SPEC_VOLUME:
+		if ((rc = list_args(in, ll, rest_off, &args, &offs, e)) < 0)
+			break;
+		if (!args.n) {
+			rc = spec_ierr(e, CRUMB_EINVAL, &in->pos,
+				  "VOLUME requires at least one argument");
+			break;
+		}
+		for (size_t i = 0; i < args.n; i++) {
+			size_t a = 0, b = strlen(args.v[i]);
+			while (a < b && spec_isspace((unsigned char)args.v[i][a]))
+				a++;
+			if (a == b) {
+				rc = spec_lerr(e, CRUMB_EINVAL, ll, rest_off,
+					  "VOLUME specified can not be an empty string");
+				break;
+			}
+		}
+		break;
+	case SPEC_HEALTHCHECK:
+		rc = check_healthcheck(in, ll, rest_off, e);
+		break;
+	case SPEC_ONBUILD: {
+		if (!*r) {
+			rc = spec_ierr(e, CRUMB_EINVAL, &in->pos,
+				  "ONBUILD requires at least one argument");
+			break;
+		}
+		in->onbuild = xcalloc(1, sizeof(*in->onbuild));
+		if ((rc = spec_parse_instr(ll, rest_off, esc, in->onbuild, e)) < 0)
+			break;
+		int k = (int)in->onbuild->kind;
+		if (k == SPEC_ONBUILD)
+			rc = spec_ierr(e, CRUMB_EINVAL, &in->onbuild->pos,
+				  "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
+		else if (k == SPEC_FROM || k == SPEC_MAINTAINER || k == KIND_INCLUDE)
+			rc = spec_ierr(e, CRUMB_EINVAL, &in->onbuild->pos,
+				  "%s isn't allowed as an ONBUILD trigger", spec_kind_name(k));
+		break;
+	}
+	}
+	strlist_release(&args);
+	free(offs);
+	return rc;
+}
+
+/* One instruction from the logical line ll, starting at from. */
+int spec_parse_instr(const struct lline *ll, size_t from, char esc, struct spec_instr *in,
+		     struct err *e)
+{
+	const char *s = ll->s;
+	size_t a = from, b = ll->len;
+	while (a < b && spec_isspace((unsigned char)s[a]))
+		a++;
+	while (b > a && spec_isspace((unsigned char)s[b - 1]))
+		b--;
+	size_t k = a;
+	while (k < b && !spec_isws((unsigned char)s[k]))
+		k++;
+	char *kw = xstrndup(s + a, k - a);
+	memset(in, 0, sizeof(*in));
+	in->pos = spec_at(ll, a);
+	int kind = spec_kind_lookup(kw);
+	if (kind < 0) {
+		int rc = spec_ierr(e, CRUMB_EINVAL, &in->pos, "unknown instruction: %s", kw);
+		free(kw);
+		return rc;
+	}
+	free(kw);
+	in->kind = (enum spec_kind)kind;
+	in->original = xstrndup(s + a, b - a);
+
+	/* flags, then the arguments (trimmed) */
+	size_t r = k;
+	while (r < b && spec_isws((unsigned char)s[r]))
+		r++;
+	if (r < b) {
+		struct lline sub = *ll;
+		sub.len = b;
+		r = extract_flags(&sub, r, in);
+	}
+	while (r < b && spec_isspace((unsigned char)s[r]))
+		r++;
+	in->rest = xstrndup(s + r, r < b ? b - r : 0);
+	in->rest_pos = spec_at(ll, r < b ? r : k);
+	int rc = check_flags(in, e);
+	if (!rc)
+		rc = parse_kind_args(in, ll, r < b ? r : k, esc, e);
+	if (rc < 0)
+		spec_instr_release(in);
+	return rc;
+}
