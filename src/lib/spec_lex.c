@@ -236,52 +236,27 @@ static int lx_too_long(struct lex *l)
 	return lx_fail(l, "variable expansion makes a word longer than %u MiB", SPEC_MAX_WORD >> 20);
 }
 
-static int lx_single(struct lex *l, struct sbuf *out)
-{
-	int c = lx_next(l);
-	if (l->raw_quotes)
-		sb_addc(out, (char)c);
-	for (;;) {
-		c = lx_next(l);
-		if (c == LX_EOF)
-			return lx_fail(
-			    l,
-			    "unexpected end of statement while looking for matching single-quote");
-		if (c == '\'') {
-			if (l->raw_quotes)
-				sb_addc(out, (char)c);
-			return 0;
-		}
-		sb_addc(out, (char)c);
-	}
-}
-
 static int lx_dollar(struct lex *l, struct sbuf *out);
 
-static int lx_double(struct lex *l, struct sbuf *out)
+/* '...' (nothing is special inside) or "..." ($ works, and the escape char
+ * before ", $ or itself) */
+static int lx_quoted(struct lex *l, struct sbuf *out)
 {
-	int c = lx_next(l);
+	int q = lx_next(l), c;
 	if (l->raw_quotes)
-		sb_addc(out, (char)c);
-	for (;;) {
-		c = lx_peek(l);
+		sb_addc(out, (char)q);
+	while ((c = lx_peek(l)) != q) {
 		if (c == LX_EOF)
-			return lx_fail(
-			    l,
-			    "unexpected end of statement while looking for matching double-quote");
-		if (c == '"') {
-			lx_next(l);
-			if (l->raw_quotes)
-				sb_addc(out, '"');
-			return 0;
-		}
-		if (c == '$') {
+			return lx_fail(l,
+				       "unexpected end of statement while looking for matching %s-quote",
+				       q == '"' ? "double" : "single");
+		if (q == '"' && c == '$') {
 			if (lx_dollar(l, out) < 0)
 				return -1;
 			continue;
 		}
 		c = lx_next(l);
-		if (c == l->esc) {
+		if (q == '"' && c == l->esc) {
 			if (l->raw_escapes)
 				sb_addc(out, (char)c);
 			int p = lx_peek(l);
@@ -292,6 +267,10 @@ static int lx_double(struct lex *l, struct sbuf *out)
 		}
 		sb_addc(out, (char)c);
 	}
+	lx_next(l);
+	if (l->raw_quotes)
+		sb_addc(out, (char)q);
+	return 0;
 }
 
 static int is_name_char(int c)
@@ -407,145 +386,145 @@ static int replace_glob(struct lex *l, struct sbuf *out, const char *val, const 
 	return 0;
 }
 
-static int lx_dollar(struct lex *l, struct sbuf *out)
+static int lx_too_costly(struct lex *l, const char *name)
 {
-	struct sbuf name = SBUF_INIT, word = SBUF_INIT, word2 = SBUF_INIT;
-	int r = -1;
-	lx_next(l);
-	if (lx_peek(l) != '{') {
-		lx_name(l, &name);
-		if (!name.len) {
-			sb_addc(out, '$');
-			r = 0;
-			goto out;
+	return lx_fail(l, "pattern matching on %s is too costly (more than %u MiB examined)", name,
+		       SPEC_MAX_GLOB_WORK >> 20);
+}
+
+/* The value v of a reference; when unset and skip_unset, the reference as
+ * written (fmt: "$%s" or "${%s}"). */
+static void lx_put(struct lex *l, struct sbuf *out, const char *v, const char *fmt,
+		   const char *name)
+{
+	if (!v && l->skip_unset)
+		sb_addf(out, fmt, name);
+	else if (v)
+		sb_adds(out, v);
+}
+
+/* ${NAME-word} ${NAME:-word} and the others: c is the operator, mod as written */
+static int lx_apply(struct lex *l, struct sbuf *out, const char *name, const char *v,
+		    const char *mod, int c, const char *word)
+{
+	int empty = !v || (mod[0] == ':' && !*v);
+	switch (c) {
+	case '-':
+		sb_adds(out, empty ? word : v);
+		return 0;
+	case '+':
+		if (!empty)
+			sb_adds(out, word);
+		return 0;
+	case '?':
+		if (!empty) {
+			sb_adds(out, v);
+			return 0;
 		}
-		const char *v = lx_get(l, name.buf);
-		if (!v && l->skip_unset)
-			sb_addf(out, "$%s", name.buf);
-		else if (v)
-			sb_adds(out, v);
-		r = 0;
-		goto out;
+		return lx_fail(l, "%s: %s", name,
+			       *word ? word
+			       : !v  ? "is not allowed to be unset"
+				     : "is not allowed to be empty");
+	case '#':
+	case '%': {
+		int greedy = word[0] == c;
+		if (trim_glob(l, out, v ? v : "", word + greedy, c == '%', greedy) < 0)
+			return lx_too_costly(l, name);
+		return 0;
 	}
-	lx_next(l);
-	int c = lx_peek(l);
-	if (c == LX_EOF) {
-		lx_fail(l, "syntax error: missing '}'");
-		goto out;
+	default:
+		return lx_fail(l, "unsupported modifier (%s) in substitution", mod);
 	}
-	if (c == '{' || c == '}' || c == ':') {
-		lx_fail(l, "syntax error: bad substitution");
-		goto out;
-	}
-	lx_name(l, &name);
-	c = lx_next(l);
-	if (c == LX_EOF) {
-		lx_fail(l, "syntax error: missing '}'");
-		goto out;
-	}
-	const char *v = lx_get(l, name.buf);
-	if (c == '}') {
-		if (!v && l->skip_unset)
-			sb_addf(out, "${%s}", name.buf);
-		else if (v)
-			sb_adds(out, v);
-		r = 0;
-		goto out;
-	}
-	int colon = 0;
+}
+
+/* After ${NAME: the operator c (':' then another) and its word up to '}' */
+static int lx_modifier(struct lex *l, struct sbuf *out, const char *name, const char *v, int c)
+{
 	char mod[3] = {(char)c, 0, 0};
 	if (c == ':') {
-		colon = 1;
-		c = lx_next(l);
-		if (c == LX_EOF) {
-			lx_fail(l, "syntax error: missing '}'");
-			goto out;
-		}
+		if ((c = lx_next(l)) == LX_EOF)
+			return lx_fail(l, "syntax error: missing '}'");
 		mod[1] = (char)c;
-		if (c == '#' || c == '%') {
-			lx_fail(l, "unsupported modifier (%s) in substitution", mod);
-			goto out;
-		}
+		if (c == '#' || c == '%')
+			return lx_fail(l, "unsupported modifier (%s) in substitution", mod);
+	} else if (c != '+' && c != '-' && c != '?' && c != '#' && c != '%') {
+		return lx_fail(l, "unsupported modifier (%s) in substitution", mod);
 	}
-	if (c == '+' || c == '-' || c == '?' || c == '#' || c == '%' || colon) {
-		if (lx_stop_on(l, '}', c == '#' || c == '%', &word, NULL) < 0) {
-			if (lx_peek(l) == LX_EOF)
-				lx_fail(l, "syntax error: missing '}'");
-			goto out;
-		}
-		if (!v && l->skip_unset) {
-			sb_addf(out, "${%s%s%s}", name.buf, mod, word.buf);
-			r = 0;
-			goto out;
-		}
-		int empty = !v || (colon && !*v);
-		switch (c) {
-		case '-':
-			sb_adds(out, empty ? word.buf : v);
-			break;
-		case '+':
-			if (!empty)
-				sb_adds(out, word.buf);
-			break;
-		case '?':
-			if (empty) {
-				const char *m = word.len ? word.buf
-						: !v	 ? "is not allowed to be unset"
-							 : "is not allowed to be empty";
-				lx_fail(l, "%s: %s", name.buf, m);
-				goto out;
-			}
-			sb_adds(out, v);
-			break;
-		case '#':
-		case '%': {
-			const char *pat = word.buf;
-			int greedy = pat[0] == c;
-			if (greedy)
-				pat++;
-			if (trim_glob(l, out, v ? v : "", pat, c == '%', greedy) < 0) {
-				lx_fail(l, "pattern matching on %s is too costly (more than %u MiB "
-					   "examined)", name.buf, SPEC_MAX_GLOB_WORK >> 20);
-				goto out;
-			}
-			break;
-		}
-		default:
-			lx_fail(l, "unsupported modifier (%s) in substitution", mod);
-			goto out;
-		}
-		r = 0;
-		goto out;
+	struct sbuf word = SBUF_INIT;
+	int r = lx_stop_on(l, '}', c == '#' || c == '%', &word, NULL);
+	if (r < 0) {
+		if (lx_peek(l) == LX_EOF)
+			lx_fail(l, "syntax error: missing '}'");
+	} else if (!v && l->skip_unset) {
+		sb_addf(out, "${%s%s%s}", name, mod, word.buf);
+	} else {
+		r = lx_apply(l, out, name, v, mod, c, word.buf);
 	}
-	if (c == '/') {
-		int all = lx_peek(l) == '/';
-		if (all)
-			lx_next(l);
-		if (lx_stop_on(l, '/', 1, &word, NULL) < 0) {
-			if (lx_peek(l) == LX_EOF)
-				lx_fail(l, "syntax error: missing '/' in ${}");
-			goto out;
-		}
-		if (lx_stop_on(l, '}', 1, &word2, NULL) < 0) {
-			if (lx_peek(l) == LX_EOF)
-				lx_fail(l, "syntax error: missing '}'");
-			goto out;
-		}
-		if (replace_glob(l, out, v ? v : "", word.buf, word2.buf, all) < 0) {
-			lx_fail(l, "pattern matching on %s is too costly (more than %u MiB examined)",
-				name.buf, SPEC_MAX_GLOB_WORK >> 20);
-			goto out;
-		}
-		r = 0;
-		goto out;
+	sb_release(&word);
+	return r;
+}
+
+/* ${NAME/pattern/string}, ${NAME//pattern/string} */
+static int lx_replace(struct lex *l, struct sbuf *out, const char *name, const char *v)
+{
+	struct sbuf pat = SBUF_INIT, rep = SBUF_INIT;
+	int all = lx_peek(l) == '/', r;
+	if (all)
+		lx_next(l);
+	if ((r = lx_stop_on(l, '/', 1, &pat, NULL)) < 0) {
+		if (lx_peek(l) == LX_EOF)
+			lx_fail(l, "syntax error: missing '/' in ${}");
+	} else if ((r = lx_stop_on(l, '}', 1, &rep, NULL)) < 0) {
+		if (lx_peek(l) == LX_EOF)
+			lx_fail(l, "syntax error: missing '}'");
+	} else if (replace_glob(l, out, v ? v : "", pat.buf, rep.buf, all) < 0) {
+		r = lx_too_costly(l, name);
 	}
-	lx_fail(l, "unsupported modifier (%s) in substitution", mod);
-out:
+	sb_release(&pat);
+	sb_release(&rep);
+	return r;
+}
+
+/* ${...} after the '{' */
+static int lx_braced(struct lex *l, struct sbuf *out, struct sbuf *name)
+{
+	int c = lx_peek(l);
+	if (c == LX_EOF)
+		return lx_fail(l, "syntax error: missing '}'");
+	if (c == '{' || c == '}' || c == ':')
+		return lx_fail(l, "syntax error: bad substitution");
+	lx_name(l, name);
+	if ((c = lx_next(l)) == LX_EOF)
+		return lx_fail(l, "syntax error: missing '}'");
+	const char *v = lx_get(l, name->buf);
+	if (c == '}') {
+		lx_put(l, out, v, "${%s}", name->buf);
+		return 0;
+	}
+	if (c == '/')
+		return lx_replace(l, out, name->buf, v);
+	return lx_modifier(l, out, name->buf, v, c);
+}
+
+/* $NAME, ${NAME}, ${NAME<op>...} at l's '$' */
+static int lx_dollar(struct lex *l, struct sbuf *out)
+{
+	struct sbuf name = SBUF_INIT;
+	int r = 0;
+	lx_next(l);
+	if (lx_peek(l) == '{') {
+		lx_next(l);
+		r = lx_braced(l, out, &name);
+	} else {
+		lx_name(l, &name);
+		if (!name.len)
+			sb_addc(out, '$');
+		else
+			lx_put(l, out, lx_get(l, name.buf), "$%s", name.buf);
+	}
 	if (r == 0 && out->len > SPEC_MAX_WORD)
 		r = lx_too_long(l);
 	sb_release(&name);
-	sb_release(&word);
-	sb_release(&word2);
 	return r;
 }
 
@@ -562,9 +541,7 @@ static int lx_stop_on(struct lex *l, int stop, int raw_escapes, struct sbuf *res
 		}
 		if (c == '$' || (!l->skip_quotes && (c == '\'' || c == '"'))) {
 			sb_reset(&tmp);
-			r = c == '$'	? lx_dollar(l, &tmp)
-			    : c == '\'' ? lx_single(l, &tmp)
-					: lx_double(l, &tmp);
+			r = c == '$' ? lx_dollar(l, &tmp) : lx_quoted(l, &tmp);
 			if (r < 0)
 				goto out;
 			sb_add(res, tmp.buf, tmp.len);
