@@ -220,16 +220,65 @@ static int go_duration(const char *s, double *ns)
 	return 0;
 }
 
-static int check_healthcheck(struct spec_instr *in, const struct lline *ll, size_t rest_off,
-			     struct err *e)
+/* what the per-instruction checks see */
+struct iarg {
+	struct spec_instr *in;
+	const struct lline *ll;
+	size_t rest_off; /* where in->rest starts in ll */
+	char esc;
+	struct err *e;
+};
+
+/* text (at off in the line) in exec form when it is a JSON array of strings */
+static int exec_form(struct iarg *a, const char *text, size_t off)
 {
+	int j = spec_json_args(text, &a->in->json_args);
+	if (j == JSON_NOT_STRINGS || j == JSON_NUL)
+		return spec_lerr(a->e, CRUMB_EINVAL, a->ll, off, "%s", spec_json_msg(j));
+	a->in->json = j == JSON_STRINGS;
+	return 0;
+}
+
+/* HEALTHCHECK's flags: Go durations of at least 1ms, retries a non-negative int */
+static int check_hc_flags(const struct spec_instr *in, struct err *e)
+{
+	static const char *const durs[] = {"interval", "timeout", "start-period", "start-interval"};
+	for (size_t k = 0; k < 4; k++) {
+		const struct spec_flag *f = spec_find_flag(in, durs[k]);
+		double ns;
+		if (!f || !*f->value)
+			continue;
+		if (go_duration(f->value, &ns) < 0)
+			return spec_ierr(e, CRUMB_EINVAL, &f->pos, "time: invalid duration \"%s\"",
+					 f->value);
+		if (ns != 0 && ns < 1e6)
+			return spec_ierr(e, CRUMB_EINVAL, &f->pos,
+					 "Interval \"%s\" cannot be less than 1ms", durs[k]);
+	}
+	const struct spec_flag *f = spec_find_flag(in, "retries");
+	if (!f || !*f->value)
+		return 0;
+	char *end;
+	long long v = strtoll(f->value, &end, 10);
+	if (*end || end == f->value || v > INT_MAX || v < INT_MIN)
+		return spec_ierr(e, CRUMB_EINVAL, &f->pos,
+				 "strconv.ParseInt: parsing \"%s\": invalid syntax", f->value);
+	if (v < 0)
+		return spec_ierr(e, CRUMB_EINVAL, &f->pos, "--retries cannot be negative (%lld)", v);
+	return 0;
+}
+
+/* HEALTHCHECK NONE | HEALTHCHECK [flags] CMD command */
+static int chk_healthcheck(struct iarg *a)
+{
+	struct spec_instr *in = a->in;
 	const char *r = in->rest;
 	size_t sep = 0;
 	while (r[sep] && !spec_isspace((unsigned char)r[sep]))
 		sep++;
 	if (!sep)
-		return spec_ierr(e, CRUMB_EINVAL, &in->pos,
-			    "HEALTHCHECK requires at least one argument");
+		return spec_ierr(a->e, CRUMB_EINVAL, &in->pos,
+				 "HEALTHCHECK requires at least one argument");
 	size_t next = sep;
 	while (r[next] && spec_isspace((unsigned char)r[next]))
 		next++;
@@ -239,69 +288,24 @@ static int check_healthcheck(struct spec_instr *in, const struct lline *ll, size
 	int rc = 0;
 	if (!strcmp(typ, "NONE")) {
 		if (r[next])
-			rc = spec_lerr(e, CRUMB_EINVAL, ll, rest_off + next,
-				  "HEALTHCHECK NONE takes no arguments");
+			rc = spec_lerr(a->e, CRUMB_EINVAL, a->ll, a->rest_off + next,
+				       "HEALTHCHECK NONE takes no arguments");
 		else if (in->nflags)
-			rc = spec_ierr(e, CRUMB_EINVAL, &in->flags[0].pos,
-				  "HEALTHCHECK NONE takes no flags");
-		goto out;
+			rc = spec_ierr(a->e, CRUMB_EINVAL, &in->flags[0].pos,
+				       "HEALTHCHECK NONE takes no flags");
+	} else if (strcmp(typ, "CMD")) {
+		rc = spec_lerr(a->e, CRUMB_EINVAL, a->ll, a->rest_off,
+			       "Unknown type \"%s\" in HEALTHCHECK (try CMD)", typ);
+	} else if ((rc = exec_form(a, r + next, a->rest_off + next)) == 0) {
+		if (in->json ? !in->json_args.n : !r[next])
+			rc = spec_lerr(a->e, CRUMB_EINVAL, a->ll, a->rest_off,
+				       "Missing command after HEALTHCHECK CMD");
+		else
+			rc = check_hc_flags(in, a->e);
 	}
-	if (strcmp(typ, "CMD")) {
-		rc = spec_lerr(e, CRUMB_EINVAL, ll, rest_off,
-			  "Unknown type \"%s\" in HEALTHCHECK (try CMD)", typ);
-		goto out;
-	}
-	int j = spec_json_args(r + next, &in->json_args);
-	if (j == JSON_NOT_STRINGS || j == JSON_NUL) {
-		rc = spec_lerr(e, CRUMB_EINVAL, ll, rest_off + next,
-			  j == JSON_NUL ? "JSON argument contains a NUL character"
-					: "when using JSON array syntax, arrays must be comprised "
-					  "of strings only");
-		goto out;
-	}
-	in->json = j == JSON_STRINGS;
-	if (in->json ? !in->json_args.n : !r[next]) {
-		rc = spec_lerr(e, CRUMB_EINVAL, ll, rest_off, "Missing command after HEALTHCHECK CMD");
-		goto out;
-	}
-	static const char *const durs[] = {"interval", "timeout", "start-period", "start-interval"};
-	for (size_t k = 0; k < 4; k++) {
-		const struct spec_flag *f = spec_find_flag(in, durs[k]);
-		double ns;
-		if (!f || !*f->value)
-			continue;
-		if (go_duration(f->value, &ns) < 0) {
-			rc = spec_ierr(e, CRUMB_EINVAL, &f->pos, "time: invalid duration \"%s\"",
-				  f->value);
-			goto out;
-		}
-		if (ns != 0 && ns < 1e6) {
-			rc = spec_ierr(e, CRUMB_EINVAL, &f->pos,
-				  "Interval \"%s\" cannot be less than 1ms", durs[k]);
-			goto out;
-		}
-	}
-	const struct spec_flag *f = spec_find_flag(in, "retries");
-	if (f && *f->value) {
-		char *end;
-		long long v = strtoll(f->value, &end, 10);
-		if (*end || end == f->value || v > INT_MAX || v < INT_MIN) {
-			rc = spec_ierr(e, CRUMB_EINVAL, &f->pos,
-				  "strconv.ParseInt: parsing \"%s\": invalid syntax", f->value);
-			goto out;
-		}
-		if (v < 0) {
-			rc = spec_ierr(e, CRUMB_EINVAL, &f->pos, "--retries cannot be negative (%lld)",
-				  v);
-			goto out;
-		}
-	}
-out:
 	free(typ);
 	return rc;
 }
-
-/* BuildKit's parseNameVal for ENV and LABEL: "K V" (old) or "K=V ..." */
 
 static int valid_stage_name(const char *s)
 {
@@ -314,19 +318,68 @@ static int valid_stage_name(const char *s)
 	return 1;
 }
 
-static int list_args(struct spec_instr *in, const struct lline *ll, size_t rest_off,
-		     struct strlist *args, size_t **offs, struct err *e)
+/* FROM image [AS name] */
+static int chk_from(struct iarg *a)
 {
-	int j = spec_json_args(in->rest, &in->json_args);
+	struct strlist args = STRLIST_INIT;
+	size_t *offs = NULL;
+	int rc = 0;
+	spec_split_ws(a->in->rest, &args, &offs);
+	if (!(args.n == 1 || (args.n == 3 && !strcasecmp(args.v[1], "as")))) {
+		rc = spec_ierr(a->e, CRUMB_EINVAL, &a->in->pos,
+			       "FROM requires either one or three arguments");
+	} else if (args.n == 3) {
+		char *low = spec_lower(args.v[2]);
+		if (!valid_stage_name(low))
+			rc = spec_lerr(a->e, CRUMB_EINVAL, a->ll, a->rest_off + offs[2],
+				       "invalid name for build stage: \"%s\", name can't start with a "
+				       "number or contain symbols",
+				       args.v[2]);
+		free(low);
+	}
+	strlist_release(&args);
+	free(offs);
+	return rc;
+}
+
+/* ARG name[=default] ... */
+static int chk_arg(struct iarg *a)
+{
+	struct strlist args = STRLIST_INIT;
+	int rc = 0;
+	spec_raw_words(a->in->rest, a->esc, &args);
+	if (!args.n)
+		rc = spec_ierr(a->e, CRUMB_EINVAL, &a->in->pos, "ARG requires at least one argument");
+	for (size_t i = 0; !rc && i < args.n; i++)
+		if (args.v[i][0] == '=')
+			rc = spec_lerr(a->e, CRUMB_EINVAL, a->ll, a->rest_off,
+				       "ARG names can not be blank");
+	strlist_release(&args);
+	return rc;
+}
+
+/* ENV and LABEL: key value pairs */
+static int chk_kv(struct iarg *a)
+{
+	struct spec_kv *kv;
+	size_t n;
+	char msg[512];
+	const char *r = a->in->rest;
+	if (spec_name_val(r, a->esc, spec_kind_name(a->in->kind), &kv, &n, msg, sizeof(msg)) < 0)
+		return spec_lerr(a->e, CRUMB_EINVAL, a->ll, *r ? a->rest_off : 0, "%s", msg);
+	spec_kv_free(kv, n);
+	return 0;
+}
+
+/* A list-or-JSON argument (COPY, ADD, VOLUME): the words and their offsets
+ * in rest (all 0 in exec form). */
+static int list_args(struct iarg *a, struct strlist *args, size_t **offs)
+{
+	struct spec_instr *in = a->in;
 	*offs = NULL;
-	if (j == JSON_NOT_STRINGS)
-		return spec_lerr(
-		    e, CRUMB_EINVAL, ll, rest_off,
-		    "when using JSON array syntax, arrays must be comprised of strings only");
-	if (j == JSON_NUL)
-		return spec_lerr(e, CRUMB_EINVAL, ll, rest_off,
-			    "JSON argument contains a NUL character");
-	in->json = j == JSON_STRINGS;
+	int rc = exec_form(a, in->rest, a->rest_off);
+	if (rc < 0)
+		return rc;
 	if (in->json) {
 		for (size_t i = 0; i < in->json_args.n; i++)
 			strlist_push(args, in->json_args.v[i]);
@@ -337,192 +390,162 @@ static int list_args(struct spec_instr *in, const struct lline *ll, size_t rest_
 	return 0;
 }
 
-int spec_parse_instr(const struct lline *ll, size_t from, char esc, struct spec_instr *in,
-		     struct err *e);
-
-static int parse_kind_args(struct spec_instr *in, const struct lline *ll, size_t rest_off, char esc,
-			   struct err *e)
+/* COPY and ADD: sources and a destination that is no heredoc */
+static int chk_copy(struct iarg *a)
 {
+	struct spec_instr *in = a->in;
 	const char *kn = spec_kind_name(in->kind);
-	const char *r = in->rest;
 	struct strlist args = STRLIST_INIT;
 	size_t *offs = NULL;
-	int rc = 0;
-	char msg[512];
-	switch ((int)in->kind) {
-	case SPEC_FROM:
-		spec_split_ws(r, &args, &offs);
-		if (!(args.n == 1 || (args.n == 3 && !strcasecmp(args.v[1], "as")))) {
-			rc = spec_ierr(e, CRUMB_EINVAL, &in->pos,
-				  "FROM requires either one or three arguments");
-			break;
-		}
-		if (args.n == 3) {
-			char *low = spec_lower(args.v[2]);
-			if (!valid_stage_name(low))
-				rc = spec_lerr(
-				    e, CRUMB_EINVAL, ll, rest_off + offs[2],
-				    "invalid name for build stage: \"%s\", name can't start with "
-				    "a number or contain symbols",
-				    args.v[2]);
-			free(low);
-		}
-		break;
-	case SPEC_ARG:
-		spec_raw_words(r, esc, &args);
-		if (!args.n)
-			rc = spec_ierr(e, CRUMB_EINVAL, &in->pos, "ARG requires at least one argument");
-		for (size_t i = 0; !rc && i < args.n; i++)
-			if (args.v[i][0] == '=')
-				rc = spec_lerr(e, CRUMB_EINVAL, ll, rest_off,
-					  "ARG names can not be blank");
-		break;
-	case SPEC_ENV:
-	case SPEC_LABEL: {
-		struct spec_kv *kv;
-		size_t n;
-		if (spec_name_val(r, esc, kn, &kv, &n, msg, sizeof(msg)) < 0) {
-			rc = spec_lerr(e, CRUMB_EINVAL, ll, *r ? rest_off : 0, "%s", msg);
-			break;
-		}
-		for (size_t i = 0; i < n; i++) {
-			free(kv[i].key);
-			free(kv[i].value);
-		}
-		free(kv);
-		break;
+	char *name;
+	int rc, ex, ch;
+	if ((rc = list_args(a, &args, &offs)) < 0)
+		goto out;
+	if (args.n < 2) {
+		rc = spec_ierr(a->e, CRUMB_EINVAL, &in->pos,
+			       args.n == 1 ? "%s requires at least two arguments, but only one was "
+					     "provided. Destination could not be determined"
+					   : "%s requires at least two arguments",
+			       kn);
+	} else if (!in->json && spec_heredoc_marker(args.v[args.n - 1], &name, &ex, &ch)) {
+		free(name);
+		rc = spec_lerr(a->e, CRUMB_EINVAL, a->ll, a->rest_off + offs[args.n - 1],
+			       "%s cannot accept a heredoc as a destination", kn);
+	} else if (in->kind == SPEC_COPY && spec_flag_bool(in, "deps")) {
+		const struct spec_flag *f = spec_find_flag(in, "from");
+		if (!f || strcmp(f->value, "host"))
+			rc = spec_ierr(a->e, CRUMB_EINVAL, &spec_find_flag(in, "deps")->pos,
+				       "COPY --deps is only valid with --from=host");
 	}
-	case SPEC_COPY:
-	case SPEC_ADD:
-		if ((rc = list_args(in, ll, rest_off, &args, &offs, e)) < 0)
-			break;
-		if (args.n < 2) {
-			if (args.n == 1)
-				rc = spec_ierr(e, CRUMB_EINVAL, &in->pos,
-					  "%s requires at least two arguments, but only one was "
-					  "provided. Destination could not be determined",
-					  kn);
-			else
-				rc = spec_ierr(e, CRUMB_EINVAL, &in->pos,
-					  "%s requires at least two arguments", kn);
-			break;
-		}
-		if (!in->json) {
-			char *name;
-			int ex, ch;
-			if (spec_heredoc_marker(args.v[args.n - 1], &name, &ex, &ch)) {
-				free(name);
-				rc = spec_lerr(e, CRUMB_EINVAL, ll, rest_off + offs[args.n - 1],
-					  "%s cannot accept a heredoc as a destination", kn);
-				break;
-			}
-		}
-		if (in->kind == SPEC_COPY && spec_flag_bool(in, "deps")) {
-			const struct spec_flag *f = spec_find_flag(in, "from");
-			if (!f || strcmp(f->value, "host"))
-				rc = spec_ierr(e, CRUMB_EINVAL, &spec_find_flag(in, "deps")->pos,
-					  "COPY --deps is only valid with --from=host");
-		}
-		break;
-	case SPEC_RUN:
-	case SPEC_CMD:
-	case SPEC_ENTRYPOINT:
-	case SPEC_SHELL: {
-		int j = spec_json_args(r, &in->json_args);
-		if (j == JSON_NOT_STRINGS || j == JSON_NUL) {
-			rc = spec_lerr(e, CRUMB_EINVAL, ll, rest_off,
-				  j == JSON_NUL ? "JSON argument contains a NUL character"
-						: "when using JSON array syntax, arrays must be "
-						  "comprised of strings only");
-			break;
-		}
-		in->json = j == JSON_STRINGS;
-		if (in->kind == SPEC_SHELL) {
-			if (!in->json && !*r)
-				rc = spec_ierr(e, CRUMB_EINVAL, &in->pos,
-					  "SHELL requires at least one argument");
-			else if (!in->json)
-				rc = spec_lerr(e, CRUMB_EINVAL, ll, rest_off,
-					  "SHELL requires the arguments to be in JSON form");
-			else if (!in->json_args.n)
-				rc = spec_lerr(e, CRUMB_EINVAL, ll, rest_off,
-					  "SHELL requires at least one argument");
-			break;
-		}
-		if (!in->json && !*r) {
-			rc = spec_ierr(e, CRUMB_EINVAL, &in->pos, "%s requires at least one argument",
-				  kn);
-			break;
-		}
-		if (in->kind == SPEC_RUN) {
-			const struct spec_flag *f = spec_find_flag(in, "network");
-			if (f && strcmp(f->value, "default") && strcmp(f->value, "none") &&
-			    strcmp(f->value, "host"))
-				rc = spec_ierr(e, CRUMB_EINVAL, &f->pos,
-					  "unsupported network mode \"%s\" for RUN --network (want "
-					  "default, none or host)",
-					  f->value);
-		}
-		break;
-	}
-	case SPEC_WORKDIR:
-	case SPEC_USER:
-	case SPEC_STOPSIGNAL:
-	case SPEC_MAINTAINER:
-	case KIND_INCLUDE:
-		if (!*r)
-			rc =
-			    spec_ierr(e, CRUMB_EINVAL, &in->pos, "%s requires exactly one argument", kn);
-		break;
-	case SPEC_EXPOSE:
-		if (!*r)
-			rc = spec_ierr(e, CRUMB_EINVAL, &in->pos,
-				  "EXPOSE requires at least one argument");
-		break;
-	case SPEC_VOLUME:
-		if ((rc = list_args(in, ll, rest_off, &args, &offs, e)) < 0)
-			break;
-		if (!args.n) {
-			rc = spec_ierr(e, CRUMB_EINVAL, &in->pos,
-				  "VOLUME requires at least one argument");
-			break;
-		}
-		for (size_t i = 0; i < args.n; i++) {
-			size_t a = 0, b = strlen(args.v[i]);
-			while (a < b && spec_isspace((unsigned char)args.v[i][a]))
-				a++;
-			if (a == b) {
-				rc = spec_lerr(e, CRUMB_EINVAL, ll, rest_off,
-					  "VOLUME specified can not be an empty string");
-				break;
-			}
-		}
-		break;
-	case SPEC_HEALTHCHECK:
-		rc = check_healthcheck(in, ll, rest_off, e);
-		break;
-	case SPEC_ONBUILD: {
-		if (!*r) {
-			rc = spec_ierr(e, CRUMB_EINVAL, &in->pos,
-				  "ONBUILD requires at least one argument");
-			break;
-		}
-		in->onbuild = xcalloc(1, sizeof(*in->onbuild));
-		if ((rc = spec_parse_instr(ll, rest_off, esc, in->onbuild, e)) < 0)
-			break;
-		int k = (int)in->onbuild->kind;
-		if (k == SPEC_ONBUILD)
-			rc = spec_ierr(e, CRUMB_EINVAL, &in->onbuild->pos,
-				  "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
-		else if (k == SPEC_FROM || k == SPEC_MAINTAINER || k == KIND_INCLUDE)
-			rc = spec_ierr(e, CRUMB_EINVAL, &in->onbuild->pos,
-				  "%s isn't allowed as an ONBUILD trigger", spec_kind_name(k));
-		break;
-	}
+out:
+	strlist_release(&args);
+	free(offs);
+	return rc;
+}
+
+/* RUN, CMD, ENTRYPOINT: exec or shell form */
+static int chk_exec(struct iarg *a)
+{
+	struct spec_instr *in = a->in;
+	int rc = exec_form(a, in->rest, a->rest_off);
+	if (rc < 0)
+		return rc;
+	if (!in->json && !*in->rest)
+		return spec_ierr(a->e, CRUMB_EINVAL, &in->pos, "%s requires at least one argument",
+				 spec_kind_name(in->kind));
+	const struct spec_flag *f = in->kind == SPEC_RUN ? spec_find_flag(in, "network") : NULL;
+	if (f && strcmp(f->value, "default") && strcmp(f->value, "none") &&
+	    strcmp(f->value, "host"))
+		return spec_ierr(a->e, CRUMB_EINVAL, &f->pos,
+				 "unsupported network mode \"%s\" for RUN --network (want default, "
+				 "none or host)",
+				 f->value);
+	return 0;
+}
+
+/* SHELL: exec form only */
+static int chk_shell(struct iarg *a)
+{
+	struct spec_instr *in = a->in;
+	int rc = exec_form(a, in->rest, a->rest_off);
+	if (rc < 0)
+		return rc;
+	if (!in->json && !*in->rest)
+		return spec_ierr(a->e, CRUMB_EINVAL, &in->pos,
+				 "SHELL requires at least one argument");
+	if (!in->json)
+		return spec_lerr(a->e, CRUMB_EINVAL, a->ll, a->rest_off,
+				 "SHELL requires the arguments to be in JSON form");
+	if (!in->json_args.n)
+		return spec_lerr(a->e, CRUMB_EINVAL, a->ll, a->rest_off,
+				 "SHELL requires at least one argument");
+	return 0;
+}
+
+/* WORKDIR, USER, STOPSIGNAL, MAINTAINER, INCLUDE: one argument; EXPOSE: some */
+static int chk_nonempty(struct iarg *a)
+{
+	if (*a->in->rest)
+		return 0;
+	const char *kn = spec_kind_name(a->in->kind);
+	return a->in->kind == SPEC_EXPOSE
+		   ? spec_ierr(a->e, CRUMB_EINVAL, &a->in->pos, "%s requires at least one argument",
+			       kn)
+		   : spec_ierr(a->e, CRUMB_EINVAL, &a->in->pos, "%s requires exactly one argument",
+			       kn);
+}
+
+/* VOLUME: paths that are not blank */
+static int chk_volume(struct iarg *a)
+{
+	struct strlist args = STRLIST_INIT;
+	size_t *offs = NULL;
+	int rc = list_args(a, &args, &offs);
+	if (rc == 0 && !args.n)
+		rc = spec_ierr(a->e, CRUMB_EINVAL, &a->in->pos,
+			       "VOLUME requires at least one argument");
+	for (size_t i = 0; rc == 0 && i < args.n; i++) {
+		const char *v = args.v[i];
+		while (spec_isspace((unsigned char)*v))
+			v++;
+		if (!*v)
+			rc = spec_lerr(a->e, CRUMB_EINVAL, a->ll, a->rest_off,
+				       "VOLUME specified can not be an empty string");
 	}
 	strlist_release(&args);
 	free(offs);
 	return rc;
+}
+
+/* ONBUILD: its trigger, parsed (not evaluated) */
+static int chk_onbuild(struct iarg *a)
+{
+	struct spec_instr *in = a->in;
+	if (!*in->rest)
+		return spec_ierr(a->e, CRUMB_EINVAL, &in->pos,
+				 "ONBUILD requires at least one argument");
+	in->onbuild = xcalloc(1, sizeof(*in->onbuild));
+	int rc = spec_parse_instr(a->ll, a->rest_off, a->esc, in->onbuild, a->e);
+	if (rc < 0)
+		return rc;
+	int k = (int)in->onbuild->kind;
+	if (k == SPEC_ONBUILD)
+		return spec_ierr(a->e, CRUMB_EINVAL, &in->onbuild->pos,
+				 "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
+	if (k == SPEC_FROM || k == SPEC_MAINTAINER || k == KIND_INCLUDE)
+		return spec_ierr(a->e, CRUMB_EINVAL, &in->onbuild->pos,
+				 "%s isn't allowed as an ONBUILD trigger", spec_kind_name(k));
+	return 0;
+}
+
+static int check_args(struct iarg *a)
+{
+	switch ((int)a->in->kind) {
+	case SPEC_FROM:
+		return chk_from(a);
+	case SPEC_ARG:
+		return chk_arg(a);
+	case SPEC_ENV:
+	case SPEC_LABEL:
+		return chk_kv(a);
+	case SPEC_COPY:
+	case SPEC_ADD:
+		return chk_copy(a);
+	case SPEC_RUN:
+	case SPEC_CMD:
+	case SPEC_ENTRYPOINT:
+		return chk_exec(a);
+	case SPEC_SHELL:
+		return chk_shell(a);
+	case SPEC_VOLUME:
+		return chk_volume(a);
+	case SPEC_HEALTHCHECK:
+		return chk_healthcheck(a);
+	case SPEC_ONBUILD:
+		return chk_onbuild(a);
+	default: /* WORKDIR, USER, STOPSIGNAL, MAINTAINER, EXPOSE, INCLUDE */
+		return chk_nonempty(a);
+	}
 }
 
 /* One instruction from the logical line ll, starting at from. */
@@ -565,8 +588,10 @@ int spec_parse_instr(const struct lline *ll, size_t from, char esc, struct spec_
 	in->rest = xstrndup(s + r, r < b ? b - r : 0);
 	in->rest_pos = spec_at(ll, r < b ? r : k);
 	int rc = check_flags(in, e);
-	if (!rc)
-		rc = parse_kind_args(in, ll, r < b ? r : k, esc, e);
+	if (!rc) {
+		struct iarg ia = {in, ll, r < b ? r : k, esc, e};
+		rc = check_args(&ia);
+	}
 	if (rc < 0)
 		spec_instr_release(in);
 	return rc;

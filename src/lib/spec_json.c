@@ -279,3 +279,9 @@ int spec_json_args(const char *s, struct strlist *out)
 		strlist_release(&l);
 	return r;
 }
+
+const char *spec_json_msg(int j)
+{
+	return j == JSON_NUL ? "JSON argument contains a NUL character"
+			     : "when using JSON array syntax, arrays must be comprised of strings only";
+}
