@@ -196,16 +196,22 @@ static int valid_octal_mode(const char *m)
 	return v <= 07777;
 }
 
+/* the words of a list argument: the JSON array, or rest split at blanks */
+static void list_words(const struct spec_instr *in, struct strlist *out)
+{
+	if (in->json)
+		for (size_t i = 0; i < in->json_args.n; i++)
+			strlist_push(out, in->json_args.v[i]);
+	else
+		spec_split_ws(in->rest, out, NULL);
+}
+
 static int ev_copy(struct ectx *x, struct spec_eval *v)
 {
 	const struct spec_instr *in = x->in;
 	struct strlist args = STRLIST_INIT;
 	int rc = 0;
-	if (in->json)
-		for (size_t i = 0; i < in->json_args.n; i++)
-			strlist_push(&args, in->json_args.v[i]);
-	else
-		spec_split_ws(in->rest, &args, NULL);
+	list_words(in, &args);
 	if (args.n < 2) {
 		rc = spec_ierr(x->e, CRUMB_EINVAL, &in->pos, "%s requires at least two arguments",
 			  spec_kind_name(in->kind));
@@ -340,150 +346,165 @@ static int eval_utf8(const struct spec_instr *in, const struct spec_eval *v, str
 	return rc;
 }
 
+/* RUN, CMD, ENTRYPOINT, SHELL, HEALTHCHECK CMD: exec form, or the shell text */
+static void ev_command(const struct spec_instr *in, const char *text, struct spec_eval *v)
+{
+	v->json = in->json;
+	if (in->json)
+		for (size_t i = 0; i < in->json_args.n; i++)
+			strlist_push(&v->argv, in->json_args.v[i]);
+	else
+		strlist_push(&v->argv, text);
+}
+
+static int ev_from(struct ectx *x, struct spec_eval *v)
+{
+	const struct spec_instr *in = x->in;
+	struct strlist args = STRLIST_INIT;
+	int rc;
+	spec_split_ws(in->rest, &args, NULL);
+	if (!args.n)
+		rc = spec_ierr(x->e, CRUMB_EINVAL, &in->pos,
+			       "FROM requires either one or three arguments");
+	else if ((rc = ev_word(x, args.v[0], &in->rest_pos, &v->image)) == 0 && !*v->image)
+		rc = spec_ierr(x->e, CRUMB_EINVAL, &in->rest_pos,
+			       "base name (%s) should not be blank", args.v[0]);
+	if (rc == 0 && args.n == 3)
+		v->as = spec_lower(args.v[2]);
+	if (rc == 0)
+		rc = ev_flag(x, "platform", &v->platform);
+	strlist_release(&args);
+	return rc;
+}
+
+static int ev_exec(struct ectx *x, struct spec_eval *v)
+{
+	const struct spec_instr *in = x->in;
+	ev_command(in, in->rest, v);
+	for (size_t i = 0; i < in->nheredocs; i++)
+		spec_kv_push(&v->run_heredocs, &v->nrun_heredocs, xstrdup(in->heredocs[i].name),
+			     xstrdup(in->heredocs[i].body));
+	const struct spec_flag *f = in->kind == SPEC_RUN ? spec_find_flag(in, "network") : NULL;
+	if (f)
+		v->network = xstrdup(f->value);
+	return 0;
+}
+
+/* WORKDIR, USER, STOPSIGNAL: one word; MAINTAINER as written (Docker never substitutes there) */
+static int ev_value(struct ectx *x, struct spec_eval *v)
+{
+	const struct spec_instr *in = x->in;
+	if (in->kind == SPEC_MAINTAINER) {
+		v->value = xstrdup(in->rest);
+		return 0;
+	}
+	int rc = ev_word(x, in->rest, &in->rest_pos, &v->value);
+	if (rc == 0 && in->kind == SPEC_USER && !*v->value)
+		rc = spec_ierr(x->e, CRUMB_EINVAL, &in->pos,
+			       "USER %s: the user is empty (an unset variable?)", in->rest);
+	return rc;
+}
+
+/* the trigger as BuildKit records it: heredocs follow with their ends */
+static int ev_onbuild(struct ectx *x, struct spec_eval *v)
+{
+	struct sbuf t = SBUF_INIT;
+	const struct spec_instr *o = x->in->onbuild;
+	sb_adds(&t, o ? o->original : x->in->rest);
+	for (size_t i = 0; o && i < o->nheredocs; i++)
+		sb_addf(&t, "\n%s%s", o->heredocs[i].body, o->heredocs[i].name);
+	v->value = sb_detach(&t);
+	return 0;
+}
+
+static int ev_expose(struct ectx *x, struct spec_eval *v)
+{
+	const struct spec_instr *in = x->in;
+	struct strlist raw = STRLIST_INIT, args = STRLIST_INIT;
+	int rc = 0;
+	spec_split_ws(in->rest, &raw, NULL);
+	for (size_t i = 0; i < raw.n && !rc; i++)
+		rc = ev_words(x, raw.v[i], &in->rest_pos, 1, &args);
+	for (size_t i = 0; i < args.n && !rc; i++) {
+		struct spec_port p;
+		char msg[256];
+		if (parse_port(args.v[i], &p, msg, sizeof(msg)) < 0) {
+			rc = spec_ierr(x->e, CRUMB_EINVAL, &in->rest_pos, "%s", msg);
+			break;
+		}
+		v->ports = xrealloc(v->ports, (v->nports + 1) * sizeof(*v->ports));
+		v->ports[v->nports++] = p;
+	}
+	strlist_release(&raw);
+	strlist_release(&args);
+	return rc;
+}
+
+static int ev_volume(struct ectx *x, struct spec_eval *v)
+{
+	struct strlist args = STRLIST_INIT;
+	int rc = 0;
+	list_words(x->in, &args);
+	for (size_t i = 0; i < args.n && !rc; i++) {
+		char *w;
+		if ((rc = ev_word(x, args.v[i], &x->in->rest_pos, &w)) == 0)
+			strlist_push_owned(&v->src, w);
+	}
+	strlist_release(&args);
+	return rc;
+}
+
+static int ev_healthcheck(struct ectx *x, struct spec_eval *v)
+{
+	const struct spec_instr *in = x->in;
+	const char *r = in->rest;
+	size_t k = 0;
+	while (r[k] && !spec_isspace((unsigned char)r[k]))
+		k++;
+	if (k == 4 && !strncasecmp(r, "NONE", 4)) {
+		v->none = 1;
+		return 0;
+	}
+	while (r[k] && spec_isspace((unsigned char)r[k]))
+		k++;
+	ev_command(in, r + k, v);
+	static const char *const names[] = {"interval", "timeout", "start-period",
+					    "start-interval"};
+	char **dst[] = {&v->interval, &v->timeout, &v->start_period, &v->start_interval};
+	for (size_t i = 0; i < 4; i++) {
+		const struct spec_flag *f = spec_find_flag(in, names[i]);
+		if (f && *f->value)
+			*dst[i] = xstrdup(f->value);
+	}
+	const struct spec_flag *f = spec_find_flag(in, "retries");
+	if (f && *f->value)
+		v->retries = atoi(f->value);
+	return 0;
+}
+
+typedef int ev_fn(struct ectx *x, struct spec_eval *v);
+
+static ev_fn *const evals[] = {
+    [SPEC_FROM] = ev_from,	   [SPEC_ARG] = ev_args,	   [SPEC_ENV] = ev_kvs,
+    [SPEC_LABEL] = ev_kvs,	   [SPEC_COPY] = ev_copy,	   [SPEC_ADD] = ev_copy,
+    [SPEC_RUN] = ev_exec,	   [SPEC_WORKDIR] = ev_value,	   [SPEC_USER] = ev_value,
+    [SPEC_EXPOSE] = ev_expose,	   [SPEC_VOLUME] = ev_volume,	   [SPEC_CMD] = ev_exec,
+    [SPEC_ENTRYPOINT] = ev_exec,   [SPEC_STOPSIGNAL] = ev_value,   [SPEC_SHELL] = ev_exec,
+    [SPEC_HEALTHCHECK] = ev_healthcheck, [SPEC_ONBUILD] = ev_onbuild, [SPEC_MAINTAINER] = ev_value,
+};
+
 int spec_eval(const struct spec *s, const struct spec_instr *in, spec_lookup_fn *lookup, void *ctx,
 	      struct spec_eval *v, struct err *e)
 {
 	struct ectx x = {s, in, lookup, ctx, e};
-	struct strlist args = STRLIST_INIT;
 	int rc = 0;
 	spec_eval_init(v);
 	v->kind = in->kind;
-	switch (in->kind) {
-	case SPEC_FROM:
-		spec_split_ws(in->rest, &args, NULL);
-		if (!args.n) {
-			rc = spec_ierr(e, CRUMB_EINVAL, &in->pos,
-				  "FROM requires either one or three arguments");
-			break;
-		}
-		if ((rc = ev_word(&x, args.v[0], &in->rest_pos, &v->image)) < 0)
-			break;
-		if (!*v->image) {
-			rc = spec_ierr(e, CRUMB_EINVAL, &in->rest_pos,
-				  "base name (%s) should not be blank", args.v[0]);
-			break;
-		}
-		if (args.n == 3)
-			v->as = spec_lower(args.v[2]);
-		rc = ev_flag(&x, "platform", &v->platform);
-		break;
-	case SPEC_ARG:
-		rc = ev_args(&x, v);
-		break;
-	case SPEC_ENV:
-	case SPEC_LABEL:
-		rc = ev_kvs(&x, v);
-		break;
-	case SPEC_COPY:
-	case SPEC_ADD:
-		rc = ev_copy(&x, v);
-		break;
-	case SPEC_RUN:
-	case SPEC_CMD:
-	case SPEC_ENTRYPOINT:
-	case SPEC_SHELL:
-		v->json = in->json;
-		if (in->json)
-			for (size_t i = 0; i < in->json_args.n; i++)
-				strlist_push(&v->argv, in->json_args.v[i]);
-		else
-			strlist_push(&v->argv, in->rest);
-		for (size_t i = 0; i < in->nheredocs; i++)
-			spec_kv_push(&v->run_heredocs, &v->nrun_heredocs, xstrdup(in->heredocs[i].name),
-				xstrdup(in->heredocs[i].body));
-		if (in->kind == SPEC_RUN) {
-			const struct spec_flag *f = spec_find_flag(in, "network");
-			if (f)
-				v->network = xstrdup(f->value);
-		}
-		break;
-	case SPEC_WORKDIR:
-	case SPEC_USER:
-	case SPEC_STOPSIGNAL:
-		rc = ev_word(&x, in->rest, &in->rest_pos, &v->value);
-		if (rc == 0 && in->kind == SPEC_USER && !*v->value)
-			rc = spec_ierr(e, CRUMB_EINVAL, &in->pos,
-				  "USER %s: the user is empty (an unset variable?)", in->rest);
-		break;
-	case SPEC_MAINTAINER:
-		v->value = xstrdup(in->rest); /* Docker never substitutes in MAINTAINER */
-		break;
-	case SPEC_ONBUILD: {
-		/* the trigger as BuildKit records it: heredocs follow with their ends */
-		struct sbuf t = SBUF_INIT;
-		const struct spec_instr *o = in->onbuild;
-		sb_adds(&t, o ? o->original : in->rest);
-		for (size_t i = 0; o && i < o->nheredocs; i++)
-			sb_addf(&t, "\n%s%s", o->heredocs[i].body, o->heredocs[i].name);
-		v->value = sb_detach(&t);
-		break;
-	}
-	case SPEC_EXPOSE: {
-		struct strlist raw = STRLIST_INIT;
-		spec_split_ws(in->rest, &raw, NULL);
-		for (size_t i = 0; i < raw.n && !rc; i++)
-			rc = ev_words(&x, raw.v[i], &in->rest_pos, 1, &args);
-		strlist_release(&raw);
-		for (size_t i = 0; i < args.n && !rc; i++) {
-			struct spec_port p;
-			char msg[256];
-			if (parse_port(args.v[i], &p, msg, sizeof(msg)) < 0) {
-				rc = spec_ierr(e, CRUMB_EINVAL, &in->rest_pos, "%s", msg);
-				break;
-			}
-			v->ports = xrealloc(v->ports, (v->nports + 1) * sizeof(*v->ports));
-			v->ports[v->nports++] = p;
-		}
-		break;
-	}
-	case SPEC_VOLUME:
-		if (in->json)
-			for (size_t i = 0; i < in->json_args.n; i++)
-				strlist_push(&args, in->json_args.v[i]);
-		else
-			spec_split_ws(in->rest, &args, NULL);
-		for (size_t i = 0; i < args.n && !rc; i++) {
-			char *w;
-			if ((rc = ev_word(&x, args.v[i], &in->rest_pos, &w)) == 0)
-				strlist_push_owned(&v->src, w);
-		}
-		break;
-	case SPEC_HEALTHCHECK: {
-		const char *r = in->rest;
-		size_t k = 0;
-		while (r[k] && !spec_isspace((unsigned char)r[k]))
-			k++;
-		if (k == 4 && !strncasecmp(r, "NONE", 4)) {
-			v->none = 1;
-			break;
-		}
-		while (r[k] && spec_isspace((unsigned char)r[k]))
-			k++;
-		v->json = in->json;
-		if (in->json)
-			for (size_t i = 0; i < in->json_args.n; i++)
-				strlist_push(&v->argv, in->json_args.v[i]);
-		else
-			strlist_push(&v->argv, r + k);
-		static const char *const names[] = {"interval", "timeout", "start-period",
-						    "start-interval"};
-		char **dst[] = {&v->interval, &v->timeout, &v->start_period, &v->start_interval};
-		for (size_t i = 0; i < 4; i++) {
-			const struct spec_flag *f = spec_find_flag(in, names[i]);
-			if (f && *f->value)
-				*dst[i] = xstrdup(f->value);
-		}
-		const struct spec_flag *f = spec_find_flag(in, "retries");
-		if (f && *f->value)
-			v->retries = atoi(f->value);
-		break;
-	}
-	}
-	strlist_release(&args);
+	if ((size_t)in->kind < sizeof(evals) / sizeof(evals[0]) && evals[in->kind])
+		rc = evals[in->kind](&x, v);
 	if (rc == 0 && spec_to_config(in->kind))
 		rc = eval_utf8(in, v, e);
 	if (rc < 0)
 		spec_eval_release(v);
 	return rc;
 }
-
