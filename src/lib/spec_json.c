@@ -1,282 +1,119 @@
-/* spec_json.c: exec form: Docker's test for a JSON array of strings. */
-#include <ctype.h>
-#include <stdlib.h>
+/* spec_json.c: exec form: Docker's test for a JSON array of strings, decoded by jansson. */
+#include <jansson.h>
 #include <string.h>
 
 #include "spec_int.h"
 
-/* ---- JSON arrays of strings (exec form) ---- */
+/* crumb has always refused JSON nested deeper than this (as shell form) */
+#define JSON_MAX_DEPTH 1000
 
-struct jp {
-	const char *s;
-	size_t i, n;
-};
-
-static void j_ws(struct jp *j)
+static int hex4(const char *s, unsigned *v)
 {
-	while (j->i < j->n && (j->s[j->i] == ' ' || j->s[j->i] == '\t' || j->s[j->i] == '\n' ||
-			       j->s[j->i] == '\r'))
-		j->i++;
-}
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static int j_hex4(struct jp *j, unsigned *v)
-{
-	if (j->n - j->i < 4)
-		return -1;
 	*v = 0;
 	for (int k = 0; k < 4; k++) {
-		int h = hexval((unsigned char)j->s[j->i + k]);
+		int c = (unsigned char)s[k], h = c >= '0' && c <= '9'   ? c - '0'
+						 : c >= 'a' && c <= 'f' ? c - 'a' + 10
+						 : c >= 'A' && c <= 'F' ? c - 'A' + 10
+									: -1;
 		if (h < 0)
 			return -1;
 		*v = *v * 16 + (unsigned)h;
 	}
-	j->i += 4;
 	return 0;
 }
 
-static void utf8_put(struct sbuf *sb, unsigned cp)
+/*
+ * One string's body (at s[*i], after the opening quote) into out, for jansson.
+ * Go's decoder, which Docker uses, is more lenient than jansson in strings:
+ * a lone surrogate escape and a byte that is not UTF-8 become U+FFFD there,
+ * and "\u0000" is fine in an object key. So: lone surrogates and bad bytes are
+ * written as \ufffd, and \u0000 as \u0001 with *nul set. Anything else is
+ * copied for jansson to judge.
+ */
+static void go_string(const char *s, size_t n, size_t *i, struct sbuf *out, int *nul)
 {
-	if (cp < 0x80) {
-		sb_addc(sb, (char)cp);
-	} else if (cp < 0x800) {
-		sb_addc(sb, (char)(0xc0 | cp >> 6));
-		sb_addc(sb, (char)(0x80 | (cp & 0x3f)));
-	} else if (cp < 0x10000) {
-		sb_addc(sb, (char)(0xe0 | cp >> 12));
-		sb_addc(sb, (char)(0x80 | ((cp >> 6) & 0x3f)));
-		sb_addc(sb, (char)(0x80 | (cp & 0x3f)));
-	} else {
-		sb_addc(sb, (char)(0xf0 | cp >> 18));
-		sb_addc(sb, (char)(0x80 | ((cp >> 12) & 0x3f)));
-		sb_addc(sb, (char)(0x80 | ((cp >> 6) & 0x3f)));
-		sb_addc(sb, (char)(0x80 | (cp & 0x3f)));
+	size_t k = *i;
+	while (k < n && s[k] != '"') {
+		unsigned char c = (unsigned char)s[k];
+		unsigned cp, lo;
+		if (c == '\\' && k + 6 <= n && s[k + 1] == 'u' && hex4(s + k + 2, &cp) == 0 &&
+		    (cp == 0 || (cp >= 0xd800 && cp < 0xe000))) {
+			size_t len = 6;
+			if (cp >= 0xd800 && cp < 0xdc00 && k + 12 <= n && s[k + 6] == '\\' &&
+			    s[k + 7] == 'u' && hex4(s + k + 8, &lo) == 0 && lo >= 0xdc00 && lo < 0xe000)
+				sb_add(out, s + k, len = 12); /* a pair */
+			else
+				sb_adds(out, cp ? "\\ufffd" : "\\u0001");
+			*nul |= cp == 0;
+			k += len;
+		} else if (c == '\\' && k + 1 < n) {
+			sb_add(out, s + k, 2);
+			k += 2;
+		} else if (c >= 0x80 && spec_utf8_bad(s + k, n - k < 4 ? n - k : 4) == 0) {
+			sb_adds(out, "\\ufffd");
+			k++;
+		} else {
+			size_t len = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+			sb_add(out, s + k, len);
+			k += len;
+		}
 	}
+	*i = k;
 }
 
-/* A JSON string at j->i (the opening quote); out may be NULL. Sets *nul when
- * it decodes a NUL. Go's decoder: control characters are errors, a lone
- * surrogate becomes U+FFFD. */
-static int j_string(struct jp *j, struct sbuf *out, int *nul)
+/* text with its strings made acceptable to jansson as they are to Go */
+static void go_text(const char *s, size_t n, struct sbuf *out, int *nul)
 {
-	j->i++;
-	for (;;) {
-		if (j->i >= j->n)
-			return -1;
-		unsigned char c = (unsigned char)j->s[j->i++];
-		if (c == '"')
-			return 0;
-		if (c < 0x20)
-			return -1;
-		if (c != '\\') {
-			if (out)
-				sb_addc(out, (char)c);
+	size_t i = 0;
+	while (i < n) {
+		sb_addc(out, s[i]);
+		if (s[i++] != '"')
 			continue;
-		}
-		if (j->i >= j->n)
-			return -1;
-		c = (unsigned char)j->s[j->i++];
-		unsigned cp;
-		switch (c) {
-		case '"':
-		case '\\':
-		case '/':
-			cp = c;
-			break;
-		case 'b':
-			cp = '\b';
-			break;
-		case 'f':
-			cp = '\f';
-			break;
-		case 'n':
-			cp = '\n';
-			break;
-		case 'r':
-			cp = '\r';
-			break;
-		case 't':
-			cp = '\t';
-			break;
-		case 'u':
-			if (j_hex4(j, &cp) < 0)
-				return -1;
-			if (cp >= 0xd800 && cp < 0xdc00) {
-				unsigned lo;
-				size_t save = j->i;
-				if (j->n - j->i >= 6 && j->s[j->i] == '\\' &&
-				    j->s[j->i + 1] == 'u') {
-					j->i += 2;
-					if (j_hex4(j, &lo) == 0 && lo >= 0xdc00 && lo < 0xe000) {
-						cp =
-						    0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-						break;
-					}
-				}
-				j->i = save;
-				cp = 0xfffd;
-			} else if (cp >= 0xdc00 && cp < 0xe000) {
-				cp = 0xfffd;
-			}
-			break;
-		default:
-			return -1;
-		}
-		if (cp == 0 && nul)
-			*nul = 1;
-		if (out)
-			utf8_put(out, cp);
+		go_string(s, n, &i, out, nul);
+		if (i < n)
+			sb_addc(out, s[i++]);
 	}
 }
 
-static int j_value(struct jp *j, int depth);
-
-static int j_number(struct jp *j)
+static int too_deep(json_t *v, int depth)
 {
-	size_t st = j->i;
-	if (j->i < j->n && j->s[j->i] == '-')
-		j->i++;
-	if (j->i >= j->n || !isdigit((unsigned char)j->s[j->i]))
-		return -1;
-	if (j->s[j->i] == '0')
-		j->i++;
-	else
-		while (j->i < j->n && isdigit((unsigned char)j->s[j->i]))
-			j->i++;
-	if (j->i < j->n && j->s[j->i] == '.') {
-		j->i++;
-		if (j->i >= j->n || !isdigit((unsigned char)j->s[j->i]))
-			return -1;
-		while (j->i < j->n && isdigit((unsigned char)j->s[j->i]))
-			j->i++;
-	}
-	if (j->i < j->n && (j->s[j->i] == 'e' || j->s[j->i] == 'E')) {
-		j->i++;
-		if (j->i < j->n && (j->s[j->i] == '+' || j->s[j->i] == '-'))
-			j->i++;
-		if (j->i >= j->n || !isdigit((unsigned char)j->s[j->i]))
-			return -1;
-		while (j->i < j->n && isdigit((unsigned char)j->s[j->i]))
-			j->i++;
-	}
-	return j->i > st ? 0 : -1;
-}
-
-static int j_lit(struct jp *j, const char *w)
-{
-	size_t l = strlen(w);
-	if (j->n - j->i < l || memcmp(j->s + j->i, w, l))
-		return -1;
-	j->i += l;
+	size_t i;
+	const char *k;
+	json_t *m;
+	if (depth > JSON_MAX_DEPTH)
+		return 1;
+	if (json_is_array(v))
+		json_array_foreach (v, i, m)
+			if (too_deep(m, depth + 1))
+				return 1;
+	if (json_is_object(v))
+		json_object_foreach (v, k, m)
+			if (too_deep(m, depth + 1))
+				return 1;
 	return 0;
 }
 
-/* Validates any JSON value (only to tell "valid JSON, not strings" apart
- * from "not JSON at all", as Docker does). */
-static int j_value(struct jp *j, int depth)
-{
-	if (depth > 1000)
-		return -1;
-	j_ws(j);
-	if (j->i >= j->n)
-		return -1;
-	char c = j->s[j->i];
-	if (c == '"')
-		return j_string(j, NULL, NULL);
-	if (c == '[' || c == '{') {
-		char close = c == '[' ? ']' : '}';
-		j->i++;
-		j_ws(j);
-		if (j->i < j->n && j->s[j->i] == close) {
-			j->i++;
-			return 0;
-		}
-		for (;;) {
-			if (c == '{') {
-				j_ws(j);
-				if (j->i >= j->n || j->s[j->i] != '"' ||
-				    j_string(j, NULL, NULL) < 0)
-					return -1;
-				j_ws(j);
-				if (j->i >= j->n || j->s[j->i++] != ':')
-					return -1;
-			}
-			if (j_value(j, depth + 1) < 0)
-				return -1;
-			j_ws(j);
-			if (j->i >= j->n)
-				return -1;
-			if (j->s[j->i] == ',') {
-				j->i++;
-				continue;
-			}
-			if (j->s[j->i++] == close)
-				return 0;
-			return -1;
-		}
-	}
-	if (c == 't')
-		return j_lit(j, "true");
-	if (c == 'f')
-		return j_lit(j, "false");
-	if (c == 'n')
-		return j_lit(j, "null");
-	return j_number(j);
-}
-
-/* Docker's parseJSON: "[...]" that is valid JSON; JSON_NOT_STRINGS when a
- * member is no string (an error in Docker, not shell form). */
 int spec_json_args(const char *s, struct strlist *out)
 {
-	struct jp j = {s, 0, strlen(s)};
-	while (j.i < j.n && spec_isspace((unsigned char)s[j.i]))
-		j.i++;
-	if (j.i >= j.n || s[j.i] != '[')
+	while (spec_isspace((unsigned char)*s))
+		s++;
+	if (*s != '[')
 		return JSON_NO;
-	size_t start = j.i;
-	if (j_value(&j, 0) < 0)
-		return JSON_NO;
-	j_ws(&j);
-	if (j.i != j.n)
-		return JSON_NO;
-	/* valid: decode it, members must be strings */
-	j.i = start + 1;
-	struct strlist l = STRLIST_INIT;
-	struct sbuf sb = SBUF_INIT;
-	int nul = 0, r = JSON_STRINGS;
-	j_ws(&j);
-	if (s[j.i] != ']') {
-		for (;;) {
-			j_ws(&j);
-			if (s[j.i] != '"') {
-				r = JSON_NOT_STRINGS;
-				break;
-			}
-			sb_reset(&sb);
-			j_string(&j, &sb, &nul);
-			strlist_push(&l, sb.buf);
-			j_ws(&j);
-			if (s[j.i++] == ']')
-				break;
-		}
-	}
-	sb_release(&sb);
+	struct sbuf text = SBUF_INIT;
+	int nul = 0;
+	go_text(s, strlen(s), &text, &nul);
+	/* numbers as Go's float64: one past its range is no JSON */
+	json_t *a = json_loadb(text.buf, text.len, JSON_DECODE_INT_AS_REAL, NULL);
+	sb_release(&text);
+	int r = !a || too_deep(a, 0) ? JSON_NO : JSON_STRINGS;
+	for (size_t i = 0; r == JSON_STRINGS && i < json_array_size(a); i++)
+		if (!json_is_string(json_array_get(a, i)))
+			r = JSON_NOT_STRINGS;
 	if (r == JSON_STRINGS && nul)
 		r = JSON_NUL;
-	if (r == JSON_STRINGS)
-		*out = l;
-	else
-		strlist_release(&l);
+	for (size_t i = 0; r == JSON_STRINGS && i < json_array_size(a); i++)
+		strlist_push(out, json_string_value(json_array_get(a, i)));
+	json_decref(a);
 	return r;
 }
 
