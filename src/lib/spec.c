@@ -65,30 +65,17 @@ char *spec_lower(const char *s)
 /* Appends s quoted like Go's %q for ASCII (readable, one line). */
 void spec_add_quoted(struct sbuf *sb, const char *s)
 {
+	static const char *const esc[128] = {
+	    ['"'] = "\\\"", ['\\'] = "\\\\", ['\n'] = "\\n", ['\t'] = "\\t", ['\r'] = "\\r",
+	};
 	sb_addc(sb, '"');
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		switch (*p) {
-		case '"':
-			sb_adds(sb, "\\\"");
-			break;
-		case '\\':
-			sb_adds(sb, "\\\\");
-			break;
-		case '\n':
-			sb_adds(sb, "\\n");
-			break;
-		case '\t':
-			sb_adds(sb, "\\t");
-			break;
-		case '\r':
-			sb_adds(sb, "\\r");
-			break;
-		default:
-			if (*p < 0x20 || *p == 0x7f)
-				sb_addf(sb, "\\x%02x", *p);
-			else
-				sb_addc(sb, (char)*p);
-		}
+		if (*p < 128 && esc[*p])
+			sb_adds(sb, esc[*p]);
+		else if (*p < 0x20 || *p == 0x7f)
+			sb_addf(sb, "\\x%02x", *p);
+		else
+			sb_addc(sb, (char)*p);
 	}
 	sb_addc(sb, '"');
 }

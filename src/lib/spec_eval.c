@@ -19,26 +19,17 @@ void spec_eval_init(struct spec_eval *v)
 
 void spec_eval_release(struct spec_eval *v)
 {
-	free(v->image);
-	free(v->as);
-	free(v->platform);
+	char *strs[] = {v->image, v->as,	v->platform, v->dest,	  v->from,
+			v->chown, v->chmod,	v->checksum, v->network,  v->value,
+			v->interval, v->timeout, v->start_period, v->start_interval};
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		free(strs[i]);
 	spec_kv_free(v->kv, v->nkv);
-	strlist_release(&v->src);
-	free(v->dest);
 	spec_kv_free(v->heredoc_src, v->nheredoc_src);
-	free(v->from);
-	free(v->chown);
-	free(v->chmod);
-	free(v->checksum);
-	strlist_release(&v->argv);
 	spec_kv_free(v->run_heredocs, v->nrun_heredocs);
-	free(v->network);
-	free(v->value);
+	strlist_release(&v->src);
+	strlist_release(&v->argv);
 	free(v->ports);
-	free(v->interval);
-	free(v->timeout);
-	free(v->start_period);
-	free(v->start_interval);
 	spec_eval_init(v);
 }
 

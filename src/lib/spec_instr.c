@@ -52,84 +52,67 @@ static const struct flagdef *flags_for(int kind)
 	}
 }
 
+/* One flag word from *pos: quotes and backslashes applied (in quotes too), as
+ * BuildKit's extractBuilderFlags does; it ends at a blank outside quotes. */
+static void flag_word(const char *s, size_t n, size_t *pos, struct sbuf *w)
+{
+	size_t i = *pos;
+	char quote = 0;
+	for (; i < n; i++) {
+		int c = (unsigned char)s[i];
+		if (quote && c == quote) {
+			quote = 0;
+			continue;
+		}
+		if (!quote && spec_isspace(c))
+			break;
+		if (!quote && (c == '\'' || c == '"')) {
+			quote = (char)c;
+			continue;
+		}
+		if (c == '\\') {
+			if (i + 1 == n) {
+				quote = 0; /* a backslash at the end is dropped */
+				continue;
+			}
+			c = (unsigned char)s[++i];
+		}
+		sb_addc(w, (char)c);
+	}
+	*pos = i;
+}
+
 /*
- * BuildKit's extractBuilderFlags: leading words starting with "--" (quotes
- * and backslashes processed) are flags; "--" alone ends them. Returns the
- * offset where the arguments start.
+ * BuildKit's extractBuilderFlags: leading words starting with "--" are
+ * flags; "--" alone ends them. Returns the offset where the arguments start.
  */
 static size_t extract_flags(const struct lline *ll, size_t from, struct spec_instr *in)
 {
 	const char *s = ll->s;
-	size_t n = ll->len, start = 0, cap = 0;
+	size_t n = ll->len, pos = from, cap = 0;
 	struct sbuf w = SBUF_INIT;
-	int phase = 0, blank_ok = 0; /* 0 spaces, 1 word, 2 quote */
-	char quote = 0;
-	size_t pos;
-	for (pos = from; pos <= n; pos++) {
-		int c = pos < n ? (unsigned char)s[pos] : 0;
-		if (phase == 0) {
-			if (pos == n)
-				break;
-			if (spec_isspace(c))
-				continue;
-			if (c != '-' || pos + 1 == n || s[pos + 1] != '-')
-				break;
-			phase = 1;
-			start = pos;
+	for (;;) {
+		while (pos < n && spec_isspace((unsigned char)s[pos]))
+			pos++;
+		if (pos + 1 >= n || s[pos] != '-' || s[pos + 1] != '-')
+			break;
+		size_t start = pos;
+		sb_reset(&w);
+		flag_word(s, n, &pos, &w);
+		if (!strcmp(w.buf, "--")) {
+			pos += pos < n; /* the blank after it */
+			break;
 		}
-		int end_word = pos == n || (phase == 1 && spec_isspace(c));
-		if (end_word) {
-			if (!strcmp(w.buf, "--") && phase == 1 && pos < n) {
-				pos++;
-				break;
-			}
-			if (strcmp(w.buf, "--") && (blank_ok || w.len)) {
-				if (in->nflags == cap)
-					in->flags = xrealloc(in->flags, (cap = cap ? cap * 2 : 4) *
-									    sizeof(*in->flags));
-				struct spec_flag *f = &in->flags[in->nflags++];
-				const char *a = w.buf + 2, *eq = strchr(a, '=');
-				f->name = eq ? xstrndup(a, (size_t)(eq - a)) : xstrdup(a);
-				f->value = eq ? xstrdup(eq + 1) : NULL;
-				f->pos = spec_at(ll, start);
-			}
-			if (pos == n)
-				break;
-			phase = 0;
-			sb_reset(&w);
-			blank_ok = 0;
-			continue;
-		}
-		if (phase == 1) {
-			if (c == '\'' || c == '"') {
-				quote = (char)c;
-				blank_ok = 1;
-				phase = 2;
-				continue;
-			}
-			if (c == '\\') {
-				if (pos + 1 == n)
-					continue;
-				c = (unsigned char)s[++pos];
-			}
-			sb_addc(&w, (char)c);
-			continue;
-		}
-		if (c == quote) {
-			phase = 1;
-			continue;
-		}
-		if (c == '\\') {
-			if (pos + 1 == n) {
-				phase = 1;
-				continue;
-			}
-			c = (unsigned char)s[++pos];
-		}
-		sb_addc(&w, (char)c);
+		if (in->nflags == cap)
+			in->flags = xrealloc(in->flags, (cap = cap ? cap * 2 : 4) * sizeof(*in->flags));
+		struct spec_flag *f = &in->flags[in->nflags++];
+		const char *a = w.buf + 2, *eq = strchr(a, '=');
+		f->name = eq ? xstrndup(a, (size_t)(eq - a)) : xstrdup(a);
+		f->value = eq ? xstrdup(eq + 1) : NULL;
+		f->pos = spec_at(ll, start);
 	}
 	sb_release(&w);
-	return pos > n ? n : pos;
+	return pos;
 }
 
 static int check_flags(struct spec_instr *in, struct err *e)
@@ -423,7 +406,7 @@ out:
 	return rc;
 }
 
-/* RUN, CMD, ENTRYPOINT: exec or shell form */
+/* RUN, CMD, ENTRYPOINT: exec or shell form; SHELL: exec form only */
 static int chk_exec(struct iarg *a)
 {
 	struct spec_instr *in = a->in;
@@ -433,6 +416,12 @@ static int chk_exec(struct iarg *a)
 	if (!in->json && !*in->rest)
 		return spec_ierr(a->e, CRUMB_EINVAL, &in->pos, "%s requires at least one argument",
 				 spec_kind_name(in->kind));
+	if (in->kind == SPEC_SHELL && !in->json)
+		return spec_lerr(a->e, CRUMB_EINVAL, a->ll, a->rest_off,
+				 "SHELL requires the arguments to be in JSON form");
+	if (in->kind == SPEC_SHELL && !in->json_args.n)
+		return spec_lerr(a->e, CRUMB_EINVAL, a->ll, a->rest_off,
+				 "SHELL requires at least one argument");
 	const struct spec_flag *f = in->kind == SPEC_RUN ? spec_find_flag(in, "network") : NULL;
 	if (f && strcmp(f->value, "default") && strcmp(f->value, "none") &&
 	    strcmp(f->value, "host"))
@@ -440,25 +429,6 @@ static int chk_exec(struct iarg *a)
 				 "unsupported network mode \"%s\" for RUN --network (want default, "
 				 "none or host)",
 				 f->value);
-	return 0;
-}
-
-/* SHELL: exec form only */
-static int chk_shell(struct iarg *a)
-{
-	struct spec_instr *in = a->in;
-	int rc = exec_form(a, in->rest, a->rest_off);
-	if (rc < 0)
-		return rc;
-	if (!in->json && !*in->rest)
-		return spec_ierr(a->e, CRUMB_EINVAL, &in->pos,
-				 "SHELL requires at least one argument");
-	if (!in->json)
-		return spec_lerr(a->e, CRUMB_EINVAL, a->ll, a->rest_off,
-				 "SHELL requires the arguments to be in JSON form");
-	if (!in->json_args.n)
-		return spec_lerr(a->e, CRUMB_EINVAL, a->ll, a->rest_off,
-				 "SHELL requires at least one argument");
 	return 0;
 }
 
@@ -534,9 +504,8 @@ static int check_args(struct iarg *a)
 	case SPEC_RUN:
 	case SPEC_CMD:
 	case SPEC_ENTRYPOINT:
-		return chk_exec(a);
 	case SPEC_SHELL:
-		return chk_shell(a);
+		return chk_exec(a);
 	case SPEC_VOLUME:
 		return chk_volume(a);
 	case SPEC_HEALTHCHECK:
