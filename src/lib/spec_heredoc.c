@@ -8,53 +8,6 @@
 
 /* ---- heredoc markers ---- */
 
-/* Splits a line like BuildKit's heredocsFromLine does (shell words, quotes
- * and escapes kept, '\\' as escape); offsets of each word in offs.
- * Returns -1 for an unterminated quote (then no heredocs, as in Docker). */
-static int heredoc_words(const char *s, struct strlist *out, size_t **offs)
-{
-	size_t n = strlen(s), i = 0, k = 0, cap = 0;
-	struct sbuf w = SBUF_INIT;
-	*offs = NULL;
-	while (i < n) {
-		while (i < n && spec_isspace((unsigned char)s[i]))
-			i++;
-		if (i >= n)
-			break;
-		size_t st = i;
-		sb_reset(&w);
-		while (i < n && !spec_isspace((unsigned char)s[i])) {
-			char c = s[i];
-			if (c == '\\') {
-				sb_add(&w, s + i, i + 1 < n ? 2 : 1);
-				i += i + 1 < n ? 2 : 1;
-			} else if (c == '\'' || c == '"') {
-				size_t j = i + 1;
-				while (j < n && s[j] != c) {
-					if (c == '"' && s[j] == '\\' && j + 1 < n)
-						j++;
-					j++;
-				}
-				if (j >= n) {
-					sb_release(&w);
-					return -1;
-				}
-				sb_add(&w, s + i, j + 1 - i);
-				i = j + 1;
-			} else {
-				sb_addc(&w, c);
-				i++;
-			}
-		}
-		strlist_push(out, w.buf);
-		if (k == cap)
-			*offs = xrealloc(*offs, (cap = cap ? cap * 2 : 8) * sizeof(size_t));
-		(*offs)[k++] = st;
-	}
-	sb_release(&w);
-	return 0;
-}
-
 /* BuildKit's ParseHeredoc: ^(\d*)<<(-?)([^<]*)$ with a non-empty word; 1 when
  * it is one, with its name (quotes removed) and whether the body expands. */
 int spec_heredoc_marker(const char *word, char **name, int *expand, int *chomp)
@@ -102,7 +55,7 @@ int spec_parse_heredocs(const struct lline *ll, struct spec_instr *in, struct cu
 	struct strlist words = STRLIST_INIT;
 	size_t *offs = NULL;
 	int rc = 0;
-	if (heredoc_words(ll->s, &words, &offs) < 0)
+	if (spec_split_shell(ll->s, &words, &offs) < 0)
 		goto out;
 	for (size_t w = 0; w < words.n; w++) {
 		char *name;

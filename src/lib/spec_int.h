@@ -72,6 +72,11 @@ int spec_lerr(struct err *e, int code, const struct lline *ll, size_t off, const
 /* Splits at runs of [\t\v\f\r ] (BuildKit's parseStringsWhitespaceDelimited);
  * offs (may be NULL) gets each word's offset in s (malloc'd). */
 void spec_split_ws(const char *s, struct strlist *out, size_t **offs);
+/* Splits a line into shell words as BuildKit's heredocsFromLine does (at
+ * blanks outside quotes; quotes and '\\' escapes kept in the words), offsets
+ * in *offs (malloc'd). -1 for an unterminated quote (then no heredocs, as in
+ * Docker). */
+int spec_split_shell(const char *s, struct strlist *out, size_t **offs);
 /* BuildKit's parseWords: splits at unquoted blanks but keeps quotes and
  * escapes in the words (they are removed when each word is substituted). */
 void spec_raw_words(const char *s, char esc, struct strlist *out);

@@ -9,28 +9,70 @@
 
 #include "spec_int.h"
 
-/* Splits at runs of [\t\v\f\r ] (BuildKit's parseStringsWhitespaceDelimited);
- * offs (may be NULL) gets each word's offset in s. */
-void spec_split_ws(const char *s, struct strlist *out, size_t **offs)
+/* the end of the word at i: blanks end it */
+static size_t ws_end(const char *s, size_t n, size_t i)
+{
+	while (i < n && !spec_isws((unsigned char)s[i]))
+		i++;
+	return i;
+}
+
+/* the end of the shell word at i: '\\' takes the next byte along, a quote
+ * runs to its match ("..." with \" inside); n + 1 when a quote never closes */
+static size_t shell_end(const char *s, size_t n, size_t i)
+{
+	while (i < n && !spec_isspace((unsigned char)s[i])) {
+		char c = s[i];
+		if (c == '\\') {
+			i += i + 1 < n ? 2 : 1;
+			continue;
+		}
+		if (c == '\'' || c == '"') {
+			size_t j = i + 1;
+			while (j < n && s[j] != c)
+				j += c == '"' && s[j] == '\\' && j + 1 < n ? 2 : 1;
+			if (j >= n)
+				return n + 1;
+			i = j;
+		}
+		i++;
+	}
+	return i;
+}
+
+/* the words of s between runs of blank bytes, each as end() sees it */
+static int split_by(const char *s, int (*blank)(int), size_t (*end)(const char *, size_t, size_t),
+		    struct strlist *out, size_t **offs)
 {
 	size_t i = 0, n = strlen(s), cap = 0, k = 0;
 	if (offs)
 		*offs = NULL;
-	while (i < n) {
-		while (i < n && spec_isws((unsigned char)s[i]))
+	for (;;) {
+		while (i < n && blank((unsigned char)s[i]))
 			i++;
 		if (i >= n)
-			break;
-		size_t st = i;
-		while (i < n && !spec_isws((unsigned char)s[i]))
-			i++;
-		strlist_push_owned(out, xstrndup(s + st, i - st));
+			return 0;
+		size_t e = end(s, n, i);
+		if (e > n)
+			return -1;
+		strlist_push_owned(out, xstrndup(s + i, e - i));
 		if (offs) {
 			if (k == cap)
 				*offs = xrealloc(*offs, (cap = cap ? cap * 2 : 8) * sizeof(size_t));
-			(*offs)[k++] = st;
+			(*offs)[k++] = i;
 		}
+		i = e;
 	}
+}
+
+void spec_split_ws(const char *s, struct strlist *out, size_t **offs)
+{
+	split_by(s, spec_isws, ws_end, out, offs);
+}
+
+int spec_split_shell(const char *s, struct strlist *out, size_t **offs)
+{
+	return split_by(s, spec_isspace, shell_end, out, offs);
 }
 
 /*
