@@ -73,7 +73,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct err e;
 	struct input in = {data, size};
 	struct spec_parse_opts o = {.read = read_input, .read_ctx = &in};
-	int r = spec_parse("/nonexistent-crumb-fuzz/Crumbfile", (const char *)data, size, &o, &s, &e);
+	int r =
+	    spec_parse("/nonexistent-crumb-fuzz/Crumbfile", (const char *)data, size, &o, &s, &e);
 	check_err(r, &e);
 	if (r < 0)
 		return 0;

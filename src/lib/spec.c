@@ -94,8 +94,11 @@ size_t spec_utf8_bad(const char *str, size_t n)
 	const unsigned char *s = (const unsigned char *)str;
 	for (size_t i = 0; i < n;) {
 		unsigned c = s[i];
-		size_t len = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : (c & 0xf0) == 0xe0 ? 3
-			   : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+		size_t len = c < 0x80		      ? 1
+			     : c >= 0xc2 && c <= 0xdf ? 2
+			     : (c & 0xf0) == 0xe0     ? 3
+			     : c >= 0xf0 && c <= 0xf4 ? 4
+						      : 0;
 		if (!len || i + len > n)
 			return i;
 		for (size_t k = 1; k < len; k++)
@@ -162,7 +165,6 @@ int spec_ierr(struct err *e, int code, const struct spec_pos *p, const char *fmt
 	return code;
 }
 
-
 int spec_kind_lookup(const char *kw)
 {
 	for (int k = 0; k < NKINDS; k++)
@@ -172,7 +174,6 @@ int spec_kind_lookup(const char *kw)
 		return KIND_INCLUDE;
 	return -1;
 }
-
 
 /* ---- instructions ---- */
 
@@ -265,7 +266,6 @@ void spec_free(struct spec *s)
 	strlist_release(&s->files_);
 	free(s);
 }
-
 
 /* ---- reading files: the parser itself reads none ---- */
 

@@ -1,4 +1,5 @@
-/* spec.h: Crumbfile (Dockerfile syntax) parser and per-instruction evaluation with Docker's semantics. */
+/* spec.h: Crumbfile (Dockerfile syntax) parser and per-instruction evaluation with Docker's
+ * semantics. */
 #ifndef CRUMB_SPEC_H
 #define CRUMB_SPEC_H
 
@@ -9,12 +10,16 @@
 /*
  * Two layers, as in Docker:
  *
- *  1. spec_parse_file/spec_parse_buf: text -> a list of instructions with
+ *  1. spec_parse/spec_parse_file: text -> a list of instructions with
  *     positions. Parser directives (# escape=, # syntax= recorded), comments,
- *     line continuations (with the escape char), JSON (exec) form detection,
- *     heredocs (<<EOF, <<-EOF, <<"EOF" no-expand) with their bodies kept
- *     byte for byte, flags (--name=value) split off, INCLUDE expanded in place
- *     (path relative to the including file; its instructions keep their own
+ *     line continuations (with the escape char), JSON (exec) form detection
+ *     (a JSON array of strings as Go's decoder, Docker's, reads it: lone
+ *     surrogates and non-UTF-8 bytes in strings become U+FFFD, numbers are
+ *     float64s; text that is no JSON, or nested deeper than 1000 levels, is
+ *     shell form), heredocs (<<EOF, <<-EOF, <<"EOF" no-expand) with their
+ *     bodies kept byte for byte, flags (--name=value) split off, INCLUDE
+ *     expanded in place (path relative to the including file, read through
+ *     the caller's spec_read_fn; its instructions keep their own
  *     file:line:col), stages split at FROM, ARGs before the first FROM kept
  *     as global args. Unknown instructions, malformed JSON, an unterminated
  *     heredoc, a flag an instruction does not take, BuildKit-only flags crumb
@@ -82,17 +87,17 @@ struct spec_flag {
 };
 
 struct spec_heredoc {
-	char *name;   /* the delimiter word, e.g. "EOF" */
-	char *body;   /* every line between the marker line and the delimiter, each with its '\n';
-			 tabs stripped for <<- */
-	int expand;   /* 0 when the delimiter was quoted: no substitution in the body */
-	int chomp;    /* <<- */
+	char *name; /* the delimiter word, e.g. "EOF" */
+	char *body; /* every line between the marker line and the delimiter, each with its '\n';
+		       tabs stripped for <<- */
+	int expand; /* 0 when the delimiter was quoted: no substitution in the body */
+	int chomp;  /* <<- */
 };
 
 struct spec_instr {
 	enum spec_kind kind;
-	struct spec_pos pos;	  /* of the keyword */
-	struct spec_flag *flags;  /* in the order written */
+	struct spec_pos pos;	 /* of the keyword */
+	struct spec_flag *flags; /* in the order written */
 	size_t nflags;
 	int json;		  /* written in JSON (exec) form */
 	struct strlist json_args; /* the decoded JSON array when json */
@@ -113,8 +118,8 @@ struct spec_stage {
 };
 
 struct spec {
-	char escape; /* '\\' or '`' */
-	char *syntax; /* "# syntax=" directive value or NULL (recorded only) */
+	char escape;			/* '\\' or '`' */
+	char *syntax;			/* "# syntax=" directive value or NULL (recorded only) */
 	struct spec_instr *global_args; /* ARG before the first FROM */
 	size_t nglobal_args;
 	struct spec_stage *stages;
@@ -135,8 +140,8 @@ struct spec {
  * message naming name or path, without position (the parser prefixes
  * "FILE:LINE:COL: INCLUDE "); *id is then NULL.
  */
-typedef int spec_read_fn(void *ctx, const char *name, const char *path, struct sbuf *out,
-			 char **id, struct err *e);
+typedef int spec_read_fn(void *ctx, const char *name, const char *path, struct sbuf *out, char **id,
+			 struct err *e);
 
 struct spec_parse_opts {
 	spec_read_fn *read; /* NULL: every INCLUDE is an error (CRUMB_EUNSUPP) */

@@ -174,4 +174,3 @@ void spec_eval_dump(const struct spec_eval *v, struct sbuf *out)
 	if (v->retries >= 0)
 		sb_addf(out, " retries=%d", v->retries);
 }
-

@@ -16,11 +16,10 @@ void spec_eval_init(struct spec_eval *v)
 	v->retries = -1;
 }
 
-
 void spec_eval_release(struct spec_eval *v)
 {
-	char *strs[] = {v->image, v->as,	v->platform, v->dest,	  v->from,
-			v->chown, v->chmod,	v->checksum, v->network,  v->value,
+	char *strs[] = {v->image,    v->as,	 v->platform,	  v->dest,	    v->from,
+			v->chown,    v->chmod,	 v->checksum,	  v->network,	    v->value,
 			v->interval, v->timeout, v->start_period, v->start_interval};
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
 		free(strs[i]);
@@ -70,7 +69,6 @@ static int ev_flag(struct ectx *x, const char *name, char **out)
 	return ev_word(x, f->value ? f->value : "", &f->pos, out);
 }
 
-
 static int ev_kvs(struct ectx *x, struct spec_eval *v)
 {
 	const struct spec_instr *in = x->in;
@@ -78,8 +76,8 @@ static int ev_kvs(struct ectx *x, struct spec_eval *v)
 	size_t n;
 	char msg[512];
 	int rc = 0;
-	if (spec_name_val(in->rest, x->s->escape, spec_kind_name(in->kind), &kv, &n, msg, sizeof(msg)) <
-	    0)
+	if (spec_name_val(in->rest, x->s->escape, spec_kind_name(in->kind), &kv, &n, msg,
+			  sizeof(msg)) < 0)
 		return spec_ierr(x->e, CRUMB_EINVAL, &in->rest_pos, "%s", msg);
 	for (size_t i = 0; i < n && !rc; i++) {
 		char *k = NULL, *val = NULL;
@@ -119,12 +117,13 @@ int spec_arg_pairs(const struct spec *s, const struct spec_instr *in, struct spe
 	*kv = NULL;
 	*n = 0;
 	if (in->kind != SPEC_ARG)
-		return spec_ierr(e, CRUMB_EINVAL, &in->pos, "%s is not ARG", spec_kind_name(in->kind));
+		return spec_ierr(e, CRUMB_EINVAL, &in->pos, "%s is not ARG",
+				 spec_kind_name(in->kind));
 	spec_raw_words(in->rest, s->escape, &w);
 	for (size_t i = 0; i < w.n; i++) {
 		char *eq = strchr(w.v[i], '=');
 		spec_kv_push(kv, n, eq ? xstrndup(w.v[i], (size_t)(eq - w.v[i])) : xstrdup(w.v[i]),
-			eq ? xstrdup(eq + 1) : NULL);
+			     eq ? xstrdup(eq + 1) : NULL);
 	}
 	strlist_release(&w);
 	return 0;
@@ -164,7 +163,7 @@ static int ev_body(struct ectx *x, const struct spec_heredoc *h, char **out)
 	if (spec_lex_words(&l, h->body, 0, &r) < 0) {
 		char *q = spec_quoted(h->body);
 		int rc = spec_ierr(x->e, CRUMB_EINVAL, &x->in->pos,
-			      "heredoc %s: failed to process %s: %s", h->name, q, l.msg);
+				   "heredoc %s: failed to process %s: %s", h->name, q, l.msg);
 		free(q);
 		return rc;
 	}
@@ -205,7 +204,7 @@ static int ev_copy(struct ectx *x, struct spec_eval *v)
 	list_words(in, &args);
 	if (args.n < 2) {
 		rc = spec_ierr(x->e, CRUMB_EINVAL, &in->pos, "%s requires at least two arguments",
-			  spec_kind_name(in->kind));
+			       spec_kind_name(in->kind));
 		goto out;
 	}
 	for (size_t i = 0; i + 1 < args.n; i++) {
@@ -238,8 +237,9 @@ static int ev_copy(struct ectx *x, struct spec_eval *v)
 	if ((rc = ev_flag(x, "chown", &v->chown)) < 0 || (rc = ev_flag(x, "chmod", &v->chmod)) < 0)
 		goto out;
 	if (v->chmod && !valid_octal_mode(v->chmod)) {
-		rc = spec_ierr(x->e, CRUMB_EINVAL, &spec_find_flag(in, "chmod")->pos,
-			  "invalid --chmod=%s: crumb takes an octal mode up to 7777", v->chmod);
+		rc =
+		    spec_ierr(x->e, CRUMB_EINVAL, &spec_find_flag(in, "chmod")->pos,
+			      "invalid --chmod=%s: crumb takes an octal mode up to 7777", v->chmod);
 		goto out;
 	}
 	v->link = spec_flag_bool(in, "link");
@@ -249,7 +249,7 @@ static int ev_copy(struct ectx *x, struct spec_eval *v)
 		v->deps = spec_flag_bool(in, "deps");
 		if (v->deps && (!v->from || strcmp(v->from, "host"))) {
 			rc = spec_ierr(x->e, CRUMB_EINVAL, &spec_find_flag(in, "deps")->pos,
-				  "COPY --deps is only valid with --from=host");
+				       "COPY --deps is only valid with --from=host");
 			goto out;
 		}
 	} else {
@@ -329,10 +329,11 @@ static int eval_utf8(const struct spec_instr *in, const struct spec_eval *v, str
 	if (!bad)
 		return 0;
 	char *q = spec_quoted(bad);
-	int rc = spec_ierr(e, CRUMB_EFORMAT, &in->rest_pos,
-		      "%s%s%s: the %s is not valid UTF-8 after substitution (the image config holds "
-		      "UTF-8 only)",
-		      spec_kind_name(in->kind), *bad ? " " : "", *bad ? q : "", what);
+	int rc = spec_ierr(
+	    e, CRUMB_EFORMAT, &in->rest_pos,
+	    "%s%s%s: the %s is not valid UTF-8 after substitution (the image config holds "
+	    "UTF-8 only)",
+	    spec_kind_name(in->kind), *bad ? " " : "", *bad ? q : "", what);
 	free(q);
 	return rc;
 }
@@ -476,12 +477,15 @@ static int ev_healthcheck(struct ectx *x, struct spec_eval *v)
 typedef int ev_fn(struct ectx *x, struct spec_eval *v);
 
 static ev_fn *const evals[] = {
-    [SPEC_FROM] = ev_from,	   [SPEC_ARG] = ev_args,	   [SPEC_ENV] = ev_kvs,
-    [SPEC_LABEL] = ev_kvs,	   [SPEC_COPY] = ev_copy,	   [SPEC_ADD] = ev_copy,
-    [SPEC_RUN] = ev_exec,	   [SPEC_WORKDIR] = ev_value,	   [SPEC_USER] = ev_value,
-    [SPEC_EXPOSE] = ev_expose,	   [SPEC_VOLUME] = ev_volume,	   [SPEC_CMD] = ev_exec,
-    [SPEC_ENTRYPOINT] = ev_exec,   [SPEC_STOPSIGNAL] = ev_value,   [SPEC_SHELL] = ev_exec,
-    [SPEC_HEALTHCHECK] = ev_healthcheck, [SPEC_ONBUILD] = ev_onbuild, [SPEC_MAINTAINER] = ev_value,
+    [SPEC_FROM] = ev_from,	 [SPEC_ARG] = ev_args,
+    [SPEC_ENV] = ev_kvs,	 [SPEC_LABEL] = ev_kvs,
+    [SPEC_COPY] = ev_copy,	 [SPEC_ADD] = ev_copy,
+    [SPEC_RUN] = ev_exec,	 [SPEC_WORKDIR] = ev_value,
+    [SPEC_USER] = ev_value,	 [SPEC_EXPOSE] = ev_expose,
+    [SPEC_VOLUME] = ev_volume,	 [SPEC_CMD] = ev_exec,
+    [SPEC_ENTRYPOINT] = ev_exec, [SPEC_STOPSIGNAL] = ev_value,
+    [SPEC_SHELL] = ev_exec,	 [SPEC_HEALTHCHECK] = ev_healthcheck,
+    [SPEC_ONBUILD] = ev_onbuild, [SPEC_MAINTAINER] = ev_value,
 };
 
 int spec_eval(const struct spec *s, const struct spec_instr *in, spec_lookup_fn *lookup, void *ctx,

@@ -81,7 +81,8 @@ int spec_parse_heredocs(const struct lline *ll, struct spec_instr *in, struct cu
 		}
 		if (!found) {
 			rc = spec_lerr(e, CRUMB_EFORMAT, ll, offs[w],
-				  "unterminated heredoc: no line \"%s\" ends %s", name, words.v[w]);
+				       "unterminated heredoc: no line \"%s\" ends %s", name,
+				       words.v[w]);
 			free(name);
 			sb_release(&body);
 			goto out;

@@ -104,7 +104,8 @@ static size_t extract_flags(const struct lline *ll, size_t from, struct spec_ins
 			break;
 		}
 		if (in->nflags == cap)
-			in->flags = xrealloc(in->flags, (cap = cap ? cap * 2 : 4) * sizeof(*in->flags));
+			in->flags =
+			    xrealloc(in->flags, (cap = cap ? cap * 2 : 4) * sizeof(*in->flags));
 		struct spec_flag *f = &in->flags[in->nflags++];
 		const char *a = w.buf + 2, *eq = strchr(a, '=');
 		f->name = eq ? xstrndup(a, (size_t)(eq - a)) : xstrdup(a);
@@ -127,29 +128,28 @@ static int check_flags(struct spec_instr *in, struct err *e)
 		if (!d->name)
 			return spec_ierr(e, CRUMB_EINVAL, &f->pos, "unknown flag: %s", f->name);
 		if (d->type == F_UNSUPP)
-			return spec_ierr(e, CRUMB_EUNSUPP, &f->pos, "%s --%s is not supported by crumb",
-				    kn, f->name);
+			return spec_ierr(e, CRUMB_EUNSUPP, &f->pos,
+					 "%s --%s is not supported by crumb", kn, f->name);
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(in->flags[j].name, f->name) && d->type != F_STRS)
 				return spec_ierr(e, CRUMB_EINVAL, &f->pos,
-					    "duplicate flag specified: %s", f->name);
+						 "duplicate flag specified: %s", f->name);
 		if (d->type == F_BOOL) {
 			if (f->value && !*f->value)
-				return spec_ierr(e, CRUMB_EINVAL, &f->pos, "missing a value on flag: %s",
-					    f->name);
+				return spec_ierr(e, CRUMB_EINVAL, &f->pos,
+						 "missing a value on flag: %s", f->name);
 			if (f->value && strcasecmp(f->value, "true") &&
 			    strcasecmp(f->value, "false"))
 				return spec_ierr(e, CRUMB_EINVAL, &f->pos,
-					    "expecting boolean value for flag %s, not: %s", f->name,
-					    f->value);
+						 "expecting boolean value for flag %s, not: %s",
+						 f->name, f->value);
 		} else if (!f->value) {
 			return spec_ierr(e, CRUMB_EINVAL, &f->pos, "missing a value on flag: %s",
-				    f->name);
+					 f->name);
 		}
 	}
 	return 0;
 }
-
 
 /* Go's time.ParseDuration, in nanoseconds (saturating); -1 if malformed. */
 static int go_duration(const char *s, double *ns)
@@ -247,7 +247,8 @@ static int check_hc_flags(const struct spec_instr *in, struct err *e)
 		return spec_ierr(e, CRUMB_EINVAL, &f->pos,
 				 "strconv.ParseInt: parsing \"%s\": invalid syntax", f->value);
 	if (v < 0)
-		return spec_ierr(e, CRUMB_EINVAL, &f->pos, "--retries cannot be negative (%lld)", v);
+		return spec_ierr(e, CRUMB_EINVAL, &f->pos, "--retries cannot be negative (%lld)",
+				 v);
 	return 0;
 }
 
@@ -314,10 +315,11 @@ static int chk_from(struct iarg *a)
 	} else if (args.n == 3) {
 		char *low = spec_lower(args.v[2]);
 		if (!valid_stage_name(low))
-			rc = spec_lerr(a->e, CRUMB_EINVAL, a->ll, a->rest_off + offs[2],
-				       "invalid name for build stage: \"%s\", name can't start with a "
-				       "number or contain symbols",
-				       args.v[2]);
+			rc = spec_lerr(
+			    a->e, CRUMB_EINVAL, a->ll, a->rest_off + offs[2],
+			    "invalid name for build stage: \"%s\", name can't start with a "
+			    "number or contain symbols",
+			    args.v[2]);
 		free(low);
 	}
 	strlist_release(&args);
@@ -332,7 +334,8 @@ static int chk_arg(struct iarg *a)
 	int rc = 0;
 	spec_raw_words(a->in->rest, a->esc, &args);
 	if (!args.n)
-		rc = spec_ierr(a->e, CRUMB_EINVAL, &a->in->pos, "ARG requires at least one argument");
+		rc = spec_ierr(a->e, CRUMB_EINVAL, &a->in->pos,
+			       "ARG requires at least one argument");
 	for (size_t i = 0; !rc && i < args.n; i++)
 		if (args.v[i][0] == '=')
 			rc = spec_lerr(a->e, CRUMB_EINVAL, a->ll, a->rest_off,
@@ -438,11 +441,10 @@ static int chk_nonempty(struct iarg *a)
 	if (*a->in->rest)
 		return 0;
 	const char *kn = spec_kind_name(a->in->kind);
-	return a->in->kind == SPEC_EXPOSE
-		   ? spec_ierr(a->e, CRUMB_EINVAL, &a->in->pos, "%s requires at least one argument",
-			       kn)
-		   : spec_ierr(a->e, CRUMB_EINVAL, &a->in->pos, "%s requires exactly one argument",
-			       kn);
+	return a->in->kind == SPEC_EXPOSE ? spec_ierr(a->e, CRUMB_EINVAL, &a->in->pos,
+						      "%s requires at least one argument", kn)
+					  : spec_ierr(a->e, CRUMB_EINVAL, &a->in->pos,
+						      "%s requires exactly one argument", kn);
 }
 
 /* VOLUME: paths that are not blank */

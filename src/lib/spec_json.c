@@ -11,7 +11,7 @@ static int hex4(const char *s, unsigned *v)
 {
 	*v = 0;
 	for (int k = 0; k < 4; k++) {
-		int c = (unsigned char)s[k], h = c >= '0' && c <= '9'   ? c - '0'
+		int c = (unsigned char)s[k], h = c >= '0' && c <= '9'	? c - '0'
 						 : c >= 'a' && c <= 'f' ? c - 'a' + 10
 						 : c >= 'A' && c <= 'F' ? c - 'A' + 10
 									: -1;
@@ -40,7 +40,8 @@ static void go_string(const char *s, size_t n, size_t *i, struct sbuf *out, int 
 		    (cp == 0 || (cp >= 0xd800 && cp < 0xe000))) {
 			size_t len = 6;
 			if (cp >= 0xd800 && cp < 0xdc00 && k + 12 <= n && s[k + 6] == '\\' &&
-			    s[k + 7] == 'u' && hex4(s + k + 8, &lo) == 0 && lo >= 0xdc00 && lo < 0xe000)
+			    s[k + 7] == 'u' && hex4(s + k + 8, &lo) == 0 && lo >= 0xdc00 &&
+			    lo < 0xe000)
 				sb_add(out, s + k, len = 12); /* a pair */
 			else
 				sb_adds(out, cp ? "\\ufffd" : "\\u0001");
@@ -83,13 +84,9 @@ static int too_deep(json_t *v, int depth)
 	if (depth > JSON_MAX_DEPTH)
 		return 1;
 	if (json_is_array(v))
-		json_array_foreach (v, i, m)
-			if (too_deep(m, depth + 1))
-				return 1;
+		json_array_foreach(v, i, m) if (too_deep(m, depth + 1)) return 1;
 	if (json_is_object(v))
-		json_object_foreach (v, k, m)
-			if (too_deep(m, depth + 1))
-				return 1;
+		json_object_foreach(v, k, m) if (too_deep(m, depth + 1)) return 1;
 	return 0;
 }
 
@@ -119,6 +116,7 @@ int spec_json_args(const char *s, struct strlist *out)
 
 const char *spec_json_msg(int j)
 {
-	return j == JSON_NUL ? "JSON argument contains a NUL character"
-			     : "when using JSON array syntax, arrays must be comprised of strings only";
+	return j == JSON_NUL
+		   ? "JSON argument contains a NUL character"
+		   : "when using JSON array syntax, arrays must be comprised of strings only";
 }

@@ -139,7 +139,7 @@ void spec_raw_words(const char *s, char esc, struct strlist *out)
 }
 
 int spec_name_val(const char *rest, char esc, const char *kn, struct spec_kv **kv, size_t *n,
-		    char *errbuf, size_t errlen)
+		  char *errbuf, size_t errlen)
 {
 	struct strlist w = STRLIST_INIT;
 	int rc = 0;
@@ -275,7 +275,8 @@ static int lx_stop_on(struct lex *l, int stop, int raw_escapes, struct sbuf *res
 
 static int lx_too_long(struct lex *l)
 {
-	return lx_fail(l, "variable expansion makes a word longer than %u MiB", SPEC_MAX_WORD >> 20);
+	return lx_fail(l, "variable expansion makes a word longer than %u MiB",
+		       SPEC_MAX_WORD >> 20);
 }
 
 static int lx_dollar(struct lex *l, struct sbuf *out);
@@ -289,9 +290,9 @@ static int lx_quoted(struct lex *l, struct sbuf *out)
 		sb_addc(out, (char)q);
 	while ((c = lx_peek(l)) != q) {
 		if (c == LX_EOF)
-			return lx_fail(l,
-				       "unexpected end of statement while looking for matching %s-quote",
-				       q == '"' ? "double" : "single");
+			return lx_fail(
+			    l, "unexpected end of statement while looking for matching %s-quote",
+			    q == '"' ? "double" : "single");
 		if (q == '"' && c == '$') {
 			if (lx_dollar(l, out) < 0)
 				return -1;

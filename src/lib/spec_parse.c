@@ -137,7 +137,7 @@ static int directive(struct pctx *p, const char *file, int line, const char *s, 
 	}
 	if (strlist_has(seen, name)) {
 		rc = spec_perr(p->e, CRUMB_EINVAL, file, at_name,
-			  "only one %s parser directive can be used", name);
+			       "only one %s parser directive can be used", name);
 		goto out;
 	}
 	strlist_push(seen, name);
@@ -145,7 +145,7 @@ static int directive(struct pctx *p, const char *file, int line, const char *s, 
 	if (!strcmp(name, "escape")) {
 		if (strcmp(val, "\\") && strcmp(val, "`"))
 			rc = spec_perr(p->e, CRUMB_EINVAL, file, at_val,
-				  "invalid ESCAPE '%s'. Must be ` or \\", val);
+				       "invalid ESCAPE '%s'. Must be ` or \\", val);
 		else
 			p->s->escape = val[0];
 	} else if (!strcmp(name, "syntax")) {
@@ -182,10 +182,11 @@ static int do_include(struct pctx *p, struct spec_instr *in)
 	const char *name = in->rest;
 	const struct spec_pos *at = &in->rest_pos;
 	if (name[0] == '/')
-		return spec_ierr(e, CRUMB_EUNSAFE, at,
-				 "INCLUDE %s: an absolute path reads outside the build context (use a "
-				 "path relative to the including file)",
-				 name);
+		return spec_ierr(
+		    e, CRUMB_EUNSAFE, at,
+		    "INCLUDE %s: an absolute path reads outside the build context (use a "
+		    "path relative to the including file)",
+		    name);
 	if (p->depth >= SPEC_MAX_INCLUDE_DEPTH)
 		return spec_ierr(e, CRUMB_EUNSAFE, at,
 				 "INCLUDE %s: nested too deeply (more than %d levels)", name,

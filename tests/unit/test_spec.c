@@ -267,7 +267,8 @@ static void test_json_go(void)
 			  "CMD [1e400]\n");
 	is_str(d,
 	       "escape \\\nstage 0\n  1:1 FROM @1:6 \"x\"\n"
-	       "  2:1 RUN json[\"\xef\xbf\xbd\",\"\xef\xbf\xbdx\",\"\xef\xbf\xbd" "A\","
+	       "  2:1 RUN json[\"\xef\xbf\xbd\",\"\xef\xbf\xbdx\",\"\xef\xbf\xbd"
+	       "A\","
 	       "\"a\xef\xbf\xbd\"]\n"
 	       "  3:1 CMD @3:5 \"[1e400]\"\n",
 	       "lone surrogates and bad bytes are U+FFFD, a number past float64 is no JSON");
@@ -362,8 +363,8 @@ static void test_positions(void)
 	free(d);
 	struct spec *s = NULL;
 	struct err e;
-	ok(spec_parse("n.Crumbfile", "FROM x\nRUN a\0b\n", 15, NULL, &s, &e) == CRUMB_EFORMAT && !s &&
-	       !strcmp(e.msg, "n.Crumbfile:2:6: NUL byte in the file"),
+	ok(spec_parse("n.Crumbfile", "FROM x\nRUN a\0b\n", 15, NULL, &s, &e) == CRUMB_EFORMAT &&
+	       !s && !strcmp(e.msg, "n.Crumbfile:2:6: NUL byte in the file"),
 	   "a NUL byte is refused: %s", e.msg);
 	ok(spec_parse_file("/nonexistent/Crumbfile", NULL, &s, &e) == CRUMB_ENOENT && !s,
 	   "missing file: %s", e.msg);
@@ -550,7 +551,8 @@ static void test_include_reader(void)
 	       "a cycle is found by the reader's ids, not by the paths");
 	free(d);
 	d = parse_mem("FROM x\n  INCLUDE   nothing\n", &fs, &o);
-	is_str(d, "error -2: top/t.Crumbfile:2:13: INCLUDE nothing (as top/nothing): not in the table",
+	is_str(d,
+	       "error -2: top/t.Crumbfile:2:13: INCLUDE nothing (as top/nothing): not in the table",
 	       "the reader's error, at the INCLUDE's argument");
 	free(d);
 	fs.calls = 0;
