@@ -1857,7 +1857,8 @@ int build_run(struct oci_store *s, const struct build_opts *o, struct build_resu
 	char *ctxreal = realpath(o->context, NULL), *freal = realpath(o->file, NULL);
 	int in_ctx = ctxreal && freal && confine_inside(freal, ctxreal);
 	free(freal);
-	int lock = -1, r = spec_parse_file_in(o->file, in_ctx ? ctxreal : NULL, &b.spec, e);
+	struct spec_parse_opts po = {.read = spec_read_below, .read_ctx = ctxreal};
+	int lock = -1, r = spec_parse_file(o->file, in_ctx ? &po : NULL, &b.spec, e);
 	if (r < 0) {
 		free(ctxreal);
 		return r;
