@@ -43,10 +43,9 @@ struct passt {
 	struct sbuf line; /* the stderr line being read (at most 200 bytes kept) */
 	char msg[256];	  /* its last stderr line that names a reason */
 };
-#define PASST_INIT                                                                                 \
-	{                                                                                          \
-		-1, -1, -1, 0, SBUF_INIT, ""                                                       \
-	}
+/* clang-format off */
+#define PASST_INIT {-1, -1, -1, 0, SBUF_INIT, ""}
+/* clang-format on */
 
 /* Starts c's passt (passt_find, c->env) as a child in its own process group
  * that dies with crumb, its stdin/stdout on /dev/null. 0, or CRUMB_ENOENT /

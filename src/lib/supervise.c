@@ -116,17 +116,22 @@ static void child_exec(const struct supervise_plan *p, const int po[2], const in
 static int sv_start(struct sv *s, struct err *e)
 {
 	struct supervise_plan *p = s->p;
-	int po[2], pe[2], pi[2] = {-1, -1};
+	int po[2] = {-1, -1}, pe[2] = {-1, -1}, pi[2] = {-1, -1};
+	const char *failed = NULL;
 	if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 ||
-	    (p->stdin_pipe && pipe2(pi, O_CLOEXEC) < 0)) {
-		close_plan(p);
-		return err_errno(e, CRUMB_EIO, "pipe");
-	}
+	    (p->stdin_pipe && pipe2(pi, O_CLOEXEC) < 0))
+		failed = "pipe";
 	s->res->t_spawn = now_monotonic();
-	s->pid = fork();
-	if (s->pid < 0) {
+	if (!failed && (s->pid = fork()) < 0)
+		failed = "fork";
+	if (failed) {
+		int saved = errno;
+		int *all[] = {&po[0], &po[1], &pe[0], &pe[1], &pi[0], &pi[1]};
+		for (int i = 0; i < 6; i++)
+			close_fd(all[i]);
 		close_plan(p);
-		return err_errno(e, CRUMB_EIO, "fork");
+		errno = saved;
+		return err_errno(e, CRUMB_EIO, "%s", failed);
 	}
 	if (s->pid == 0)
 		child_exec(p, po, pe, pi);

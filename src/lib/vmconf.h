@@ -61,10 +61,10 @@ struct vm_klog {
 	size_t boot;	  /* how many of them (the first ones) came before the init marker */
 	size_t dropped;	  /* lines not kept */
 };
-#define VM_KLOG_INIT                                                                               \
-	{                                                                                          \
-		SBUF_INIT, NULL, 0, 0, 0                                                           \
-	}
+/* clang-format off */
+#define VM_KLOG_INIT {SBUF_INIT, NULL, 0, 0, 0}
+/* clang-format on */
+/* Defined with the console parser that fills it (console.c). */
 void vm_klog_add(struct vm_klog *k, const char *line, size_t len, double now, int boot);
 void vm_klog_reset(struct vm_klog *k);
 void vm_klog_release(struct vm_klog *k);
