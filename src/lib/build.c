@@ -1227,6 +1227,7 @@ static int run_group(struct builder *b, struct bstage *st, struct run_step *step
 			       .cpus = 2, .net = steps[0].net, .marker_key = mkey};
 	vc.mem_mb = b->o->builder_mem_mb ? b->o->builder_mem_mb : 1024;
 	vc.accel = ACCEL_AUTO;
+	vc.env = b->o->env;
 	vc.state_dir = oci_root(b->s);
 	struct vm_result res;
 	for (int k = 0; k < b->ntail; k++)
