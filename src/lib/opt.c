@@ -90,14 +90,14 @@ static int take_long(const struct opt *tab, int argc, char **argv, int *i, void 
 		    err_set(e, CRUMB_EINVAL, "unknown option '%.*s'", (int)(n + 2), argv[w]));
 	if (!takes_value(o)) {
 		if (eq)
-			return fail(f, OPT_WHY_VALUE, w,
+			return fail(f, OPT_WHY_UNWANTED, w,
 				    err_set(e, CRUMB_EINVAL, "--%s takes no value", o->name));
 		return apply_at(o, NULL, ctx, f, w, e);
 	}
 	if (eq)
 		return apply_at(o, eq + 1, ctx, f, w, e);
 	if (*i + 1 >= argc)
-		return fail(f, OPT_WHY_VALUE, w,
+		return fail(f, OPT_WHY_MISSING, w,
 			    err_set(e, CRUMB_EINVAL, "--%s needs a value", o->name));
 	return apply_at(o, argv[++*i], ctx, f, w, e);
 }
@@ -126,7 +126,7 @@ static int take_short(const struct opt *tab, int argc, char **argv, int *i, void
 		if (s[1])
 			return apply_at(o, s + 1, ctx, f, w, e);
 		if (*i + 1 >= argc)
-			return fail(f, OPT_WHY_VALUE, w,
+			return fail(f, OPT_WHY_MISSING, w,
 				    err_set(e, CRUMB_EINVAL, "-%c needs a value", o->sh));
 		return apply_at(o, argv[++*i], ctx, f, w, e);
 	}

@@ -89,7 +89,8 @@ int opt_parse(const struct opt *tab, unsigned flags, int argc, char **argv, void
 enum opt_why {
 	OPT_WHY_NONE = 0, /* no failure (0 or OPT_HELP returned) */
 	OPT_WHY_UNKNOWN,  /* not an option of the table (or a letter of a bundle that is not) */
-	OPT_WHY_VALUE,	  /* a value is missing, or given to an option that takes none */
+	OPT_WHY_MISSING,  /* the option's value is missing (the last word) */
+	OPT_WHY_UNWANTED, /* a value given to an option that takes none (--rm=1) */
 	OPT_WHY_REFUSED,  /* a callback returned an error (its message is in e) */
 };
 struct opt_fail {

@@ -125,7 +125,8 @@ int main(void)
 	};
 	strlist_release(&a);
 	is_int(opt_parse_at(ftab, 0, 4, av, &x, &a, &f, &e), CRUMB_EINVAL, "parse_at fails");
-	ok(f.why == OPT_WHY_VALUE && f.word == 3, "a flag's value: OPT_WHY_VALUE at its word");
+	ok(f.why == OPT_WHY_UNWANTED && f.word == 3,
+	   "a flag's value: OPT_WHY_UNWANTED at its word");
 	av[3] = "--bogus=1";
 	is_int(opt_parse_at(ftab, 0, 4, av, &x, &a, &f, &e), CRUMB_EINVAL, "unknown");
 	ok(f.why == OPT_WHY_UNKNOWN && f.word == 3, "OPT_WHY_UNKNOWN at its word");
@@ -138,7 +139,7 @@ int main(void)
 	ok(f.why == OPT_WHY_REFUSED && f.word == 2, "a callback's refusal: at the option's word");
 	av[3] = NULL;
 	opt_parse_at(ftab, 0, 3, av, &x, &a, &f, &e);
-	ok(f.why == OPT_WHY_VALUE && f.word == 2, "a missing value");
+	ok(f.why == OPT_WHY_MISSING && f.word == 2, "a missing value: OPT_WHY_MISSING");
 	av[2] = "-d";
 	av[3] = "--rm";
 	is_int(opt_parse_at(ftab, 0, 4, av, &x, &a, &f, &e), 0, "success");
