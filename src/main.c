@@ -100,7 +100,7 @@ int cmd_parse(const struct cmd_opts *p, int argc, char **argv, struct strlist *a
 	struct err e = {0};
 	int r = opt_parse_at(p->tab, p->flags, argc, argv, p->ctx, args, &f, &e);
 	if (r == OPT_HELP)
-		*status = cmd_print_help(p->verb, p->tab);
+		*status = cmd_print_help(p->verb, p->help ? p->help : p->tab);
 	else if (r < 0 && (f.why == OPT_WHY_UNKNOWN || f.why == OPT_WHY_UNWANTED))
 		*status = cmd_usage_error(p->verb, "%s '%s'",
 					  p->unknown ? p->unknown : "unknown option", argv[f.word]);

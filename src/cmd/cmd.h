@@ -19,14 +19,19 @@
  *   127 the program was not found in the VM
  *   128+N the program was killed by signal N
  */
-enum { EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_RUN_PANIC = 123, EXIT_RUN_TIMEOUT = 124,
-       EXIT_RUN_FAIL = 125 };
+enum {
+	EXIT_FAIL = 1,
+	EXIT_USAGE = 2,
+	EXIT_RUN_PANIC = 123,
+	EXIT_RUN_TIMEOUT = 124,
+	EXIT_RUN_FAIL = 125
+};
 
 struct cmd {
 	const char *name;
 	int (*fn)(int argc, char **argv); /* argv[0] is the verb */
-	const char *summary;              /* one line for `crumb help` */
-	const char *usage;                /* full text for `crumb help VERB` / VERB --help */
+	const char *summary;		  /* one line for `crumb help` */
+	const char *usage;		  /* full text for `crumb help VERB` / VERB --help */
 };
 
 /* The table in main.c; terminated by a zeroed entry. */
@@ -45,11 +50,12 @@ int cmd_print_usage(const char *verb);
 /* How a verb parses its options (cmd_parse). */
 struct cmd_opts {
 	const char *verb;
-	const struct opt *tab; /* the verb's table (opt.h) */
-	unsigned flags;	       /* OPT_STOP_AT_ARG, OPT_KEEP_DASHDASH */
-	const char *unknown;   /* the words before an unknown option as written, e.g.
-				* "unexpected argument" ('-x'); NULL: "unknown option" */
-	void *ctx;	       /* the table's callbacks' ctx */
+	const struct opt *tab;	/* the verb's table (opt.h) */
+	unsigned flags;		/* OPT_STOP_AT_ARG, OPT_KEEP_DASHDASH */
+	const char *unknown;	/* the words before an unknown option as written, e.g.
+				 * "unexpected argument" ('-x'); NULL: "unknown option" */
+	void *ctx;		/* the table's callbacks' ctx */
+	const struct opt *help; /* the options --help lists; NULL: tab's (kernel lists build's) */
 };
 /*
  * Parses argv with p's table (opt_parse_at; positional words onto args). Returns 0 to carry on,
@@ -63,7 +69,9 @@ int cmd_parse(const struct cmd_opts *p, int argc, char **argv, struct strlist *a
  * lines; returns 0. `crumb help VERB` runs `VERB --help`, so both print this. */
 int cmd_print_help(const char *verb, const struct opt *tab);
 
-#define DECLARE_CMD(n) int cmd_##n(int argc, char **argv); extern const char usage_##n[]
+#define DECLARE_CMD(n)                                                                             \
+	int cmd_##n(int argc, char **argv);                                                        \
+	extern const char usage_##n[]
 DECLARE_CMD(help);
 DECLARE_CMD(version);
 DECLARE_CMD(ldd);
