@@ -98,14 +98,16 @@ int cmd_parse(const struct cmd_opts *p, int argc, char **argv, struct strlist *a
 {
 	struct opt_fail f;
 	struct err e = {0};
+	const char *unknown = p->unknown ? p->unknown : "unknown option";
 	int r = opt_parse_at(p->tab, p->flags, argc, argv, p->ctx, args, &f, &e);
 	if (r == OPT_HELP)
 		*status = cmd_print_help(p->verb, p->help ? p->help : p->tab);
 	else if (r < 0 && (f.why == OPT_WHY_UNKNOWN || f.why == OPT_WHY_UNWANTED))
-		*status = cmd_usage_error(p->verb, "%s '%s'",
-					  p->unknown ? p->unknown : "unknown option", argv[f.word]);
+		*status = cmd_usage_error(p->verb, "%s '%s'", unknown, argv[f.word]);
 	else if (r < 0)
 		*status = cmd_usage_error(p->verb, "%s", e.msg);
+	else if (p->no_args && args->n)
+		*status = r = cmd_usage_error(p->verb, "%s '%s'", unknown, args->v[0]);
 	if (r)
 		strlist_release(args);
 	return r != 0;

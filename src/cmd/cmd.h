@@ -51,13 +51,14 @@ struct cmd_opts {
 				 * "unexpected argument" ('-x'); NULL: "unknown option" */
 	void *ctx;		/* the table's callbacks' ctx */
 	const struct opt *help; /* the options --help lists; NULL: tab's (kernel lists build's) */
+	int no_args;		/* refuse positional words as unknown options are refused */
 };
 /*
  * Parses argv with p's table (opt_parse_at; positional words onto args). Returns 0 to carry on,
  * or 1 when the verb is done and returns *status: 0 after -h/--help printed its usage and
  * options (cmd_print_help); EXIT_USAGE after a usage error: "<unknown> '<word>'" for an unknown
  * option or a flag given a value (--all=1), else the parser's or the callback's message ("--tag
- * needs a value"). args is released then.
+ * needs a value"), or for a positional word when p->no_args. args is released then.
  */
 int cmd_parse(const struct cmd_opts *p, int argc, char **argv, struct strlist *args, int *status);
 /* Prints the verb's usage text, then, when tab has help lines, "Options:" and opt_help's

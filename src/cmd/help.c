@@ -84,15 +84,11 @@ int cmd_help(int argc, char **argv)
 int cmd_version(int argc, char **argv)
 {
 	struct strlist args = STRLIST_INIT;
-	struct cmd_opts p = {.verb = "version", .tab = no_opts, .unknown = "unexpected argument"};
+	struct cmd_opts p = {
+	    .verb = "version", .tab = no_opts, .unknown = "unexpected argument", .no_args = 1};
 	int st;
 	if (cmd_parse(&p, argc, argv, &args, &st))
 		return st;
-	if (args.n) {
-		st = cmd_usage_error("version", "unexpected argument '%s'", args.v[0]);
-		strlist_release(&args);
-		return st;
-	}
 	printf("crumb %s\n", CRUMB_VERSION);
 	return 0;
 }

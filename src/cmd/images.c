@@ -75,12 +75,24 @@ static int open_store(struct oci_store **s)
 
 static const struct opt no_opts[] = {OPT_END_};
 
-/* A usage error naming the first of args, which are released. */
-static int unexpected(const char *verb, struct strlist *args)
+/*
+ * Parses argv with p into args, wants exactly `want` positional words (0: at least one; else
+ * the usage error says `what`) and opens the store. Returns 0, or 1 when the verb is done with
+ * *status (args released).
+ */
+static int store_args(const struct cmd_opts *p, int argc, char **argv, size_t want,
+		      const char *what, struct strlist *args, struct oci_store **s, int *status)
 {
-	int r = cmd_usage_error(verb, "unexpected argument '%s'", args->v[0]);
+	if (cmd_parse(p, argc, argv, args, status))
+		return 1;
+	if (want ? args->n != want : !args->n)
+		*status = cmd_usage_error(p->verb, "%s", what);
+	else if (open_store(s))
+		*status = EXIT_FAIL;
+	else
+		return 0;
 	strlist_release(args);
-	return r;
+	return 1;
 }
 
 static void human_size(uint64_t n, char out[32])
@@ -123,11 +135,10 @@ int cmd_images(int argc, char **argv)
 		      "image and the blob, and the exit status is 1"),
 	    OPT_END_,
 	};
-	struct cmd_opts p = {.verb = "images", .tab = tab, .unknown = "unexpected argument"};
+	struct cmd_opts p = {
+	    .verb = "images", .tab = tab, .unknown = "unexpected argument", .no_args = 1};
 	if (cmd_parse(&p, argc, argv, &args, &status))
 		return status;
-	if (args.n)
-		return unexpected("images", &args);
 	struct oci_store *s;
 	struct oci_entry *v;
 	struct err e = {0};
@@ -241,15 +252,9 @@ int cmd_inspect(int argc, char **argv)
 	int status = 0;
 	struct strlist args = STRLIST_INIT;
 	struct cmd_opts p = {.verb = "inspect", .tab = no_opts, .flags = OPT_STOP_AT_ARG};
-	if (cmd_parse(&p, argc, argv, &args, &status))
-		return status;
-	if (!args.n)
-		return cmd_usage_error("inspect", "no IMAGE given");
 	struct oci_store *s;
-	if (open_store(&s)) {
-		strlist_release(&args);
-		return EXIT_FAIL;
-	}
+	if (store_args(&p, argc, argv, 0, "no IMAGE given", &args, &s, &status))
+		return status;
 	json_t *all = json_array();
 	for (size_t i = 0; i < args.n; i++) {
 		struct oci_image im;
@@ -283,19 +288,11 @@ int cmd_tag(int argc, char **argv)
 {
 	struct strlist args = STRLIST_INIT;
 	struct cmd_opts p = {.verb = "tag", .tab = no_opts};
-	int r;
-	if (cmd_parse(&p, argc, argv, &args, &r))
-		return r;
-	if (args.n != 2) {
-		strlist_release(&args);
-		return cmd_usage_error("tag", "want SOURCE and NEWREF");
-	}
 	struct oci_store *s;
 	struct err e = {0};
-	if (open_store(&s)) {
-		strlist_release(&args);
-		return EXIT_FAIL;
-	}
+	int r;
+	if (store_args(&p, argc, argv, 2, "want SOURCE and NEWREF", &args, &s, &r))
+		return r;
 	r = oci_tag(s, args.v[0], args.v[1], &e);
 	if (r < 0)
 		cmd_error_err(&e);
@@ -313,15 +310,9 @@ int cmd_rmi(int argc, char **argv)
 	    OPT_END_,
 	};
 	struct cmd_opts p = {.verb = "rmi", .tab = tab, .flags = OPT_STOP_AT_ARG};
-	if (cmd_parse(&p, argc, argv, &args, &status))
-		return status;
-	if (!args.n)
-		return cmd_usage_error("rmi", "no IMAGE given");
 	struct oci_store *s;
-	if (open_store(&s)) {
-		strlist_release(&args);
-		return EXIT_FAIL;
-	}
+	if (store_args(&p, argc, argv, 0, "no IMAGE given", &args, &s, &status))
+		return status;
 	for (size_t i = 0; i < args.n; i++) {
 		struct err e = {0};
 		int r = oci_untag(s, args.v[i], &e);
@@ -342,12 +333,11 @@ int cmd_rmi(int argc, char **argv)
 int cmd_prune(int argc, char **argv)
 {
 	struct strlist args = STRLIST_INIT;
-	struct cmd_opts p = {.verb = "prune", .tab = no_opts, .unknown = "unexpected argument"};
+	struct cmd_opts p = {
+	    .verb = "prune", .tab = no_opts, .unknown = "unexpected argument", .no_args = 1};
 	int st;
 	if (cmd_parse(&p, argc, argv, &args, &st))
 		return st;
-	if (args.n)
-		return unexpected("prune", &args);
 	struct oci_store *s;
 	struct err e = {0};
 	size_t n;
@@ -532,13 +522,9 @@ static int import_parse(struct import_opts *o, int argc, char **argv, int *statu
 	    OPT_END_,
 	};
 	struct cmd_opts p = {
-	    .verb = "import", .tab = tab, .unknown = "unexpected argument", .ctx = o};
+	    .verb = "import", .tab = tab, .unknown = "unexpected argument", .ctx = o, .no_args = 1};
 	if (cmd_parse(&p, argc, argv, &args, status))
 		return 1;
-	if (args.n) {
-		*status = unexpected("import", &args);
-		return 1;
-	}
 	if (!o->tags.n || !o->kernel || !o->rootfs) {
 		*status = cmd_usage_error(
 		    "import", "-t NAME[:TAG], --kernel FILE and --rootfs FILE are required");

@@ -90,15 +90,13 @@ static int kernel_build_cmd(int argc, char **argv, const char *store)
 	struct err e = {0};
 	int r;
 	kbuild_table(&k, tab);
-	struct cmd_opts p = {
-	    .verb = "kernel", .tab = tab, .unknown = "unexpected argument", .ctx = &k};
+	struct cmd_opts p = {.verb = "kernel",
+			     .tab = tab,
+			     .unknown = "unexpected argument",
+			     .ctx = &k,
+			     .no_args = 1};
 	if (cmd_parse(&p, argc, argv, &args, &r))
 		return r;
-	if (args.n) {
-		r = cmd_usage_error("kernel", "unexpected argument '%s'", args.v[0]);
-		strlist_release(&args);
-		return r;
-	}
 	if (k.fragment) {
 		if (read_file(k.fragment, 1 << 20, &frag, &e) < 0) {
 			cmd_error_err(&e);

@@ -110,14 +110,9 @@ int cmd_ps(int argc, char **argv)
 	    OPT_FLAG_('q', "quiet", &quiet, "names only"),
 	    OPT_END_,
 	};
-	struct cmd_opts p = {.verb = "ps", .tab = tab, .unknown = "unexpected"};
+	struct cmd_opts p = {.verb = "ps", .tab = tab, .unknown = "unexpected", .no_args = 1};
 	if (cmd_parse(&p, argc, argv, &args, &st))
 		return st;
-	if (args.n) {
-		st = cmd_usage_error("ps", "unexpected '%s'", args.v[0]);
-		strlist_release(&args);
-		return st;
-	}
 	struct err e = {0};
 	char *root;
 	struct strlist names = STRLIST_INIT;
