@@ -3,6 +3,7 @@
 #define CRUMB_CMD_H
 
 #include "../lib/hostenv.h"
+#include "../lib/opt.h"
 #include "../lib/util.h"
 
 /*
@@ -40,6 +41,29 @@ void cmd_error_err(const struct err *e);
 int cmd_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints the verb's usage to stdout and returns 0 (for -h/--help). */
 int cmd_print_usage(const char *verb);
+
+/* How a verb parses its options (cmd_parse). */
+struct cmd_opts {
+	const char *verb;
+	const struct opt *tab;	/* the verb's table (opt.h) */
+	unsigned flags;		/* OPT_STOP_AT_ARG, OPT_KEEP_DASHDASH */
+	const char *unknown;	/* the words before an unknown option as written, e.g.
+				 * "unexpected argument" ('-x'); NULL: "unknown option" */
+	void *ctx;		/* the table's callbacks' ctx */
+	const struct opt *help; /* the options --help lists; NULL: tab's (kernel lists build's) */
+	int no_args;		/* refuse positional words as unknown options are refused */
+};
+/*
+ * Parses argv with p's table (opt_parse_at; positional words onto args). Returns 0 to carry on,
+ * or 1 when the verb is done and returns *status: 0 after -h/--help printed its usage and
+ * options (cmd_print_help); EXIT_USAGE after a usage error: "<unknown> '<word>'" for an unknown
+ * option or a flag given a value (--all=1), else the parser's or the callback's message ("--tag
+ * needs a value"), or for a positional word when p->no_args. args is released then.
+ */
+int cmd_parse(const struct cmd_opts *p, int argc, char **argv, struct strlist *args, int *status);
+/* Prints the verb's usage text, then, when tab has help lines, "Options:" and opt_help's
+ * lines; returns 0. `crumb help VERB` runs `VERB --help`, so both print this. */
+int cmd_print_help(const char *verb, const struct opt *tab);
 
 #define DECLARE_CMD(n) int cmd_##n(int argc, char **argv); extern const char usage_##n[]
 DECLARE_CMD(help);
