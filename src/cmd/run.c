@@ -311,6 +311,7 @@ struct run_args {
 	struct run_opts ro;
 	struct vm_port ports[RUNPLAN_MAX_PORTS];
 	struct strlist volumes; /* -v values */
+	struct strlist words;	/* the positional words (IMAGE points into them) */
 	const char *timeline_svg_path;
 	int quiet, timing;
 	char cwd[4096];
@@ -561,12 +562,10 @@ static int parse_args(struct run_args *a, int argc, char **argv)
 	    OPT_FLAG_(0, "foreign-init", &ro->foreign_init, NULL),
 	    OPT_END_,
 	};
-	struct strlist args = STRLIST_INIT;
 	struct err e = {0};
-	int r = opt_parse(tab, OPT_STOP_AT_ARG | OPT_KEEP_DASHDASH, argc, argv, a, &args, &e);
+	int r = opt_parse(tab, OPT_STOP_AT_ARG | OPT_KEEP_DASHDASH, argc, argv, a, &a->words, &e);
 	if (r == 0)
-		r = take_args(a, &args, &e);
-	strlist_release(&args);
+		r = take_args(a, &a->words, &e);
 	if (r == OPT_HELP)
 		return r;
 	fill_opts(a);
@@ -812,5 +811,6 @@ int cmd_run(int argc, char **argv)
 	vm_klog_release(&c.klog);
 	exec_opts_release(&a.o);
 	strlist_release(&a.volumes);
+	strlist_release(&a.words);
 	return r;
 }
