@@ -6,14 +6,14 @@
 #include "cmd.h"
 
 const char usage_pack[] =
-	"usage: crumb pack --exec PATH [--add HOSTPATH[:GUESTPATH]]... [-e NAME=VALUE]...\n"
-	"                  [--compress gzip|none|zstd] -o FILE [-- ARGS...]\n"
-	"\n"
-	"Writes the initramfs (cpio newc) that 'crumb run --exec' would boot: the program,\n"
-	"its shared libraries, the --add files, crumb-init and its config. Entries are\n"
-	"sorted, owned by root and keep their files' mtimes, clamped to\n"
-	"SOURCE_DATE_EPOCH when it is set, so the same inputs give the same bytes.\n"
-	"Default compression: gzip.\n";
+    "usage: crumb pack --exec PATH [--add HOSTPATH[:GUESTPATH]]... [-e NAME=VALUE]...\n"
+    "                  [--compress gzip|none|zstd] -o FILE [-- ARGS...]\n"
+    "\n"
+    "Writes the initramfs (cpio newc) that 'crumb run --exec' would boot: the program,\n"
+    "its shared libraries, the --add files, crumb-init and its config. Entries are\n"
+    "sorted, owned by root and keep their files' mtimes, clamped to\n"
+    "SOURCE_DATE_EPOCH when it is set, so the same inputs give the same bytes.\n"
+    "Default compression: gzip.\n";
 
 int cmd_pack(int argc, char **argv)
 {

@@ -113,7 +113,6 @@ const char usage_run[] =
     "executed/found in the VM; 128+N if it was killed by signal N. With -d: 0 once\n"
     "the service started, 125 if it did not.\n";
 
-
 static void to_stdout(void *ctx, const char *buf, size_t n)
 {
 	(void)ctx;
@@ -623,7 +622,8 @@ static int outcome(const struct run_ctx *c, const struct vm_result *res, struct 
 		       EXIT_RUN_TIMEOUT;
 	if (!res->t_first_byte && res->qemu_status)
 		return err_set(e, CRUMB_ECHILD, "%s failed (exit %d): %s", vmm_label(c),
-			       res->qemu_status, res->qemu_error[0] ? res->qemu_error : "no message"),
+			       res->qemu_status,
+			       res->qemu_error[0] ? res->qemu_error : "no message"),
 		       EXIT_RUN_FAIL;
 	if (sig_count && res->qemu_status >= 128)
 		return err_set(e, CRUMB_ECHILD, "the VM was killed"), 128 + SIGKILL;
@@ -635,9 +635,8 @@ static int outcome(const struct run_ctx *c, const struct vm_result *res, struct 
 			       vmm_label(c), res->qemu_status, res->unsigned_markers),
 		       EXIT_RUN_FAIL;
 	return err_set(e, CRUMB_ECHILD,
-		       "the VM stopped (%s exit %d) before the program finished%s%s",
-		       vmm_label(c), res->qemu_status, res->qemu_error[0] ? ": " : "",
-		       res->qemu_error),
+		       "the VM stopped (%s exit %d) before the program finished%s%s", vmm_label(c),
+		       res->qemu_status, res->qemu_error[0] ? ": " : "", res->qemu_error),
 	       EXIT_RUN_FAIL;
 }
 

@@ -22,9 +22,8 @@
 #define SUN_PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
 
 const char *const runplan_state_files[] = {
-    "lock",	 "state",     "exit",	   "console.log", "ctl.sock",
-    "qmp.sock", "init.conf", "init.disk", "rootfs.cpio", VMSTATE_KEY_FILE,
-    NULL};
+    "lock",	 "state",     "exit",	     "console.log",    "ctl.sock", "qmp.sock",
+    "init.conf", "init.disk", "rootfs.cpio", VMSTATE_KEY_FILE, NULL};
 
 void runplan_init(struct run_plan *p)
 {
@@ -98,9 +97,9 @@ int runplan_check(const struct run_opts *o, struct err *e)
 {
 	if (!!o->program + !!o->rootfs + !!o->image != 1)
 		return err_set(e, CRUMB_EINVAL, "give one of IMAGE, --exec PATH or --rootfs FILE");
-	if (o->rootfs && (count(o->adds) || count(o->args) || count(o->env) || o->user ||
-			  o->workdir || o->entrypoint || count(o->volumes) || o->tty ||
-			  o->restart || o->hostname))
+	if (o->rootfs &&
+	    (count(o->adds) || count(o->args) || count(o->env) || o->user || o->workdir ||
+	     o->entrypoint || count(o->volumes) || o->tty || o->restart || o->hostname))
 		return err_set(e, CRUMB_EINVAL,
 			       "--rootfs boots the file's own config: -e, -u, -w, -v, -t, "
 			       "--restart, --hostname and ARGS need IMAGE or --exec");
@@ -341,8 +340,8 @@ static int plan_volume(struct run_plan *p, const char *spec, char *dev, struct e
 		if ((r = is_ext_image(v->source, e)) < 0)
 			return r;
 		if (r == 0)
-			return err_set(e, CRUMB_EFORMAT, "-v %s: %s is not an ext2/3/4 image",
-				       spec, v->source);
+			return err_set(e, CRUMB_EFORMAT, "-v %s: %s is not an ext2/3/4 image", spec,
+				       v->source);
 		pv->path = xstrdup(v->source);
 	}
 	const char *opts = v->readonly ? "ro" : "rw";
@@ -521,10 +520,11 @@ static int find_kernel(struct run_plan *p, const struct run_opts *o, struct err 
 	} else if (!p->vc.kernel) {
 		struct kernel_opts ko = {0};
 		if (kernel_lookup(p->store, &ko, &p->ki, e) < 0)
-			return err_set(e, CRUMB_ENOENT,
-				       "no crumb kernel in the store (%s): run 'crumb kernel build' "
-				       "first (about 9 minutes, once), or pass --kernel FILE",
-				       p->store);
+			return err_set(
+			    e, CRUMB_ENOENT,
+			    "no crumb kernel in the store (%s): run 'crumb kernel build' "
+			    "first (about 9 minutes, once), or pass --kernel FILE",
+			    p->store);
 		p->vc.kernel = p->ki.vmlinux;
 	} else if (stat(p->vc.kernel, &st) < 0) {
 		return err_errno(e, CRUMB_ENOENT, "kernel %s", p->vc.kernel);
@@ -677,10 +677,10 @@ int runplan_pack_exec(const struct run_exec *x, const unsigned char *key,
 	}
 	struct tree t;
 	tree_init(&t);
-	struct exec_spec s = {.program = x->program, .adds = x->adds, .args = x->args,
-			      .env = x->env, .init = init};
-	struct cpio_opts co = {.compress = (enum compress)x->compress, .epoch = sd.epoch,
-			       .clamp = sd.set};
+	struct exec_spec s = {
+	    .program = x->program, .adds = x->adds, .args = x->args, .env = x->env, .init = init};
+	struct cpio_opts co = {
+	    .compress = (enum compress)x->compress, .epoch = sd.epoch, .clamp = sd.set};
 	r = rootfs_exec(&t, &s, e);
 	if (r == 0 && key) {
 		/* crumb-init's to take and delete (src/init/config.h, "The marker key") */
@@ -705,8 +705,8 @@ int runplan_pack_exec(const struct run_exec *x, const unsigned char *key,
 static int make_workdir(struct run_plan *p, struct err *e)
 {
 	if (p->use_state) {
-		int r = vmstate_create(p->state_root, p->want_name, p->name, &p->dir, &p->lock_fd,
-				       e);
+		int r =
+		    vmstate_create(p->state_root, p->want_name, p->name, &p->dir, &p->lock_fd, e);
 		if (r < 0)
 			return r;
 		p->work = p->dir;
@@ -794,7 +794,8 @@ int runplan_prepare(struct run_plan *p, struct err *e)
 	p->have_key = 1;
 	p->vc.marker_key = p->key;
 	for (size_t i = 0; i < p->nvols; i++)
-		if (p->vols[i].v.kind == RUN_VOL_NAMED && (r = make_named_volume(p, &p->vols[i], e)) < 0)
+		if (p->vols[i].v.kind == RUN_VOL_NAMED &&
+		    (r = make_named_volume(p, &p->vols[i], e)) < 0)
 			return r;
 	if ((r = make_workdir(p, e)) < 0)
 		return r;
@@ -837,8 +838,7 @@ int runplan_boot(struct run_plan *p, vm_output_fn out, void *ctx, struct vm_resu
 	return vm_run(&p->vc, out, ctx, res, e);
 }
 
-void runplan_finish(struct run_plan *p, const struct vm_result *res, int status,
-		    const char *reason)
+void runplan_finish(struct run_plan *p, const struct vm_result *res, int status, const char *reason)
 {
 	if (p->dir) {
 		struct vmexit x = {.present = 1,

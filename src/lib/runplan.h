@@ -143,7 +143,7 @@ struct run_plan {
 	struct vmstate st;     /* what 'crumb ps' shows (name filled by prepare) */
 
 	const struct hostenv *host;
-	char *store;	   /* the store root */
+	char *store; /* the store root */
 	struct oci_store *oci;
 	struct oci_image im;
 	int have_im;
@@ -155,10 +155,10 @@ struct run_plan {
 	unsigned char key[CONSOLE_KEY_LEN]; /* this boot's marker key (console.h) */
 	int have_key;
 	char name[VMSTATE_NAME_MAX + 1];
-	char *dir;	   /* the state directory, or NULL */
-	char *tmp;	   /* the temporary directory, or NULL */
-	const char *work;  /* where the run's files go: dir, tmp, or the builder's */
-	char *initrd;	   /* --exec's initramfs */
+	char *dir;	  /* the state directory, or NULL */
+	char *tmp;	  /* the temporary directory, or NULL */
+	const char *work; /* where the run's files go: dir, tmp, or the builder's */
+	char *initrd;	  /* --exec's initramfs */
 	char *conf_path, *disk_path, *log_path, *ctl_sock, *qmp_sock;
 	int lock_fd, log_fd;
 
@@ -216,8 +216,10 @@ int runplan_state_rule(const char *root, const struct run_opts *o, struct err *e
  * Decides everything for o: finds the store, the VMM, the image (resolved
  * and verified; the store stays locked until the guest's init) or the root
  * file, the kernel; checks the published ports are free; merges labels and
- * flags; plans volumes and the state directory. Creates nothing. Errors are
- * crumb run's one-line messages.
+ * flags; plans volumes and the state directory. Creates none of the run's
+ * own files (the store's layout and the state root may be made, as
+ * store_root/oci_open/vmstate_root do). Errors are crumb run's one-line
+ * messages. On failure the caller still calls runplan_release.
  */
 int runplan_make(struct run_plan *p, const struct run_opts *o, struct err *e);
 

@@ -36,7 +36,8 @@ static void test_sizing(void)
 	struct err e = {0};
 	is_int(runplan_need_mb(0, 0), RUNPLAN_KERNEL_MB, "an empty root needs the kernel's share");
 	/* 10 MiB of files in a 5 MiB archive: 5 + 20 + 0.6 MiB */
-	is_int(runplan_need_mb(5 << 20, 10 << 20), RUNPLAN_KERNEL_MB + 26, "2 x files + 6%% + archive");
+	is_int(runplan_need_mb(5 << 20, 10 << 20), RUNPLAN_KERNEL_MB + 26,
+	       "2 x files + 6%% + archive");
 
 	runplan_init(&p);
 	p.archive = 5 << 20, p.content = 10 << 20;
@@ -226,7 +227,8 @@ static void test_exec(void)
 	runplan_exec_config(&p, &o);
 	is_str(p.cfg.argv.v[0], "/home/u/bin/tool", "a relative --exec path, absolute in cwd");
 	ok(p.need_conf, "--hostname: the config goes to the guest");
-	ok(p.cfg.env.n == 3 && !strcmp(p.cfg.env.v[0], "PATH=/opt/bin"), "-e PATH replaces the default");
+	ok(p.cfg.env.n == 3 && !strcmp(p.cfg.env.v[0], "PATH=/opt/bin"),
+	   "-e PATH replaces the default");
 	ok(p.exec.program && !strcmp(p.exec.program, "bin/tool"), "the initramfs to pack");
 	runplan_release(&p);
 	o = opts(), o.program = "/bin/true";
