@@ -1,5 +1,4 @@
-/* runplan.c: deciding a VM run (flags, an image's config and labels, volumes, state) and the one
- * executor that carries it out. */
+/* runplan.c: deciding a VM run (flags, image config, volumes, state) and carrying it out. */
 #include "runplan.h"
 
 #include <fcntl.h>
@@ -564,11 +563,8 @@ static void plan_state_info(struct run_plan *p, const struct run_opts *o)
 static int plan_state(struct run_plan *p, const struct run_opts *o, struct err *e)
 {
 	int r;
-	if (o->vmm != VMM_QEMU) {
-		if ((r = vm_alt_check(&p->vc, 1, e)) < 0)
-			return r;
-		return runplan_state_rule(NULL, o, e) < 0 ? CRUMB_EINVAL : 0;
-	}
+	if (o->vmm != VMM_QEMU) /* refused with --name and -d (runplan_check) */
+		return vm_alt_check(&p->vc, 1, e);
 	struct err re = {0};
 	int have = vmstate_root(&p->state_root, &re) == 0;
 	r = runplan_state_rule(have ? p->state_root : NULL, o, e);

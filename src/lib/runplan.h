@@ -1,5 +1,4 @@
-/* runplan.h: a VM run decided in full (sizing, labels and flags, volumes, state, init config),
- * then carried out by one executor. */
+/* runplan.h: a VM run decided in full from flags and an image (a plan), and its one executor. */
 #ifndef CRUMB_RUNPLAN_H
 #define CRUMB_RUNPLAN_H
 
