@@ -1233,7 +1233,7 @@ static int builder_boot(struct builder *b, const struct run_step *steps, size_t 
 	p.work = b->tmp;
 	p.vc = (struct vm_config){.qemu = b->o->qemu, .kernel = b->kernel, .disk = disk,
 				  .disk_writable = 1, .cpus = 2, .net = steps[0].net,
-				  .accel = ACCEL_AUTO, .state_dir = oci_root(b->s)};
+				  .accel = ACCEL_AUTO, .state_dir = oci_root(b->s), .env = b->o->env};
 	p.vc.mem_mb = b->o->builder_mem_mb ? b->o->builder_mem_mb : 1024;
 	int r = runplan_prepare(&p, e);
 	if (r == 0) {
@@ -1868,7 +1868,8 @@ int build_run(struct oci_store *s, const struct build_opts *o, struct build_resu
 	char *ctxreal = realpath(o->context, NULL), *freal = realpath(o->file, NULL);
 	int in_ctx = ctxreal && freal && confine_inside(freal, ctxreal);
 	free(freal);
-	int lock = -1, r = spec_parse_file_in(o->file, in_ctx ? ctxreal : NULL, &b.spec, e);
+	struct spec_parse_opts po = {.read = spec_read_below, .read_ctx = ctxreal};
+	int lock = -1, r = spec_parse_file(o->file, in_ctx ? &po : NULL, &b.spec, e);
 	if (r < 0) {
 		free(ctxreal);
 		return r;

@@ -419,6 +419,7 @@ static void plan_flags(struct run_plan *p, const struct run_opts *o)
 	p->vc.cmdline = o->cmdline;
 	p->vc.net = o->vmm == VMM_QEMU ? o->net : 0;
 	p->vc.vmm = o->vmm;
+	p->vc.env = o->host;
 	p->vc.accel = o->accel;
 	p->vc.timeout = o->timeout;
 	p->vc.verbose = o->verbose;
@@ -584,7 +585,7 @@ int runplan_make(struct run_plan *p, const struct run_opts *o, struct err *e)
 	/* Everything that can be missing is checked before any work is done. */
 	if ((r = store_root(&p->store, e)) < 0)
 		return r;
-	r = o->vmm == VMM_QEMU ? vm_find_qemu(NULL, &vmm, e) : vm_alt_find(o->vmm, &vmm, e);
+	r = vm_find(&p->vc, &vmm, e);
 	free(vmm);
 	if (r < 0)
 		return r;
