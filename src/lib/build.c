@@ -1223,17 +1223,23 @@ static int builder_disk(struct builder *b, struct bstage *st, struct builder_add
 /* Boots the builder VM on disk through a run plan: the config rides fw_cfg
  * and (the crumb kernel cannot read fw_cfg: no ioperm) a disk, with the
  * marker key, so a RUN step cannot forge its status (markers.h). */
-static int builder_boot(struct builder *b, const struct run_step *steps, size_t n,
-			const char *disk, struct vm_result *res, struct err *e)
+static int builder_boot(struct builder *b, const struct run_step *steps, size_t n, const char *disk,
+			struct vm_result *res, struct err *e)
 {
 	struct run_plan p;
 	runplan_init(&p);
 	builder_initcfg(steps, n, &p.cfg);
 	p.need_conf = 1;
 	p.work = b->tmp;
-	p.vc = (struct vm_config){.qemu = b->o->qemu, .kernel = b->kernel, .disk = disk,
-				  .disk_writable = 1, .cpus = 2, .net = steps[0].net,
-				  .accel = ACCEL_AUTO, .state_dir = oci_root(b->s), .env = b->o->env};
+	p.vc = (struct vm_config){.qemu = b->o->qemu,
+				  .kernel = b->kernel,
+				  .disk = disk,
+				  .disk_writable = 1,
+				  .cpus = 2,
+				  .net = steps[0].net,
+				  .accel = ACCEL_AUTO,
+				  .state_dir = oci_root(b->s),
+				  .env = b->o->env};
 	p.vc.mem_mb = b->o->builder_mem_mb ? b->o->builder_mem_mb : 1024;
 	int r = runplan_prepare(&p, e);
 	if (r == 0) {
@@ -1255,8 +1261,8 @@ static int builder_failure(struct builder *b, const struct run_step *steps, size
 {
 	/* crumb-init marks the end of every step it ran, the failing one
 	 * included; with no mark for it (the VM died), the next. */
-	size_t failed = res->status > 0 && res->steps > 0 ? (size_t)res->steps - 1
-							  : (size_t)res->steps;
+	size_t failed =
+	    res->status > 0 && res->steps > 0 ? (size_t)res->steps - 1 : (size_t)res->steps;
 	if (failed >= n)
 		failed = n - 1;
 	struct sbuf why = SBUF_INIT;
