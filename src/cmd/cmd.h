@@ -88,20 +88,23 @@ DECLARE_CMD(logs);
 DECLARE_CMD(rm);
 DECLARE_CMD(volume);
 
-/* Shared by run and pack: the --exec/--add/-e options and building the initramfs. */
+/* Shared by run and pack: the --exec/--add/-e/--compress options and building the initramfs. */
 struct exec_opts {
 	const char *program;
 	struct strlist adds, args, env;
 	int compress; /* enum compress */
-	/* crumb run: the boot's marker key (INITCFG_KEY_LEN bytes), written into the
-	 * initramfs for crumb-init to take and delete; NULL (pack): none */
-	const unsigned char *marker_key;
 };
-/* Takes argv[*i] if it is one of --exec, --add, -e/--env, --compress (with its
- * value), or "--" (the rest become args); returns 1 if taken, 0 if not,
- * EXEC_OPTS_HELP for -h/--help, or EXIT_USAGE after printing an error. */
-#define EXEC_OPTS_HELP 3
-int exec_opts_take(struct exec_opts *o, const char *verb, int argc, char **argv, int *i);
+/* The options' entries for a verb's opt table (opt.h): --exec PATH, --add H[:G],
+ * -e/--env K=V, --compress ALG. The callbacks take the opt_parse context as a
+ * struct exec_opts: pass x itself, or a struct whose first member is x. */
+int exec_opt_exec(const struct opt *o, const char *v, void *ctx, struct err *e);
+int exec_opt_env(const struct opt *o, const char *v, void *ctx, struct err *e);
+int exec_opt_compress(const struct opt *o, const char *v, void *ctx, struct err *e);
+#define EXEC_OPTS_TABLE(x)                                                                         \
+	OPT_CALL_(0, "exec", exec_opt_exec, "PATH", NULL),                                         \
+	    OPT_LIST_(0, "add", &(x)->adds, "H[:G]", NULL),                                        \
+	    OPT_CALL_('e', "env", exec_opt_env, "K=V", NULL),                                      \
+	    OPT_CALL_(0, "compress", exec_opt_compress, "none|gzip|zstd", NULL)
 void exec_opts_release(struct exec_opts *o);
 /* Builds the tree for o and writes it as a cpio at out; *bytes gets the
  * uncompressed content size. Prints errors; returns 0 or an exit status. */
