@@ -3,6 +3,7 @@
 #define CRUMB_CMD_H
 
 #include "../lib/hostenv.h"
+#include "../lib/opt.h"
 #include "../lib/util.h"
 
 /*
@@ -41,6 +42,29 @@ int cmd_usage_error(const char *verb, const char *fmt, ...) __attribute__((forma
 /* Prints the verb's usage to stdout and returns 0 (for -h/--help). */
 int cmd_print_usage(const char *verb);
 
+/* How a verb parses its options (cmd_parse). */
+struct cmd_opts {
+	const char *verb;
+	const struct opt *tab;	/* the verb's table (opt.h) */
+	unsigned flags;		/* OPT_STOP_AT_ARG, OPT_KEEP_DASHDASH */
+	const char *unknown;	/* the words before an unknown option as written, e.g.
+				 * "unexpected argument" ('-x'); NULL: "unknown option" */
+	void *ctx;		/* the table's callbacks' ctx */
+	const struct opt *help; /* the options --help lists; NULL: tab's (kernel lists build's) */
+	int no_args;		/* refuse positional words as unknown options are refused */
+};
+/*
+ * Parses argv with p's table (opt_parse_at; positional words onto args). Returns 0 to carry on,
+ * or 1 when the verb is done and returns *status: 0 after -h/--help printed its usage and
+ * options (cmd_print_help); EXIT_USAGE after a usage error: "<unknown> '<word>'" for an unknown
+ * option or a flag given a value (--all=1), else the parser's or the callback's message ("--tag
+ * needs a value"), or for a positional word when p->no_args. args is released then.
+ */
+int cmd_parse(const struct cmd_opts *p, int argc, char **argv, struct strlist *args, int *status);
+/* Prints the verb's usage text, then, when tab has help lines, "Options:" and opt_help's
+ * lines; returns 0. `crumb help VERB` runs `VERB --help`, so both print this. */
+int cmd_print_help(const char *verb, const struct opt *tab);
+
 #define DECLARE_CMD(n) int cmd_##n(int argc, char **argv); extern const char usage_##n[]
 DECLARE_CMD(help);
 DECLARE_CMD(version);
@@ -64,20 +88,23 @@ DECLARE_CMD(logs);
 DECLARE_CMD(rm);
 DECLARE_CMD(volume);
 
-/* Shared by run and pack: the --exec/--add/-e options and building the initramfs. */
+/* Shared by run and pack: the --exec/--add/-e/--compress options and building the initramfs. */
 struct exec_opts {
 	const char *program;
 	struct strlist adds, args, env;
 	int compress; /* enum compress */
-	/* crumb run: the boot's marker key (INITCFG_KEY_LEN bytes), written into the
-	 * initramfs for crumb-init to take and delete; NULL (pack): none */
-	const unsigned char *marker_key;
 };
-/* Takes argv[*i] if it is one of --exec, --add, -e/--env, --compress (with its
- * value), or "--" (the rest become args); returns 1 if taken, 0 if not,
- * EXEC_OPTS_HELP for -h/--help, or EXIT_USAGE after printing an error. */
-#define EXEC_OPTS_HELP 3
-int exec_opts_take(struct exec_opts *o, const char *verb, int argc, char **argv, int *i);
+/* The options' entries for a verb's opt table (opt.h): --exec PATH, --add H[:G],
+ * -e/--env K=V, --compress ALG. The callbacks take the opt_parse context as a
+ * struct exec_opts: pass x itself, or a struct whose first member is x. */
+int exec_opt_exec(const struct opt *o, const char *v, void *ctx, struct err *e);
+int exec_opt_env(const struct opt *o, const char *v, void *ctx, struct err *e);
+int exec_opt_compress(const struct opt *o, const char *v, void *ctx, struct err *e);
+#define EXEC_OPTS_TABLE(x)                                                                         \
+	OPT_CALL_(0, "exec", exec_opt_exec, "PATH", NULL),                                         \
+	    OPT_LIST_(0, "add", &(x)->adds, "H[:G]", NULL),                                        \
+	    OPT_CALL_('e', "env", exec_opt_env, "K=V", NULL),                                      \
+	    OPT_CALL_(0, "compress", exec_opt_compress, "none|gzip|zstd", NULL)
 void exec_opts_release(struct exec_opts *o);
 /* Builds the tree for o and writes it as a cpio at out; *bytes gets the
  * uncompressed content size. Prints errors; returns 0 or an exit status. */

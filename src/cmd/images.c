@@ -17,15 +17,7 @@ const char usage_images[] =
     "table: NAME, TAG, DIGEST (the manifest's, first 12 hex digits), SIZE (kernel,\n"
     "root filesystem, config and manifest) and CREATED, sorted by name and tag.\n"
     "An image whose manifest or config is missing or corrupt is listed as (broken),\n"
-    "with the reason on stderr.\n"
-    "\n"
-    "  -q         print only the digests (12 hex digits), one per line\n"
-    "  --digests  show full sha256:... digests\n"
-    "  --verify   also hash every blob of every image against its digest and size\n"
-    "             (each shared blob once): a damaged image (a flipped byte, a\n"
-    "             truncated, missing or swapped blob, a symlink in a blob's place)\n"
-    "             is listed as (broken) with one line on stderr naming the image\n"
-    "             and the blob, and the exit status is 1\n";
+    "with the reason on stderr.\n";
 
 const char usage_inspect[] =
     "usage: crumb inspect IMAGE...\n"
@@ -49,9 +41,7 @@ const char usage_rmi[] =
     "usage: crumb rmi [-f] IMAGE...\n"
     "\n"
     "Removes tags: a NAME[:TAG] removes that tag; a digest (or 12+ hex digits of one)\n"
-    "removes every tag of that image. The blobs stay until 'crumb prune'.\n"
-    "\n"
-    "  -f, --force  no error for an IMAGE that is not in the store\n";
+    "removes every tag of that image. The blobs stay until 'crumb prune'.\n";
 
 const char usage_prune[] =
     "usage: crumb prune\n"
@@ -68,21 +58,7 @@ const char usage_import[] =
     "or any other tool) as an image, and prints its manifest digest. The rootfs kind\n"
     "comes from its first bytes: cpio newc, gzip or zstd compressed cpio, or ext2/3/4.\n"
     "The same inputs (and SOURCE_DATE_EPOCH, the created time, default 0) give the\n"
-    "same digest.\n"
-    "\n"
-    "  -t, --tag NAME[:TAG]      the image's name (repeat for more tags)\n"
-    "  --kernel FILE             the guest kernel (vmlinux or bzImage)\n"
-    "  --rootfs FILE             the root filesystem\n"
-    "  --config-json FILE        start from this OCI image config (the options below\n"
-    "                            override or add to it)\n"
-    "  --entrypoint ARG|JSON     the entrypoint: a JSON array ('[\"/bin/sh\",\"-c\"]'),\n"
-    "                            or one argument per repeated flag\n"
-    "  --cmd ARG|JSON            the command (arguments to the entrypoint), the same way\n"
-    "  -e, --env NAME=VALUE      an environment variable (repeatable)\n"
-    "  -w, --workdir DIR         the working directory\n"
-    "  -u, --user USER[:GROUP]   the user the program runs as\n"
-    "  -p, --expose PORT[/PROTO] an exposed port (tcp default; repeatable)\n"
-    "  -l, --label KEY=VALUE     a label (repeatable); crumb.* labels are run settings\n";
+    "same digest.\n";
 
 static int open_store(struct oci_store **s)
 {
@@ -97,9 +73,26 @@ static int open_store(struct oci_store **s)
 	return 0;
 }
 
-static int is_help(const char *a)
+static const struct opt no_opts[] = {OPT_END_};
+
+/*
+ * Parses argv with p into args, wants exactly `want` positional words (0: at least one; else
+ * the usage error says `what`) and opens the store. Returns 0, or 1 when the verb is done with
+ * *status (args released).
+ */
+static int store_args(const struct cmd_opts *p, int argc, char **argv, size_t want,
+		      const char *what, struct strlist *args, struct oci_store **s, int *status)
 {
-	return !strcmp(a, "-h") || !strcmp(a, "--help");
+	if (cmd_parse(p, argc, argv, args, status))
+		return 1;
+	if (want ? args->n != want : !args->n)
+		*status = cmd_usage_error(p->verb, "%s", what);
+	else if (open_store(s))
+		*status = EXIT_FAIL;
+	else
+		return 0;
+	strlist_release(args);
+	return 1;
 }
 
 static void human_size(uint64_t n, char out[32])
@@ -130,18 +123,22 @@ static void split_ref(const char *ref, char **name, const char **tag)
 int cmd_images(int argc, char **argv)
 {
 	int quiet = 0, full = 0, verify = 0, status = 0;
-	for (int i = 1; i < argc; i++) {
-		if (is_help(argv[i]))
-			return cmd_print_usage("images");
-		else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))
-			quiet = 1;
-		else if (!strcmp(argv[i], "--digests"))
-			full = 1;
-		else if (!strcmp(argv[i], "--verify"))
-			verify = 1;
-		else
-			return cmd_usage_error("images", "unexpected argument '%s'", argv[i]);
-	}
+	struct strlist args = STRLIST_INIT;
+	const struct opt tab[] = {
+	    OPT_FLAG_('q', "quiet", &quiet, "print only the digests (12 hex digits), one per line"),
+	    OPT_FLAG_(0, "digests", &full, "show full sha256:... digests"),
+	    OPT_FLAG_(0, "verify", &verify,
+		      "also hash every blob of every image against its digest and\n"
+		      "size (each shared blob once): a damaged image (a flipped byte,\n"
+		      "a truncated, missing or swapped blob, a symlink in a blob's\n"
+		      "place) is listed as (broken) with one line on stderr naming the\n"
+		      "image and the blob, and the exit status is 1"),
+	    OPT_END_,
+	};
+	struct cmd_opts p = {
+	    .verb = "images", .tab = tab, .unknown = "unexpected argument", .no_args = 1};
+	if (cmd_parse(&p, argc, argv, &args, &status))
+		return status;
 	struct oci_store *s;
 	struct oci_entry *v;
 	struct err e = {0};
@@ -252,24 +249,18 @@ static json_t *inspect_json(const struct oci_image *im, struct err *e)
 
 int cmd_inspect(int argc, char **argv)
 {
-	int i = 1, status = 0;
-	if (argc > 1 && is_help(argv[1]))
-		return cmd_print_usage("inspect");
-	if (argc > 1 && !strcmp(argv[1], "--"))
-		i++;
-	else if (argc > 1 && argv[1][0] == '-')
-		return cmd_usage_error("inspect", "unknown option '%s'", argv[1]);
-	if (i >= argc)
-		return cmd_usage_error("inspect", "no IMAGE given");
+	int status = 0;
+	struct strlist args = STRLIST_INIT;
+	struct cmd_opts p = {.verb = "inspect", .tab = no_opts, .flags = OPT_STOP_AT_ARG};
 	struct oci_store *s;
-	if (open_store(&s))
-		return EXIT_FAIL;
+	if (store_args(&p, argc, argv, 0, "no IMAGE given", &args, &s, &status))
+		return status;
 	json_t *all = json_array();
-	for (; i < argc; i++) {
+	for (size_t i = 0; i < args.n; i++) {
 		struct oci_image im;
 		struct err e = {0};
 		json_t *o = NULL;
-		if (oci_image_resolve(s, argv[i], &im, &e) < 0) {
+		if (oci_image_resolve(s, args.v[i], &im, &e) < 0) {
 			cmd_error_err(&e);
 			status = EXIT_FAIL;
 			continue;
@@ -289,69 +280,64 @@ int cmd_inspect(int argc, char **argv)
 	}
 	json_decref(all);
 	oci_close(s);
+	strlist_release(&args);
 	return status;
 }
 
 int cmd_tag(int argc, char **argv)
 {
-	for (int i = 1; i < argc; i++)
-		if (is_help(argv[i]))
-			return cmd_print_usage("tag");
-	if (argc != 3)
-		return cmd_usage_error("tag", "want SOURCE and NEWREF");
+	struct strlist args = STRLIST_INIT;
+	struct cmd_opts p = {.verb = "tag", .tab = no_opts};
 	struct oci_store *s;
 	struct err e = {0};
-	if (open_store(&s))
-		return EXIT_FAIL;
-	int r = oci_tag(s, argv[1], argv[2], &e);
+	int r;
+	if (store_args(&p, argc, argv, 2, "want SOURCE and NEWREF", &args, &s, &r))
+		return r;
+	r = oci_tag(s, args.v[0], args.v[1], &e);
 	if (r < 0)
 		cmd_error_err(&e);
 	oci_close(s);
+	strlist_release(&args);
 	return r < 0 ? (r == CRUMB_EINVAL ? EXIT_USAGE : EXIT_FAIL) : 0;
 }
 
 int cmd_rmi(int argc, char **argv)
 {
-	int i, force = 0, status = 0;
-	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-		if (!strcmp(argv[i], "--")) {
-			i++;
-			break;
-		}
-		if (is_help(argv[i]))
-			return cmd_print_usage("rmi");
-		if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--force"))
-			force = 1;
-		else
-			return cmd_usage_error("rmi", "unknown option '%s'", argv[i]);
-	}
-	if (i >= argc)
-		return cmd_usage_error("rmi", "no IMAGE given");
+	int force = 0, status = 0;
+	struct strlist args = STRLIST_INIT;
+	const struct opt tab[] = {
+	    OPT_FLAG_('f', "force", &force, "no error for an IMAGE that is not in the store"),
+	    OPT_END_,
+	};
+	struct cmd_opts p = {.verb = "rmi", .tab = tab, .flags = OPT_STOP_AT_ARG};
 	struct oci_store *s;
-	if (open_store(&s))
-		return EXIT_FAIL;
-	for (; i < argc; i++) {
+	if (store_args(&p, argc, argv, 0, "no IMAGE given", &args, &s, &status))
+		return status;
+	for (size_t i = 0; i < args.n; i++) {
 		struct err e = {0};
-		int r = oci_untag(s, argv[i], &e);
+		int r = oci_untag(s, args.v[i], &e);
 		if (r == CRUMB_ENOENT && force)
 			continue;
 		if (r < 0) {
 			cmd_error_err(&e);
 			status = EXIT_FAIL;
 		} else {
-			printf("untagged %s\n", argv[i]);
+			printf("untagged %s\n", args.v[i]);
 		}
 	}
 	oci_close(s);
+	strlist_release(&args);
 	return status;
 }
 
 int cmd_prune(int argc, char **argv)
 {
-	if (argc > 1 && is_help(argv[1]))
-		return cmd_print_usage("prune");
-	if (argc > 1)
-		return cmd_usage_error("prune", "unexpected argument '%s'", argv[1]);
+	struct strlist args = STRLIST_INIT;
+	struct cmd_opts p = {
+	    .verb = "prune", .tab = no_opts, .unknown = "unexpected argument", .no_args = 1};
+	int st;
+	if (cmd_parse(&p, argc, argv, &args, &st))
+		return st;
 	struct oci_store *s;
 	struct err e = {0};
 	size_t n;
@@ -367,8 +353,15 @@ int cmd_prune(int argc, char **argv)
 	return r < 0 ? EXIT_FAIL : 0;
 }
 
+struct import_opts {
+	struct strlist tags;
+	const char *kernel, *rootfs, *config_json;
+	struct oci_config over; /* what the flags set, laid over --config-json's */
+	int ep_set, cmd_set;	/* 1: by arguments, 2: by a JSON array */
+};
+
 /* --entrypoint/--cmd: a JSON array of strings, or one more argument. */
-static int take_args(const char *verb, const char *opt, const char *v, struct strlist *l, int *set)
+static int take_args(const struct opt *o, const char *v, struct strlist *l, int *set, struct err *e)
 {
 	if (v[0] == '[') {
 		json_error_t je;
@@ -377,15 +370,16 @@ static int take_args(const char *verb, const char *opt, const char *v, struct st
 		json_t *x;
 		if (!json_is_array(a)) {
 			json_decref(a);
-			return cmd_usage_error(verb, "%s: not a JSON array of strings", opt);
+			return err_set(e, CRUMB_EINVAL, "%s: not a JSON array of strings",
+				       opt_label(o));
 		}
 		strlist_release(l);
 		json_array_foreach(a, i, x)
 		{
 			if (!json_is_string(x)) {
 				json_decref(a);
-				return cmd_usage_error(verb, "%s: not a JSON array of strings",
-						       opt);
+				return err_set(e, CRUMB_EINVAL, "%s: not a JSON array of strings",
+					       opt_label(o));
 			}
 			strlist_push(l, json_string_value(x));
 		}
@@ -400,7 +394,19 @@ static int take_args(const char *verb, const char *opt, const char *v, struct st
 	return 0;
 }
 
-/* Replaces the entry "K=..." (or label K) or appends. */
+static int take_entrypoint(const struct opt *o, const char *v, void *ctx, struct err *e)
+{
+	struct import_opts *io = ctx;
+	return take_args(o, v, &io->over.entrypoint, &io->ep_set, e);
+}
+
+static int take_cmd(const struct opt *o, const char *v, void *ctx, struct err *e)
+{
+	struct import_opts *io = ctx;
+	return take_args(o, v, &io->over.cmd, &io->cmd_set, e);
+}
+
+/* Replaces the entry "K=..." or appends. */
 static void set_env(struct strlist *env, const char *kv)
 {
 	size_t k = (size_t)(strchr(kv, '=') - kv);
@@ -413,19 +419,17 @@ static void set_env(struct strlist *env, const char *kv)
 	strlist_push(env, kv);
 }
 
-static void set_label(struct oci_config *c, const char *kv)
+/* Sets label k (klen bytes) to v, in its place or appended. */
+static void set_label(struct oci_config *c, const char *k, size_t klen, const char *v)
 {
-	const char *eq = strchr(kv, '=');
-	char *k = xstrndup(kv, (size_t)(eq - kv));
 	for (size_t i = 0; i < c->label_keys.n; i++)
-		if (!strcmp(c->label_keys.v[i], k)) {
+		if (strlen(c->label_keys.v[i]) == klen && !strncmp(c->label_keys.v[i], k, klen)) {
 			free(c->label_values.v[i]);
-			c->label_values.v[i] = xstrdup(eq + 1);
-			free(k);
+			c->label_values.v[i] = xstrdup(v);
 			return;
 		}
-	strlist_push_owned(&c->label_keys, k);
-	strlist_push(&c->label_values, eq + 1);
+	strlist_push_owned(&c->label_keys, xstrndup(k, klen));
+	strlist_push(&c->label_values, v);
 }
 
 /* "80" -> "80/tcp"; NULL when not PORT[/tcp|udp|sctp]. */
@@ -448,87 +452,121 @@ static void set_str(char **dst, const char *v)
 	*dst = xstrdup(v);
 }
 
-struct import_opts {
-	struct strlist tags;
-	const char *kernel, *rootfs, *config_json;
-	struct strlist ep, cmd, env, labels, ports;
-	const char *workdir, *user;
-	int ep_set, cmd_set;
-};
+/* -e, -l, -p, -w, -u: checked, then laid over the flags' config. */
+static int take_setting(const struct opt *o, const char *v, void *ctx, struct err *e)
+{
+	struct oci_config *c = &((struct import_opts *)ctx)->over;
+	const char *eq = strchr(v, '=');
+	char *p;
+	switch (o->sh) {
+	case 'e':
+		if (!eq || v[0] == '=')
+			return err_set(e, CRUMB_EINVAL, "-e %s: want NAME=VALUE", v);
+		set_env(&c->env, v);
+		return 0;
+	case 'l':
+		if (!eq || v[0] == '=')
+			return err_set(e, CRUMB_EINVAL, "-l %s: want KEY=VALUE", v);
+		set_label(c, v, (size_t)(eq - v), eq + 1);
+		return 0;
+	case 'p':
+		if (!(p = port_norm(v)))
+			return err_set(e, CRUMB_EINVAL, "-p %s: want PORT[/tcp|udp|sctp]", v);
+		if (strlist_has(&c->exposed, p))
+			free(p);
+		else
+			strlist_push_owned(&c->exposed, p);
+		return 0;
+	case 'w':
+		if (v[0] != '/')
+			return err_set(e, CRUMB_EINVAL, "--workdir %s: want an absolute path", v);
+		set_str(&c->workdir, v);
+		return 0;
+	default: /* 'u' */
+		set_str(&c->user, v);
+		return 0;
+	}
+}
 
 static void import_opts_release(struct import_opts *o)
 {
 	strlist_release(&o->tags);
-	strlist_release(&o->ep);
-	strlist_release(&o->cmd);
-	strlist_release(&o->env);
-	strlist_release(&o->labels);
-	strlist_release(&o->ports);
+	oci_config_release(&o->over);
 }
 
-static int import_parse(struct import_opts *o, int argc, char **argv)
+/* Parses argv into o; 0, or 1 with the exit status in *status. */
+static int import_parse(struct import_opts *o, int argc, char **argv, int *status)
 {
-	for (int i = 1; i < argc; i++) {
-		int bad = 0;
-		const char *v;
-		if (is_help(argv[i]))
-			return -1;
-#define OPT(a, b) (v = opt_pair(a, b, argc, argv, &i, &bad))
-		if (OPT("-t", "--tag")) {
-			strlist_push(&o->tags, v);
-		} else if (!bad && OPT("--kernel", NULL)) {
-			o->kernel = v;
-		} else if (!bad && OPT("--rootfs", NULL)) {
-			o->rootfs = v;
-		} else if (!bad && OPT("--config-json", NULL)) {
-			o->config_json = v;
-		} else if (!bad && OPT("--entrypoint", NULL)) {
-			if (take_args("import", "--entrypoint", v, &o->ep, &o->ep_set))
-				return EXIT_USAGE;
-		} else if (!bad && OPT("--cmd", NULL)) {
-			if (take_args("import", "--cmd", v, &o->cmd, &o->cmd_set))
-				return EXIT_USAGE;
-		} else if (!bad && OPT("-e", "--env")) {
-			if (!strchr(v, '=') || v[0] == '=')
-				return cmd_usage_error("import", "-e %s: want NAME=VALUE", v);
-			strlist_push(&o->env, v);
-		} else if (!bad && OPT("-l", "--label")) {
-			if (!strchr(v, '=') || v[0] == '=')
-				return cmd_usage_error("import", "-l %s: want KEY=VALUE", v);
-			strlist_push(&o->labels, v);
-		} else if (!bad && OPT("-p", "--expose")) {
-			char *p = port_norm(v);
-			if (!p)
-				return cmd_usage_error("import", "-p %s: want PORT[/tcp|udp|sctp]",
-						       v);
-			strlist_push_owned(&o->ports, p);
-		} else if (!bad && OPT("-w", "--workdir")) {
-			if (v[0] != '/')
-				return cmd_usage_error("import",
-						       "--workdir %s: want an absolute path", v);
-			o->workdir = v;
-		} else if (!bad && OPT("-u", "--user")) {
-			o->user = v;
-		} else if (bad) {
-			return cmd_usage_error("import", "%s needs a value", argv[i]);
-		} else {
-			return cmd_usage_error("import", "unexpected argument '%s'", argv[i]);
-		}
-#undef OPT
-		if (bad)
-			return cmd_usage_error("import", "%s needs a value", argv[i]);
-	}
-	if (!o->tags.n || !o->kernel || !o->rootfs)
-		return cmd_usage_error(
+	struct strlist args = STRLIST_INIT;
+	const struct opt tab[] = {
+	    OPT_LIST_('t', "tag", &o->tags, "NAME[:TAG]",
+		      "the image's name (repeat for more tags)"),
+	    OPT_STRING_(0, "kernel", &o->kernel, "FILE", "the guest kernel (vmlinux or bzImage)"),
+	    OPT_STRING_(0, "rootfs", &o->rootfs, "FILE", "the root filesystem"),
+	    OPT_STRING_(0, "config-json", &o->config_json, "FILE",
+			"start from this OCI image config (the options\n"
+			"below override or add to it)"),
+	    OPT_CALL_(0, "entrypoint", take_entrypoint, "ARG|JSON",
+		      "the entrypoint: a JSON array ('[\"/bin/sh\",\"-c\"]'),\n"
+		      "or one argument per repeated flag"),
+	    OPT_CALL_(0, "cmd", take_cmd, "ARG|JSON",
+		      "the command (arguments to the entrypoint), the\nsame way"),
+	    OPT_CALL_('e', "env", take_setting, "NAME=VALUE",
+		      "an environment variable (repeatable)"),
+	    OPT_CALL_('w', "workdir", take_setting, "DIR", "the working directory"),
+	    OPT_CALL_('u', "user", take_setting, "USER[:GROUP]", "the user the program runs as"),
+	    OPT_CALL_('p', "expose", take_setting, "PORT[/PROTO]",
+		      "an exposed port (tcp default; repeatable)"),
+	    OPT_CALL_('l', "label", take_setting, "KEY=VALUE",
+		      "a label (repeatable); crumb.* labels are run\nsettings"),
+	    OPT_END_,
+	};
+	struct cmd_opts p = {
+	    .verb = "import", .tab = tab, .unknown = "unexpected argument", .ctx = o, .no_args = 1};
+	if (cmd_parse(&p, argc, argv, &args, status))
+		return 1;
+	if (!o->tags.n || !o->kernel || !o->rootfs) {
+		*status = cmd_usage_error(
 		    "import", "-t NAME[:TAG], --kernel FILE and --rootfs FILE are required");
+		return 1;
+	}
 	for (size_t i = 0; i < o->tags.n; i++) {
 		struct err e = {0};
 		char *norm;
-		if (oci_ref_normalize(o->tags.v[i], &norm, &e) < 0)
-			return cmd_usage_error("import", "%s", e.msg);
+		if (oci_ref_normalize(o->tags.v[i], &norm, &e) < 0) {
+			*status = cmd_usage_error("import", "%s", e.msg);
+			return 1;
+		}
 		free(norm);
 	}
 	return 0;
+}
+
+/* Lays o's flags over c. */
+static void import_over(const struct import_opts *o, struct oci_config *c)
+{
+	const struct oci_config *f = &o->over;
+	if (o->ep_set) {
+		strlist_release(&c->entrypoint);
+		for (size_t i = 0; i < f->entrypoint.n; i++)
+			strlist_push(&c->entrypoint, f->entrypoint.v[i]);
+	}
+	if (o->cmd_set) {
+		strlist_release(&c->cmd);
+		for (size_t i = 0; i < f->cmd.n; i++)
+			strlist_push(&c->cmd, f->cmd.v[i]);
+	}
+	for (size_t i = 0; i < f->env.n; i++)
+		set_env(&c->env, f->env.v[i]);
+	for (size_t i = 0; i < f->label_keys.n; i++)
+		set_label(c, f->label_keys.v[i], strlen(f->label_keys.v[i]), f->label_values.v[i]);
+	for (size_t i = 0; i < f->exposed.n; i++)
+		if (!strlist_has(&c->exposed, f->exposed.v[i]))
+			strlist_push(&c->exposed, f->exposed.v[i]);
+	if (f->workdir)
+		set_str(&c->workdir, f->workdir);
+	if (f->user)
+		set_str(&c->user, f->user);
 }
 
 static int import_config(const struct import_opts *o, struct oci_config *c)
@@ -550,38 +588,19 @@ static int import_config(const struct import_opts *o, struct oci_config *c)
 			return EXIT_FAIL;
 		}
 	}
-	if (o->ep_set) {
-		strlist_release(&c->entrypoint);
-		for (size_t i = 0; i < o->ep.n; i++)
-			strlist_push(&c->entrypoint, o->ep.v[i]);
-	}
-	if (o->cmd_set) {
-		strlist_release(&c->cmd);
-		for (size_t i = 0; i < o->cmd.n; i++)
-			strlist_push(&c->cmd, o->cmd.v[i]);
-	}
-	for (size_t i = 0; i < o->env.n; i++)
-		set_env(&c->env, o->env.v[i]);
-	for (size_t i = 0; i < o->labels.n; i++)
-		set_label(c, o->labels.v[i]);
-	for (size_t i = 0; i < o->ports.n; i++)
-		if (!strlist_has(&c->exposed, o->ports.v[i]))
-			strlist_push(&c->exposed, o->ports.v[i]);
-	if (o->workdir)
-		set_str(&c->workdir, o->workdir);
-	if (o->user)
-		set_str(&c->user, o->user);
+	import_over(o, c);
 	return 0;
 }
 
 int cmd_import(int argc, char **argv)
 {
 	struct import_opts o;
+	int r;
 	memset(&o, 0, sizeof(o));
-	int r = import_parse(&o, argc, argv);
-	if (r) {
+	oci_config_init(&o.over);
+	if (import_parse(&o, argc, argv, &r)) {
 		import_opts_release(&o);
-		return r < 0 ? cmd_print_usage("import") : r;
+		return r;
 	}
 	struct oci_config c;
 	struct oci_store *s = NULL;

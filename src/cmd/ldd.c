@@ -72,24 +72,20 @@ static int ldd_one(const char *arg)
 
 int cmd_ldd(int argc, char **argv)
 {
-	int i, status = 0;
-	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
-		if (strcmp(argv[i], "--") == 0) {
-			i++;
-			break;
-		}
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
-			return cmd_print_usage("ldd");
-		return cmd_usage_error("ldd", "unknown option '%s'", argv[i]);
-	}
-	if (i == argc)
+	static const struct opt no_opts[] = {OPT_END_};
+	struct strlist args = STRLIST_INIT;
+	struct cmd_opts p = {.verb = "ldd", .tab = no_opts, .flags = OPT_STOP_AT_ARG};
+	int status;
+	if (cmd_parse(&p, argc, argv, &args, &status))
+		return status;
+	if (!args.n)
 		return cmd_usage_error("ldd", "no BINARY given");
-	int several = argc - i > 1;
-	for (; i < argc; i++) {
-		if (several)
-			printf("%s:\n", argv[i]);
-		if (ldd_one(argv[i]) != 0)
+	for (size_t i = 0; i < args.n; i++) {
+		if (args.n > 1)
+			printf("%s:\n", args.v[i]);
+		if (ldd_one(args.v[i]) != 0)
 			status = EXIT_FAIL;
 	}
+	strlist_release(&args);
 	return status;
 }

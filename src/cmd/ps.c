@@ -24,10 +24,7 @@ const char usage_ps[] =
     "what runs, state, uptime, published ports and the exit status. A VM is\n"
     "running while its QEMU process lives; 'exited' when its end was recorded;\n"
     "'dead' when QEMU and the crumb process that owned it are gone without a\n"
-    "record (killed together, host crash).\n"
-    "\n"
-    "  -a, --all     every VM, not only the running ones\n"
-    "  -q, --quiet   names only\n";
+    "record (killed together, host crash).\n";
 
 const char usage_stop[] =
     "usage: crumb stop [-t SECS] NAME...\n"
@@ -48,8 +45,7 @@ const char usage_logs[] =
     "usage: crumb logs [-f] NAME\n"
     "\n"
     "Prints what the VM's service wrote to the console (crumb-init's markers and\n"
-    "the kernel's boot messages left out). -f, --follow: keep printing until the\n"
-    "VM ends.\n";
+    "the kernel's boot messages left out).\n";
 
 const char usage_rm[] =
     "usage: crumb rm [-f] NAME...\n"
@@ -107,20 +103,16 @@ static int wait_ended(const char *dir, const struct vmstate *st, double seconds)
 
 int cmd_ps(int argc, char **argv)
 {
-	int all = 0, quiet = 0;
-	for (int i = 1; i < argc; i++) {
-		const char *s = argv[i];
-		if (!strcmp(s, "-h") || !strcmp(s, "--help"))
-			return cmd_print_usage("ps");
-		if (!strcmp(s, "-a") || !strcmp(s, "--all"))
-			all = 1;
-		else if (!strcmp(s, "-q") || !strcmp(s, "--quiet"))
-			quiet = 1;
-		else if (!strcmp(s, "-aq") || !strcmp(s, "-qa"))
-			all = quiet = 1;
-		else
-			return cmd_usage_error("ps", "unexpected '%s'", s);
-	}
+	int all = 0, quiet = 0, st;
+	struct strlist args = STRLIST_INIT;
+	const struct opt tab[] = {
+	    OPT_FLAG_('a', "all", &all, "every VM, not only the running ones"),
+	    OPT_FLAG_('q', "quiet", &quiet, "names only"),
+	    OPT_END_,
+	};
+	struct cmd_opts p = {.verb = "ps", .tab = tab, .unknown = "unexpected", .no_args = 1};
+	if (cmd_parse(&p, argc, argv, &args, &st))
+		return st;
 	struct err e = {0};
 	char *root;
 	struct strlist names = STRLIST_INIT;
@@ -184,27 +176,49 @@ int cmd_ps(int argc, char **argv)
 	return 0;
 }
 
-/* Ends one VM: the guest is asked (graceful), then QMP quit, then SIGKILL. */
-static int stop_one(const char *name, double secs)
+/* Runs one() on each VM named in names (they exist: vm_dir), with its state now. Returns 0,
+ * EXIT_FAIL when one failed, or a usage error when names is empty. */
+static int each_vm(const char *verb, const struct strlist *names,
+		   int (*one)(const char *name, const char *dir, struct vmstate *st,
+			      enum vm_run_state s, void *ctx),
+		   void *ctx)
 {
-	char *dir;
-	struct vmstate st;
-	struct vmexit x;
-	struct err e = {0};
-	if (vm_dir(name, &dir, &st) < 0)
-		return EXIT_FAIL;
 	int r = 0;
-	if (vmstate_probe(dir, &st, &x) == VM_RUNNING) {
+	if (!names->n)
+		return cmd_usage_error(verb, "name a VM");
+	for (size_t i = 0; i < names->n; i++) {
+		char *dir;
+		struct vmstate st;
+		struct vmexit x;
+		if (vm_dir(names->v[i], &dir, &st) < 0) {
+			r = EXIT_FAIL;
+			continue;
+		}
+		if (one(names->v[i], dir, &st, vmstate_probe(dir, &st, &x), ctx))
+			r = EXIT_FAIL;
+		free(dir);
+	}
+	return r;
+}
+
+/* Ends one VM: the guest is asked (graceful), then QMP quit, then SIGKILL. */
+static int stop_one(const char *name, const char *dir, struct vmstate *st, enum vm_run_state s,
+		    void *ctx)
+{
+	double secs = *(double *)ctx;
+	struct err e = {0};
+	int r = 0;
+	if (s == VM_RUNNING) {
 		char *ctl = xasprintf("%s/ctl.sock", dir), *qmp = xasprintf("%s/qmp.sock", dir);
 		int ended = 0;
 		/* A few seconds beyond the guest's own deadline: its shutdown and sync. */
 		if (vmstate_send(ctl, "stop\n", &e) == 0)
-			ended = wait_ended(dir, &st, secs + 5);
+			ended = wait_ended(dir, st, secs + 5);
 		if (!ended && vmstate_qmp_quit(qmp, &e) == 0)
-			ended = wait_ended(dir, &st, 3);
-		if (!ended && vmstate_qemu_alive(st.qemu_pid, dir)) {
-			kill(st.qemu_pid, SIGKILL);
-			ended = wait_ended(dir, &st, 5);
+			ended = wait_ended(dir, st, 3);
+		if (!ended && vmstate_qemu_alive(st->qemu_pid, dir)) {
+			kill(st->qemu_pid, SIGKILL);
+			ended = wait_ended(dir, st, 5);
 		}
 		if (!ended) {
 			cmd_error("%s: the VM did not stop", name);
@@ -215,88 +229,87 @@ static int stop_one(const char *name, double secs)
 	}
 	if (!r)
 		printf("%s\n", name);
-	free(dir);
 	return r;
+}
+
+static int take_secs(const struct opt *o, const char *v, void *ctx, struct err *e)
+{
+	char *end;
+	double *secs = ctx;
+	(void)o;
+	*secs = strtod(v, &end);
+	if (*end || end == v || *secs < 0 || *secs > 86400)
+		return err_set(e, CRUMB_EINVAL, "-t %s: want seconds", v);
+	return 0;
 }
 
 int cmd_stop(int argc, char **argv)
 {
 	double secs = 10;
-	int i, r = 0, n = 0;
-	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-		int bad = 0;
-		const char *v;
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-			return cmd_print_usage("stop");
-		if ((v = opt_value("-t", argc, argv, &i, &bad)) ||
-		    (!bad && (v = opt_value("--time", argc, argv, &i, &bad)))) {
-			char *end;
-			secs = strtod(v, &end);
-			if (*end || end == v || secs < 0 || secs > 86400)
-				return cmd_usage_error("stop", "-t %s: want seconds", v);
-		} else if (bad) {
-			return cmd_usage_error("stop", "%s needs a value", argv[i]);
-		} else {
-			return cmd_usage_error("stop", "unknown option '%s'", argv[i]);
-		}
+	struct strlist names = STRLIST_INIT;
+	const struct opt tab[] = {
+	    OPT_CALL_('t', "time", take_secs, "SECS",
+		      "seconds to wait for the service (default 10)"),
+	    OPT_END_,
+	};
+	struct cmd_opts p = {.verb = "stop", .tab = tab, .flags = OPT_STOP_AT_ARG, .ctx = &secs};
+	int r;
+	if (cmd_parse(&p, argc, argv, &names, &r))
+		return r;
+	r = each_vm("stop", &names, stop_one, &secs);
+	strlist_release(&names);
+	return r;
+}
+
+static int take_signal(const struct opt *o, const char *v, void *ctx, struct err *e)
+{
+	int *sig = ctx;
+	(void)o;
+	*sig = runcfg_signal(v);
+	if (*sig != SIGKILL && *sig != SIGTERM && *sig != SIGINT)
+		return err_set(e, CRUMB_EINVAL, "-s %s: want KILL, TERM or INT", v);
+	return 0;
+}
+
+static int kill_one(const char *name, const char *dir, struct vmstate *st, enum vm_run_state s,
+		    void *ctx)
+{
+	int sig = *(int *)ctx, r = 0;
+	struct err e = {0};
+	if (s != VM_RUNNING) {
+		cmd_error("%s is not running", name);
+		return EXIT_FAIL;
 	}
-	for (; i < argc; i++, n++)
-		if (stop_one(argv[i], secs))
-			r = EXIT_FAIL;
-	if (!n)
-		return cmd_usage_error("stop", "name a VM");
+	if (sig == SIGKILL) {
+		kill(st->qemu_pid, SIGKILL);
+		wait_ended(dir, st, 5);
+		printf("%s\n", name);
+		return 0;
+	}
+	char *ctl = xasprintf("%s/ctl.sock", dir);
+	if (vmstate_send(ctl, "stop\n", &e) < 0) {
+		cmd_error("%s: %s", name, e.msg);
+		r = EXIT_FAIL;
+	} else {
+		printf("%s\n", name);
+	}
+	free(ctl);
 	return r;
 }
 
 int cmd_kill(int argc, char **argv)
 {
-	int sig = SIGKILL, i, r = 0, n = 0;
-	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-		int bad = 0;
-		const char *v;
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-			return cmd_print_usage("kill");
-		if ((v = opt_value("-s", argc, argv, &i, &bad)) ||
-		    (!bad && (v = opt_value("--signal", argc, argv, &i, &bad)))) {
-			sig = runcfg_signal(v);
-			if (sig != SIGKILL && sig != SIGTERM && sig != SIGINT)
-				return cmd_usage_error("kill", "-s %s: want KILL, TERM or INT", v);
-		} else if (bad) {
-			return cmd_usage_error("kill", "%s needs a value", argv[i]);
-		} else {
-			return cmd_usage_error("kill", "unknown option '%s'", argv[i]);
-		}
-	}
-	for (; i < argc; i++, n++) {
-		char *dir;
-		struct vmstate st;
-		struct vmexit x;
-		struct err e = {0};
-		if (vm_dir(argv[i], &dir, &st) < 0) {
-			r = EXIT_FAIL;
-			continue;
-		}
-		if (vmstate_probe(dir, &st, &x) != VM_RUNNING) {
-			cmd_error("%s is not running", argv[i]);
-			r = EXIT_FAIL;
-		} else if (sig == SIGKILL) {
-			kill(st.qemu_pid, SIGKILL);
-			wait_ended(dir, &st, 5);
-			printf("%s\n", argv[i]);
-		} else {
-			char *ctl = xasprintf("%s/ctl.sock", dir);
-			if (vmstate_send(ctl, "stop\n", &e) < 0) {
-				cmd_error("%s: %s", argv[i], e.msg);
-				r = EXIT_FAIL;
-			} else {
-				printf("%s\n", argv[i]);
-			}
-			free(ctl);
-		}
-		free(dir);
-	}
-	if (!n)
-		return cmd_usage_error("kill", "name a VM");
+	int sig = SIGKILL, r;
+	struct strlist names = STRLIST_INIT;
+	const struct opt tab[] = {
+	    OPT_CALL_('s', "signal", take_signal, "SIGNAL", "KILL (the default), TERM or INT"),
+	    OPT_END_,
+	};
+	struct cmd_opts p = {.verb = "kill", .tab = tab, .flags = OPT_STOP_AT_ARG, .ctx = &sig};
+	if (cmd_parse(&p, argc, argv, &names, &r))
+		return r;
+	r = each_vm("kill", &names, kill_one, &sig);
+	strlist_release(&names);
 	return r;
 }
 
@@ -308,30 +321,31 @@ static void to_stdout(void *ctx, const char *buf, size_t n)
 
 int cmd_logs(int argc, char **argv)
 {
-	int follow = 0;
-	const char *name = NULL;
-	for (int i = 1; i < argc; i++) {
-		const char *s = argv[i];
-		if (!strcmp(s, "-h") || !strcmp(s, "--help"))
-			return cmd_print_usage("logs");
-		if (!strcmp(s, "-f") || !strcmp(s, "--follow"))
-			follow = 1;
-		else if (s[0] == '-')
-			return cmd_usage_error("logs", "unknown option '%s'", s);
-		else if (name)
-			return cmd_usage_error("logs", "one VM at a time");
-		else
-			name = s;
+	int follow = 0, r;
+	struct strlist args = STRLIST_INIT;
+	const struct opt tab[] = {
+	    OPT_FLAG_('f', "follow", &follow, "keep printing until the VM ends"),
+	    OPT_END_,
+	};
+	struct cmd_opts p = {.verb = "logs", .tab = tab};
+	if (cmd_parse(&p, argc, argv, &args, &r))
+		return r;
+	if (args.n != 1) {
+		r = cmd_usage_error("logs", args.n ? "one VM at a time" : "name a VM");
+		strlist_release(&args);
+		return r;
 	}
-	if (!name)
-		return cmd_usage_error("logs", "name a VM");
+	char *name = xstrdup(args.v[0]);
+	strlist_release(&args);
 	char *dir;
 	struct vmstate st;
-	if (vm_dir(name, &dir, &st) < 0)
+	int vr = vm_dir(name, &dir, &st);
+	free(name);
+	if (vr < 0)
 		return EXIT_FAIL;
 	char *log = xasprintf("%s/console.log", dir);
 	int fd = open(log, O_RDONLY | O_CLOEXEC);
-	int r = 0;
+	r = 0;
 	if (fd < 0 && errno != ENOENT) {
 		cmd_error("%s: %s", log, strerror(errno));
 		r = EXIT_FAIL;
@@ -383,110 +397,123 @@ int cmd_logs(int argc, char **argv)
 	return r;
 }
 
+static int rm_one(const char *name, const char *dir, struct vmstate *st, enum vm_run_state s,
+		  void *ctx)
+{
+	struct err e = {0};
+	if ((s == VM_RUNNING || s == VM_CREATED) && !*(int *)ctx) {
+		cmd_error("%s is running: stop it first, or rm -f", name);
+		return EXIT_FAIL;
+	}
+	if (s == VM_RUNNING) {
+		kill(st->qemu_pid, SIGKILL);
+		wait_ended(dir, st, 5);
+	}
+	if (remove_tree(dir, &e) < 0) {
+		cmd_error_err(&e);
+		return EXIT_FAIL;
+	}
+	printf("%s\n", name);
+	return 0;
+}
+
 int cmd_rm(int argc, char **argv)
 {
-	int force = 0, i, r = 0, n = 0;
-	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-			return cmd_print_usage("rm");
-		if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--force"))
-			force = 1;
-		else
-			return cmd_usage_error("rm", "unknown option '%s'", argv[i]);
+	int force = 0, r;
+	struct strlist names = STRLIST_INIT;
+	const struct opt tab[] = {
+	    OPT_FLAG_('f', "force", &force, "kill a running VM first"),
+	    OPT_END_,
+	};
+	struct cmd_opts p = {.verb = "rm", .tab = tab, .flags = OPT_STOP_AT_ARG};
+	if (cmd_parse(&p, argc, argv, &names, &r))
+		return r;
+	r = each_vm("rm", &names, rm_one, &force);
+	strlist_release(&names);
+	return r;
+}
+
+static void volume_ls(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct strlist names = STRLIST_INIT;
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		if (de->d_name[0] != '.' && l > 5 && !strcmp(de->d_name + l - 5, ".ext4"))
+			strlist_push_owned(&names, xstrndup(de->d_name, l - 5));
 	}
-	for (; i < argc; i++, n++) {
-		char *dir;
-		struct vmstate st;
-		struct vmexit x;
-		struct err e = {0};
-		if (vm_dir(argv[i], &dir, &st) < 0) {
-			r = EXIT_FAIL;
-			continue;
-		}
-		enum vm_run_state s = vmstate_probe(dir, &st, &x);
-		if ((s == VM_RUNNING || s == VM_CREATED) && !force) {
-			cmd_error("%s is running: stop it first, or rm -f", argv[i]);
-			r = EXIT_FAIL;
-			free(dir);
-			continue;
-		}
-		if (s == VM_RUNNING) {
-			kill(st.qemu_pid, SIGKILL);
-			wait_ended(dir, &st, 5);
-		}
-		if (remove_tree(dir, &e) < 0) {
+	if (d)
+		closedir(d);
+	for (size_t i = 0; i < names.n; i++) {
+		for (size_t k = i + 1; k < names.n; k++)
+			if (strcmp(names.v[k], names.v[i]) < 0) {
+				char *t = names.v[i];
+				names.v[i] = names.v[k];
+				names.v[k] = t;
+			}
+		char *p = xasprintf("%s/%s.ext4", dir, names.v[i]);
+		struct stat st;
+		if (stat(p, &st) == 0)
+			printf("%s\t%lld\t%s\n", names.v[i], (long long)st.st_blocks * 512, p);
+		free(p);
+	}
+	strlist_release(&names);
+}
+
+static int volume_rm(const char *dir, char **names, size_t n)
+{
+	struct err e = {0};
+	int r = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (vmstate_name_check(names[i], &e) < 0) {
 			cmd_error_err(&e);
 			r = EXIT_FAIL;
-		} else {
-			printf("%s\n", argv[i]);
+			continue;
 		}
-		free(dir);
+		char *p = xasprintf("%s/%s.ext4", dir, names[i]);
+		if (unlink(p) < 0) {
+			cmd_error("volume %s: %s", names[i],
+				  errno == ENOENT ? "no such volume" : strerror(errno));
+			r = EXIT_FAIL;
+		} else {
+			printf("%s\n", names[i]);
+		}
+		free(p);
 	}
-	if (!n)
-		return cmd_usage_error("rm", "name a VM");
 	return r;
 }
 
 int cmd_volume(int argc, char **argv)
 {
-	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
-		return argc < 2 ? cmd_usage_error("volume", "ls or rm?")
-				: cmd_print_usage("volume");
+	static const struct opt no_opts[] = {OPT_END_};
+	struct strlist args = STRLIST_INIT;
+	struct cmd_opts p = {.verb = "volume", .tab = no_opts, .flags = OPT_STOP_AT_ARG};
 	struct err e = {0};
-	char *store;
+	char *store = NULL, *dir = NULL;
+	int r;
+	if (cmd_parse(&p, argc, argv, &args, &r))
+		return r;
+	if (!args.n) {
+		r = cmd_usage_error("volume", "ls or rm?");
+		goto out;
+	}
 	if (store_root(&store, &e) < 0) {
 		cmd_error_err(&e);
-		return EXIT_FAIL;
+		r = EXIT_FAIL;
+		goto out;
 	}
-	char *dir = xasprintf("%s/volumes", store);
-	int r = 0;
-	if (!strcmp(argv[1], "ls") && argc == 2) {
-		DIR *d = opendir(dir);
-		struct strlist names = STRLIST_INIT;
-		struct dirent *de;
-		while (d && (de = readdir(d))) {
-			size_t l = strlen(de->d_name);
-			if (de->d_name[0] != '.' && l > 5 && !strcmp(de->d_name + l - 5, ".ext4"))
-				strlist_push_owned(&names, xstrndup(de->d_name, l - 5));
-		}
-		if (d)
-			closedir(d);
-		for (size_t i = 0; i < names.n; i++) {
-			for (size_t k = i + 1; k < names.n; k++)
-				if (strcmp(names.v[k], names.v[i]) < 0) {
-					char *t = names.v[i];
-					names.v[i] = names.v[k];
-					names.v[k] = t;
-				}
-			char *p = xasprintf("%s/%s.ext4", dir, names.v[i]);
-			struct stat st;
-			if (stat(p, &st) == 0)
-				printf("%s\t%lld\t%s\n", names.v[i], (long long)st.st_blocks * 512,
-				       p);
-			free(p);
-		}
-		strlist_release(&names);
-	} else if (!strcmp(argv[1], "rm") && argc > 2) {
-		for (int i = 2; i < argc; i++) {
-			if (vmstate_name_check(argv[i], &e) < 0) {
-				cmd_error_err(&e);
-				r = EXIT_FAIL;
-				continue;
-			}
-			char *p = xasprintf("%s/%s.ext4", dir, argv[i]);
-			if (unlink(p) < 0) {
-				cmd_error("volume %s: %s", argv[i],
-					  errno == ENOENT ? "no such volume" : strerror(errno));
-				r = EXIT_FAIL;
-			} else {
-				printf("%s\n", argv[i]);
-			}
-			free(p);
-		}
-	} else {
+	dir = xasprintf("%s/volumes", store);
+	r = 0;
+	if (!strcmp(args.v[0], "ls") && args.n == 1)
+		volume_ls(dir);
+	else if (!strcmp(args.v[0], "rm") && args.n > 1)
+		r = volume_rm(dir, args.v + 1, args.n - 1);
+	else
 		r = cmd_usage_error("volume", "want 'ls' or 'rm NAME...'");
-	}
+out:
 	free(dir);
 	free(store);
+	strlist_release(&args);
 	return r;
 }

@@ -27,6 +27,7 @@
 #include "kernel.h"
 #include "rootfs.h"
 #include "runcfg.h"
+#include "runplan.h"
 #include "store.h"
 #include "tree.h"
 #include "vmm.h"
@@ -1154,8 +1155,20 @@ static int check_program(struct bstage *st, const struct run_step *s, struct err
 		  p, s->i->json ? "" : " (the SHELL)");
 }
 
-static int initcfg_render_build(const struct run_step *steps, size_t n, struct sbuf *out,
-				struct err *e);
+/* The builder's config: build mode, one section per step. */
+static void builder_initcfg(const struct run_step *steps, size_t n, struct initcfg *c)
+{
+	c->hostname = xstrdup("buildkit");
+	for (size_t k = 0; k < n; k++) {
+		char *label = xasprintf("%d:%d", steps[k].i->pos.line, steps[k].i->pos.col);
+		struct initcfg_step *s = initcfg_add_step(c, label);
+		free(label);
+		strlist_copy(&s->argv, &steps[k].argv);
+		strlist_copy(&s->env, &steps[k].env);
+		s->workdir = dup_or_null(steps[k].workdir);
+		s->user = dup_or_null(steps[k].user);
+	}
+}
 
 struct tracked {
 	const char *path;
@@ -1165,26 +1178,29 @@ struct tracked {
 /* Mount points crumb-init needs in the builder; removed afterwards unless the stage had them. */
 static const char *const builder_dirs[] = {"/proc", "/sys", "/dev", "/tmp", "/run", NULL};
 
-static int run_group(struct builder *b, struct bstage *st, struct run_step *steps, size_t n,
-		     const char *key, struct err *e)
+/* What the builder adds to the stage's tree, and whether the stage had it. */
+struct builder_adds {
+	struct tracked had[8];
+	size_t nhad;
+	int had_lf, had_init;
+};
+
+/* The stage's tree with crumb-init and its mount points as a writable ext4 disk. */
+static int builder_disk(struct builder *b, struct bstage *st, struct builder_adds *ba,
+			const char *disk, struct err *e)
 {
 	int r = 0;
-	char *disk = xasprintf("%s/run-%d.ext4", b->tmp, ++b->tmpn);
-	char *conf = xasprintf("%s/run-%d.conf", b->tmp, b->tmpn);
-	char *cpio = xasprintf("%s/run-%d.cpio", b->tmp, b->tmpn);
-	char *confdisk = xasprintf("%s/run-%d.confdisk", b->tmp, b->tmpn);
-	struct tracked had[8];
-	int had_lf = tree_lookup(&st->tree, "/lost+found", 0) != NULL;
-	int had_init = tree_lookup(&st->tree, ROOTFS_INIT_PATH, 0) != NULL;
-	size_t nhad = 0;
+	ba->had_lf = tree_lookup(&st->tree, "/lost+found", 0) != NULL;
+	ba->had_init = tree_lookup(&st->tree, ROOTFS_INIT_PATH, 0) != NULL;
+	ba->nhad = 0;
 	for (const char *const *d = builder_dirs; *d; d++) {
-		had[nhad].path = *d;
-		had[nhad++].existed = tree_lookup(&st->tree, *d, 0) != NULL;
+		ba->had[ba->nhad].path = *d;
+		ba->had[ba->nhad++].existed = tree_lookup(&st->tree, *d, 0) != NULL;
 	}
 	struct tree_node *nd;
-	for (size_t k = 0; r == 0 && k < nhad; k++)
-		if (!had[k].existed)
-			r = tree_add(&st->tree, had[k].path, TREE_DIR, 0755, &nd, e);
+	for (size_t k = 0; r == 0 && k < ba->nhad; k++)
+		if (!ba->had[k].existed)
+			r = tree_add(&st->tree, ba->had[k].path, TREE_DIR, 0755, &nd, e);
 	if (r == 0)
 		r = tree_add_host(&st->tree, b->o->init, ROOTFS_INIT_PATH, e);
 	if (r == 0 && (nd = tree_lookup(&st->tree, ROOTFS_INIT_PATH, 0)))
@@ -1197,88 +1213,95 @@ static int run_group(struct builder *b, struct bstage *st, struct run_step *step
 	eo.inodes = ts.nodes * 2 + 65536;
 	if (r == 0)
 		r = ext4_write(&st->tree, disk, &eo, e);
-	/* The config: build mode, one section per step. */
-	struct sbuf text = SBUF_INIT;
-	if (r == 0)
-		r = initcfg_render_build(steps, n, &text, e);
-	if (r == 0)
-		r = write_file_atomic(conf, text.buf, text.len, 0644, e);
-	/* The crumb kernel cannot read fw_cfg (no ioperm): the same config also rides a
-	 * disk, with the marker key: a RUN step cannot forge its status (markers.h). */
-	unsigned char mkey[CONSOLE_KEY_LEN] = {0};
-	struct sbuf cdisk = SBUF_INIT;
-	if (r == 0)
-		r = console_key_new(mkey, e);
-	initcfg_disk(text.buf, text.len, mkey, &cdisk);
-	if (r == 0)
-		r = write_file_atomic(confdisk, cdisk.buf, cdisk.len, 0644, e);
-	sb_release(&cdisk);
-	sb_release(&text);
-	if (r < 0) {
-		r = at_err(steps[0].i, e, r);
-		goto out;
+	return r;
+}
+
+/* Boots the builder VM on disk through a run plan: the config rides fw_cfg
+ * and (the crumb kernel cannot read fw_cfg: no ioperm) a disk, with the
+ * marker key, so a RUN step cannot forge its status (markers.h). */
+static int builder_boot(struct builder *b, const struct run_step *steps, size_t n, const char *disk,
+			struct vm_result *res, struct err *e)
+{
+	struct run_plan p;
+	runplan_init(&p);
+	builder_initcfg(steps, n, &p.cfg);
+	p.need_conf = 1;
+	p.work = b->tmp;
+	p.vc = (struct vm_config){.qemu = b->o->qemu,
+				  .kernel = b->kernel,
+				  .disk = disk,
+				  .disk_writable = 1,
+				  .cpus = 2,
+				  .net = steps[0].net,
+				  .accel = ACCEL_AUTO,
+				  .state_dir = oci_root(b->s),
+				  .env = b->o->env};
+	p.vc.mem_mb = b->o->builder_mem_mb ? b->o->builder_mem_mb : 1024;
+	int r = runplan_prepare(&p, e);
+	if (r == 0) {
+		for (int k = 0; k < b->ntail; k++)
+			free(b->tail[k]); /* the previous boot's */
+		b->ntail = 0;
+		sb_reset(&b->line);
+		b->res->nboots++;
+		r = runplan_boot(&p, run_output, b, res, e);
 	}
-	struct vm_config vc = {.qemu = b->o->qemu, .kernel = b->kernel, .disk = disk,
-			       .disk_writable = 1, .init_conf = conf, .init_conf_disk = confdisk,
-			       .cpus = 2, .net = steps[0].net, .marker_key = mkey};
-	vc.mem_mb = b->o->builder_mem_mb ? b->o->builder_mem_mb : 1024;
-	vc.accel = ACCEL_AUTO;
-	vc.state_dir = oci_root(b->s);
-	struct vm_result res;
-	for (int k = 0; k < b->ntail; k++)
-		free(b->tail[k]); /* the previous boot's */
-	b->ntail = 0;
-	sb_reset(&b->line);
-	b->res->nboots++;
-	if ((r = vm_run(&vc, run_output, b, &res, e)) < 0) {
-		r = at_err(steps[0].i, e, r);
-		goto out;
-	}
-	if (b->line.len)
-		run_output(b, "\n", 1);
-	/* Which step ended it: crumb-init marks the end of every step it ran,
-	 * the failing one included; with no mark for it (the VM died), the next. */
-	size_t failed = res.status > 0 && res.steps > 0 ? (size_t)res.steps - 1 : (size_t)res.steps;
+	runplan_cleanup(&p, 0);
+	runplan_release(&p);
+	return r < 0 ? at_err(steps[0].i, e, r) : 0;
+}
+
+/* A failed boot: which step ended it, why, and its last output. */
+static int builder_failure(struct builder *b, const struct run_step *steps, size_t n,
+			   const struct vm_result *res, struct err *e)
+{
+	/* crumb-init marks the end of every step it ran, the failing one
+	 * included; with no mark for it (the VM died), the next. */
+	size_t failed =
+	    res->status > 0 && res->steps > 0 ? (size_t)res->steps - 1 : (size_t)res->steps;
 	if (failed >= n)
 		failed = n - 1;
-	if (res.status != 0 || res.init_error[0] || res.panic[0]) {
-		struct sbuf why = SBUF_INIT;
-		const struct spec_instr *fi = steps[failed].i;
-		if (res.init_error[0])
-			sb_addf(&why, "crumb-init failed in the builder VM: %s", res.init_error);
-		else if (res.panic[0])
-			sb_addf(&why, "the builder VM's kernel panicked: %s", res.panic);
-		else if (res.status < 0)
-			sb_addf(&why, "the builder VM stopped (QEMU exit %d)%s%s", res.qemu_status,
-				res.qemu_error[0] ? ": " : "", res.qemu_error);
-		else
-			sb_addf(&why, "RUN %s: exit status %d", fi->rest ? fi->rest : "",
-				res.status);
-		if (b->ntail) {
-			sb_adds(&why, "; last output: ");
-			for (int k = b->ntail > 3 ? b->ntail - 3 : 0; k < b->ntail; k++)
-				sb_addf(&why, "%s%s", b->tail[k], k + 1 < b->ntail ? " | " : "");
-		}
-		b->res->run_status = res.status > 0 ? res.status : 1;
-		r = at(fi, e, CRUMB_ECHILD, "%s", why.buf);
-		sb_release(&why);
-		goto out;
+	struct sbuf why = SBUF_INIT;
+	const struct spec_instr *fi = steps[failed].i;
+	if (res->init_error[0])
+		sb_addf(&why, "crumb-init failed in the builder VM: %s", res->init_error);
+	else if (res->panic[0])
+		sb_addf(&why, "the builder VM's kernel panicked: %s", res->panic);
+	else if (res->status < 0)
+		sb_addf(&why, "the builder VM stopped (QEMU exit %d)%s%s", res->qemu_status,
+			res->qemu_error[0] ? ": " : "", res->qemu_error);
+	else
+		sb_addf(&why, "RUN %s: exit status %d", fi->rest ? fi->rest : "", res->status);
+	if (b->ntail) {
+		sb_adds(&why, "; last output: ");
+		for (int k = b->ntail > 3 ? b->ntail - 3 : 0; k < b->ntail; k++)
+			sb_addf(&why, "%s%s", b->tail[k], k + 1 < b->ntail ? " | " : "");
 	}
-	/* Read the disk back as the stage's new tree, through a cpio blob so the
-	 * result is cached and the tree references only immutable files. */
+	b->res->run_status = res->status > 0 ? res->status : 1;
+	int r = at(fi, e, CRUMB_ECHILD, "%s", why.buf);
+	sb_release(&why);
+	return r;
+}
+
+/* Reads the disk back as the stage's new tree, through a cpio blob so the
+ * result is cached and the tree references only immutable files. */
+static int builder_read_back(struct builder *b, struct bstage *st, const struct builder_adds *ba,
+			     const char *disk, const char *cpio, const char *key, struct err *e)
+{
 	struct ext4fs *fs = NULL;
 	struct tree after;
 	tree_init(&after);
-	if ((r = ext4fs_open(disk, 0, &fs, e)) == 0)
+	int r = ext4fs_open(disk, 0, &fs, e);
+	if (r == 0)
 		r = ext4fs_read_tree(fs, "/", &after, "/", e);
-	if (r == 0 && !had_init)
+	if (r == 0 && !ba->had_init)
 		r = tree_remove(&after, ROOTFS_INIT_PATH, e);
-	if (r == 0 && !had_lf)
+	if (r == 0 && !ba->had_lf)
 		r = tree_remove(&after, "/lost+found", e);
-	for (size_t k = 0; r == 0 && k < nhad; k++) {
-		struct tree_node *d = tree_lookup(&after, had[k].path, 0);
-		if (!had[k].existed && d && d->type == TREE_DIR && d->nkids == 0)
-			r = tree_remove(&after, had[k].path, e);
+	for (size_t k = 0; r == 0 && k < ba->nhad; k++) {
+		struct tree_node *d = tree_lookup(&after, ba->had[k].path, 0);
+		if (!ba->had[k].existed && d && d->type == TREE_DIR && d->nkids == 0)
+			r = tree_remove(&after, ba->had[k].path, e);
 	}
 	struct cpio_opts co = {.compress = COMPRESS_NONE};
 	if (r == 0)
@@ -1297,16 +1320,30 @@ static int run_group(struct builder *b, struct bstage *st, struct run_step *step
 		tree_init(&st->tree);
 		r = import_blob(b, b->s, &d, "build cache", 0, &st->tree, e);
 	}
+	return r;
+}
+
+static int run_group(struct builder *b, struct bstage *st, struct run_step *steps, size_t n,
+		     const char *key, struct err *e)
+{
+	char *disk = xasprintf("%s/run-%d.ext4", b->tmp, ++b->tmpn);
+	char *cpio = xasprintf("%s/run-%d.cpio", b->tmp, b->tmpn);
+	struct builder_adds ba;
+	struct vm_result res;
+	int r = builder_disk(b, st, &ba, disk, e);
 	if (r < 0)
-		r = at_err(steps[n - 1].i, e, r);
-out:
+		r = at_err(steps[0].i, e, r);
+	else if ((r = builder_boot(b, steps, n, disk, &res, e)) == 0) {
+		if (b->line.len)
+			run_output(b, "\n", 1);
+		if (res.status != 0 || res.init_error[0] || res.panic[0])
+			r = builder_failure(b, steps, n, &res, e);
+		else if ((r = builder_read_back(b, st, &ba, disk, cpio, key, e)) < 0)
+			r = at_err(steps[n - 1].i, e, r);
+	}
 	unlink(disk);
-	unlink(conf);
 	unlink(cpio);
-	unlink(confdisk);
-	free(confdisk);
 	free(disk);
-	free(conf);
 	free(cpio);
 	return r;
 }
@@ -1644,26 +1681,6 @@ static int build_stage(struct builder *b, struct bstage *st, struct err *e)
 	return r;
 }
 
-static int initcfg_render_build(const struct run_step *steps, size_t n, struct sbuf *out,
-				struct err *e)
-{
-	struct initcfg c;
-	initcfg_init(&c);
-	c.hostname = xstrdup("buildkit");
-	for (size_t k = 0; k < n; k++) {
-		char *label = xasprintf("%d:%d", steps[k].i->pos.line, steps[k].i->pos.col);
-		struct initcfg_step *s = initcfg_add_step(&c, label);
-		free(label);
-		strlist_copy(&s->argv, &steps[k].argv);
-		strlist_copy(&s->env, &steps[k].env);
-		s->workdir = dup_or_null(steps[k].workdir);
-		s->user = dup_or_null(steps[k].user);
-	}
-	int r = initcfg_render(&c, out, e);
-	initcfg_release(&c);
-	return r;
-}
-
 /* ---- the image ---- */
 
 static int hash_mtime(struct tree_node *n, const char *path, void *ctx)
@@ -1853,7 +1870,8 @@ int build_run(struct oci_store *s, const struct build_opts *o, struct build_resu
 	char *ctxreal = realpath(o->context, NULL), *freal = realpath(o->file, NULL);
 	int in_ctx = ctxreal && freal && confine_inside(freal, ctxreal);
 	free(freal);
-	int lock = -1, r = spec_parse_file_in(o->file, in_ctx ? ctxreal : NULL, &b.spec, e);
+	struct spec_parse_opts po = {.read = spec_read_below, .read_ctx = ctxreal};
+	int lock = -1, r = spec_parse_file(o->file, in_ctx ? &po : NULL, &b.spec, e);
 	if (r < 0) {
 		free(ctxreal);
 		return r;

@@ -60,66 +60,101 @@ static int apply(const struct opt *o, const char *v, void *ctx, struct err *e)
 	}
 }
 
+/* Records why and where parsing failed; returns r. */
+static int fail(struct opt_fail *f, enum opt_why why, int word, int r)
+{
+	f->why = why;
+	f->word = word;
+	return r;
+}
+
+/* apply, with a callback's refusal recorded against argv[word]. */
+static int apply_at(const struct opt *o, const char *v, void *ctx, struct opt_fail *f, int word,
+		    struct err *e)
+{
+	int r = apply(o, v, ctx, e);
+	return r < 0 ? fail(f, OPT_WHY_REFUSED, word, r) : r;
+}
+
 /* --name, --name=VALUE, --name VALUE at argv[*i]. */
-static int take_long(const struct opt *tab, int argc, char **argv, int *i, void *ctx, struct err *e)
+static int take_long(const struct opt *tab, int argc, char **argv, int *i, void *ctx,
+		     struct opt_fail *f, struct err *e)
 {
 	const char *s = argv[*i] + 2, *eq = strchr(s, '=');
 	size_t n = eq ? (size_t)(eq - s) : strlen(s);
 	const struct opt *o = find_long(tab, s, n);
+	int w = *i;
 	if (!o)
-		return err_set(e, CRUMB_EINVAL, "unknown option '%.*s'", (int)(n + 2), argv[*i]);
+		return fail(
+		    f, OPT_WHY_UNKNOWN, w,
+		    err_set(e, CRUMB_EINVAL, "unknown option '%.*s'", (int)(n + 2), argv[w]));
 	if (!takes_value(o)) {
 		if (eq)
-			return err_set(e, CRUMB_EINVAL, "--%s takes no value", o->name);
-		return apply(o, NULL, ctx, e);
+			return fail(f, OPT_WHY_UNWANTED, w,
+				    err_set(e, CRUMB_EINVAL, "--%s takes no value", o->name));
+		return apply_at(o, NULL, ctx, f, w, e);
 	}
 	if (eq)
-		return apply(o, eq + 1, ctx, e);
+		return apply_at(o, eq + 1, ctx, f, w, e);
 	if (*i + 1 >= argc)
-		return err_set(e, CRUMB_EINVAL, "--%s needs a value", o->name);
-	return apply(o, argv[++*i], ctx, e);
+		return fail(f, OPT_WHY_MISSING, w,
+			    err_set(e, CRUMB_EINVAL, "--%s needs a value", o->name));
+	return apply_at(o, argv[++*i], ctx, f, w, e);
 }
 
 /* -x, -xVALUE, -x VALUE, or a bundle -abc of flags (the last may take a value). */
 static int take_short(const struct opt *tab, int argc, char **argv, int *i, void *ctx,
-		      struct err *e)
+		      struct opt_fail *f, struct err *e)
 {
 	const char *s = argv[*i] + 1;
+	int w = *i;
 	for (; *s; s++) {
 		const struct opt *o = find_short(tab, *s);
-		if (!o) {
-			if (s == argv[*i] + 1)
-				return err_set(e, CRUMB_EINVAL, "unknown option '%s'", argv[*i]);
-			return err_set(e, CRUMB_EINVAL, "unknown option '-%c' in '%s'", *s,
-				       argv[*i]);
-		}
+		if (!o && s == argv[w] + 1)
+			return fail(f, OPT_WHY_UNKNOWN, w,
+				    err_set(e, CRUMB_EINVAL, "unknown option '%s'", argv[w]));
+		if (!o)
+			return fail(
+			    f, OPT_WHY_UNKNOWN, w,
+			    err_set(e, CRUMB_EINVAL, "unknown option '-%c' in '%s'", *s, argv[w]));
 		if (!takes_value(o)) {
-			int r = apply(o, NULL, ctx, e);
+			int r = apply_at(o, NULL, ctx, f, w, e);
 			if (r < 0)
 				return r;
 			continue;
 		}
 		if (s[1])
-			return apply(o, s + 1, ctx, e);
+			return apply_at(o, s + 1, ctx, f, w, e);
 		if (*i + 1 >= argc)
-			return err_set(e, CRUMB_EINVAL, "-%c needs a value", o->sh);
-		return apply(o, argv[++*i], ctx, e);
+			return fail(f, OPT_WHY_MISSING, w,
+				    err_set(e, CRUMB_EINVAL, "-%c needs a value", o->sh));
+		return apply_at(o, argv[++*i], ctx, f, w, e);
 	}
 	return 0;
 }
 
-int opt_parse(const struct opt *tab, unsigned flags, int argc, char **argv, void *ctx,
-	      struct strlist *args, struct err *e)
+/* The rest of argv from i on, verbatim. */
+static void push_rest(struct strlist *args, int argc, char **argv, int i)
 {
+	for (; i < argc; i++)
+		strlist_push(args, argv[i]);
+}
+
+int opt_parse_at(const struct opt *tab, unsigned flags, int argc, char **argv, void *ctx,
+		 struct strlist *args, struct opt_fail *f, struct err *e)
+{
+	struct opt_fail dummy;
 	int own_h = find_short(tab, 'h') != NULL, own_help = find_long(tab, "help", 4) != NULL;
+	if (!f)
+		f = &dummy;
+	fail(f, OPT_WHY_NONE, 0, 0);
 	for (int i = 1; i < argc; i++) {
 		const char *s = argv[i];
 		int r;
 		if (!strcmp(s, "--")) {
 			if (flags & OPT_KEEP_DASHDASH)
 				strlist_push(args, s);
-			for (i++; i < argc; i++)
-				strlist_push(args, argv[i]);
+			push_rest(args, argc, argv, i + 1);
 			return 0;
 		}
 		if (s[0] != '-' || !s[1]) {
@@ -127,18 +162,34 @@ int opt_parse(const struct opt *tab, unsigned flags, int argc, char **argv, void
 				strlist_push(args, s);
 				continue;
 			}
-			for (; i < argc; i++)
-				strlist_push(args, argv[i]);
+			push_rest(args, argc, argv, i);
 			return 0;
 		}
 		if ((!own_h && !strcmp(s, "-h")) || (!own_help && !strcmp(s, "--help")))
 			return OPT_HELP;
-		r = s[1] == '-' ? take_long(tab, argc, argv, &i, ctx, e)
-				: take_short(tab, argc, argv, &i, ctx, e);
+		r = s[1] == '-' ? take_long(tab, argc, argv, &i, ctx, f, e)
+				: take_short(tab, argc, argv, &i, ctx, f, e);
 		if (r < 0)
 			return r;
 	}
 	return 0;
+}
+
+int opt_parse(const struct opt *tab, unsigned flags, int argc, char **argv, void *ctx,
+	      struct strlist *args, struct err *e)
+{
+	return opt_parse_at(tab, flags, argc, argv, ctx, args, NULL, e);
+}
+
+/* One help text, its further lines indented to the column. */
+static void add_help(struct sbuf *out, size_t width, const char *help)
+{
+	const char *nl;
+	while ((nl = strchr(help, '\n')) && nl[1]) {
+		sb_addf(out, "%.*s\n%-*s  ", (int)(nl - help), help, (int)width, "");
+		help = nl + 1;
+	}
+	sb_addf(out, "%s%s", help, nl ? "" : "\n");
 }
 
 void opt_help(const struct opt *tab, struct sbuf *out)
@@ -164,7 +215,8 @@ void opt_help(const struct opt *tab, struct sbuf *out)
 					width = col.len;
 				continue;
 			}
-			sb_addf(out, "%-*s  %s\n", (int)width, col.buf, o->help);
+			sb_addf(out, "%-*s  ", (int)width, col.buf);
+			add_help(out, width, o->help);
 		}
 	}
 	sb_release(&col);

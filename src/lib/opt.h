@@ -82,6 +82,26 @@ enum { OPT_STOP_AT_ARG = 1, OPT_KEEP_DASHDASH = 2 };
 int opt_parse(const struct opt *tab, unsigned flags, int argc, char **argv, void *ctx,
 	      struct strlist *args, struct err *e);
 
+/*
+ * Why opt_parse_at failed, for a verb that words some errors its own way
+ * ("unexpected argument '%s'" with the whole word as the user wrote it).
+ */
+enum opt_why {
+	OPT_WHY_NONE = 0, /* no failure (0 or OPT_HELP returned) */
+	OPT_WHY_UNKNOWN,  /* not an option of the table (or a letter of a bundle that is not) */
+	OPT_WHY_MISSING,  /* the option's value is missing (the last word) */
+	OPT_WHY_UNWANTED, /* a value given to an option that takes none (--rm=1) */
+	OPT_WHY_REFUSED,  /* a callback returned an error (its message is in e) */
+};
+struct opt_fail {
+	enum opt_why why;
+	int word; /* the index in argv of the word that failed; 0 when none did */
+};
+
+/* opt_parse that also fills *f (which may be NULL) when it returns CRUMB_EINVAL. */
+int opt_parse_at(const struct opt *tab, unsigned flags, int argc, char **argv, void *ctx,
+		 struct strlist *args, struct opt_fail *f, struct err *e);
+
 /* "-p" or "--publish" (the long name when there is one): for messages. Static
  * storage for a short name; valid until the next call. */
 const char *opt_label(const struct opt *o);
@@ -89,7 +109,8 @@ const char *opt_label(const struct opt *o);
 /*
  * Appends one line per option with help text to out, in table order:
  *   "  -p, --publish PORT    help"   (columns aligned over the table)
- * so a verb's usage text and its parser come from the same table.
+ * so a verb's usage text and its parser come from the same table. A help text
+ * may hold '\n': each further line is indented to the help column.
  */
 void opt_help(const struct opt *tab, struct sbuf *out);
 

@@ -58,4 +58,88 @@ CRUMB_HOME=$T/empty-store "$CRUMB" kernel path 2>"$T/err"; is $? 1 "kernel path 
 CRUMB_HOME=$T/empty-store "$CRUMB" kernel build --source /no/linux.tar.xz 2>"$T/err"; is $? 1 "kernel build with a missing source exits 1"
 check "... one-line error" one_line_error "$T/err"
 ls "$T/empty-store/kernels" 2>/dev/null | grep -q . ; is $? 1 "... and leaves no kernel behind"
+# One parser for every verb (src/lib/opt.h): `crumb help VERB` is `VERB --help` (the options'
+# lines come from the verb's table), every documented option is listed, and usage errors keep
+# their one-line wording and status 2.
+for v in build run ps stop kill logs rm volume images inspect tag rmi prune import pack mkfs fs kernel ldd help version; do
+	"$CRUMB" help "$v" >"$T/help" 2>&1; st=$?
+	"$CRUMB" "$v" --help >"$T/dashhelp" 2>&1
+	"$CRUMB" "$v" -h >"$T/h" 2>&1
+	[ $st -eq 0 ] && cmp -s "$T/help" "$T/dashhelp" && cmp -s "$T/help" "$T/h"
+	ok $? "crumb help $v = $v --help = $v -h"
+done
+# documented VERB OPTION...: each OPTION is in `crumb help VERB`
+documented() {
+	v=$1
+	shift
+	"$CRUMB" help "$v" >"$T/help"
+	for o in "$@"; do
+		grep -q -- "$o\b" "$T/help" || { diag "crumb help $v lacks $o"; return 1; }
+	done
+}
+check "build documents its options" documented build -t --tag -f --file --build-arg --target \
+	--no-cache --network --kernel --allow-host -q --quiet
+check "images documents its options" documented images -q --digests --verify
+check "import documents its options" documented import -t --tag --kernel --rootfs \
+	--config-json --entrypoint --cmd -e --env -w --workdir -u --user -p --expose -l --label
+check "ps documents its options" documented ps -a --all -q --quiet
+check "stop documents -t" documented stop -t --time
+check "kill documents -s" documented kill -s --signal
+check "logs documents -f" documented logs -f --follow
+check "rm documents -f" documented rm -f --force
+check "rmi documents -f" documented rmi -f --force
+check "kernel documents build's options" documented kernel -v -j --source --fragment
+"$CRUMB" ps --all --quiet >/dev/null; ok $? "ps --all --quiet"
+"$CRUMB" ps -aq >/dev/null; ok $? "ps -aq"
+"$CRUMB" images --quiet --digests >/dev/null; ok $? "images --quiet --digests"
+# usage VERB-ARGS... -- WANT: exit status 2 and exactly this one line on stderr
+usage() {
+	a=
+	while [ "$1" != -- ]; do a="$a '$1'"; shift; done
+	eval "\"\$CRUMB\" $a" >/dev/null 2>"$T/err"
+	is "$?:$(cat "$T/err")" "2:crumb: $2 (see 'crumb help $3')" "crumb$a: $2"
+}
+usage ps -x -- "ps: unexpected '-x'" ps
+usage ps --all=1 -- "ps: unexpected '--all=1'" ps
+usage ps foo -- "ps: unexpected 'foo'" ps
+usage images -x -- "images: unexpected argument '-x'" images
+usage images foo -- "images: unexpected argument 'foo'" images
+usage prune -x -- "prune: unexpected argument '-x'" prune
+usage inspect -- "inspect: no IMAGE given" inspect
+usage inspect -x -- "inspect: unknown option '-x'" inspect
+usage tag a -- "tag: want SOURCE and NEWREF" tag
+usage rmi -x -- "rmi: unknown option '-x'" rmi
+usage rmi -f -- "rmi: no IMAGE given" rmi
+usage import --kernel k -- "import: -t NAME[:TAG], --kernel FILE and --rootfs FILE are required" import
+usage import -x -- "import: unexpected argument '-x'" import
+usage import --cmd -- "import: --cmd needs a value" import
+usage import -e X -- "import: -e X: want NAME=VALUE" import
+usage import -p 99999 -- "import: -p 99999: want PORT[/tcp|udp|sctp]" import
+usage import --entrypoint '[1]' -- "import: --entrypoint: not a JSON array of strings" import
+usage build -- "build: missing CONTEXT (a directory, e.g. '.')" build
+usage build a b -- "build: one CONTEXT directory only ('a' and 'b')" build
+usage build --bogus=1 . -- "build: unknown option '--bogus=1'" build
+usage build -t -- "build: -t needs a value" build
+usage build --network host . -- "build: --network host: want default or none" build
+usage build --build-arg =x . -- "build: --build-arg =x: want NAME[=VALUE]" build
+usage build --allow-host= . -- "build: --allow-host needs a path" build
+usage stop -- "stop: name a VM" stop
+usage stop -t abc x -- "stop: -t abc: want seconds" stop
+usage stop --time -- "stop: --time needs a value" stop
+usage kill -s HUP x -- "kill: -s HUP: want KILL, TERM or INT" kill
+usage kill -q -- "kill: unknown option '-q'" kill
+usage logs -- "logs: name a VM" logs
+usage logs a b -- "logs: one VM at a time" logs
+usage logs -x -- "logs: unknown option '-x'" logs
+usage rm -x -- "rm: unknown option '-x'" rm
+usage volume -- "volume: ls or rm?" volume
+usage volume ls x -- "volume: want 'ls' or 'rm NAME...'" volume
+usage kernel -x -- "kernel: unknown subcommand or argument '-x'" kernel
+usage kernel ls x -- "kernel: unknown subcommand or argument 'x'" kernel
+usage kernel build -j 0 -- "kernel: bad -j value '0'" kernel
+usage kernel build -x -- "kernel: unexpected argument '-x'" kernel
+usage ldd -x -- "ldd: unknown option '-x'" ldd
+usage help -x -- "help: unknown command '-x'" help
+usage help a b -- "help: too many arguments" help
+usage version x -- "version: unexpected argument 'x'" version
 done_testing

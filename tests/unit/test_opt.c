@@ -114,6 +114,38 @@ int main(void)
 	is_int(parse("--cpus=3", 0, &x, &a, &e), CRUMB_EINVAL, "callback refuses");
 	is_str(e.msg, "--cpus 3: want 1 or 2", "its message");
 
+	/* opt_parse_at: why and where it failed, for verbs with their own wording */
+	struct opt_fail f;
+	char *av[] = {"verb", "one", "-d", "--rm=1", NULL};
+	struct opt ftab[] = {
+	    OPT_FLAG_('d', NULL, &x.d, NULL),
+	    OPT_FLAG_(0, "rm", &x.rm, NULL),
+	    OPT_CALL_('c', "cpus", set_cpus, "N", NULL),
+	    OPT_END_,
+	};
+	strlist_release(&a);
+	is_int(opt_parse_at(ftab, 0, 4, av, &x, &a, &f, &e), CRUMB_EINVAL, "parse_at fails");
+	ok(f.why == OPT_WHY_UNWANTED && f.word == 3,
+	   "a flag's value: OPT_WHY_UNWANTED at its word");
+	av[3] = "--bogus=1";
+	is_int(opt_parse_at(ftab, 0, 4, av, &x, &a, &f, &e), CRUMB_EINVAL, "unknown");
+	ok(f.why == OPT_WHY_UNKNOWN && f.word == 3, "OPT_WHY_UNKNOWN at its word");
+	av[3] = "-dx";
+	opt_parse_at(ftab, 0, 4, av, &x, &a, &f, &e);
+	ok(f.why == OPT_WHY_UNKNOWN && f.word == 3, "an unknown letter in a bundle");
+	av[2] = "-c";
+	av[3] = "9";
+	opt_parse_at(ftab, 0, 4, av, &x, &a, &f, &e);
+	ok(f.why == OPT_WHY_REFUSED && f.word == 2, "a callback's refusal: at the option's word");
+	av[3] = NULL;
+	opt_parse_at(ftab, 0, 3, av, &x, &a, &f, &e);
+	ok(f.why == OPT_WHY_MISSING && f.word == 2, "a missing value: OPT_WHY_MISSING");
+	av[2] = "-d";
+	av[3] = "--rm";
+	is_int(opt_parse_at(ftab, 0, 4, av, &x, &a, &f, &e), 0, "success");
+	ok(f.why == OPT_WHY_NONE && f.word == 0, "leaves no failure");
+	is_int(opt_parse_at(ftab, 0, 4, av, &x, &a, NULL, &e), 0, "f may be NULL");
+
 	struct opt tab[] = {
 	    OPT_FLAG_('d', "detach", &x.d, "run in the background"),
 	    OPT_STRING_('m', NULL, &x.mem, "SIZE", "memory"),
@@ -130,6 +162,20 @@ int main(void)
 	       "      --rm            remove\n"
 	       "  -p, --publish PORT  publish\n",
 	       "help lines, aligned, hidden ones left out");
+	struct opt mtab[] = {
+	    OPT_FLAG_('d', "detach", &x.d, "run in the\nbackground\n"),
+	    OPT_STRING_(0, "tag", &x.tag, "NAME", "one\ntwo\nthree"),
+	    OPT_END_,
+	};
+	sb_reset(&h);
+	opt_help(mtab, &h);
+	is_str(h.buf,
+	       "  -d, --detach    run in the\n"
+	       "                  background\n"
+	       "      --tag NAME  one\n"
+	       "                  two\n"
+	       "                  three\n",
+	       "a help text's further lines are indented to the column");
 	sb_release(&h);
 	strlist_release(&a);
 	strlist_release(&x.pub);
