@@ -844,12 +844,15 @@ static int parse_flags(int argc, char **argv, struct fsflags *f, struct strlist 
 					 OPT_CALL0_('s', NULL, take_flag, NULL),
 					 OPT_FLAG_(0, "force", &vopts.force, NULL),
 					 OPT_END_};
+	struct opt_fail why;
 	int end = options_end(argc, argv, f->verb);
-	int r = opt_parse(tab, OPT_STOP_AT_ARG, end - 1, argv + 1, f, args, e);
-	const char *u = "unknown option '-";
-	if (r < 0 && (!strncmp(e->msg, u, strlen(u)) || strstr(e->msg, " takes no value")))
-		err_set(e, r, "%s: unknown option -%c", f->verb,
-			strncmp(e->msg, u, strlen(u)) ? '-' : e->msg[strlen(u)]);
+	int r = opt_parse_at(tab, OPT_STOP_AT_ARG, end - 1, argv + 1, f, args, &why, e);
+	if (r < 0 && (why.why == OPT_WHY_UNKNOWN || why.why == OPT_WHY_UNWANTED)) {
+		/* the first letter no verb takes; '-' for a long option */
+		const char *w = argv[1 + why.word];
+		size_t k = w[1] == '-' ? 0 : 1 + strspn(w + 1, "lRdrpfs");
+		err_set(e, r, "%s: unknown option -%c", f->verb, k ? w[k] : '-');
+	}
 	for (int i = end; r == 0 && i < argc; i++)
 		strlist_push(args, argv[i]);
 	return r;

@@ -202,25 +202,9 @@ static int take_inodes(const struct opt *o, const char *v, void *ctx, struct err
 	return 0;
 }
 
-/* opt_parse names an unknown long option without its "=VALUE"; mkfs always named the
- * whole argument. */
-static void whole_unknown(int argc, char **argv, struct err *e)
-{
-	const char *u = "unknown option '--";
-	size_t at = strlen(u) - 2; /* where the quoted name starts */
-	if (strncmp(e->msg, u, strlen(u)))
-		return;
-	size_t n = strlen(e->msg) - at - 1; /* the name without the closing quote */
-	for (int i = 1; i < argc; i++)
-		if (!strncmp(argv[i], e->msg + at, n) && argv[i][n] == '=') {
-			const char *a = argv[i];
-			err_set(e, CRUMB_EINVAL, "unknown option '%s'", a);
-			return;
-		}
-}
-
-/* The options into m; 0, OPT_HELP, or an exit status after a usage error. */
-static int mkfs_parse(int argc, char **argv, struct mkfs_args *m)
+/* The options into m: 0 to carry on, or 1 when cmd_parse's *status (after --help, or a usage
+ * error) is what mkfs returns. */
+static int mkfs_parse(int argc, char **argv, struct mkfs_args *m, int *status)
 {
 	const struct opt tab[] = {
 	    OPT_STRING_('t', "type", &m->type, "TYPE", NULL),
@@ -232,15 +216,9 @@ static int mkfs_parse(int argc, char **argv, struct mkfs_args *m)
 	    OPT_STRING_(0, "compress", &m->compress, "C", NULL),
 	    OPT_END_,
 	};
-	struct err e = {0};
-	int r = opt_parse(tab, 0, argc, argv, m, &m->args, &e);
-	if (r == OPT_HELP)
-		return OPT_HELP;
-	if (r < 0) {
-		whole_unknown(argc, argv, &e);
-		return cmd_usage_error("mkfs", "%s", e.msg);
-	}
-	return 0;
+	/* no help lines: usage_mkfs lists the options itself */
+	struct cmd_opts p = {.verb = "mkfs", .tab = tab, .ctx = m};
+	return cmd_parse(&p, argc, argv, &m->args, status);
 }
 
 /* --owner UID:GID into m; 0 or -1. */
@@ -356,10 +334,10 @@ static int mkfs_run(const struct mkfs_args *m)
 int cmd_mkfs(int argc, char **argv)
 {
 	struct mkfs_args m = {.type = "ext4", .args = STRLIST_INIT, .comp = COMPRESS_NONE};
-	int r = mkfs_parse(argc, argv, &m);
-	if (r == OPT_HELP)
-		r = cmd_print_usage("mkfs");
-	else if (r == 0 && (r = mkfs_check(&m)) == 0)
+	int r;
+	if (mkfs_parse(argc, argv, &m, &r))
+		return r;
+	if ((r = mkfs_check(&m)) == 0)
 		r = mkfs_run(&m);
 	strlist_release(&m.args);
 	return r;
