@@ -305,12 +305,18 @@ static int key_user(struct conf_parser *ps, char *val, size_t vlen)
 	return 0;
 }
 
+/* A value of 1..max bytes for *slot: "KEY must be 1..MAX bytes" when not. */
+static int conf_text(struct conf_parser *ps, const char **slot, char *val, size_t vlen, int max)
+{
+	if (vlen == 0 || vlen > (size_t)max)
+		return ps_fail(ps, "%.*s must be 1..%d bytes", (int)ps->klen, ps->key, max);
+	*slot = val;
+	return 0;
+}
+
 static int key_hostname(struct conf_parser *ps, char *val, size_t vlen)
 {
-	if (vlen == 0 || vlen > CONF_HOSTNAME_MAX)
-		return ps_fail(ps, "hostname must be 1..%d bytes", CONF_HOSTNAME_MAX);
-	ps->c->hostname = val;
-	return 0;
+	return conf_text(ps, &ps->c->hostname, val, vlen, CONF_HOSTNAME_MAX);
 }
 
 static int conf_seen_any(const struct conf_parser *ps, unsigned flag);
@@ -425,10 +431,7 @@ static int key_tty(struct conf_parser *ps, char *val, size_t vlen)
 
 static int key_term(struct conf_parser *ps, char *val, size_t vlen)
 {
-	if (vlen == 0 || vlen > CONF_TERM_MAX)
-		return ps_fail(ps, "term must be 1..%d bytes", CONF_TERM_MAX);
-	ps->c->term = val;
-	return 0;
+	return conf_text(ps, &ps->c->term, val, vlen, CONF_TERM_MAX);
 }
 
 /* rows or cols. */

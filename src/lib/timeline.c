@@ -345,27 +345,15 @@ void timeline_table(const struct timeline *tl, struct sbuf *out)
  * our own UTF-8 (phase names) never reaches here (copy_msg). */
 static void xml_text(struct sbuf *out, const char *s)
 {
+	static const char *const entity[256] = {
+	    ['&'] = "&amp;", ['<'] = "&lt;", ['>'] = "&gt;", ['"'] = "&quot;", ['\''] = "&apos;",
+	};
 	for (; *s; s++) {
-		switch (*s) {
-		case '&':
-			sb_adds(out, "&amp;");
-			break;
-		case '<':
-			sb_adds(out, "&lt;");
-			break;
-		case '>':
-			sb_adds(out, "&gt;");
-			break;
-		case '"':
-			sb_adds(out, "&quot;");
-			break;
-		case '\'':
-			sb_adds(out, "&apos;");
-			break;
-		default:
-			if ((unsigned char)*s >= 0x20 || *s == '\n')
-				sb_addc(out, *s);
-		}
+		unsigned char ch = (unsigned char)*s;
+		if (entity[ch])
+			sb_adds(out, entity[ch]);
+		else if (ch >= 0x20 || ch == '\n')
+			sb_addc(out, *s);
 	}
 }
 
