@@ -137,7 +137,9 @@ int cmd_build(int argc, char **argv)
 				r = cmd_usage_error("build", "--build-arg %s: want NAME[=VALUE]", v);
 				goto out;
 			}
-			strlist_push(&args, v);
+			/* K alone takes its value from crumb's environment (Docker's rule) */
+			const char *ev = strchr(v, '=') ? NULL : getenv(v);
+			strlist_push_owned(&args, ev ? xasprintf("%s=%s", v, ev) : xstrdup(v));
 		} else if ((v = opt_pair(NULL, "--target", argc, argv, &i, &bad))) {
 			o.target = v;
 		} else if ((v = opt_pair(NULL, "--kernel", argc, argv, &i, &bad))) {
@@ -208,7 +210,7 @@ int cmd_build(int argc, char **argv)
 		cmd_error("build: --kernel %s: no such file", o.kernel);
 		goto out;
 	}
-	if (rootfs_find_init(&init, &e) < 0 || store_root(&root, &e) < 0 ||
+	if (rootfs_find_init(cmd_env(), &init, &e) < 0 || store_root(cmd_env(), &root, &e) < 0 ||
 	    oci_open(root, &s, &e) < 0) {
 		cmd_error_err(&e);
 		goto out;

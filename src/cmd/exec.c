@@ -89,7 +89,7 @@ int exec_opts_pack(const struct exec_opts *o, const char *out, unsigned long lon
 	struct tree t;
 	char *init = NULL;
 	int r;
-	if (rootfs_find_init(&init, &e) < 0) {
+	if (rootfs_find_init(cmd_env(), &init, &e) < 0) {
 		cmd_error_err(&e);
 		return EXIT_FAIL;
 	}

@@ -134,7 +134,7 @@ int cmd_kernel(int argc, char **argv)
 		return cmd_print_usage("kernel");
 	char *store;
 	struct err e = {0};
-	if (store_root(&store, &e) < 0) {
+	if (store_root(cmd_env(), &store, &e) < 0) {
 		cmd_error_err(&e);
 		return EXIT_FAIL;
 	}

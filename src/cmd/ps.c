@@ -74,7 +74,7 @@ static int vm_dir(const char *name, char **dir, struct vmstate *st)
 		cmd_error("%s", e.msg);
 		return -1;
 	}
-	if (vmstate_root(&root, &e) < 0) {
+	if (vmstate_root(cmd_env(), &root, &e) < 0) {
 		cmd_error_err(&e);
 		return -1;
 	}
@@ -124,7 +124,7 @@ int cmd_ps(int argc, char **argv)
 	struct err e = {0};
 	char *root;
 	struct strlist names = STRLIST_INIT;
-	if (vmstate_root(&root, &e) < 0 || vmstate_list(root, &names, &e) < 0) {
+	if (vmstate_root(cmd_env(), &root, &e) < 0 || vmstate_list(root, &names, &e) < 0) {
 		cmd_error_err(&e);
 		return EXIT_FAIL;
 	}
@@ -434,7 +434,7 @@ int cmd_volume(int argc, char **argv)
 				: cmd_print_usage("volume");
 	struct err e = {0};
 	char *store;
-	if (store_root(&store, &e) < 0) {
+	if (store_root(cmd_env(), &store, &e) < 0) {
 		cmd_error_err(&e);
 		return EXIT_FAIL;
 	}

@@ -283,10 +283,10 @@ static int is_ext_image(const char *path, struct err *e)
 
 static char *make_tmpdir(void)
 {
-	const char *base = getenv("XDG_RUNTIME_DIR");
+	const char *base = cmd_env()->xdg_runtime_dir;
 	struct stat st;
 	if (!base || !*base || stat(base, &st) < 0 || access(base, W_OK) < 0)
-		base = getenv("TMPDIR");
+		base = cmd_env()->tmpdir;
 	if (!base || !*base)
 		base = "/tmp";
 	char *t = xasprintf("%s/crumb-run-XXXXXX", base);
@@ -972,7 +972,7 @@ static void prepare_tty(struct run_ctx *c)
 	if (!a->tty)
 		return;
 	c->cfg.tty = 1;
-	const char *term = getenv("TERM");
+	const char *term = cmd_env()->term;
 	c->cfg.term = xstrdup(term && *term ? term : "xterm");
 	struct winsize ws;
 	if (ioctl(0, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col) {
@@ -1129,7 +1129,7 @@ int cmd_run(int argc, char **argv)
 	a.o.marker_key = c.key;
 
 	/* Everything that can be missing is checked before any work is done. */
-	if (store_root(&c.store, &e) < 0 ||
+	if (store_root(cmd_env(), &c.store, &e) < 0 ||
 	    (a.vc.vmm == VMM_QEMU ? vm_find_qemu(NULL, &c.qemu, &e)
 				  : vm_alt_find(a.vc.vmm, &c.qemu, &e)) < 0)
 		goto fail;
@@ -1210,7 +1210,7 @@ int cmd_run(int argc, char **argv)
 	 * nothing for 'crumb ps' to misreport. Refuse now what it cannot do. */
 	if (a.vc.vmm != VMM_QEMU && vm_alt_check(&a.vc, 1, &e) < 0)
 		goto fail;
-	if (a.vc.vmm == VMM_QEMU && vmstate_root(&root, &e) == 0 &&
+	if (a.vc.vmm == VMM_QEMU && vmstate_root(cmd_env(), &root, &e) == 0 &&
 	    strlen(root) + (a.name ? strlen(a.name) : 32) + sizeof("//qmp.sock") <=
 		sizeof(((struct sockaddr_un *)0)->sun_path)) {
 		if (vmstate_create(root, a.name, c.name, &c.dir, &c.lock_fd, &e) < 0) {

@@ -284,8 +284,8 @@ static const char *lookup_var(void *ctx, const char *name)
 	return v ? v : kv_get(&l->st->args, name);
 }
 
-/* The value a build arg gives NAME: 1 and *v set when given (K=V, or K alone
- * taking the value from crumb's environment), else 0. */
+/* The value a build arg gives NAME: 1 and *v set when given as K=V, else 0
+ * (K alone, unset in crumb's environment: consumed, but no value). */
 static int build_arg(struct builder *b, const char *name, const char **v)
 {
 	const struct strlist *l = b->o->build_args;
@@ -294,7 +294,7 @@ static int build_arg(struct builder *b, const char *name, const char **v)
 		if (!strncmp(l->v[i], name, n) && (l->v[i][n] == '=' || !l->v[i][n])) {
 			if (!strlist_has(&b->used_args, name))
 				strlist_push(&b->used_args, name);
-			*v = l->v[i][n] == '=' ? l->v[i] + n + 1 : getenv(name);
+			*v = l->v[i][n] == '=' ? l->v[i] + n + 1 : NULL;
 			return *v != NULL;
 		}
 	}

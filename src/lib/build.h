@@ -25,7 +25,8 @@ typedef void build_event_fn(void *ctx, const struct build_event *ev);
 struct build_opts {
 	const char *context;	     /* directory COPY/ADD read from */
 	const char *file;	     /* the Crumbfile */
-	const struct strlist *build_args; /* "K=V" (or "K": from the environment) */
+	const struct strlist *build_args; /* "K=V"; "K" alone: consumed, with no value
+					     (cmd/ turns K set in its environment into K=V) */
 	const char *target;	     /* stage to build, NULL: the last */
 	const char *tag;	     /* reference to point at the image, or NULL */
 	int no_cache;

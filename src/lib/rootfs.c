@@ -279,13 +279,13 @@ int rootfs_exec(struct tree *t, const struct exec_spec *s, struct err *e)
 	return r;
 }
 
-int rootfs_find_init(char **out, struct err *e)
+int rootfs_find_init(const struct hostenv *env, char **out, struct err *e)
 {
-	const char *env = getenv("CRUMB_INIT");
-	if (env && *env) {
-		if (access(env, R_OK) < 0)
-			return err_errno(e, CRUMB_ENOENT, "CRUMB_INIT=%s", env);
-		*out = xstrdup(env);
+	const char *given = env ? env->crumb_init : NULL;
+	if (given && *given) {
+		if (access(given, R_OK) < 0)
+			return err_errno(e, CRUMB_ENOENT, "CRUMB_INIT=%s", given);
+		*out = xstrdup(given);
 		return 0;
 	}
 	char self[PATH_MAX];

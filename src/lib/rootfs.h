@@ -2,6 +2,7 @@
 #ifndef CRUMB_ROOTFS_H
 #define CRUMB_ROOTFS_H
 
+#include "hostenv.h"
 #include "tree.h"
 
 /* Where crumb-init lives in the guest; the kernel is told rdinit= this. */
@@ -40,8 +41,8 @@ int rootfs_add_closure(struct tree *t, const char *hostpath, struct err *e);
  * absent, and crumb-init (host path init) at ROOTFS_INIT_PATH. */
 int rootfs_add_base(struct tree *t, const char *init, struct err *e);
 
-/* Finds crumb-init: $CRUMB_INIT, next to the running crumb binary, or the
- * install dir. *out is malloc'd. */
-int rootfs_find_init(char **out, struct err *e);
+/* Finds crumb-init: env's CRUMB_INIT (env may be NULL), next to the running
+ * crumb binary, or the install dir. *out is malloc'd. */
+int rootfs_find_init(const struct hostenv *env, char **out, struct err *e);
 
 #endif

@@ -55,7 +55,7 @@ static int find_program(const char *given, const char *env, const char *dflt, co
 		*out = xstrdup(want);
 		return 0;
 	}
-	if ((*out = path_lookup(want)))
+	if ((*out = path_lookup(want, getenv("PATH"))))
 		return 0;
 	return err_set(e, CRUMB_ENOENT, "%s not found in PATH%s", want, not_found);
 }

@@ -47,7 +47,7 @@ int vm_alt_find(enum vm_vmm v, char **out, struct err *e)
 		*out = xstrdup(want);
 		return 0;
 	}
-	if ((*out = path_lookup(want)))
+	if ((*out = path_lookup(want, getenv("PATH"))))
 		return 0;
 	return err_set(e, CRUMB_ENOENT,
 		       "--vmm %s: %s not found in PATH (not in Debian's archive: install a release "
