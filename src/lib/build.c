@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
-#include <jansson.h>
 #include <limits.h>
 #include <openssl/evp.h>
 #include <signal.h>
@@ -483,24 +482,7 @@ static int from_layout(struct builder *b, struct bstage *st, const char *dir, st
 	if (r < 0)
 		return r;
 	struct oci_image im = {0};
-	/* Its first manifest, tagged or not (skopeo copy without a name writes no tag). */
-	char *ipath = xasprintf("%s/index.json", dir);
-	struct sbuf idx = SBUF_INIT;
-	json_t *root = NULL;
-	const char *digest = NULL;
-	if ((r = read_file(ipath, 4 << 20, &idx, e)) == 0) {
-		root = json_loadb(idx.buf, idx.len, 0, NULL);
-		digest = json_string_value(
-		    json_object_get(json_array_get(json_object_get(root, "manifests"), 0), "digest"));
-		if (!digest)
-			r = err_set(e, CRUMB_ENOENT, "%s: the OCI layout holds no image", dir);
-	}
-	if (r == 0)
-		r = oci_image_resolve(ls, digest, &im, e);
-	json_decref(root);
-	sb_release(&idx);
-	free(ipath);
-	if (r < 0)
+	if ((r = oci_image_first(ls, &im, e)) < 0)
 		goto out;
 	char *iname = im.ref ? xasprintf("image oci:%s:%s", dir, im.ref)
 			     : xasprintf("image oci:%s@%s", dir, im.manifest.digest);

@@ -1517,6 +1517,26 @@ int oci_image_resolve(struct oci_store *s, const char *name, struct oci_image *o
 	return r;
 }
 
+int oci_image_first(struct oci_store *s, struct oci_image *out, struct err *e)
+{
+	json_t *idx;
+	memset(out, 0, sizeof(*out));
+	oci_config_init(&out->cfg);
+	int r = index_load(s, &idx, e);
+	if (r < 0)
+		return r;
+	/* index_load checked every entry's digest */
+	const char *dg = json_string_value(
+	    json_object_get(json_array_get(json_object_get(idx, "manifests"), 0), "digest"));
+	char *digest = dg ? xstrdup(dg) : NULL;
+	json_decref(idx);
+	if (!digest)
+		return err_set(e, CRUMB_ENOENT, "%s: the OCI layout holds no image", s->root);
+	r = oci_image_resolve(s, digest, out, e);
+	free(digest);
+	return r;
+}
+
 void oci_entries_free(struct oci_entry *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {

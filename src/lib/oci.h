@@ -194,6 +194,13 @@ void oci_image_release(struct oci_image *im);
  * (then manifest is that one); Docker schema 2 manifests are read like OCI ones.
  * CRUMB_ENOENT ("no image 'x' in the store (ROOT)") when there is none. */
 int oci_image_resolve(struct oci_store *s, const char *name, struct oci_image *out, struct err *e);
+/* The image of the index's first manifest, tagged or not (skopeo copy without
+ * a name writes no tag), read as oci_image_resolve reads its digest (ref: the
+ * first tag of that manifest, or NULL); for FROM an OCI layout directory,
+ * opened with oci_open_existing. CRUMB_ENOENT "ROOT: the OCI layout holds no
+ * image" when the index lists none; a malformed index.json is CRUMB_EFORMAT.
+ * out is released with oci_image_release, also after an error. */
+int oci_image_first(struct oci_store *s, struct oci_image *out, struct err *e);
 
 /* Checks every layer of im with oci_blob_verify (its manifest and config were
  * checked when it was resolved), naming im by its ref, else its digest. A
