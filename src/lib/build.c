@@ -505,6 +505,86 @@ out:
 	return r;
 }
 
+/* A file: a docker archive (its layers in order, with whiteouts, and its
+ * config), else a root filesystem archive (cpio or tar, any compression). */
+static int from_file(struct builder *b, struct bstage *st, const char *p, struct err *e)
+{
+	char hex[65] = "";
+	struct import_opts io = {.keep_owner = 1};
+	struct sbuf cfg = SBUF_INIT;
+	struct strlist layers = STRLIST_INIT, names = STRLIST_INIT;
+	int r, docker = 0;
+	char *dir = xasprintf("%s/docker-%d", b->tmp, ++b->tmpn);
+	if ((r = hash_file(p, hex, e)) == 0 && (r = mkdir_p(dir, 0700, e)) == 0)
+		r = docker = docker_archive_members(p, dir, 0, &cfg, &layers, &names, e);
+	free(dir);
+	for (size_t k = 0; docker == 1 && k < layers.n; k++) {
+		struct import_opts lo = {.keep_owner = 1, .whiteouts = 1, .name = names.v[k]};
+		if ((r = import_archive(&st->tree, layers.v[k], &lo, e)) < 0)
+			break;
+		r = 1;
+	}
+	strlist_release(&names);
+	if (r == 1) {
+		struct oci_config oc;
+		oci_config_init(&oc);
+		if ((r = oci_config_parse(cfg.buf, cfg.len, &oc, e)) == 0)
+			config_copy(&st->cfg, &oc);
+		oci_config_release(&oc);
+	} else if (r == 0) {
+		r = import_archive(&st->tree, p, &io, e);
+	}
+	/* Layers imported from compressed tars were copied into the tree; plain ones are referenced. */
+	strlist_release(&layers);
+	sb_release(&cfg);
+	memset(st->key, 0, sizeof(st->key));
+	chain(st->key, "FROM file", hex);
+	return r;
+}
+
+/* FROM PATH: inside the context, as COPY's sources (confine.h): an OCI layout
+ * directory or a file. */
+static int from_path(struct builder *b, struct bstage *st, const struct spec_instr *i,
+		     const char *img, struct err *e)
+{
+	char *p = NULL;
+	struct stat sb;
+	int r = confine_path(b->ctxreal, img, &p, e);
+	if (r == CRUMB_EUNSAFE)
+		r = at_err(i, e, r);
+	else if (r < 0 || stat(p, &sb) < 0)
+		r = at(i, e, CRUMB_ENOENT,
+		       "FROM %s: no stage, stored image or file of that name (crumb does not pull "
+		       "from registries; see 'crumb images')",
+		       img);
+	else if (S_ISDIR(sb.st_mode) &&
+		 ((r = confine_links(b->ctxreal, p, e)) < 0 || (r = from_layout(b, st, p, e)) < 0))
+		r = at_err(i, e, r);
+	else if (!S_ISDIR(sb.st_mode) && (r = from_file(b, st, p, e)) < 0)
+		r = at_err(i, e, r);
+	free(p);
+	return r;
+}
+
+/* FROM an earlier stage named AS name: 1 when there is one (or an error), else 0. */
+static int from_stage(struct builder *b, struct bstage *st, const struct spec_instr *i,
+		      const char *name, struct err *e)
+{
+	for (struct bstage *o = b->st; o < st; o++)
+		if (o->name && !strcmp(o->name, name)) {
+			int r = tree_copy(&st->tree, "/", &o->tree, "/", 0, e);
+			if (r < 0)
+				return at_err(i, e, r);
+			config_copy(&st->cfg, &o->cfg);
+			strlist_copy(&st->shell, &o->shell);
+			memcpy(st->key, o->key, sizeof(st->key));
+			chain(st->key, "FROM stage", o->name);
+			return 1;
+		}
+	return 0;
+}
+
+/* FROM: scratch, an earlier stage, a stored image, else a path. */
 static int do_from(struct builder *b, struct bstage *st, const struct spec_instr *i,
 		   struct spec_eval *v, struct err *e)
 {
@@ -519,16 +599,8 @@ static int do_from(struct builder *b, struct bstage *st, const struct spec_instr
 		chain(st->key, "FROM", "scratch");
 		return 0;
 	}
-	for (struct bstage *o = b->st; o < st; o++)
-		if (o->name && !strcmp(o->name, img)) {
-			if ((r = tree_copy(&st->tree, "/", &o->tree, "/", 0, e)) < 0)
-				return at_err(i, e, r);
-			config_copy(&st->cfg, &o->cfg);
-			strlist_copy(&st->shell, &o->shell);
-			memcpy(st->key, o->key, sizeof(st->key));
-			chain(st->key, "FROM stage", o->name);
-			return 0;
-		}
+	if ((r = from_stage(b, st, i, img, e)) != 0)
+		return r < 0 ? r : 0;
 	int pathlike = strchr(img, '/') || img[0] == '.' || strstr(img, ".tar");
 	if (!pathlike) {
 		if ((r = from_image(b, st, img, &found, e)) < 0)
@@ -536,57 +608,7 @@ static int do_from(struct builder *b, struct bstage *st, const struct spec_instr
 		if (found)
 			return 0;
 	}
-	/* A path: inside the context, as COPY's sources (confine.h). */
-	char *p = NULL;
-	struct stat sb;
-	if ((r = confine_path(b->ctxreal, img, &p, e)) == CRUMB_EUNSAFE) {
-		r = at_err(i, e, r);
-	} else if (r < 0 || stat(p, &sb) < 0) {
-		r = at(i, e, CRUMB_ENOENT,
-		       "FROM %s: no stage, stored image or file of that name (crumb does not pull "
-		       "from registries; see 'crumb images')",
-		       img);
-	} else if (S_ISDIR(sb.st_mode)) {
-		if ((r = confine_links(b->ctxreal, p, e)) < 0 || (r = from_layout(b, st, p, e)) < 0)
-			r = at_err(i, e, r);
-	} else {
-		char hex[65];
-		struct import_opts io = {.keep_owner = 1};
-		struct sbuf cfg = SBUF_INIT;
-		struct strlist layers = STRLIST_INIT, names = STRLIST_INIT;
-		int docker = 0;
-		char *dir = xasprintf("%s/docker-%d", b->tmp, ++b->tmpn);
-		if ((r = hash_file(p, hex, e)) == 0 && (r = mkdir_p(dir, 0700, e)) == 0)
-			r = docker = docker_archive_members(p, dir, 0, &cfg, &layers, &names, e);
-		free(dir);
-		/* A docker archive: its layers in order, with whiteouts, and its config. */
-		for (size_t k = 0; docker == 1 && k < layers.n; k++) {
-			struct import_opts lo = {
-			    .keep_owner = 1, .whiteouts = 1, .name = names.v[k]};
-			if ((r = import_archive(&st->tree, layers.v[k], &lo, e)) < 0)
-				break;
-			r = 1;
-		}
-		strlist_release(&names);
-		if (r == 1) {
-			struct oci_config oc;
-			oci_config_init(&oc);
-			if ((r = oci_config_parse(cfg.buf, cfg.len, &oc, e)) == 0)
-				config_copy(&st->cfg, &oc);
-			oci_config_release(&oc);
-		} else if (r == 0) {
-			r = import_archive(&st->tree, p, &io, e);
-		}
-		/* Layers imported from compressed tars were copied into the tree; plain ones are referenced. */
-		strlist_release(&layers);
-		sb_release(&cfg);
-		if (r < 0)
-			r = at_err(i, e, r);
-		memset(st->key, 0, sizeof(st->key));
-		chain(st->key, "FROM file", hex);
-	}
-	free(p);
-	return r;
+	return from_path(b, st, i, img, e);
 }
 
 /* ---- .dockerignore ---- */
@@ -867,178 +889,230 @@ static int host_node(struct tree_node *n, const char *path, void *ctx)
 						  : 0;
 }
 
-static int do_copy(struct builder *b, struct bstage *st, const struct spec_instr *i,
-		   struct spec_eval *v, struct err *e)
-{
-	int add = i->kind == SPEC_ADD, r = 0;
-	int host = v->from && !strcmp(v->from, "host");
-	struct bstage *from = NULL;
+/* One COPY/ADD being carried out: each source goes into tmp at its final path;
+ * tmp is hashed, then merged into the stage. */
+struct copy {
+	struct builder *b;
+	struct bstage *st;
+	const struct spec_instr *i;
+	struct spec_eval *v;
+	int add, host;
+	struct bstage *from; /* --from=STAGE */
+	char *dest;	     /* the destination, without trailing "/" or "/." */
+	int dir_dest;	     /* dest is a directory the sources go into */
 	struct tree tmp, deps; /* what lands at dest; --deps libraries at their own paths */
-	tree_init(&tmp);
-	tree_init(&deps);
-	if (v->from && !host) {
-		char *end;
-		long idx = strtol(v->from, &end, 10);
-		for (struct bstage *o = b->st; o < st; o++)
-			if ((o->name && !strcmp(o->name, v->from)) ||
-			    (!*end && idx == (long)(o - b->st)))
-				from = o;
-		if (!from)
-			return at(i, e, CRUMB_ENOENT,
-				  "%s --from=%s: no earlier stage of that name (or 'host')",
-				  spec_kind_name(i->kind), v->from);
-	}
-	char *dest = dest_path(st, v->dest);
+};
+
+/* --from=NAME or --from=INDEX: an earlier stage (NULL for none or host). */
+static int copy_from_stage(struct copy *c, struct err *e)
+{
+	const char *f = c->v->from;
+	if (!f || c->host)
+		return 0;
+	char *end;
+	long idx = strtol(f, &end, 10);
+	for (struct bstage *o = c->b->st; o < c->st; o++)
+		if ((o->name && !strcmp(o->name, f)) || (!*end && idx == (long)(o - c->b->st)))
+			c->from = o;
+	if (!c->from)
+		return at(c->i, e, CRUMB_ENOENT, "%s --from=%s: no earlier stage of that name (or 'host')",
+			  spec_kind_name(c->i->kind), f);
+	return 0;
+}
+
+/* The destination path, and whether it is a directory: "dir/", ".", "dir/.",
+ * several sources, or one that exists (as Docker). */
+static void copy_dest(struct copy *c)
+{
+	char *dest = dest_path(c->st, c->v->dest);
 	struct tree_node *dnode;
-	size_t nsrc = v->src.n + v->nheredoc_src;
-	/* A directory: "dir/", ".", "dir/.", several sources, or one that exists (as Docker). */
+	size_t nsrc = c->v->src.n + c->v->nheredoc_src;
 	size_t dl = strlen(dest);
-	int dir_dest = dest[dl - 1] == '/' || nsrc > 1 || (dl >= 2 && !strcmp(dest + dl - 2, "/.")) ||
-		       ((dnode = tree_lookup(&st->tree, dest, 1)) && dnode->type == TREE_DIR);
+	c->dir_dest = dest[dl - 1] == '/' || nsrc > 1 || (dl >= 2 && !strcmp(dest + dl - 2, "/.")) ||
+		      ((dnode = tree_lookup(&c->st->tree, dest, 1)) && dnode->type == TREE_DIR);
 	while (dl > 1 && (dest[dl - 1] == '/' || (dl >= 2 && !strcmp(dest + dl - 2, "/.")))) {
 		dl -= dest[dl - 1] == '/' ? 1 : 2;
 		dest[dl ? dl : 1] = 0;
 		dl = strlen(dest);
 	}
+	c->dest = dest;
+}
+
+/* Where a source named name lands: dest itself for a directory, else inside a directory dest. */
+static char *copy_target(const struct copy *c, int is_dir, const char *name)
+{
+	return !is_dir && c->dir_dest ? xasprintf("%s/%s", c->dest, basename_of(name))
+				      : xstrdup(c->dest);
+}
+
+/* COPY --from=STAGE src. */
+static int copy_stage_source(struct copy *c, const char *src, struct err *e)
+{
+	struct tree_node *n = tree_lookup(&c->from->tree, src, 1);
+	if (!n)
+		return at(c->i, e, CRUMB_ENOENT, "COPY --from=%s %s: not found in that stage",
+			  c->v->from, src);
+	char *d = copy_target(c, n->type == TREE_DIR, src);
+	int r = tree_copy(&c->tmp, d, &c->from->tree, src, TREE_COPY_FOLLOW, e);
+	free(d);
+	return r < 0 ? at_err(c->i, e, r) : 0;
+}
+
+/* An archive ADD unpacks into dest. */
+static int copy_unpack(struct copy *c, const char *hp, struct err *e)
+{
+	struct import_opts io = {.dest = c->dest, .keep_owner = 1};
+	if (!tree_lookup(&c->tmp, c->dest, 1)) {
+		struct tree_node *dn;
+		tree_add(&c->tmp, c->dest, TREE_DIR, 0755, &dn, e);
+	}
+	return import_archive(&c->tmp, hp, &io, e);
+}
+
+/* One host path hp that source src expanded to: a file or directory of the
+ * context, or (--from=host) a host file the trust rules allow. */
+static int copy_host_path(struct copy *c, const char *src, const char *hp, struct err *e)
+{
+	struct stat sb;
+	int r = 0;
+	if (stat(hp, &sb) < 0)
+		return at(c->i, e, CRUMB_ENOENT, "%s: %s", src, strerror(errno));
+	if (c->add && !c->host && is_archive(hp))
+		return (r = copy_unpack(c, hp, e)) < 0 ? at_err(c->i, e, r) : 0;
+	char *real = realpath(hp, NULL);
+	if (c->host && !real)
+		r = err_errno(e, CRUMB_ENOENT, "%s", hp);
+	else if (c->host)
+		r = confine_host(real, &c->b->allow, e);
+	if (r < 0) {
+		free(real);
+		return at(c->i, e, r, "COPY --from=host %s: %s", src, e->msg);
+	}
+	const char *from = real ? real : hp;
+	char *d = copy_target(c, S_ISDIR(sb.st_mode), hp);
+	r = tree_add_host(&c->tmp, from, d, e);
+	if (r == 0 && !c->host)
+		r = drop_ignored(c->b, &c->tmp, d, from, e);
+	if (r == 0 && c->v->deps)
+		r = add_deps(&c->deps, from, 0, e);
+	free(real);
+	free(d);
+	return r < 0 ? at_err(c->i, e, r) : 0;
+}
+
+/* A source from the context (or the host): its expansion, each path in turn. */
+static int copy_context_source(struct copy *c, const char *src, struct err *e)
+{
 	struct strlist paths = STRLIST_INIT;
-	struct hasher h;
-	h_init(&h);
-	char key[65];
-	/* Each source goes into tmp at its final path; tmp is hashed, then merged. */
-	for (size_t k = 0; r == 0 && k < v->src.n; k++) {
-		const char *src = v->src.v[k];
-		if (add && (!strncmp(src, "http://", 7) || !strncmp(src, "https://", 8) ||
-			    !strncmp(src, "git@", 4))) {
-			r = at(i, e, CRUMB_EUNSUPP,
+	int r = context_sources(c->b, src, &paths, c->host, e);
+	if (r < 0)
+		r = at(c->i, e, r, "%s %s: %s", spec_kind_name(c->i->kind), src, e->msg);
+	if (paths.n > 1)
+		c->dir_dest = 1;
+	for (size_t p = 0; r == 0 && p < paths.n; p++)
+		r = copy_host_path(c, src, paths.v[p], e);
+	strlist_release(&paths);
+	return r;
+}
+
+static int copy_sources(struct copy *c, struct err *e)
+{
+	int r = 0;
+	for (size_t k = 0; r == 0 && k < c->v->src.n; k++) {
+		const char *src = c->v->src.v[k];
+		if (c->add && (!strncmp(src, "http://", 7) || !strncmp(src, "https://", 8) ||
+			       !strncmp(src, "git@", 4)))
+			r = at(c->i, e, CRUMB_EUNSUPP,
 			       "ADD %s: remote sources are not supported (builds are offline); "
 			       "download it into the context first",
 			       src);
-			break;
-		}
-		if (from) {
-			struct tree_node *n = tree_lookup(&from->tree, src, 1);
-			if (!n) {
-				r = at(i, e, CRUMB_ENOENT, "COPY --from=%s %s: not found in that stage",
-				       v->from, src);
-				break;
-			}
-			char *d = n->type == TREE_DIR
-					  ? xstrdup(dest)
-					  : (dir_dest ? xasprintf("%s/%s", dest, basename_of(src))
-						      : xstrdup(dest));
-			if ((r = tree_copy(&tmp, d, &from->tree, src, TREE_COPY_FOLLOW, e)) < 0)
-				r = at_err(i, e, r);
-			free(d);
-			continue;
-		}
-		strlist_release(&paths);
-		if ((r = context_sources(b, src, &paths, host, e)) < 0) {
-			r = at(i, e, r, "%s %s: %s", spec_kind_name(i->kind), src, e->msg);
-			break;
-		}
-		if (paths.n > 1)
-			dir_dest = 1;
-		for (size_t p = 0; r == 0 && p < paths.n; p++) {
-			struct stat sb;
-			const char *hp = paths.v[p];
-			if (stat(hp, &sb) < 0) {
-				r = at(i, e, CRUMB_ENOENT, "%s: %s", src, strerror(errno));
-				break;
-			}
-			char *d = S_ISDIR(sb.st_mode)
-					  ? xstrdup(dest)
-					  : (dir_dest ? xasprintf("%s/%s", dest, basename_of(hp))
-						      : xstrdup(dest));
-			if (add && !host && is_archive(hp)) {
-				struct import_opts io = {.dest = dest, .keep_owner = 1};
-				if (!tree_lookup(&tmp, dest, 1)) {
-					struct tree_node *dn;
-					tree_add(&tmp, dest, TREE_DIR, 0755, &dn, e);
-				}
-				r = import_archive(&tmp, hp, &io, e);
-			} else {
-				char *real = realpath(hp, NULL);
-				if (host && !real)
-					r = err_errno(e, CRUMB_ENOENT, "%s", hp);
-				else if (host)
-					r = confine_host(real, &b->allow, e);
-				if (r < 0) {
-					r = at(i, e, r, "COPY --from=host %s: %s", src, e->msg);
-					free(real);
-					free(d);
-					break;
-				}
-				r = tree_add_host(&tmp, real ? real : hp, d, e);
-				if (r == 0 && !host)
-					r = drop_ignored(b, &tmp, d, real ? real : hp, e);
-				if (r == 0 && v->deps)
-					r = add_deps(&deps, real ? real : hp, 0, e);
-				free(real);
-			}
-			if (r < 0)
-				r = at_err(i, e, r);
-			free(d);
-		}
+		else if (c->from)
+			r = copy_stage_source(c, src, e);
+		else
+			r = copy_context_source(c, src, e);
 	}
-	for (size_t k = 0; r == 0 && k < v->nheredoc_src; k++) {
-		char *d = dir_dest ? xasprintf("%s/%s", dest, v->heredoc_src[k].key) : xstrdup(dest);
-		const char *body = v->heredoc_src[k].value ? v->heredoc_src[k].value : "";
-		if ((r = tree_add_data(&tmp, d, body, strlen(body), 0644, e)) < 0)
-			r = at_err(i, e, r);
+	for (size_t k = 0; r == 0 && k < c->v->nheredoc_src; k++) {
+		const struct spec_kv *h = &c->v->heredoc_src[k];
+		char *d = c->dir_dest ? xasprintf("%s/%s", c->dest, h->key) : xstrdup(c->dest);
+		const char *body = h->value ? h->value : "";
+		if ((r = tree_add_data(&c->tmp, d, body, strlen(body), 0644, e)) < 0)
+			r = at_err(c->i, e, r);
 		free(d);
 	}
-	/* --deps libraries are host files too: the same rules, file by file. */
-	if (r == 0 && v->deps) {
-		struct host_walk hw = {&b->allow, e};
-		if ((r = tree_walk(&deps, host_node, &hw)) < 0)
-			r = at(i, e, r, "COPY --from=host --deps: %s", e->msg);
+	return r;
+}
+
+/* --deps libraries are host files too (the same rules, file by file); then
+ * --chown and --chmod, on what was copied only, not the directories above dest. */
+static int copy_attrs(struct copy *c, struct err *e)
+{
+	int r = 0;
+	if (c->v->deps) {
+		struct host_walk hw = {&c->b->allow, e};
+		if ((r = tree_walk(&c->deps, host_node, &hw)) < 0)
+			return at(c->i, e, r, "COPY --from=host --deps: %s", e->msg);
 	}
 	struct attr_walk aw = {0};
-	if (r == 0 && v->chown) {
+	if (c->v->chown) {
 		aw.chown = 1;
-		if ((r = resolve_owner(&st->tree, v->chown, &aw.uid, &aw.gid, e)) < 0)
-			r = at_err(i, e, r);
+		if ((r = resolve_owner(&c->st->tree, c->v->chown, &aw.uid, &aw.gid, e)) < 0)
+			return at_err(c->i, e, r);
 	}
-	if (r == 0 && v->chmod) {
+	if (c->v->chmod) {
 		aw.chmod = 1;
-		aw.mode = (uint32_t)strtoul(v->chmod, NULL, 8) & 07777;
+		aw.mode = (uint32_t)strtoul(c->v->chmod, NULL, 8) & 07777;
 	}
-	/* Only what was copied changes owner/mode, not the directories above dest. */
-	if (r == 0 && (aw.chown || aw.chmod)) {
-		struct tree_node *n = tree_lookup(&tmp, dest, 0);
-		if (n) {
-			struct tree sub = {.root = n};
-			tree_walk(&sub, set_attrs, &aw);
-		}
+	struct tree_node *n = aw.chown || aw.chmod ? tree_lookup(&c->tmp, c->dest, 0) : NULL;
+	if (n) {
+		struct tree sub = {.root = n};
+		tree_walk(&sub, set_attrs, &aw);
 	}
-	if (r == 0) {
-		/* Clamped before hashing and merging: RUN steps and the key see the image's times. */
-		int64_t epoch = b->o->epoch;
-		tree_walk(&tmp, clamp_mtime, &epoch);
-		tree_walk(&deps, clamp_mtime, &epoch);
-		h_str(&h, i->original);
-		r = hash_tree(&tmp, &h, e);
-		if (r == 0)
-			r = hash_tree(&deps, &h, e);
-		if (r < 0)
-			r = at_err(i, e, r);
-	}
+	return 0;
+}
+
+/* The step's key (the instruction and everything copied, mtimes clamped
+ * first: RUN steps and the key see the image's times), then the merge. */
+static int copy_commit(struct copy *c, struct err *e)
+{
+	struct hasher h;
+	char key[65];
+	int64_t epoch = c->b->o->epoch;
+	tree_walk(&c->tmp, clamp_mtime, &epoch);
+	tree_walk(&c->deps, clamp_mtime, &epoch);
+	h_init(&h);
+	h_str(&h, c->i->original);
+	int r = hash_tree(&c->tmp, &h, e);
+	if (r == 0)
+		r = hash_tree(&c->deps, &h, e);
 	h_fin(&h, key);
-	if (r == 0) {
-		chain(st->key, "COPY", key);
-		/* Merge what tmp holds below dest into the stage (parents made on the way keep the stage's). */
-		/* Directories that were already there keep their owner and mode (Docker). */
-		if (tree_lookup(&tmp, dest, 0))
-			r = tree_copy(&st->tree, dest, &tmp, dest, TREE_COPY_KEEP_DIRS, e);
-		if (r == 0 && deps.root->nkids)
-			r = tree_copy(&st->tree, "/", &deps, "/", TREE_COPY_KEEP_DIRS, e);
-		if (r < 0)
-			r = at_err(i, e, r);
-	}
-	strlist_release(&paths);
-	tree_release(&tmp);
-	tree_release(&deps);
-	free(dest);
+	if (r < 0)
+		return at_err(c->i, e, r);
+	chain(c->st->key, "COPY", key);
+	/* What tmp holds below dest goes into the stage; directories that were
+	 * already there (parents made on the way included) keep their owner and mode (Docker). */
+	if (tree_lookup(&c->tmp, c->dest, 0))
+		r = tree_copy(&c->st->tree, c->dest, &c->tmp, c->dest, TREE_COPY_KEEP_DIRS, e);
+	if (r == 0 && c->deps.root->nkids)
+		r = tree_copy(&c->st->tree, "/", &c->deps, "/", TREE_COPY_KEEP_DIRS, e);
+	return r < 0 ? at_err(c->i, e, r) : 0;
+}
+
+static int do_copy(struct builder *b, struct bstage *st, const struct spec_instr *i,
+		   struct spec_eval *v, struct err *e)
+{
+	struct copy c = {.b = b, .st = st, .i = i, .v = v, .add = i->kind == SPEC_ADD};
+	c.host = v->from && !strcmp(v->from, "host");
+	int r = copy_from_stage(&c, e);
+	if (r < 0)
+		return r;
+	tree_init(&c.tmp);
+	tree_init(&c.deps);
+	copy_dest(&c);
+	if ((r = copy_sources(&c, e)) == 0 && (r = copy_attrs(&c, e)) == 0)
+		r = copy_commit(&c, e);
+	tree_release(&c.tmp);
+	tree_release(&c.deps);
+	free(c.dest);
 	return r;
 }
 
@@ -1463,6 +1537,102 @@ static int check_vars(const struct spec_instr *i, const struct strlist *a,
 	return 0;
 }
 
+static int instr_arg(struct builder *b, struct bstage *st, const struct spec_instr *i,
+		     const struct spec_eval *v, struct err *e)
+{
+	for (size_t k = 0; k < v->nkv; k++) {
+		const char *val = NULL;
+		if (!build_arg(b, v->kv[k].key, &val))
+			val = v->kv[k].value ? v->kv[k].value : kv_get(&b->gargs, v->kv[k].key);
+		if (val)
+			kv_set(&st->args, v->kv[k].key, val);
+		chain(st->key, v->kv[k].key, val);
+	}
+	return check_vars(i, &st->args, &st->cfg.env, "ARG and ENV variables", e);
+}
+
+static int instr_label(struct builder *b, struct bstage *st, const struct spec_instr *i,
+		       const struct spec_eval *v, struct err *e)
+{
+	int r = 0;
+	for (size_t k = 0; r == 0 && k < v->nkv; k++) {
+		const char *val = v->kv[k].value ? v->kv[k].value : "";
+		if ((r = validate_label(b, i, v->kv[k].key, val, e)) == 0)
+			label_set(&st->cfg, v->kv[k].key, val);
+	}
+	return r < 0 ? r : check_vars(i, &st->cfg.label_values, NULL, "labels", e);
+}
+
+static int instr_workdir(struct bstage *st, const struct spec_instr *i, const struct spec_eval *v,
+			 struct err *e)
+{
+	char *wd = dest_path(st, v->value);
+	struct tree_node *nd;
+	int r = 0;
+	free(st->cfg.workdir);
+	st->cfg.workdir = wd;
+	/* Docker creates the directory; a file in the way is an error. */
+	struct tree_node *n = tree_lookup(&st->tree, wd, 1);
+	if (n && n->type != TREE_DIR)
+		r = at(i, e, CRUMB_EINVAL, "WORKDIR %s: not a directory in the image", wd);
+	else if (!n && (r = tree_add(&st->tree, wd, TREE_DIR, 0755, &nd, e)) < 0)
+		r = at_err(i, e, r);
+	return r;
+}
+
+static int instr_user(struct bstage *st, const struct spec_instr *i, const struct spec_eval *v,
+		      struct err *e)
+{
+	/* crumb-init's rule, said here rather than at the next RUN */
+	const char *colon = strchr(v->value, ':');
+	if (colon == v->value || (colon && (!colon[1] || strchr(colon + 1, ':'))))
+		return at(i, e, CRUMB_EINVAL, "USER %s: '%s' is not USER[:GROUP]", i->rest, v->value);
+	free(st->cfg.user);
+	st->cfg.user = xstrdup(v->value);
+	return 0;
+}
+
+static void instr_expose(struct bstage *st, const struct spec_eval *v)
+{
+	for (size_t k = 0; k < v->nports; k++)
+		for (unsigned p = v->ports[k].port; p <= v->ports[k].port_end; p++) {
+			char *s = xasprintf("%u/%s", p, v->ports[k].udp ? "udp" : "tcp");
+			if (!strlist_has(&st->cfg.exposed, s))
+				strlist_push(&st->cfg.exposed, s);
+			free(s);
+		}
+}
+
+static int instr_stopsignal(struct bstage *st, const struct spec_instr *i,
+			    const struct spec_eval *v, struct err *e)
+{
+	/* Docker refuses an unknown signal at build time too */
+	if (runcfg_signal(v->value) < 0)
+		return at(i, e, CRUMB_EINVAL,
+			  "STOPSIGNAL %s: not a signal (a name like SIGTERM or TERM, or a number "
+			  "1-64)",
+			  v->value);
+	free(st->cfg.stop_signal);
+	st->cfg.stop_signal = xstrdup(v->value);
+	return 0;
+}
+
+static void instr_healthcheck(struct bstage *st, const struct spec_eval *v)
+{
+	strlist_release(&st->cfg.healthcheck);
+	if (v->none) {
+		strlist_push(&st->cfg.healthcheck, "NONE");
+	} else if (v->json) {
+		strlist_push(&st->cfg.healthcheck, "CMD");
+		for (size_t k = 0; k < v->argv.n; k++)
+			strlist_push(&st->cfg.healthcheck, v->argv.v[k]);
+	} else {
+		strlist_push(&st->cfg.healthcheck, "CMD-SHELL");
+		strlist_push(&st->cfg.healthcheck, v->argv.n ? v->argv.v[0] : "");
+	}
+}
+
+/* One instruction other than FROM and RUN, evaluated; its part of the stage's key. */
 static int do_instr(struct builder *b, struct bstage *st, const struct spec_instr *i,
 		    int *cmd_from_base, struct err *e)
 {
@@ -1470,20 +1640,11 @@ static int do_instr(struct builder *b, struct bstage *st, const struct spec_inst
 	struct spec_eval v;
 	spec_eval_init(&v);
 	int r = spec_eval(b->spec, i, lookup_var, &lk, &v, e);
-	struct tree_node *nd;
 	if (r < 0)
 		goto out;
 	switch (i->kind) {
 	case SPEC_ARG:
-		for (size_t k = 0; k < v.nkv; k++) {
-			const char *val = NULL;
-			if (!build_arg(b, v.kv[k].key, &val))
-				val = v.kv[k].value ? v.kv[k].value : kv_get(&b->gargs, v.kv[k].key);
-			if (val)
-				kv_set(&st->args, v.kv[k].key, val);
-			chain(st->key, v.kv[k].key, val);
-		}
-		r = check_vars(i, &st->args, &st->cfg.env, "ARG and ENV variables", e);
+		r = instr_arg(b, st, i, &v, e);
 		break;
 	case SPEC_ENV:
 		for (size_t k = 0; k < v.nkv; k++)
@@ -1491,49 +1652,20 @@ static int do_instr(struct builder *b, struct bstage *st, const struct spec_inst
 		r = check_vars(i, &st->args, &st->cfg.env, "ARG and ENV variables", e);
 		break;
 	case SPEC_LABEL:
-		for (size_t k = 0; r == 0 && k < v.nkv; k++) {
-			const char *val = v.kv[k].value ? v.kv[k].value : "";
-			if ((r = validate_label(b, i, v.kv[k].key, val, e)) == 0)
-				label_set(&st->cfg, v.kv[k].key, val);
-		}
-		if (r == 0)
-			r = check_vars(i, &st->cfg.label_values, NULL, "labels", e);
+		r = instr_label(b, st, i, &v, e);
 		break;
 	case SPEC_COPY:
 	case SPEC_ADD:
 		r = do_copy(b, st, i, &v, e);
 		break;
-	case SPEC_WORKDIR: {
-		char *wd = dest_path(st, v.value);
-		free(st->cfg.workdir);
-		st->cfg.workdir = wd;
-		/* Docker creates the directory; a file in the way is an error. */
-		struct tree_node *n = tree_lookup(&st->tree, wd, 1);
-		if (n && n->type != TREE_DIR)
-			r = at(i, e, CRUMB_EINVAL, "WORKDIR %s: not a directory in the image", wd);
-		else if (!n && (r = tree_add(&st->tree, wd, TREE_DIR, 0755, &nd, e)) < 0)
-			r = at_err(i, e, r);
+	case SPEC_WORKDIR:
+		r = instr_workdir(st, i, &v, e);
 		break;
-	}
-	case SPEC_USER: {
-		/* crumb-init's rule, said here rather than at the next RUN */
-		const char *colon = strchr(v.value, ':');
-		if (colon == v.value || (colon && (!colon[1] || strchr(colon + 1, ':')))) {
-			r = at(i, e, CRUMB_EINVAL, "USER %s: '%s' is not USER[:GROUP]", i->rest, v.value);
-			break;
-		}
-		free(st->cfg.user);
-		st->cfg.user = xstrdup(v.value);
+	case SPEC_USER:
+		r = instr_user(st, i, &v, e);
 		break;
-	}
 	case SPEC_EXPOSE:
-		for (size_t k = 0; k < v.nports; k++)
-			for (unsigned p = v.ports[k].port; p <= v.ports[k].port_end; p++) {
-				char *s = xasprintf("%u/%s", p, v.ports[k].udp ? "udp" : "tcp");
-				if (!strlist_has(&st->cfg.exposed, s))
-					strlist_push(&st->cfg.exposed, s);
-				free(s);
-			}
+		instr_expose(st, &v);
 		break;
 	case SPEC_VOLUME:
 		for (size_t k = 0; k < v.src.n; k++)
@@ -1551,32 +1683,13 @@ static int do_instr(struct builder *b, struct bstage *st, const struct spec_inst
 			strlist_release(&st->cfg.cmd);
 		break;
 	case SPEC_STOPSIGNAL:
-		/* Docker refuses an unknown signal at build time too */
-		if (runcfg_signal(v.value) < 0) {
-			r = at(i, e, CRUMB_EINVAL,
-			       "STOPSIGNAL %s: not a signal (a name like SIGTERM or TERM, or a number "
-			       "1-64)",
-			       v.value);
-			break;
-		}
-		free(st->cfg.stop_signal);
-		st->cfg.stop_signal = xstrdup(v.value);
+		r = instr_stopsignal(st, i, &v, e);
 		break;
 	case SPEC_SHELL:
 		strlist_copy(&st->shell, &v.argv);
 		break;
 	case SPEC_HEALTHCHECK:
-		strlist_release(&st->cfg.healthcheck);
-		if (v.none) {
-			strlist_push(&st->cfg.healthcheck, "NONE");
-		} else if (v.json) {
-			strlist_push(&st->cfg.healthcheck, "CMD");
-			for (size_t k = 0; k < v.argv.n; k++)
-				strlist_push(&st->cfg.healthcheck, v.argv.v[k]);
-		} else {
-			strlist_push(&st->cfg.healthcheck, "CMD-SHELL");
-			strlist_push(&st->cfg.healthcheck, v.argv.n ? v.argv.v[0] : "");
-		}
+		instr_healthcheck(st, &v);
 		break;
 	case SPEC_ONBUILD:
 		strlist_push(&st->cfg.onbuild, i->rest ? i->rest : "");
@@ -1684,13 +1797,14 @@ static int image_initcfg(const struct oci_config *cfg, struct sbuf *out, struct 
 	return r;
 }
 
-static int finalize(struct builder *b, struct bstage *st, struct err *e)
+/* The last stage's tree made an image root (crumb-init, the baked-in config),
+ * its times clamped; key = the rootfs's cache key. */
+static int final_tree(struct builder *b, struct bstage *st, int ext4, char key[65],
+		      struct err *e)
 {
 	int64_t epoch = b->o->epoch;
-	const char *kind = oci_config_label(&st->cfg, "crumb.rootfs");
-	int ext4 = kind && !strcmp(kind, "ext4");
 	struct sbuf conf = SBUF_INIT;
-	char init_hex[65], key[65];
+	char init_hex[65];
 	int r = hash_file(b->o->init, init_hex, e);
 	/* A base image's crumb.publish is judged as a LABEL would be. */
 	const char *pl = oci_config_label(&st->cfg, "crumb.publish");
@@ -1706,7 +1820,7 @@ static int finalize(struct builder *b, struct bstage *st, struct err *e)
 		r = rootfs_add_base(&st->tree, b->o->init, e);
 	if (r == 0 && conf.len)
 		r = tree_add_data(&st->tree, INITCFG_GUEST_PATH, conf.buf, conf.len, 0644, e);
-	memcpy(key, st->key, sizeof(key));
+	memcpy(key, st->key, 65);
 	chain(key, "rootfs", ext4 ? "ext4" : "cpio.zst");
 	chain(key, init_hex, conf.buf);
 	sb_release(&conf);
@@ -1721,80 +1835,117 @@ static int finalize(struct builder *b, struct bstage *st, struct err *e)
 	chain(key, "mtimes", mt);
 	snprintf(when, sizeof(when), "%lld", (long long)epoch); /* ext4's superblock times */
 	chain(key, "epoch", when);
-	struct oci_desc layers[2];
+	return r;
+}
+
+/* The rootfs blob the build cache holds for key, into *l: *hit is 0 when
+ * there is none (or it went since the lookup). */
+static int cached_rootfs(struct builder *b, const char *key, int ext4, struct oci_desc *l,
+			 int *hit, struct err *e)
+{
 	char digest[80];
 	struct err ce;
-	b->step = b->nsteps;
-	if (r == 0 && !b->o->no_cache && oci_cache_get(b->s, key, digest, &ce) == 0) {
-		/* A hit is committed as it is: check it whole (the digest vouches for
-		 * the size) rather than record a damaged blob in a new image. */
-		struct vread v;
-		snprintf(layers[1].digest, sizeof(layers[1].digest), "%s", digest);
-		snprintf(layers[1].media_type, sizeof(layers[1].media_type), "%s",
-			 ext4 ? OCI_MT_ROOTFS_EXT4 : OCI_MT_ROOTFS_CPIO_ZSTD);
-		layers[1].size = VREAD_SIZE_ANY;
-		if ((r = oci_blob_open(b->s, &layers[1], "build cache", 0, &v, e)) == 0 &&
-		    (r = oci_blob_done(b->s, &layers[1], 0, &v, e)) == 0)
-			layers[1].size = v.want_size;
-		vread_close(&v);
-		if (r == CRUMB_ENOENT) {
-			digest[0] = 0; /* gone since the lookup: build it */
-			r = 0;
-		} else if (r < 0) {
-			char msg[ERR_MSG_MAX];
-			snprintf(msg, sizeof(msg), "%s", e->msg);
-			r = err_set(e, r, "%s; 'crumb build --no-cache' writes it again", msg);
-		}
+	*hit = 0;
+	if (b->o->no_cache || oci_cache_get(b->s, key, digest, &ce) < 0)
+		return 0;
+	/* A hit is committed as it is: check it whole (the digest vouches for
+	 * the size) rather than record a damaged blob in a new image. */
+	struct vread v;
+	snprintf(l->digest, sizeof(l->digest), "%s", digest);
+	snprintf(l->media_type, sizeof(l->media_type), "%s",
+		 ext4 ? OCI_MT_ROOTFS_EXT4 : OCI_MT_ROOTFS_CPIO_ZSTD);
+	l->size = VREAD_SIZE_ANY;
+	int r = oci_blob_open(b->s, l, "build cache", 0, &v, e);
+	if (r == 0 && (r = oci_blob_done(b->s, l, 0, &v, e)) == 0)
+		l->size = v.want_size;
+	vread_close(&v);
+	if (r == CRUMB_ENOENT)
+		return 0; /* gone since the lookup: build it */
+	if (r < 0) {
+		char msg[ERR_MSG_MAX];
+		snprintf(msg, sizeof(msg), "%s", e->msg);
+		return err_set(e, r, "%s; 'crumb build --no-cache' writes it again", msg);
+	}
+	*hit = 1;
+	return 0;
+}
+
+/* Writes the tree as the rootfs blob *l (ext4 or zstd cpio), recorded in the cache under key. */
+static int write_rootfs(struct builder *b, struct bstage *st, int ext4, const char *key,
+			struct oci_desc *l, struct err *e)
+{
+	int64_t epoch = b->o->epoch;
+	char *out = xasprintf("%s/rootfs.%s", b->tmp, ext4 ? "ext4" : "cpio.zst");
+	int r;
+	if (ext4) {
+		struct ext4_opts eo = {.epoch = epoch, .clamp = 1, .label = "crumb"};
+		r = ext4_write(&st->tree, out, &eo, e);
 	} else {
-		digest[0] = 0;
-	}
-	if (r == 0 && !digest[0]) {
-		char *out = xasprintf("%s/rootfs.%s", b->tmp, ext4 ? "ext4" : "cpio.zst");
-		if (ext4) {
-			struct ext4_opts eo = {.epoch = epoch, .clamp = 1, .label = "crumb"};
-			r = ext4_write(&st->tree, out, &eo, e);
-		} else {
-			struct cpio_opts co = {.compress = COMPRESS_ZSTD, .epoch = epoch, .clamp = 1};
-			r = cpio_write(&st->tree, out, &co, e);
-		}
-		if (r == 0)
-			r = oci_blob_put_file(b->s, out, ext4 ? OCI_MT_ROOTFS_EXT4 : OCI_MT_ROOTFS_CPIO_ZSTD,
-					      1, &layers[1], e);
-		if (r == 0)
-			r = oci_cache_put(b->s, key, layers[1].digest, e);
-		unlink(out);
-		free(out);
-	}
-	/* The kernel: the crumb.kernel label (a vmlinux path or a stored kernel
-	 * ID), else --kernel, else the store's crumb kernel. */
-	const char *kl = oci_config_label(&st->cfg, "crumb.kernel");
-	char *kpath = NULL;
-	if (r == 0 && kl && *kl) {
-		struct kernel_info *list = NULL;
-		size_t nk = 0;
-		if (strchr(kl, '/')) {
-			/* a label from a base image is judged here too: inside this context */
-			struct err ke;
-			if ((r = confine_path(b->ctxreal, kl, &kpath, &ke)) < 0)
-				r = err_set(e, r, "LABEL crumb.kernel=%s: %s", kl, ke.msg);
-		} else if (kernel_list(oci_root(b->s), &list, &nk, e) == 0) {
-			for (size_t k = 0; k < nk; k++)
-				if (!kpath && !strncmp(list[k].id, kl, strlen(kl)))
-					kpath = xstrdup(list[k].vmlinux);
-			for (size_t k = 0; k < nk; k++)
-				kernel_info_release(&list[k]);
-			free(list);
-		}
-		if (!kpath && r == 0)
-			r = err_set(e, CRUMB_ENOENT, "LABEL crumb.kernel=%s: no such file or stored kernel",
-				    kl);
+		struct cpio_opts co = {.compress = COMPRESS_ZSTD, .epoch = epoch, .clamp = 1};
+		r = cpio_write(&st->tree, out, &co, e);
 	}
 	if (r == 0)
-		r = oci_blob_put_file(b->s, kpath ? kpath : b->kernel, OCI_MT_KERNEL, 0, &layers[0], e);
+		r = oci_blob_put_file(b->s, out, ext4 ? OCI_MT_ROOTFS_EXT4 : OCI_MT_ROOTFS_CPIO_ZSTD,
+				      1, l, e);
+	if (r == 0)
+		r = oci_cache_put(b->s, key, l->digest, e);
+	unlink(out);
+	free(out);
+	return r;
+}
+
+/* The kernel: the crumb.kernel label (a vmlinux path or a stored kernel
+ * ID), else --kernel, else the store's crumb kernel. *out malloc'd. */
+static int image_kernel(struct builder *b, struct bstage *st, char **out, struct err *e)
+{
+	const char *kl = oci_config_label(&st->cfg, "crumb.kernel");
+	char *kpath = NULL;
+	int r = 0;
+	if (!kl || !*kl) {
+		*out = xstrdup(b->kernel);
+		return 0;
+	}
+	struct kernel_info *list = NULL;
+	size_t nk = 0;
+	if (strchr(kl, '/')) {
+		/* a label from a base image is judged here too: inside this context */
+		struct err ke;
+		if ((r = confine_path(b->ctxreal, kl, &kpath, &ke)) < 0)
+			r = err_set(e, r, "LABEL crumb.kernel=%s: %s", kl, ke.msg);
+	} else if (kernel_list(oci_root(b->s), &list, &nk, e) == 0) {
+		for (size_t k = 0; k < nk; k++)
+			if (!kpath && !strncmp(list[k].id, kl, strlen(kl)))
+				kpath = xstrdup(list[k].vmlinux);
+		for (size_t k = 0; k < nk; k++)
+			kernel_info_release(&list[k]);
+		free(list);
+	}
+	if (!kpath && r == 0)
+		r = err_set(e, CRUMB_ENOENT, "LABEL crumb.kernel=%s: no such file or stored kernel", kl);
+	*out = kpath;
+	return r;
+}
+
+/* The last stage's tree, kernel and config become the stored image. */
+static int finalize(struct builder *b, struct bstage *st, struct err *e)
+{
+	const char *kind = oci_config_label(&st->cfg, "crumb.rootfs");
+	int ext4 = kind && !strcmp(kind, "ext4");
+	char key[65];
+	struct oci_desc layers[2];
+	int r = final_tree(b, st, ext4, key, e), hit = 0;
+	b->step = b->nsteps;
+	if (r == 0)
+		r = cached_rootfs(b, key, ext4, &layers[1], &hit, e);
+	if (r == 0 && !hit)
+		r = write_rootfs(b, st, ext4, key, &layers[1], e);
+	char *kpath = NULL;
+	if (r == 0 && (r = image_kernel(b, st, &kpath, e)) == 0)
+		r = oci_blob_put_file(b->s, kpath, OCI_MT_KERNEL, 0, &layers[0], e);
 	free(kpath);
 	if (r == 0) {
 		free(st->cfg.created);
-		time_t t = (time_t)epoch;
+		time_t t = (time_t)b->o->epoch;
 		struct tm tm;
 		char when[64];
 		gmtime_r(&t, &tm);
@@ -1829,6 +1980,127 @@ static void sweep(const char *dir)
 	closedir(d);
 }
 
+/* Global ARGs (before FROM): only FROM lines see them. */
+static int global_args(struct builder *b, struct err *e)
+{
+	struct spec *sp = b->spec;
+	struct lookup glk = {b, NULL};
+	int r = 0;
+	for (size_t k = 0; r == 0 && k < sp->nglobal_args; k++) {
+		struct spec_eval v;
+		spec_eval_init(&v);
+		if ((r = spec_eval(sp, &sp->global_args[k], lookup_var, &glk, &v, e)) == 0)
+			for (size_t j = 0; j < v.nkv; j++) {
+				const char *val = NULL;
+				if (!build_arg(b, v.kv[j].key, &val))
+					val = v.kv[j].value;
+				if (val)
+					kv_set(&b->gargs, v.kv[j].key, val);
+			}
+		if (r == 0)
+			r = check_vars(&sp->global_args[k], &b->gargs, NULL, "global ARG variables", e);
+		spec_eval_release(&v);
+	}
+	return r;
+}
+
+/* Which stage is the image: the one --target names (b->last is the last one before). */
+static int pick_target(struct builder *b, const char *target, struct err *e)
+{
+	const struct spec *sp = b->spec;
+	/* Stage names are only known after evaluating FROM lines: match AS names textually. */
+	int found = -1;
+	for (size_t k = 0; k < b->nst; k++) {
+		const char *orig = sp->stages[k].from->original;
+		const char *as = strcasestr(orig, " as ");
+		if (as && !strcasecmp(as + 4 + strspn(as + 4, " \t"), target))
+			found = (int)k;
+	}
+	if (found < 0)
+		return err_set(e, CRUMB_ENOENT, "--target %s: no stage named so in %s", target,
+			       b->o->file);
+	b->last = (size_t)found;
+	return 0;
+}
+
+/* The builder VM's kernel: --kernel, else the store's crumb kernel. */
+static int find_kernel(struct builder *b, const char *root, struct err *e)
+{
+	if (b->o->kernel) {
+		b->kernel = xstrdup(b->o->kernel);
+		return 0;
+	}
+	struct kernel_info ki = {0};
+	struct kernel_opts ko = {0};
+	int r = 0;
+	if (kernel_lookup(root, &ko, &ki, e) < 0)
+		r = err_set(e, CRUMB_ENOENT,
+			    "no crumb kernel in the store (%s): run 'crumb kernel build' "
+			    "first (about 9 minutes, once)",
+			    root);
+	else
+		b->kernel = xstrdup(ki.vmlinux);
+	kernel_info_release(&ki);
+	return r;
+}
+
+/* The build's temporary directory under tmpbase (after sweeping dead builds'). */
+static int make_tmp(struct builder *b, const char *tmpbase, struct err *e)
+{
+	int r = mkdir_p(tmpbase, 0700, e);
+	if (r < 0)
+		return r;
+	sweep(tmpbase);
+	b->tmp = xasprintf("%s/build-%d-XXXXXX", tmpbase, (int)getpid());
+	if (!mkdtemp(b->tmp))
+		return err_errno(e, CRUMB_EIO, "mkdtemp %s", b->tmp);
+	return 0;
+}
+
+static void note_unused_args(struct builder *b)
+{
+	const struct strlist *l = b->o->build_args;
+	for (size_t k = 0; l && k < l->n; k++) {
+		char *name = xstrndup(l->v[k], strcspn(l->v[k], "="));
+		if (!strlist_has(&b->used_args, name)) {
+			char *note = xasprintf("build-arg %s was not consumed by any ARG", name);
+			event(b, BUILD_NOTE, note, 0, 0);
+			free(note);
+		}
+		free(name);
+	}
+}
+
+/* Everything the trees reference is released before the temp dir goes. */
+static void builder_release(struct builder *b)
+{
+	for (size_t k = 0; k < b->nst; k++) {
+		if (b->st[k].sp && b->st[k].tree.root)
+			tree_release(&b->st[k].tree);
+		oci_config_release(&b->st[k].cfg);
+		strlist_release(&b->st[k].shell);
+		strlist_release(&b->st[k].args);
+		free(b->st[k].name);
+	}
+	for (size_t k = 0; k < b->nfss; k++)
+		ext4fs_close(b->fss[k], NULL);
+	free(b->fss);
+	if (b->tmp)
+		remove_tree(b->tmp, NULL);
+	for (int k = 0; k < b->ntail; k++)
+		free(b->tail[k]);
+	sb_release(&b->line);
+	strlist_release(&b->gargs);
+	strlist_release(&b->used_args);
+	strlist_release(&b->ignore);
+	strlist_release(&b->allow);
+	free(b->ctxreal);
+	free(b->st);
+	free(b->tmp);
+	free(b->kernel);
+	spec_free(b->spec);
+}
+
 int build_run(struct oci_store *s, const struct build_opts *o, struct build_result *res,
 	      struct err *e)
 {
@@ -1852,115 +2124,36 @@ int build_run(struct oci_store *s, const struct build_opts *o, struct build_resu
 		else
 			strlist_push_owned(&b.allow, a);
 	}
-	struct spec *sp = b.spec;
-	/* Which stage is the image. */
-	b.nst = sp->nstages;
+	b.nst = b.spec->nstages;
 	b.st = xcalloc(b.nst, sizeof(*b.st));
-	b.last = b.nst - 1;
 	for (size_t k = 0; k < b.nst; k++)
-		b.st[k].sp = &sp->stages[k];
-	/* Global ARGs (before FROM): only FROM lines see them. */
-	struct lookup glk = {&b, NULL};
-	for (size_t k = 0; r == 0 && k < sp->nglobal_args; k++) {
-		struct spec_eval v;
-		spec_eval_init(&v);
-		if ((r = spec_eval(sp, &sp->global_args[k], lookup_var, &glk, &v, e)) == 0)
-			for (size_t j = 0; j < v.nkv; j++) {
-				const char *val = NULL;
-				if (!build_arg(&b, v.kv[j].key, &val))
-					val = v.kv[j].value;
-				if (val)
-					kv_set(&b.gargs, v.kv[j].key, val);
-			}
-		if (r == 0)
-			r = check_vars(&sp->global_args[k], &b.gargs, NULL, "global ARG variables", e);
-		spec_eval_release(&v);
-	}
-	if (r == 0 && o->target) {
-		/* Stage names are only known after evaluating FROM lines: match AS names textually. */
-		int found = -1;
-		for (size_t k = 0; k < b.nst; k++) {
-			const char *orig = sp->stages[k].from->original;
-			const char *as = strcasestr(orig, " as ");
-			if (as && !strcasecmp(as + 4 + strspn(as + 4, " \t"), o->target))
-				found = (int)k;
-		}
-		if (found < 0)
-			r = err_set(e, CRUMB_ENOENT, "--target %s: no stage named so in %s", o->target,
-				    o->file);
-		else
-			b.last = (size_t)found;
-	}
+		b.st[k].sp = &b.spec->stages[k];
+	b.last = b.nst - 1;
+	if (r == 0)
+		r = global_args(&b, e);
+	if (r == 0 && o->target)
+		r = pick_target(&b, o->target, e);
 	for (size_t k = 0; k <= b.last; k++)
-		b.nsteps += (int)sp->stages[k].ninstrs;
+		b.nsteps += (int)b.spec->stages[k].ninstrs;
 	load_ignore(&b);
 	res->nsteps = b.nsteps;
 	char *root = xstrdup(oci_root(s)), *tmpbase = xasprintf("%s/tmp", root);
-	if (r == 0 && o->kernel) {
-		b.kernel = xstrdup(o->kernel);
-	} else if (r == 0) {
-		struct kernel_info ki = {0};
-		struct kernel_opts ko = {0};
-		if (kernel_lookup(root, &ko, &ki, e) < 0)
-			r = err_set(e, CRUMB_ENOENT,
-				    "no crumb kernel in the store (%s): run 'crumb kernel build' "
-				    "first (about 9 minutes, once)",
-				    root);
-		else
-			b.kernel = xstrdup(ki.vmlinux);
-		kernel_info_release(&ki);
-	}
+	if (r == 0)
+		r = find_kernel(&b, root, e);
 	if (r == 0 && (lock = oci_lock(s, 0, e)) < 0)
 		r = lock;
-	if (r == 0 && (r = mkdir_p(tmpbase, 0700, e)) == 0) {
-		sweep(tmpbase);
-		b.tmp = xasprintf("%s/build-%d-XXXXXX", tmpbase, (int)getpid());
-		if (!mkdtemp(b.tmp))
-			r = err_errno(e, CRUMB_EIO, "mkdtemp %s", b.tmp);
-	}
+	if (r == 0)
+		r = make_tmp(&b, tmpbase, e);
 	for (size_t k = 0; r == 0 && k <= b.last; k++)
 		r = build_stage(&b, &b.st[k], e);
 	if (r == 0)
 		r = finalize(&b, &b.st[b.last], e);
-	if (r == 0 && o->build_args)
-		for (size_t k = 0; k < o->build_args->n; k++) {
-			char *name = xstrndup(o->build_args->v[k], strcspn(o->build_args->v[k], "="));
-			if (!strlist_has(&b.used_args, name)) {
-				char *note = xasprintf("build-arg %s was not consumed by any ARG", name);
-				event(&b, BUILD_NOTE, note, 0, 0);
-				free(note);
-			}
-			free(name);
-		}
-	/* Everything the trees reference is released before the temp dir goes. */
-	for (size_t k = 0; k < b.nst; k++) {
-		if (b.st[k].sp && b.st[k].tree.root)
-			tree_release(&b.st[k].tree);
-		oci_config_release(&b.st[k].cfg);
-		strlist_release(&b.st[k].shell);
-		strlist_release(&b.st[k].args);
-		free(b.st[k].name);
-	}
-	for (size_t k = 0; k < b.nfss; k++)
-		ext4fs_close(b.fss[k], NULL);
-	free(b.fss);
-	if (b.tmp)
-		remove_tree(b.tmp, NULL);
+	if (r == 0)
+		note_unused_args(&b);
+	builder_release(&b);
 	if (lock >= 0)
 		close(lock);
-	for (int k = 0; k < b.ntail; k++)
-		free(b.tail[k]);
-	sb_release(&b.line);
-	strlist_release(&b.gargs);
-	strlist_release(&b.used_args);
-	strlist_release(&b.ignore);
-	strlist_release(&b.allow);
-	free(b.ctxreal);
-	free(b.st);
-	free(b.tmp);
-	free(b.kernel);
 	free(root);
 	free(tmpbase);
-	spec_free(sp);
 	return r;
 }
