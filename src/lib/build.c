@@ -1,10 +1,10 @@
 /* build.c: Crumbfile builds: stages fill trees, RUN steps run in a builder microVM, the result is stored. */
 #include "build.h"
+#include "build_int.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <glob.h>
 #include <limits.h>
 #include <openssl/evp.h>
 #include <signal.h>
@@ -129,9 +129,7 @@ static void label_set(struct oci_config *c, const char *k, const char *v)
 	strlist_push(&c->label_values, v);
 }
 
-static int at(const struct spec_instr *i, struct err *e, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int at(const struct spec_instr *i, struct err *e, int code, const char *fmt, ...)
+int build_at(const struct spec_instr *i, struct err *e, int code, const char *fmt, ...)
 {
 	char msg[ERR_MSG_MAX];
 	va_list ap;
@@ -141,8 +139,7 @@ static int at(const struct spec_instr *i, struct err *e, int code, const char *f
 	return err_set(e, code, "%s:%d:%d: %s", i->pos.file, i->pos.line, i->pos.col, msg);
 }
 
-/* Prefixes an error from a library call with the instruction's position. */
-static int at_err(const struct spec_instr *i, struct err *e, int r)
+int build_at_err(const struct spec_instr *i, struct err *e, int r)
 {
 	char msg[ERR_MSG_MAX];
 	snprintf(msg, sizeof(msg), "%s", e->msg);
@@ -160,25 +157,21 @@ static void event(struct builder *b, enum build_event_kind k, const char *text, 
 
 /* ---- hashing (cache keys) ---- */
 
-struct hasher {
-	EVP_MD_CTX *md;
-};
-
-static void h_init(struct hasher *h)
+void build_hash_init(struct build_hasher *h)
 {
 	h->md = EVP_MD_CTX_new();
 	if (!h->md || !EVP_DigestInit_ex(h->md, EVP_sha256(), NULL))
 		abort();
 }
-static void h_add(struct hasher *h, const void *p, size_t n)
+static void h_add(struct build_hasher *h, const void *p, size_t n)
 {
 	EVP_DigestUpdate(h->md, p, n);
 }
-static void h_str(struct hasher *h, const char *s)
+void build_hash_str(struct build_hasher *h, const char *s)
 {
 	h_add(h, s ? s : "\1null", strlen(s ? s : "\1null") + 1);
 }
-static void h_fin(struct hasher *h, char out[65])
+void build_hash_final(struct build_hasher *h, char out[65])
 {
 	unsigned char d[32];
 	unsigned len = 0;
@@ -189,13 +182,12 @@ static void h_fin(struct hasher *h, char out[65])
 }
 
 struct hash_walk {
-	struct hasher *h;
+	struct build_hasher *h;
 	struct err *e;
 	char *buf;
 };
 
-/* File times written are clamped to SOURCE_DATE_EPOCH (0 when unset): older ones stay. */
-static int clamp_mtime(struct tree_node *n, const char *path, void *ctx)
+int build_clamp_mtime(struct tree_node *n, const char *path, void *ctx)
 {
 	(void)path;
 	n->mtime = clamp_time(n->mtime, *(const int64_t *)ctx, 1);
@@ -207,15 +199,15 @@ static int hash_node(struct tree_node *n, const char *path, void *ctx)
 {
 	struct hash_walk *w = ctx;
 	char meta[160];
-	h_str(w->h, path);
+	build_hash_str(w->h, path);
 	snprintf(meta, sizeof(meta), "%d %o %u %u %u %u %llu %llu %lld", (int)n->type, n->mode,
 		 n->uid, n->gid, n->rdev_major, n->rdev_minor, (unsigned long long)n->size,
 		 (unsigned long long)n->hardlink, (long long)n->mtime);
-	h_str(w->h, meta);
+	build_hash_str(w->h, meta);
 	if (n->type == TREE_LNK)
-		h_str(w->h, n->link);
+		build_hash_str(w->h, n->link);
 	for (size_t i = 0; i < n->nxattrs; i++) {
-		h_str(w->h, n->xattrs[i].name);
+		build_hash_str(w->h, n->xattrs[i].name);
 		h_add(w->h, n->xattrs[i].value, n->xattrs[i].len);
 	}
 	if (n->type != TREE_REG)
@@ -231,7 +223,7 @@ static int hash_node(struct tree_node *n, const char *path, void *ctx)
 	return 0;
 }
 
-static int hash_tree(struct tree *t, struct hasher *h, struct err *e)
+int build_hash_tree(struct tree *t, struct build_hasher *h, struct err *e)
 {
 	struct hash_walk w = {h, e, xmalloc(1 << 20)};
 	int r = tree_walk(t, hash_node, &w);
@@ -244,27 +236,26 @@ static int hash_file(const char *path, char out[65], struct err *e)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return err_errno(e, CRUMB_ENOENT, "%s", path);
-	struct hasher h;
-	h_init(&h);
+	struct build_hasher h;
+	build_hash_init(&h);
 	char *buf = xmalloc(1 << 20);
 	ssize_t n;
 	while ((n = read(fd, buf, 1 << 20)) > 0)
 		h_add(&h, buf, (size_t)n);
 	free(buf);
 	close(fd);
-	h_fin(&h, out);
+	build_hash_final(&h, out);
 	return n < 0 ? err_errno(e, CRUMB_EIO, "read %s", path) : 0;
 }
 
-/* key = H(key, parts...) */
-static void chain(char key[65], const char *a, const char *b)
+void build_key_chain(char key[65], const char *a, const char *b)
 {
-	struct hasher h;
-	h_init(&h);
-	h_str(&h, key);
-	h_str(&h, a);
-	h_str(&h, b);
-	h_fin(&h, key);
+	struct build_hasher h;
+	build_hash_init(&h);
+	build_hash_str(&h, key);
+	build_hash_str(&h, a);
+	build_hash_str(&h, b);
+	build_hash_final(&h, key);
 }
 
 /* ---- variables ---- */
@@ -297,93 +288,6 @@ static int build_arg(struct builder *b, const char *name, const char **v)
 			return *v != NULL;
 		}
 	}
-	return 0;
-}
-
-/* ---- ownership (--chown, USER) ---- */
-
-/* Looks name up in the tree's /etc/passwd (field 2 = uid, 3 = gid) or /etc/group. */
-static int db_lookup(struct tree *t, const char *file, const char *name, uint32_t *id,
-		     uint32_t *gid)
-{
-	struct tree_node *n = tree_lookup(t, file, 1);
-	if (!n || n->type != TREE_REG || n->size > (16 << 20))
-		return -1;
-	char *buf = xmalloc(n->size + 1);
-	struct err e;
-	int found = -1;
-	if (tree_read(n, 0, buf, n->size, &e) == 0) {
-		buf[n->size] = 0;
-		for (char *l = strtok(buf, "\n"); l && found < 0; l = strtok(NULL, "\n")) {
-			char *f[4] = {0};
-			char *p = l;
-			for (int k = 0; k < 4 && p; k++) {
-				f[k] = p;
-				p = strchr(p, ':');
-				if (p)
-					*p++ = 0;
-			}
-			if (f[0] && f[2] && !strcmp(f[0], name)) {
-				*id = (uint32_t)strtoul(f[2], NULL, 10);
-				if (gid && f[3])
-					*gid = (uint32_t)strtoul(f[3], NULL, 10);
-				found = 0;
-			}
-		}
-	}
-	free(buf);
-	return found;
-}
-
-static int parse_id(const char *s, uint32_t *out)
-{
-	char *end;
-	if (!*s || *s < '0' || *s > '9')
-		return -1;
-	unsigned long v = strtoul(s, &end, 10);
-	if (*end || v > 0xffffffffUL)
-		return -1;
-	*out = (uint32_t)v;
-	return 0;
-}
-
-/* "user[:group]" with names from the stage's own /etc/passwd and /etc/group. */
-static int resolve_owner(struct tree *t, const char *spec, uint32_t *uid, uint32_t *gid,
-			 struct err *e)
-{
-	char *u = xstrdup(spec), *g = strchr(u, ':');
-	int r = 0;
-	if (g)
-		*g++ = 0;
-	uint32_t pgid = 0;
-	if (parse_id(u, uid) == 0)
-		pgid = *uid;
-	else if (db_lookup(t, "/etc/passwd", u, uid, &pgid) < 0)
-		r = err_set(e, CRUMB_ENOENT, "--chown %s: no user '%s' in the image's /etc/passwd",
-			    spec, u);
-	*gid = pgid;
-	if (r == 0 && g && parse_id(g, gid) < 0 && db_lookup(t, "/etc/group", g, gid, NULL) < 0)
-		r = err_set(e, CRUMB_ENOENT, "--chown %s: no group '%s' in the image's /etc/group",
-			    spec, g);
-	free(u);
-	return r;
-}
-
-struct attr_walk {
-	int chown, chmod;
-	uint32_t uid, gid, mode;
-};
-
-static int set_attrs(struct tree_node *n, const char *path, void *ctx)
-{
-	struct attr_walk *a = ctx;
-	(void)path;
-	if (a->chown) {
-		n->uid = a->uid;
-		n->gid = a->gid;
-	}
-	if (a->chmod && n->type != TREE_LNK)
-		n->mode = a->mode;
 	return 0;
 }
 
@@ -534,7 +438,8 @@ static int from_file(struct builder *b, struct bstage *st, const char *p, struct
 	} else if (r == 0) {
 		r = import_archive(&st->tree, p, &io, e);
 	}
-	/* Layers imported from compressed tars were copied into the tree; plain ones are referenced. */
+	/* Layers imported from compressed tars were copied into the tree; plain ones are
+	 * referenced. */
 	strlist_release(&layers);
 	sb_release(&cfg);
 	memset(st->key, 0, sizeof(st->key));
@@ -611,508 +516,35 @@ static int do_from(struct builder *b, struct bstage *st, const struct spec_instr
 	return from_path(b, st, i, img, e);
 }
 
-/* ---- .dockerignore ---- */
+/* ---- COPY / ADD (build_copy.c) ---- */
 
-/* Go's filepath.Match plus "**" (any number of path components), as Docker's patternmatcher. */
-static int pmatch(const char *p, const char *s)
+/* --from=NAME or --from=INDEX: an earlier stage's tree (NULL for none or host). */
+static int copy_from_stage(struct builder *b, struct bstage *st, const struct spec_instr *i,
+			   const char *f, struct tree **from, struct err *e)
 {
-	for (; *p; p++, s++) {
-		if (p[0] == '*' && p[1] == '*') {
-			p += 2;
-			if (*p == '/')
-				p++;
-			for (;; s++) {
-				if (pmatch(p, s))
-					return 1;
-				if (!*s)
-					return 0;
-			}
-		}
-		if (*p == '*') {
-			for (;; s++) {
-				if (pmatch(p + 1, s))
-					return 1;
-				if (!*s || *s == '/')
-					return 0;
-			}
-		}
-		if ((*p == '?' || *p == '[') && (!*s || *s == '/'))
-			return 0;
-		if (*p == '?')
-			continue;
-		if (*p == '[') {
-			const char *q = p + 1;
-			int neg = *q == '^' || *q == '!', hit = 0;
-			q += neg;
-			for (; *q && *q != ']'; q++) {
-				if (q[1] == '-' && q[2] && q[2] != ']') {
-					hit |= *s >= q[0] && *s <= q[2];
-					q += 2;
-				} else {
-					hit |= *s == (*q == '\\' && q[1] ? *++q : *q);
-				}
-			}
-			if (!*q || hit == neg)
-				return 0;
-			p = q;
-			continue;
-		}
-		if (*p == '\\' && p[1])
-			p++;
-		if (*p != *s)
-			return 0;
-	}
-	return !*s;
-}
-
-/* Is the context-relative path rel excluded? The last matching pattern wins;
- * a pattern matching a parent directory excludes everything below it. */
-static int ignored(const struct builder *b, const char *rel)
-{
-	int out = 0;
-	for (size_t k = 0; k < b->ignore.n; k++) {
-		const char *pat = b->ignore.v[k];
-		int neg = pat[0] == '!';
-		pat += neg;
-		char *s = xstrdup(rel);
-		int hit = 0;
-		for (char *slash = s + strlen(s);; ) {
-			*slash = 0;
-			if ((hit = pmatch(pat, s)))
-				break;
-			if (!(slash = strrchr(s, '/')))
-				break;
-		}
-		free(s);
-		if (hit)
-			out = !neg;
-	}
-	return out;
-}
-
-static void load_ignore(struct builder *b)
-{
-	char *p = xasprintf("%s/.dockerignore", b->o->context);
-	struct sbuf sb = SBUF_INIT;
-	struct err e;
-	if (read_file(p, 1 << 20, &sb, &e) == 0) {
-		for (char *l = strtok(sb.buf, "\n"); l; l = strtok(NULL, "\n")) {
-			l[strcspn(l, "\r")] = 0;
-			l += strspn(l, " \t");
-			size_t n = strlen(l);
-			while (n && (l[n - 1] == ' ' || l[n - 1] == '\t'))
-				l[--n] = 0;
-			if (!*l || *l == '#')
-				continue;
-			int neg = *l == '!';
-			char *pat = l + neg;
-			while (*pat == '/')
-				pat++;
-			while (!strncmp(pat, "./", 2))
-				pat += 2;
-			n = strlen(pat);
-			while (n && pat[n - 1] == '/')
-				pat[--n] = 0;
-			if (*pat)
-				strlist_push_owned(&b->ignore, xasprintf("%s%s", neg ? "!" : "", pat));
-		}
-	}
-	sb_release(&sb);
-	free(p);
-}
-
-struct prune_walk {
-	const struct builder *b;
-	const char *base; /* context-relative path of the walk's root */
-	struct strlist drop;
-};
-
-static int prune_node(struct tree_node *n, const char *path, void *ctx)
-{
-	struct prune_walk *w = ctx;
-	(void)n;
-	if (!*path)
-		return 0;
-	char *rel = *w->base ? xasprintf("%s/%s", w->base, path) : xstrdup(path);
-	if (ignored(w->b, rel))
-		strlist_push(&w->drop, path);
-	free(rel);
-	return 0;
-}
-
-/* Removes from the copy at dest (of the context path hostpath) what .dockerignore excludes. */
-static int drop_ignored(struct builder *b, struct tree *t, const char *dest, const char *hostpath,
-			struct err *e)
-{
-	struct tree_node *n = tree_lookup(t, dest, 0);
-	size_t cl = strlen(b->ctxreal);
-	if (!b->ignore.n || !n || n->type != TREE_DIR || strncmp(hostpath, b->ctxreal, cl))
-		return 0;
-	const char *base = hostpath + cl + (hostpath[cl] == '/');
-	struct prune_walk w = {b, base, STRLIST_INIT};
-	struct tree sub = {.root = n};
-	tree_walk(&sub, prune_node, &w);
-	int r = 0;
-	for (size_t k = 0; r == 0 && k < w.drop.n; k++) {
-		char *p = xasprintf("%s/%s", dest, w.drop.v[k]);
-		r = tree_remove(t, p, e);
-		free(p);
-	}
-	strlist_release(&w.drop);
-	return r;
-}
-
-/* ---- COPY / ADD ---- */
-
-static int has_glob(const char *s)
-{
-	return strpbrk(s, "*?[") != NULL;
-}
-
-/* Expands one COPY source from the context into host paths (sorted), refusing any that leave it. */
-static int context_sources(struct builder *b, const char *src, struct strlist *out, int host,
-			   struct err *e)
-{
-	char *ctx = host ? xstrdup("/") : realpath(b->o->context, NULL);
-	if (!ctx)
-		return err_errno(e, CRUMB_ENOENT, "build context %s", b->o->context);
-	int r = 0, depth = 0;
-	/* Lexically first: "../x" names something outside, whatever exists there. */
-	for (const char *p = src; !host && *p;) {
-		size_t n = strcspn(p, "/");
-		if (n == 2 && !strncmp(p, "..", 2))
-			depth--;
-		else if (n && !(n == 1 && *p == '.'))
-			depth++;
-		if (depth < 0) {
-			free(ctx);
-			return err_set(e, CRUMB_EUNSAFE, "outside the build context");
-		}
-		p += n + (p[n] == '/');
-	}
-	char *pat = host ? xstrdup(src) : xasprintf("%s/%s", ctx, src);
-	glob_t g = {0};
-	if (has_glob(src)) {
-		int gr = glob(pat, 0, NULL, &g);
-		if (gr == GLOB_NOMATCH || g.gl_pathc == 0)
-			r = err_set(e, CRUMB_ENOENT, "no source files were specified by '%s'", src);
-		else if (gr)
-			r = err_set(e, CRUMB_EIO, "%s: cannot expand", src);
-		size_t cl = strlen(ctx);
-		for (size_t k = 0; r == 0 && k < g.gl_pathc; k++)
-			if (host || !ignored(b, g.gl_pathv[k] + cl + (g.gl_pathv[k][cl] == '/')))
-				strlist_push(out, g.gl_pathv[k]);
-		if (r == 0 && !out->n)
-			r = err_set(e, CRUMB_ENOENT, "every file '%s' names is in .dockerignore", src);
-	} else if (!host && ignored(b, pat + strlen(ctx) + 1)) {
-		r = err_set(e, CRUMB_ENOENT, "excluded by .dockerignore");
-	} else {
-		strlist_push(out, pat);
-	}
-	for (size_t k = 0; r == 0 && k < out->n; k++) {
-		char *real = realpath(out->v[k], NULL);
-		if (!real)
-			r = err_set(e, CRUMB_ENOENT, "%s", errno == ENOENT ? (host ? "no such file on the host"
-						: "no such file in the build context") : strerror(errno));
-		else if (!confine_inside(real, ctx))
-			r = err_set(e, CRUMB_EUNSAFE, "%s: outside the build context", src);
-		free(real);
-	}
-	globfree(&g);
-	free(pat);
-	free(ctx);
-	return r;
-}
-
-/* Adds --deps closures for every ELF file under host path p. */
-static int add_deps(struct tree *t, const char *p, int depth, struct err *e)
-{
-	struct stat sb;
-	if (lstat(p, &sb) < 0 || depth > 64)
-		return 0;
-	if (S_ISREG(sb.st_mode))
-		return rootfs_add_closure(t, p, e);
-	if (!S_ISDIR(sb.st_mode))
-		return 0;
-	struct strlist names = STRLIST_INIT;
-	int r = dir_list(p, &names, e);
-	for (size_t k = 0; r == 0 && k < names.n; k++) {
-		char *c = xasprintf("%s/%s", p, names.v[k]);
-		r = add_deps(t, c, depth + 1, e);
-		free(c);
-	}
-	strlist_release(&names);
-	return r;
-}
-
-static int is_archive(const char *path)
-{
-	unsigned char m[264] = {0};
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return 0;
-	struct stat sb;
-	ssize_t n = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) ? read(fd, m, sizeof(m)) : 0;
-	close(fd);
-	if (n < 6)
-		return 0;
-	return (m[0] == 0x1f && m[1] == 0x8b) || !memcmp(m, "BZh", 3) ||
-	       !memcmp(m, "\xfd" "7zXZ", 6) || !memcmp(m, "\x28\xb5\x2f\xfd", 4) ||
-	       (n >= 262 && !memcmp(m + 257, "ustar", 5));
-}
-
-static const char *basename_of(const char *p)
-{
-	const char *s = strrchr(p, '/');
-	return s && s[1] ? s + 1 : p;
-}
-
-/* Where a COPY destination lands: relative to WORKDIR; "dir/" or several sources mean a directory. */
-static char *dest_path(struct bstage *st, const char *dest)
-{
-	if (dest[0] == '/')
-		return xstrdup(dest);
-	const char *wd = st->cfg.workdir ? st->cfg.workdir : "/";
-	return xasprintf("%s%s%s", wd, wd[strlen(wd) - 1] == '/' ? "" : "/", dest);
-}
-
-struct host_walk {
-	const struct strlist *allow;
-	struct err *e;
-};
-
-static int host_node(struct tree_node *n, const char *path, void *ctx)
-{
-	struct host_walk *w = ctx;
-	(void)path;
-	return n->type == TREE_REG && n->src_path ? confine_host_file(n->src_path, w->allow, w->e)
-						  : 0;
-}
-
-/* One COPY/ADD being carried out: each source goes into tmp at its final path;
- * tmp is hashed, then merged into the stage. */
-struct copy {
-	struct builder *b;
-	struct bstage *st;
-	const struct spec_instr *i;
-	struct spec_eval *v;
-	int add, host;
-	struct bstage *from; /* --from=STAGE */
-	char *dest;	     /* the destination, without trailing "/" or "/." */
-	int dir_dest;	     /* dest is a directory the sources go into */
-	struct tree tmp, deps; /* what lands at dest; --deps libraries at their own paths */
-};
-
-/* --from=NAME or --from=INDEX: an earlier stage (NULL for none or host). */
-static int copy_from_stage(struct copy *c, struct err *e)
-{
-	const char *f = c->v->from;
-	if (!f || c->host)
+	*from = NULL;
+	if (!f || !strcmp(f, "host"))
 		return 0;
 	char *end;
 	long idx = strtol(f, &end, 10);
-	for (struct bstage *o = c->b->st; o < c->st; o++)
-		if ((o->name && !strcmp(o->name, f)) || (!*end && idx == (long)(o - c->b->st)))
-			c->from = o;
-	if (!c->from)
-		return at(c->i, e, CRUMB_ENOENT, "%s --from=%s: no earlier stage of that name (or 'host')",
-			  spec_kind_name(c->i->kind), f);
+	for (struct bstage *o = b->st; o < st; o++)
+		if ((o->name && !strcmp(o->name, f)) || (!*end && idx == (long)(o - b->st)))
+			*from = &o->tree;
+	if (!*from)
+		return at(i, e, CRUMB_ENOENT,
+			  "%s --from=%s: no earlier stage of that name (or 'host')",
+			  spec_kind_name(i->kind), f);
 	return 0;
-}
-
-/* The destination path, and whether it is a directory: "dir/", ".", "dir/.",
- * several sources, or one that exists (as Docker). */
-static void copy_dest(struct copy *c)
-{
-	char *dest = dest_path(c->st, c->v->dest);
-	struct tree_node *dnode;
-	size_t nsrc = c->v->src.n + c->v->nheredoc_src;
-	size_t dl = strlen(dest);
-	c->dir_dest = dest[dl - 1] == '/' || nsrc > 1 || (dl >= 2 && !strcmp(dest + dl - 2, "/.")) ||
-		      ((dnode = tree_lookup(&c->st->tree, dest, 1)) && dnode->type == TREE_DIR);
-	while (dl > 1 && (dest[dl - 1] == '/' || (dl >= 2 && !strcmp(dest + dl - 2, "/.")))) {
-		dl -= dest[dl - 1] == '/' ? 1 : 2;
-		dest[dl ? dl : 1] = 0;
-		dl = strlen(dest);
-	}
-	c->dest = dest;
-}
-
-/* Where a source named name lands: dest itself for a directory, else inside a directory dest. */
-static char *copy_target(const struct copy *c, int is_dir, const char *name)
-{
-	return !is_dir && c->dir_dest ? xasprintf("%s/%s", c->dest, basename_of(name))
-				      : xstrdup(c->dest);
-}
-
-/* COPY --from=STAGE src. */
-static int copy_stage_source(struct copy *c, const char *src, struct err *e)
-{
-	struct tree_node *n = tree_lookup(&c->from->tree, src, 1);
-	if (!n)
-		return at(c->i, e, CRUMB_ENOENT, "COPY --from=%s %s: not found in that stage",
-			  c->v->from, src);
-	char *d = copy_target(c, n->type == TREE_DIR, src);
-	int r = tree_copy(&c->tmp, d, &c->from->tree, src, TREE_COPY_FOLLOW, e);
-	free(d);
-	return r < 0 ? at_err(c->i, e, r) : 0;
-}
-
-/* An archive ADD unpacks into dest. */
-static int copy_unpack(struct copy *c, const char *hp, struct err *e)
-{
-	struct import_opts io = {.dest = c->dest, .keep_owner = 1};
-	if (!tree_lookup(&c->tmp, c->dest, 1)) {
-		struct tree_node *dn;
-		tree_add(&c->tmp, c->dest, TREE_DIR, 0755, &dn, e);
-	}
-	return import_archive(&c->tmp, hp, &io, e);
-}
-
-/* One host path hp that source src expanded to: a file or directory of the
- * context, or (--from=host) a host file the trust rules allow. */
-static int copy_host_path(struct copy *c, const char *src, const char *hp, struct err *e)
-{
-	struct stat sb;
-	int r = 0;
-	if (stat(hp, &sb) < 0)
-		return at(c->i, e, CRUMB_ENOENT, "%s: %s", src, strerror(errno));
-	if (c->add && !c->host && is_archive(hp))
-		return (r = copy_unpack(c, hp, e)) < 0 ? at_err(c->i, e, r) : 0;
-	char *real = realpath(hp, NULL);
-	if (c->host && !real)
-		r = err_errno(e, CRUMB_ENOENT, "%s", hp);
-	else if (c->host)
-		r = confine_host(real, &c->b->allow, e);
-	if (r < 0) {
-		free(real);
-		return at(c->i, e, r, "COPY --from=host %s: %s", src, e->msg);
-	}
-	const char *from = real ? real : hp;
-	char *d = copy_target(c, S_ISDIR(sb.st_mode), hp);
-	r = tree_add_host(&c->tmp, from, d, e);
-	if (r == 0 && !c->host)
-		r = drop_ignored(c->b, &c->tmp, d, from, e);
-	if (r == 0 && c->v->deps)
-		r = add_deps(&c->deps, from, 0, e);
-	free(real);
-	free(d);
-	return r < 0 ? at_err(c->i, e, r) : 0;
-}
-
-/* A source from the context (or the host): its expansion, each path in turn. */
-static int copy_context_source(struct copy *c, const char *src, struct err *e)
-{
-	struct strlist paths = STRLIST_INIT;
-	int r = context_sources(c->b, src, &paths, c->host, e);
-	if (r < 0)
-		r = at(c->i, e, r, "%s %s: %s", spec_kind_name(c->i->kind), src, e->msg);
-	if (paths.n > 1)
-		c->dir_dest = 1;
-	for (size_t p = 0; r == 0 && p < paths.n; p++)
-		r = copy_host_path(c, src, paths.v[p], e);
-	strlist_release(&paths);
-	return r;
-}
-
-static int copy_sources(struct copy *c, struct err *e)
-{
-	int r = 0;
-	for (size_t k = 0; r == 0 && k < c->v->src.n; k++) {
-		const char *src = c->v->src.v[k];
-		if (c->add && (!strncmp(src, "http://", 7) || !strncmp(src, "https://", 8) ||
-			       !strncmp(src, "git@", 4)))
-			r = at(c->i, e, CRUMB_EUNSUPP,
-			       "ADD %s: remote sources are not supported (builds are offline); "
-			       "download it into the context first",
-			       src);
-		else if (c->from)
-			r = copy_stage_source(c, src, e);
-		else
-			r = copy_context_source(c, src, e);
-	}
-	for (size_t k = 0; r == 0 && k < c->v->nheredoc_src; k++) {
-		const struct spec_kv *h = &c->v->heredoc_src[k];
-		char *d = c->dir_dest ? xasprintf("%s/%s", c->dest, h->key) : xstrdup(c->dest);
-		const char *body = h->value ? h->value : "";
-		if ((r = tree_add_data(&c->tmp, d, body, strlen(body), 0644, e)) < 0)
-			r = at_err(c->i, e, r);
-		free(d);
-	}
-	return r;
-}
-
-/* --deps libraries are host files too (the same rules, file by file); then
- * --chown and --chmod, on what was copied only, not the directories above dest. */
-static int copy_attrs(struct copy *c, struct err *e)
-{
-	int r = 0;
-	if (c->v->deps) {
-		struct host_walk hw = {&c->b->allow, e};
-		if ((r = tree_walk(&c->deps, host_node, &hw)) < 0)
-			return at(c->i, e, r, "COPY --from=host --deps: %s", e->msg);
-	}
-	struct attr_walk aw = {0};
-	if (c->v->chown) {
-		aw.chown = 1;
-		if ((r = resolve_owner(&c->st->tree, c->v->chown, &aw.uid, &aw.gid, e)) < 0)
-			return at_err(c->i, e, r);
-	}
-	if (c->v->chmod) {
-		aw.chmod = 1;
-		aw.mode = (uint32_t)strtoul(c->v->chmod, NULL, 8) & 07777;
-	}
-	struct tree_node *n = aw.chown || aw.chmod ? tree_lookup(&c->tmp, c->dest, 0) : NULL;
-	if (n) {
-		struct tree sub = {.root = n};
-		tree_walk(&sub, set_attrs, &aw);
-	}
-	return 0;
-}
-
-/* The step's key (the instruction and everything copied, mtimes clamped
- * first: RUN steps and the key see the image's times), then the merge. */
-static int copy_commit(struct copy *c, struct err *e)
-{
-	struct hasher h;
-	char key[65];
-	int64_t epoch = c->b->o->epoch;
-	tree_walk(&c->tmp, clamp_mtime, &epoch);
-	tree_walk(&c->deps, clamp_mtime, &epoch);
-	h_init(&h);
-	h_str(&h, c->i->original);
-	int r = hash_tree(&c->tmp, &h, e);
-	if (r == 0)
-		r = hash_tree(&c->deps, &h, e);
-	h_fin(&h, key);
-	if (r < 0)
-		return at_err(c->i, e, r);
-	chain(c->st->key, "COPY", key);
-	/* What tmp holds below dest goes into the stage; directories that were
-	 * already there (parents made on the way included) keep their owner and mode (Docker). */
-	if (tree_lookup(&c->tmp, c->dest, 0))
-		r = tree_copy(&c->st->tree, c->dest, &c->tmp, c->dest, TREE_COPY_KEEP_DIRS, e);
-	if (r == 0 && c->deps.root->nkids)
-		r = tree_copy(&c->st->tree, "/", &c->deps, "/", TREE_COPY_KEEP_DIRS, e);
-	return r < 0 ? at_err(c->i, e, r) : 0;
 }
 
 static int do_copy(struct builder *b, struct bstage *st, const struct spec_instr *i,
 		   struct spec_eval *v, struct err *e)
 {
-	struct copy c = {.b = b, .st = st, .i = i, .v = v, .add = i->kind == SPEC_ADD};
-	c.host = v->from && !strcmp(v->from, "host");
-	int r = copy_from_stage(&c, e);
-	if (r < 0)
-		return r;
-	tree_init(&c.tmp);
-	tree_init(&c.deps);
-	copy_dest(&c);
-	if ((r = copy_sources(&c, e)) == 0 && (r = copy_attrs(&c, e)) == 0)
-		r = copy_commit(&c, e);
-	tree_release(&c.tmp);
-	tree_release(&c.deps);
-	free(c.dest);
+	struct build_copy_env env = {b->o->context, b->ctxreal, &b->ignore, &b->allow, b->o->epoch};
+	struct tree *from;
+	int r = copy_from_stage(b, st, i, v->from, &from, e);
+	if (r == 0)
+		r = build_copy(&env, i, v, from, &st->tree, st->cfg.workdir, st->key, e);
 	return r;
 }
 
@@ -1523,8 +955,8 @@ static int do_runs(struct builder *b, struct bstage *st, size_t *k, struct err *
 #define BUILD_MAX_VARS 4096
 #define BUILD_MAX_VAR_BYTES (4u << 20)
 
-static int check_vars(const struct spec_instr *i, const struct strlist *a,
-		      const struct strlist *b, const char *what, struct err *e)
+static int check_vars(const struct spec_instr *i, const struct strlist *a, const struct strlist *b,
+		      const char *what, struct err *e)
 {
 	size_t n = a->n + (b ? b->n : 0), bytes = 0;
 	for (size_t k = 0; k < a->n; k++)
@@ -1566,7 +998,7 @@ static int instr_label(struct builder *b, struct bstage *st, const struct spec_i
 static int instr_workdir(struct bstage *st, const struct spec_instr *i, const struct spec_eval *v,
 			 struct err *e)
 {
-	char *wd = dest_path(st, v->value);
+	char *wd = build_dest_path(st->cfg.workdir, v->value);
 	struct tree_node *nd;
 	int r = 0;
 	free(st->cfg.workdir);
@@ -1586,7 +1018,8 @@ static int instr_user(struct bstage *st, const struct spec_instr *i, const struc
 	/* crumb-init's rule, said here rather than at the next RUN */
 	const char *colon = strchr(v->value, ':');
 	if (colon == v->value || (colon && (!colon[1] || strchr(colon + 1, ':'))))
-		return at(i, e, CRUMB_EINVAL, "USER %s: '%s' is not USER[:GROUP]", i->rest, v->value);
+		return at(i, e, CRUMB_EINVAL, "USER %s: '%s' is not USER[:GROUP]", i->rest,
+			  v->value);
 	free(st->cfg.user);
 	st->cfg.user = xstrdup(v->value);
 	return 0;
@@ -1769,8 +1202,8 @@ static int hash_mtime(struct tree_node *n, const char *path, void *ctx)
 {
 	char t[32];
 	snprintf(t, sizeof(t), "%lld", (long long)n->mtime);
-	h_str(ctx, path);
-	h_str(ctx, t);
+	build_hash_str(ctx, path);
+	build_hash_str(ctx, t);
 	return 0;
 }
 
@@ -1799,8 +1232,7 @@ static int image_initcfg(const struct oci_config *cfg, struct sbuf *out, struct 
 
 /* The last stage's tree made an image root (crumb-init, the baked-in config),
  * its times clamped; key = the rootfs's cache key. */
-static int final_tree(struct builder *b, struct bstage *st, int ext4, char key[65],
-		      struct err *e)
+static int final_tree(struct builder *b, struct bstage *st, int ext4, char key[65], struct err *e)
 {
 	int64_t epoch = b->o->epoch;
 	struct sbuf conf = SBUF_INIT;
@@ -1812,8 +1244,8 @@ static int final_tree(struct builder *b, struct bstage *st, int ext4, char key[6
 	size_t np = 0;
 	struct err pe;
 	if (r == 0 && pl && runcfg_publish(pl, ports, 64, &np, &pe) < 0)
-		r = err_set(e, CRUMB_EUNSAFE, "label crumb.publish=%s (from the base image): %s", pl,
-			    pe.msg);
+		r = err_set(e, CRUMB_EUNSAFE, "label crumb.publish=%s (from the base image): %s",
+			    pl, pe.msg);
 	if (r == 0)
 		r = image_initcfg(&st->cfg, &conf, e);
 	if (r == 0)
@@ -1826,12 +1258,12 @@ static int final_tree(struct builder *b, struct bstage *st, int ext4, char key[6
 	sb_release(&conf);
 	/* Times older than the epoch reach the image (crumb-init's, a RUN's, a FROM
 	 * image's): they are part of the key, so a cache hit is what a fresh build writes. */
-	tree_walk(&st->tree, clamp_mtime, &epoch);
-	struct hasher mh;
+	tree_walk(&st->tree, build_clamp_mtime, &epoch);
+	struct build_hasher mh;
 	char mt[65], when[32];
-	h_init(&mh);
+	build_hash_init(&mh);
 	tree_walk(&st->tree, hash_mtime, &mh);
-	h_fin(&mh, mt);
+	build_hash_final(&mh, mt);
 	chain(key, "mtimes", mt);
 	snprintf(when, sizeof(when), "%lld", (long long)epoch); /* ext4's superblock times */
 	chain(key, "epoch", when);
@@ -1840,8 +1272,8 @@ static int final_tree(struct builder *b, struct bstage *st, int ext4, char key[6
 
 /* The rootfs blob the build cache holds for key, into *l: *hit is 0 when
  * there is none (or it went since the lookup). */
-static int cached_rootfs(struct builder *b, const char *key, int ext4, struct oci_desc *l,
-			 int *hit, struct err *e)
+static int cached_rootfs(struct builder *b, const char *key, int ext4, struct oci_desc *l, int *hit,
+			 struct err *e)
 {
 	char digest[80];
 	struct err ce;
@@ -1885,8 +1317,8 @@ static int write_rootfs(struct builder *b, struct bstage *st, int ext4, const ch
 		r = cpio_write(&st->tree, out, &co, e);
 	}
 	if (r == 0)
-		r = oci_blob_put_file(b->s, out, ext4 ? OCI_MT_ROOTFS_EXT4 : OCI_MT_ROOTFS_CPIO_ZSTD,
-				      1, l, e);
+		r = oci_blob_put_file(b->s, out,
+				      ext4 ? OCI_MT_ROOTFS_EXT4 : OCI_MT_ROOTFS_CPIO_ZSTD, 1, l, e);
 	if (r == 0)
 		r = oci_cache_put(b->s, key, l->digest, e);
 	unlink(out);
@@ -1921,7 +1353,8 @@ static int image_kernel(struct builder *b, struct bstage *st, char **out, struct
 		free(list);
 	}
 	if (!kpath && r == 0)
-		r = err_set(e, CRUMB_ENOENT, "LABEL crumb.kernel=%s: no such file or stored kernel", kl);
+		r = err_set(e, CRUMB_ENOENT, "LABEL crumb.kernel=%s: no such file or stored kernel",
+			    kl);
 	*out = kpath;
 	return r;
 }
@@ -1998,7 +1431,8 @@ static int global_args(struct builder *b, struct err *e)
 					kv_set(&b->gargs, v.kv[j].key, val);
 			}
 		if (r == 0)
-			r = check_vars(&sp->global_args[k], &b->gargs, NULL, "global ARG variables", e);
+			r = check_vars(&sp->global_args[k], &b->gargs, NULL, "global ARG variables",
+				       e);
 		spec_eval_release(&v);
 	}
 	return r;
@@ -2135,7 +1569,7 @@ int build_run(struct oci_store *s, const struct build_opts *o, struct build_resu
 		r = pick_target(&b, o->target, e);
 	for (size_t k = 0; k <= b.last; k++)
 		b.nsteps += (int)b.spec->stages[k].ninstrs;
-	load_ignore(&b);
+	build_load_ignore(o->context, &b.ignore);
 	res->nsteps = b.nsteps;
 	char *root = xstrdup(oci_root(s)), *tmpbase = xasprintf("%s/tmp", root);
 	if (r == 0)
