@@ -1,5 +1,4 @@
-/* test_build_copy.c: COPY/ADD without a builder: destinations, .dockerignore, the context's bounds,
- * keys. */
+/* test_build_copy.c: COPY/ADD without a builder: destinations, .dockerignore, bounds, keys. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>

@@ -1,5 +1,4 @@
-/* test_store.c: where the store, VM state, crumb-init and programs are found, from a struct
- * hostenv. */
+/* test_store.c: the store, VM state, crumb-init and programs, found from a struct hostenv. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
