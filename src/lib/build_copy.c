@@ -349,12 +349,10 @@ static int is_archive(const char *path)
 	close(fd);
 	if (n < 6)
 		return 0;
+	/* gzip, bzip2, xz (FD "7zXZ"), zstd, or a tar ("ustar" at 257) */
 	return (m[0] == 0x1f && m[1] == 0x8b) || !memcmp(m, "BZh", 3) ||
-	       !memcmp(m,
-		       "\xfd"
-		       "7zXZ",
-		       6) ||
-	       !memcmp(m, "\x28\xb5\x2f\xfd", 4) || (n >= 262 && !memcmp(m + 257, "ustar", 5));
+	       !memcmp(m, "\xfd\x37zXZ", 6) || !memcmp(m, "\x28\xb5\x2f\xfd", 4) ||
+	       (n >= 262 && !memcmp(m + 257, "ustar", 5));
 }
 
 static const char *basename_of(const char *p)
