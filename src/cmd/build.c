@@ -121,6 +121,7 @@ int cmd_build(int argc, char **argv)
 	struct err e = {0};
 	int r = EXIT_FAIL;
 	quiet = 0;
+	o.env = cmd_env();
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v;
 		int bad = 0;

@@ -1109,6 +1109,7 @@ int cmd_run(int argc, char **argv)
 			    .klog = VM_KLOG_INIT};
 	struct err e = {0};
 	a.vc.accel = ACCEL_AUTO;
+	a.vc.env = cmd_env();
 	a.vc.net = 1;
 	initcfg_init(&c.cfg);
 	int r = parse_args(&a, argc, argv);
@@ -1130,8 +1131,7 @@ int cmd_run(int argc, char **argv)
 
 	/* Everything that can be missing is checked before any work is done. */
 	if (store_root(cmd_env(), &c.store, &e) < 0 ||
-	    (a.vc.vmm == VMM_QEMU ? vm_find_qemu(NULL, &c.qemu, &e)
-				  : vm_alt_find(a.vc.vmm, &c.qemu, &e)) < 0)
+	    vm_find(&a.vc, &c.qemu, &e) < 0)
 		goto fail;
 	unsigned long long archive = 0, content = 0;
 	int is_disk = 0;

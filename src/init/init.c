@@ -499,7 +499,7 @@ static int set_ipv4(int s, struct ifreq *ifr, unsigned long req, uint32_t addr)
 
 static const char resolv_conf[] = "nameserver 10.0.2.3\n";
 
-/* The inbound-only card's MAC (the host's vmm.c sets it: VM_INBOUND_MAC). */
+/* The inbound-only card's MAC (the host's vmm_qemu.c sets it: VM_INBOUND_MAC). */
 static const unsigned char inbound_mac[6] = {0x52, 0x54, 0x00, 0xc0, 0xff, 0x01};
 
 /* Gives the card name its IPv4 address and netmask and brings it up. */

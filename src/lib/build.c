@@ -715,6 +715,7 @@ static int run_group(struct builder *b, struct bstage *st, struct run_step *step
 			       .cpus = 2, .net = steps[0].net, .marker_key = mkey};
 	vc.mem_mb = b->o->builder_mem_mb ? b->o->builder_mem_mb : 1024;
 	vc.accel = ACCEL_AUTO;
+	vc.env = b->o->env;
 	vc.state_dir = oci_root(b->s);
 	struct vm_result res;
 	for (int k = 0; k < b->ntail; k++)
@@ -1545,7 +1546,8 @@ int build_run(struct oci_store *s, const struct build_opts *o, struct build_resu
 	char *ctxreal = realpath(o->context, NULL), *freal = realpath(o->file, NULL);
 	int in_ctx = ctxreal && freal && confine_inside(freal, ctxreal);
 	free(freal);
-	int lock = -1, r = spec_parse_file_in(o->file, in_ctx ? ctxreal : NULL, &b.spec, e);
+	struct spec_parse_opts po = {.read = spec_read_below, .read_ctx = ctxreal};
+	int lock = -1, r = spec_parse_file(o->file, in_ctx ? &po : NULL, &b.spec, e);
 	if (r < 0) {
 		free(ctxreal);
 		return r;

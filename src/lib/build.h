@@ -2,6 +2,7 @@
 #ifndef CRUMB_BUILD_H
 #define CRUMB_BUILD_H
 
+#include "hostenv.h"
 #include "oci.h"
 #include "spec.h"
 #include "util.h"
@@ -35,6 +36,7 @@ struct build_opts {
 	const struct strlist *allow_host; /* host paths COPY --from=host may read beyond the
 					     public system files (confine.h); NULL: none */
 	const char *qemu;	     /* NULL: found on PATH */
+	const struct hostenv *env;   /* the builder VM's CRUMB_QEMU, CRUMB_PASST...; NULL: none */
 	unsigned builder_mem_mb;     /* 0: default */
 	int64_t epoch;		     /* SOURCE_DATE_EPOCH, 0 when unset: `created`, and file
 					times newer than it are written as it (clamp_time) */

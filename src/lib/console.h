@@ -5,7 +5,7 @@
 #include <stddef.h>
 
 #include "util.h"
-#include "vmm.h"
+#include "vmconf.h"
 
 /*
  * Every byte of the console comes from the guest, and any guest process can

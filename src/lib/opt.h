@@ -43,20 +43,38 @@ typedef int (*opt_fn)(const struct opt *o, const char *value, void *ctx, struct 
 
 struct opt {
 	enum opt_type type;
-	char sh;          /* short letter ('p' for -p), or 0 */
+	char sh;	  /* short letter ('p' for -p), or 0 */
 	const char *name; /* long name without dashes ("publish"), or NULL */
-	void *dst;        /* OPT_FLAG, OPT_STRING, OPT_LIST: where the value goes */
-	opt_fn fn;        /* OPT_CALL, OPT_CALL0 */
+	void *dst;	  /* OPT_FLAG, OPT_STRING, OPT_LIST: where the value goes */
+	opt_fn fn;	  /* OPT_CALL, OPT_CALL0 */
 	const char *arg;  /* the value's name in help ("PORT"); NULL for flags */
 	const char *help; /* one line for opt_help; NULL: not listed */
 };
 
-#define OPT_FLAG_(s, n, d, h) {OPT_FLAG, (s), (n), (d), NULL, NULL, (h)}
-#define OPT_STRING_(s, n, d, a, h) {OPT_STRING, (s), (n), (d), NULL, (a), (h)}
-#define OPT_LIST_(s, n, d, a, h) {OPT_LIST, (s), (n), (d), NULL, (a), (h)}
-#define OPT_CALL_(s, n, f, a, h) {OPT_CALL, (s), (n), NULL, (f), (a), (h)}
-#define OPT_CALL0_(s, n, f, h) {OPT_CALL0, (s), (n), NULL, (f), NULL, (h)}
-#define OPT_END_ {OPT_END, 0, NULL, NULL, NULL, NULL, NULL}
+#define OPT_FLAG_(s, n, d, h)                                                                      \
+	{                                                                                          \
+		OPT_FLAG, (s), (n), (d), NULL, NULL, (h)                                           \
+	}
+#define OPT_STRING_(s, n, d, a, h)                                                                 \
+	{                                                                                          \
+		OPT_STRING, (s), (n), (d), NULL, (a), (h)                                          \
+	}
+#define OPT_LIST_(s, n, d, a, h)                                                                   \
+	{                                                                                          \
+		OPT_LIST, (s), (n), (d), NULL, (a), (h)                                            \
+	}
+#define OPT_CALL_(s, n, f, a, h)                                                                   \
+	{                                                                                          \
+		OPT_CALL, (s), (n), NULL, (f), (a), (h)                                            \
+	}
+#define OPT_CALL0_(s, n, f, h)                                                                     \
+	{                                                                                          \
+		OPT_CALL0, (s), (n), NULL, (f), NULL, (h)                                          \
+	}
+#define OPT_END_                                                                                   \
+	{                                                                                          \
+		OPT_END, 0, NULL, NULL, NULL, NULL, NULL                                           \
+	}
 
 enum { OPT_STOP_AT_ARG = 1, OPT_KEEP_DASHDASH = 2 };
 #define OPT_HELP 1

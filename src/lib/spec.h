@@ -1,4 +1,5 @@
-/* spec.h: Crumbfile (Dockerfile syntax) parser and per-instruction evaluation with Docker's semantics. */
+/* spec.h: Crumbfile (Dockerfile syntax) parser and per-instruction evaluation with Docker's
+ * semantics. */
 #ifndef CRUMB_SPEC_H
 #define CRUMB_SPEC_H
 
@@ -9,12 +10,16 @@
 /*
  * Two layers, as in Docker:
  *
- *  1. spec_parse_file/spec_parse_buf: text -> a list of instructions with
+ *  1. spec_parse/spec_parse_file: text -> a list of instructions with
  *     positions. Parser directives (# escape=, # syntax= recorded), comments,
- *     line continuations (with the escape char), JSON (exec) form detection,
- *     heredocs (<<EOF, <<-EOF, <<"EOF" no-expand) with their bodies kept
- *     byte for byte, flags (--name=value) split off, INCLUDE expanded in place
- *     (path relative to the including file; its instructions keep their own
+ *     line continuations (with the escape char), JSON (exec) form detection
+ *     (a JSON array of strings as Go's decoder, Docker's, reads it: lone
+ *     surrogates and non-UTF-8 bytes in strings become U+FFFD, numbers are
+ *     float64s; text that is no JSON, or nested deeper than 1000 levels, is
+ *     shell form), heredocs (<<EOF, <<-EOF, <<"EOF" no-expand) with their
+ *     bodies kept byte for byte, flags (--name=value) split off, INCLUDE
+ *     expanded in place (path relative to the including file, read through
+ *     the caller's spec_read_fn; its instructions keep their own
  *     file:line:col), stages split at FROM, ARGs before the first FROM kept
  *     as global args. Unknown instructions, malformed JSON, an unterminated
  *     heredoc, a flag an instruction does not take, BuildKit-only flags crumb
@@ -30,8 +35,8 @@
  * offending character where known, else of the instruction keyword).
  *
  * Limits on hostile input: a file (and each INCLUDEd file) at most 16 MiB;
- * INCLUDE nested at most 16 deep, relative paths only, resolved (symlinks
- * followed) inside the include root (see spec_parse_file_in); one word after
+ * INCLUDE nested at most 16 deep, relative paths only, read through the
+ * caller's reader (spec_read_fn: spec_read_below confines them); one word after
  * substitution at most SPEC_MAX_WORD bytes (so 40 lines of ARG A=$A$A stop
  * at the 20th with an error, not an abort); the pattern operators (${V#p},
  * ${V%p}, ${V/p/r}) examine at most SPEC_MAX_GLOB_WORK bytes per word. Text
@@ -42,6 +47,7 @@
  * unset variable) is an error at the USER line.
  */
 
+#define SPEC_MAX_FILE (16u << 20)
 #define SPEC_MAX_WORD (1u << 20)
 #define SPEC_MAX_GLOB_WORK (64u << 20)
 
@@ -81,17 +87,17 @@ struct spec_flag {
 };
 
 struct spec_heredoc {
-	char *name;   /* the delimiter word, e.g. "EOF" */
-	char *body;   /* every line between the marker line and the delimiter, each with its '\n';
-			 tabs stripped for <<- */
-	int expand;   /* 0 when the delimiter was quoted: no substitution in the body */
-	int chomp;    /* <<- */
+	char *name; /* the delimiter word, e.g. "EOF" */
+	char *body; /* every line between the marker line and the delimiter, each with its '\n';
+		       tabs stripped for <<- */
+	int expand; /* 0 when the delimiter was quoted: no substitution in the body */
+	int chomp;  /* <<- */
 };
 
 struct spec_instr {
 	enum spec_kind kind;
-	struct spec_pos pos;	  /* of the keyword */
-	struct spec_flag *flags;  /* in the order written */
+	struct spec_pos pos;	 /* of the keyword */
+	struct spec_flag *flags; /* in the order written */
 	size_t nflags;
 	int json;		  /* written in JSON (exec) form */
 	struct strlist json_args; /* the decoded JSON array when json */
@@ -112,8 +118,8 @@ struct spec_stage {
 };
 
 struct spec {
-	char escape; /* '\\' or '`' */
-	char *syntax; /* "# syntax=" directive value or NULL (recorded only) */
+	char escape;			/* '\\' or '`' */
+	char *syntax;			/* "# syntax=" directive value or NULL (recorded only) */
 	struct spec_instr *global_args; /* ARG before the first FROM */
 	size_t nglobal_args;
 	struct spec_stage *stages;
@@ -122,16 +128,52 @@ struct spec {
 	struct strlist files_;
 };
 
-/* Parses a Crumbfile. *out is malloc'd; free with spec_free. INCLUDE reads
- * only below the directory that holds path. */
-int spec_parse_file(const char *path, struct spec **out, struct err *e);
-/* The same with INCLUDE confined to the directory root instead (the build
- * context): an absolute INCLUDE path, or one that resolves (through ".." or a
- * symlink) outside root, is CRUMB_EUNSAFE at the INCLUDE's position. */
-int spec_parse_file_in(const char *path, const char *root, struct spec **out, struct err *e);
-/* Same from memory; name is used in messages and as the base for INCLUDE
- * (confined to name's directory). */
-int spec_parse_buf(const char *name, const char *buf, size_t len, struct spec **out, struct err *e);
+/*
+ * INCLUDE's reader. The parser opens no file: whoever parses gives it this.
+ * name: the INCLUDE argument as written (relative: the parser refuses an
+ * absolute one, and one nested more than 16 deep, before asking); path: the
+ * file it names, the including file's directory joined with name, as written
+ * (it may hold "..", it may not exist). Fills out with the file's bytes
+ * (refusing more than SPEC_MAX_FILE) and *id with a malloc'd string that is
+ * the same for every path to that one file (its real path): the parser finds
+ * include cycles by it. On error: a negative CRUMB_E* code and a one-line
+ * message naming name or path, without position (the parser prefixes
+ * "FILE:LINE:COL: INCLUDE "); *id is then NULL.
+ */
+typedef int spec_read_fn(void *ctx, const char *name, const char *path, struct sbuf *out, char **id,
+			 struct err *e);
+
+struct spec_parse_opts {
+	spec_read_fn *read; /* NULL: every INCLUDE is an error (CRUMB_EUNSUPP) */
+	void *read_ctx;
+	const char *id; /* the top file's id, as read gives them; NULL: its name */
+};
+
+/*
+ * Parses a Crumbfile held in memory (len bytes; a NUL byte is an error).
+ * name is used in messages and is the base of INCLUDE paths; o may be NULL
+ * (INCLUDE refused). *out is malloc'd; free with spec_free. Reads no file
+ * itself: INCLUDE goes through o->read.
+ */
+int spec_parse(const char *name, const char *buf, size_t len, const struct spec_parse_opts *o,
+	       struct spec **out, struct err *e);
+
+/*
+ * The stock reader (a spec_read_fn): read_ctx is the directory, a real path,
+ * that INCLUDE may read below. A path that resolves (through ".." or a
+ * symlink) outside it is CRUMB_EUNSAFE "NAME: resolves outside the build
+ * context"; a read error is read_file's ("PATH: reason"); *id is the real path.
+ */
+int spec_read_below(void *root, const char *name, const char *path, struct sbuf *out, char **id,
+		    struct err *e);
+
+/*
+ * Reads the Crumbfile at path (at most SPEC_MAX_FILE bytes; read_file's
+ * errors) and parses it with o, its id being path's real path. o NULL:
+ * INCLUDE reads with spec_read_below below the directory that holds path.
+ */
+int spec_parse_file(const char *path, const struct spec_parse_opts *o, struct spec **out,
+		    struct err *e);
 void spec_free(struct spec *s);
 
 /* Returns the value of NAME or NULL if unset. */

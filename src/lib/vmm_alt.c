@@ -14,29 +14,11 @@
 #include <jansson.h>
 #include <linux/kvm.h>
 
-static const char *const names[] = {"qemu", "firecracker", "cloud-hypervisor"};
-
-int vm_vmm_parse(const char *s, enum vm_vmm *out, struct err *e)
-{
-	for (int i = 0; i < 3; i++)
-		if (!strcmp(s, names[i])) {
-			*out = (enum vm_vmm)i;
-			return 0;
-		}
-	return err_set(e, CRUMB_EINVAL,
-		       "unknown VMM '%s' (want qemu, firecracker or cloud-hypervisor)", s);
-}
-
-const char *vm_vmm_name(enum vm_vmm v)
-{
-	return v <= VMM_CLOUD_HYPERVISOR ? names[v] : "?";
-}
-
-int vm_alt_find(enum vm_vmm v, char **out, struct err *e)
+int vm_alt_find(enum vm_vmm v, const struct hostenv *env, char **out, struct err *e)
 {
 	int fc = v == VMM_FIRECRACKER;
 	const char *var = fc ? "CRUMB_FIRECRACKER" : "CRUMB_CLOUD_HYPERVISOR";
-	const char *want = getenv(var);
+	const char *want = !env ? NULL : fc ? env->firecracker : env->cloud_hypervisor;
 	if (!want || !*want)
 		want = vm_vmm_name(v);
 	if (strchr(want, '/')) {
@@ -47,7 +29,7 @@ int vm_alt_find(enum vm_vmm v, char **out, struct err *e)
 		*out = xstrdup(want);
 		return 0;
 	}
-	if ((*out = path_lookup(want, getenv("PATH"))))
+	if ((*out = path_lookup(want, env ? env->path : NULL)))
 		return 0;
 	return err_set(e, CRUMB_ENOENT,
 		       "--vmm %s: %s not found in PATH (not in Debian's archive: install a release "
@@ -211,6 +193,33 @@ char *vm_alt_firecracker_json(const struct vm_config *c)
 	if (!s)
 		abort(); /* only out of memory */
 	return s;
+}
+
+int vm_alt_fds(const struct vm_config *c, int *extra, int *events, struct err *e)
+{
+	*extra = *events = -1;
+	if (c->vmm == VMM_FIRECRACKER) {
+		char *json = vm_alt_firecracker_json(c);
+		int fd = memfd_create("crumb-firecracker.json", MFD_CLOEXEC);
+		int bad = fd < 0 || vm_write_all(fd, json, strlen(json)) < 0;
+		int saved = errno;
+		free(json);
+		if (bad) {
+			if (fd >= 0)
+				close(fd);
+			errno = saved;
+			return err_errno(e, CRUMB_EIO,
+					 fd < 0 ? "memfd_create" : "firecracker config");
+		}
+		*extra = fd;
+	} else if (c->vmm == VMM_CLOUD_HYPERVISOR) {
+		int p[2];
+		if (pipe2(p, O_CLOEXEC) < 0)
+			return err_errno(e, CRUMB_EIO, "pipe");
+		*events = p[0];
+		*extra = p[1];
+	}
+	return 0;
 }
 
 char **vm_alt_argv(const struct vm_config *c, enum vm_vmm v, const char *bin)

@@ -4,19 +4,18 @@
 #define CRUMB_VMM_ALT_H
 
 #include "util.h"
-#include "vmm.h"
+#include "vmconf.h"
 
-/* "qemu", "firecracker", "cloud-hypervisor"; anything else is CRUMB_EINVAL. */
-int vm_vmm_parse(const char *s, enum vm_vmm *out, struct err *e);
-const char *vm_vmm_name(enum vm_vmm v);
+/* vm_vmm_parse and vm_vmm_name, the --vmm names, are in vmconf.h. */
 
 /*
- * Finds the binary of v (not VMM_QEMU): $CRUMB_FIRECRACKER or
- * $CRUMB_CLOUD_HYPERVISOR (a path, or a name looked up in PATH), else
- * "firecracker" or "cloud-hypervisor" in PATH. CRUMB_ENOENT with an install
- * hint when absent. *out is malloc'd.
+ * Finds the binary of v (not VMM_QEMU): env->firecracker or
+ * env->cloud_hypervisor ($CRUMB_FIRECRACKER, $CRUMB_CLOUD_HYPERVISOR: a path,
+ * or a name looked up in PATH; env may be NULL), else "firecracker" or
+ * "cloud-hypervisor" in PATH. CRUMB_ENOENT with an install hint when absent.
+ * *out is malloc'd.
  */
-int vm_alt_find(enum vm_vmm v, char **out, struct err *e);
+int vm_alt_find(enum vm_vmm v, const struct hostenv *env, char **out, struct err *e);
 
 /*
  * Refuses (CRUMB_EUNSUPP, one line naming the flag and the VMM) what only
@@ -54,9 +53,16 @@ char *vm_alt_cmdline(const struct vm_config *c, enum vm_vmm v);
  * mem_size_mib), an entropy device (virtio-rng), no network interface. */
 char *vm_alt_firecracker_json(const struct vm_config *c);
 
-/* The file descriptor the child gets the extra file on: firecracker reads its
- * config from it (/dev/fd/3), cloud-hypervisor writes its events to it. */
-#define VM_ALT_FD 3
+/*
+ * The files c->vmm's process needs besides its argv (both -1 for VMM_QEMU):
+ * *extra becomes the child's VM_ALT_FD (vmconf.h): for firecracker a memfd
+ * holding vm_alt_firecracker_json (read from offset 0 through /dev/fd/3),
+ * for cloud-hypervisor the write end of a pipe for its --event-monitor;
+ * *events is that pipe's read end (else -1), read with vm_alt_saw_reboot.
+ * Both close-on-exec; the caller closes them. CRUMB_EIO (memfd_create, pipe)
+ * with nothing left open.
+ */
+int vm_alt_fds(const struct vm_config *c, int *extra, int *events, struct err *e);
 
 /* The VMM's argv (NULL-terminated, malloc'd strings; free with vm_argv_free).
  * firecracker: --no-api --config-file /dev/fd/3, its log (warnings) on stderr.

@@ -136,7 +136,7 @@ static struct spec *parse(const char *text, struct err *e)
 {
 	struct spec *s = NULL;
 	e->msg[0] = 0;
-	spec_parse_buf("t.Crumbfile", text, strlen(text), &s, e);
+	spec_parse("t.Crumbfile", text, strlen(text), NULL, &s, e);
 	return s;
 }
 
@@ -260,6 +260,58 @@ static void test_words(void)
 	free(g);
 }
 
+/* exec form is what Go's decoder (Docker's) takes: jansson plus its leniencies */
+static void test_json_go(void)
+{
+	char *d = dump_of("FROM x\nRUN [\"\\ud800\", \"\\udc00x\", \"\\ud800\\u0041\", \"a\xff\"]\n"
+			  "CMD [1e400]\n");
+	is_str(d,
+	       "escape \\\nstage 0\n  1:1 FROM @1:6 \"x\"\n"
+	       "  2:1 RUN json[\"\xef\xbf\xbd\",\"\xef\xbf\xbdx\",\"\xef\xbf\xbd"
+	       "A\","
+	       "\"a\xef\xbf\xbd\"]\n"
+	       "  3:1 CMD @3:5 \"[1e400]\"\n",
+	       "lone surrogates and bad bytes are U+FFFD, a number past float64 is no JSON");
+	free(d);
+	d = err_of("FROM x\nENTRYPOINT [99999999999999999999]\n");
+	is_str(d,
+	       "t.Crumbfile:2:12: when using JSON array syntax, arrays must be comprised of "
+	       "strings only",
+	       "a big integer is a number (float64)");
+	free(d);
+	d = err_of("FROM x\nCMD [{\"\\u0000\": 1, \"k\": {\"a\": [null, true, -0.5e-3]}}]\n");
+	is_str(d,
+	       "t.Crumbfile:2:5: when using JSON array syntax, arrays must be comprised of "
+	       "strings only",
+	       "\\u0000 in an object key is valid JSON");
+	free(d);
+	/* 1001 levels of nesting (the top array at depth 0) are JSON, 1002 are shell form */
+	struct sbuf t = SBUF_INIT;
+	sb_adds(&t, "FROM x\nCMD ");
+	for (int i = 0; i < 1002; i++)
+		sb_addc(&t, '[');
+	for (int i = 0; i < 1002; i++)
+		sb_addc(&t, ']');
+	sb_addc(&t, '\n');
+	d = err_of(t.buf);
+	is_str(d, "(no error)", "1002 levels of JSON: shell form");
+	free(d);
+	d = err_of(t.buf + 1);
+	is_str(d, "t.Crumbfile:1:1: unknown instruction: ROM", "(the same text, misspelt)");
+	free(d);
+	char *deep = xstrdup(t.buf);
+	memmove(deep + 11, deep + 12, strlen(deep + 12) + 1);
+	memmove(deep + 11 + 1001, deep + 11 + 1002, strlen(deep + 11 + 1002) + 1);
+	d = err_of(deep);
+	is_str(d,
+	       "t.Crumbfile:2:5: when using JSON array syntax, arrays must be comprised of "
+	       "strings only",
+	       "1001 levels of JSON: an array of arrays");
+	free(d);
+	free(deep);
+	sb_release(&t);
+}
+
 static void test_forms(void)
 {
 	char *d;
@@ -281,6 +333,7 @@ static void test_forms(void)
 	d = err_of("FROM x\nCMD [\"a\\u0000\"]\n");
 	is_str(d, "t.Crumbfile:2:5: JSON argument contains a NUL character", "NUL in JSON");
 	free(d);
+	test_json_go();
 }
 
 static void test_positions(void)
@@ -310,10 +363,10 @@ static void test_positions(void)
 	free(d);
 	struct spec *s = NULL;
 	struct err e;
-	ok(spec_parse_buf("n.Crumbfile", "FROM x\nRUN a\0b\n", 15, &s, &e) == CRUMB_EFORMAT && !s &&
-	       !strcmp(e.msg, "n.Crumbfile:2:6: NUL byte in the file"),
+	ok(spec_parse("n.Crumbfile", "FROM x\nRUN a\0b\n", 15, NULL, &s, &e) == CRUMB_EFORMAT &&
+	       !s && !strcmp(e.msg, "n.Crumbfile:2:6: NUL byte in the file"),
 	   "a NUL byte is refused: %s", e.msg);
-	ok(spec_parse_file("/nonexistent/Crumbfile", &s, &e) == CRUMB_ENOENT && !s,
+	ok(spec_parse_file("/nonexistent/Crumbfile", NULL, &s, &e) == CRUMB_ENOENT && !s,
 	   "missing file: %s", e.msg);
 }
 
@@ -413,13 +466,13 @@ static void test_include(void)
 	struct err e;
 	p = xasprintf("%s/main", dir);
 	write_text(p, "FROM x\nINCLUDE d1\n");
-	ok(spec_parse_file(p, &s, &e) == CRUMB_EUNSAFE, "17 levels of INCLUDE refused");
+	ok(spec_parse_file(p, NULL, &s, &e) == CRUMB_EUNSAFE, "17 levels of INCLUDE refused");
 	char *want =
 	    xasprintf("%s/d16:1:9: INCLUDE d17: nested too deeply (more than 16 levels)", dir);
 	is_str(e.msg, want, "depth error points into the deepest file");
 	free(want);
 	write_text(p, "FROM x\nINCLUDE d2\n");
-	ok(spec_parse_file(p, &s, &e) == 0, "16 levels of INCLUDE: %s", e.msg);
+	ok(spec_parse_file(p, NULL, &s, &e) == 0, "16 levels of INCLUDE: %s", e.msg);
 	if (s) {
 		const struct spec_instr *in = &s->stages[0].instrs[1];
 		ok(s->stages[0].ninstrs == 2 && in->kind == SPEC_RUN && in->pos.line == 1,
@@ -431,6 +484,89 @@ static void test_include(void)
 	}
 	free(p);
 	sh("rm -rf %s", dir);
+}
+
+/* INCLUDE through the caller's reader: files from a table, ids as the table says */
+struct memfile {
+	const char *path, *id, *text;
+};
+
+struct memfs {
+	const struct memfile *f;
+	int calls;
+};
+
+static int read_mem(void *ctx, const char *name, const char *path, struct sbuf *out, char **id,
+		    struct err *e)
+{
+	struct memfs *fs = ctx;
+	fs->calls++;
+	*id = NULL;
+	for (const struct memfile *f = fs->f; f->path; f++) {
+		if (strcmp(f->path, path))
+			continue;
+		sb_adds(out, f->text);
+		*id = f->id ? xstrdup(f->id) : NULL;
+		return 0;
+	}
+	return err_set(e, CRUMB_ENOENT, "%s (as %s): not in the table", name, path);
+}
+
+static char *parse_mem(const char *text, struct memfs *fs, const struct spec_parse_opts *o)
+{
+	struct spec *s = NULL;
+	struct err e;
+	struct sbuf sb = SBUF_INIT;
+	int rc = spec_parse("top/t.Crumbfile", text, strlen(text), o, &s, &e);
+	if (rc < 0)
+		sb_addf(&sb, "error %d: %s", rc, e.msg);
+	else
+		spec_dump(s, &sb);
+	spec_free(s);
+	return sb_detach(&sb);
+}
+
+static void test_include_reader(void)
+{
+	static const struct memfile files[] = {
+	    {"top/a", "A", "RUN a\nINCLUDE sub/b\n"},
+	    {"top/sub/b", "B", "RUN b\n"},
+	    {"top/loop", "L", "INCLUDE ../top/loop\n"},
+	    {"top/../top/loop", "L", "RUN never\n"},
+	    {NULL, NULL, NULL},
+	};
+	struct memfs fs = {files, 0};
+	struct spec_parse_opts o = {.read = read_mem, .read_ctx = &fs, .id = "T"};
+	char *d = parse_mem("FROM x\nINCLUDE a\nRUN c\n", &fs, &o);
+	is_str(d,
+	       "escape \\\nstage 0\n  1:1 FROM @1:6 \"x\"\n  a:1:1 RUN @a:1:5 \"a\"\n"
+	       "  sub/b:1:1 RUN @sub/b:1:5 \"b\"\n  3:1 RUN @3:5 \"c\"\n",
+	       "INCLUDE spliced in place, paths relative to the including file");
+	free(d);
+	ok(fs.calls == 2, "the reader read each file once (%d)", fs.calls);
+	d = parse_mem("FROM x\nINCLUDE loop\n", &fs, &o);
+	is_str(d,
+	       "error -6: top/loop:1:9: INCLUDE ../top/loop: include cycle (top/../top/loop is "
+	       "already being read)",
+	       "a cycle is found by the reader's ids, not by the paths");
+	free(d);
+	d = parse_mem("FROM x\n  INCLUDE   nothing\n", &fs, &o);
+	is_str(d,
+	       "error -2: top/t.Crumbfile:2:13: INCLUDE nothing (as top/nothing): not in the table",
+	       "the reader's error, at the INCLUDE's argument");
+	free(d);
+	fs.calls = 0;
+	d = parse_mem("FROM x\nINCLUDE /etc/passwd\n", &fs, &o);
+	is_str(d,
+	       "error -6: top/t.Crumbfile:2:9: INCLUDE /etc/passwd: an absolute path reads outside "
+	       "the build context (use a path relative to the including file)",
+	       "an absolute INCLUDE is refused");
+	free(d);
+	ok(fs.calls == 0, "... before the reader is asked");
+	d = parse_mem("FROM x\nINCLUDE a\n", &fs, NULL);
+	is_str(d, "error -5: top/t.Crumbfile:2:9: INCLUDE a: no files can be read here",
+	       "no reader: INCLUDE is refused");
+	free(d);
 }
 
 /* ---- golden suites ---- */
@@ -467,7 +603,7 @@ static void golden(const char *root, const char *sub, int bad)
 		struct sbuf got = SBUF_INIT, want = SBUF_INIT;
 		struct spec *s = NULL;
 		struct err e;
-		int rc = spec_parse_file(name, &s, &e);
+		int rc = spec_parse_file(name, NULL, &s, &e);
 		if (bad) {
 			if (rc < 0) {
 				sb_addf(&got, "%s\n", e.msg);
@@ -518,6 +654,7 @@ int main(void)
 	test_heredocs();
 	test_eval();
 	test_include();
+	test_include_reader();
 	const char *root = getenv("SPEC_DIR");
 	if (!root || !*root)
 		root = "tests/spec";

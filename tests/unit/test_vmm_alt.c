@@ -2,6 +2,7 @@
  * cloud-hypervisor argv, their kernel command lines, the refusals, the binary lookup. */
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -182,6 +183,29 @@ int main(void)
 	free(a);
 	vm_argv_free(argv);
 
+	/* The files each VMM gets besides its argv (vm_alt_fds). */
+	int extra = 0, events = 0;
+	c.vmm = VMM_FIRECRACKER;
+	ok(vm_alt_fds(&c, &extra, &events, &e) == 0 && extra >= 0 && events == -1,
+	   "firecracker: a config file, no event stream");
+	char *want = vm_alt_firecracker_json(&c), got[8192];
+	ssize_t gn = pread(extra, got, sizeof(got) - 1, 0);
+	got[gn > 0 ? gn : 0] = 0;
+	is_str(got, want, "firecracker: the memfd holds its JSON config");
+	ok((fcntl(extra, F_GETFD) & FD_CLOEXEC) != 0, "firecracker: the config is close-on-exec");
+	free(want);
+	close(extra);
+	c.vmm = VMM_CLOUD_HYPERVISOR;
+	ok(vm_alt_fds(&c, &extra, &events, &e) == 0 && extra >= 0 && events >= 0 &&
+	       write(extra, "x", 1) == 1 && read(events, got, 1) == 1 && got[0] == 'x',
+	   "cloud-hypervisor: a pipe, the child writing its events to the read end we keep");
+	close(extra);
+	close(events);
+	c.vmm = VMM_QEMU;
+	ok(vm_alt_fds(&c, &extra, &events, &e) == 0 && extra == -1 && events == -1,
+	   "QEMU: neither");
+	c.vmm = VMM_CLOUD_HYPERVISOR;
+
 	/* cloud-hypervisor's events. */
 	ok(vm_alt_saw_reboot("{\n  \"timestamp\": {\"secs\": 0},\n  \"source\": \"vm\",\n"
 			     "  \"event\": \"rebooting\",\n  \"properties\": null\n}\n\n"),
@@ -262,38 +286,35 @@ int main(void)
 	/* Binary lookup: $CRUMB_FIRECRACKER, else PATH; a one-line hint when absent. */
 	char *bin = xasprintf("%s/bin", dir), *fc = xasprintf("%s/bin/firecracker", dir);
 	sh("mkdir -p %s && printf '#!/bin/sh\\n' >%s && chmod +x %s", bin, fc, fc);
-	char *old_path = xstrdup(getenv("PATH") ? getenv("PATH") : "");
 	char *found = NULL;
-	unsetenv("CRUMB_FIRECRACKER");
-	unsetenv("CRUMB_CLOUD_HYPERVISOR");
-	setenv("PATH", dir, 1);
-	ok(vm_alt_find(VMM_FIRECRACKER, &found, &e) == CRUMB_ENOENT &&
+	struct hostenv env = {0};
+	env.path = dir;
+	ok(vm_alt_find(VMM_FIRECRACKER, &env, &found, &e) == CRUMB_ENOENT &&
 	       strstr(e.msg, "firecracker not found in PATH") &&
 	       strstr(e.msg, "CRUMB_FIRECRACKER") && !strchr(e.msg, '\n'),
 	   "firecracker missing: %s", e.msg);
-	ok(vm_alt_find(VMM_CLOUD_HYPERVISOR, &found, &e) == CRUMB_ENOENT &&
+	ok(vm_alt_find(VMM_CLOUD_HYPERVISOR, &env, &found, &e) == CRUMB_ENOENT &&
 	       strstr(e.msg, "cloud-hypervisor not found") &&
 	       strstr(e.msg, "CRUMB_CLOUD_HYPERVISOR"),
 	   "cloud-hypervisor missing: %s", e.msg);
-	setenv("PATH", bin, 1);
-	ok(vm_alt_find(VMM_FIRECRACKER, &found, &e) == 0 && found && !strcmp(found, fc),
+	env.path = bin;
+	ok(vm_alt_find(VMM_FIRECRACKER, &env, &found, &e) == 0 && found && !strcmp(found, fc),
 	   "firecracker found in PATH");
 	free(found);
 	found = NULL;
-	setenv("PATH", dir, 1);
-	setenv("CRUMB_FIRECRACKER", fc, 1);
-	ok(vm_alt_find(VMM_FIRECRACKER, &found, &e) == 0 && found && !strcmp(found, fc),
+	env.path = dir;
+	env.firecracker = fc;
+	ok(vm_alt_find(VMM_FIRECRACKER, &env, &found, &e) == 0 && found && !strcmp(found, fc),
 	   "$CRUMB_FIRECRACKER wins");
 	free(found);
 	found = NULL;
-	setenv("CRUMB_CLOUD_HYPERVISOR", k2, 1); /* not executable */
-	ok(vm_alt_find(VMM_CLOUD_HYPERVISOR, &found, &e) == CRUMB_ENOENT &&
+	env.cloud_hypervisor = k2; /* not executable */
+	ok(vm_alt_find(VMM_CLOUD_HYPERVISOR, &env, &found, &e) == CRUMB_ENOENT &&
 	       strstr(e.msg, "CRUMB_CLOUD_HYPERVISOR"),
 	   "a $CRUMB_CLOUD_HYPERVISOR that is not executable: %s", e.msg);
-	unsetenv("CRUMB_FIRECRACKER");
-	unsetenv("CRUMB_CLOUD_HYPERVISOR");
-	setenv("PATH", old_path, 1);
-	free(old_path);
+	ok(vm_alt_find(VMM_FIRECRACKER, NULL, &found, &e) == CRUMB_ENOENT &&
+	       strstr(e.msg, "firecracker not found in PATH"),
+	   "a NULL env is an empty one");
 
 	/* KVM: usable, or one line saying why not. */
 	int kr = vm_alt_kvm_check(VMM_FIRECRACKER, &e);
