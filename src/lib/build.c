@@ -1,4 +1,4 @@
-/* build.c: Crumbfile builds: stages fill trees, RUN steps run in a builder microVM, the result is stored. */
+/* build.c: Crumbfile builds: stages fill trees, RUN steps boot a builder VM, images are stored. */
 #include "build.h"
 #include "build_int.h"
 
@@ -50,7 +50,7 @@ struct builder {
 	struct spec *spec;
 	struct bstage *st;
 	size_t nst, last;
-	struct strlist gargs; /* global ARGs with a value, "K=V" */
+	struct strlist gargs;  /* global ARGs with a value, "K=V" */
 	struct strlist ignore; /* .dockerignore patterns, cleaned; "!" kept in front */
 	char *ctxreal;	       /* the context's real path */
 	struct strlist allow;  /* --allow-host paths, resolved */

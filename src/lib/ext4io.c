@@ -142,7 +142,7 @@ static errcode_t byte_range(io_channel ch, unsigned long long block, int count, 
 			    size_t *len)
 {
 	uint64_t bs = (uint64_t)ch->block_size;
-	*len = count < 0 ? (size_t)-(int64_t)count : (size_t)count * bs;
+	*len = count < 0 ? (size_t)(-(int64_t)count) : (size_t)count * bs;
 	if (block > UINT64_MAX / bs)
 		return EXT2_ET_LLSEEK_FAILED;
 	*off = block * bs;

@@ -30,10 +30,10 @@
 
 struct oci_store {
 	char *root;
-	char *blobs; /* ROOT/blobs/sha256 */
-	char *index; /* ROOT/index.json */
-	char *cache; /* ROOT/cache */
-	char *locks; /* ROOT/locks */
+	char *blobs;  /* ROOT/blobs/sha256 */
+	char *index;  /* ROOT/index.json */
+	char *cache;  /* ROOT/cache */
+	char *locks;  /* ROOT/locks */
 	int existing; /* opened with oci_open_existing: someone else's layout, never written */
 };
 

@@ -1,4 +1,5 @@
-/* oci.h: the local image store, an OCI image layout (blobs, manifests, index.json) at $CRUMB_HOME. */
+/* oci.h: the local image store, an OCI image layout (blobs, manifests, index.json) at $CRUMB_HOME.
+ */
 #ifndef CRUMB_OCI_H
 #define CRUMB_OCI_H
 
@@ -47,14 +48,14 @@ struct oci_desc {
  * may be NULL (unset); every member is owned. */
 struct oci_config {
 	struct strlist entrypoint, cmd;
-	struct strlist env;	      /* "K=V" */
+	struct strlist env; /* "K=V" */
 	char *workdir, *user, *stop_signal;
-	struct strlist exposed;	      /* "80/tcp" */
-	struct strlist volumes;	      /* "/data" */
+	struct strlist exposed;			 /* "80/tcp" */
+	struct strlist volumes;			 /* "/data" */
 	struct strlist label_keys, label_values; /* parallel; crumb.* keys are the run config */
-	struct strlist healthcheck;   /* Docker's Test array, e.g. {"CMD-SHELL", "curl ..."} */
-	struct strlist onbuild;	      /* recorded */
-	char *created;		      /* RFC 3339 (SOURCE_DATE_EPOCH); NULL: 1970-01-01 */
+	struct strlist healthcheck; /* Docker's Test array, e.g. {"CMD-SHELL", "curl ..."} */
+	struct strlist onbuild;	    /* recorded */
+	char *created;		    /* RFC 3339 (SOURCE_DATE_EPOCH); NULL: 1970-01-01 */
 };
 void oci_config_init(struct oci_config *c);
 void oci_config_release(struct oci_config *c);
@@ -237,8 +238,8 @@ int oci_untag(struct oci_store *s, const char *name, struct err *e);
  * nothing deleted.) *bytes: the deleted blobs' sizes. */
 int oci_prune(struct oci_store *s, size_t *nblobs, uint64_t *bytes, struct err *e);
 
-/* Build cache: key (hex) -> blob digest. get: 0 with digest filled, CRUMB_ENOENT if absent or its blob is gone.
- * Keys are 1 to 128 lowercase hex digits (CRUMB_EINVAL otherwise); a malformed entry
+/* Build cache: key (hex) -> blob digest. get: 0 with digest filled, CRUMB_ENOENT if absent or its
+ * blob is gone. Keys are 1 to 128 lowercase hex digits (CRUMB_EINVAL otherwise); a malformed entry
  * is CRUMB_EFORMAT naming the file (a builder may treat it as a miss and put again). */
 int oci_cache_get(struct oci_store *s, const char *key, char digest[80], struct err *e);
 int oci_cache_put(struct oci_store *s, const char *key, const char *digest, struct err *e);

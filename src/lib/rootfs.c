@@ -130,8 +130,9 @@ static int add_program(struct tree *t, struct closure *c, const char *path, cons
 		name[strcspn(name, " \t")] = 0;
 		char *found = name[0] && name[0] != '-' ? which(name, gpath) : NULL;
 		if (!found) {
-			r = err_set(e, CRUMB_ENOENT, "%s: '%s' (from #!%s) not found in the guest's PATH %s",
-				    path, name, interp, gpath);
+			r = err_set(e, CRUMB_ENOENT,
+				    "%s: '%s' (from #!%s) not found in the guest's PATH %s", path,
+				    name, interp, gpath);
 			goto out;
 		}
 		r = add_program(t, c, found, gpath, depth + 1, e);

@@ -9,11 +9,11 @@
 #define ROOTFS_INIT_PATH "/sbin/crumb-init"
 
 struct exec_spec {
-	const char *program;        /* host path: an ELF executable or a #! script */
+	const char *program;	    /* host path: an ELF executable or a #! script */
 	const struct strlist *adds; /* "HOSTPATH[:GUESTPATH]" files or directories */
 	const struct strlist *args; /* the program's arguments (after argv[0]) */
 	const struct strlist *env;  /* "K=V" added to (or overriding) the default env */
-	const char *init;           /* host path of the crumb-init binary */
+	const char *init;	    /* host path of the crumb-init binary */
 };
 
 /*

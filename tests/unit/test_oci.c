@@ -838,9 +838,11 @@ static void test_verify(void)
 	sb_release(&sb);
 	unlink(bp);
 	ok(link(op, bp) == 0, "another (valid) blob under this digest's name: a swap");
-	ok(oci_blob_verify(s, &k, "image app:1", 0, &e) == CRUMB_EFORMAT, "... is refused: %s", e.msg);
+	ok(oci_blob_verify(s, &k, "image app:1", 0, &e) == CRUMB_EFORMAT, "... is refused: %s",
+	   e.msg);
 	unlink(bp);
-	ok(oci_blob_verify(s, &k, "image app:1", 0, &e) == CRUMB_ENOENT && strstr(e.msg, "is missing"),
+	ok(oci_blob_verify(s, &k, "image app:1", 0, &e) == CRUMB_ENOENT &&
+	       strstr(e.msg, "is missing"),
 	   "a missing blob: %s", e.msg);
 	ok(oci_blob_put_mem(s, data, sizeof(data), OCI_MT_KERNEL, &r2, &e) == 0, "back");
 
@@ -920,7 +922,8 @@ static void test_verify(void)
 	flip(tp, 100);
 	sh("printf 'pad' >> %s", tp);
 	tree_init(&t);
-	ok(oci_blob_open(s, &td, "image base:1", 0, &v, &e) == CRUMB_EFORMAT && strstr(e.msg, "too long"),
+	ok(oci_blob_open(s, &td, "image base:1", 0, &v, &e) == CRUMB_EFORMAT &&
+	       strstr(e.msg, "too long"),
 	   "bytes appended: refused at open: %s", e.msg);
 	vread_close(&v);
 	sh("truncate -s %llu %s", (unsigned long long)td.size, tp);
