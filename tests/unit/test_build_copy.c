@@ -78,7 +78,7 @@ static void test_copy(void)
 			   "COPY sub/skip.o /o\n";
 	struct spec *s = NULL;
 	struct err e = {0};
-	ok(spec_parse_buf("Crumbfile", file, strlen(file), &s, &e) == 0, "parse: %s", e.msg);
+	ok(spec_parse("Crumbfile", file, strlen(file), NULL, &s, &e) == 0, "parse: %s", e.msg);
 	if (!s)
 		return;
 	put("f1", "one");
