@@ -12,6 +12,7 @@
 
 #include "../lib/archive.h"
 #include "../lib/ext4fs.h"
+#include "../lib/ext4io.h"
 #include "../lib/import.h"
 #include "cmd.h"
 
@@ -202,6 +203,7 @@ static int vol_open(const char *image, struct vol **out)
 	int r;
 	if (m[0] == 0x53 && m[1] == 0xef) {
 		v->kind = V_EXT4;
+		ext4io_set_tmpdir(cmd_env()->tmpdir); /* its scratch files' fallback */
 		r = ext4fs_open(image,
 				want_rw ? EXT4FS_OPEN_RW | (force_write ? EXT4FS_OPEN_FORCE : 0) : 0,
 				&v->fs, &e);
