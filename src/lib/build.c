@@ -719,6 +719,7 @@ static int builder_boot(struct builder *b, const struct run_step *steps, size_t 
 	builder_initcfg(steps, n, &p.cfg);
 	p.need_conf = 1;
 	p.work = b->tmp;
+	p.host = b->o->env;
 	p.vc = (struct vm_config){.qemu = b->o->qemu,
 				  .kernel = b->kernel,
 				  .disk = disk,
