@@ -107,7 +107,10 @@ static int take_build_arg(const struct opt *opt, const char *v, void *ctx, struc
 	(void)opt;
 	if (!*v || *v == '=')
 		return err_set(e, CRUMB_EINVAL, "--build-arg %s: want NAME[=VALUE]", v);
-	strlist_push(&a->build_args, v);
+	/* NAME alone takes its value from crumb's environment (Docker's rule); unset, it
+	 * stays NAME and the ARG keeps its default */
+	const char *ev = strchr(v, '=') ? NULL : cmd_getenv(v);
+	strlist_push_owned(&a->build_args, ev ? xasprintf("%s=%s", v, ev) : xstrdup(v));
 	return 0;
 }
 
@@ -250,7 +253,7 @@ int cmd_build(int argc, char **argv)
 		cmd_error("build: --kernel %s: no such file", o.kernel);
 		goto out;
 	}
-	if (rootfs_find_init(&init, &e) < 0 || store_root(&root, &e) < 0 ||
+	if (rootfs_find_init(cmd_env(), &init, &e) < 0 || store_root(cmd_env(), &root, &e) < 0 ||
 	    oci_open(root, &s, &e) < 0) {
 		cmd_error_err(&e);
 		goto out;

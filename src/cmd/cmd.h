@@ -112,6 +112,8 @@ int exec_opts_pack(const struct exec_opts *o, const char *out, unsigned long lon
 /* The environment, read on the first call (env.c) and never again: every verb passes this
  * down in its library options; nothing else in crumb calls getenv(). */
 const struct hostenv *cmd_env(void);
+/* A variable the user names (build --build-arg NAME): NULL when unset, "" when set empty. */
+const char *cmd_getenv(const char *name);
 /* SOURCE_DATE_EPOCH from the environment: the one place crumb reads it,
  * validated (sde_parse); 0, or CRUMB_EINVAL with a one-line message in e. */
 int cmd_sde(struct sde *out, struct err *e);

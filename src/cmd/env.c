@@ -32,3 +32,8 @@ const struct hostenv *cmd_env(void)
 	}
 	return &env;
 }
+
+const char *cmd_getenv(const char *name)
+{
+	return getenv(name);
+}

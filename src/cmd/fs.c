@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "../lib/ext4io.h"
 #include "../lib/fsimage.h"
 #include "../lib/opt.h"
 #include "cmd.h"
@@ -870,6 +871,7 @@ static int run_verb(const struct fsverb *v, const struct fsflags *f, struct strl
 		return verr(&e);
 	vopts.epoch = sd.epoch;
 	vopts.clamp = sd.set;
+	ext4io_set_tmpdir(cmd_env()->tmpdir); /* ext images' scratch files' fallback */
 	if (v->need1 && args->n < 1)
 		return cmd_usage_error("fs", "%s needs at least one IMAGE:PATH", f->verb);
 	if (!v->name)

@@ -64,7 +64,7 @@ static int open_store(struct oci_store **s)
 {
 	struct err e = {0};
 	char *root = NULL;
-	if (store_root(&root, &e) < 0 || oci_open(root, s, &e) < 0) {
+	if (store_root(cmd_env(), &root, &e) < 0 || oci_open(root, s, &e) < 0) {
 		cmd_error_err(&e);
 		free(root);
 		return EXIT_FAIL;

@@ -192,7 +192,7 @@ int cmd_kernel(int argc, char **argv)
 		return cmd_usage_error("kernel", "unknown subcommand or argument '%s'", argv[1]);
 	char *store;
 	struct err e = {0};
-	if (store_root(&store, &e) < 0) {
+	if (store_root(cmd_env(), &store, &e) < 0) {
 		cmd_error_err(&e);
 		return EXIT_FAIL;
 	}

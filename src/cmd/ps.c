@@ -70,7 +70,7 @@ static int vm_dir(const char *name, char **dir, struct vmstate *st)
 		cmd_error("%s", e.msg);
 		return -1;
 	}
-	if (vmstate_root(&root, &e) < 0) {
+	if (vmstate_root(cmd_env(), &root, &e) < 0) {
 		cmd_error_err(&e);
 		return -1;
 	}
@@ -116,7 +116,7 @@ int cmd_ps(int argc, char **argv)
 	struct err e = {0};
 	char *root;
 	struct strlist names = STRLIST_INIT;
-	if (vmstate_root(&root, &e) < 0 || vmstate_list(root, &names, &e) < 0) {
+	if (vmstate_root(cmd_env(), &root, &e) < 0 || vmstate_list(root, &names, &e) < 0) {
 		cmd_error_err(&e);
 		return EXIT_FAIL;
 	}
@@ -498,7 +498,7 @@ int cmd_volume(int argc, char **argv)
 		r = cmd_usage_error("volume", "ls or rm?");
 		goto out;
 	}
-	if (store_root(&store, &e) < 0) {
+	if (store_root(cmd_env(), &store, &e) < 0) {
 		cmd_error_err(&e);
 		r = EXIT_FAIL;
 		goto out;

@@ -7,6 +7,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Grows a malloc'd array of n elements of size sz to hold one more. */
+static int conf_grow(void **v, size_t *alloc, size_t n, size_t sz)
+{
+	if (n + 1 > *alloc) {
+		size_t na = *alloc ? *alloc * 2 : 4;
+		void *nv;
+
+		if (na > SIZE_MAX / sz)
+			return -1;
+		nv = realloc(*v, na * sz);
+		if (!nv)
+			return -1;
+		*v = nv;
+		*alloc = na;
+	}
+	return 0;
+}
+
 /* A growable NULL-terminated array of pointers into the parse buffer. */
 struct conf_vec {
 	char **v;
@@ -16,26 +34,16 @@ struct conf_vec {
 
 static int conf_vec_push(struct conf_vec *a, char *s)
 {
-	if (a->n + 2 > a->alloc) {
-		size_t na = a->alloc ? a->alloc * 2 : 8;
-		char **nv;
-
-		if (na > SIZE_MAX / sizeof(*nv))
-			return -1;
-		nv = realloc(a->v, na * sizeof(*nv));
-		if (!nv)
-			return -1;
-		a->v = nv;
-		a->alloc = na;
-	}
+	/* Room for s and the terminating NULL. */
+	if (conf_grow((void **)&a->v, &a->alloc, a->n + 1, sizeof(*a->v)) < 0)
+		return -1;
 	a->v[a->n++] = s;
 	a->v[a->n] = NULL;
 	return 0;
 }
 
-static int conf_fail(char *err, size_t errlen, size_t line, const char *fmt, ...)
+static int conf_vfail(char *err, size_t errlen, size_t line, const char *fmt, va_list ap)
 {
-	va_list ap;
 	int off = 0;
 
 	if (!err || !errlen)
@@ -44,9 +52,7 @@ static int conf_fail(char *err, size_t errlen, size_t line, const char *fmt, ...
 		off = snprintf(err, errlen, "line %zu: ", line);
 	if (off < 0 || (size_t)off >= errlen)
 		off = 0;
-	va_start(ap, fmt);
 	vsnprintf(err + off, errlen - (size_t)off, fmt, ap);
-	va_end(ap);
 	return -1;
 }
 
@@ -123,24 +129,6 @@ static long conf_unescape(char *s, size_t len, const char **why)
 	return (long)o;
 }
 
-/* Grows a malloc'd array of n elements of size sz to hold one more. */
-static int conf_grow(void **v, size_t *alloc, size_t n, size_t sz)
-{
-	if (n + 1 > *alloc) {
-		size_t na = *alloc ? *alloc * 2 : 4;
-		void *nv;
-
-		if (na > SIZE_MAX / sz)
-			return -1;
-		nv = realloc(*v, na * sz);
-		if (!nv)
-			return -1;
-		*v = nv;
-		*alloc = na;
-	}
-	return 0;
-}
-
 /* A decimal number of 1..10 digits, no sign, in [min, max]; -1 when not. */
 static long conf_number(const char *s, long min, long max)
 {
@@ -192,15 +180,440 @@ static int conf_finish(struct conf_cur *cur)
 	return 0;
 }
 
+/* Every known key; conf_line checks the flags' rules, in this order, before the handler:
+ * K_RAW      the handler decodes the value itself (otherwise it gets it unescaped)
+ * K_PROC     the line belongs to the service or the current build step
+ * no_build   not allowed in build mode (the name the message uses)
+ * K_ONCE     at most once per file
+ * K_BEFORE_MODE  a mode line must not follow it */
+enum { K_RAW = 1, K_PROC = 2, K_ONCE = 4, K_BEFORE_MODE = 8, K_NO_BUILD = 16 };
+
+/* The parser's state between lines. */
+struct conf_parser {
+	struct conf *c;
+	struct conf_cur cur;
+	size_t steps_alloc, ready_alloc, mounts_alloc;
+	unsigned seen; /* bit i: a line with conf_keys[i] was seen */
+	size_t lineno;
+	const char *key; /* the current line's key, klen bytes (not terminated) */
+	size_t klen;
+	char *err;
+	size_t errlen;
+};
+
+/* Fails with "line N: " and the message; returns -1. */
+static int ps_fail(struct conf_parser *ps, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	conf_vfail(ps->err, ps->errlen, ps->lineno, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Fails with a whole-file message (no line number); returns -1. */
+static int conf_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	conf_vfail(err, errlen, 0, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int ps_oom(struct conf_parser *ps)
+{
+	return conf_fail(ps->err, ps->errlen, "out of memory");
+}
+
+/* "mount TYPE SOURCE TARGET OPTIONS" (val not yet unescaped, vlen bytes). Fields are split
+ * before unescaping: a space in a field is \x20. */
+static int key_mount(struct conf_parser *ps, char *val, size_t vlen)
+{
+	struct conf *c = ps->c;
+	char *f[4], *p = val, *end = val + vlen;
+	size_t nf = 0, flen[4];
+	const char *why = NULL;
+
+	while (nf < 4) {
+		char *sp = memchr(p, ' ', (size_t)(end - p));
+		char *fe = sp && nf < 3 ? sp : end;
+
+		f[nf] = p;
+		flen[nf++] = (size_t)(fe - p);
+		if (fe == end)
+			break;
+		p = fe + 1;
+	}
+	if (nf != 4 || memchr(f[3], ' ', flen[3]))
+		return ps_fail(ps, "mount wants 'TYPE SOURCE TARGET OPTIONS'");
+	for (size_t i = 0; i < 4; i++) {
+		long n = conf_unescape(f[i], flen[i], &why);
+
+		if (n < 0)
+			return ps_fail(ps, "mount field %zu: %s", i + 1, why);
+		if (n == 0)
+			return ps_fail(ps, "mount field %zu is empty", i + 1);
+	}
+	if (strspn(f[0], "abcdefghijklmnopqrstuvwxyz0123456789") != strlen(f[0]))
+		return ps_fail(ps, "mount type must be [a-z0-9]+");
+	if (f[2][0] != '/')
+		return ps_fail(ps, "mount target is not an absolute path");
+	if (conf_grow((void **)&c->mounts, &ps->mounts_alloc, c->nmounts, sizeof(*c->mounts)) < 0)
+		return ps_oom(ps);
+	c->mounts[c->nmounts++] = (struct conf_mount){f[0], f[1], f[2], f[3]};
+	return 0;
+}
+
+static int key_arg(struct conf_parser *ps, char *val, size_t vlen)
+{
+	if (ps->cur.argv.n == 0 && vlen == 0)
+		return ps_fail(ps, "empty program path (first arg)");
+	return conf_vec_push(&ps->cur.argv, val) < 0 ? ps_oom(ps) : 0;
+}
+
+static int key_env(struct conf_parser *ps, char *val, size_t vlen)
+{
+	char *eq = memchr(val, '=', vlen);
+
+	if (!eq || eq == val)
+		return ps_fail(ps, "env value is not NAME=value");
+	return conf_vec_push(&ps->cur.envp, val) < 0 ? ps_oom(ps) : 0;
+}
+
+static int key_workdir(struct conf_parser *ps, char *val, size_t vlen)
+{
+	(void)vlen;
+	if (ps->cur.p->workdir)
+		return ps_fail(ps, "workdir given twice");
+	if (val[0] != '/')
+		return ps_fail(ps, "workdir is not an absolute path");
+	ps->cur.p->workdir = val;
+	return 0;
+}
+
+static int key_user(struct conf_parser *ps, char *val, size_t vlen)
+{
+	(void)vlen;
+	if (ps->cur.p->user)
+		return ps_fail(ps, "user given twice");
+	if (!conf_user_ok(val))
+		return ps_fail(ps, "user is not USER or USER:GROUP");
+	ps->cur.p->user = val;
+	return 0;
+}
+
+/* A value of 1..max bytes for *slot: "KEY must be 1..MAX bytes" when not. */
+static int conf_text(struct conf_parser *ps, const char **slot, char *val, size_t vlen, int max)
+{
+	if (vlen == 0 || vlen > (size_t)max)
+		return ps_fail(ps, "%.*s must be 1..%d bytes", (int)ps->klen, ps->key, max);
+	*slot = val;
+	return 0;
+}
+
+static int key_hostname(struct conf_parser *ps, char *val, size_t vlen)
+{
+	return conf_text(ps, &ps->c->hostname, val, vlen, CONF_HOSTNAME_MAX);
+}
+
+static int conf_seen_any(const struct conf_parser *ps, unsigned flag);
+
+static int key_mode(struct conf_parser *ps, char *val, size_t vlen)
+{
+	(void)vlen;
+	if (conf_seen_any(ps, K_BEFORE_MODE))
+		return ps_fail(ps, "mode must come before arg, env, workdir, user and step");
+	if (!strcmp(val, "build")) {
+		ps->c->mode = CONF_MODE_BUILD;
+		if (conf_seen_any(ps, K_NO_BUILD))
+			return ps_fail(ps,
+				       "build mode has no restart, ready, tty, term, rows or cols");
+	} else if (strcmp(val, "service")) {
+		return ps_fail(ps, "mode must be service or build");
+	}
+	return 0;
+}
+
+static int key_step(struct conf_parser *ps, char *val, size_t vlen)
+{
+	struct conf *c = ps->c;
+
+	(void)vlen;
+	if (c->mode != CONF_MODE_BUILD)
+		return ps_fail(ps, "step outside build mode");
+	if (ps->cur.p && ps->cur.argv.n == 0)
+		return ps_fail(ps, "the step before has no arg");
+	if (conf_finish(&ps->cur) < 0 ||
+	    conf_grow((void **)&c->steps, &ps->steps_alloc, c->nsteps, sizeof(*c->steps)) < 0)
+		return ps_oom(ps);
+	ps->cur.p = &c->steps[c->nsteps++];
+	memset(ps->cur.p, 0, sizeof(*ps->cur.p));
+	ps->cur.p->label = val;
+	return 0;
+}
+
+static int key_restart(struct conf_parser *ps, char *val, size_t vlen)
+{
+	static const struct {
+		const char *word;
+		enum conf_restart how;
+	} words[] = {
+	    {"no", CONF_RESTART_NO},
+	    {"always", CONF_RESTART_ALWAYS},
+	    {"on-failure", CONF_RESTART_ON_FAILURE},
+	};
+	long num;
+
+	(void)vlen;
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		if (!strcmp(val, words[i].word)) {
+			ps->c->restart = words[i].how;
+			return 0;
+		}
+	}
+	if (!strncmp(val, "on-failure:", 11) &&
+	    (num = conf_number(val + 11, 0, CONF_RESTART_MAX_LIMIT)) >= 0) {
+		ps->c->restart = CONF_RESTART_ON_FAILURE;
+		ps->c->restart_max = num;
+		return 0;
+	}
+	return ps_fail(ps, "restart must be no, always, on-failure or on-failure:MAX (0..%d)",
+		       CONF_RESTART_MAX_LIMIT);
+}
+
+static int key_stop_signal(struct conf_parser *ps, char *val, size_t vlen)
+{
+	long num = conf_number(val, 1, 64);
+
+	(void)vlen;
+	if (num < 0)
+		return ps_fail(ps, "stop_signal must be 1..64");
+	ps->c->stop_signal = (int)num;
+	return 0;
+}
+
+static int key_stop_timeout(struct conf_parser *ps, char *val, size_t vlen)
+{
+	long num = conf_number(val, 0, CONF_STOP_TIMEOUT_LIMIT);
+
+	(void)vlen;
+	if (num < 0)
+		return ps_fail(ps, "stop_timeout must be 0..%d seconds", CONF_STOP_TIMEOUT_LIMIT);
+	ps->c->stop_timeout = num;
+	return 0;
+}
+
+static int key_ready(struct conf_parser *ps, char *val, size_t vlen)
+{
+	struct conf *c = ps->c;
+	long num = conf_number(val, 1, 65535);
+
+	(void)vlen;
+	if (num < 0)
+		return ps_fail(ps, "ready must be a TCP port 1..65535");
+	if (conf_grow((void **)&c->ready, &ps->ready_alloc, c->nready, sizeof(*c->ready)) < 0)
+		return ps_oom(ps);
+	c->ready[c->nready++] = (unsigned)num;
+	return 0;
+}
+
+static int key_tty(struct conf_parser *ps, char *val, size_t vlen)
+{
+	(void)vlen;
+	if (strcmp(val, "0") && strcmp(val, "1"))
+		return ps_fail(ps, "tty must be 0 or 1");
+	ps->c->tty = val[0] == '1';
+	return 0;
+}
+
+static int key_term(struct conf_parser *ps, char *val, size_t vlen)
+{
+	return conf_text(ps, &ps->c->term, val, vlen, CONF_TERM_MAX);
+}
+
+/* rows or cols. */
+static int key_dim(struct conf_parser *ps, char *val, size_t vlen)
+{
+	unsigned *dim = ps->key[0] == 'r' ? &ps->c->rows : &ps->c->cols;
+	long num = conf_number(val, 1, 65535);
+
+	(void)vlen;
+	if (num < 0)
+		return ps_fail(ps, "%.*s must be 1..65535", (int)ps->klen, ps->key);
+	*dim = (unsigned)num;
+	return 0;
+}
+
+static const struct conf_key {
+	const char *name;
+	int (*fn)(struct conf_parser *ps, char *val, size_t vlen);
+	unsigned flags;
+	const char *no_build;
+} conf_keys[] = {
+    {"mount", key_mount, K_RAW, NULL},
+    {"arg", key_arg, K_PROC | K_BEFORE_MODE, NULL},
+    {"env", key_env, K_PROC | K_BEFORE_MODE, NULL},
+    {"workdir", key_workdir, K_PROC | K_BEFORE_MODE, NULL},
+    {"user", key_user, K_PROC | K_BEFORE_MODE, NULL},
+    {"step", key_step, K_BEFORE_MODE, NULL},
+    {"hostname", key_hostname, K_ONCE, NULL},
+    {"mode", key_mode, K_ONCE, NULL},
+    {"stop_signal", key_stop_signal, K_ONCE, NULL},
+    {"stop_timeout", key_stop_timeout, K_ONCE, NULL},
+    {"restart", key_restart, K_ONCE | K_NO_BUILD, "restart"},
+    {"ready", key_ready, K_NO_BUILD, "ready"},
+    {"tty", key_tty, K_ONCE | K_NO_BUILD, "tty"},
+    {"term", key_term, K_ONCE | K_NO_BUILD, "term"},
+    {"rows", key_dim, K_ONCE | K_NO_BUILD, "rows and cols"},
+    {"cols", key_dim, K_ONCE | K_NO_BUILD, "rows and cols"},
+};
+#define CONF_NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
+
+/* Whether a line with any key that has flag was seen. */
+static int conf_seen_any(const struct conf_parser *ps, unsigned flag)
+{
+	for (size_t i = 0; i < CONF_NKEYS; i++)
+		if ((conf_keys[i].flags & flag) && (ps->seen & 1u << i))
+			return 1;
+	return 0;
+}
+
+/* The rules conf_keys[i]'s flags stand for, checked before its handler runs. */
+static int conf_key_rules(struct conf_parser *ps, size_t i)
+{
+	const struct conf_key *k = &conf_keys[i];
+
+	if ((k->flags & K_PROC) && !ps->cur.p) {
+		if (ps->c->mode == CONF_MODE_BUILD)
+			return ps_fail(ps, "'%.*s' before the first step (build mode)",
+				       (int)ps->klen, ps->key);
+		ps->cur.p = &ps->c->svc;
+	}
+	if ((k->flags & K_NO_BUILD) && ps->c->mode == CONF_MODE_BUILD)
+		return ps_fail(ps, "%s is not allowed in build mode", k->no_build);
+	if ((k->flags & K_ONCE) && (ps->seen & 1u << i))
+		return ps_fail(ps, "%s given twice", k->name);
+	ps->seen |= 1u << i;
+	return 0;
+}
+
+/* Checks the first line is CONF_HEADER. */
+static int conf_header(struct conf_parser *ps, const char *line, size_t llen)
+{
+	const size_t hlen = sizeof(CONF_HEADER) - 1;
+
+	if (llen == hlen && memcmp(line, CONF_HEADER, hlen) == 0)
+		return 0;
+	/* "crumb-init " is the header's stable prefix; the number is the version. */
+	if (llen > 11 && llen < 20 && memcmp(line, "crumb-init ", 11) == 0 &&
+	    strspn(line + 11, "0123456789") == llen - 11)
+		return ps_fail(ps, "unsupported config version (want '%s')", CONF_HEADER);
+	return ps_fail(ps, "not a crumb-init config (want '%s')", CONF_HEADER);
+}
+
+/* The length of the KEY that starts line: [a-z0-9_]*. */
+static size_t conf_key_len(const char *line, size_t llen)
+{
+	size_t klen = 0;
+
+	while (klen < llen && ((line[klen] >= 'a' && line[klen] <= 'z') ||
+			       (line[klen] >= '0' && line[klen] <= '9') || line[klen] == '_'))
+		klen++;
+	return klen;
+}
+
+/* One "KEY VALUE" line (not the header, not a comment), llen bytes before its '\n'. */
+static int conf_line(struct conf_parser *ps, char *line, size_t llen, conf_warn_fn *warn, void *ctx)
+{
+	size_t klen = conf_key_len(line, llen), i;
+	char *val = line + klen + 1;
+	const char *why = NULL;
+	long vlen;
+
+	if (klen == 0 || klen == llen || line[klen] != ' ')
+		return ps_fail(ps, "expected 'KEY VALUE' with KEY in [a-z0-9_]");
+	ps->key = line;
+	ps->klen = klen;
+	for (i = 0; i < CONF_NKEYS; i++)
+		if (strlen(conf_keys[i].name) == klen && memcmp(line, conf_keys[i].name, klen) == 0)
+			break;
+	if (i == CONF_NKEYS) {
+		if (warn) {
+			char msg[96];
+
+			snprintf(msg, sizeof(msg), "line %zu: unknown key '%.*s' ignored",
+				 ps->lineno, klen > 32 ? 32 : (int)klen, line);
+			warn(ctx, msg);
+		}
+		return 0;
+	}
+	vlen = (long)(llen - klen - 1);
+	if (!(conf_keys[i].flags & K_RAW) && (vlen = conf_unescape(val, (size_t)vlen, &why)) < 0)
+		return ps_fail(ps, "%s", why);
+	if (conf_key_rules(ps, i) < 0)
+		return -1;
+	return conf_keys[i].fn(ps, val, (size_t)vlen);
+}
+
+/* What the whole file must have once read: something to run. */
+static int conf_end(struct conf_parser *ps)
+{
+	if (ps->c->mode == CONF_MODE_BUILD) {
+		if (ps->c->nsteps == 0)
+			return conf_fail(ps->err, ps->errlen,
+					 "build mode without a 'step' line: nothing to run");
+		if (ps->cur.argv.n == 0)
+			return conf_fail(ps->err, ps->errlen, "the last step has no arg");
+	} else if (ps->cur.argv.n == 0) {
+		return conf_fail(ps->err, ps->errlen, "no 'arg' line: nothing to run");
+	}
+	if (conf_finish(&ps->cur) < 0)
+		return ps_oom(ps);
+	if (!ps->c->hostname)
+		ps->c->hostname = CONF_DEFAULT_HOSTNAME;
+	return 0;
+}
+
+/* Splits buf into lines and parses each. */
+static int conf_lines(struct conf_parser *ps, char *buf, size_t len, conf_warn_fn *warn, void *ctx)
+{
+	size_t pos = 0;
+
+	if (len > CONF_FILE_MAX)
+		return conf_fail(ps->err, ps->errlen, "config is larger than %d bytes",
+				 CONF_FILE_MAX);
+	if (len == 0)
+		return conf_fail(ps->err, ps->errlen, "config is empty");
+	while (pos < len) {
+		char *line = buf + pos;
+		char *nl = memchr(line, '\n', len - pos);
+		size_t llen;
+		int rc = 0;
+
+		ps->lineno++;
+		if (!nl)
+			return ps_fail(ps, "no newline at end of file (truncated?)");
+		llen = (size_t)(nl - line);
+		pos += llen + 1;
+		if (llen > CONF_LINE_MAX)
+			return ps_fail(ps, "line longer than %d bytes", CONF_LINE_MAX);
+		if (ps->lineno == 1)
+			rc = conf_header(ps, line, llen);
+		else if (llen != 0 && line[0] != '#')
+			rc = conf_line(ps, line, llen, warn, ctx);
+		if (rc < 0)
+			return -1;
+	}
+	return conf_end(ps);
+}
+
 int conf_parse(struct conf *c, char *buf, size_t len, conf_warn_fn *warn, void *ctx, char *err,
 	       size_t errlen)
 {
-	struct conf_cur cur = {0};
-	size_t steps_alloc = 0, ready_alloc = 0, mounts_alloc = 0;
-	int seen_hostname = 0, seen_mode = 0, seen_restart = 0, seen_sig = 0, seen_timeout = 0;
-	int seen_tty = 0, seen_proc_line = 0;
-	const size_t hlen = sizeof(CONF_HEADER) - 1;
-	size_t pos = 0, lineno = 0;
+	struct conf_parser ps = {.c = c, .err = err, .errlen = errlen};
 
 	memset(c, 0, sizeof(*c));
 	c->restart_max = -1;
@@ -208,350 +621,10 @@ int conf_parse(struct conf *c, char *buf, size_t len, conf_warn_fn *warn, void *
 	c->stop_timeout = CONF_DEFAULT_STOP_TIMEOUT;
 	if (err && errlen)
 		err[0] = '\0';
-	if (len > CONF_FILE_MAX) {
-		conf_fail(err, errlen, 0, "config is larger than %d bytes", CONF_FILE_MAX);
-		goto fail;
-	}
-	if (len == 0) {
-		conf_fail(err, errlen, 0, "config is empty");
-		goto fail;
-	}
-	while (pos < len) {
-		char *line = buf + pos;
-		char *nl = memchr(line, '\n', len - pos);
-		size_t llen, klen = 0;
-		const char *why = NULL;
-		char *val;
-		long vlen, num;
-
-		lineno++;
-		if (!nl) {
-			conf_fail(err, errlen, lineno, "no newline at end of file (truncated?)");
-			goto fail;
-		}
-		llen = (size_t)(nl - line);
-		pos += llen + 1;
-		if (llen > CONF_LINE_MAX) {
-			conf_fail(err, errlen, lineno, "line longer than %d bytes", CONF_LINE_MAX);
-			goto fail;
-		}
-		if (lineno == 1) {
-			if (llen == hlen && memcmp(line, CONF_HEADER, hlen) == 0)
-				continue;
-			/* "crumb-init " is the header's stable prefix; the number is the version.
-			 */
-			if (llen > 11 && llen < 20 && memcmp(line, "crumb-init ", 11) == 0 &&
-			    strspn(line + 11, "0123456789") == llen - 11)
-				conf_fail(err, errlen, 1, "unsupported config version (want '%s')",
-					  CONF_HEADER);
-			else
-				conf_fail(err, errlen, 1, "not a crumb-init config (want '%s')",
-					  CONF_HEADER);
-			goto fail;
-		}
-		if (llen == 0 || line[0] == '#')
-			continue;
-		while (klen < llen &&
-		       ((line[klen] >= 'a' && line[klen] <= 'z') ||
-			(line[klen] >= '0' && line[klen] <= '9') || line[klen] == '_'))
-			klen++;
-		if (klen == 0 || klen == llen || line[klen] != ' ') {
-			conf_fail(err, errlen, lineno,
-				  "expected 'KEY VALUE' with KEY in [a-z0-9_]");
-			goto fail;
-		}
-		val = line + klen + 1;
-
-#define KEY_IS(k) (klen == sizeof(k) - 1 && memcmp(line, k, klen) == 0)
-#define ONCE(flag, name)                                                                           \
-	do {                                                                                       \
-		if (flag) {                                                                        \
-			conf_fail(err, errlen, lineno, name " given twice");                       \
-			goto fail;                                                                 \
-		}                                                                                  \
-		flag = 1;                                                                          \
-	} while (0)
-#define NOT_IN_BUILD(name)                                                                         \
-	do {                                                                                       \
-		if (c->mode == CONF_MODE_BUILD) {                                                  \
-			conf_fail(err, errlen, lineno, name " is not allowed in build mode");      \
-			goto fail;                                                                 \
-		}                                                                                  \
-	} while (0)
-		if (KEY_IS("mount")) {
-			/* Fields are split before unescaping: a space in a field is \x20. */
-			char *f[4];
-			size_t nf = 0, flen[4];
-			char *p = val, *end = line + llen;
-
-			while (nf < 4) {
-				char *sp = memchr(p, ' ', (size_t)(end - p));
-				char *fe = sp && nf < 3 ? sp : end;
-
-				f[nf] = p;
-				flen[nf++] = (size_t)(fe - p);
-				if (fe == end)
-					break;
-				p = fe + 1;
-			}
-			if (nf != 4 || memchr(f[3], ' ', flen[3])) {
-				conf_fail(err, errlen, lineno,
-					  "mount wants 'TYPE SOURCE TARGET OPTIONS'");
-				goto fail;
-			}
-			for (size_t i = 0; i < 4; i++) {
-				vlen = conf_unescape(f[i], flen[i], &why);
-				if (vlen < 0) {
-					conf_fail(err, errlen, lineno, "mount field %zu: %s", i + 1,
-						  why);
-					goto fail;
-				}
-				if (vlen == 0) {
-					conf_fail(err, errlen, lineno, "mount field %zu is empty",
-						  i + 1);
-					goto fail;
-				}
-			}
-			if (strspn(f[0], "abcdefghijklmnopqrstuvwxyz0123456789") != strlen(f[0])) {
-				conf_fail(err, errlen, lineno, "mount type must be [a-z0-9]+");
-				goto fail;
-			}
-			if (f[2][0] != '/') {
-				conf_fail(err, errlen, lineno,
-					  "mount target is not an absolute path");
-				goto fail;
-			}
-			if (conf_grow((void **)&c->mounts, &mounts_alloc, c->nmounts,
-				      sizeof(*c->mounts)) < 0)
-				goto oom;
-			c->mounts[c->nmounts].type = f[0];
-			c->mounts[c->nmounts].source = f[1];
-			c->mounts[c->nmounts].target = f[2];
-			c->mounts[c->nmounts].options = f[3];
-			c->nmounts++;
-			continue;
-		}
-		if (!KEY_IS("arg") && !KEY_IS("env") && !KEY_IS("workdir") && !KEY_IS("hostname") &&
-		    !KEY_IS("user") && !KEY_IS("restart") && !KEY_IS("stop_signal") &&
-		    !KEY_IS("stop_timeout") && !KEY_IS("ready") && !KEY_IS("tty") &&
-		    !KEY_IS("term") && !KEY_IS("rows") && !KEY_IS("cols") && !KEY_IS("mode") &&
-		    !KEY_IS("step")) {
-			if (warn) {
-				char msg[96];
-
-				snprintf(msg, sizeof(msg), "line %zu: unknown key '%.*s' ignored",
-					 lineno, klen > 32 ? 32 : (int)klen, line);
-				warn(ctx, msg);
-			}
-			continue;
-		}
-		vlen = conf_unescape(val, llen - klen - 1, &why);
-		if (vlen < 0) {
-			conf_fail(err, errlen, lineno, "%s", why);
-			goto fail;
-		}
-		if (KEY_IS("arg") || KEY_IS("env") || KEY_IS("workdir") || KEY_IS("user")) {
-			seen_proc_line = 1;
-			if (!cur.p) {
-				if (c->mode == CONF_MODE_BUILD) {
-					conf_fail(err, errlen, lineno,
-						  "'%.*s' before the first step (build mode)",
-						  (int)klen, line);
-					goto fail;
-				}
-				cur.p = &c->svc;
-			}
-		}
-		if (KEY_IS("arg")) {
-			if (cur.argv.n == 0 && vlen == 0) {
-				conf_fail(err, errlen, lineno, "empty program path (first arg)");
-				goto fail;
-			}
-			if (conf_vec_push(&cur.argv, val) < 0)
-				goto oom;
-		} else if (KEY_IS("env")) {
-			char *eq = memchr(val, '=', (size_t)vlen);
-
-			if (!eq || eq == val) {
-				conf_fail(err, errlen, lineno, "env value is not NAME=value");
-				goto fail;
-			}
-			if (conf_vec_push(&cur.envp, val) < 0)
-				goto oom;
-		} else if (KEY_IS("workdir")) {
-			if (cur.p->workdir) {
-				conf_fail(err, errlen, lineno, "workdir given twice");
-				goto fail;
-			}
-			if (val[0] != '/') {
-				conf_fail(err, errlen, lineno, "workdir is not an absolute path");
-				goto fail;
-			}
-			cur.p->workdir = val;
-		} else if (KEY_IS("user")) {
-			if (cur.p->user) {
-				conf_fail(err, errlen, lineno, "user given twice");
-				goto fail;
-			}
-			if (!conf_user_ok(val)) {
-				conf_fail(err, errlen, lineno, "user is not USER or USER:GROUP");
-				goto fail;
-			}
-			cur.p->user = val;
-		} else if (KEY_IS("hostname")) {
-			ONCE(seen_hostname, "hostname");
-			if (vlen == 0 || vlen > CONF_HOSTNAME_MAX) {
-				conf_fail(err, errlen, lineno, "hostname must be 1..%d bytes",
-					  CONF_HOSTNAME_MAX);
-				goto fail;
-			}
-			c->hostname = val;
-		} else if (KEY_IS("mode")) {
-			ONCE(seen_mode, "mode");
-			if (seen_proc_line || c->nsteps) {
-				conf_fail(err, errlen, lineno,
-					  "mode must come before arg, env, workdir, user and step");
-				goto fail;
-			}
-			if (!strcmp(val, "build")) {
-				c->mode = CONF_MODE_BUILD;
-				if (seen_restart || c->nready || seen_tty || c->term || c->rows ||
-				    c->cols) {
-					conf_fail(err, errlen, lineno,
-						  "build mode has no restart, ready, tty, term, "
-						  "rows or cols");
-					goto fail;
-				}
-			} else if (strcmp(val, "service")) {
-				conf_fail(err, errlen, lineno, "mode must be service or build");
-				goto fail;
-			}
-		} else if (KEY_IS("step")) {
-			if (c->mode != CONF_MODE_BUILD) {
-				conf_fail(err, errlen, lineno, "step outside build mode");
-				goto fail;
-			}
-			if (cur.p && cur.argv.n == 0) {
-				conf_fail(err, errlen, lineno, "the step before has no arg");
-				goto fail;
-			}
-			if (conf_finish(&cur) < 0)
-				goto oom;
-			if (conf_grow((void **)&c->steps, &steps_alloc, c->nsteps,
-				      sizeof(*c->steps)) < 0)
-				goto oom;
-			cur.p = &c->steps[c->nsteps++];
-			memset(cur.p, 0, sizeof(*cur.p));
-			cur.p->label = val;
-		} else if (KEY_IS("restart")) {
-			NOT_IN_BUILD("restart");
-			ONCE(seen_restart, "restart");
-			if (!strcmp(val, "no")) {
-				c->restart = CONF_RESTART_NO;
-			} else if (!strcmp(val, "always")) {
-				c->restart = CONF_RESTART_ALWAYS;
-			} else if (!strcmp(val, "on-failure")) {
-				c->restart = CONF_RESTART_ON_FAILURE;
-			} else if (!strncmp(val, "on-failure:", 11) &&
-				   (num = conf_number(val + 11, 0, CONF_RESTART_MAX_LIMIT)) >= 0) {
-				c->restart = CONF_RESTART_ON_FAILURE;
-				c->restart_max = num;
-			} else {
-				conf_fail(err, errlen, lineno,
-					  "restart must be no, always, on-failure or "
-					  "on-failure:MAX (0..%d)",
-					  CONF_RESTART_MAX_LIMIT);
-				goto fail;
-			}
-		} else if (KEY_IS("stop_signal")) {
-			ONCE(seen_sig, "stop_signal");
-			if ((num = conf_number(val, 1, 64)) < 0) {
-				conf_fail(err, errlen, lineno, "stop_signal must be 1..64");
-				goto fail;
-			}
-			c->stop_signal = (int)num;
-		} else if (KEY_IS("stop_timeout")) {
-			ONCE(seen_timeout, "stop_timeout");
-			if ((num = conf_number(val, 0, CONF_STOP_TIMEOUT_LIMIT)) < 0) {
-				conf_fail(err, errlen, lineno, "stop_timeout must be 0..%d seconds",
-					  CONF_STOP_TIMEOUT_LIMIT);
-				goto fail;
-			}
-			c->stop_timeout = num;
-		} else if (KEY_IS("ready")) {
-			NOT_IN_BUILD("ready");
-			if ((num = conf_number(val, 1, 65535)) < 0) {
-				conf_fail(err, errlen, lineno, "ready must be a TCP port 1..65535");
-				goto fail;
-			}
-			if (conf_grow((void **)&c->ready, &ready_alloc, c->nready,
-				      sizeof(*c->ready)) < 0)
-				goto oom;
-			c->ready[c->nready++] = (unsigned)num;
-		} else if (KEY_IS("tty")) {
-			NOT_IN_BUILD("tty");
-			ONCE(seen_tty, "tty");
-			if (strcmp(val, "0") && strcmp(val, "1")) {
-				conf_fail(err, errlen, lineno, "tty must be 0 or 1");
-				goto fail;
-			}
-			c->tty = val[0] == '1';
-		} else if (KEY_IS("term")) {
-			NOT_IN_BUILD("term");
-			if (c->term) {
-				conf_fail(err, errlen, lineno, "term given twice");
-				goto fail;
-			}
-			if (vlen == 0 || vlen > CONF_TERM_MAX) {
-				conf_fail(err, errlen, lineno, "term must be 1..%d bytes",
-					  CONF_TERM_MAX);
-				goto fail;
-			}
-			c->term = val;
-		} else {
-			unsigned *dim = KEY_IS("rows") ? &c->rows : &c->cols;
-
-			NOT_IN_BUILD("rows and cols");
-			if (*dim) {
-				conf_fail(err, errlen, lineno, "%.*s given twice", (int)klen, line);
-				goto fail;
-			}
-			if ((num = conf_number(val, 1, 65535)) < 0) {
-				conf_fail(err, errlen, lineno, "%.*s must be 1..65535", (int)klen,
-					  line);
-				goto fail;
-			}
-			*dim = (unsigned)num;
-		}
-#undef KEY_IS
-#undef ONCE
-#undef NOT_IN_BUILD
-	}
-	if (c->mode == CONF_MODE_BUILD) {
-		if (c->nsteps == 0) {
-			conf_fail(err, errlen, 0,
-				  "build mode without a 'step' line: nothing to run");
-			goto fail;
-		}
-		if (cur.argv.n == 0) {
-			conf_fail(err, errlen, 0, "the last step has no arg");
-			goto fail;
-		}
-	} else if (cur.argv.n == 0) {
-		conf_fail(err, errlen, 0, "no 'arg' line: nothing to run");
-		goto fail;
-	}
-	if (conf_finish(&cur) < 0)
-		goto oom;
-	if (!c->hostname)
-		c->hostname = CONF_DEFAULT_HOSTNAME;
-	return 0;
-
-oom:
-	conf_fail(err, errlen, 0, "out of memory");
-fail:
-	free(cur.argv.v);
-	free(cur.envp.v);
+	if (conf_lines(&ps, buf, len, warn, ctx) == 0)
+		return 0;
+	free(ps.cur.argv.v);
+	free(ps.cur.envp.v);
 	conf_release(c); /* what finished steps own */
 	return -1;
 }

@@ -1,11 +1,10 @@
-/* build.c: Crumbfile builds: stages fill trees, RUN steps run in a builder microVM, the result is stored. */
+/* build.c: Crumbfile builds: stages fill trees, RUN steps boot a builder VM, images are stored. */
 #include "build.h"
+#include "build_int.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <glob.h>
-#include <jansson.h>
 #include <limits.h>
 #include <openssl/evp.h>
 #include <signal.h>
@@ -21,7 +20,6 @@
 #include "console.h"
 #include "ext4.h"
 #include "ext4fs.h"
-#include "fsimage.h"
 #include "import.h"
 #include "initcfg.h"
 #include "kernel.h"
@@ -53,7 +51,7 @@ struct builder {
 	struct spec *spec;
 	struct bstage *st;
 	size_t nst, last;
-	struct strlist gargs; /* global ARGs with a value, "K=V" */
+	struct strlist gargs;  /* global ARGs with a value, "K=V" */
 	struct strlist ignore; /* .dockerignore patterns, cleaned; "!" kept in front */
 	char *ctxreal;	       /* the context's real path */
 	struct strlist allow;  /* --allow-host paths, resolved */
@@ -132,9 +130,7 @@ static void label_set(struct oci_config *c, const char *k, const char *v)
 	strlist_push(&c->label_values, v);
 }
 
-static int at(const struct spec_instr *i, struct err *e, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int at(const struct spec_instr *i, struct err *e, int code, const char *fmt, ...)
+int build_at(const struct spec_instr *i, struct err *e, int code, const char *fmt, ...)
 {
 	char msg[ERR_MSG_MAX];
 	va_list ap;
@@ -144,8 +140,7 @@ static int at(const struct spec_instr *i, struct err *e, int code, const char *f
 	return err_set(e, code, "%s:%d:%d: %s", i->pos.file, i->pos.line, i->pos.col, msg);
 }
 
-/* Prefixes an error from a library call with the instruction's position. */
-static int at_err(const struct spec_instr *i, struct err *e, int r)
+int build_at_err(const struct spec_instr *i, struct err *e, int r)
 {
 	char msg[ERR_MSG_MAX];
 	snprintf(msg, sizeof(msg), "%s", e->msg);
@@ -163,25 +158,21 @@ static void event(struct builder *b, enum build_event_kind k, const char *text, 
 
 /* ---- hashing (cache keys) ---- */
 
-struct hasher {
-	EVP_MD_CTX *md;
-};
-
-static void h_init(struct hasher *h)
+void build_hash_init(struct build_hasher *h)
 {
 	h->md = EVP_MD_CTX_new();
 	if (!h->md || !EVP_DigestInit_ex(h->md, EVP_sha256(), NULL))
 		abort();
 }
-static void h_add(struct hasher *h, const void *p, size_t n)
+static void h_add(struct build_hasher *h, const void *p, size_t n)
 {
 	EVP_DigestUpdate(h->md, p, n);
 }
-static void h_str(struct hasher *h, const char *s)
+void build_hash_str(struct build_hasher *h, const char *s)
 {
 	h_add(h, s ? s : "\1null", strlen(s ? s : "\1null") + 1);
 }
-static void h_fin(struct hasher *h, char out[65])
+void build_hash_final(struct build_hasher *h, char out[65])
 {
 	unsigned char d[32];
 	unsigned len = 0;
@@ -192,13 +183,12 @@ static void h_fin(struct hasher *h, char out[65])
 }
 
 struct hash_walk {
-	struct hasher *h;
+	struct build_hasher *h;
 	struct err *e;
 	char *buf;
 };
 
-/* File times written are clamped to SOURCE_DATE_EPOCH (0 when unset): older ones stay. */
-static int clamp_mtime(struct tree_node *n, const char *path, void *ctx)
+int build_clamp_mtime(struct tree_node *n, const char *path, void *ctx)
 {
 	(void)path;
 	n->mtime = clamp_time(n->mtime, *(const int64_t *)ctx, 1);
@@ -210,15 +200,15 @@ static int hash_node(struct tree_node *n, const char *path, void *ctx)
 {
 	struct hash_walk *w = ctx;
 	char meta[160];
-	h_str(w->h, path);
+	build_hash_str(w->h, path);
 	snprintf(meta, sizeof(meta), "%d %o %u %u %u %u %llu %llu %lld", (int)n->type, n->mode,
 		 n->uid, n->gid, n->rdev_major, n->rdev_minor, (unsigned long long)n->size,
 		 (unsigned long long)n->hardlink, (long long)n->mtime);
-	h_str(w->h, meta);
+	build_hash_str(w->h, meta);
 	if (n->type == TREE_LNK)
-		h_str(w->h, n->link);
+		build_hash_str(w->h, n->link);
 	for (size_t i = 0; i < n->nxattrs; i++) {
-		h_str(w->h, n->xattrs[i].name);
+		build_hash_str(w->h, n->xattrs[i].name);
 		h_add(w->h, n->xattrs[i].value, n->xattrs[i].len);
 	}
 	if (n->type != TREE_REG)
@@ -234,7 +224,7 @@ static int hash_node(struct tree_node *n, const char *path, void *ctx)
 	return 0;
 }
 
-static int hash_tree(struct tree *t, struct hasher *h, struct err *e)
+int build_hash_tree(struct tree *t, struct build_hasher *h, struct err *e)
 {
 	struct hash_walk w = {h, e, xmalloc(1 << 20)};
 	int r = tree_walk(t, hash_node, &w);
@@ -247,27 +237,26 @@ static int hash_file(const char *path, char out[65], struct err *e)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return err_errno(e, CRUMB_ENOENT, "%s", path);
-	struct hasher h;
-	h_init(&h);
+	struct build_hasher h;
+	build_hash_init(&h);
 	char *buf = xmalloc(1 << 20);
 	ssize_t n;
 	while ((n = read(fd, buf, 1 << 20)) > 0)
 		h_add(&h, buf, (size_t)n);
 	free(buf);
 	close(fd);
-	h_fin(&h, out);
+	build_hash_final(&h, out);
 	return n < 0 ? err_errno(e, CRUMB_EIO, "read %s", path) : 0;
 }
 
-/* key = H(key, parts...) */
-static void chain(char key[65], const char *a, const char *b)
+void build_key_chain(char key[65], const char *a, const char *b)
 {
-	struct hasher h;
-	h_init(&h);
-	h_str(&h, key);
-	h_str(&h, a);
-	h_str(&h, b);
-	h_fin(&h, key);
+	struct build_hasher h;
+	build_hash_init(&h);
+	build_hash_str(&h, key);
+	build_hash_str(&h, a);
+	build_hash_str(&h, b);
+	build_hash_final(&h, key);
 }
 
 /* ---- variables ---- */
@@ -286,8 +275,8 @@ static const char *lookup_var(void *ctx, const char *name)
 	return v ? v : kv_get(&l->st->args, name);
 }
 
-/* The value a build arg gives NAME: 1 and *v set when given (K=V, or K alone
- * taking the value from crumb's environment), else 0. */
+/* The value a build arg gives NAME: 1 and *v set when given as K=V, else 0
+ * (K alone, unset in crumb's environment: consumed, but no value). */
 static int build_arg(struct builder *b, const char *name, const char **v)
 {
 	const struct strlist *l = b->o->build_args;
@@ -296,97 +285,10 @@ static int build_arg(struct builder *b, const char *name, const char **v)
 		if (!strncmp(l->v[i], name, n) && (l->v[i][n] == '=' || !l->v[i][n])) {
 			if (!strlist_has(&b->used_args, name))
 				strlist_push(&b->used_args, name);
-			*v = l->v[i][n] == '=' ? l->v[i] + n + 1 : getenv(name);
+			*v = l->v[i][n] == '=' ? l->v[i] + n + 1 : NULL;
 			return *v != NULL;
 		}
 	}
-	return 0;
-}
-
-/* ---- ownership (--chown, USER) ---- */
-
-/* Looks name up in the tree's /etc/passwd (field 2 = uid, 3 = gid) or /etc/group. */
-static int db_lookup(struct tree *t, const char *file, const char *name, uint32_t *id,
-		     uint32_t *gid)
-{
-	struct tree_node *n = tree_lookup(t, file, 1);
-	if (!n || n->type != TREE_REG || n->size > (16 << 20))
-		return -1;
-	char *buf = xmalloc(n->size + 1);
-	struct err e;
-	int found = -1;
-	if (tree_read(n, 0, buf, n->size, &e) == 0) {
-		buf[n->size] = 0;
-		for (char *l = strtok(buf, "\n"); l && found < 0; l = strtok(NULL, "\n")) {
-			char *f[4] = {0};
-			char *p = l;
-			for (int k = 0; k < 4 && p; k++) {
-				f[k] = p;
-				p = strchr(p, ':');
-				if (p)
-					*p++ = 0;
-			}
-			if (f[0] && f[2] && !strcmp(f[0], name)) {
-				*id = (uint32_t)strtoul(f[2], NULL, 10);
-				if (gid && f[3])
-					*gid = (uint32_t)strtoul(f[3], NULL, 10);
-				found = 0;
-			}
-		}
-	}
-	free(buf);
-	return found;
-}
-
-static int parse_id(const char *s, uint32_t *out)
-{
-	char *end;
-	if (!*s || *s < '0' || *s > '9')
-		return -1;
-	unsigned long v = strtoul(s, &end, 10);
-	if (*end || v > 0xffffffffUL)
-		return -1;
-	*out = (uint32_t)v;
-	return 0;
-}
-
-/* "user[:group]" with names from the stage's own /etc/passwd and /etc/group. */
-static int resolve_owner(struct tree *t, const char *spec, uint32_t *uid, uint32_t *gid,
-			 struct err *e)
-{
-	char *u = xstrdup(spec), *g = strchr(u, ':');
-	int r = 0;
-	if (g)
-		*g++ = 0;
-	uint32_t pgid = 0;
-	if (parse_id(u, uid) == 0)
-		pgid = *uid;
-	else if (db_lookup(t, "/etc/passwd", u, uid, &pgid) < 0)
-		r = err_set(e, CRUMB_ENOENT, "--chown %s: no user '%s' in the image's /etc/passwd",
-			    spec, u);
-	*gid = pgid;
-	if (r == 0 && g && parse_id(g, gid) < 0 && db_lookup(t, "/etc/group", g, gid, NULL) < 0)
-		r = err_set(e, CRUMB_ENOENT, "--chown %s: no group '%s' in the image's /etc/group",
-			    spec, g);
-	free(u);
-	return r;
-}
-
-struct attr_walk {
-	int chown, chmod;
-	uint32_t uid, gid, mode;
-};
-
-static int set_attrs(struct tree_node *n, const char *path, void *ctx)
-{
-	struct attr_walk *a = ctx;
-	(void)path;
-	if (a->chown) {
-		n->uid = a->uid;
-		n->gid = a->gid;
-	}
-	if (a->chmod && n->type != TREE_LNK)
-		n->mode = a->mode;
 	return 0;
 }
 
@@ -485,24 +387,7 @@ static int from_layout(struct builder *b, struct bstage *st, const char *dir, st
 	if (r < 0)
 		return r;
 	struct oci_image im = {0};
-	/* Its first manifest, tagged or not (skopeo copy without a name writes no tag). */
-	char *ipath = xasprintf("%s/index.json", dir);
-	struct sbuf idx = SBUF_INIT;
-	json_t *root = NULL;
-	const char *digest = NULL;
-	if ((r = read_file(ipath, 4 << 20, &idx, e)) == 0) {
-		root = json_loadb(idx.buf, idx.len, 0, NULL);
-		digest = json_string_value(
-		    json_object_get(json_array_get(json_object_get(root, "manifests"), 0), "digest"));
-		if (!digest)
-			r = err_set(e, CRUMB_ENOENT, "%s: the OCI layout holds no image", dir);
-	}
-	if (r == 0)
-		r = oci_image_resolve(ls, digest, &im, e);
-	json_decref(root);
-	sb_release(&idx);
-	free(ipath);
-	if (r < 0)
+	if ((r = oci_image_first(ls, &im, e)) < 0)
 		goto out;
 	char *iname = im.ref ? xasprintf("image oci:%s:%s", dir, im.ref)
 			     : xasprintf("image oci:%s@%s", dir, im.manifest.digest);
@@ -525,6 +410,87 @@ out:
 	return r;
 }
 
+/* A file: a docker archive (its layers in order, with whiteouts, and its
+ * config), else a root filesystem archive (cpio or tar, any compression). */
+static int from_file(struct builder *b, struct bstage *st, const char *p, struct err *e)
+{
+	char hex[65] = "";
+	struct import_opts io = {.keep_owner = 1};
+	struct sbuf cfg = SBUF_INIT;
+	struct strlist layers = STRLIST_INIT, names = STRLIST_INIT;
+	int r, docker = 0;
+	char *dir = xasprintf("%s/docker-%d", b->tmp, ++b->tmpn);
+	if ((r = hash_file(p, hex, e)) == 0 && (r = mkdir_p(dir, 0700, e)) == 0)
+		r = docker = docker_archive_members(p, dir, 0, &cfg, &layers, &names, e);
+	free(dir);
+	for (size_t k = 0; docker == 1 && k < layers.n; k++) {
+		struct import_opts lo = {.keep_owner = 1, .whiteouts = 1, .name = names.v[k]};
+		if ((r = import_archive(&st->tree, layers.v[k], &lo, e)) < 0)
+			break;
+		r = 1;
+	}
+	strlist_release(&names);
+	if (r == 1) {
+		struct oci_config oc;
+		oci_config_init(&oc);
+		if ((r = oci_config_parse(cfg.buf, cfg.len, &oc, e)) == 0)
+			config_copy(&st->cfg, &oc);
+		oci_config_release(&oc);
+	} else if (r == 0) {
+		r = import_archive(&st->tree, p, &io, e);
+	}
+	/* Layers imported from compressed tars were copied into the tree; plain ones are
+	 * referenced. */
+	strlist_release(&layers);
+	sb_release(&cfg);
+	memset(st->key, 0, sizeof(st->key));
+	chain(st->key, "FROM file", hex);
+	return r;
+}
+
+/* FROM PATH: inside the context, as COPY's sources (confine.h): an OCI layout
+ * directory or a file. */
+static int from_path(struct builder *b, struct bstage *st, const struct spec_instr *i,
+		     const char *img, struct err *e)
+{
+	char *p = NULL;
+	struct stat sb;
+	int r = confine_path(b->ctxreal, img, &p, e);
+	if (r == CRUMB_EUNSAFE)
+		r = at_err(i, e, r);
+	else if (r < 0 || stat(p, &sb) < 0)
+		r = at(i, e, CRUMB_ENOENT,
+		       "FROM %s: no stage, stored image or file of that name (crumb does not pull "
+		       "from registries; see 'crumb images')",
+		       img);
+	else if (S_ISDIR(sb.st_mode) &&
+		 ((r = confine_links(b->ctxreal, p, e)) < 0 || (r = from_layout(b, st, p, e)) < 0))
+		r = at_err(i, e, r);
+	else if (!S_ISDIR(sb.st_mode) && (r = from_file(b, st, p, e)) < 0)
+		r = at_err(i, e, r);
+	free(p);
+	return r;
+}
+
+/* FROM an earlier stage named AS name: 1 when there is one (or an error), else 0. */
+static int from_stage(struct builder *b, struct bstage *st, const struct spec_instr *i,
+		      const char *name, struct err *e)
+{
+	for (struct bstage *o = b->st; o < st; o++)
+		if (o->name && !strcmp(o->name, name)) {
+			int r = tree_copy(&st->tree, "/", &o->tree, "/", 0, e);
+			if (r < 0)
+				return at_err(i, e, r);
+			config_copy(&st->cfg, &o->cfg);
+			strlist_copy(&st->shell, &o->shell);
+			memcpy(st->key, o->key, sizeof(st->key));
+			chain(st->key, "FROM stage", o->name);
+			return 1;
+		}
+	return 0;
+}
+
+/* FROM: scratch, an earlier stage, a stored image, else a path. */
 static int do_from(struct builder *b, struct bstage *st, const struct spec_instr *i,
 		   struct spec_eval *v, struct err *e)
 {
@@ -539,16 +505,8 @@ static int do_from(struct builder *b, struct bstage *st, const struct spec_instr
 		chain(st->key, "FROM", "scratch");
 		return 0;
 	}
-	for (struct bstage *o = b->st; o < st; o++)
-		if (o->name && !strcmp(o->name, img)) {
-			if ((r = tree_copy(&st->tree, "/", &o->tree, "/", 0, e)) < 0)
-				return at_err(i, e, r);
-			config_copy(&st->cfg, &o->cfg);
-			strlist_copy(&st->shell, &o->shell);
-			memcpy(st->key, o->key, sizeof(st->key));
-			chain(st->key, "FROM stage", o->name);
-			return 0;
-		}
+	if ((r = from_stage(b, st, i, img, e)) != 0)
+		return r < 0 ? r : 0;
 	int pathlike = strchr(img, '/') || img[0] == '.' || strstr(img, ".tar");
 	if (!pathlike) {
 		if ((r = from_image(b, st, img, &found, e)) < 0)
@@ -556,504 +514,38 @@ static int do_from(struct builder *b, struct bstage *st, const struct spec_instr
 		if (found)
 			return 0;
 	}
-	/* A path: inside the context, as COPY's sources (confine.h). */
-	char *p = NULL;
-	struct stat sb;
-	if ((r = confine_path(b->ctxreal, img, &p, e)) == CRUMB_EUNSAFE) {
-		r = at_err(i, e, r);
-	} else if (r < 0 || stat(p, &sb) < 0) {
-		r = at(i, e, CRUMB_ENOENT,
-		       "FROM %s: no stage, stored image or file of that name (crumb does not pull "
-		       "from registries; see 'crumb images')",
-		       img);
-	} else if (S_ISDIR(sb.st_mode)) {
-		if ((r = confine_links(b->ctxreal, p, e)) < 0 || (r = from_layout(b, st, p, e)) < 0)
-			r = at_err(i, e, r);
-	} else {
-		char hex[65];
-		struct import_opts io = {.keep_owner = 1};
-		struct sbuf cfg = SBUF_INIT;
-		struct strlist layers = STRLIST_INIT, names = STRLIST_INIT;
-		int docker = 0;
-		char *dir = xasprintf("%s/docker-%d", b->tmp, ++b->tmpn);
-		if ((r = hash_file(p, hex, e)) == 0 && (r = mkdir_p(dir, 0700, e)) == 0)
-			r = docker = docker_archive_members(p, dir, 0, &cfg, &layers, &names, e);
-		free(dir);
-		/* A docker archive: its layers in order, with whiteouts, and its config. */
-		for (size_t k = 0; docker == 1 && k < layers.n; k++) {
-			struct import_opts lo = {
-			    .keep_owner = 1, .whiteouts = 1, .name = names.v[k]};
-			if ((r = import_archive(&st->tree, layers.v[k], &lo, e)) < 0)
-				break;
-			r = 1;
-		}
-		strlist_release(&names);
-		if (r == 1) {
-			struct oci_config oc;
-			oci_config_init(&oc);
-			if ((r = oci_config_parse(cfg.buf, cfg.len, &oc, e)) == 0)
-				config_copy(&st->cfg, &oc);
-			oci_config_release(&oc);
-		} else if (r == 0) {
-			r = import_archive(&st->tree, p, &io, e);
-		}
-		/* Layers imported from compressed tars were copied into the tree; plain ones are referenced. */
-		strlist_release(&layers);
-		sb_release(&cfg);
-		if (r < 0)
-			r = at_err(i, e, r);
-		memset(st->key, 0, sizeof(st->key));
-		chain(st->key, "FROM file", hex);
-	}
-	free(p);
-	return r;
+	return from_path(b, st, i, img, e);
 }
 
-/* ---- .dockerignore ---- */
+/* ---- COPY / ADD (build_copy.c) ---- */
 
-/* Go's filepath.Match plus "**" (any number of path components), as Docker's patternmatcher. */
-static int pmatch(const char *p, const char *s)
+/* --from=NAME or --from=INDEX: an earlier stage's tree (NULL for none or host). */
+static int copy_from_stage(struct builder *b, struct bstage *st, const struct spec_instr *i,
+			   const char *f, struct tree **from, struct err *e)
 {
-	for (; *p; p++, s++) {
-		if (p[0] == '*' && p[1] == '*') {
-			p += 2;
-			if (*p == '/')
-				p++;
-			for (;; s++) {
-				if (pmatch(p, s))
-					return 1;
-				if (!*s)
-					return 0;
-			}
-		}
-		if (*p == '*') {
-			for (;; s++) {
-				if (pmatch(p + 1, s))
-					return 1;
-				if (!*s || *s == '/')
-					return 0;
-			}
-		}
-		if ((*p == '?' || *p == '[') && (!*s || *s == '/'))
-			return 0;
-		if (*p == '?')
-			continue;
-		if (*p == '[') {
-			const char *q = p + 1;
-			int neg = *q == '^' || *q == '!', hit = 0;
-			q += neg;
-			for (; *q && *q != ']'; q++) {
-				if (q[1] == '-' && q[2] && q[2] != ']') {
-					hit |= *s >= q[0] && *s <= q[2];
-					q += 2;
-				} else {
-					hit |= *s == (*q == '\\' && q[1] ? *++q : *q);
-				}
-			}
-			if (!*q || hit == neg)
-				return 0;
-			p = q;
-			continue;
-		}
-		if (*p == '\\' && p[1])
-			p++;
-		if (*p != *s)
-			return 0;
-	}
-	return !*s;
-}
-
-/* Is the context-relative path rel excluded? The last matching pattern wins;
- * a pattern matching a parent directory excludes everything below it. */
-static int ignored(const struct builder *b, const char *rel)
-{
-	int out = 0;
-	for (size_t k = 0; k < b->ignore.n; k++) {
-		const char *pat = b->ignore.v[k];
-		int neg = pat[0] == '!';
-		pat += neg;
-		char *s = xstrdup(rel);
-		int hit = 0;
-		for (char *slash = s + strlen(s);; ) {
-			*slash = 0;
-			if ((hit = pmatch(pat, s)))
-				break;
-			if (!(slash = strrchr(s, '/')))
-				break;
-		}
-		free(s);
-		if (hit)
-			out = !neg;
-	}
-	return out;
-}
-
-static void load_ignore(struct builder *b)
-{
-	char *p = xasprintf("%s/.dockerignore", b->o->context);
-	struct sbuf sb = SBUF_INIT;
-	struct err e;
-	if (read_file(p, 1 << 20, &sb, &e) == 0) {
-		for (char *l = strtok(sb.buf, "\n"); l; l = strtok(NULL, "\n")) {
-			l[strcspn(l, "\r")] = 0;
-			l += strspn(l, " \t");
-			size_t n = strlen(l);
-			while (n && (l[n - 1] == ' ' || l[n - 1] == '\t'))
-				l[--n] = 0;
-			if (!*l || *l == '#')
-				continue;
-			int neg = *l == '!';
-			char *pat = l + neg;
-			while (*pat == '/')
-				pat++;
-			while (!strncmp(pat, "./", 2))
-				pat += 2;
-			n = strlen(pat);
-			while (n && pat[n - 1] == '/')
-				pat[--n] = 0;
-			if (*pat)
-				strlist_push_owned(&b->ignore, xasprintf("%s%s", neg ? "!" : "", pat));
-		}
-	}
-	sb_release(&sb);
-	free(p);
-}
-
-struct prune_walk {
-	const struct builder *b;
-	const char *base; /* context-relative path of the walk's root */
-	struct strlist drop;
-};
-
-static int prune_node(struct tree_node *n, const char *path, void *ctx)
-{
-	struct prune_walk *w = ctx;
-	(void)n;
-	if (!*path)
+	*from = NULL;
+	if (!f || !strcmp(f, "host"))
 		return 0;
-	char *rel = *w->base ? xasprintf("%s/%s", w->base, path) : xstrdup(path);
-	if (ignored(w->b, rel))
-		strlist_push(&w->drop, path);
-	free(rel);
+	char *end;
+	long idx = strtol(f, &end, 10);
+	for (struct bstage *o = b->st; o < st; o++)
+		if ((o->name && !strcmp(o->name, f)) || (!*end && idx == (long)(o - b->st)))
+			*from = &o->tree;
+	if (!*from)
+		return at(i, e, CRUMB_ENOENT,
+			  "%s --from=%s: no earlier stage of that name (or 'host')",
+			  spec_kind_name(i->kind), f);
 	return 0;
-}
-
-/* Removes from the copy at dest (of the context path hostpath) what .dockerignore excludes. */
-static int drop_ignored(struct builder *b, struct tree *t, const char *dest, const char *hostpath,
-			struct err *e)
-{
-	struct tree_node *n = tree_lookup(t, dest, 0);
-	size_t cl = strlen(b->ctxreal);
-	if (!b->ignore.n || !n || n->type != TREE_DIR || strncmp(hostpath, b->ctxreal, cl))
-		return 0;
-	const char *base = hostpath + cl + (hostpath[cl] == '/');
-	struct prune_walk w = {b, base, STRLIST_INIT};
-	struct tree sub = {.root = n};
-	tree_walk(&sub, prune_node, &w);
-	int r = 0;
-	for (size_t k = 0; r == 0 && k < w.drop.n; k++) {
-		char *p = xasprintf("%s/%s", dest, w.drop.v[k]);
-		r = tree_remove(t, p, e);
-		free(p);
-	}
-	strlist_release(&w.drop);
-	return r;
-}
-
-/* ---- COPY / ADD ---- */
-
-static int has_glob(const char *s)
-{
-	return strpbrk(s, "*?[") != NULL;
-}
-
-/* Expands one COPY source from the context into host paths (sorted), refusing any that leave it. */
-static int context_sources(struct builder *b, const char *src, struct strlist *out, int host,
-			   struct err *e)
-{
-	char *ctx = host ? xstrdup("/") : realpath(b->o->context, NULL);
-	if (!ctx)
-		return err_errno(e, CRUMB_ENOENT, "build context %s", b->o->context);
-	int r = 0, depth = 0;
-	/* Lexically first: "../x" names something outside, whatever exists there. */
-	for (const char *p = src; !host && *p;) {
-		size_t n = strcspn(p, "/");
-		if (n == 2 && !strncmp(p, "..", 2))
-			depth--;
-		else if (n && !(n == 1 && *p == '.'))
-			depth++;
-		if (depth < 0) {
-			free(ctx);
-			return err_set(e, CRUMB_EUNSAFE, "outside the build context");
-		}
-		p += n + (p[n] == '/');
-	}
-	char *pat = host ? xstrdup(src) : xasprintf("%s/%s", ctx, src);
-	glob_t g = {0};
-	if (has_glob(src)) {
-		int gr = glob(pat, 0, NULL, &g);
-		if (gr == GLOB_NOMATCH || g.gl_pathc == 0)
-			r = err_set(e, CRUMB_ENOENT, "no source files were specified by '%s'", src);
-		else if (gr)
-			r = err_set(e, CRUMB_EIO, "%s: cannot expand", src);
-		size_t cl = strlen(ctx);
-		for (size_t k = 0; r == 0 && k < g.gl_pathc; k++)
-			if (host || !ignored(b, g.gl_pathv[k] + cl + (g.gl_pathv[k][cl] == '/')))
-				strlist_push(out, g.gl_pathv[k]);
-		if (r == 0 && !out->n)
-			r = err_set(e, CRUMB_ENOENT, "every file '%s' names is in .dockerignore", src);
-	} else if (!host && ignored(b, pat + strlen(ctx) + 1)) {
-		r = err_set(e, CRUMB_ENOENT, "excluded by .dockerignore");
-	} else {
-		strlist_push(out, pat);
-	}
-	for (size_t k = 0; r == 0 && k < out->n; k++) {
-		char *real = realpath(out->v[k], NULL);
-		if (!real)
-			r = err_set(e, CRUMB_ENOENT, "%s", errno == ENOENT ? (host ? "no such file on the host"
-						: "no such file in the build context") : strerror(errno));
-		else if (!confine_inside(real, ctx))
-			r = err_set(e, CRUMB_EUNSAFE, "%s: outside the build context", src);
-		free(real);
-	}
-	globfree(&g);
-	free(pat);
-	free(ctx);
-	return r;
-}
-
-/* Adds --deps closures for every ELF file under host path p. */
-static int add_deps(struct tree *t, const char *p, int depth, struct err *e)
-{
-	struct stat sb;
-	if (lstat(p, &sb) < 0 || depth > 64)
-		return 0;
-	if (S_ISREG(sb.st_mode))
-		return rootfs_add_closure(t, p, e);
-	if (!S_ISDIR(sb.st_mode))
-		return 0;
-	struct strlist names = STRLIST_INIT;
-	int r = dir_list(p, &names, e);
-	for (size_t k = 0; r == 0 && k < names.n; k++) {
-		char *c = xasprintf("%s/%s", p, names.v[k]);
-		r = add_deps(t, c, depth + 1, e);
-		free(c);
-	}
-	strlist_release(&names);
-	return r;
-}
-
-static int is_archive(const char *path)
-{
-	enum fsimage_kind k;
-	struct err e = {0};
-	struct stat sb;
-	if (fsimage_probe(path, &k, &e) < 0 || stat(path, &sb) < 0 || sb.st_size < 6)
-		return 0;
-	return k == FSIMAGE_GZIP || k == FSIMAGE_BZIP2 || k == FSIMAGE_XZ || k == FSIMAGE_ZSTD ||
-	       k == FSIMAGE_TAR;
-}
-
-static const char *basename_of(const char *p)
-{
-	const char *s = strrchr(p, '/');
-	return s && s[1] ? s + 1 : p;
-}
-
-/* Where a COPY destination lands: relative to WORKDIR; "dir/" or several sources mean a directory. */
-static char *dest_path(struct bstage *st, const char *dest)
-{
-	if (dest[0] == '/')
-		return xstrdup(dest);
-	const char *wd = st->cfg.workdir ? st->cfg.workdir : "/";
-	return xasprintf("%s%s%s", wd, wd[strlen(wd) - 1] == '/' ? "" : "/", dest);
-}
-
-struct host_walk {
-	const struct strlist *allow;
-	struct err *e;
-};
-
-static int host_node(struct tree_node *n, const char *path, void *ctx)
-{
-	struct host_walk *w = ctx;
-	(void)path;
-	return n->type == TREE_REG && n->src_path ? confine_host_file(n->src_path, w->allow, w->e)
-						  : 0;
 }
 
 static int do_copy(struct builder *b, struct bstage *st, const struct spec_instr *i,
 		   struct spec_eval *v, struct err *e)
 {
-	int add = i->kind == SPEC_ADD, r = 0;
-	int host = v->from && !strcmp(v->from, "host");
-	struct bstage *from = NULL;
-	struct tree tmp, deps; /* what lands at dest; --deps libraries at their own paths */
-	tree_init(&tmp);
-	tree_init(&deps);
-	if (v->from && !host) {
-		char *end;
-		long idx = strtol(v->from, &end, 10);
-		for (struct bstage *o = b->st; o < st; o++)
-			if ((o->name && !strcmp(o->name, v->from)) ||
-			    (!*end && idx == (long)(o - b->st)))
-				from = o;
-		if (!from)
-			return at(i, e, CRUMB_ENOENT,
-				  "%s --from=%s: no earlier stage of that name (or 'host')",
-				  spec_kind_name(i->kind), v->from);
-	}
-	char *dest = dest_path(st, v->dest);
-	struct tree_node *dnode;
-	size_t nsrc = v->src.n + v->nheredoc_src;
-	/* A directory: "dir/", ".", "dir/.", several sources, or one that exists (as Docker). */
-	size_t dl = strlen(dest);
-	int dir_dest = dest[dl - 1] == '/' || nsrc > 1 || (dl >= 2 && !strcmp(dest + dl - 2, "/.")) ||
-		       ((dnode = tree_lookup(&st->tree, dest, 1)) && dnode->type == TREE_DIR);
-	while (dl > 1 && (dest[dl - 1] == '/' || (dl >= 2 && !strcmp(dest + dl - 2, "/.")))) {
-		dl -= dest[dl - 1] == '/' ? 1 : 2;
-		dest[dl ? dl : 1] = 0;
-		dl = strlen(dest);
-	}
-	struct strlist paths = STRLIST_INIT;
-	struct hasher h;
-	h_init(&h);
-	char key[65];
-	/* Each source goes into tmp at its final path; tmp is hashed, then merged. */
-	for (size_t k = 0; r == 0 && k < v->src.n; k++) {
-		const char *src = v->src.v[k];
-		if (add && (!strncmp(src, "http://", 7) || !strncmp(src, "https://", 8) ||
-			    !strncmp(src, "git@", 4))) {
-			r = at(i, e, CRUMB_EUNSUPP,
-			       "ADD %s: remote sources are not supported (builds are offline); "
-			       "download it into the context first",
-			       src);
-			break;
-		}
-		if (from) {
-			struct tree_node *n = tree_lookup(&from->tree, src, 1);
-			if (!n) {
-				r = at(i, e, CRUMB_ENOENT, "COPY --from=%s %s: not found in that stage",
-				       v->from, src);
-				break;
-			}
-			char *d = n->type == TREE_DIR
-					  ? xstrdup(dest)
-					  : (dir_dest ? xasprintf("%s/%s", dest, basename_of(src))
-						      : xstrdup(dest));
-			if ((r = tree_copy(&tmp, d, &from->tree, src, TREE_COPY_FOLLOW, e)) < 0)
-				r = at_err(i, e, r);
-			free(d);
-			continue;
-		}
-		strlist_release(&paths);
-		if ((r = context_sources(b, src, &paths, host, e)) < 0) {
-			r = at(i, e, r, "%s %s: %s", spec_kind_name(i->kind), src, e->msg);
-			break;
-		}
-		if (paths.n > 1)
-			dir_dest = 1;
-		for (size_t p = 0; r == 0 && p < paths.n; p++) {
-			struct stat sb;
-			const char *hp = paths.v[p];
-			if (stat(hp, &sb) < 0) {
-				r = at(i, e, CRUMB_ENOENT, "%s: %s", src, strerror(errno));
-				break;
-			}
-			char *d = S_ISDIR(sb.st_mode)
-					  ? xstrdup(dest)
-					  : (dir_dest ? xasprintf("%s/%s", dest, basename_of(hp))
-						      : xstrdup(dest));
-			if (add && !host && is_archive(hp)) {
-				struct import_opts io = {.dest = dest, .keep_owner = 1};
-				if (!tree_lookup(&tmp, dest, 1)) {
-					struct tree_node *dn;
-					tree_add(&tmp, dest, TREE_DIR, 0755, &dn, e);
-				}
-				r = import_archive(&tmp, hp, &io, e);
-			} else {
-				char *real = realpath(hp, NULL);
-				if (host && !real)
-					r = err_errno(e, CRUMB_ENOENT, "%s", hp);
-				else if (host)
-					r = confine_host(real, &b->allow, e);
-				if (r < 0) {
-					r = at(i, e, r, "COPY --from=host %s: %s", src, e->msg);
-					free(real);
-					free(d);
-					break;
-				}
-				r = tree_add_host(&tmp, real ? real : hp, d, e);
-				if (r == 0 && !host)
-					r = drop_ignored(b, &tmp, d, real ? real : hp, e);
-				if (r == 0 && v->deps)
-					r = add_deps(&deps, real ? real : hp, 0, e);
-				free(real);
-			}
-			if (r < 0)
-				r = at_err(i, e, r);
-			free(d);
-		}
-	}
-	for (size_t k = 0; r == 0 && k < v->nheredoc_src; k++) {
-		char *d = dir_dest ? xasprintf("%s/%s", dest, v->heredoc_src[k].key) : xstrdup(dest);
-		const char *body = v->heredoc_src[k].value ? v->heredoc_src[k].value : "";
-		if ((r = tree_add_data(&tmp, d, body, strlen(body), 0644, e)) < 0)
-			r = at_err(i, e, r);
-		free(d);
-	}
-	/* --deps libraries are host files too: the same rules, file by file. */
-	if (r == 0 && v->deps) {
-		struct host_walk hw = {&b->allow, e};
-		if ((r = tree_walk(&deps, host_node, &hw)) < 0)
-			r = at(i, e, r, "COPY --from=host --deps: %s", e->msg);
-	}
-	struct attr_walk aw = {0};
-	if (r == 0 && v->chown) {
-		aw.chown = 1;
-		if ((r = resolve_owner(&st->tree, v->chown, &aw.uid, &aw.gid, e)) < 0)
-			r = at_err(i, e, r);
-	}
-	if (r == 0 && v->chmod) {
-		aw.chmod = 1;
-		aw.mode = (uint32_t)strtoul(v->chmod, NULL, 8) & 07777;
-	}
-	/* Only what was copied changes owner/mode, not the directories above dest. */
-	if (r == 0 && (aw.chown || aw.chmod)) {
-		struct tree_node *n = tree_lookup(&tmp, dest, 0);
-		if (n) {
-			struct tree sub = {.root = n};
-			tree_walk(&sub, set_attrs, &aw);
-		}
-	}
-	if (r == 0) {
-		/* Clamped before hashing and merging: RUN steps and the key see the image's times. */
-		int64_t epoch = b->o->epoch;
-		tree_walk(&tmp, clamp_mtime, &epoch);
-		tree_walk(&deps, clamp_mtime, &epoch);
-		h_str(&h, i->original);
-		r = hash_tree(&tmp, &h, e);
-		if (r == 0)
-			r = hash_tree(&deps, &h, e);
-		if (r < 0)
-			r = at_err(i, e, r);
-	}
-	h_fin(&h, key);
-	if (r == 0) {
-		chain(st->key, "COPY", key);
-		/* Merge what tmp holds below dest into the stage (parents made on the way keep the stage's). */
-		/* Directories that were already there keep their owner and mode (Docker). */
-		if (tree_lookup(&tmp, dest, 0))
-			r = tree_copy(&st->tree, dest, &tmp, dest, TREE_COPY_KEEP_DIRS, e);
-		if (r == 0 && deps.root->nkids)
-			r = tree_copy(&st->tree, "/", &deps, "/", TREE_COPY_KEEP_DIRS, e);
-		if (r < 0)
-			r = at_err(i, e, r);
-	}
-	strlist_release(&paths);
-	tree_release(&tmp);
-	tree_release(&deps);
-	free(dest);
+	struct build_copy_env env = {b->o->context, b->ctxreal, &b->ignore, &b->allow, b->o->epoch};
+	struct tree *from;
+	int r = copy_from_stage(b, st, i, v->from, &from, e);
+	if (r == 0)
+		r = build_copy(&env, i, v, from, &st->tree, st->cfg.workdir, st->key, e);
 	return r;
 }
 
@@ -1227,6 +719,7 @@ static int builder_boot(struct builder *b, const struct run_step *steps, size_t 
 	builder_initcfg(steps, n, &p.cfg);
 	p.need_conf = 1;
 	p.work = b->tmp;
+	p.host = b->o->env;
 	p.vc = (struct vm_config){.qemu = b->o->qemu,
 				  .kernel = b->kernel,
 				  .disk = disk,
@@ -1500,8 +993,8 @@ static int do_runs(struct builder *b, struct bstage *st, size_t *k, struct err *
 #define BUILD_MAX_VARS 4096
 #define BUILD_MAX_VAR_BYTES (4u << 20)
 
-static int check_vars(const struct spec_instr *i, const struct strlist *a,
-		      const struct strlist *b, const char *what, struct err *e)
+static int check_vars(const struct spec_instr *i, const struct strlist *a, const struct strlist *b,
+		      const char *what, struct err *e)
 {
 	size_t n = a->n + (b ? b->n : 0), bytes = 0;
 	for (size_t k = 0; k < a->n; k++)
@@ -1514,6 +1007,103 @@ static int check_vars(const struct spec_instr *i, const struct strlist *a,
 	return 0;
 }
 
+static int instr_arg(struct builder *b, struct bstage *st, const struct spec_instr *i,
+		     const struct spec_eval *v, struct err *e)
+{
+	for (size_t k = 0; k < v->nkv; k++) {
+		const char *val = NULL;
+		if (!build_arg(b, v->kv[k].key, &val))
+			val = v->kv[k].value ? v->kv[k].value : kv_get(&b->gargs, v->kv[k].key);
+		if (val)
+			kv_set(&st->args, v->kv[k].key, val);
+		chain(st->key, v->kv[k].key, val);
+	}
+	return check_vars(i, &st->args, &st->cfg.env, "ARG and ENV variables", e);
+}
+
+static int instr_label(struct builder *b, struct bstage *st, const struct spec_instr *i,
+		       const struct spec_eval *v, struct err *e)
+{
+	int r = 0;
+	for (size_t k = 0; r == 0 && k < v->nkv; k++) {
+		const char *val = v->kv[k].value ? v->kv[k].value : "";
+		if ((r = validate_label(b, i, v->kv[k].key, val, e)) == 0)
+			label_set(&st->cfg, v->kv[k].key, val);
+	}
+	return r < 0 ? r : check_vars(i, &st->cfg.label_values, NULL, "labels", e);
+}
+
+static int instr_workdir(struct bstage *st, const struct spec_instr *i, const struct spec_eval *v,
+			 struct err *e)
+{
+	char *wd = build_dest_path(st->cfg.workdir, v->value);
+	struct tree_node *nd;
+	int r = 0;
+	free(st->cfg.workdir);
+	st->cfg.workdir = wd;
+	/* Docker creates the directory; a file in the way is an error. */
+	struct tree_node *n = tree_lookup(&st->tree, wd, 1);
+	if (n && n->type != TREE_DIR)
+		r = at(i, e, CRUMB_EINVAL, "WORKDIR %s: not a directory in the image", wd);
+	else if (!n && (r = tree_add(&st->tree, wd, TREE_DIR, 0755, &nd, e)) < 0)
+		r = at_err(i, e, r);
+	return r;
+}
+
+static int instr_user(struct bstage *st, const struct spec_instr *i, const struct spec_eval *v,
+		      struct err *e)
+{
+	/* crumb-init's rule, said here rather than at the next RUN */
+	const char *colon = strchr(v->value, ':');
+	if (colon == v->value || (colon && (!colon[1] || strchr(colon + 1, ':'))))
+		return at(i, e, CRUMB_EINVAL, "USER %s: '%s' is not USER[:GROUP]", i->rest,
+			  v->value);
+	free(st->cfg.user);
+	st->cfg.user = xstrdup(v->value);
+	return 0;
+}
+
+static void instr_expose(struct bstage *st, const struct spec_eval *v)
+{
+	for (size_t k = 0; k < v->nports; k++)
+		for (unsigned p = v->ports[k].port; p <= v->ports[k].port_end; p++) {
+			char *s = xasprintf("%u/%s", p, v->ports[k].udp ? "udp" : "tcp");
+			if (!strlist_has(&st->cfg.exposed, s))
+				strlist_push(&st->cfg.exposed, s);
+			free(s);
+		}
+}
+
+static int instr_stopsignal(struct bstage *st, const struct spec_instr *i,
+			    const struct spec_eval *v, struct err *e)
+{
+	/* Docker refuses an unknown signal at build time too */
+	if (runcfg_signal(v->value) < 0)
+		return at(i, e, CRUMB_EINVAL,
+			  "STOPSIGNAL %s: not a signal (a name like SIGTERM or TERM, or a number "
+			  "1-64)",
+			  v->value);
+	free(st->cfg.stop_signal);
+	st->cfg.stop_signal = xstrdup(v->value);
+	return 0;
+}
+
+static void instr_healthcheck(struct bstage *st, const struct spec_eval *v)
+{
+	strlist_release(&st->cfg.healthcheck);
+	if (v->none) {
+		strlist_push(&st->cfg.healthcheck, "NONE");
+	} else if (v->json) {
+		strlist_push(&st->cfg.healthcheck, "CMD");
+		for (size_t k = 0; k < v->argv.n; k++)
+			strlist_push(&st->cfg.healthcheck, v->argv.v[k]);
+	} else {
+		strlist_push(&st->cfg.healthcheck, "CMD-SHELL");
+		strlist_push(&st->cfg.healthcheck, v->argv.n ? v->argv.v[0] : "");
+	}
+}
+
+/* One instruction other than FROM and RUN, evaluated; its part of the stage's key. */
 static int do_instr(struct builder *b, struct bstage *st, const struct spec_instr *i,
 		    int *cmd_from_base, struct err *e)
 {
@@ -1521,20 +1111,11 @@ static int do_instr(struct builder *b, struct bstage *st, const struct spec_inst
 	struct spec_eval v;
 	spec_eval_init(&v);
 	int r = spec_eval(b->spec, i, lookup_var, &lk, &v, e);
-	struct tree_node *nd;
 	if (r < 0)
 		goto out;
 	switch (i->kind) {
 	case SPEC_ARG:
-		for (size_t k = 0; k < v.nkv; k++) {
-			const char *val = NULL;
-			if (!build_arg(b, v.kv[k].key, &val))
-				val = v.kv[k].value ? v.kv[k].value : kv_get(&b->gargs, v.kv[k].key);
-			if (val)
-				kv_set(&st->args, v.kv[k].key, val);
-			chain(st->key, v.kv[k].key, val);
-		}
-		r = check_vars(i, &st->args, &st->cfg.env, "ARG and ENV variables", e);
+		r = instr_arg(b, st, i, &v, e);
 		break;
 	case SPEC_ENV:
 		for (size_t k = 0; k < v.nkv; k++)
@@ -1542,49 +1123,20 @@ static int do_instr(struct builder *b, struct bstage *st, const struct spec_inst
 		r = check_vars(i, &st->args, &st->cfg.env, "ARG and ENV variables", e);
 		break;
 	case SPEC_LABEL:
-		for (size_t k = 0; r == 0 && k < v.nkv; k++) {
-			const char *val = v.kv[k].value ? v.kv[k].value : "";
-			if ((r = validate_label(b, i, v.kv[k].key, val, e)) == 0)
-				label_set(&st->cfg, v.kv[k].key, val);
-		}
-		if (r == 0)
-			r = check_vars(i, &st->cfg.label_values, NULL, "labels", e);
+		r = instr_label(b, st, i, &v, e);
 		break;
 	case SPEC_COPY:
 	case SPEC_ADD:
 		r = do_copy(b, st, i, &v, e);
 		break;
-	case SPEC_WORKDIR: {
-		char *wd = dest_path(st, v.value);
-		free(st->cfg.workdir);
-		st->cfg.workdir = wd;
-		/* Docker creates the directory; a file in the way is an error. */
-		struct tree_node *n = tree_lookup(&st->tree, wd, 1);
-		if (n && n->type != TREE_DIR)
-			r = at(i, e, CRUMB_EINVAL, "WORKDIR %s: not a directory in the image", wd);
-		else if (!n && (r = tree_add(&st->tree, wd, TREE_DIR, 0755, &nd, e)) < 0)
-			r = at_err(i, e, r);
+	case SPEC_WORKDIR:
+		r = instr_workdir(st, i, &v, e);
 		break;
-	}
-	case SPEC_USER: {
-		/* crumb-init's rule, said here rather than at the next RUN */
-		const char *colon = strchr(v.value, ':');
-		if (colon == v.value || (colon && (!colon[1] || strchr(colon + 1, ':')))) {
-			r = at(i, e, CRUMB_EINVAL, "USER %s: '%s' is not USER[:GROUP]", i->rest, v.value);
-			break;
-		}
-		free(st->cfg.user);
-		st->cfg.user = xstrdup(v.value);
+	case SPEC_USER:
+		r = instr_user(st, i, &v, e);
 		break;
-	}
 	case SPEC_EXPOSE:
-		for (size_t k = 0; k < v.nports; k++)
-			for (unsigned p = v.ports[k].port; p <= v.ports[k].port_end; p++) {
-				char *s = xasprintf("%u/%s", p, v.ports[k].udp ? "udp" : "tcp");
-				if (!strlist_has(&st->cfg.exposed, s))
-					strlist_push(&st->cfg.exposed, s);
-				free(s);
-			}
+		instr_expose(st, &v);
 		break;
 	case SPEC_VOLUME:
 		for (size_t k = 0; k < v.src.n; k++)
@@ -1602,32 +1154,13 @@ static int do_instr(struct builder *b, struct bstage *st, const struct spec_inst
 			strlist_release(&st->cfg.cmd);
 		break;
 	case SPEC_STOPSIGNAL:
-		/* Docker refuses an unknown signal at build time too */
-		if (runcfg_signal(v.value) < 0) {
-			r = at(i, e, CRUMB_EINVAL,
-			       "STOPSIGNAL %s: not a signal (a name like SIGTERM or TERM, or a number "
-			       "1-64)",
-			       v.value);
-			break;
-		}
-		free(st->cfg.stop_signal);
-		st->cfg.stop_signal = xstrdup(v.value);
+		r = instr_stopsignal(st, i, &v, e);
 		break;
 	case SPEC_SHELL:
 		strlist_copy(&st->shell, &v.argv);
 		break;
 	case SPEC_HEALTHCHECK:
-		strlist_release(&st->cfg.healthcheck);
-		if (v.none) {
-			strlist_push(&st->cfg.healthcheck, "NONE");
-		} else if (v.json) {
-			strlist_push(&st->cfg.healthcheck, "CMD");
-			for (size_t k = 0; k < v.argv.n; k++)
-				strlist_push(&st->cfg.healthcheck, v.argv.v[k]);
-		} else {
-			strlist_push(&st->cfg.healthcheck, "CMD-SHELL");
-			strlist_push(&st->cfg.healthcheck, v.argv.n ? v.argv.v[0] : "");
-		}
+		instr_healthcheck(st, &v);
 		break;
 	case SPEC_ONBUILD:
 		strlist_push(&st->cfg.onbuild, i->rest ? i->rest : "");
@@ -1687,8 +1220,8 @@ static int hash_mtime(struct tree_node *n, const char *path, void *ctx)
 {
 	char t[32];
 	snprintf(t, sizeof(t), "%lld", (long long)n->mtime);
-	h_str(ctx, path);
-	h_str(ctx, t);
+	build_hash_str(ctx, path);
+	build_hash_str(ctx, t);
 	return 0;
 }
 
@@ -1715,13 +1248,13 @@ static int image_initcfg(const struct oci_config *cfg, struct sbuf *out, struct 
 	return r;
 }
 
-static int finalize(struct builder *b, struct bstage *st, struct err *e)
+/* The last stage's tree made an image root (crumb-init, the baked-in config),
+ * its times clamped; key = the rootfs's cache key. */
+static int final_tree(struct builder *b, struct bstage *st, int ext4, char key[65], struct err *e)
 {
 	int64_t epoch = b->o->epoch;
-	const char *kind = oci_config_label(&st->cfg, "crumb.rootfs");
-	int ext4 = kind && !strcmp(kind, "ext4");
 	struct sbuf conf = SBUF_INIT;
-	char init_hex[65], key[65];
+	char init_hex[65];
 	int r = hash_file(b->o->init, init_hex, e);
 	/* A base image's crumb.publish is judged as a LABEL would be. */
 	const char *pl = oci_config_label(&st->cfg, "crumb.publish");
@@ -1729,103 +1262,141 @@ static int finalize(struct builder *b, struct bstage *st, struct err *e)
 	size_t np = 0;
 	struct err pe;
 	if (r == 0 && pl && runcfg_publish(pl, ports, 64, &np, &pe) < 0)
-		r = err_set(e, CRUMB_EUNSAFE, "label crumb.publish=%s (from the base image): %s", pl,
-			    pe.msg);
+		r = err_set(e, CRUMB_EUNSAFE, "label crumb.publish=%s (from the base image): %s",
+			    pl, pe.msg);
 	if (r == 0)
 		r = image_initcfg(&st->cfg, &conf, e);
 	if (r == 0)
 		r = rootfs_add_base(&st->tree, b->o->init, e);
 	if (r == 0 && conf.len)
 		r = tree_add_data(&st->tree, INITCFG_GUEST_PATH, conf.buf, conf.len, 0644, e);
-	memcpy(key, st->key, sizeof(key));
+	memcpy(key, st->key, 65);
 	chain(key, "rootfs", ext4 ? "ext4" : "cpio.zst");
 	chain(key, init_hex, conf.buf);
 	sb_release(&conf);
 	/* Times older than the epoch reach the image (crumb-init's, a RUN's, a FROM
 	 * image's): they are part of the key, so a cache hit is what a fresh build writes. */
-	tree_walk(&st->tree, clamp_mtime, &epoch);
-	struct hasher mh;
+	tree_walk(&st->tree, build_clamp_mtime, &epoch);
+	struct build_hasher mh;
 	char mt[65], when[32];
-	h_init(&mh);
+	build_hash_init(&mh);
 	tree_walk(&st->tree, hash_mtime, &mh);
-	h_fin(&mh, mt);
+	build_hash_final(&mh, mt);
 	chain(key, "mtimes", mt);
 	snprintf(when, sizeof(when), "%lld", (long long)epoch); /* ext4's superblock times */
 	chain(key, "epoch", when);
-	struct oci_desc layers[2];
+	return r;
+}
+
+/* The rootfs blob the build cache holds for key, into *l: *hit is 0 when
+ * there is none (or it went since the lookup). */
+static int cached_rootfs(struct builder *b, const char *key, int ext4, struct oci_desc *l, int *hit,
+			 struct err *e)
+{
 	char digest[80];
 	struct err ce;
-	b->step = b->nsteps;
-	if (r == 0 && !b->o->no_cache && oci_cache_get(b->s, key, digest, &ce) == 0) {
-		/* A hit is committed as it is: check it whole (the digest vouches for
-		 * the size) rather than record a damaged blob in a new image. */
-		struct vread v;
-		snprintf(layers[1].digest, sizeof(layers[1].digest), "%s", digest);
-		snprintf(layers[1].media_type, sizeof(layers[1].media_type), "%s",
-			 ext4 ? OCI_MT_ROOTFS_EXT4 : OCI_MT_ROOTFS_CPIO_ZSTD);
-		layers[1].size = VREAD_SIZE_ANY;
-		if ((r = oci_blob_open(b->s, &layers[1], "build cache", 0, &v, e)) == 0 &&
-		    (r = oci_blob_done(b->s, &layers[1], 0, &v, e)) == 0)
-			layers[1].size = v.want_size;
-		vread_close(&v);
-		if (r == CRUMB_ENOENT) {
-			digest[0] = 0; /* gone since the lookup: build it */
-			r = 0;
-		} else if (r < 0) {
-			char msg[ERR_MSG_MAX];
-			snprintf(msg, sizeof(msg), "%s", e->msg);
-			r = err_set(e, r, "%s; 'crumb build --no-cache' writes it again", msg);
-		}
+	*hit = 0;
+	if (b->o->no_cache || oci_cache_get(b->s, key, digest, &ce) < 0)
+		return 0;
+	/* A hit is committed as it is: check it whole (the digest vouches for
+	 * the size) rather than record a damaged blob in a new image. */
+	struct vread v;
+	snprintf(l->digest, sizeof(l->digest), "%s", digest);
+	snprintf(l->media_type, sizeof(l->media_type), "%s",
+		 ext4 ? OCI_MT_ROOTFS_EXT4 : OCI_MT_ROOTFS_CPIO_ZSTD);
+	l->size = VREAD_SIZE_ANY;
+	int r = oci_blob_open(b->s, l, "build cache", 0, &v, e);
+	if (r == 0 && (r = oci_blob_done(b->s, l, 0, &v, e)) == 0)
+		l->size = v.want_size;
+	vread_close(&v);
+	if (r == CRUMB_ENOENT)
+		return 0; /* gone since the lookup: build it */
+	if (r < 0) {
+		char msg[ERR_MSG_MAX];
+		snprintf(msg, sizeof(msg), "%s", e->msg);
+		return err_set(e, r, "%s; 'crumb build --no-cache' writes it again", msg);
+	}
+	*hit = 1;
+	return 0;
+}
+
+/* Writes the tree as the rootfs blob *l (ext4 or zstd cpio), recorded in the cache under key. */
+static int write_rootfs(struct builder *b, struct bstage *st, int ext4, const char *key,
+			struct oci_desc *l, struct err *e)
+{
+	int64_t epoch = b->o->epoch;
+	char *out = xasprintf("%s/rootfs.%s", b->tmp, ext4 ? "ext4" : "cpio.zst");
+	int r;
+	if (ext4) {
+		struct ext4_opts eo = {.epoch = epoch, .clamp = 1, .label = "crumb"};
+		r = ext4_write(&st->tree, out, &eo, e);
 	} else {
-		digest[0] = 0;
-	}
-	if (r == 0 && !digest[0]) {
-		char *out = xasprintf("%s/rootfs.%s", b->tmp, ext4 ? "ext4" : "cpio.zst");
-		if (ext4) {
-			struct ext4_opts eo = {.epoch = epoch, .clamp = 1, .label = "crumb"};
-			r = ext4_write(&st->tree, out, &eo, e);
-		} else {
-			struct cpio_opts co = {.compress = COMPRESS_ZSTD, .epoch = epoch, .clamp = 1};
-			r = cpio_write(&st->tree, out, &co, e);
-		}
-		if (r == 0)
-			r = oci_blob_put_file(b->s, out, ext4 ? OCI_MT_ROOTFS_EXT4 : OCI_MT_ROOTFS_CPIO_ZSTD,
-					      1, &layers[1], e);
-		if (r == 0)
-			r = oci_cache_put(b->s, key, layers[1].digest, e);
-		unlink(out);
-		free(out);
-	}
-	/* The kernel: the crumb.kernel label (a vmlinux path or a stored kernel
-	 * ID), else --kernel, else the store's crumb kernel. */
-	const char *kl = oci_config_label(&st->cfg, "crumb.kernel");
-	char *kpath = NULL;
-	if (r == 0 && kl && *kl) {
-		struct kernel_info *list = NULL;
-		size_t nk = 0;
-		if (strchr(kl, '/')) {
-			/* a label from a base image is judged here too: inside this context */
-			struct err ke;
-			if ((r = confine_path(b->ctxreal, kl, &kpath, &ke)) < 0)
-				r = err_set(e, r, "LABEL crumb.kernel=%s: %s", kl, ke.msg);
-		} else if (kernel_list(oci_root(b->s), &list, &nk, e) == 0) {
-			for (size_t k = 0; k < nk; k++)
-				if (!kpath && !strncmp(list[k].id, kl, strlen(kl)))
-					kpath = xstrdup(list[k].vmlinux);
-			for (size_t k = 0; k < nk; k++)
-				kernel_info_release(&list[k]);
-			free(list);
-		}
-		if (!kpath && r == 0)
-			r = err_set(e, CRUMB_ENOENT, "LABEL crumb.kernel=%s: no such file or stored kernel",
-				    kl);
+		struct cpio_opts co = {.compress = COMPRESS_ZSTD, .epoch = epoch, .clamp = 1};
+		r = cpio_write(&st->tree, out, &co, e);
 	}
 	if (r == 0)
-		r = oci_blob_put_file(b->s, kpath ? kpath : b->kernel, OCI_MT_KERNEL, 0, &layers[0], e);
+		r = oci_blob_put_file(b->s, out,
+				      ext4 ? OCI_MT_ROOTFS_EXT4 : OCI_MT_ROOTFS_CPIO_ZSTD, 1, l, e);
+	if (r == 0)
+		r = oci_cache_put(b->s, key, l->digest, e);
+	unlink(out);
+	free(out);
+	return r;
+}
+
+/* The kernel: the crumb.kernel label (a vmlinux path or a stored kernel
+ * ID), else --kernel, else the store's crumb kernel. *out malloc'd. */
+static int image_kernel(struct builder *b, struct bstage *st, char **out, struct err *e)
+{
+	const char *kl = oci_config_label(&st->cfg, "crumb.kernel");
+	char *kpath = NULL;
+	int r = 0;
+	if (!kl || !*kl) {
+		*out = xstrdup(b->kernel);
+		return 0;
+	}
+	struct kernel_info *list = NULL;
+	size_t nk = 0;
+	if (strchr(kl, '/')) {
+		/* a label from a base image is judged here too: inside this context */
+		struct err ke;
+		if ((r = confine_path(b->ctxreal, kl, &kpath, &ke)) < 0)
+			r = err_set(e, r, "LABEL crumb.kernel=%s: %s", kl, ke.msg);
+	} else if (kernel_list(oci_root(b->s), &list, &nk, e) == 0) {
+		for (size_t k = 0; k < nk; k++)
+			if (!kpath && !strncmp(list[k].id, kl, strlen(kl)))
+				kpath = xstrdup(list[k].vmlinux);
+		for (size_t k = 0; k < nk; k++)
+			kernel_info_release(&list[k]);
+		free(list);
+	}
+	if (!kpath && r == 0)
+		r = err_set(e, CRUMB_ENOENT, "LABEL crumb.kernel=%s: no such file or stored kernel",
+			    kl);
+	*out = kpath;
+	return r;
+}
+
+/* The last stage's tree, kernel and config become the stored image. */
+static int finalize(struct builder *b, struct bstage *st, struct err *e)
+{
+	const char *kind = oci_config_label(&st->cfg, "crumb.rootfs");
+	int ext4 = kind && !strcmp(kind, "ext4");
+	char key[65];
+	struct oci_desc layers[2];
+	int r = final_tree(b, st, ext4, key, e), hit = 0;
+	b->step = b->nsteps;
+	if (r == 0)
+		r = cached_rootfs(b, key, ext4, &layers[1], &hit, e);
+	if (r == 0 && !hit)
+		r = write_rootfs(b, st, ext4, key, &layers[1], e);
+	char *kpath = NULL;
+	if (r == 0 && (r = image_kernel(b, st, &kpath, e)) == 0)
+		r = oci_blob_put_file(b->s, kpath, OCI_MT_KERNEL, 0, &layers[0], e);
 	free(kpath);
 	if (r == 0) {
 		free(st->cfg.created);
-		time_t t = (time_t)epoch;
+		time_t t = (time_t)b->o->epoch;
 		struct tm tm;
 		char when[64];
 		gmtime_r(&t, &tm);
@@ -1860,6 +1431,128 @@ static void sweep(const char *dir)
 	closedir(d);
 }
 
+/* Global ARGs (before FROM): only FROM lines see them. */
+static int global_args(struct builder *b, struct err *e)
+{
+	struct spec *sp = b->spec;
+	struct lookup glk = {b, NULL};
+	int r = 0;
+	for (size_t k = 0; r == 0 && k < sp->nglobal_args; k++) {
+		struct spec_eval v;
+		spec_eval_init(&v);
+		if ((r = spec_eval(sp, &sp->global_args[k], lookup_var, &glk, &v, e)) == 0)
+			for (size_t j = 0; j < v.nkv; j++) {
+				const char *val = NULL;
+				if (!build_arg(b, v.kv[j].key, &val))
+					val = v.kv[j].value;
+				if (val)
+					kv_set(&b->gargs, v.kv[j].key, val);
+			}
+		if (r == 0)
+			r = check_vars(&sp->global_args[k], &b->gargs, NULL, "global ARG variables",
+				       e);
+		spec_eval_release(&v);
+	}
+	return r;
+}
+
+/* Which stage is the image: the one --target names (b->last is the last one before). */
+static int pick_target(struct builder *b, const char *target, struct err *e)
+{
+	const struct spec *sp = b->spec;
+	/* Stage names are only known after evaluating FROM lines: match AS names textually. */
+	int found = -1;
+	for (size_t k = 0; k < b->nst; k++) {
+		const char *orig = sp->stages[k].from->original;
+		const char *as = strcasestr(orig, " as ");
+		if (as && !strcasecmp(as + 4 + strspn(as + 4, " \t"), target))
+			found = (int)k;
+	}
+	if (found < 0)
+		return err_set(e, CRUMB_ENOENT, "--target %s: no stage named so in %s", target,
+			       b->o->file);
+	b->last = (size_t)found;
+	return 0;
+}
+
+/* The builder VM's kernel: --kernel, else the store's crumb kernel. */
+static int find_kernel(struct builder *b, const char *root, struct err *e)
+{
+	if (b->o->kernel) {
+		b->kernel = xstrdup(b->o->kernel);
+		return 0;
+	}
+	struct kernel_info ki = {0};
+	struct kernel_opts ko = {0};
+	int r = 0;
+	if (kernel_lookup(root, &ko, &ki, e) < 0)
+		r = err_set(e, CRUMB_ENOENT,
+			    "no crumb kernel in the store (%s): run 'crumb kernel build' "
+			    "first (about 9 minutes, once)",
+			    root);
+	else
+		b->kernel = xstrdup(ki.vmlinux);
+	kernel_info_release(&ki);
+	return r;
+}
+
+/* The build's temporary directory under tmpbase (after sweeping dead builds'). */
+static int make_tmp(struct builder *b, const char *tmpbase, struct err *e)
+{
+	int r = mkdir_p(tmpbase, 0700, e);
+	if (r < 0)
+		return r;
+	sweep(tmpbase);
+	b->tmp = xasprintf("%s/build-%d-XXXXXX", tmpbase, (int)getpid());
+	if (!mkdtemp(b->tmp))
+		return err_errno(e, CRUMB_EIO, "mkdtemp %s", b->tmp);
+	return 0;
+}
+
+static void note_unused_args(struct builder *b)
+{
+	const struct strlist *l = b->o->build_args;
+	for (size_t k = 0; l && k < l->n; k++) {
+		char *name = xstrndup(l->v[k], strcspn(l->v[k], "="));
+		if (!strlist_has(&b->used_args, name)) {
+			char *note = xasprintf("build-arg %s was not consumed by any ARG", name);
+			event(b, BUILD_NOTE, note, 0, 0);
+			free(note);
+		}
+		free(name);
+	}
+}
+
+/* Everything the trees reference is released before the temp dir goes. */
+static void builder_release(struct builder *b)
+{
+	for (size_t k = 0; k < b->nst; k++) {
+		if (b->st[k].sp && b->st[k].tree.root)
+			tree_release(&b->st[k].tree);
+		oci_config_release(&b->st[k].cfg);
+		strlist_release(&b->st[k].shell);
+		strlist_release(&b->st[k].args);
+		free(b->st[k].name);
+	}
+	for (size_t k = 0; k < b->nfss; k++)
+		ext4fs_close(b->fss[k], NULL);
+	free(b->fss);
+	if (b->tmp)
+		remove_tree(b->tmp, NULL);
+	for (int k = 0; k < b->ntail; k++)
+		free(b->tail[k]);
+	sb_release(&b->line);
+	strlist_release(&b->gargs);
+	strlist_release(&b->used_args);
+	strlist_release(&b->ignore);
+	strlist_release(&b->allow);
+	free(b->ctxreal);
+	free(b->st);
+	free(b->tmp);
+	free(b->kernel);
+	spec_free(b->spec);
+}
+
 int build_run(struct oci_store *s, const struct build_opts *o, struct build_result *res,
 	      struct err *e)
 {
@@ -1884,115 +1577,36 @@ int build_run(struct oci_store *s, const struct build_opts *o, struct build_resu
 		else
 			strlist_push_owned(&b.allow, a);
 	}
-	struct spec *sp = b.spec;
-	/* Which stage is the image. */
-	b.nst = sp->nstages;
+	b.nst = b.spec->nstages;
 	b.st = xcalloc(b.nst, sizeof(*b.st));
-	b.last = b.nst - 1;
 	for (size_t k = 0; k < b.nst; k++)
-		b.st[k].sp = &sp->stages[k];
-	/* Global ARGs (before FROM): only FROM lines see them. */
-	struct lookup glk = {&b, NULL};
-	for (size_t k = 0; r == 0 && k < sp->nglobal_args; k++) {
-		struct spec_eval v;
-		spec_eval_init(&v);
-		if ((r = spec_eval(sp, &sp->global_args[k], lookup_var, &glk, &v, e)) == 0)
-			for (size_t j = 0; j < v.nkv; j++) {
-				const char *val = NULL;
-				if (!build_arg(&b, v.kv[j].key, &val))
-					val = v.kv[j].value;
-				if (val)
-					kv_set(&b.gargs, v.kv[j].key, val);
-			}
-		if (r == 0)
-			r = check_vars(&sp->global_args[k], &b.gargs, NULL, "global ARG variables", e);
-		spec_eval_release(&v);
-	}
-	if (r == 0 && o->target) {
-		/* Stage names are only known after evaluating FROM lines: match AS names textually. */
-		int found = -1;
-		for (size_t k = 0; k < b.nst; k++) {
-			const char *orig = sp->stages[k].from->original;
-			const char *as = strcasestr(orig, " as ");
-			if (as && !strcasecmp(as + 4 + strspn(as + 4, " \t"), o->target))
-				found = (int)k;
-		}
-		if (found < 0)
-			r = err_set(e, CRUMB_ENOENT, "--target %s: no stage named so in %s", o->target,
-				    o->file);
-		else
-			b.last = (size_t)found;
-	}
+		b.st[k].sp = &b.spec->stages[k];
+	b.last = b.nst - 1;
+	if (r == 0)
+		r = global_args(&b, e);
+	if (r == 0 && o->target)
+		r = pick_target(&b, o->target, e);
 	for (size_t k = 0; k <= b.last; k++)
-		b.nsteps += (int)sp->stages[k].ninstrs;
-	load_ignore(&b);
+		b.nsteps += (int)b.spec->stages[k].ninstrs;
+	build_load_ignore(o->context, &b.ignore);
 	res->nsteps = b.nsteps;
 	char *root = xstrdup(oci_root(s)), *tmpbase = xasprintf("%s/tmp", root);
-	if (r == 0 && o->kernel) {
-		b.kernel = xstrdup(o->kernel);
-	} else if (r == 0) {
-		struct kernel_info ki = {0};
-		struct kernel_opts ko = {0};
-		if (kernel_lookup(root, &ko, &ki, e) < 0)
-			r = err_set(e, CRUMB_ENOENT,
-				    "no crumb kernel in the store (%s): run 'crumb kernel build' "
-				    "first (about 9 minutes, once)",
-				    root);
-		else
-			b.kernel = xstrdup(ki.vmlinux);
-		kernel_info_release(&ki);
-	}
+	if (r == 0)
+		r = find_kernel(&b, root, e);
 	if (r == 0 && (lock = oci_lock(s, 0, e)) < 0)
 		r = lock;
-	if (r == 0 && (r = mkdir_p(tmpbase, 0700, e)) == 0) {
-		sweep(tmpbase);
-		b.tmp = xasprintf("%s/build-%d-XXXXXX", tmpbase, (int)getpid());
-		if (!mkdtemp(b.tmp))
-			r = err_errno(e, CRUMB_EIO, "mkdtemp %s", b.tmp);
-	}
+	if (r == 0)
+		r = make_tmp(&b, tmpbase, e);
 	for (size_t k = 0; r == 0 && k <= b.last; k++)
 		r = build_stage(&b, &b.st[k], e);
 	if (r == 0)
 		r = finalize(&b, &b.st[b.last], e);
-	if (r == 0 && o->build_args)
-		for (size_t k = 0; k < o->build_args->n; k++) {
-			char *name = xstrndup(o->build_args->v[k], strcspn(o->build_args->v[k], "="));
-			if (!strlist_has(&b.used_args, name)) {
-				char *note = xasprintf("build-arg %s was not consumed by any ARG", name);
-				event(&b, BUILD_NOTE, note, 0, 0);
-				free(note);
-			}
-			free(name);
-		}
-	/* Everything the trees reference is released before the temp dir goes. */
-	for (size_t k = 0; k < b.nst; k++) {
-		if (b.st[k].sp && b.st[k].tree.root)
-			tree_release(&b.st[k].tree);
-		oci_config_release(&b.st[k].cfg);
-		strlist_release(&b.st[k].shell);
-		strlist_release(&b.st[k].args);
-		free(b.st[k].name);
-	}
-	for (size_t k = 0; k < b.nfss; k++)
-		ext4fs_close(b.fss[k], NULL);
-	free(b.fss);
-	if (b.tmp)
-		remove_tree(b.tmp, NULL);
+	if (r == 0)
+		note_unused_args(&b);
+	builder_release(&b);
 	if (lock >= 0)
 		close(lock);
-	for (int k = 0; k < b.ntail; k++)
-		free(b.tail[k]);
-	sb_release(&b.line);
-	strlist_release(&b.gargs);
-	strlist_release(&b.used_args);
-	strlist_release(&b.ignore);
-	strlist_release(&b.allow);
-	free(b.ctxreal);
-	free(b.st);
-	free(b.tmp);
-	free(b.kernel);
 	free(root);
 	free(tmpbase);
-	spec_free(sp);
 	return r;
 }

@@ -1,4 +1,5 @@
-/* build.h: turns a parsed Crumbfile into a stored image (stages → tree → rootfs + kernel + config). */
+/* build.h: turns a parsed Crumbfile into a stored image (stages → tree → rootfs + kernel + config).
+ */
 #ifndef CRUMB_BUILD_H
 #define CRUMB_BUILD_H
 
@@ -9,10 +10,10 @@
 
 /* What the build reports as it goes (the command prints it). */
 enum build_event_kind {
-	BUILD_STEP,	/* a step starts: text = "[stage] INSTR args" */
+	BUILD_STEP,	 /* a step starts: text = "[stage] INSTR args" */
 	BUILD_STEP_DONE, /* seconds, cached */
-	BUILD_OUTPUT,	/* a line printed by a RUN step (text, without '\n') */
-	BUILD_NOTE,	/* a remark (unused build-arg, ...) */
+	BUILD_OUTPUT,	 /* a line printed by a RUN step (text, without '\n') */
+	BUILD_NOTE,	 /* a remark (unused build-arg, ...) */
 };
 struct build_event {
 	enum build_event_kind kind;
@@ -24,23 +25,24 @@ struct build_event {
 typedef void build_event_fn(void *ctx, const struct build_event *ev);
 
 struct build_opts {
-	const char *context;	     /* directory COPY/ADD read from */
-	const char *file;	     /* the Crumbfile */
-	const struct strlist *build_args; /* "K=V" (or "K": from the environment) */
-	const char *target;	     /* stage to build, NULL: the last */
-	const char *tag;	     /* reference to point at the image, or NULL */
+	const char *context;		  /* directory COPY/ADD read from */
+	const char *file;		  /* the Crumbfile */
+	const struct strlist *build_args; /* "K=V"; "K" alone: consumed, with no value
+					     (cmd/ turns K set in its environment into K=V) */
+	const char *target;		  /* stage to build, NULL: the last */
+	const char *tag;		  /* reference to point at the image, or NULL */
 	int no_cache;
-	const char *init;	     /* host path of crumb-init */
-	const char *kernel;	     /* vmlinux for the builder VM and the image; NULL: the store's */
+	const char *init;   /* host path of crumb-init */
+	const char *kernel; /* vmlinux for the builder VM and the image; NULL: the store's */
 	const struct strlist *allow_host; /* host paths COPY --from=host may read beyond the
 					     public system files (confine.h); NULL: none */
-	const char *qemu;	     /* NULL: found on PATH */
-	const struct hostenv *env;   /* the builder VM's CRUMB_QEMU, CRUMB_PASST...; NULL: none */
-	unsigned builder_mem_mb;     /* 0: default */
-	int64_t epoch;		     /* SOURCE_DATE_EPOCH, 0 when unset: `created`, and file
-					times newer than it are written as it (clamp_time) */
-	int network_none;	     /* crumb build --network none: no RUN step gets a network
-					card (as RUN --network=none does for one step) */
+	const char *qemu;		  /* NULL: found on PATH */
+	const struct hostenv *env; /* the builder VM's CRUMB_QEMU, CRUMB_PASST...; NULL: none */
+	unsigned builder_mem_mb;   /* 0: default */
+	int64_t epoch;		   /* SOURCE_DATE_EPOCH, 0 when unset: `created`, and file
+				      times newer than it are written as it (clamp_time) */
+	int network_none;	   /* crumb build --network none: no RUN step gets a network
+				      card (as RUN --network=none does for one step) */
 	build_event_fn *event;
 	void *ctx;
 };

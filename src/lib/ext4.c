@@ -661,8 +661,8 @@ static int dent_cmp(const void *a, const void *b)
 }
 
 /* Packs entries into leaf blocks of cap usable bytes; returns the block count. */
-static size_t pack_leaves(struct writer *w, struct dent *d, size_t nd, size_t cap, uint8_t *out,
-			  size_t *first, size_t nfirst_max)
+static size_t pack_leaves(struct writer *w, const struct dent *d, size_t nd, size_t cap,
+			  uint8_t *out, size_t *first, size_t nfirst_max)
 {
 	size_t nb = 0, used = 0;
 	uint8_t *blk = NULL, *lastp = NULL;
@@ -694,15 +694,15 @@ static void put_tail(uint8_t *blk)
 	put16(t + 6, EXT2_DIR_NAME_LEN_CSUM);
 }
 
-static int write_dir(struct writer *w, ext2_ino_t ino, const struct tree_node *n, int synth_lf)
+/* The entries of directory n (inode ino; NULL for a synthesized lost+found), in name order,
+ * with a synthesized lost+found where its name sorts when synth_lf; *out is malloc'd. */
+static int dir_entries(struct writer *w, ext2_ino_t ino, const struct tree_node *n, int synth_lf,
+		       struct dent **out, size_t *ndp)
 {
-	ext2_filsys fs = w->fs;
-	ext2_ino_t parent = n && n->parent ? ino_of(w, n->parent) : EXT2_ROOT_INO;
-	size_t nk = n ? n->nkids : 0, nd = 0, bytes = 24;
+	size_t nk = n ? n->nkids : 0, nd = 0;
 	struct dent *d = xmalloc((nk + 1) * sizeof(*d));
 	int is_root = ino == EXT2_ROOT_INO;
 	for (size_t i = 0; i <= nk; i++) {
-		/* the synthesized lost+found goes where its name sorts */
 		if (is_root && synth_lf &&
 		    (i == nk || strcmp(n->kids[i]->name, "lost+found") > 0)) {
 			d[nd++] = (struct dent){"lost+found", 10, LF_INO, EXT2_FT_DIR, 0, 0};
@@ -722,114 +722,119 @@ static int write_dir(struct writer *w, ext2_ino_t ino, const struct tree_node *n
 		}
 		d[nd++] = (struct dent){k->name, (uint32_t)len, ino_of(w, k), ftype(k->type), 0, 0};
 	}
-	for (size_t i = 0; i < nd; i++)
-		bytes += rec_len(d[i].len);
-	size_t tail = w->csum ? 12 : 0, cap = BS - tail;
-	size_t nblk;
-	uint8_t *blocks;
-	int htree = bytes > cap;
-	if (!htree) {
-		nblk = 1;
-		blocks = xcalloc(1, BS);
-		put_dirent(blocks, ino, 12, ".", 1, EXT2_FT_DIR);
-		size_t rl = nd ? 12 : cap - 12;
-		put_dirent(blocks + 12, parent, rl, "..", 2, EXT2_FT_DIR);
-		/* packed as if at offset 0 of a block of cap - 24 bytes: rec_lens come out right */
-		pack_leaves(w, d, nd, cap - 24, blocks + 24, NULL, 0);
-	} else {
-		int ver = fs->super->s_def_hash_version;
-		for (size_t i = 0; i < nd; i++) {
-			errcode_t err = ext2fs_dirhash2(ver, d[i].name, (int)d[i].len, NULL, 0,
-							w->hash_seed, &d[i].hash, &d[i].minor);
-			if (err) {
-				free(d);
-				return fail(w, err, n, "hashing names");
-			}
-		}
-		qsort(d, nd, sizeof(*d), dent_cmp);
-		/* at most one leaf per entry */
-		size_t *first = xmalloc(nd * sizeof(*first));
-		uint8_t *leaves = xcalloc(nd, BS);
-		size_t nl = pack_leaves(w, d, nd, cap, leaves, first, nd);
-		size_t rlim = (BS - 32 - (w->csum ? 8 : 0)) / 8,
-		       nlim = (BS - 8 - (w->csum ? 8 : 0)) / 8;
-		size_t nn = nl <= rlim ? 0 : (nl + nlim - 1) / nlim;
-		if (nn > rlim) {
-			free(first);
-			free(leaves);
-			free(d);
-			char *p = tree_path(n);
-			int r =
-			    err_set(w->e, CRUMB_EUNSUPP, "%s: too many entries for a directory", p);
-			free(p);
-			return r;
-		}
-		nblk = 1 + nn + nl;
-		blocks = xcalloc(nblk, BS);
-		memcpy(blocks + (1 + nn) * BS, leaves, nl * BS);
-		free(leaves);
-		/* leaf hash: the first entry's, odd when it continues the previous leaf's hash */
-		uint32_t *lh = xmalloc(nl * sizeof(*lh));
-		for (size_t i = 0; i < nl; i++)
-			lh[i] = d[first[i]].hash |
-				(i && d[first[i] - 1].hash == d[first[i]].hash ? 1 : 0);
-		uint8_t *root = blocks;
-		put_dirent(root, ino, 12, ".", 1, EXT2_FT_DIR);
-		put_dirent(root + 12, parent, BS - 12, "..", 2, EXT2_FT_DIR);
-		root[24 + 4] = (uint8_t)ver; /* hash_version */
-		root[24 + 5] = 8;	     /* info_length */
-		root[24 + 6] = nn ? 1 : 0;   /* indirect_levels */
-		uint8_t *ce = root + 32;
-		if (!nn) {
-			put16(ce, (uint32_t)rlim);
-			put16(ce + 2, (uint32_t)nl);
-			put32(ce + 4, 1);
-			for (size_t i = 1; i < nl; i++) {
-				put32(ce + 8 * i, lh[i]);
-				put32(ce + 8 * i + 4, (uint32_t)(1 + i));
-			}
-		} else {
-			put16(ce, (uint32_t)rlim);
-			put16(ce + 2, (uint32_t)nn);
-			put32(ce + 4, 1);
-			for (size_t j = 1; j < nn; j++) {
-				put32(ce + 8 * j, lh[j * nlim]);
-				put32(ce + 8 * j + 4, (uint32_t)(1 + j));
-			}
-			for (size_t j = 0; j < nn; j++) {
-				uint8_t *nb = blocks + (1 + j) * BS;
-				size_t a = j * nlim, b = a + nlim > nl ? nl : a + nlim;
-				put16(nb + 4, BS); /* fake empty entry over the whole block */
-				put16(nb + 8, (uint32_t)nlim);
-				put16(nb + 10, (uint32_t)(b - a));
-				put32(nb + 12, (uint32_t)(1 + nn + a));
-				for (size_t k = a + 1; k < b; k++) {
-					put32(nb + 8 + 8 * (k - a), lh[k]);
-					put32(nb + 8 + 8 * (k - a) + 4, (uint32_t)(1 + nn + k));
-				}
-			}
-		}
-		free(lh);
+	*out = d;
+	*ndp = nd;
+	return 0;
+}
+
+/* A directory in one block: ".", "..", then the entries (they fit in cap bytes). */
+static uint8_t *dir_linear(struct writer *w, ext2_ino_t ino, ext2_ino_t parent,
+			   const struct dent *d, size_t nd, size_t cap)
+{
+	uint8_t *blk = xcalloc(1, BS);
+	put_dirent(blk, ino, 12, ".", 1, EXT2_FT_DIR);
+	put_dirent(blk + 12, parent, nd ? 12 : cap - 12, "..", 2, EXT2_FT_DIR);
+	/* packed as if at offset 0 of a block of cap - 24 bytes: rec_lens come out right */
+	pack_leaves(w, d, nd, cap - 24, blk + 24, NULL, 0);
+	if (w->csum)
+		put_tail(blk);
+	return blk;
+}
+
+/* An htree index's limit and count at p, then count - 1 (hash, block) entries: the i-th
+ * points to block block0 + i and starts at hash lh[i * stride] (the first has no hash). */
+static void put_dx(uint8_t *p, size_t limit, size_t count, const uint32_t *lh, size_t stride,
+		   size_t block0)
+{
+	put16(p, (uint32_t)limit);
+	put16(p + 2, (uint32_t)count);
+	put32(p + 4, (uint32_t)block0);
+	for (size_t i = 1; i < count; i++) {
+		put32(p + 8 * i, lh[i * stride]);
+		put32(p + 8 * i + 4, (uint32_t)(block0 + i));
+	}
+}
+
+/* The shape of an htree directory: nl leaves under nn index nodes (0: the root indexes the
+ * leaves), rlim entries fit in the root, nlim in a node. */
+struct dx_shape {
+	size_t nl, nn, rlim, nlim;
+};
+
+/* Lays out the root block, the nn index nodes and the leaves' hashes lh into blocks. */
+static void dx_index(uint8_t *blocks, ext2_ino_t ino, ext2_ino_t parent, int ver,
+		     const struct dx_shape *s, const uint32_t *lh)
+{
+	uint8_t *root = blocks;
+	put_dirent(root, ino, 12, ".", 1, EXT2_FT_DIR);
+	put_dirent(root + 12, parent, BS - 12, "..", 2, EXT2_FT_DIR);
+	root[24 + 4] = (uint8_t)ver;  /* hash_version */
+	root[24 + 5] = 8;	      /* info_length */
+	root[24 + 6] = s->nn ? 1 : 0; /* indirect_levels */
+	if (!s->nn) {
+		put_dx(root + 32, s->rlim, s->nl, lh, 1, 1);
+		return;
+	}
+	put_dx(root + 32, s->rlim, s->nn, lh, s->nlim, 1);
+	for (size_t j = 0; j < s->nn; j++) {
+		uint8_t *nb = blocks + (1 + j) * BS;
+		size_t a = j * s->nlim, b = a + s->nlim > s->nl ? s->nl : a + s->nlim;
+		put16(nb + 4, BS); /* fake empty entry over the whole block */
+		put_dx(nb + 8, s->nlim, b - a, lh + a, 1, 1 + s->nn + a);
+	}
+}
+
+/* A directory too big for one block, as an htree (d gets sorted by hash): *out is malloc'd,
+ * *nblk blocks. */
+static int dir_htree(struct writer *w, const struct tree_node *n, ext2_ino_t ino, ext2_ino_t parent,
+		     struct dent *d, size_t nd, size_t cap, uint8_t **out, size_t *nblk)
+{
+	int ver = w->fs->super->s_def_hash_version;
+	struct dx_shape s;
+	for (size_t i = 0; i < nd; i++) {
+		errcode_t err = ext2fs_dirhash2(ver, d[i].name, (int)d[i].len, NULL, 0,
+						w->hash_seed, &d[i].hash, &d[i].minor);
+		if (err)
+			return fail(w, err, n, "hashing names");
+	}
+	qsort(d, nd, sizeof(*d), dent_cmp);
+	/* at most one leaf per entry */
+	size_t *first = xmalloc(nd * sizeof(*first));
+	uint8_t *leaves = xcalloc(nd, BS);
+	s.nl = pack_leaves(w, d, nd, cap, leaves, first, nd);
+	s.rlim = (BS - 32 - (w->csum ? 8 : 0)) / 8;
+	s.nlim = (BS - 8 - (w->csum ? 8 : 0)) / 8;
+	s.nn = s.nl <= s.rlim ? 0 : (s.nl + s.nlim - 1) / s.nlim;
+	if (s.nn > s.rlim) {
 		free(first);
-		if (w->csum)
-			for (size_t i = 0; i < nl; i++)
-				put_tail(blocks + (1 + nn + i) * BS);
-	}
-	free(d);
-	if (w->csum && !htree)
-		put_tail(blocks);
-	for (size_t i = 0; i < nblk && w->csum; i++) {
-		errcode_t err =
-		    ext2fs_dir_block_csum_set(fs, ino, (struct ext2_dir_entry *)(blocks + i * BS));
-		if (err) {
-			free(blocks);
-			return fail(w, err, n, "directory checksum");
-		}
-	}
-	int r = write_blocks(w, n, 0, nblk, blocks);
-	free(blocks);
-	if (r < 0)
+		free(leaves);
+		char *p = tree_path(n);
+		int r = err_set(w->e, CRUMB_EUNSUPP, "%s: too many entries for a directory", p);
+		free(p);
 		return r;
+	}
+	*nblk = 1 + s.nn + s.nl;
+	uint8_t *blocks = xcalloc(*nblk, BS);
+	memcpy(blocks + (1 + s.nn) * BS, leaves, s.nl * BS);
+	free(leaves);
+	/* leaf hash: the first entry's, odd when it continues the previous leaf's hash */
+	uint32_t *lh = xmalloc(s.nl * sizeof(*lh));
+	for (size_t i = 0; i < s.nl; i++)
+		lh[i] = d[first[i]].hash | (i && d[first[i] - 1].hash == d[first[i]].hash ? 1 : 0);
+	free(first);
+	dx_index(blocks, ino, parent, ver, &s, lh);
+	free(lh);
+	if (w->csum)
+		for (size_t i = 0; i < s.nl; i++)
+			put_tail(blocks + (1 + s.nn + i) * BS);
+	*out = blocks;
+	return 0;
+}
+
+/* Writes directory ino's inode: n's, or a fresh lost+found's when n is NULL. */
+static int dir_inode(struct writer *w, ext2_ino_t ino, const struct tree_node *n, size_t nblk,
+		     int htree)
+{
 	struct ext2_inode_large in;
 	static const struct tree_node lf = {.name = "lost+found", .type = TREE_DIR, .mode = 0700};
 	if (n)
@@ -842,6 +847,38 @@ static int write_dir(struct writer *w, ext2_ino_t ino, const struct tree_node *n
 	if (htree)
 		in.i_flags |= EXT2_INDEX_FL;
 	return map_and_write(w, ino, &in, n);
+}
+
+static int write_dir(struct writer *w, ext2_ino_t ino, const struct tree_node *n, int synth_lf)
+{
+	ext2_ino_t parent = n && n->parent ? ino_of(w, n->parent) : EXT2_ROOT_INO;
+	size_t nd = 0, bytes = 24, nblk = 1, cap = BS - (w->csum ? 12 : 0);
+	struct dent *d = NULL;
+	uint8_t *blocks = NULL;
+	int r = dir_entries(w, ino, n, synth_lf, &d, &nd);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < nd; i++)
+		bytes += rec_len(d[i].len);
+	int htree = bytes > cap;
+	if (!htree)
+		blocks = dir_linear(w, ino, parent, d, nd, cap);
+	else
+		r = dir_htree(w, n, ino, parent, d, nd, cap, &blocks, &nblk);
+	free(d);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < nblk && w->csum; i++) {
+		errcode_t err = ext2fs_dir_block_csum_set(
+		    w->fs, ino, (struct ext2_dir_entry *)(blocks + i * BS));
+		if (err) {
+			free(blocks);
+			return fail(w, err, n, "directory checksum");
+		}
+	}
+	r = write_blocks(w, n, 0, nblk, blocks);
+	free(blocks);
+	return r < 0 ? r : dir_inode(w, ino, n, nblk, htree);
 }
 
 /* ---- the whole image ---- */
@@ -864,8 +901,8 @@ static void digest_meta(EVP_MD_CTX *md, struct writer *w)
 		char *p = tree_path(n);
 		sb_addf(&sb, "%s %d %o %u %u %lld %llu %u %u %u %s\n", p, n->type, n->mode, n->uid,
 			n->gid, (long long)clamp_time(n->mtime, o->epoch, o->clamp),
-			(unsigned long long)n->size, n->rdev_major,
-			n->rdev_minor, ino_of(w, n), n->link ? n->link : "");
+			(unsigned long long)n->size, n->rdev_major, n->rdev_minor, ino_of(w, n),
+			n->link ? n->link : "");
 		free(p);
 		for (size_t k = 0; k < n->nxattrs; k++) {
 			sb_addf(&sb, "x %s %zu\n", n->xattrs[k].name, n->xattrs[k].len);
@@ -942,36 +979,42 @@ static int assign_inodes(struct writer *w)
 	return 0;
 }
 
-static int build(struct writer *w, const char *tmp, uint64_t blocks, uint64_t inodes)
+/* The parameters ext2fs_initialize gets: geometry and features (see the top of this file). */
+static void super_params(struct ext2_super_block *p, const struct ext4_opts *o, uint64_t blocks,
+			 uint64_t inodes)
+{
+	memset(p, 0, sizeof(*p));
+	ext2fs_blocks_count_set(p, blocks);
+	p->s_inodes_count = (__u32)inodes;
+	p->s_log_block_size = LOG_BS;
+	p->s_rev_level = EXT2_DYNAMIC_REV;
+	p->s_inode_size = INODE_SIZE;
+	p->s_first_ino = EXT2_GOOD_OLD_FIRST_INO;
+	p->s_feature_compat = EXT2_FEATURE_COMPAT_EXT_ATTR | EXT2_FEATURE_COMPAT_DIR_INDEX;
+	p->s_feature_incompat = EXT2_FEATURE_INCOMPAT_FILETYPE;
+	p->s_feature_ro_compat =
+	    EXT2_FEATURE_RO_COMPAT_SPARSE_SUPER | EXT2_FEATURE_RO_COMPAT_LARGE_FILE;
+	if (!o->ext2) {
+		p->s_feature_incompat |= EXT3_FEATURE_INCOMPAT_EXTENTS |
+					 EXT4_FEATURE_INCOMPAT_FLEX_BG |
+					 EXT4_FEATURE_INCOMPAT_CSUM_SEED;
+		p->s_feature_ro_compat |=
+		    EXT4_FEATURE_RO_COMPAT_HUGE_FILE | EXT4_FEATURE_RO_COMPAT_DIR_NLINK |
+		    EXT4_FEATURE_RO_COMPAT_EXTRA_ISIZE | EXT4_FEATURE_RO_COMPAT_METADATA_CSUM;
+		p->s_log_groups_per_flex = 4;
+	}
+	p->s_max_mnt_count = (__u16)-1;
+	p->s_errors = EXT2_ERRORS_CONTINUE;
+	p->s_flags = EXT2_FLAGS_SIGNED_HASH;
+}
+
+/* Makes the empty filesystem in tmp (w->fs) and sets what reads no clock. */
+static int fs_create(struct writer *w, const char *tmp, uint64_t blocks, uint64_t inodes)
 {
 	const struct ext4_opts *o = w->o;
 	struct ext2_super_block p;
-	errcode_t err;
-	memset(&p, 0, sizeof(p));
-	ext2fs_blocks_count_set(&p, blocks);
-	p.s_inodes_count = (__u32)inodes;
-	p.s_log_block_size = LOG_BS;
-	p.s_rev_level = EXT2_DYNAMIC_REV;
-	p.s_inode_size = INODE_SIZE;
-	p.s_first_ino = EXT2_GOOD_OLD_FIRST_INO;
-	p.s_feature_compat = EXT2_FEATURE_COMPAT_EXT_ATTR | EXT2_FEATURE_COMPAT_DIR_INDEX;
-	p.s_feature_incompat = EXT2_FEATURE_INCOMPAT_FILETYPE;
-	p.s_feature_ro_compat =
-	    EXT2_FEATURE_RO_COMPAT_SPARSE_SUPER | EXT2_FEATURE_RO_COMPAT_LARGE_FILE;
-	if (!o->ext2) {
-		p.s_feature_incompat |= EXT3_FEATURE_INCOMPAT_EXTENTS |
-					EXT4_FEATURE_INCOMPAT_FLEX_BG |
-					EXT4_FEATURE_INCOMPAT_CSUM_SEED;
-		p.s_feature_ro_compat |=
-		    EXT4_FEATURE_RO_COMPAT_HUGE_FILE | EXT4_FEATURE_RO_COMPAT_DIR_NLINK |
-		    EXT4_FEATURE_RO_COMPAT_EXTRA_ISIZE | EXT4_FEATURE_RO_COMPAT_METADATA_CSUM;
-		p.s_log_groups_per_flex = 4;
-	}
-	p.s_max_mnt_count = (__u16)-1;
-	p.s_errors = EXT2_ERRORS_CONTINUE;
-	p.s_flags = EXT2_FLAGS_SIGNED_HASH;
-
-	err = ext2fs_initialize(tmp, EXT2_FLAG_64BITS, &p, unix_io_manager, &w->fs);
+	super_params(&p, o, blocks, inodes);
+	errcode_t err = ext2fs_initialize(tmp, EXT2_FLAG_64BITS, &p, unix_io_manager, &w->fs);
 	if (err)
 		return err_set(w->e, err == EXT2_ET_TOOSMALL ? CRUMB_EINVAL : CRUMB_EIO,
 			       "cannot make a %llu-byte image: %s", (unsigned long long)blocks * BS,
@@ -991,18 +1034,21 @@ static int build(struct writer *w, const char *tmp, uint64_t blocks, uint64_t in
 	if (o->label)
 		strncpy((char *)sb->s_volume_name, o->label, sizeof(sb->s_volume_name));
 	w->csum = ext2fs_has_feature_metadata_csum(sb);
-
 	if (inodes && sb->s_inodes_count < w->last_ino)
 		return err_set(w->e, CRUMB_EINVAL, "the tree needs %u inodes, the image has %u",
 			       w->last_ino, sb->s_inodes_count);
+	return 0;
+}
 
-	/* seeds from the metadata digest (content digest comes later, for the UUID) */
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen;
+/* The seeds (directory hash, checksums, a provisional UUID) from the metadata digest, which
+ * goes to md (mdlen bytes). */
+static void fs_seed(struct writer *w, unsigned char *md, unsigned *mdlen)
+{
+	struct ext2_super_block *sb = w->fs->super;
 	EVP_MD_CTX *meta = EVP_MD_CTX_new();
 	EVP_DigestInit_ex(meta, EVP_sha256(), NULL);
 	digest_meta(meta, w);
-	EVP_DigestFinal_ex(meta, md, &mdlen);
+	EVP_DigestFinal_ex(meta, md, mdlen);
 	EVP_MD_CTX_free(meta);
 	for (int i = 0; i < 4; i++)
 		w->hash_seed[i] = (__u32)md[16 + 4 * i] | (__u32)md[17 + 4 * i] << 8 |
@@ -1013,8 +1059,15 @@ static int build(struct writer *w, const char *tmp, uint64_t blocks, uint64_t in
 		sb->s_checksum_type = EXT2_CRC32C_CHKSUM;
 	}
 	memcpy(sb->s_uuid, md, 16); /* provisional; replaced at the end */
-	ext2fs_init_csum_seed(fs);
+	ext2fs_init_csum_seed(w->fs);
+}
 
+/* Group tables, the reserved inodes, every inode the tree uses, and the block cursor. */
+static int fs_tables(struct writer *w)
+{
+	ext2_filsys fs = w->fs;
+	struct ext2_super_block *sb = fs->super;
+	errcode_t err;
 	if ((err = ext2fs_allocate_tables(fs)))
 		return fail(w, err, NULL, "allocating group tables");
 	/* the image file starts all zeros: inode tables are zeroed already */
@@ -1032,48 +1085,66 @@ static int build(struct writer *w, const char *tmp, uint64_t blocks, uint64_t in
 	if ((err = ext2fs_find_first_zero_block_bitmap2(fs->block_map, sb->s_first_data_block,
 							ext2fs_blocks_count(sb) - 1, &w->cursor)))
 		return fail(w, EXT2_ET_BLOCK_ALLOC_FAIL, NULL, "allocating blocks");
+	return 0;
+}
 
+/* Starts writing inode ino: marks it done, no blocks mapped yet. */
+static void inode_begin(struct writer *w, ext2_ino_t ino)
+{
+	w->done[ino] = 1;
+	w->nruns = 0;
+	w->nblocks = 0;
+}
+
+/* Writes node n as inode ino, its xattrs included. */
+static int write_node(struct writer *w, ext2_ino_t ino, const struct tree_node *n)
+{
+	int r;
+	inode_begin(w, ino);
+	switch (n->type) {
+	case TREE_DIR:
+		r = write_dir(w, ino, n, !n->parent && !w->lf);
+		break;
+	case TREE_REG:
+		r = write_reg(w, ino, n);
+		break;
+	case TREE_LNK:
+		r = write_symlink(w, ino, n);
+		break;
+	default:
+		r = write_special(w, ino, n);
+		break;
+	}
+	return r ? r : write_xattrs(w, ino, n);
+}
+
+/* Writes every inode in walk order, each hard-linked one once. */
+static int write_nodes(struct writer *w)
+{
 	int r = 0;
 	for (size_t i = 0; i < w->nnodes && !r; i++) {
 		struct tree_node *n = w->nodes[i];
 		ext2_ino_t ino = ino_of(w, n);
 		if (w->done[ino])
 			continue;
-		w->done[ino] = 1;
-		w->nruns = 0;
-		w->nblocks = 0;
-		switch (n->type) {
-		case TREE_DIR:
-			r = write_dir(w, ino, n, !n->parent && !w->lf);
-			break;
-		case TREE_REG:
-			r = write_reg(w, ino, n);
-			break;
-		case TREE_LNK:
-			r = write_symlink(w, ino, n);
-			break;
-		default:
-			r = write_special(w, ino, n);
-			break;
-		}
-		if (!r)
-			r = write_xattrs(w, ino, n);
+		r = write_node(w, ino, n);
 		/* lost+found goes right after the root, whether synthesized or the
 		 * tree's own (read back from an image): the same tree, with or
 		 * without it, gets the same allocation. */
 		if (!r && !n->parent) {
-			w->nruns = 0;
-			w->nblocks = 0;
-			w->done[LF_INO] = 1;
+			inode_begin(w, LF_INO);
 			r = write_dir(w, LF_INO, w->lf, 0);
 			if (!r && w->lf)
 				r = write_xattrs(w, LF_INO, w->lf);
 		}
 	}
-	if (r)
-		return r;
+	return r;
+}
 
-	/* the UUID: metadata digest + content digest */
+/* The final UUID: from the metadata digest md and the content digest. */
+static void fs_uuid(struct writer *w, const unsigned char *md, unsigned mdlen)
+{
+	ext2_filsys fs = w->fs;
 	unsigned char cd[EVP_MAX_MD_SIZE], fin[EVP_MAX_MD_SIZE];
 	unsigned cdlen, finlen;
 	EVP_DigestFinal_ex(w->content, cd, &cdlen);
@@ -1085,55 +1156,139 @@ static int build(struct writer *w, const char *tmp, uint64_t blocks, uint64_t in
 	EVP_MD_CTX_free(u);
 	fin[6] = (fin[6] & 0x0f) | 0x40; /* RFC 4122 version 4, variant 1 */
 	fin[8] = (fin[8] & 0x3f) | 0x80;
-	memcpy(sb->s_uuid, fin, 16);
+	memcpy(fs->super->s_uuid, fin, 16);
 	if (!w->csum) /* without a checksum seed, group checksums hang on the UUID */
 		for (dgrp_t g = 0; g < fs->group_desc_count; g++)
 			ext2fs_group_desc_csum_set(fs, g);
+}
 
-	if (!o->ext2) {
-		struct ext2fs_journal_params jp = {0};
-		int jb = ext2fs_default_journal_size(ext2fs_blocks_count(sb));
-		if (jb < 0 && !o->size) /* an automatic size always has room for 4 MiB */
-			jb = 1024;
-		if (jb > 0) {
-			uint64_t fb = ext2fs_free_blocks_count(sb);
-			jp.num_journal_blocks = (blk_t)jb;
-			if (fb <
-			    (uint64_t)jb + 16) /* a given size too small for the default journal */
-				jp.num_journal_blocks = fb > 1024 + 16 ? (blk_t)(fb - 16) : 0;
-			if (jp.num_journal_blocks < 1024)
-				return err_set(
-				    w->e, CRUMB_EINVAL,
-				    "the image is full (%llu MiB): no room for the journal; "
-				    "give a larger --size",
-				    (unsigned long long)(ext2fs_blocks_count(sb) * BS >> 20));
-			err = ext2fs_add_journal_inode3(fs, &jp, w->cursor,
-							EXT2_MKJOURNAL_LAZYINIT |
-							    EXT2_MKJOURNAL_NO_MNT_CHECK);
-			if (err)
-				return fail(w, err, NULL, "adding the journal");
-			struct ext2_inode_large in;
-			err = ext2fs_read_inode_full(fs, EXT2_JOURNAL_INO, (struct ext2_inode *)&in,
-						     sizeof(in));
-			if (!err) {
-				times_set(&in, o->epoch);
-				err = ext2fs_write_inode_full(fs, EXT2_JOURNAL_INO,
-							      (struct ext2_inode *)&in, sizeof(in));
-			}
-			if (err)
-				return fail(w, err, NULL, "writing the journal inode");
-		}
+/* ext4's journal, in the blocks after the content, its inode's times the epoch. */
+static int add_journal(struct writer *w)
+{
+	ext2_filsys fs = w->fs;
+	struct ext2_super_block *sb = fs->super;
+	struct ext2fs_journal_params jp = {0};
+	int jb = ext2fs_default_journal_size(ext2fs_blocks_count(sb));
+	if (jb < 0 && !w->o->size) /* an automatic size always has room for 4 MiB */
+		jb = 1024;
+	if (jb <= 0)
+		return 0;
+	uint64_t fb = ext2fs_free_blocks_count(sb);
+	jp.num_journal_blocks = (blk_t)jb;
+	if (fb < (uint64_t)jb + 16) /* a given size too small for the default journal */
+		jp.num_journal_blocks = fb > 1024 + 16 ? (blk_t)(fb - 16) : 0;
+	if (jp.num_journal_blocks < 1024)
+		return err_set(w->e, CRUMB_EINVAL,
+			       "the image is full (%llu MiB): no room for the journal; "
+			       "give a larger --size",
+			       (unsigned long long)(ext2fs_blocks_count(sb) * BS >> 20));
+	errcode_t err = ext2fs_add_journal_inode3(
+	    fs, &jp, w->cursor, EXT2_MKJOURNAL_LAZYINIT | EXT2_MKJOURNAL_NO_MNT_CHECK);
+	if (err)
+		return fail(w, err, NULL, "adding the journal");
+	struct ext2_inode_large in;
+	err = ext2fs_read_inode_full(fs, EXT2_JOURNAL_INO, (struct ext2_inode *)&in, sizeof(in));
+	if (!err) {
+		times_set(&in, w->o->epoch);
+		err = ext2fs_write_inode_full(fs, EXT2_JOURNAL_INO, (struct ext2_inode *)&in,
+					      sizeof(in));
 	}
-	sb->s_wtime = (__u32)o->epoch;
+	return err ? fail(w, err, NULL, "writing the journal inode") : 0;
+}
+
+static int build(struct writer *w, const char *tmp, uint64_t blocks, uint64_t inodes)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen;
+	int r = fs_create(w, tmp, blocks, inodes);
+	if (r)
+		return r;
+	/* seeds from the metadata digest (content digest comes later, for the UUID) */
+	fs_seed(w, md, &mdlen);
+	if ((r = fs_tables(w)) || (r = write_nodes(w)))
+		return r;
+	fs_uuid(w, md, mdlen);
+	if (!w->o->ext2 && (r = add_journal(w)))
+		return r;
+	w->fs->super->s_wtime = (__u32)w->o->epoch;
 	return 0;
+}
+
+/* The image's size in blocks and its inode count: given or automatic, checked against what the
+ * tree needs. */
+static int image_geometry(struct writer *w, uint64_t *blocksp, uint64_t *inodesp)
+{
+	const struct ext4_opts *o = w->o;
+	struct est s;
+	estimate(w->t, o, &s);
+	uint64_t inodes = o->inodes ? o->inodes : auto_inodes(s.inodes);
+	if (inodes < w->last_ino)
+		return err_set(w->e, CRUMB_EINVAL, "the tree needs %u inodes, --inodes gives %llu",
+			       w->last_ino, (unsigned long long)inodes);
+	uint64_t size = o->size ? o->size : ext4_auto_size(w->t, o);
+	uint64_t blocks = size / BS;
+	if (inodes > 0xffffffffULL || blocks > 0xffffffffULL)
+		return err_set(w->e, CRUMB_EUNSUPP, "image too large (%llu bytes, %llu inodes)",
+			       (unsigned long long)size, (unsigned long long)inodes);
+	uint64_t need = s.blocks + meta_blocks(blocks, inodes, 1) - 64;
+	if (blocks < need)
+		return err_set(w->e, CRUMB_EINVAL,
+			       "the tree does not fit in %llu bytes: it needs about %llu MiB",
+			       (unsigned long long)size,
+			       (unsigned long long)((need * BS + (1 << 20) - 1) >> 20));
+	*blocksp = blocks;
+	*inodesp = inodes;
+	return 0;
+}
+
+/* Creates the empty (sparse) image file next to out_path, blocks long, with the umask's mode;
+ * *tmpp (malloc'd) is its name, left NULL when it could not be created. */
+static int image_file(struct err *e, const char *out_path, uint64_t blocks, char **tmpp)
+{
+	char *tmp = xasprintf("%s.tmp.XXXXXX", out_path);
+	int fd = mkstemp(tmp), r = 0;
+	if (fd < 0) {
+		r = err_errno(e, CRUMB_EIO, "create %s", tmp);
+		free(tmp);
+		return r;
+	}
+	*tmpp = tmp;
+	mode_t um = umask(0);
+	umask(um);
+	if (fchmod(fd, 0666 & ~um) < 0 || ftruncate(fd, (off_t)(blocks * BS)) < 0)
+		r = err_errno(e, CRUMB_EIO, "%s", tmp);
+	close(fd);
+	return r;
+}
+
+/* Writes the image into tmp, then closes (flushes) or drops w->fs. */
+static int image_build(struct writer *w, const char *tmp, uint64_t blocks, uint64_t inodes)
+{
+	w->buf = xmalloc((size_t)CHUNK_BLOCKS * BS);
+	w->content = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(w->content, EVP_sha256(), NULL);
+	int r = build(w, tmp, blocks, inodes);
+	if (w->fs) {
+		errcode_t err = 0;
+		if (!r) {
+			err = ext2fs_close_free(&w->fs);
+			if (err)
+				r = err_set(w->e, CRUMB_EIO, "write %s: %s", tmp,
+					    error_message(err));
+		} else {
+			ext2fs_free(w->fs);
+		}
+		w->fs = NULL;
+	}
+	return r;
 }
 
 int ext4_write(struct tree *t, const char *out_path, const struct ext4_opts *o, struct err *e)
 {
 	struct writer w = {.o = o, .e = e, .t = t};
-	struct ext4_opts auto_o = *o;
-	int r = 0, fd = -1;
+	uint64_t blocks = 0, inodes = 0;
 	char *tmp = NULL;
+	int r;
 
 	ext4io_errors_init(); /* so error_message() knows libext2fs's codes */
 	if (!t->root || t->root->type != TREE_DIR)
@@ -1145,69 +1300,10 @@ int ext4_write(struct tree *t, const char *out_path, const struct ext4_opts *o, 
 		if (!strcmp(t->root->kids[i]->name, "lost+found") &&
 		    t->root->kids[i]->type == TREE_DIR)
 			w.lf = t->root->kids[i];
-	if ((r = assign_inodes(&w)) < 0)
-		goto out;
-
-	struct est s;
-	estimate(t, o, &s);
-	uint64_t inodes = o->inodes ? o->inodes : auto_inodes(s.inodes);
-	if (inodes < w.last_ino) {
-		r = err_set(e, CRUMB_EINVAL, "the tree needs %u inodes, --inodes gives %llu",
-			    w.last_ino, (unsigned long long)inodes);
-		goto out;
-	}
-	uint64_t size = o->size ? o->size : ext4_auto_size(t, &auto_o);
-	uint64_t blocks = size / BS;
-	if (inodes > 0xffffffffULL || blocks > 0xffffffffULL) {
-		r = err_set(e, CRUMB_EUNSUPP, "image too large (%llu bytes, %llu inodes)",
-			    (unsigned long long)size, (unsigned long long)inodes);
-		goto out;
-	}
-	uint64_t need = s.blocks + meta_blocks(blocks, inodes, 1) - 64;
-	if (blocks < need) {
-		r = err_set(e, CRUMB_EINVAL,
-			    "the tree does not fit in %llu bytes: it needs about %llu MiB",
-			    (unsigned long long)size,
-			    (unsigned long long)((need * BS + (1 << 20) - 1) >> 20));
-		goto out;
-	}
-
-	tmp = xasprintf("%s.tmp.XXXXXX", out_path);
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		r = err_errno(e, CRUMB_EIO, "create %s", tmp);
-		free(tmp);
-		tmp = NULL;
-		goto out;
-	}
-	mode_t um = umask(0);
-	umask(um);
-	if (fchmod(fd, 0666 & ~um) < 0 || ftruncate(fd, (off_t)(blocks * BS)) < 0) {
-		r = err_errno(e, CRUMB_EIO, "%s", tmp);
-		goto out;
-	}
-	close(fd);
-	fd = -1;
-	w.buf = xmalloc((size_t)CHUNK_BLOCKS * BS);
-	w.content = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(w.content, EVP_sha256(), NULL);
-	r = build(&w, tmp, blocks, inodes);
-	if (w.fs) {
-		errcode_t err = 0;
-		if (!r) {
-			err = ext2fs_close_free(&w.fs);
-			if (err)
-				r = err_set(e, CRUMB_EIO, "write %s: %s", tmp, error_message(err));
-		} else {
-			ext2fs_free(w.fs);
-		}
-		w.fs = NULL;
-	}
-	if (!r && rename(tmp, out_path) < 0)
+	if (!(r = assign_inodes(&w)) && !(r = image_geometry(&w, &blocks, &inodes)) &&
+	    !(r = image_file(e, out_path, blocks, &tmp)) &&
+	    !(r = image_build(&w, tmp, blocks, inodes)) && rename(tmp, out_path) < 0)
 		r = err_errno(e, CRUMB_EIO, "rename %s to %s", tmp, out_path);
-out:
-	if (fd >= 0)
-		close(fd);
 	if (tmp && r)
 		unlink(tmp);
 	free(tmp);

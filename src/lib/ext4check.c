@@ -566,7 +566,7 @@ static void check_symlink(struct fsck *c, ext2_ino_t ino, struct ext2_inode_larg
 		}
 		buflen = have;
 	} else if (size < sizeof(in->i_block) &&
-	    c->counted == (ext2fs_file_acl_block(c->efs, (void *)in) != 0)) {
+		   c->counted == (ext2fs_file_acl_block(c->efs, (void *)in) != 0)) {
 		kind = "fast symlink";
 		buflen = sizeof(in->i_block);
 		memcpy(buf, in->i_block, buflen);
@@ -967,110 +967,147 @@ static void htree_node(struct htree *h, const uint8_t *buf, size_t at, int level
 	}
 }
 
+/* A directory whose entries live in its inode (inline_data). */
+static void check_inline_dir(struct fsck *c, struct dirpos *p, struct ext2_inode_large *in)
+{
+	ext2_ino_t dir = p->dir;
+	size_t size = 0;
+	uint8_t *ibuf = c->buf[1]; /* inline data fits in an inode, smaller than a block */
+	if (ext2fs_inline_data_size(c->efs, dir, &size) || size < 4 || size > c->bs ||
+	    ext2fs_inline_data_get(c->efs, dir, (void *)in, ibuf, &size) || size > c->bs) {
+		problem(c, "directory %u: unreadable inline data", dir);
+		return;
+	}
+	dir_entry(c, p, (const uint8_t *)".", 1, dir, EXT2_FT_DIR);
+	uint32_t up = get32(ibuf, size, 0);
+	dir_entry(c, p, (const uint8_t *)"..", 2, up, up <= c->ninodes ? c->ftype[up] : 0);
+	size_t first = size < EXT4_MIN_INLINE_DATA_SIZE ? size : EXT4_MIN_INLINE_DATA_SIZE;
+	if (dir_entries(c, p, ibuf, 4, first, "inline data") == 0 && size > first)
+		dir_entries(c, p, ibuf, first, size, "inline data (xattr part)");
+}
+
+/* Readies h for an indexed directory: per-block hash ranges, and p's hash version from the
+ * root (checked by check_htree_root). */
+static void htree_begin(struct htree *h, struct dirpos *p, uint32_t i_flags, uint8_t *buf)
+{
+	struct fsck *c = h->c;
+	p->indexed = 1;
+	h->hmin = xcalloc(h->nblk, sizeof(*h->hmin));
+	h->hmax = xcalloc(h->nblk, sizeof(*h->hmax));
+	h->has = xcalloc(h->nblk, 1);
+	h->ref = xcalloc(h->nblk, 1);
+	if (read_blk(c, h->blk[0].pblk, buf) == 0) {
+		int v = buf[28];
+		if (v <= EXT2_HASH_TEA && (c->s->s_flags & EXT2_FLAGS_UNSIGNED_HASH))
+			v += 3;
+		p->hash_alg = v;
+		p->hash_flags = i_flags;
+	}
+}
+
+static void htree_end(struct htree *h)
+{
+	free(h->hmin);
+	free(h->hmax);
+	free(h->has);
+	free(h->ref);
+}
+
+/* Block i of directory p->dir (in buf): its checksum and entries; h (when indexed) learns
+ * the range of its names' hashes. */
+static void check_dir_block(struct fsck *c, struct dirpos *p, struct htree *h, size_t i,
+			    uint8_t *buf)
+{
+	char where[64];
+	snprintf(where, sizeof(where), "block %u", h->blk[i].lblk);
+	if (read_blk(c, h->blk[i].pblk, buf) < 0) {
+		problem(c, "directory %u: %s unreadable", p->dir, where);
+		return;
+	}
+	/* the checksum tail of a leaf parses as an empty entry; an htree block is one
+	 * entry over the whole block (whatever stale bytes its unused slots hold) */
+	if (c->csum && !ext2fs_dir_block_csum_verify(c->efs, p->dir, (void *)buf)) {
+		int tail = get32(buf, c->bs, c->bs - 12) == 0 &&
+			   get16(buf, c->bs, c->bs - 8) == 12 &&
+			   get16(buf, c->bs, c->bs - 6) == EXT2_DIR_NAME_LEN_CSUM;
+		problem(c, "directory %u: %s: %s", p->dir, where,
+			tail ? "checksum mismatch" : "no valid checksum");
+	}
+	p->hashed = 0;
+	dir_entries(c, p, buf, 0, c->bs, where);
+	if (p->indexed && p->hashed && i > 0) {
+		h->has[i] = 1;
+		h->hmin[i] = p->hash_min;
+		h->hmax[i] = p->hash_max;
+	}
+}
+
+/* The htree root (in buf) and, through it, the whole index. */
+static void check_htree_root(struct htree *h, const uint8_t *buf)
+{
+	struct fsck *c = h->c;
+	ext2_ino_t dir = h->dir;
+	/* the root: '.' (12 bytes), '..' over the rest, then dx_root_info at 24 */
+	uint8_t hv = buf[28], ilen = buf[29], levels = buf[30], flags = buf[31];
+	int maxlev = ext2fs_has_feature_largedir(c->s) ? 2 : 1;
+	if (get32(buf, c->bs, 24) != 0 || ilen != 8) {
+		problem(c, "directory %u: htree root: info length %u (want 8)%s", dir, ilen,
+			get32(buf, c->bs, 24) ? ", reserved field not zero" : "");
+		return;
+	}
+	if (hv > EXT2_HASH_SIPHASH || hv == EXT2_HASH_LEGACY_UNSIGNED ||
+	    hv == EXT2_HASH_HALF_MD4_UNSIGNED || hv == EXT2_HASH_TEA_UNSIGNED) {
+		problem(c, "directory %u: htree root: unknown hash version %u", dir, hv);
+		return;
+	}
+	if (levels > maxlev) {
+		problem(c, "directory %u: htree root: %u indirect levels (at most %d)", dir, levels,
+			maxlev);
+		return;
+	}
+	if (flags & EXT2_HASH_FLAG_INCOMPAT) {
+		problem(c, "directory %u: htree root: incompatible flags 0x%x", dir, flags);
+		return;
+	}
+	h->levels = levels;
+	h->ref[0] = 1;
+	htree_node(h, buf, 32, 0, 0, 0xffffffffu, 0);
+	for (size_t i = 1; i < h->nblk; i++)
+		if (!h->ref[i]) {
+			problem(c, "directory %u: htree block %u is not referenced by the index",
+				dir, h->blk[i].lblk);
+			break;
+		}
+}
+
 static void check_dir(struct fsck *c, ext2_ino_t dir, const struct dblk *blk, size_t nblk)
 {
 	struct ext2_inode_large in;
-	char where[64];
 	uint8_t *buf = c->buf[0];
 	names_reset(&c->names);
 	struct dirpos p = {.dir = dir};
 	if (ext2fs_read_inode_full(c->efs, dir, (void *)&in, sizeof(in)))
 		return;
 	if (in.i_flags & EXT4_INLINE_DATA_FL) {
-		size_t size = 0;
-		uint8_t *ibuf = c->buf[1]; /* inline data fits in an inode, smaller than a block */
-		if (ext2fs_inline_data_size(c->efs, dir, &size) || size < 4 || size > c->bs ||
-		    ext2fs_inline_data_get(c->efs, dir, (void *)&in, ibuf, &size) || size > c->bs) {
-			problem(c, "directory %u: unreadable inline data", dir);
-			return;
-		}
-		dir_entry(c, &p, (const uint8_t *)".", 1, dir, EXT2_FT_DIR);
-		uint32_t up = get32(ibuf, size, 0);
-		dir_entry(c, &p, (const uint8_t *)"..", 2, up, up <= c->ninodes ? c->ftype[up] : 0);
-		size_t first = size < EXT4_MIN_INLINE_DATA_SIZE ? size : EXT4_MIN_INLINE_DATA_SIZE;
-		if (dir_entries(c, &p, ibuf, 4, first, "inline data") == 0 && size > first)
-			dir_entries(c, &p, ibuf, first, size, "inline data (xattr part)");
+		check_inline_dir(c, &p, &in);
 		return;
 	}
 	int indexed = (in.i_flags & EXT2_INDEX_FL) && ext2fs_has_feature_dir_index(c->s);
 	struct htree h = {.c = c, .dir = dir, .blk = blk, .nblk = nblk};
-	if (indexed && nblk) {
-		p.indexed = 1;
-		h.hmin = xcalloc(nblk, sizeof(*h.hmin));
-		h.hmax = xcalloc(nblk, sizeof(*h.hmax));
-		h.has = xcalloc(nblk, 1);
-		h.ref = xcalloc(nblk, 1);
-		/* hash version from the root; checked below */
-		if (read_blk(c, blk[0].pblk, buf) == 0) {
-			int v = buf[28];
-			if (v <= EXT2_HASH_TEA && (c->s->s_flags & EXT2_FLAGS_UNSIGNED_HASH))
-				v += 3;
-			p.hash_alg = v;
-			p.hash_flags = in.i_flags;
-		}
-	}
+	if (indexed && nblk)
+		htree_begin(&h, &p, in.i_flags, buf);
 	for (size_t i = 0; i < nblk; i++) {
 		if (blk[i].lblk != i) {
 			problem(c, "directory %u has a hole at block %zu", dir, i);
 			break;
 		}
-		snprintf(where, sizeof(where), "block %u", blk[i].lblk);
-		if (read_blk(c, blk[i].pblk, buf) < 0) {
-			problem(c, "directory %u: %s unreadable", dir, where);
-			continue;
-		}
-		/* the checksum tail of a leaf parses as an empty entry; an htree block is one
-		 * entry over the whole block (whatever stale bytes its unused slots hold) */
-		if (c->csum && !ext2fs_dir_block_csum_verify(c->efs, dir, (void *)buf)) {
-			int tail = get32(buf, c->bs, c->bs - 12) == 0 &&
-				   get16(buf, c->bs, c->bs - 8) == 12 &&
-				   get16(buf, c->bs, c->bs - 6) == EXT2_DIR_NAME_LEN_CSUM;
-			problem(c, "directory %u: %s: %s", dir, where,
-				tail ? "checksum mismatch" : "no valid checksum");
-		}
-		p.hashed = 0;
-		dir_entries(c, &p, buf, 0, c->bs, where);
-		if (indexed && p.hashed && i > 0) {
-			h.has[i] = 1;
-			h.hmin[i] = p.hash_min;
-			h.hmax[i] = p.hash_max;
-		}
+		check_dir_block(c, &p, &h, i, buf);
 	}
 	if (nblk == 0)
 		problem(c, "directory %u has no blocks", dir);
-	if (indexed && nblk && read_blk(c, blk[0].pblk, buf) == 0) {
-		/* the root: '.' (12 bytes), '..' over the rest, then dx_root_info at 24 */
-		uint8_t hv = buf[28], ilen = buf[29], levels = buf[30], flags = buf[31];
-		int maxlev = ext2fs_has_feature_largedir(c->s) ? 2 : 1;
-		if (get32(buf, c->bs, 24) != 0 || ilen != 8)
-			problem(c, "directory %u: htree root: info length %u (want 8)%s", dir, ilen,
-				get32(buf, c->bs, 24) ? ", reserved field not zero" : "");
-		else if (hv > EXT2_HASH_SIPHASH || hv == EXT2_HASH_LEGACY_UNSIGNED ||
-			 hv == EXT2_HASH_HALF_MD4_UNSIGNED || hv == EXT2_HASH_TEA_UNSIGNED)
-			problem(c, "directory %u: htree root: unknown hash version %u", dir, hv);
-		else if (levels > maxlev)
-			problem(c, "directory %u: htree root: %u indirect levels (at most %d)", dir,
-				levels, maxlev);
-		else if (flags & EXT2_HASH_FLAG_INCOMPAT)
-			problem(c, "directory %u: htree root: incompatible flags 0x%x", dir, flags);
-		else {
-			h.levels = levels;
-			h.ref[0] = 1;
-			htree_node(&h, buf, 32, 0, 0, 0xffffffffu, 0);
-			for (size_t i = 1; i < nblk; i++)
-				if (!h.ref[i]) {
-					problem(c,
-						"directory %u: htree block %u is not referenced by "
-						"the index",
-						dir, blk[i].lblk);
-					break;
-				}
-		}
-	}
-	free(h.hmin);
-	free(h.hmax);
-	free(h.has);
-	free(h.ref);
+	if (indexed && nblk && read_blk(c, blk[0].pblk, buf) == 0)
+		check_htree_root(&h, buf);
+	htree_end(&h);
 }
 
 /* ---- the journal ---- */
@@ -1393,13 +1430,130 @@ static void fsck_release(struct fsck *c)
 		free(c->buf[i]);
 }
 
+/* CRUMB_EUNSUPP "PATH: WHAT: features NAMES" for the feature bits uc, ui, ur. */
+static int features_err(struct err *e, const char *path, const char *what, uint32_t uc, uint32_t ui,
+			uint32_t ur)
+{
+	struct sbuf names = SBUF_INIT;
+	ext4fs_feature_names(uc, ui, ur, &names);
+	int r = err_set(e, CRUMB_EUNSUPP, "%s: %s: features %s", path, what, names.buf);
+	sb_release(&names);
+	return r;
+}
+
+/* Group descriptors and bitmaps, read whatever their checksums say (a bad one is a
+ * problem). Returns -1 when they are beyond reading. */
+static int fsck_load(struct fsck *c)
+{
+	ext2_filsys efs = c->efs;
+	errcode_t rc;
+	if ((rc = ext2fs_check_desc(efs))) {
+		problem(c, "group descriptors: %s", error_message(rc));
+		return -1;
+	}
+	if (!efs->block_map || !efs->inode_map) {
+		if ((rc = ext2fs_read_bitmaps(efs))) {
+			problem(c, "bitmaps: %s", error_message(rc));
+			efs->flags |= EXT2_FLAG_IGNORE_CSUM_ERRORS;
+			if (ext2fs_read_bitmaps(efs))
+				return -1;
+		}
+	}
+	/* from here on, checksums are checked (and reported) by the passes themselves */
+	efs->flags |= EXT2_FLAG_IGNORE_CSUM_ERRORS;
+	return 0;
+}
+
+/* The check's own state: buffers, per-inode arrays, and the blocks every group's metadata
+ * takes (claimed first). */
+static int fsck_setup(struct fsck *c, struct err *e)
+{
+	ext2_filsys efs = c->efs;
+	errcode_t rc;
+	if ((rc = ext2fs_allocate_block_bitmap(efs, "found", &c->found)))
+		return err_set(e, CRUMB_EIO, "%s: bitmaps for the check: %s", c->fs->path,
+			       error_message(rc));
+	for (int i = 0; i < MAX_DEPTH_EXT + 2; i++)
+		c->buf[i] = xmalloc(c->bs);
+	/* metadata every group carries: superblock and descriptor copies, bitmaps, inode table */
+	for (dgrp_t g = 0; g < efs->group_desc_count; g++) {
+		ext2fs_reserve_super_and_bgd(efs, g, c->found);
+		c->ino = 0;
+		claim(c, ext2fs_block_bitmap_loc(efs, g), 1, "block bitmap");
+		claim(c, ext2fs_inode_bitmap_loc(efs, g), 1, "inode bitmap");
+		claim(c, ext2fs_inode_table_loc(efs, g), efs->inode_blocks_per_group,
+		      "inode table");
+	}
+	if (ext2fs_has_feature_mmp(c->s) && c->s->s_mmp_block)
+		claim(c, c->s->s_mmp_block, 1, "mmp");
+	size_t n1 = (size_t)c->ninodes + 1;
+	c->ftype = xcalloc(n1, 1);
+	c->nlink = xcalloc(n1, sizeof(*c->nlink));
+	c->refs = xcalloc(n1, sizeof(*c->refs));
+	c->named = xcalloc(n1, sizeof(*c->named));
+	c->parent = xcalloc(n1, sizeof(*c->parent));
+	c->dotdot = xcalloc(n1, sizeof(*c->dotdot));
+	return 0;
+}
+
+/* Pass 1: every inode in the tables, then the directory blocks it found sorted by inode. */
+static int fsck_pass1(struct fsck *c, struct err *e)
+{
+	ext2_inode_scan scan = NULL;
+	int isize = EXT2_INODE_SIZE(c->s);
+	errcode_t rc;
+	if ((rc = ext2fs_open_inode_scan(c->efs, 0, &scan)))
+		return err_set(e, CRUMB_EFORMAT, "%s: inode scan: %s", c->fs->path,
+			       error_message(rc));
+	struct ext2_inode_large *in =
+	    xcalloc(1, (size_t)isize > sizeof(*in) ? (size_t)isize : sizeof(*in));
+	for (;;) {
+		ext2_ino_t ino;
+		rc = ext2fs_get_next_inode_full(scan, &ino, (struct ext2_inode *)in, isize);
+		if (rc == EXT2_ET_BAD_BLOCK_IN_INODE_TABLE)
+			continue;
+		if (rc && rc != EXT2_ET_INODE_CSUM_INVALID && rc != EXT2_ET_INODE_IS_GARBAGE) {
+			problem(c, "inode table: %s", error_message(rc));
+			break;
+		}
+		if (!ino)
+			break;
+		scan_one(c, ino, in, isize);
+	}
+	scan_unused(c, in, isize);
+	free(in);
+	ext2fs_close_inode_scan(scan);
+	if (c->dblk_unsorted && c->ndblk > 1)
+		qsort(c->dblk, c->ndblk, sizeof(*c->dblk), dblk_cmp);
+	return 0;
+}
+
+/* Pass 2, over the blocks pass 1 collected (grouped by inode): every directory. */
+static void fsck_pass2(struct fsck *c)
+{
+	size_t at = 0;
+	for (ext2_ino_t d = 1; d <= c->ninodes; d++) {
+		if (c->ftype[d] != EXT2_FT_DIR)
+			continue;
+		while (at < c->ndblk && c->dblk[at].ino < d)
+			at++;
+		size_t end = at;
+		while (end < c->ndblk && c->dblk[end].ino == d)
+			end++;
+		check_dir(c, d, c->dblk ? c->dblk + at : NULL, end - at);
+		at = end;
+	}
+	for (size_t i = 0; i < c->eacap; i++)
+		if (c->ea[i].blk && c->ea[i].refcount && c->ea[i].refcount != c->ea[i].seen)
+			problem(c, "xattr block %llu: reference count %u, used by %u inodes",
+				(unsigned long long)c->ea[i].blk, c->ea[i].refcount, c->ea[i].seen);
+}
+
 int ext4fs_fsck(struct ext4fs *fs, struct sbuf *report, unsigned *problems, struct err *e)
 {
 	ext2_filsys efs = fs->fs;
 	struct ext2_super_block *s = efs->super;
 	struct fsck c = {.fs = fs, .efs = efs, .s = s, .report = report};
-	ext2_inode_scan scan = NULL;
-	errcode_t rc;
 	int r = 0;
 
 	*problems = 0;
@@ -1410,14 +1564,8 @@ int ext4fs_fsck(struct ext4fs *fs, struct sbuf *report, unsigned *problems, stru
 	uint32_t uc = s->s_feature_compat & ~CHECKED_COMPAT,
 		 ui = s->s_feature_incompat & ~CHECKED_INCOMPAT,
 		 ur = s->s_feature_ro_compat & ~CHECKED_RO_COMPAT;
-	if (ext2fs_has_feature_bigalloc(s)) {
-		struct sbuf names = SBUF_INIT;
-		ext4fs_feature_names(uc, ui, ur, &names);
-		r = err_set(e, CRUMB_EUNSUPP, "%s: not checked here: features %s", fs->path,
-			    names.buf);
-		sb_release(&names);
-		return r;
-	}
+	if (ext2fs_has_feature_bigalloc(s))
+		return features_err(e, fs->path, "not checked here", uc, ui, ur);
 	if (s->s_inodes_count > (1u << 26))
 		return err_set(e, CRUMB_EUNSUPP, "%s: not checked here: too many inodes (%u)",
 			       fs->path, s->s_inodes_count);
@@ -1426,104 +1574,15 @@ int ext4fs_fsck(struct ext4fs *fs, struct sbuf *report, unsigned *problems, stru
 	c.ninodes = s->s_inodes_count;
 	c.nblocks = ext2fs_blocks_count(s);
 	c.csum = ext2fs_has_feature_metadata_csum(s);
-	if ((rc = ext2fs_check_desc(efs))) {
-		problem(&c, "group descriptors: %s", error_message(rc));
-		goto out;
+	if (fsck_load(&c) == 0 && (r = fsck_setup(&c, e)) == 0 && (r = fsck_pass1(&c, e)) == 0) {
+		fsck_pass2(&c);
+		check_journal(&c);
+		check_tree(&c);
+		check_groups(&c);
+		if (uc | ui | ur)
+			r = features_err(e, fs->path, "not fully checked here", uc, ui, ur);
 	}
-	if (!efs->block_map || !efs->inode_map) {
-		if ((rc = ext2fs_read_bitmaps(efs))) {
-			problem(&c, "bitmaps: %s", error_message(rc));
-			efs->flags |= EXT2_FLAG_IGNORE_CSUM_ERRORS;
-			if (ext2fs_read_bitmaps(efs))
-				goto out;
-		}
-	}
-	/* from here on, checksums are checked (and reported) by the passes themselves */
-	efs->flags |= EXT2_FLAG_IGNORE_CSUM_ERRORS;
-	if ((rc = ext2fs_allocate_block_bitmap(efs, "found", &c.found))) {
-		r = err_set(e, CRUMB_EIO, "%s: bitmaps for the check: %s", fs->path,
-			    error_message(rc));
-		goto out;
-	}
-	for (int i = 0; i < MAX_DEPTH_EXT + 2; i++)
-		c.buf[i] = xmalloc(c.bs);
-	/* metadata every group carries: superblock and descriptor copies, bitmaps, inode table */
-	for (dgrp_t g = 0; g < efs->group_desc_count; g++) {
-		ext2fs_reserve_super_and_bgd(efs, g, c.found);
-		c.ino = 0;
-		claim(&c, ext2fs_block_bitmap_loc(efs, g), 1, "block bitmap");
-		claim(&c, ext2fs_inode_bitmap_loc(efs, g), 1, "inode bitmap");
-		claim(&c, ext2fs_inode_table_loc(efs, g), efs->inode_blocks_per_group,
-		      "inode table");
-	}
-	if (ext2fs_has_feature_mmp(s) && s->s_mmp_block)
-		claim(&c, s->s_mmp_block, 1, "mmp");
-	size_t n1 = (size_t)c.ninodes + 1;
-	c.ftype = xcalloc(n1, 1);
-	c.nlink = xcalloc(n1, sizeof(*c.nlink));
-	c.refs = xcalloc(n1, sizeof(*c.refs));
-	c.named = xcalloc(n1, sizeof(*c.named));
-	c.parent = xcalloc(n1, sizeof(*c.parent));
-	c.dotdot = xcalloc(n1, sizeof(*c.dotdot));
-
-	/* pass 1 */
-	int isize = EXT2_INODE_SIZE(s);
-	struct ext2_inode_large *in =
-	    xcalloc(1, (size_t)isize > sizeof(*in) ? (size_t)isize : sizeof(*in));
-	if ((rc = ext2fs_open_inode_scan(efs, 0, &scan))) {
-		free(in);
-		r = err_set(e, CRUMB_EFORMAT, "%s: inode scan: %s", fs->path, error_message(rc));
-		goto out;
-	}
-	for (;;) {
-		ext2_ino_t ino;
-		rc = ext2fs_get_next_inode_full(scan, &ino, (struct ext2_inode *)in, isize);
-		if (rc == EXT2_ET_BAD_BLOCK_IN_INODE_TABLE)
-			continue;
-		if (rc && rc != EXT2_ET_INODE_CSUM_INVALID && rc != EXT2_ET_INODE_IS_GARBAGE) {
-			problem(&c, "inode table: %s", error_message(rc));
-			break;
-		}
-		if (!ino)
-			break;
-		scan_one(&c, ino, in, isize);
-	}
-	scan_unused(&c, in, isize);
-	free(in);
-	if (c.dblk_unsorted && c.ndblk > 1)
-		qsort(c.dblk, c.ndblk, sizeof(*c.dblk), dblk_cmp);
-
-	/* pass 2, over the blocks pass 1 collected (grouped by inode) */
-	size_t at = 0;
-	for (ext2_ino_t d = 1; d <= c.ninodes; d++) {
-		if (c.ftype[d] != EXT2_FT_DIR)
-			continue;
-		while (at < c.ndblk && c.dblk[at].ino < d)
-			at++;
-		size_t end = at;
-		while (end < c.ndblk && c.dblk[end].ino == d)
-			end++;
-		check_dir(&c, d, c.dblk ? c.dblk + at : NULL, end - at);
-		at = end;
-	}
-	for (size_t i = 0; i < c.eacap; i++)
-		if (c.ea[i].blk && c.ea[i].refcount && c.ea[i].refcount != c.ea[i].seen)
-			problem(&c, "xattr block %llu: reference count %u, used by %u inodes",
-				(unsigned long long)c.ea[i].blk, c.ea[i].refcount, c.ea[i].seen);
-	check_journal(&c);
-	check_tree(&c);
-	check_groups(&c);
-	if (uc | ui | ur) {
-		struct sbuf names = SBUF_INIT;
-		ext4fs_feature_names(uc, ui, ur, &names);
-		r = err_set(e, CRUMB_EUNSUPP, "%s: not fully checked here: features %s", fs->path,
-			    names.buf);
-		sb_release(&names);
-	}
-out:
 	efs->flags = saved_flags;
-	if (scan)
-		ext2fs_close_inode_scan(scan);
 	fsck_release(&c);
 	unsigned listed = c.lines < FSCK_MAX_LINES ? c.lines : FSCK_MAX_LINES;
 	if (c.problems > listed)

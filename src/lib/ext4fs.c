@@ -111,9 +111,10 @@ int ext4fs_open(const char *path, int flags, struct ext4fs **out, struct err *e)
 		    0, rc == EXT2_ET_UNSUPP_FEATURE ? w[1] & ~EXT2_LIB_FEATURE_INCOMPAT_SUPP : 0,
 		    rc == EXT2_ET_RO_UNSUPP_FEATURE ? w[2] & ~EXT2_LIB_FEATURE_RO_COMPAT_SUPP : 0,
 		    &names);
-		int r = err_set(e, CRUMB_EUNSUPP, "%s: unsupported feature%s: %s%s", path,
-				strchr(names.buf, ' ') ? "s" : "", names.len ? names.buf : "unknown",
-				rc == EXT2_ET_RO_UNSUPP_FEATURE ? " (it can only be read)" : "");
+		int r =
+		    err_set(e, CRUMB_EUNSUPP, "%s: unsupported feature%s: %s%s", path,
+			    strchr(names.buf, ' ') ? "s" : "", names.len ? names.buf : "unknown",
+			    rc == EXT2_ET_RO_UNSUPP_FEATURE ? " (it can only be read)" : "");
 		sb_release(&names);
 		return r;
 	}
@@ -953,8 +954,9 @@ static int write_check(struct ext4fs *fs, struct err *e)
 		; /* it could not be checked: e says why */
 	else if (problems) {
 		size_t l = strcspn(rep.buf, "\n");
-		r = err_set(e, CRUMB_EUNSAFE, "%s: damaged: %u problem%s, the first: %.*s", fs->path,
-			    problems, problems == 1 ? "" : "s", (int)(l > 300 ? 300 : l), rep.buf);
+		r = err_set(e, CRUMB_EUNSAFE, "%s: damaged: %u problem%s, the first: %.*s",
+			    fs->path, problems, problems == 1 ? "" : "s", (int)(l > 300 ? 300 : l),
+			    rep.buf);
 	}
 	sb_release(&names);
 	sb_release(&rep);
@@ -1463,17 +1465,28 @@ static int dotdot_cb(ext2_ino_t dir, int entry, struct ext2_dir_entry *d, int of
 	return DIRENT_CHANGED | DIRENT_ABORT;
 }
 
+/* For an edit from an existing path to a second one (rename, link): the image is writable,
+ * both paths resolve (a last symlink not followed) into a and b, and from exists. */
+static int resolve_pair(struct ext4fs *fs, const char *from, const char *to, struct where *a,
+			struct where *b, struct err *e)
+{
+	int r;
+	if ((r = need_rw(fs, e)) < 0 || (r = resolve(fs, from, 0, a, e)) < 0 ||
+	    (r = resolve(fs, to, 0, b, e)) < 0)
+		return r;
+	if (!a->ino)
+		return err_set(e, CRUMB_ENOENT, "%s: no such file or directory", from);
+	return 0;
+}
+
 int ext4fs_rename(struct ext4fs *fs, const char *from, const char *to, struct err *e)
 {
 	struct where a, b;
 	struct ext4fs_stat sa, sb;
 	errcode_t rc;
 	int r;
-	if ((r = need_rw(fs, e)) < 0 || (r = resolve(fs, from, 0, &a, e)) < 0 ||
-	    (r = resolve(fs, to, 0, &b, e)) < 0)
+	if ((r = resolve_pair(fs, from, to, &a, &b, e)) < 0)
 		return r;
-	if (!a.ino)
-		return err_set(e, CRUMB_ENOENT, "%s: no such file or directory", from);
 	if (!a.parent || !b.parent)
 		return err_set(e, CRUMB_EINVAL, "%s: cannot rename %s to %s", fs->path, from, to);
 	if (a.ino == b.ino)
@@ -1537,11 +1550,8 @@ int ext4fs_link(struct ext4fs *fs, const char *target, const char *path, struct 
 	inode_t in;
 	errcode_t rc;
 	int r;
-	if ((r = need_rw(fs, e)) < 0 || (r = resolve(fs, target, 0, &a, e)) < 0 ||
-	    (r = resolve(fs, path, 0, &b, e)) < 0)
+	if ((r = resolve_pair(fs, target, path, &a, &b, e)) < 0)
 		return r;
-	if (!a.ino)
-		return err_set(e, CRUMB_ENOENT, "%s: no such file or directory", target);
 	if (!b.parent || b.ino)
 		return err_set(e, CRUMB_EINVAL, "%s: %s exists", fs->path, path);
 	if ((r = read_inode(fs, a.ino, &in, e)) < 0)

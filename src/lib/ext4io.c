@@ -106,7 +106,15 @@ static void held_insert(struct held *h, uint64_t unit, uint32_t slot)
 	h->n++;
 }
 
-/* An unlinked scratch file: beside the image (same disk, likely room), else in $TMPDIR. */
+/* Where scratch files go when the image's directory cannot hold one (ext4io_set_tmpdir). */
+static const char *spill_tmpdir;
+
+void ext4io_set_tmpdir(const char *dir)
+{
+	spill_tmpdir = dir;
+}
+
+/* An unlinked scratch file: beside the image (same disk, likely room), else in the tmpdir. */
 static int spill_open(const char *image)
 {
 	char *dir = xstrdup(image), *slash = strrchr(dir, '/');
@@ -118,9 +126,7 @@ static int spill_open(const char *image)
 	free(dir);
 	if (fd >= 0)
 		return fd;
-	const char *tmp = getenv("TMPDIR");
-	if (!tmp || !*tmp)
-		tmp = "/tmp";
+	const char *tmp = spill_tmpdir && *spill_tmpdir ? spill_tmpdir : "/tmp";
 	fd = open(tmp, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd >= 0)
 		return fd;
@@ -136,7 +142,7 @@ static errcode_t byte_range(io_channel ch, unsigned long long block, int count, 
 			    size_t *len)
 {
 	uint64_t bs = (uint64_t)ch->block_size;
-	*len = count < 0 ? (size_t)-(int64_t)count : (size_t)count * bs;
+	*len = count < 0 ? (size_t)(-(int64_t)count) : (size_t)count * bs;
 	if (block > UINT64_MAX / bs)
 		return EXT2_ET_LLSEEK_FAILED;
 	*off = block * bs;

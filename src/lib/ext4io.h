@@ -9,7 +9,7 @@
  * Pass ext4io_manager to ext2fs_open2 instead of unix_io_manager. Reads see
  * the image file with the edits made so far laid over it; writes never reach
  * the file: they go to an unlinked scratch file (next to the image, else in
- * $TMPDIR), so memory stays small however much is written. Only
+ * the ext4io_set_tmpdir directory), so memory stays small however much is written. Only
  * ext4io_commit() copies them into the image (then fsyncs it); closing the
  * channel without it drops them, so an edit that fails half-way leaves the
  * image byte-identical to before.
@@ -20,6 +20,12 @@
  * grows only if an edit wrote past its end.
  */
 extern io_manager ext4io_manager;
+
+/* The directory for scratch files when the image's own cannot hold one:
+ * hostenv's tmpdir (TMPDIR); NULL or empty: /tmp. Process-wide, since an
+ * io_manager takes no options at open: cmd/ sets it once, before editing.
+ * dir is not copied and must outlive every channel (hostenv's strings do). */
+void ext4io_set_tmpdir(const char *dir);
 
 /* Writes every held write into the image, in offset order, and fsyncs it; the
  * held writes are then dropped. A write-back error (the host disk full under

@@ -919,14 +919,92 @@ static int read_deb(struct imp *im, struct archive *outer, int outer_plain)
 	return 0;
 }
 
+/* Opens the archive at path (or dups o->src's fd) into *fdp: a regular file; its size and
+ * real path go to im. */
+static int imp_open(struct imp *im, const char *path, int *fdp)
+{
+	struct stat st;
+	int fd;
+	/* O_NONBLOCK: a FIFO put in the archive's place must not hang us */
+	if (im->o->src)
+		fd = dup(im->o->src->fd); /* vread_open checked it is a regular file */
+	else if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
+		return err_errno(im->e, errno == ENOENT ? CRUMB_ENOENT : CRUMB_EIO, "%s",
+				 im->apath);
+	if (fd < 0)
+		return err_errno(im->e, CRUMB_EIO, "%s", im->apath);
+	*fdp = fd;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return S_ISREG(st.st_mode)
+			   ? err_errno(im->e, CRUMB_EIO, "%s", im->apath)
+			   : err_set(im->e, CRUMB_EINVAL, "%s: not a regular file", im->apath);
+	im->fsize = (uint64_t)st.st_size;
+	if (!(im->src = realpath(path, NULL)))
+		return err_errno(im->e, CRUMB_EIO, "%s", im->apath);
+	return 0;
+}
+
+/* The directory the members go under (made when missing): im->dest, its path, its parts. */
+static int imp_dest(struct imp *im)
+{
+	const char *dest = im->o->dest && *im->o->dest ? im->o->dest : "/";
+	int r;
+	im->dest = tree_lookup(im->t, dest, 1);
+	if (!im->dest && (r = tree_add(im->t, dest, TREE_DIR, 0755, &im->dest, im->e)) < 0)
+		return r;
+	if (im->dest->type != TREE_DIR)
+		return err_set(im->e, CRUMB_EINVAL, "%s: not a directory in the tree", dest);
+	im->destpath = tree_path(im->dest);
+	return split_name(im, im->destpath, &im->dest_c);
+}
+
+/* Reads the archive open on fd, or through o->src (*vsp: the verified reader, for the
+ * caller to end); *ap is the caller's to free. The first header tells the format and the
+ * compression: a .deb's data.tar, or every member, goes into the tree. */
+static int imp_read(struct imp *im, const char *path, int fd, struct archive **ap,
+		    struct archive_vsrc **vsp)
+{
+	struct archive *a = *ap = archive_read_new();
+	archive_read_support_format_tar(a);
+	archive_read_support_format_cpio(a);
+	archive_read_support_format_ar(a);
+	support_filters(a);
+	if (im->o->src) {
+		if (archive_open_vread(a, im->o->src, vsp) != ARCHIVE_OK)
+			return header_error(im, a, 1);
+	} else if (archive_read_open_fd(a, fd, 65536) != ARCHIVE_OK) {
+		return header_error(im, a, 1);
+	}
+	/* The format and compression are known once the first header is read. */
+	struct archive_entry *ent;
+	int ar = archive_read_next_header(a, &ent);
+	im->o->found_compress = compress_of(a);
+	int fmt = archive_format(a) & ARCHIVE_FORMAT_BASE_MASK;
+	im->o->found_cpio = fmt == ARCHIVE_FORMAT_CPIO;
+	if (ar == ARCHIVE_EOF)
+		return 0;
+	if (ar < ARCHIVE_WARN || ar == ARCHIVE_RETRY)
+		return header_error(im, a, 1);
+	int plain = compress_of(a) == COMPRESS_NONE;
+	if (fmt == ARCHIVE_FORMAT_AR) {
+		/* .deb: put the first member back in line by reading it the same way */
+		const char *name = archive_entry_pathname(ent);
+		if (name && (!strcmp(name, "data.tar") || !strncmp(name, "data.tar.", 9)))
+			return err_set(im->e, CRUMB_EUNSUPP,
+				       "%s: data.tar as the first member (not a .deb)", path);
+		return read_deb(im, a, plain);
+	}
+	int r = add_entry(im, a, ent, plain, 0);
+	return r < 0 ? r : read_members(im, a, plain, 0);
+}
+
 int import_archive(struct tree *t, const char *path, struct import_opts *o, struct err *e)
 {
 	struct import_opts defaults = {0};
 	struct imp im = {.t = t, .apath = path, .o = o ? o : &defaults, .e = e};
 	struct archive *a = NULL;
 	struct archive_vsrc *vs = NULL; /* reading through a verified reader (o->src) */
-	struct stat st;
-	int r = 0, fd;
+	int r, fd = -1;
 
 	im.o->found_compress = COMPRESS_NONE;
 	im.o->found_cpio = 0;
@@ -936,79 +1014,8 @@ int import_archive(struct tree *t, const char *path, struct import_opts *o, stru
 		im.apath = im.o->src->name;
 	if (im.o->name)
 		im.apath = im.o->name;
-
-	/* O_NONBLOCK: a FIFO put in the archive's place must not hang us */
-	if (im.o->src)
-		fd = dup(im.o->src->fd); /* vread_open checked it is a regular file */
-	else if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
-		return err_errno(e, errno == ENOENT ? CRUMB_ENOENT : CRUMB_EIO, "%s", im.apath);
-	if (fd < 0)
-		return err_errno(e, CRUMB_EIO, "%s", im.apath);
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		r = S_ISREG(st.st_mode)
-			? err_errno(e, CRUMB_EIO, "%s", im.apath)
-			: err_set(e, CRUMB_EINVAL, "%s: not a regular file", im.apath);
-		goto out;
-	}
-	im.fsize = (uint64_t)st.st_size;
-	if (!(im.src = realpath(path, NULL))) {
-		r = err_errno(e, CRUMB_EIO, "%s", im.apath);
-		goto out;
-	}
-
-	const char *dest = im.o->dest && *im.o->dest ? im.o->dest : "/";
-	im.dest = tree_lookup(t, dest, 1);
-	if (!im.dest && (r = tree_add(t, dest, TREE_DIR, 0755, &im.dest, e)) < 0)
-		goto out;
-	if (im.dest->type != TREE_DIR) {
-		r = err_set(e, CRUMB_EINVAL, "%s: not a directory in the tree", dest);
-		goto out;
-	}
-	im.destpath = tree_path(im.dest);
-	if ((r = split_name(&im, im.destpath, &im.dest_c)) < 0)
-		goto out;
-
-	a = archive_read_new();
-	archive_read_support_format_tar(a);
-	archive_read_support_format_cpio(a);
-	archive_read_support_format_ar(a);
-	support_filters(a);
-	if (im.o->src) {
-		if (archive_open_vread(a, im.o->src, &vs) != ARCHIVE_OK) {
-			r = header_error(&im, a, 1);
-			goto out;
-		}
-	} else if (archive_read_open_fd(a, fd, 65536) != ARCHIVE_OK) {
-		r = header_error(&im, a, 1);
-		goto out;
-	}
-	/* The format and compression are known once the first header is read. */
-	struct archive_entry *ent;
-	int ar = archive_read_next_header(a, &ent);
-	im.o->found_compress = compress_of(a);
-	int fmt = archive_format(a) & ARCHIVE_FORMAT_BASE_MASK;
-	im.o->found_cpio = fmt == ARCHIVE_FORMAT_CPIO;
-	if (ar == ARCHIVE_EOF)
-		goto out;
-	if (ar < ARCHIVE_WARN || ar == ARCHIVE_RETRY) {
-		r = header_error(&im, a, 1);
-		goto out;
-	}
-	int plain = compress_of(a) == COMPRESS_NONE;
-	if (fmt == ARCHIVE_FORMAT_AR) {
-		/* .deb: put the first member back in line by reading it the same way */
-		const char *name = archive_entry_pathname(ent);
-		if (name && (!strcmp(name, "data.tar") || !strncmp(name, "data.tar.", 9))) {
-			r = err_set(e, CRUMB_EUNSUPP,
-				    "%s: data.tar as the first member (not a .deb)", path);
-			goto out;
-		}
-		r = read_deb(&im, a, plain);
-		goto out;
-	}
-	if ((r = add_entry(&im, a, ent, plain, 0)) >= 0)
-		r = read_members(&im, a, plain, 0);
-out:
+	if (!(r = imp_open(&im, path, &fd)) && !(r = imp_dest(&im)))
+		r = imp_read(&im, path, fd, &a, &vs);
 	/* The bytes past the archive's end (padding) are checked too; and after
 	 * a format error, a damaged source is the error, not what it looked like. */
 	if (a)
@@ -1021,7 +1028,8 @@ out:
 			r = vr;
 		}
 	}
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	free(im.src);
 	free(im.destpath);
 	strlist_release(&im.dest_c);
@@ -1107,94 +1115,144 @@ static char *member_label(const char *path, const char *n)
 	return l;
 }
 
-int docker_archive_members(const char *path, const char *tmpdir, uint64_t max_bytes,
-			   struct sbuf *config, struct strlist *layers, struct strlist *names,
-			   struct err *e)
+/* A docker archive being read (docker_archive_members): its manifest's names, and what each
+ * layer became. */
+struct dock {
+	const char *path, *tmpdir;
+	uint64_t max_bytes;
+	struct sbuf *config;
+	struct strlist *layers, *names;
+	struct err *e;
+	const char *cfg_name; /* the config's member name (in the manifest's JSON) */
+	char cfg_digest[80];  /* "sha256:HEX", from its name */
+	char cfg_got[65];     /* its content's sha256 (hex) */
+	int have_cfg;
+	size_t nl;
+	const char **lname; /* nl layer member names (in the manifest's JSON) */
+	char **hashes;	    /* nl: each layer's content's sha256 (hex), once read */
+	int *done;	    /* nl: read */
+};
+
+/* First pass: manifest.json into man. Returns 1 when found, 0 when path is not a tar or has
+ * none, or an error. */
+static int dock_manifest(const char *path, struct sbuf *man, struct err *e)
 {
 	struct archive *a = open_tar(path, e);
 	struct archive_entry *ent;
-	struct sbuf man = SBUF_INIT;
-	int r = 0, found = 0, ar;
-	json_t *root = NULL;
-	char **hashes = NULL;
-	int *done = NULL;
-	size_t nl = 0;
-	if (!max_bytes)
-		max_bytes = IMPORT_MAX_BYTES;
+	int r = 0, found = 0;
 	if (!a)
 		return 0; /* not a tar: the caller tries it as a plain archive */
 	while (!found && archive_read_next_header(a, &ent) == ARCHIVE_OK) {
 		const char *n = archive_entry_pathname(ent);
 		if (n && (!strcmp(n, "manifest.json") || !strcmp(n, "./manifest.json"))) {
 			found = 1;
-			r = member_bytes(a, ent, path, n, 1 << 20, &man, -1, NULL, e);
+			r = member_bytes(a, ent, path, n, 1 << 20, man, -1, NULL, e);
 		}
 	}
 	archive_read_free(a);
-	if (!found || r < 0) {
-		sb_release(&man);
-		return r < 0 ? r : 0;
-	}
-	root = json_loadb(man.buf, man.len, 0, NULL);
+	return r < 0 ? r : found;
+}
+
+/* The first image of the manifest root: its config's name and digest, its layers' names,
+ * and for each layer a file in tmpdir (d->layers) and a label (d->names). */
+static int dock_plan(struct dock *d, json_t *root)
+{
 	json_t *img = json_array_get(root, 0);
 	json_t *cfg = json_object_get(img, "Config"), *ls = json_object_get(img, "Layers");
-	nl = json_array_size(ls);
-	if (!json_is_string(cfg) || !json_is_array(ls) || nl == 0 || nl > 512) {
-		r = err_set(e, CRUMB_EFORMAT, "%s: manifest.json is not a docker archive manifest", path);
-		goto out;
-	}
-	const char *cfg_name = json_string_value(cfg);
-	if (!strncmp(cfg_name, "./", 2))
-		cfg_name += 2;
-	char cfg_digest[80];
-	name_digest(cfg_name, cfg_digest);
-	if (!cfg_digest[0]) {
-		r = err_set(e, CRUMB_EFORMAT,
-			    "%s: config %s: its name carries no sha256 digest to check it by", path,
-			    cfg_name);
-		goto out;
-	}
+	d->nl = json_array_size(ls);
+	if (!json_is_string(cfg) || !json_is_array(ls) || d->nl == 0 || d->nl > 512)
+		return err_set(d->e, CRUMB_EFORMAT,
+			       "%s: manifest.json is not a docker archive manifest", d->path);
+	d->cfg_name = json_string_value(cfg);
+	if (!strncmp(d->cfg_name, "./", 2))
+		d->cfg_name += 2;
+	name_digest(d->cfg_name, d->cfg_digest);
+	if (!d->cfg_digest[0])
+		return err_set(d->e, CRUMB_EFORMAT,
+			       "%s: config %s: its name carries no sha256 digest to check it by",
+			       d->path, d->cfg_name);
 	/* One file per distinct layer name: docker save names an identical layer
 	 * once, in every place it is used. */
-	const char **lname = xcalloc(nl, sizeof(*lname));
-	for (size_t k = 0; k < nl; k++) {
+	d->lname = xcalloc(d->nl, sizeof(*d->lname));
+	for (size_t k = 0; k < d->nl; k++) {
 		const char *n = json_string_value(json_array_get(ls, k));
-		if (!n || !*n) {
-			free(lname);
-			r = err_set(e, CRUMB_EFORMAT, "%s: manifest.json: bad Layers", path);
-			goto out;
-		}
-		lname[k] = !strncmp(n, "./", 2) ? n + 2 : n;
+		if (!n || !*n)
+			return err_set(d->e, CRUMB_EFORMAT, "%s: manifest.json: bad Layers",
+				       d->path);
+		d->lname[k] = !strncmp(n, "./", 2) ? n + 2 : n;
 		size_t first = k;
 		for (size_t j = 0; j < k; j++)
-			if (!strcmp(lname[j], lname[k])) {
+			if (!strcmp(d->lname[j], d->lname[k])) {
 				first = j;
 				break;
 			}
-		strlist_push_owned(layers, first == k ? xasprintf("%s/layer-%zu", tmpdir, k)
-						      : xstrdup(layers->v[first]));
-		strlist_push_owned(names, member_label(path, lname[k]));
+		strlist_push_owned(d->layers, first == k ? xasprintf("%s/layer-%zu", d->tmpdir, k)
+							 : xstrdup(d->layers->v[first]));
+		strlist_push_owned(d->names, member_label(d->path, d->lname[k]));
 	}
-	/* Second pass: the config and the layers, each to its own place, hashed. */
-	done = xcalloc(nl, sizeof(*done));
-	hashes = xcalloc(nl, sizeof(*hashes));
-	int have_cfg = 0;
-	char cfg_got[65] = "";
-	if (!(a = open_tar(path, e))) {
-		free(lname);
-		r = CRUMB_EFORMAT;
-		goto out;
+	return 0;
+}
+
+/* The current member n is layer k: to its file, hashed; every layer of that name is done. */
+static int dock_layer(struct dock *d, struct archive *a, struct archive_entry *ent, const char *n,
+		      size_t k)
+{
+	int fd = open(d->layers->v[k], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return err_errno(d->e, CRUMB_EIO, "%s", d->layers->v[k]);
+	struct sha256 h;
+	sha256_begin(&h);
+	int r = member_bytes(a, ent, d->path, n, d->max_bytes, NULL, fd, &h, d->e);
+	d->hashes[k] = xmalloc(65);
+	sha256_end(&h, d->hashes[k]);
+	close(fd);
+	for (size_t j = k; j < d->nl; j++)
+		if (!strcmp(d->lname[j], d->lname[k])) {
+			d->done[j] = 1;
+			if (!d->hashes[j])
+				d->hashes[j] = xstrdup(d->hashes[k]);
+		}
+	return r;
+}
+
+/* The current member n: the config, a layer not read yet, or something to skip. */
+static int dock_member(struct dock *d, struct archive *a, struct archive_entry *ent, const char *n)
+{
+	if (!strcmp(n, d->cfg_name)) {
+		struct sha256 h;
+		sha256_begin(&h);
+		sb_reset(d->config);
+		int r = member_bytes(a, ent, d->path, n, 4 << 20, d->config, -1, &h, d->e);
+		sha256_end(&h, d->cfg_got);
+		d->have_cfg = 1;
+		return r;
 	}
+	for (size_t k = 0; k < d->nl; k++)
+		if (!d->done[k] && !strcmp(n, d->lname[k]))
+			return dock_layer(d, a, ent, n, k);
+	return 0;
+}
+
+/* Second pass: the config and the layers, each to its own place, hashed. */
+static int dock_read(struct dock *d)
+{
+	struct archive *a;
+	struct archive_entry *ent;
 	char *last = NULL; /* the last member read, for a truncation message */
 	uint64_t last_size = 0;
+	int r = 0, ar;
+	d->done = xcalloc(d->nl, sizeof(*d->done));
+	d->hashes = xcalloc(d->nl, sizeof(*d->hashes));
+	if (!(a = open_tar(d->path, d->e)))
+		return CRUMB_EFORMAT;
 	while (r == 0 && (ar = archive_read_next_header(a, &ent)) != ARCHIVE_EOF) {
 		if (ar < ARCHIVE_WARN || ar == ARCHIVE_RETRY) {
-			r = last ? err_set(e, CRUMB_EFORMAT,
+			r = last ? err_set(d->e, CRUMB_EFORMAT,
 					   "%s: truncated or corrupt after %s (which declares %llu "
 					   "bytes): %s",
-					   path, last, (unsigned long long)last_size,
+					   d->path, last, (unsigned long long)last_size,
 					   archive_error_string(a))
-				 : err_set(e, CRUMB_EFORMAT, "%s: %s", path,
+				 : err_set(d->e, CRUMB_EFORMAT, "%s: %s", d->path,
 					   archive_error_string(a));
 			break;
 		}
@@ -1206,78 +1264,82 @@ int docker_archive_members(const char *path, const char *tmpdir, uint64_t max_by
 		free(last);
 		last = member_label(NULL, n);
 		last_size = archive_entry_size(ent) > 0 ? (uint64_t)archive_entry_size(ent) : 0;
-		if (!strcmp(n, cfg_name)) {
-			struct sha256 h;
-			sha256_begin(&h);
-			sb_reset(config);
-			r = member_bytes(a, ent, path, n, 4 << 20, config, -1, &h, e);
-			sha256_end(&h, cfg_got);
-			have_cfg = 1;
-			continue;
-		}
-		for (size_t k = 0; r == 0 && k < nl; k++) {
-			if (done[k] || strcmp(n, lname[k]))
-				continue;
-			int fd = open(layers->v[k], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-			if (fd < 0) {
-				r = err_errno(e, CRUMB_EIO, "%s", layers->v[k]);
-				break;
-			}
-			struct sha256 h;
-			sha256_begin(&h);
-			r = member_bytes(a, ent, path, n, max_bytes, NULL, fd, &h, e);
-			hashes[k] = xmalloc(65);
-			sha256_end(&h, hashes[k]);
-			close(fd);
-			for (size_t j = k; j < nl; j++)
-				if (!strcmp(lname[j], lname[k])) {
-					done[j] = 1;
-					if (!hashes[j]) {
-						hashes[j] = xstrdup(hashes[k]);
-					}
-				}
-			break;
-		}
+		r = dock_member(d, a, ent, n);
 	}
 	free(last);
 	archive_read_free(a);
-	for (size_t k = 0; r == 0 && k < nl; k++)
-		if (!done[k])
-			r = err_set(e, CRUMB_EFORMAT, "%s: layer %s is not in the archive", path,
-				    names->v[k] + strlen(path) + 2);
-	if (r == 0 && !have_cfg)
-		r = err_set(e, CRUMB_EFORMAT, "%s: config %s is not in the archive", path,
-			    cfg_name);
-	if (r == 0 && strcmp(cfg_got, cfg_digest + 7))
-		r = err_set(e, CRUMB_EFORMAT,
-			    "%s: config %s: corrupt: its content does not match its digest", path,
-			    cfg_name);
-	/* Each layer against the config's rootfs.diff_ids (the digest of the
-	 * uncompressed tar, which docker save stores), or the digest its name carries. */
-	json_t *cj = r == 0 ? json_loadb(config->buf, config->len, 0, NULL) : NULL;
+	return r;
+}
+
+/* Each layer against the config's rootfs.diff_ids (the digest of the uncompressed tar,
+ * which docker save stores), or the digest its name carries. */
+static int dock_check_layers(struct dock *d)
+{
+	json_t *cj = json_loadb(d->config->buf, d->config->len, 0, NULL);
 	json_t *diff = json_object_get(json_object_get(cj, "rootfs"), "diff_ids");
-	if (r == 0 && (!json_is_array(diff) || json_array_size(diff) != nl))
-		r = err_set(e, CRUMB_EFORMAT,
-			    "%s: config %s: rootfs.diff_ids does not list the %zu layers", path,
-			    cfg_name, nl);
-	for (size_t k = 0; r == 0 && k < nl; k++) {
+	int r = 0;
+	if (!json_is_array(diff) || json_array_size(diff) != d->nl)
+		r = err_set(d->e, CRUMB_EFORMAT,
+			    "%s: config %s: rootfs.diff_ids does not list the %zu layers", d->path,
+			    d->cfg_name, d->nl);
+	for (size_t k = 0; r == 0 && k < d->nl; k++) {
 		const char *want = json_string_value(json_array_get(diff, k));
 		char nd[80];
-		name_digest(lname[k], nd);
-		int good = (want && !strncmp(want, "sha256:", 7) && !strcmp(want + 7, hashes[k])) ||
-			   (nd[0] && !strcmp(nd + 7, hashes[k]));
+		name_digest(d->lname[k], nd);
+		int good =
+		    (want && !strncmp(want, "sha256:", 7) && !strcmp(want + 7, d->hashes[k])) ||
+		    (nd[0] && !strcmp(nd + 7, d->hashes[k]));
 		if (!good)
-			r = err_set(e, CRUMB_EFORMAT,
+			r = err_set(d->e, CRUMB_EFORMAT,
 				    "%s: corrupt: its content does not match its digest (%s)",
-				    names->v[k], want ? want : "none in the config");
+				    d->names->v[k], want ? want : "none in the config");
 	}
 	json_decref(cj);
-	free(lname);
-out:
-	for (size_t k = 0; hashes && k < nl; k++)
-		free(hashes[k]);
-	free(hashes);
-	free(done);
+	return r;
+}
+
+/* Everything was there, and matches its digest. */
+static int dock_check(struct dock *d)
+{
+	for (size_t k = 0; k < d->nl; k++)
+		if (!d->done[k])
+			return err_set(d->e, CRUMB_EFORMAT, "%s: layer %s is not in the archive",
+				       d->path, d->names->v[k] + strlen(d->path) + 2);
+	if (!d->have_cfg)
+		return err_set(d->e, CRUMB_EFORMAT, "%s: config %s is not in the archive", d->path,
+			       d->cfg_name);
+	if (strcmp(d->cfg_got, d->cfg_digest + 7))
+		return err_set(d->e, CRUMB_EFORMAT,
+			       "%s: config %s: corrupt: its content does not match its digest",
+			       d->path, d->cfg_name);
+	return dock_check_layers(d);
+}
+
+int docker_archive_members(const char *path, const char *tmpdir, uint64_t max_bytes,
+			   struct sbuf *config, struct strlist *layers, struct strlist *names,
+			   struct err *e)
+{
+	struct dock d = {.path = path,
+			 .tmpdir = tmpdir,
+			 .max_bytes = max_bytes ? max_bytes : IMPORT_MAX_BYTES,
+			 .config = config,
+			 .layers = layers,
+			 .names = names,
+			 .e = e};
+	struct sbuf man = SBUF_INIT;
+	int r = dock_manifest(path, &man, e);
+	if (r <= 0) {
+		sb_release(&man);
+		return r;
+	}
+	json_t *root = json_loadb(man.buf, man.len, 0, NULL);
+	if (!(r = dock_plan(&d, root)) && !(r = dock_read(&d)))
+		r = dock_check(&d);
+	for (size_t k = 0; d.hashes && k < d.nl; k++)
+		free(d.hashes[k]);
+	free(d.hashes);
+	free(d.done);
+	free(d.lname);
 	json_decref(root);
 	sb_release(&man);
 	return r < 0 ? r : 1;

@@ -253,8 +253,7 @@ out:
 	return r;
 }
 
-static int build(const char *store, const struct kernel_opts *o, const char *id,
-		 struct err *e)
+static int build(const char *store, const struct kernel_opts *o, const char *id, struct err *e)
 {
 	char *src = NULL, *obj = xasprintf("%s/cache/kbuild-%s", store, id);
 	char *out = xasprintf("%s/kernels/%s.tmp", store, id);
@@ -268,7 +267,8 @@ static int build(const char *store, const struct kernel_opts *o, const char *id,
 	int r;
 	const char *fragment = o->fragment ? o->fragment : kernel_fragment;
 
-	snprintf(jobs, sizeof(jobs), "-j%d", o->jobs > 0 ? o->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN));
+	snprintf(jobs, sizeof(jobs), "-j%d",
+		 o->jobs > 0 ? o->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN));
 	if ((r = extract(store, o, &src, e)) < 0)
 		goto out;
 	if ((r = mkdir_p(obj, 0755, e)) < 0)

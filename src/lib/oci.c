@@ -31,10 +31,10 @@
 
 struct oci_store {
 	char *root;
-	char *blobs; /* ROOT/blobs/sha256 */
-	char *index; /* ROOT/index.json */
-	char *cache; /* ROOT/cache */
-	char *locks; /* ROOT/locks */
+	char *blobs;  /* ROOT/blobs/sha256 */
+	char *index;  /* ROOT/index.json */
+	char *cache;  /* ROOT/cache */
+	char *locks;  /* ROOT/locks */
 	int existing; /* opened with oci_open_existing: someone else's layout, never written */
 };
 
@@ -1511,6 +1511,26 @@ int oci_image_resolve(struct oci_store *s, const char *name, struct oci_image *o
 		r = e->code;
 		oci_image_release(out);
 	}
+	return r;
+}
+
+int oci_image_first(struct oci_store *s, struct oci_image *out, struct err *e)
+{
+	json_t *idx;
+	memset(out, 0, sizeof(*out));
+	oci_config_init(&out->cfg);
+	int r = index_load(s, &idx, e);
+	if (r < 0)
+		return r;
+	/* index_load checked every entry's digest */
+	const char *dg = json_string_value(
+	    json_object_get(json_array_get(json_object_get(idx, "manifests"), 0), "digest"));
+	char *digest = dg ? xstrdup(dg) : NULL;
+	json_decref(idx);
+	if (!digest)
+		return err_set(e, CRUMB_ENOENT, "%s: the OCI layout holds no image", s->root);
+	r = oci_image_resolve(s, digest, out, e);
+	free(digest);
 	return r;
 }
 

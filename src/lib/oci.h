@@ -1,4 +1,5 @@
-/* oci.h: the local image store, an OCI image layout (blobs, manifests, index.json) at $CRUMB_HOME. */
+/* oci.h: the local image store, an OCI image layout (blobs, manifests, index.json) at $CRUMB_HOME.
+ */
 #ifndef CRUMB_OCI_H
 #define CRUMB_OCI_H
 
@@ -47,14 +48,14 @@ struct oci_desc {
  * may be NULL (unset); every member is owned. */
 struct oci_config {
 	struct strlist entrypoint, cmd;
-	struct strlist env;	      /* "K=V" */
+	struct strlist env; /* "K=V" */
 	char *workdir, *user, *stop_signal;
-	struct strlist exposed;	      /* "80/tcp" */
-	struct strlist volumes;	      /* "/data" */
+	struct strlist exposed;			 /* "80/tcp" */
+	struct strlist volumes;			 /* "/data" */
 	struct strlist label_keys, label_values; /* parallel; crumb.* keys are the run config */
-	struct strlist healthcheck;   /* Docker's Test array, e.g. {"CMD-SHELL", "curl ..."} */
-	struct strlist onbuild;	      /* recorded */
-	char *created;		      /* RFC 3339 (SOURCE_DATE_EPOCH); NULL: 1970-01-01 */
+	struct strlist healthcheck; /* Docker's Test array, e.g. {"CMD-SHELL", "curl ..."} */
+	struct strlist onbuild;	    /* recorded */
+	char *created;		    /* RFC 3339 (SOURCE_DATE_EPOCH); NULL: 1970-01-01 */
 };
 void oci_config_init(struct oci_config *c);
 void oci_config_release(struct oci_config *c);
@@ -194,6 +195,13 @@ void oci_image_release(struct oci_image *im);
  * (then manifest is that one); Docker schema 2 manifests are read like OCI ones.
  * CRUMB_ENOENT ("no image 'x' in the store (ROOT)") when there is none. */
 int oci_image_resolve(struct oci_store *s, const char *name, struct oci_image *out, struct err *e);
+/* The image of the index's first manifest, tagged or not (skopeo copy without
+ * a name writes no tag), read as oci_image_resolve reads its digest (ref: the
+ * first tag of that manifest, or NULL); for FROM an OCI layout directory,
+ * opened with oci_open_existing. CRUMB_ENOENT "ROOT: the OCI layout holds no
+ * image" when the index lists none; a malformed index.json is CRUMB_EFORMAT.
+ * out is released with oci_image_release, also after an error. */
+int oci_image_first(struct oci_store *s, struct oci_image *out, struct err *e);
 
 /* Checks every layer of im with oci_blob_verify (its manifest and config were
  * checked when it was resolved), naming im by its ref, else its digest. A
@@ -230,8 +238,8 @@ int oci_untag(struct oci_store *s, const char *name, struct err *e);
  * nothing deleted.) *bytes: the deleted blobs' sizes. */
 int oci_prune(struct oci_store *s, size_t *nblobs, uint64_t *bytes, struct err *e);
 
-/* Build cache: key (hex) -> blob digest. get: 0 with digest filled, CRUMB_ENOENT if absent or its blob is gone.
- * Keys are 1 to 128 lowercase hex digits (CRUMB_EINVAL otherwise); a malformed entry
+/* Build cache: key (hex) -> blob digest. get: 0 with digest filled, CRUMB_ENOENT if absent or its
+ * blob is gone. Keys are 1 to 128 lowercase hex digits (CRUMB_EINVAL otherwise); a malformed entry
  * is CRUMB_EFORMAT naming the file (a builder may treat it as a miss and put again). */
 int oci_cache_get(struct oci_store *s, const char *key, char digest[80], struct err *e);
 int oci_cache_put(struct oci_store *s, const char *key, const char *digest, struct err *e);

@@ -14,7 +14,8 @@
 
 int passt_find(const struct hostenv *env, char **out, struct err *e)
 {
-	return vm_find_program(NULL, env ? env->passt : NULL, "passt", "passt",
+	return vm_find_program(NULL, env ? env->passt : NULL, env ? env->path : NULL, "passt",
+			       "passt",
 			       ": the guest's network needs it (install Debian's passt, or use "
 			       "--net none)",
 			       out, e);

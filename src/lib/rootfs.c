@@ -130,8 +130,9 @@ static int add_program(struct tree *t, struct closure *c, const char *path, cons
 		name[strcspn(name, " \t")] = 0;
 		char *found = name[0] && name[0] != '-' ? which(name, gpath) : NULL;
 		if (!found) {
-			r = err_set(e, CRUMB_ENOENT, "%s: '%s' (from #!%s) not found in the guest's PATH %s",
-				    path, name, interp, gpath);
+			r = err_set(e, CRUMB_ENOENT,
+				    "%s: '%s' (from #!%s) not found in the guest's PATH %s", path,
+				    name, interp, gpath);
 			goto out;
 		}
 		r = add_program(t, c, found, gpath, depth + 1, e);
@@ -279,13 +280,13 @@ int rootfs_exec(struct tree *t, const struct exec_spec *s, struct err *e)
 	return r;
 }
 
-int rootfs_find_init(char **out, struct err *e)
+int rootfs_find_init(const struct hostenv *env, char **out, struct err *e)
 {
-	const char *env = getenv("CRUMB_INIT");
-	if (env && *env) {
-		if (access(env, R_OK) < 0)
-			return err_errno(e, CRUMB_ENOENT, "CRUMB_INIT=%s", env);
-		*out = xstrdup(env);
+	const char *given = env ? env->crumb_init : NULL;
+	if (given && *given) {
+		if (access(given, R_OK) < 0)
+			return err_errno(e, CRUMB_ENOENT, "CRUMB_INIT=%s", given);
+		*out = xstrdup(given);
 		return 0;
 	}
 	char self[PATH_MAX];

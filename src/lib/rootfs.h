@@ -2,17 +2,18 @@
 #ifndef CRUMB_ROOTFS_H
 #define CRUMB_ROOTFS_H
 
+#include "hostenv.h"
 #include "tree.h"
 
 /* Where crumb-init lives in the guest; the kernel is told rdinit= this. */
 #define ROOTFS_INIT_PATH "/sbin/crumb-init"
 
 struct exec_spec {
-	const char *program;        /* host path: an ELF executable or a #! script */
+	const char *program;	    /* host path: an ELF executable or a #! script */
 	const struct strlist *adds; /* "HOSTPATH[:GUESTPATH]" files or directories */
 	const struct strlist *args; /* the program's arguments (after argv[0]) */
 	const struct strlist *env;  /* "K=V" added to (or overriding) the default env */
-	const char *init;           /* host path of the crumb-init binary */
+	const char *init;	    /* host path of the crumb-init binary */
 };
 
 /*
@@ -40,8 +41,8 @@ int rootfs_add_closure(struct tree *t, const char *hostpath, struct err *e);
  * absent, and crumb-init (host path init) at ROOTFS_INIT_PATH. */
 int rootfs_add_base(struct tree *t, const char *init, struct err *e);
 
-/* Finds crumb-init: $CRUMB_INIT, next to the running crumb binary, or the
- * install dir. *out is malloc'd. */
-int rootfs_find_init(char **out, struct err *e);
+/* Finds crumb-init: env's CRUMB_INIT (env may be NULL), next to the running
+ * crumb binary, or the install dir. *out is malloc'd. */
+int rootfs_find_init(const struct hostenv *env, char **out, struct err *e);
 
 #endif

@@ -563,7 +563,7 @@ static int plan_state(struct run_plan *p, const struct run_opts *o, struct err *
 	if (o->vmm != VMM_QEMU) /* refused with --name and -d (runplan_check) */
 		return vm_alt_check(&p->vc, 1, e);
 	struct err re = {0};
-	int have = vmstate_root(&p->state_root, &re) == 0;
+	int have = vmstate_root(o->host, &p->state_root, &re) == 0;
 	r = runplan_state_rule(have ? p->state_root : NULL, o, e);
 	if (r < 0 && !have)
 		*e = re;
@@ -579,7 +579,7 @@ int runplan_make(struct run_plan *p, const struct run_opts *o, struct err *e)
 	char *vmm = NULL;
 	plan_flags(p, o);
 	/* Everything that can be missing is checked before any work is done. */
-	if ((r = store_root(&p->store, e)) < 0)
+	if ((r = store_root(o->host, &p->store, e)) < 0)
 		return r;
 	r = vm_find(&p->vc, &vmm, e);
 	free(vmm);
@@ -661,7 +661,7 @@ int runplan_pack_exec(const struct run_exec *x, const unsigned char *key,
 {
 	char *init = NULL;
 	struct sde sd;
-	int r = rootfs_find_init(&init, e);
+	int r = rootfs_find_init(host, &init, e);
 	if (r < 0)
 		return r;
 	if ((r = sde_parse(host ? host->source_date_epoch : NULL, &sd, e)) < 0) {

@@ -7,16 +7,17 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-int store_root(char **out, struct err *e)
+int store_root(const struct hostenv *env, char **out, struct err *e)
 {
-	const char *home = getenv("CRUMB_HOME");
+	static const struct hostenv none;
+	const struct hostenv *h = env ? env : &none;
 	char *p;
-	if (home && *home)
-		p = xstrdup(home);
-	else if ((home = getenv("XDG_DATA_HOME")) && *home)
-		p = xasprintf("%s/crumb", home);
-	else if ((home = getenv("HOME")) && *home)
-		p = xasprintf("%s/.local/share/crumb", home);
+	if (h->crumb_home && *h->crumb_home)
+		p = xstrdup(h->crumb_home);
+	else if (h->xdg_data_home && *h->xdg_data_home)
+		p = xasprintf("%s/crumb", h->xdg_data_home);
+	else if (h->home && *h->home)
+		p = xasprintf("%s/.local/share/crumb", h->home);
 	else
 		return err_set(e, CRUMB_EINVAL, "no store: set CRUMB_HOME or HOME");
 	int r = mkdir_p(p, 0700, e);

@@ -2,11 +2,13 @@
 #ifndef CRUMB_STORE_H
 #define CRUMB_STORE_H
 
+#include "hostenv.h"
 #include "util.h"
 
-/* The store directory: $CRUMB_HOME, else $XDG_DATA_HOME/crumb, else
- * $HOME/.local/share/crumb. Created (mode 0700) if missing. *out is malloc'd. */
-int store_root(char **out, struct err *e);
+/* The store directory: env's CRUMB_HOME, else XDG_DATA_HOME/crumb, else
+ * HOME/.local/share/crumb (env NULL: none set, CRUMB_EINVAL). Created (mode
+ * 0700) if missing. *out is malloc'd. */
+int store_root(const struct hostenv *env, char **out, struct err *e);
 
 /* Takes an exclusive lock on path (created if missing), waiting for it.
  * Returns the lock's fd (>= 0); close it to release. */

@@ -79,62 +79,67 @@ static void keep_gap(struct timeline *tl, const struct tl_gap *g)
 	tl->ngaps = n;
 }
 
-int timeline_build(const struct vm_result *r, const struct vm_klog *klog, struct timeline *tl,
-		   struct err *e)
+/* The kernel's boot-time printk lines, parsed once: guest time, message, index in the log. */
+struct klines {
+	double *gt;
+	const char **msg;
+	size_t *mlen;
+	size_t *li;
+	size_t n;
+};
+
+/* Parses the log's printk lines (the first klog->boot lines kept in kl, all counted in
+ * tl->klines); klog may be NULL. Free with klines_release. */
+static void klines_parse(struct timeline *tl, const struct vm_klog *klog, struct klines *kl)
 {
-	memset(tl, 0, sizeof(*tl));
-	for (int i = 0; i < TL_NPHASES; i++)
-		tl->phase[i].name = phase_names[i];
-	if (!(r->t_spawn > 0))
-		return err_set(e, CRUMB_EINVAL, "no boot to lay out: QEMU never started");
-	double t0 = r->t_spawn;
-	tl->accel = accel_name(r->accel);
-	/* The last thing seen stands in for QEMU's end when it is missing. */
-	double end = r->t_end;
-	const double seen[] = {r->t_first_byte, r->t_init, r->t_exec, r->t_ready, r->t_exit};
-	for (size_t i = 0; !(end > 0) && i < sizeof(seen) / sizeof(seen[0]); i++)
-		end = seen[i] > end ? seen[i] : end;
-	tl->total = end > t0 ? end - t0 : 0;
-	tl->first_byte = r->t_first_byte > 0 ? r->t_first_byte - t0 : -1;
-	tl->g_init = r->t_init > 0 && r->g_init >= 0 ? r->g_init : -1;
-
-	/* The boot part of the kernel's log, parsed once. */
 	size_t nb = klog ? klog->boot : 0;
-	double *gt = xcalloc(nb ? nb : 1, sizeof(double));
-	const char **msg = xcalloc(nb ? nb : 1, sizeof(char *));
-	size_t *mlen = xcalloc(nb ? nb : 1, sizeof(size_t));
-	size_t *li = xcalloc(nb ? nb : 1, sizeof(size_t));
-	size_t np = 0;
-	if (klog) {
-		tl->kdropped = klog->dropped;
-		const char *p = klog->text.buf, *stop = p + klog->text.len;
-		for (size_t i = 0; p < stop && i < klog->n; i++) {
-			const char *nl = memchr(p, '\n', (size_t)(stop - p));
-			size_t len = nl ? (size_t)(nl - p) : (size_t)(stop - p);
-			/* timeline_printk stops at ']' or a non-digit: the newline ends it. */
-			double t;
-			const char *m;
-			if (timeline_printk(p, &t, &m) == 0 && m <= p + len) {
-				tl->klines++;
-				if (i < nb) {
-					gt[np] = t;
-					msg[np] = m;
-					mlen[np] = len - (size_t)(m - p);
-					li[np] = i;
-					np++;
-				}
+	kl->gt = xcalloc(nb ? nb : 1, sizeof(double));
+	kl->msg = xcalloc(nb ? nb : 1, sizeof(char *));
+	kl->mlen = xcalloc(nb ? nb : 1, sizeof(size_t));
+	kl->li = xcalloc(nb ? nb : 1, sizeof(size_t));
+	kl->n = 0;
+	if (!klog)
+		return;
+	tl->kdropped = klog->dropped;
+	const char *p = klog->text.buf, *stop = p + klog->text.len;
+	for (size_t i = 0; p < stop && i < klog->n; i++) {
+		const char *nl = memchr(p, '\n', (size_t)(stop - p));
+		size_t len = nl ? (size_t)(nl - p) : (size_t)(stop - p);
+		/* timeline_printk stops at ']' or a non-digit: the newline ends it. */
+		double t;
+		const char *m;
+		if (timeline_printk(p, &t, &m) == 0 && m <= p + len) {
+			tl->klines++;
+			if (i < nb) {
+				kl->gt[kl->n] = t;
+				kl->msg[kl->n] = m;
+				kl->mlen[kl->n] = len - (size_t)(m - p);
+				kl->li[kl->n] = i;
+				kl->n++;
 			}
-			p += len + 1;
 		}
+		p += len + 1;
 	}
+}
 
-	/* Tie the clocks (see timeline.h): the init marker, unless a printk
-	 * line's arrival shows the kernel started earlier than it says. */
-	double entry = 0, by_console = 0;
+static void klines_release(struct klines *kl)
+{
+	free(kl->gt);
+	free(kl->msg);
+	free(kl->mlen);
+	free(kl->li);
+}
+
+/* Ties the clocks (see timeline.h): the init marker, unless a printk line's arrival shows
+ * the kernel started earlier than it says. */
+static void tie_clocks(struct timeline *tl, const struct vm_result *r, const struct vm_klog *klog,
+		       const struct klines *kl)
+{
+	double t0 = r->t_spawn, entry = 0, by_console = 0;
 	int have_console = 0;
 	tl->clock_scale = 1;
-	for (size_t k = 0; klog && klog->host && k < np; k++) {
-		double c = klog->host[li[k]] - gt[k];
+	for (size_t k = 0; klog && klog->host && k < kl->n; k++) {
+		double c = klog->host[kl->li[k]] - kl->gt[k];
 		if (!have_console || c < by_console)
 			by_console = c;
 		have_console = 1;
@@ -159,7 +164,12 @@ int timeline_build(const struct vm_result *r, const struct vm_klog *klog, struct
 		set_phase(tl, TL_FIRMWARE, 0, tl->kernel_entry);
 		tl->phase[TL_FIRMWARE].start = 0;
 	}
-#define PLACE(g) (tl->aligned ? tl->kernel_entry + (g)*tl->clock_scale : (g))
+}
+
+/* The phases after the firmware's, from the markers' host times. */
+static void set_phases(struct timeline *tl, const struct vm_result *r)
+{
+	double t0 = r->t_spawn;
 	if (r->t_init > 0) {
 		set_phase(tl, TL_KERNEL, tl->aligned ? tl->kernel_entry : 0, r->t_init - t0);
 		if (r->t_exec > 0)
@@ -179,30 +189,62 @@ int timeline_build(const struct vm_result *r, const struct vm_klog *klog, struct
 	}
 	if (r->t_exit > 0)
 		set_phase(tl, TL_SHUTDOWN, r->t_exit - t0, tl->total);
+}
 
-	if (tl->aligned && np) {
-		tl->ticks = xcalloc(np, sizeof(double));
-		for (size_t k = 0; k < np; k++)
-			tl->ticks[k] = PLACE(gt[k]);
-		tl->nticks = np;
+/* A guest time on the host's clock (as is when the clocks are not tied). */
+static double place(const struct timeline *tl, double g)
+{
+	return tl->aligned ? tl->kernel_entry + g * tl->clock_scale : g;
+}
+
+/* The printk lines as ticks, and the largest gaps between them. */
+static void find_gaps(struct timeline *tl, const struct klines *kl)
+{
+	if (tl->aligned && kl->n) {
+		tl->ticks = xcalloc(kl->n, sizeof(double));
+		for (size_t k = 0; k < kl->n; k++)
+			tl->ticks[k] = place(tl, kl->gt[k]);
+		tl->nticks = kl->n;
 	}
-	for (size_t k = 1; k < np; k++) {
-		if (!(gt[k] > gt[k - 1]))
+	for (size_t k = 1; k < kl->n; k++) {
+		if (!(kl->gt[k] > kl->gt[k - 1]))
 			continue;
 		struct tl_gap g;
-		g.g_from = gt[k - 1];
-		g.g_to = gt[k];
-		g.from = PLACE(g.g_from);
-		g.to = PLACE(g.g_to);
-		copy_msg(g.before, sizeof(g.before), msg[k], mlen[k]);
-		copy_msg(g.after, sizeof(g.after), msg[k - 1], mlen[k - 1]);
+		g.g_from = kl->gt[k - 1];
+		g.g_to = kl->gt[k];
+		g.from = place(tl, g.g_from);
+		g.to = place(tl, g.g_to);
+		copy_msg(g.before, sizeof(g.before), kl->msg[k], kl->mlen[k]);
+		copy_msg(g.after, sizeof(g.after), kl->msg[k - 1], kl->mlen[k - 1]);
 		keep_gap(tl, &g);
 	}
-#undef PLACE
-	free(gt);
-	free(msg);
-	free(mlen);
-	free(li);
+}
+
+int timeline_build(const struct vm_result *r, const struct vm_klog *klog, struct timeline *tl,
+		   struct err *e)
+{
+	memset(tl, 0, sizeof(*tl));
+	for (int i = 0; i < TL_NPHASES; i++)
+		tl->phase[i].name = phase_names[i];
+	if (!(r->t_spawn > 0))
+		return err_set(e, CRUMB_EINVAL, "no boot to lay out: QEMU never started");
+	double t0 = r->t_spawn;
+	tl->accel = accel_name(r->accel);
+	/* The last thing seen stands in for QEMU's end when it is missing. */
+	double end = r->t_end;
+	const double seen[] = {r->t_first_byte, r->t_init, r->t_exec, r->t_ready, r->t_exit};
+	for (size_t i = 0; !(end > 0) && i < sizeof(seen) / sizeof(seen[0]); i++)
+		end = seen[i] > end ? seen[i] : end;
+	tl->total = end > t0 ? end - t0 : 0;
+	tl->first_byte = r->t_first_byte > 0 ? r->t_first_byte - t0 : -1;
+	tl->g_init = r->t_init > 0 && r->g_init >= 0 ? r->g_init : -1;
+
+	struct klines kl;
+	klines_parse(tl, klog, &kl);
+	tie_clocks(tl, r, klog, &kl);
+	set_phases(tl, r);
+	find_gaps(tl, &kl);
+	klines_release(&kl);
 	return 0;
 }
 
@@ -303,27 +345,15 @@ void timeline_table(const struct timeline *tl, struct sbuf *out)
  * our own UTF-8 (phase names) never reaches here (copy_msg). */
 static void xml_text(struct sbuf *out, const char *s)
 {
+	static const char *const entity[256] = {
+	    ['&'] = "&amp;", ['<'] = "&lt;", ['>'] = "&gt;", ['"'] = "&quot;", ['\''] = "&apos;",
+	};
 	for (; *s; s++) {
-		switch (*s) {
-		case '&':
-			sb_adds(out, "&amp;");
-			break;
-		case '<':
-			sb_adds(out, "&lt;");
-			break;
-		case '>':
-			sb_adds(out, "&gt;");
-			break;
-		case '"':
-			sb_adds(out, "&quot;");
-			break;
-		case '\'':
-			sb_adds(out, "&apos;");
-			break;
-		default:
-			if ((unsigned char)*s >= 0x20 || *s == '\n')
-				sb_addc(out, *s);
-		}
+		unsigned char ch = (unsigned char)*s;
+		if (entity[ch])
+			sb_adds(out, entity[ch]);
+		else if (ch >= 0x20 || ch == '\n')
+			sb_addc(out, *s);
 	}
 }
 
@@ -365,19 +395,25 @@ static double axis_step(double total_ms)
 #define ROW_H 22
 #define ROW_PITCH 34
 
-void timeline_svg(const struct timeline *tl, struct sbuf *out)
-{
-	double total_ms = tl->total * 1e3;
-	double span = total_ms > 0 ? total_ms : 1;
-	double scale = (PLOT_X1 - PLOT_X0) / span;
-	int rows = 0;
-	for (int i = 0; i < TL_NPHASES; i++)
-		rows += tl->phase[i].present;
-	double rows_end = ROW_Y0 + rows * ROW_PITCH;
-	double legend_y = rows_end + 22;
-	double height = legend_y + (tl->ngaps ? 18 + 16.0 * (double)tl->ngaps : 0) + 30;
-#define X(ms) (PLOT_X0 + ((ms) < 0 ? 0 : (ms) > span ? span : (ms)) * scale)
+/* What the SVG's parts share: the plot's scale and where the rows are. */
+struct svg {
+	const struct timeline *tl;
+	struct sbuf *out;
+	double span;	 /* ms the plot covers (the total, at least 1) */
+	double scale;	 /* px per ms */
+	double rows_end; /* y below the last bar */
+	double kernel_y; /* the kernel bar's y; -1: none */
+};
 
+/* The x of a time in ms, clamped to the plot. */
+static double svg_x(const struct svg *s, double ms)
+{
+	return PLOT_X0 + (ms < 0 ? 0 : ms > s->span ? s->span : ms) * s->scale;
+}
+
+static void svg_head(const struct svg *s, double height)
+{
+	struct sbuf *out = s->out;
 	sb_adds(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
 	sb_addf(out,
 		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%.0f\" "
@@ -389,33 +425,41 @@ void timeline_svg(const struct timeline *tl, struct sbuf *out)
 	sb_addf(out,
 		"<text x=\"10\" y=\"22\" font-size=\"15\" font-weight=\"bold\">crumb boot timeline "
 		"(%s): %.1f ms from QEMU's start to its exit</text>\n",
-		tl->accel, total_ms);
+		s->tl->accel, s->tl->total * 1e3);
+}
 
-	/* The time axis with its grid. */
-	double step = axis_step(span);
+/* The time axis with its grid. */
+static void svg_axis(const struct svg *s)
+{
+	struct sbuf *out = s->out;
+	double step = axis_step(s->span);
 	sb_adds(out, "<g stroke=\"#dddddd\" stroke-width=\"1\">\n");
-	for (double t = 0; t <= span + 1e-9; t += step)
-		sb_addf(out, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%.1f\"/>\n", X(t),
-			AXIS_Y, X(t), rows_end);
+	for (double t = 0; t <= s->span + 1e-9; t += step)
+		sb_addf(out, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%.1f\"/>\n", svg_x(s, t),
+			AXIS_Y, svg_x(s, t), s->rows_end);
 	sb_adds(out, "</g>\n<g text-anchor=\"middle\" fill=\"#555555\">\n");
-	for (double t = 0; t <= span + 1e-9; t += step)
-		sb_addf(out, "<text x=\"%.1f\" y=\"%d\">%.0f</text>\n", X(t), AXIS_Y - 4, t);
+	for (double t = 0; t <= s->span + 1e-9; t += step)
+		sb_addf(out, "<text x=\"%.1f\" y=\"%d\">%.0f</text>\n", svg_x(s, t), AXIS_Y - 4, t);
 	sb_addf(out,
 		"</g>\n<text x=\"%d\" y=\"%d\" text-anchor=\"end\" fill=\"#555555\">ms</text>\n",
 		LABEL_X, AXIS_Y - 4);
+}
 
-	/* One bar per phase. */
+/* One bar per phase; notes where the kernel's is. */
+static void svg_bars(struct svg *s)
+{
+	const struct timeline *tl = s->tl;
+	struct sbuf *out = s->out;
 	int row = 0;
-	double kernel_y = -1;
 	for (int i = 0; i < TL_NPHASES; i++) {
 		const struct tl_phase *p = &tl->phase[i];
 		if (!p->present)
 			continue;
 		double y = ROW_Y0 + row++ * ROW_PITCH;
-		double x0 = X(p->start * 1e3), x1 = X((p->start + p->dur) * 1e3);
+		double x0 = svg_x(s, p->start * 1e3), x1 = svg_x(s, (p->start + p->dur) * 1e3);
 		double w = x1 - x0 < 1 ? 1 : x1 - x0;
 		if (i == TL_KERNEL)
-			kernel_y = y;
+			s->kernel_y = y;
 		sb_addf(out, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">", LABEL_X, y + 15);
 		xml_text(out, p->name);
 		sb_adds(out, "</text>\n");
@@ -429,70 +473,78 @@ void timeline_svg(const struct timeline *tl, struct sbuf *out)
 		sb_addf(out, "<text x=\"%.1f\" y=\"%.1f\">%.1f ms (%.1f%%)</text>\n", x1 + 5,
 			y + 15, p->dur * 1e3, pct(tl, p->dur));
 	}
+}
 
-	/* The kernel's printk lines as ticks along the bottom of its bar, and the
-	 * largest gaps as red spans over it with a numbered tick where each ends. */
-	if (kernel_y >= 0 && tl->nticks) {
-		sb_addf(out, "<g stroke=\"#1b2f45\" stroke-width=\"1\" stroke-opacity=\"0.6\">\n");
-		for (size_t k = 0; k < tl->nticks; k++) {
-			double x = X(tl->ticks[k] * 1e3);
-			sb_addf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", x,
-				kernel_y + ROW_H - 6, x, kernel_y + ROW_H);
-		}
-		sb_adds(out, "</g>\n");
+/* The kernel's printk lines as ticks along the bottom of its bar. */
+static void svg_ticks(const struct svg *s)
+{
+	double ky = s->kernel_y;
+	sb_addf(s->out, "<g stroke=\"#1b2f45\" stroke-width=\"1\" stroke-opacity=\"0.6\">\n");
+	for (size_t k = 0; k < s->tl->nticks; k++) {
+		double x = svg_x(s, s->tl->ticks[k] * 1e3);
+		sb_addf(s->out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", x,
+			ky + ROW_H - 6, x, ky + ROW_H);
 	}
-	if (kernel_y >= 0 && tl->aligned) {
-		for (size_t k = 0; k < tl->ngaps; k++) {
-			const struct tl_gap *g = &tl->gap[k];
-			double x0 = X(g->from * 1e3), x1 = X(g->to * 1e3);
-			sb_addf(out,
-				"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"3\" "
-				"fill=\"#c0392b\"><title>gap %zu: %.1f ms from &#8220;",
-				x0, kernel_y - 3, x1 - x0, k + 1, (g->g_to - g->g_from) * 1e3);
-			xml_text(out, g->after);
-			sb_adds(out, "&#8221; to &#8220;");
-			xml_text(out, g->before);
-			sb_adds(out, "&#8221;</title></rect>\n");
-			sb_addf(out,
-				"<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-				"stroke=\"#c0392b\" stroke-width=\"2\"/>\n",
-				x1, kernel_y - 3, x1, kernel_y + ROW_H + 3);
-			sb_addf(
-			    out,
-			    "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"10\" "
-			    "fill=\"#c0392b\">%zu</text>\n",
-			    x1, kernel_y - 6, k + 1);
-		}
-	}
-	if (tl->first_byte >= 0) {
-		double x = X(tl->first_byte * 1e3);
-		sb_addf(out,
-			"<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333333\" "
-			"stroke-dasharray=\"3,3\"><title>first console byte at %.1f "
-			"ms</title></line>\n",
-			x, AXIS_Y, x, rows_end, tl->first_byte * 1e3);
-	}
+	sb_adds(s->out, "</g>\n");
+}
 
-	/* The gaps, in words. */
-	double y = legend_y;
-	if (tl->ngaps) {
+/* The largest gaps as red spans over the kernel's bar, with a numbered tick where each ends. */
+static void svg_gap_spans(const struct svg *s)
+{
+	struct sbuf *out = s->out;
+	double ky = s->kernel_y;
+	for (size_t k = 0; k < s->tl->ngaps; k++) {
+		const struct tl_gap *g = &s->tl->gap[k];
+		double x0 = svg_x(s, g->from * 1e3), x1 = svg_x(s, g->to * 1e3);
 		sb_addf(out,
-			"<text x=\"10\" y=\"%.1f\" font-weight=\"bold\">largest gaps between the "
-			"kernel's "
-			"printk lines (guest clock)</text>\n",
-			y);
-		y += 18;
-		for (size_t k = 0; k < tl->ngaps; k++, y += 16) {
-			const struct tl_gap *g = &tl->gap[k];
-			sb_addf(out,
-				"<text x=\"10\" y=\"%.1f\"><tspan fill=\"#c0392b\">%zu</tspan> "
-				"%.1f ms, "
-				"%.3f → %.3f s, before &#8220;",
-				y, k + 1, (g->g_to - g->g_from) * 1e3, g->g_from, g->g_to);
-			xml_text_max(out, g->before, 100); /* the page is 960 wide */
-			sb_adds(out, "&#8221;</text>\n");
-		}
+			"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"3\" "
+			"fill=\"#c0392b\"><title>gap %zu: %.1f ms from &#8220;",
+			x0, ky - 3, x1 - x0, k + 1, (g->g_to - g->g_from) * 1e3);
+		xml_text(out, g->after);
+		sb_adds(out, "&#8221; to &#8220;");
+		xml_text(out, g->before);
+		sb_adds(out, "&#8221;</title></rect>\n");
+		sb_addf(out,
+			"<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+			"stroke=\"#c0392b\" stroke-width=\"2\"/>\n",
+			x1, ky - 3, x1, ky + ROW_H + 3);
+		sb_addf(out,
+			"<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"10\" "
+			"fill=\"#c0392b\">%zu</text>\n",
+			x1, ky - 6, k + 1);
 	}
+}
+
+/* The gaps, in words, from y; returns the y after them. */
+static double svg_gap_list(const struct svg *s, double y)
+{
+	struct sbuf *out = s->out;
+	if (!s->tl->ngaps)
+		return y;
+	sb_addf(out,
+		"<text x=\"10\" y=\"%.1f\" font-weight=\"bold\">largest gaps between the "
+		"kernel's "
+		"printk lines (guest clock)</text>\n",
+		y);
+	y += 18;
+	for (size_t k = 0; k < s->tl->ngaps; k++, y += 16) {
+		const struct tl_gap *g = &s->tl->gap[k];
+		sb_addf(out,
+			"<text x=\"10\" y=\"%.1f\"><tspan fill=\"#c0392b\">%zu</tspan> "
+			"%.1f ms, "
+			"%.3f → %.3f s, before &#8220;",
+			y, k + 1, (g->g_to - g->g_from) * 1e3, g->g_from, g->g_to);
+		xml_text_max(out, g->before, 100); /* the page is 960 wide */
+		sb_adds(out, "&#8221;</text>\n");
+	}
+	return y;
+}
+
+/* The note on how the clocks were tied, at y, and the document's end. */
+static void svg_foot(const struct svg *s, double y)
+{
+	const struct timeline *tl = s->tl;
+	struct sbuf *out = s->out;
 	sb_addf(out, "<text x=\"10\" y=\"%.1f\" font-size=\"10\" fill=\"#555555\">", y + 8);
 	if (tl->aligned == 1)
 		sb_adds(out, "host clock from QEMU's start; the guest's clock is tied to it at "
@@ -509,5 +561,35 @@ void timeline_svg(const struct timeline *tl, struct sbuf *out)
 		sb_adds(out, "host clock from QEMU's start; no init marker and no kernel log");
 	sb_adds(out, "; dashed: first console byte</text>\n");
 	sb_adds(out, "</svg>\n");
-#undef X
+}
+
+void timeline_svg(const struct timeline *tl, struct sbuf *out)
+{
+	double total_ms = tl->total * 1e3;
+	struct svg s = {.tl = tl, .out = out, .kernel_y = -1};
+	s.span = total_ms > 0 ? total_ms : 1;
+	s.scale = (PLOT_X1 - PLOT_X0) / s.span;
+	int rows = 0;
+	for (int i = 0; i < TL_NPHASES; i++)
+		rows += tl->phase[i].present;
+	s.rows_end = ROW_Y0 + rows * ROW_PITCH;
+	double legend_y = s.rows_end + 22;
+	double height = legend_y + (tl->ngaps ? 18 + 16.0 * (double)tl->ngaps : 0) + 30;
+
+	svg_head(&s, height);
+	svg_axis(&s);
+	svg_bars(&s);
+	if (s.kernel_y >= 0 && tl->nticks)
+		svg_ticks(&s);
+	if (s.kernel_y >= 0 && tl->aligned)
+		svg_gap_spans(&s);
+	if (tl->first_byte >= 0) {
+		double x = svg_x(&s, tl->first_byte * 1e3);
+		sb_addf(out,
+			"<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333333\" "
+			"stroke-dasharray=\"3,3\"><title>first console byte at %.1f "
+			"ms</title></line>\n",
+			x, AXIS_Y, x, s.rows_end, tl->first_byte * 1e3);
+	}
+	svg_foot(&s, svg_gap_list(&s, legend_y));
 }

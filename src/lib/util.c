@@ -426,9 +426,8 @@ int dir_list(const char *path, struct strlist *out, struct err *e)
 	return 0;
 }
 
-char *path_lookup(const char *name)
+char *path_lookup(const char *name, const char *path)
 {
-	const char *path = getenv("PATH");
 	char *copy = xstrdup(path && *path ? path : "/usr/bin:/bin"), *save, *found = NULL;
 	for (char *d = strtok_r(copy, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
 		char *p = xasprintf("%s/%s", *d ? d : ".", name);

@@ -83,9 +83,9 @@ void strlist_release(struct strlist *l);
  * yet read of rem (from *at), and *at goes back to 0. */
 void path_splice(struct sbuf *rem, size_t *at, const char *target);
 
-/* The executable regular file name along $PATH (default /usr/bin:/bin),
- * malloc'd; NULL when there is none. */
-char *path_lookup(const char *name);
+/* The executable regular file name along path (a PATH value: hostenv's path;
+ * NULL or empty: /usr/bin:/bin), malloc'd; NULL when there is none. */
+char *path_lookup(const char *name, const char *path);
 
 /* The names in directory path except "." and "..", sorted bytewise, pushed
  * onto out. CRUMB_EIO naming path when it cannot be read. */

@@ -90,8 +90,8 @@ int vm_port_check(const struct vm_port *p, struct err *e)
 	return r;
 }
 
-int vm_find_program(const char *given, const char *from_env, const char *dflt, const char *label,
-		    const char *not_found, char **out, struct err *e)
+int vm_find_program(const char *given, const char *from_env, const char *path, const char *dflt,
+		    const char *label, const char *not_found, char **out, struct err *e)
 {
 	const char *want = given ? given : from_env;
 	if (!want || !*want)
@@ -102,7 +102,7 @@ int vm_find_program(const char *given, const char *from_env, const char *dflt, c
 		*out = xstrdup(want);
 		return 0;
 	}
-	if ((*out = path_lookup(want)))
+	if ((*out = path_lookup(want, path)))
 		return 0;
 	return err_set(e, CRUMB_ENOENT, "%s not found in PATH%s", want, not_found);
 }

@@ -187,11 +187,11 @@ typedef void (*vm_output_fn)(void *ctx, const char *buf, size_t len);
 #define VM_ALT_FD 3
 
 /* Finds a program crumb runs: given, else from_env (a variable's value), else dflt;
- * a name without '/' is looked up in PATH. CRUMB_ENOENT "LABEL not usable at
- * PATH" for a path that is not executable, else "NAME not found in PATH" with
+ * a name without '/' is looked up along path (hostenv's PATH; NULL: /usr/bin:/bin). CRUMB_ENOENT
+ * "LABEL not usable at PATH" for a path that is not executable, else "NAME not found in PATH" with
  * not_found appended (how to get it). *out is malloc'd. */
-int vm_find_program(const char *given, const char *from_env, const char *dflt, const char *label,
-		    const char *not_found, char **out, struct err *e);
+int vm_find_program(const char *given, const char *from_env, const char *path, const char *dflt,
+		    const char *label, const char *not_found, char **out, struct err *e);
 
 /* Writes all of buf to fd (retrying short writes and EINTR); 0, or -1 with errno. */
 int vm_write_all(int fd, const void *buf, size_t n);

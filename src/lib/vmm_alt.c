@@ -29,7 +29,7 @@ int vm_alt_find(enum vm_vmm v, const struct hostenv *env, char **out, struct err
 		*out = xstrdup(want);
 		return 0;
 	}
-	if ((*out = path_lookup(want)))
+	if ((*out = path_lookup(want, env ? env->path : NULL)))
 		return 0;
 	return err_set(e, CRUMB_ENOENT,
 		       "--vmm %s: %s not found in PATH (not in Debian's archive: install a release "

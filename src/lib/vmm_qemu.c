@@ -7,7 +7,8 @@
 
 int vm_qemu_find(const struct hostenv *env, const char *given, char **out, struct err *e)
 {
-	return vm_find_program(given, env ? env->qemu : NULL, "qemu-system-x86_64", "QEMU",
+	return vm_find_program(given, env ? env->qemu : NULL, env ? env->path : NULL,
+			       "qemu-system-x86_64", "QEMU",
 			       " (install Debian's qemu-system-x86, or set CRUMB_QEMU)", out, e);
 }
 

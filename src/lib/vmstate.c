@@ -48,9 +48,9 @@ int vmstate_name_check(const char *name, struct err *e)
 	return 0;
 }
 
-int vmstate_root(char **out, struct err *e)
+int vmstate_root(const struct hostenv *env, char **out, struct err *e)
 {
-	const char *x = getenv("XDG_RUNTIME_DIR");
+	const char *x = env ? env->xdg_runtime_dir : NULL;
 	struct stat st;
 	char *p;
 	if (x && *x && x[0] == '/' && stat(x, &st) == 0 && S_ISDIR(st.st_mode) &&
@@ -58,7 +58,7 @@ int vmstate_root(char **out, struct err *e)
 		p = xasprintf("%s/crumb/vms", x);
 	} else {
 		char *store;
-		int r = store_root(&store, e);
+		int r = store_root(env, &store, e);
 		if (r < 0)
 			return r;
 		p = xasprintf("%s/run/vms", store);

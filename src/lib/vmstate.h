@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hostenv.h"
 #include "util.h"
 
 /*
@@ -60,8 +61,9 @@ const char *vm_run_state_name(enum vm_run_state s);
  * CRUMB_EINVAL saying so. */
 int vmstate_name_check(const char *name, struct err *e);
 
-/* The state root (created, mode 0700). *out malloc'd. */
-int vmstate_root(char **out, struct err *e);
+/* The state root (created, mode 0700): env's XDG_RUNTIME_DIR/crumb/vms when that
+ * is a writable directory, else STORE/run/vms (store_root(env)). *out malloc'd. */
+int vmstate_root(const struct hostenv *env, char **out, struct err *e);
 
 /*
  * Creates ROOT/NAME and takes its lock; *dir malloc'd, *lock_fd the lock

@@ -318,6 +318,29 @@ static void test_parse_errors(void)
 	FAILS("crumb-init 1\narg /x\nhostname "
 	      "hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh\n",
 	      "hostname must be", "a 65-byte hostname");
+	/* The key table's rules, each with its exact message, in the order they are checked. */
+	FAILS("crumb-init 1\narg /x\nhostname \n", "line 3: hostname must be 1..64 bytes",
+	      "an empty hostname (whole message)");
+	FAILS("crumb-init 1\narg /x\nterm \n", "line 3: term must be 1..64 bytes", "an empty term");
+	FAILS("crumb-init 1\narg /x\nterm a\nterm b\n", "line 4: term given twice", "two terms");
+	FAILS("crumb-init 1\narg /x\nrows 1\nrows 2\n", "line 4: rows given twice", "two rows");
+	FAILS("crumb-init 1\narg /x\nstop_signal 1\nstop_signal 2\n",
+	      "line 4: stop_signal given twice", "two stop_signals");
+	FAILS("crumb-init 1\narg /x\nstop_timeout 1\nstop_timeout 2\n",
+	      "line 4: stop_timeout given twice", "two stop_timeouts");
+	FAILS("crumb-init 1\narg /x\nhostname a\nhostname \\q\n", "line 4: unknown escape",
+	      "a bad escape in a repeated key (decoding comes first)");
+	FAILS("crumb-init 1\nmode build\nterm x\n", "line 3: term is not allowed in build mode",
+	      "term in build mode");
+	FAILS("crumb-init 1\nmode build\nrows 5\n",
+	      "line 3: rows and cols is not allowed in build mode", "rows in build mode");
+	FAILS("crumb-init 1\nmode build\nenv A=b\n",
+	      "line 3: 'env' before the first step (build mode)", "env before a step");
+	FAILS("crumb-init 1\nrows 5\nmode build\n",
+	      "line 3: build mode has no restart, ready, tty, term, rows or cols",
+	      "mode build after rows");
+	FAILS("crumb-init 1\nenv A=b\nmode build\n",
+	      "line 3: mode must come before arg, env, workdir, user and step", "mode after env");
 
 	/* An overlong line: CONF_LINE_MAX + 1 bytes before the newline. */
 	n = 13 + CONF_LINE_MAX;
@@ -680,7 +703,8 @@ static void test_disk(void)
 	initcfg_render(&c, &conf, &e);
 	initcfg_disk(conf.buf, conf.len, NULL, &disk);
 	is_int(disk.len % 512, 0, "the config disk is whole sectors");
-	is_int(conf_disk_header(disk.buf, disk.len, &off, &len, &koff), 0, "the guest finds its header");
+	is_int(conf_disk_header(disk.buf, disk.len, &off, &len, &koff), 0,
+	       "the guest finds its header");
 	ok(off + len <= disk.len && len == conf.len && !memcmp(disk.buf + off, conf.buf, len),
 	   "and the config in it");
 	is_str(disk.buf, "crumb-init-config 27\ncrumb-init 1\narg /bin/true\n",
@@ -695,8 +719,9 @@ static void test_disk(void)
 	       "over 1 MiB: no header");
 	is_int(conf_disk_header("crumb-init-config 99999999999\n", 30, &off, &len, &koff), -1,
 	       "11 digits: no header");
-	is_int(conf_disk_header("\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 21, &off, &len, &koff), -1,
-	       "zeros (an ext4 volume's first bytes): no header");
+	is_int(
+	    conf_disk_header("\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 21, &off, &len, &koff),
+	    -1, "zeros (an ext4 volume's first bytes): no header");
 	is_int(conf_disk_header("crumb-init-config 5\n", 20, &off, &len, &koff), 0,
 	       "a header whose data lies beyond the bytes given still parses");
 	is_int(off, 20, "  offset");
@@ -718,7 +743,8 @@ static void test_disk(void)
 	       len == 0 && koff == 20,
 	   "a key-only disk: length 0, one sector");
 	disk.buf[20 + 63] = 'g';
-	is_int(conf_disk_header(disk.buf, disk.len, &off, &len, &koff), -1, "a non-hex key: no header");
+	is_int(conf_disk_header(disk.buf, disk.len, &off, &len, &koff), -1,
+	       "a non-hex key: no header");
 	disk.buf[20 + 63] = 'A';
 	is_int(conf_disk_header(disk.buf, disk.len, &off, &len, &koff), -1,
 	       "an uppercase key: no header");

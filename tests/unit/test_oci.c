@@ -567,6 +567,74 @@ static void test_foreign(void)
 	free(dir);
 }
 
+/* index.json naming a then b (b tagged tag_b when given), as another tool writes it. */
+static void write_index(const char *dir, const struct oci_desc *a, const struct oci_desc *b,
+			const char *tag_b)
+{
+	char *ann = tag_b ? xasprintf(",\"annotations\":{\"org.opencontainers.image.ref.name\":"
+				      "\"%s\"}",
+				      tag_b)
+			  : xstrdup("");
+	char *ij = xasprintf("{\"schemaVersion\":2,\"manifests\":["
+			     "{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%llu},"
+			     "{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%llu%s}]}",
+			     OCI_MT_MANIFEST, a->digest, (unsigned long long)a->size,
+			     OCI_MT_MANIFEST, b->digest, (unsigned long long)b->size, ann);
+	char *p = xasprintf("%s/index.json", dir);
+	write_str(p, ij);
+	free(p);
+	free(ij);
+	free(ann);
+}
+
+/* FROM an OCI layout: the index's first manifest, tagged or not. */
+static void test_first(void)
+{
+	struct oci_store *s = NULL;
+	struct err e = {0};
+	struct oci_desc m1, m2;
+	struct oci_image im;
+	char *dir = path_in("first");
+	ok(oci_open(dir, &s, &e) == 0, "a layout");
+	ok(oci_image_first(s, &im, &e) == CRUMB_ENOENT && strstr(e.msg, "holds no image") &&
+	       strstr(e.msg, dir),
+	   "an empty index: no image, naming the layout: %s", e.msg);
+	oci_image_release(&im);
+	ok(make_image(s, "one", "k1", "first", &m1, &e) == 0 &&
+	       make_image(s, "two", "k2", "second", &m2, &e) == 0,
+	   "two images");
+	oci_close(s);
+	ok(oci_open_existing(dir, &s, &e) == 0, "open_existing");
+	/* an untagged first entry (skopeo copy without a name) */
+	write_index(dir, &m1, &m2, "two");
+	ok(oci_image_first(s, &im, &e) == 0 && !strcmp(im.manifest.digest, m1.digest),
+	   "the first manifest, untagged: %s", e.msg);
+	ok(im.ref == NULL, "... has no ref");
+	is_str(oci_config_label(&im.cfg, "l"), "first", "... its config is read");
+	ok(im.nlayers == 2, "... and its layers");
+	oci_image_release(&im);
+	/* the first entry's manifest tagged further down: that tag names it */
+	write_index(dir, &m1, &m1, "later");
+	ok(oci_image_first(s, &im, &e) == 0 && !strcmp(im.manifest.digest, m1.digest),
+	   "the first manifest, tagged by a later entry: %s", e.msg);
+	is_str(im.ref, "later", "... the ref is that entry's");
+	oci_image_release(&im);
+	write_index(dir, &m2, &m1, NULL);
+	ok(oci_image_first(s, &im, &e) == 0 && !strcmp(im.manifest.digest, m2.digest),
+	   "the order of the index decides: %s", e.msg);
+	oci_image_release(&im);
+	char *p = xasprintf("%s/index.json", dir);
+	write_str(p, "{\"schemaVersion\":2,\"manifests\":[{\"digest\":7}]}");
+	ok(oci_image_first(s, &im, &e) == CRUMB_EFORMAT, "a malformed index.json: %s", e.msg);
+	oci_image_release(&im);
+	write_str(p, "not json");
+	ok(oci_image_first(s, &im, &e) == CRUMB_EFORMAT, "index.json not JSON: %s", e.msg);
+	oci_image_release(&im);
+	free(p);
+	oci_close(s);
+	free(dir);
+}
+
 static void test_race(void)
 {
 	enum { KIDS = 6, ROUNDS = 8 };
@@ -770,9 +838,11 @@ static void test_verify(void)
 	sb_release(&sb);
 	unlink(bp);
 	ok(link(op, bp) == 0, "another (valid) blob under this digest's name: a swap");
-	ok(oci_blob_verify(s, &k, "image app:1", 0, &e) == CRUMB_EFORMAT, "... is refused: %s", e.msg);
+	ok(oci_blob_verify(s, &k, "image app:1", 0, &e) == CRUMB_EFORMAT, "... is refused: %s",
+	   e.msg);
 	unlink(bp);
-	ok(oci_blob_verify(s, &k, "image app:1", 0, &e) == CRUMB_ENOENT && strstr(e.msg, "is missing"),
+	ok(oci_blob_verify(s, &k, "image app:1", 0, &e) == CRUMB_ENOENT &&
+	       strstr(e.msg, "is missing"),
 	   "a missing blob: %s", e.msg);
 	ok(oci_blob_put_mem(s, data, sizeof(data), OCI_MT_KERNEL, &r2, &e) == 0, "back");
 
@@ -852,7 +922,8 @@ static void test_verify(void)
 	flip(tp, 100);
 	sh("printf 'pad' >> %s", tp);
 	tree_init(&t);
-	ok(oci_blob_open(s, &td, "image base:1", 0, &v, &e) == CRUMB_EFORMAT && strstr(e.msg, "too long"),
+	ok(oci_blob_open(s, &td, "image base:1", 0, &v, &e) == CRUMB_EFORMAT &&
+	       strstr(e.msg, "too long"),
 	   "bytes appended: refused at open: %s", e.msg);
 	vread_close(&v);
 	sh("truncate -s %llu %s", (unsigned long long)td.size, tp);
@@ -941,6 +1012,7 @@ int main(void)
 	test_store();
 	test_corrupt();
 	test_foreign();
+	test_first();
 	test_race();
 	test_detect();
 	test_verify();

@@ -286,10 +286,9 @@ int main(void)
 	/* Binary lookup: $CRUMB_FIRECRACKER, else PATH; a one-line hint when absent. */
 	char *bin = xasprintf("%s/bin", dir), *fc = xasprintf("%s/bin/firecracker", dir);
 	sh("mkdir -p %s && printf '#!/bin/sh\\n' >%s && chmod +x %s", bin, fc, fc);
-	char *old_path = xstrdup(getenv("PATH") ? getenv("PATH") : "");
 	char *found = NULL;
 	struct hostenv env = {0};
-	setenv("PATH", dir, 1); /* path_lookup reads PATH itself */
+	env.path = dir;
 	ok(vm_alt_find(VMM_FIRECRACKER, &env, &found, &e) == CRUMB_ENOENT &&
 	       strstr(e.msg, "firecracker not found in PATH") &&
 	       strstr(e.msg, "CRUMB_FIRECRACKER") && !strchr(e.msg, '\n'),
@@ -298,12 +297,12 @@ int main(void)
 	       strstr(e.msg, "cloud-hypervisor not found") &&
 	       strstr(e.msg, "CRUMB_CLOUD_HYPERVISOR"),
 	   "cloud-hypervisor missing: %s", e.msg);
-	setenv("PATH", bin, 1);
+	env.path = bin;
 	ok(vm_alt_find(VMM_FIRECRACKER, &env, &found, &e) == 0 && found && !strcmp(found, fc),
 	   "firecracker found in PATH");
 	free(found);
 	found = NULL;
-	setenv("PATH", dir, 1);
+	env.path = dir;
 	env.firecracker = fc;
 	ok(vm_alt_find(VMM_FIRECRACKER, &env, &found, &e) == 0 && found && !strcmp(found, fc),
 	   "$CRUMB_FIRECRACKER wins");
@@ -316,8 +315,6 @@ int main(void)
 	ok(vm_alt_find(VMM_FIRECRACKER, NULL, &found, &e) == CRUMB_ENOENT &&
 	       strstr(e.msg, "firecracker not found in PATH"),
 	   "a NULL env is an empty one");
-	setenv("PATH", old_path, 1);
-	free(old_path);
 
 	/* KVM: usable, or one line saying why not. */
 	int kr = vm_alt_kvm_check(VMM_FIRECRACKER, &e);
