@@ -117,11 +117,5 @@ const char *cmd_getenv(const char *name);
 /* SOURCE_DATE_EPOCH from the environment: the one place crumb reads it,
  * validated (sde_parse); 0, or CRUMB_EINVAL with a one-line message in e. */
 int cmd_sde(struct sde *out, struct err *e);
-/* Value of an option given as "--opt VALUE" or "--opt=VALUE"; NULL if argv[*i] is
- * not opt. Prints a usage error and sets *bad when the value is missing. */
-const char *opt_value(const char *opt, int argc, char **argv, int *i, int *bad);
-/* opt_value for two spellings, either may be NULL; NULL at once when
- * *bad is already set, so calls chain in an if/else-if ladder. */
-const char *opt_pair(const char *s, const char *l, int argc, char **argv, int *i, int *bad);
 
 #endif

@@ -12,34 +12,6 @@ int cmd_sde(struct sde *out, struct err *e)
 	return sde_parse(cmd_env()->source_date_epoch, out, e);
 }
 
-const char *opt_value(const char *opt, int argc, char **argv, int *i, int *bad)
-{
-	const char *a = argv[*i];
-	size_t n = strlen(opt);
-	*bad = 0;
-	if (strncmp(a, opt, n))
-		return NULL;
-	if (a[n] == '=' && opt[1] == '-')
-		return a + n + 1;
-	if (a[n])
-		return NULL;
-	if (*i + 1 >= argc) {
-		*bad = 1;
-		return NULL;
-	}
-	return argv[++*i];
-}
-
-const char *opt_pair(const char *s, const char *l, int argc, char **argv, int *i, int *bad)
-{
-	const char *v = NULL;
-	if (!*bad && s)
-		v = opt_value(s, argc, argv, i, bad);
-	if (!v && !*bad && l)
-		v = opt_value(l, argc, argv, i, bad);
-	return v;
-}
-
 int exec_opt_exec(const struct opt *o, const char *v, void *ctx, struct err *e)
 {
 	struct exec_opts *x = ctx;
