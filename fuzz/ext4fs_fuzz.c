@@ -1,4 +1,5 @@
-/* ext4fs_fuzz.c: libFuzzer target for the image reader: open, read the tree, list, read, fsck, a dropped edit. */
+/* ext4fs_fuzz.c: libFuzzer target for the image reader: open, read the tree, list, read, fsck, a
+ * dropped edit. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -77,7 +78,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		sb_release(&rep);
 		ext4fs_close(fs, &e);
 	}
-	/* writable: the check before writing, then an edit through the held-writes layer, dropped */
+	/* writable: the check before writing, then an edit through the held-writes layer, dropped
+	 */
 	if (ext4fs_open(path, EXT4FS_OPEN_RW, &fs, &e) == 0) {
 		if (ext4fs_write_check(fs, &e) == 0) {
 			struct tree t;

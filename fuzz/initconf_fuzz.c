@@ -19,7 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[256];
 	if (conf_parse(&c, buf, size, NULL, NULL, err, sizeof(err)) == 0) {
 		/* What the parser promises after success. */
-		if (c.mode == CONF_MODE_SERVICE && (c.svc.argc < 1 || !c.svc.argv[0][0] || !c.svc.envp))
+		if (c.mode == CONF_MODE_SERVICE &&
+		    (c.svc.argc < 1 || !c.svc.argv[0][0] || !c.svc.envp))
 			abort();
 		if (c.mode == CONF_MODE_BUILD && (c.nsteps < 1 || !c.steps))
 			abort();
@@ -36,7 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t off, clen, koff;
 	if (conf_disk_header((const char *)data, size, &off, &clen, &koff) == 0) {
 		if (off > size || clen > CONF_FILE_MAX || (clen == 0 && koff == 0) ||
-		    (koff && (koff + CONF_DISK_KEY_HEX >= off || data[koff + CONF_DISK_KEY_HEX] != '\n')))
+		    (koff &&
+		     (koff + CONF_DISK_KEY_HEX >= off || data[koff + CONF_DISK_KEY_HEX] != '\n')))
 			abort();
 	}
 	return 0;

@@ -19,14 +19,19 @@
  *   127 the program was not found in the VM
  *   128+N the program was killed by signal N
  */
-enum { EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_RUN_PANIC = 123, EXIT_RUN_TIMEOUT = 124,
-       EXIT_RUN_FAIL = 125 };
+enum {
+	EXIT_FAIL = 1,
+	EXIT_USAGE = 2,
+	EXIT_RUN_PANIC = 123,
+	EXIT_RUN_TIMEOUT = 124,
+	EXIT_RUN_FAIL = 125
+};
 
 struct cmd {
 	const char *name;
 	int (*fn)(int argc, char **argv); /* argv[0] is the verb */
-	const char *summary;              /* one line for `crumb help` */
-	const char *usage;                /* full text for `crumb help VERB` / VERB --help */
+	const char *summary;		  /* one line for `crumb help` */
+	const char *usage;		  /* full text for `crumb help VERB` / VERB --help */
 };
 
 /* The table in main.c; terminated by a zeroed entry. */
@@ -65,7 +70,9 @@ int cmd_parse(const struct cmd_opts *p, int argc, char **argv, struct strlist *a
  * lines; returns 0. `crumb help VERB` runs `VERB --help`, so both print this. */
 int cmd_print_help(const char *verb, const struct opt *tab);
 
-#define DECLARE_CMD(n) int cmd_##n(int argc, char **argv); extern const char usage_##n[]
+#define DECLARE_CMD(n)                                                                             \
+	int cmd_##n(int argc, char **argv);                                                        \
+	extern const char usage_##n[]
 DECLARE_CMD(help);
 DECLARE_CMD(version);
 DECLARE_CMD(ldd);

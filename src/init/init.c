@@ -66,8 +66,8 @@
 /* Capabilities no program crumb-init starts gets (bounding set): with them a
  * root program could read the marker key out of PID 1 (ptrace, /proc/1/mem)
  * or out of the kernel (/dev/mem, /proc/kcore, ioperm, modules, BPF). */
-static const int dropped_caps[] = {16 /* SYS_MODULE */, 17 /* SYS_RAWIO */,
-				   19 /* SYS_PTRACE */, 38 /* PERFMON */, 39 /* BPF */};
+static const int dropped_caps[] = {16 /* SYS_MODULE */, 17 /* SYS_RAWIO */, 19 /* SYS_PTRACE */,
+				   38 /* PERFMON */, 39 /* BPF */};
 
 /* The boot's marker key (config.h, "The marker key") and the last SEQ used. */
 static unsigned char marker_key[MAC_KEY_LEN];
@@ -576,7 +576,8 @@ static int setup_net(void)
 		if (ioctl(s, SIOCADDRT, &rt) < 0 && errno != EEXIST)
 			warnf("%s: default route: %s", name, strerror(errno));
 		if (access("/etc/resolv.conf", F_OK) < 0) {
-			int fd = open("/etc/resolv.conf", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+			int fd =
+			    open("/etc/resolv.conf", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 			if (fd >= 0) {
 				if (write(fd, resolv_conf, sizeof(resolv_conf) - 1) < 0)
 					warnf("/etc/resolv.conf: %s", strerror(errno));
@@ -702,7 +703,7 @@ static struct {
 static int key_digits(const char *hex, unsigned char key[MAC_KEY_LEN])
 {
 	return strspn(hex, "0") < CONF_DISK_KEY_HEX && mac_unhex(hex, MAC_KEY_LEN, key) == 0 ? 0
-												    : -1;
+											     : -1;
 }
 
 /*
@@ -746,8 +747,10 @@ static void disk_conf_read(void)
 			static const char zeros[CONF_DISK_KEY_HEX + 1] =
 			    "0000000000000000000000000000000000000000000000000000000000000000";
 
-			if (ro || pwrite(fd, zeros, CONF_DISK_KEY_HEX, (off_t)koff) !=
-					  CONF_DISK_KEY_HEX || fsync(fd) < 0) {
+			if (ro ||
+			    pwrite(fd, zeros, CONF_DISK_KEY_HEX, (off_t)koff) !=
+				CONF_DISK_KEY_HEX ||
+			    fsync(fd) < 0) {
 				memset(marker_key, 0, sizeof(marker_key));
 				close(fd);
 				fatal("%s: cannot wipe the marker key (%s)", path,
@@ -788,9 +791,8 @@ static void key_file_read(void)
 	if (fd < 0)
 		return;
 	r = pread(fd, hex, sizeof(hex), 0);
-	if (fstatfs(fd, &sf) < 0 ||
-	    ((unsigned long)sf.f_type != TMPFS_MAGIC_ &&
-	     (unsigned long)sf.f_type != RAMFS_MAGIC_)) {
+	if (fstatfs(fd, &sf) < 0 || ((unsigned long)sf.f_type != TMPFS_MAGIC_ &&
+				     (unsigned long)sf.f_type != RAMFS_MAGIC_)) {
 		warnf("%s: not on an initramfs root: not used", CONF_KEY_PATH);
 	} else if (!have_marker_key && r == CONF_DISK_KEY_HEX + 1 &&
 		   hex[CONF_DISK_KEY_HEX] == '\n' && key_digits(hex, marker_key) == 0) {

@@ -13,9 +13,9 @@
 
 struct mac_sha256 {
 	uint32_t h[8];
-	uint64_t bytes;     /* hashed so far */
+	uint64_t bytes; /* hashed so far */
 	unsigned char blk[64];
-	size_t fill;        /* bytes in blk */
+	size_t fill; /* bytes in blk */
 };
 
 void mac_sha256_init(struct mac_sha256 *s);

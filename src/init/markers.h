@@ -31,9 +31,9 @@
  * default set does), so that no program can read the key out of PID 1's
  * memory (/proc/1/mem, ptrace, pidfd_getfd) or out of the kernel's
  * (/dev/mem, /proc/kcore, modules, BPF). Left open: a kernel that lets
- * CAP_SYS_ADMIN load tracing BPF (not the crumb kernel, which has no BPF). TIME is CLOCK_BOOTTIME as seconds with exactly six
- * decimals ("0.712345"): the guest's uptime, so the host can line it up with
- * the kernel's own boot. The console's output post-processing (OPOST, so
+ * CAP_SYS_ADMIN load tracing BPF (not the crumb kernel, which has no BPF). TIME is CLOCK_BOOTTIME
+ * as seconds with exactly six decimals ("0.712345"): the guest's uptime, so the host can line it up
+ * with the kernel's own boot. The console's output post-processing (OPOST, so
  * "\n" -> "\r\n") is switched off right after the first marker, so the host
  * sees the service's bytes as written (unless the config has "tty 1": then
  * the console is a cooked terminal, "\r\n" included; markers hold no "\n").

@@ -77,9 +77,9 @@ static int write_node(struct tree_node *n, const char *path, void *ctx)
 	if (!*path)
 		path = "."; /* the root's mode, owner and time travel too */
 	static const unsigned types[] = {
-		[TREE_DIR] = AE_IFDIR,  [TREE_REG] = AE_IFREG,   [TREE_LNK] = AE_IFLNK,
-		[TREE_CHR] = AE_IFCHR,  [TREE_BLK] = AE_IFBLK,   [TREE_FIFO] = AE_IFIFO,
-		[TREE_SOCK] = AE_IFSOCK,
+	    [TREE_DIR] = AE_IFDIR,   [TREE_REG] = AE_IFREG, [TREE_LNK] = AE_IFLNK,
+	    [TREE_CHR] = AE_IFCHR,   [TREE_BLK] = AE_IFBLK, [TREE_FIFO] = AE_IFIFO,
+	    [TREE_SOCK] = AE_IFSOCK,
 	};
 	struct archive_entry *ent = w->ent;
 	archive_entry_clear(ent);
@@ -95,8 +95,8 @@ static int write_node(struct tree_node *n, const char *path, void *ctx)
 	 * name (GNU cpio's rule; the kernel's unpacker links the earlier names
 	 * to the same inode and fills it then). */
 	struct group *g = n->type == TREE_REG && n->hardlink && n->hardlink <= w->ngroups
-				  ? &w->groups[n->hardlink - 1]
-				  : NULL;
+			      ? &w->groups[n->hardlink - 1]
+			      : NULL;
 	int with_data = 1;
 	if (g && g->names > 1) {
 		if (!g->ino)

@@ -603,8 +603,8 @@ static void run_argv(struct bstage *st, const struct spec_eval *v, struct strlis
 	}
 	struct sbuf cmd = SBUF_INIT;
 	const char *text = v->argv.n ? v->argv.v[0] : "";
-	int only_heredoc = v->nrun_heredocs == 1 && text[0] == '<' && text[1] == '<' &&
-			   !strchr(text, ' ');
+	int only_heredoc =
+	    v->nrun_heredocs == 1 && text[0] == '<' && text[1] == '<' && !strchr(text, ' ');
 	if (only_heredoc) {
 		sb_adds(&cmd, v->run_heredocs[0].value ? v->run_heredocs[0].value : "");
 	} else {
@@ -619,7 +619,8 @@ static void run_argv(struct bstage *st, const struct spec_eval *v, struct strlis
 	strlist_push_owned(argv, sb_detach(&cmd));
 }
 
-/* The program a step runs must exist in the tree (a root without a shell is said before booting). */
+/* The program a step runs must exist in the tree (a root without a shell is said before booting).
+ */
 static int check_program(struct bstage *st, const struct run_step *s, struct err *e)
 {
 	const char *p = s->argv.n ? s->argv.v[0] : "";
@@ -632,7 +633,8 @@ static int check_program(struct bstage *st, const struct run_step *s, struct err
 		const char *path = kv_get(&s->env, "PATH");
 		char *dirs = xstrdup(path ? path : DEFAULT_PATH), *save = NULL;
 		int found = 0;
-		for (char *d = strtok_r(dirs, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
+		for (char *d = strtok_r(dirs, ":", &save); d && !found;
+		     d = strtok_r(NULL, ":", &save)) {
 			char *c = xasprintf("%s/%s", d, p);
 			found = tree_lookup(&st->tree, c, 1) != NULL;
 			free(c);
@@ -852,7 +854,8 @@ static int validate_label(struct builder *b, const struct spec_instr *i, const c
 	char *end;
 	if (!strcmp(n, "rootfs")) {
 		if (strcmp(v, "initramfs") && strcmp(v, "ext4"))
-			return at(i, e, CRUMB_EINVAL, "LABEL crumb.rootfs=%s: want initramfs or ext4", v);
+			return at(i, e, CRUMB_EINVAL,
+				  "LABEL crumb.rootfs=%s: want initramfs or ext4", v);
 	} else if (!strcmp(n, "restart")) {
 		if (strcmp(v, "no") && strcmp(v, "always") && strncmp(v, "on-failure", 10))
 			return at(i, e, CRUMB_EINVAL,
@@ -864,8 +867,8 @@ static int validate_label(struct builder *b, const struct spec_instr *i, const c
 	} else if (!strcmp(n, "memory")) {
 		unsigned mb;
 		if (runcfg_parse_mem(v, &mb) < 0 || !mb)
-			return at(i, e, CRUMB_EINVAL, "LABEL crumb.memory=%s: want a size like 256M or 1G",
-				  v);
+			return at(i, e, CRUMB_EINVAL,
+				  "LABEL crumb.memory=%s: want a size like 256M or 1G", v);
 	} else if (!strcmp(n, "publish")) {
 		struct vm_port ports[64];
 		size_t np = 0;
@@ -927,8 +930,8 @@ static int do_runs(struct builder *b, struct bstage *st, size_t *k, struct err *
 	const struct spec_stage *sp = st->sp;
 	size_t first = *k, n = 0;
 	while (first + n < sp->ninstrs && sp->instrs[first + n].kind == SPEC_RUN &&
-	       (n == 0 || run_has_net(b, &sp->instrs[first + n]) ==
-				  run_has_net(b, &sp->instrs[first])))
+	       (n == 0 ||
+		run_has_net(b, &sp->instrs[first + n]) == run_has_net(b, &sp->instrs[first])))
 		n++;
 	struct run_step *steps = xcalloc(n, sizeof(*steps));
 	struct lookup lk = {b, st};
@@ -941,8 +944,10 @@ static int do_runs(struct builder *b, struct bstage *st, size_t *k, struct err *
 		steps[j].i = i;
 		if ((r = spec_eval(b->spec, i, lookup_var, &lk, &v, e)) == 0) {
 			if (v.network && strcmp(v.network, "default") && strcmp(v.network, "none"))
-				r = at(i, e, CRUMB_EUNSUPP, "RUN --network=%s is not supported "
-							   "(default or none)", v.network);
+				r = at(i, e, CRUMB_EUNSUPP,
+				       "RUN --network=%s is not supported "
+				       "(default or none)",
+				       v.network);
 			run_argv(st, &v, &steps[j].argv);
 			run_env(st, &steps[j].env);
 			steps[j].workdir = dup_or_null(st->cfg.workdir);

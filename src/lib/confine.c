@@ -51,9 +51,9 @@ int confine_path(const char *root, const char *rel, char **real, struct err *e)
 	char *r = realpath(full, NULL);
 	int rc = 0;
 	if (!r)
-		rc = errno == ENOENT ? err_set(e, CRUMB_ENOENT, "%s: no such file in the build context",
-					       rel)
-				     : err_errno(e, CRUMB_EIO, "%s", rel);
+		rc = errno == ENOENT
+			 ? err_set(e, CRUMB_ENOENT, "%s: no such file in the build context", rel)
+			 : err_errno(e, CRUMB_EIO, "%s", rel);
 	else if (!confine_inside(r, rroot))
 		rc = err_set(e, CRUMB_EUNSAFE, "%s: outside the build context (a symlink to %s)",
 			     rel, r);
@@ -130,8 +130,7 @@ static int allowed(const char *real, const struct strlist *allow)
 	return 0;
 }
 
-static int refuse(struct err *e, const char *top, const char *fmt, const char *path,
-		  unsigned mode)
+static int refuse(struct err *e, const char *top, const char *fmt, const char *path, unsigned mode)
 {
 	char why[PATH_MAX + 128];
 	snprintf(why, sizeof(why), fmt, path, mode);
@@ -139,7 +138,8 @@ static int refuse(struct err *e, const char *top, const char *fmt, const char *p
 		       top);
 }
 
-/* Outside the allowed paths: a system directory, and every directory above real searchable by all. */
+/* Outside the allowed paths: a system directory, and every directory above real searchable by all.
+ */
 static int host_place(const char *real, struct err *e)
 {
 	if (!is_system(real))
@@ -155,8 +155,10 @@ static int host_place(const char *real, struct err *e)
 		if (stat(p, &st) < 0)
 			rc = err_errno(e, CRUMB_EIO, "%s", p);
 		else if (!(st.st_mode & S_IXOTH))
-			rc = refuse(e, real, "%s is not readable by every user (a directory above "
-				    "it has mode %04o)", real, st.st_mode & 07777);
+			rc = refuse(e, real,
+				    "%s is not readable by every user (a directory above "
+				    "it has mode %04o)",
+				    real, st.st_mode & 07777);
 		*s = '/';
 	}
 	free(p);
@@ -177,9 +179,10 @@ static int host_walk(const char *top, const char *path, const struct strlist *al
 		return 0; /* copied as a symlink: its target is not read */
 	unsigned mode = st.st_mode & 07777;
 	if (!S_ISDIR(st.st_mode))
-		return (mode & S_IROTH) ? 0
-					: refuse(e, path, "%s is not readable by every user (mode %04o)",
-						 path, mode);
+		return (mode & S_IROTH)
+			   ? 0
+			   : refuse(e, path, "%s is not readable by every user (mode %04o)", path,
+				    mode);
 	if ((mode & (S_IROTH | S_IXOTH)) != (S_IROTH | S_IXOTH))
 		return refuse(e, path, "%s is a directory not readable by every user (mode %04o)",
 			      path, mode);

@@ -1,4 +1,5 @@
-/* console.c: the guest console's stream: signed crumb-init markers, kernel lines, service output. */
+/* console.c: the guest console's stream: signed crumb-init markers, kernel lines, service output.
+ */
 #include "console.h"
 
 #include <errno.h>
@@ -352,7 +353,6 @@ void console_feed(struct console *c, const char *buf, size_t n, double now)
 		}
 	}
 }
-
 
 void console_set_key(struct console *c, const unsigned char *key)
 {

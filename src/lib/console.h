@@ -1,4 +1,5 @@
-/* console.h: parses the guest's console stream: crumb-init's signed markers, kernel lines, output. */
+/* console.h: parses the guest's console stream: crumb-init's signed markers, kernel lines, output.
+ */
 #ifndef CRUMB_CONSOLE_H
 #define CRUMB_CONSOLE_H
 
@@ -41,7 +42,7 @@ struct console {
 	vm_event_fn event; /* may be NULL; set after console_init */
 	void *event_ctx;
 	struct vm_klog *klog; /* may be NULL; set after console_init: kernel lines go here */
-	double now;           /* console_feed's time, for klog */
+	double now;	      /* console_feed's time, for klog */
 	/* With klog and not verbose, kernel lines printed while the service runs are
 	 * kept, not shown: a line starting with '[' is held back until its start
 	 * shows whether it is "[   12.345678]". */
@@ -49,11 +50,11 @@ struct console {
 	int bol;   /* at the start of a line */
 	int kline; /* in a kernel line (service phase), until its '\n' */
 	unsigned char key[CONSOLE_KEY_LEN];
-	int have_key;               /* 0: no marker is acted on (unless trust_unsigned) */
-	int trust_unsigned;         /* a PID 1 that is not crumb-init cannot sign: its
-				     * markers (no " SEQ:TAG" trailer) are believed as
-				     * they stand. Only when the user says so. */
-	unsigned long long seq;     /* the last accepted SEQ; 0: none yet */
+	int have_key;		/* 0: no marker is acted on (unless trust_unsigned) */
+	int trust_unsigned;	/* a PID 1 that is not crumb-init cannot sign: its
+				 * markers (no " SEQ:TAG" trailer) are believed as
+				 * they stand. Only when the user says so. */
+	unsigned long long seq; /* the last accepted SEQ; 0: none yet */
 };
 
 /* Sets c up; res is filled as markers arrive (res->status etc. are the

@@ -7,13 +7,13 @@
 #include "tree.h"
 
 struct ext4_opts {
-	int ext2;            /* 1: ext2 (no journal, no extents); 0: ext4 */
-	uint64_t size;       /* image size in bytes; 0: automatic (see ext4_auto_size) */
-	uint64_t inodes;     /* inode count; 0: automatic (fits the tree plus a margin) */
-	const char *label;   /* volume label (<= 16 bytes) or NULL */
-	int64_t epoch;       /* SOURCE_DATE_EPOCH: superblock/journal/lost+found times */
-	int clamp;           /* 1: node mtimes newer than epoch are written as epoch
-				(clamp_time); 0: node mtimes are kept */
+	int ext2;	   /* 1: ext2 (no journal, no extents); 0: ext4 */
+	uint64_t size;	   /* image size in bytes; 0: automatic (see ext4_auto_size) */
+	uint64_t inodes;   /* inode count; 0: automatic (fits the tree plus a margin) */
+	const char *label; /* volume label (<= 16 bytes) or NULL */
+	int64_t epoch;	   /* SOURCE_DATE_EPOCH: superblock/journal/lost+found times */
+	int clamp;	   /* 1: node mtimes newer than epoch are written as epoch
+			      (clamp_time); 0: node mtimes are kept */
 };
 
 /* The size an automatic image gets for t: content + metadata + the margin

@@ -103,9 +103,9 @@ int ext4fs_xattrs(struct ext4fs *fs, uint32_t ino, struct tree_xattr **out, size
 		  struct err *e);
 void ext4fs_xattrs_free(struct tree_xattr *x, size_t n);
 
-/* Edits: the image must be open writable and pass ext4fs_write_check. Each keeps the image consistent
- * (blocks and inodes freed through the bitmaps, link counts kept), so
- * `e2fsck -fn` stays clean after any of them. */
+/* Edits: the image must be open writable and pass ext4fs_write_check. Each keeps the image
+ * consistent (blocks and inodes freed through the bitmaps, link counts kept), so `e2fsck -fn` stays
+ * clean after any of them. */
 
 enum {
 	EXT4FS_PRESERVE = 1, /* keep the node's mode (incl. setuid), owner, mtime and xattrs;

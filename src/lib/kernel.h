@@ -12,16 +12,16 @@
 extern const char kernel_fragment[];
 
 struct kernel_opts {
-	const char *tarball;  /* NULL: KERNEL_DEFAULT_TARBALL */
-	const char *fragment; /* config fragment text; NULL: kernel_fragment */
-	int jobs;             /* make -j; 0: online CPUs */
+	const char *tarball;   /* NULL: KERNEL_DEFAULT_TARBALL */
+	const char *fragment;  /* config fragment text; NULL: kernel_fragment */
+	int jobs;	       /* make -j; 0: online CPUs */
 	proc_line_fn progress; /* gets "== stage" lines and make's output; may be NULL */
 	void *ctx;
 };
 
 /* A built kernel in the store: <store>/kernels/<id>/{vmlinux,config,info}. */
 struct kernel_info {
-	char *id;      /* 16 hex digits: hash of source identity + fragment + recipe */
+	char *id; /* 16 hex digits: hash of source identity + fragment + recipe */
 	char *dir;
 	char *vmlinux;
 	char *release; /* `make kernelrelease`, e.g. 6.1.158 */

@@ -102,10 +102,11 @@ int runcfg_publish(const char *list, struct vm_port *ports, size_t max, size_t *
 			r = err_set(e, CRUMB_EINVAL, "too many published ports (at most %zu)", max);
 		else if ((r = vm_port_parse(t, &ports[*n], e)) == 0 &&
 			 strcmp(ports[*n].host_ip, "127.0.0.1"))
-			r = err_set(e, CRUMB_EUNSAFE,
-				    "%s: an image publishes on 127.0.0.1 only (another host address "
-				    "comes from 'crumb run -p' alone)",
-				    t);
+			r = err_set(
+			    e, CRUMB_EUNSAFE,
+			    "%s: an image publishes on 127.0.0.1 only (another host address "
+			    "comes from 'crumb run -p' alone)",
+			    t);
 		else if (r == 0)
 			++*n;
 	}
@@ -177,14 +178,15 @@ int runcfg_signal(const char *s)
 	}
 	if (!strncasecmp(s, "SIG", 3))
 		s += 3;
-	/* Docker's names for the real-time signals: RTMIN (34), RTMIN+1..+15, RTMAX-14..-1, RTMAX (64) */
+	/* Docker's names for the real-time signals: RTMIN (34), RTMIN+1..+15, RTMAX-14..-1, RTMAX
+	 * (64) */
 	if (!strncasecmp(s, "RTMIN", 5) || !strncasecmp(s, "RTMAX", 5)) {
 		int max = !strncasecmp(s, "RTMAX", 5), off = 0;
 		if (s[5]) {
 			char *end;
 			long v = strtol(s + 6, &end, 10);
-			if (s[5] != (max ? '-' : '+') || !isdigit((unsigned char)s[6]) || *end || v < 1 ||
-			    v > 15)
+			if (s[5] != (max ? '-' : '+') || !isdigit((unsigned char)s[6]) || *end ||
+			    v < 1 || v > 15)
 				return -1;
 			off = (int)v;
 		}

@@ -1,4 +1,5 @@
-/* tree.c: the in-memory root filesystem: sorted directories, chroot-like path resolution, host import. */
+/* tree.c: the in-memory root filesystem: sorted directories, chroot-like path resolution, host
+ * import. */
 #include "tree.h"
 
 #include <dirent.h>
@@ -123,8 +124,8 @@ static char *next_component(const struct sbuf *rem, size_t *at, int *last)
 
 struct resolved {
 	struct tree_node *parent; /* directory holding the last component */
-	struct tree_node *node;   /* the node itself, NULL if absent */
-	char *name;               /* last component (malloc'd), NULL for the root */
+	struct tree_node *node;	  /* the node itself, NULL if absent */
+	char *name;		  /* last component (malloc'd), NULL for the root */
 };
 
 /*
@@ -164,8 +165,8 @@ static int resolve(const struct tree *t, const char *path, int follow_last, int 
 		struct tree_node *kid = kid_find(cur, c, NULL);
 		if (kid && kid->type == TREE_LNK && (!last || follow_last)) {
 			if (++links > MAX_LINKS) {
-				ret = err_set(e, CRUMB_EUNSAFE, "%s: too many levels of symbolic links",
-					      path);
+				ret = err_set(e, CRUMB_EUNSAFE,
+					      "%s: too many levels of symbolic links", path);
 				free(c);
 				goto out;
 			}
@@ -186,7 +187,8 @@ static int resolve(const struct tree *t, const char *path, int follow_last, int 
 			if (!create) {
 				r->node = NULL;
 				free(c);
-				ret = err_set(e, CRUMB_ENOENT, "%s: no such file or directory", path);
+				ret =
+				    err_set(e, CRUMB_ENOENT, "%s: no such file or directory", path);
 				goto out;
 			}
 			size_t pos;
@@ -244,9 +246,9 @@ int tree_add(struct tree *t, const char *path, enum tree_type type, uint32_t mod
 		}
 		if (old->type == TREE_DIR && old->nkids) {
 			free(r.name);
-			return err_set(e, CRUMB_EINVAL,
-				       "%s: cannot replace a non-empty directory with a non-directory",
-				       path);
+			return err_set(
+			    e, CRUMB_EINVAL,
+			    "%s: cannot replace a non-empty directory with a non-directory", path);
 		}
 		kid_remove(r.parent, pos);
 	}
@@ -314,7 +316,7 @@ struct import {
 		dev_t dev;
 		ino_t ino;
 		uint64_t id;
-	} *seen;
+	} * seen;
 	size_t nseen, alloc;
 };
 
@@ -367,7 +369,7 @@ static int find_extents(struct tree_node *n, int fd, const char *host, struct er
 			n->extents = xrealloc(n->extents, alloc * sizeof(*n->extents));
 		}
 		n->extents[n->nextents++] =
-			(struct tree_extent){(uint64_t)data, (uint64_t)(hole - data)};
+		    (struct tree_extent){(uint64_t)data, (uint64_t)(hole - data)};
 		pos = hole;
 	}
 	if (!n->extents) /* all hole: an empty list, not "all data" */
@@ -438,7 +440,8 @@ static int add_host(struct tree *t, struct import *im, const char *host, const c
 	}
 	case S_IFCHR:
 	case S_IFBLK:
-		if ((r = tree_add(t, dest, S_ISCHR(st.st_mode) ? TREE_CHR : TREE_BLK, mode, &n, e)) < 0)
+		if ((r = tree_add(t, dest, S_ISCHR(st.st_mode) ? TREE_CHR : TREE_BLK, mode, &n,
+				  e)) < 0)
 			return r;
 		n->rdev_major = major(st.st_rdev);
 		n->rdev_minor = minor(st.st_rdev);
@@ -526,8 +529,8 @@ int tree_add_host_follow(struct tree *t, const char *hostpath, struct err *e)
 			}
 			buf[len] = 0;
 			if (++links > MAX_LINKS) {
-				r = err_set(e, CRUMB_EUNSAFE, "%s: too many levels of symbolic links",
-					    hostpath);
+				r = err_set(e, CRUMB_EUNSAFE,
+					    "%s: too many levels of symbolic links", hostpath);
 				break;
 			}
 			struct tree_node *old = tree_lookup(t, cur.buf, 0);
@@ -595,8 +598,8 @@ int tree_read(const struct tree_node *n, uint64_t off, void *buf, size_t len, st
 		return err_errno(e, CRUMB_EIO, "cannot read %s", n->src_path);
 	size_t done = 0;
 	while (done < len) {
-		ssize_t got = pread(fd, (char *)buf + done, len - done,
-				    (off_t)(n->src_off + off + done));
+		ssize_t got =
+		    pread(fd, (char *)buf + done, len - done, (off_t)(n->src_off + off + done));
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got <= 0) {
@@ -749,8 +752,8 @@ static int copy_node(struct tree *to, struct sbuf *dest, const struct tree_node 
 {
 	struct tree_node *n;
 	int r;
-	if ((flags & TREE_COPY_KEEP_DIRS) && s->type == TREE_DIR && (n = tree_lookup(to, dest->buf, 1)) &&
-	    n->type == TREE_DIR) {
+	if ((flags & TREE_COPY_KEEP_DIRS) && s->type == TREE_DIR &&
+	    (n = tree_lookup(to, dest->buf, 1)) && n->type == TREE_DIR) {
 		r = 0;
 		goto kids;
 	}
@@ -759,7 +762,8 @@ static int copy_node(struct tree *to, struct sbuf *dest, const struct tree_node 
 	if (s->type == TREE_LNK)
 		r = tree_add_symlink(to, dest->buf, s->link, e);
 	else if (s->type == TREE_CHR || s->type == TREE_BLK)
-		r = tree_add_device(to, dest->buf, s->type, s->mode, s->rdev_major, s->rdev_minor, e);
+		r = tree_add_device(to, dest->buf, s->type, s->mode, s->rdev_major, s->rdev_minor,
+				    e);
 	else
 		r = tree_add(to, dest->buf, s->type, s->mode, &n, e);
 	if (r < 0)

@@ -44,11 +44,11 @@ struct tree_node {
 	uint32_t uid, gid;
 	int64_t mtime;
 	uint32_t rdev_major, rdev_minor; /* TREE_CHR / TREE_BLK */
-	char *link;                      /* TREE_LNK target, verbatim */
-	char *src_path;                  /* TREE_REG: host file holding the content, or NULL */
+	char *link;			 /* TREE_LNK target, verbatim */
+	char *src_path;			 /* TREE_REG: host file holding the content, or NULL */
 	uint64_t src_off;
-	uint64_t size; /* TREE_REG content length */
-	void *data;    /* TREE_REG: owned content when src_path is NULL */
+	uint64_t size;			  /* TREE_REG content length */
+	void *data;			  /* TREE_REG: owned content when src_path is NULL */
 	const struct tree_reader *reader; /* TREE_REG: content inside an image */
 	uint64_t reader_ref;
 	struct tree_extent *extents; /* TREE_REG: data ranges of a sparse file, sorted */

@@ -13,14 +13,14 @@
  * struct err. Library code never prints and never exits.
  */
 enum {
-	CRUMB_EIO = -1,      /* an I/O or system call failed */
-	CRUMB_ENOENT = -2,   /* a file, image or kernel does not exist */
-	CRUMB_EFORMAT = -3,  /* input is malformed or of the wrong kind */
-	CRUMB_EINVAL = -4,   /* a bad argument or value */
-	CRUMB_EUNSUPP = -5,  /* valid but not supported */
-	CRUMB_EUNSAFE = -6,  /* refused: path escapes the root, loop, absurd size */
-	CRUMB_ECHILD = -7,   /* a child process (QEMU, make) failed */
-	CRUMB_EBUSY = -8,    /* a lock or resource is held by someone else */
+	CRUMB_EIO = -1,	    /* an I/O or system call failed */
+	CRUMB_ENOENT = -2,  /* a file, image or kernel does not exist */
+	CRUMB_EFORMAT = -3, /* input is malformed or of the wrong kind */
+	CRUMB_EINVAL = -4,  /* a bad argument or value */
+	CRUMB_EUNSUPP = -5, /* valid but not supported */
+	CRUMB_EUNSAFE = -6, /* refused: path escapes the root, loop, absurd size */
+	CRUMB_ECHILD = -7,  /* a child process (QEMU, make) failed */
+	CRUMB_EBUSY = -8,   /* a lock or resource is held by someone else */
 };
 
 #define ERR_MSG_MAX 1024
@@ -32,11 +32,9 @@ struct err {
 /* Sets e->code and e->msg (printf-style) and returns code, so callers can
  * write `return err_set(e, CRUMB_EIO, "open %s: %s", p, strerror(errno));`.
  * e may be NULL. */
-int err_set(struct err *e, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+int err_set(struct err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Like err_set, appending ": strerror(errno)". */
-int err_errno(struct err *e, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+int err_errno(struct err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Allocation that cannot fail: on exhaustion it calls abort() (no output). */
 void *xmalloc(size_t n);
@@ -54,7 +52,10 @@ struct sbuf {
 	size_t len;
 	size_t alloc;
 };
-#define SBUF_INIT {sb_empty, 0, 0}
+#define SBUF_INIT                                                                                  \
+	{                                                                                          \
+		sb_empty, 0, 0                                                                     \
+	}
 extern char sb_empty[1];
 void sb_init(struct sbuf *sb);
 void sb_release(struct sbuf *sb);
@@ -73,9 +74,12 @@ struct strlist {
 	size_t n;
 	size_t alloc;
 };
-#define STRLIST_INIT {0, 0, 0}
-void strlist_push(struct strlist *l, const char *s);     /* copies s */
-void strlist_push_owned(struct strlist *l, char *s);     /* takes s */
+#define STRLIST_INIT                                                                               \
+	{                                                                                          \
+		0, 0, 0                                                                            \
+	}
+void strlist_push(struct strlist *l, const char *s);	 /* copies s */
+void strlist_push_owned(struct strlist *l, char *s);	 /* takes s */
 int strlist_has(const struct strlist *l, const char *s); /* 1 if present */
 void strlist_release(struct strlist *l);
 

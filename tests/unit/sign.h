@@ -1,4 +1,5 @@
-/* sign.h: for tests: signs the markers of a console stream as crumb-init does (src/init/markers.h). */
+/* sign.h: for tests: signs the markers of a console stream as crumb-init does (src/init/markers.h).
+ */
 #ifndef CRUMB_TEST_SIGN_H
 #define CRUMB_TEST_SIGN_H
 

@@ -37,8 +37,8 @@ int main(void)
 	n->gid = 100;
 
 	tree_lookup(&t, "/etc/hosts", 0)->mtime = 2000000000; /* newer than the epoch */
-	n->mtime = 1000;					/* /s: older */
-	tree_lookup(&t, "/a/two", 0)->mtime = -5;		/* before 1970 */
+	n->mtime = 1000;				      /* /s: older */
+	tree_lookup(&t, "/a/two", 0)->mtime = -5;	      /* before 1970 */
 	struct cpio_opts o = {.compress = COMPRESS_GZIP, .epoch = 1234567890, .clamp = 1};
 	ok(cpio_write(&t, out, &o, &e) == 0, "cpio_write (gzip): %s", e.msg);
 
@@ -53,17 +53,20 @@ int main(void)
 		const char *p = archive_entry_pathname(ent);
 		sb_addf(&names, "%s ", p);
 		if (!strcmp(p, "dev/console"))
-			ok(archive_entry_filetype(ent) == AE_IFCHR && archive_entry_rdevmajor(ent) == 5 &&
-				   archive_entry_rdevminor(ent) == 1 && archive_entry_perm(ent) == 0600,
+			ok(archive_entry_filetype(ent) == AE_IFCHR &&
+			       archive_entry_rdevmajor(ent) == 5 &&
+			       archive_entry_rdevminor(ent) == 1 && archive_entry_perm(ent) == 0600,
 			   "dev/console: char 5,1 0600");
 		if (!strcmp(p, "bin"))
 			is_str(archive_entry_symlink(ent), "usr/bin", "bin: symlink target");
 		if (!strcmp(p, "tmp"))
-			ok(archive_entry_perm(ent) == 01777 && archive_entry_filetype(ent) == AE_IFDIR,
+			ok(archive_entry_perm(ent) == 01777 &&
+			       archive_entry_filetype(ent) == AE_IFDIR,
 			   "tmp: sticky directory");
 		if (!strcmp(p, "etc/hosts")) {
 			char buf[64] = {0};
-			ok(archive_read_data(a, buf, sizeof(buf)) == 20 && !strcmp(buf, "127.0.0.1 localhost\n"),
+			ok(archive_read_data(a, buf, sizeof(buf)) == 20 &&
+			       !strcmp(buf, "127.0.0.1 localhost\n"),
 			   "etc/hosts: content");
 			ok(archive_entry_mtime(ent) == 1234567890 && archive_entry_uid(ent) == 0,
 			   "etc/hosts: a newer mtime is clamped to the epoch, root-owned");
@@ -77,17 +80,20 @@ int main(void)
 			ino_two = archive_entry_ino64(ent);
 			char buf[8] = {0};
 			ok(archive_entry_size(ent) == 4 && archive_read_data(a, buf, 8) == 4 &&
-				   !strcmp(buf, "same"),
+			       !strcmp(buf, "same"),
 			   "a/two: the last name carries the data");
-			is_int(archive_entry_mtime(ent), 0, "a/two: a time before 1970 is written as 0");
+			is_int(archive_entry_mtime(ent), 0,
+			       "a/two: a time before 1970 is written as 0");
 		}
 		if (!strcmp(p, "s")) {
 			char buf[1100];
-			ok(archive_entry_size(ent) == 1004 && archive_read_data(a, buf, sizeof(buf)) == 1004 &&
-				   !memcmp(buf + 1000, "tail", 4) && archive_entry_uid(ent) == 1000 &&
-				   archive_entry_gid(ent) == 100,
+			ok(archive_entry_size(ent) == 1004 &&
+			       archive_read_data(a, buf, sizeof(buf)) == 1004 &&
+			       !memcmp(buf + 1000, "tail", 4) && archive_entry_uid(ent) == 1000 &&
+			       archive_entry_gid(ent) == 100,
 			   "s: 1004 bytes, ownership from the node");
-			is_int(archive_entry_mtime(ent), 1000, "s: an mtime older than the epoch is kept");
+			is_int(archive_entry_mtime(ent), 1000,
+			       "s: an mtime older than the epoch is kept");
 		}
 	}
 	ok(ino_one == ino_two, "the two names share an inode number");
@@ -101,7 +107,8 @@ int main(void)
 	struct sbuf x = SBUF_INIT, y = SBUF_INIT;
 	read_file(out, 1 << 20, &x, &e);
 	read_file(out2, 1 << 20, &y, &e);
-	ok(x.len == y.len && !memcmp(x.buf, y.buf, x.len), "is byte-identical (gzip header included)");
+	ok(x.len == y.len && !memcmp(x.buf, y.buf, x.len),
+	   "is byte-identical (gzip header included)");
 	tree_add_data(&t, "/gone", "x", 1, 0644, &e);
 	n = tree_lookup(&t, "/gone", 0);
 	free(n->data);

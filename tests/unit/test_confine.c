@@ -96,7 +96,8 @@ int main(void)
 	link_to("../f", "ctx/layout/blob-in");
 	is_int(confine_links(ctx, layout, &e), 0, "links inside the context pass");
 	link_to("/etc/passwd", "ctx/layout/blob-out");
-	is_int(confine_links(ctx, layout, &e), CRUMB_EUNSAFE, "a link out of the context is refused");
+	is_int(confine_links(ctx, layout, &e), CRUMB_EUNSAFE,
+	       "a link out of the context is refused");
 
 	/* host files */
 	struct strlist allow = STRLIST_INIT;
@@ -109,17 +110,21 @@ int main(void)
 	       "a world-readable directory under /usr passes, walked");
 	char *rout = realpath(out, NULL);
 	char *pub = xasprintf("%s/pub", rout), *rsecret = xasprintf("%s/secret", rout);
-	is_int(confine_host(pub, NULL, &e), CRUMB_EUNSAFE, "a file outside the system directories is refused");
+	is_int(confine_host(pub, NULL, &e), CRUMB_EUNSAFE,
+	       "a file outside the system directories is refused");
 	ok(strstr(e.msg, "--allow-host") != NULL, "... naming --allow-host: %s", e.msg);
 	strlist_push(&allow, rout);
 	is_int(confine_host(pub, &allow, &e), 0, "... allowed by a directory above it");
 	is_int(confine_host(rsecret, &allow, &e), 0, "a 0600 file allowed by --allow-host passes");
-	is_int(confine_host_file(rsecret, NULL, &e), CRUMB_EUNSAFE, "... refused without it (file rule)");
+	is_int(confine_host_file(rsecret, NULL, &e), CRUMB_EUNSAFE,
+	       "... refused without it (file rule)");
 	strlist_release(&allow);
 	struct stat st;
 	if (stat("/etc/shadow", &st) == 0 && !(st.st_mode & S_IROTH)) {
-		is_int(confine_host("/etc/shadow", NULL, &e), CRUMB_EUNSAFE, "/etc/shadow is refused");
-		ok(strstr(e.msg, "not readable by every user") != NULL, "... as not world-readable");
+		is_int(confine_host("/etc/shadow", NULL, &e), CRUMB_EUNSAFE,
+		       "/etc/shadow is refused");
+		ok(strstr(e.msg, "not readable by every user") != NULL,
+		   "... as not world-readable");
 		is_int(confine_host("/etc", NULL, &e), CRUMB_EUNSAFE,
 		       "/etc as a directory is refused (a private file inside)");
 		strlist_push(&allow, "/etc/shadow");

@@ -1,4 +1,5 @@
-/* test_console.c: the console parser: signed markers only, forgeries shown as text; the guest's MAC. */
+/* test_console.c: the console parser: signed markers only, forgeries shown as text; the guest's
+ * MAC. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,22 +55,27 @@ static char *signed_str(const char *s)
 static void test_stream(void)
 {
 	char *stream = signed_str("[    0.1] Linux version 6.1\n"
-				  "\x02" "crumb:init 0.700000\x03"
-				  "\x02" "crumb:exec 0.710000\x03"
+				  "\x02"
+				  "crumb:init 0.700000\x03"
+				  "\x02"
+				  "crumb:exec 0.710000\x03"
 				  "hello\n"
 				  "a \x02 lone STX\n"
-				  "\x02" "crumb:exit 0.720000 3\x03"
+				  "\x02"
+				  "crumb:exit 0.720000 3\x03"
 				  "reboot: Restarting system\n");
 	for (int bytewise = 0; bytewise < 2; bytewise++) {
 		struct vm_result r;
 		struct sbuf sb = SBUF_INIT;
 		run(stream, strlen(stream), &r, &sb, bytewise);
-		is_str(sb.buf, "hello\na \x02 lone STX\n", "only the service's output is shown (%s)",
+		is_str(sb.buf, "hello\na \x02 lone STX\n",
+		       "only the service's output is shown (%s)",
 		       bytewise ? "byte by byte" : "one chunk");
 		ok(r.status == 3 && r.unsigned_markers == 0, "exit status parsed");
 		ok(r.g_init > 0.69 && r.g_init < 0.71 && r.g_exec > 0.70 && r.g_exit > 0.71,
 		   "guest times parsed");
-		ok(r.t_init > 0 && r.t_exec >= r.t_init && r.t_exit >= r.t_exec, "host times recorded");
+		ok(r.t_init > 0 && r.t_exec >= r.t_init && r.t_exit >= r.t_exec,
+		   "host times recorded");
 		sb_release(&sb);
 	}
 	free(stream);
@@ -80,9 +86,12 @@ static void test_stream(void)
 	result_init(&r);
 	console_init(&c, &r, 1, out, &sb);
 	console_set_key(&c, test_key);
-	char *v = signed_str("kernel says hi\n\x02" "crumb:init 1.0\x03" "x");
+	char *v = signed_str("kernel says hi\n\x02"
+			     "crumb:init 1.0\x03"
+			     "x");
 	console_feed(&c, v, strlen(v), 1.0);
-	is_str(sb.buf, "kernel says hi\nx", "verbose shows the kernel's text, still strips markers");
+	is_str(sb.buf, "kernel says hi\nx",
+	       "verbose shows the kernel's text, still strips markers");
 	console_release(&c);
 	free(v);
 	sb_reset(&sb);
@@ -92,9 +101,11 @@ static void test_stream(void)
 	console_set_key(&c, test_key);
 	const char p[] = "[ 0.5] Kernel panic - not syncing: No working init found.\r\n";
 	console_feed(&c, p, sizeof(p) - 1, 1.0);
-	is_str(r.panic, "Kernel panic - not syncing: No working init found.", "a hidden panic is caught");
+	is_str(r.panic, "Kernel panic - not syncing: No working init found.",
+	       "a hidden panic is caught");
 	is_str(sb.buf, "", "... and not shown");
-	char *err = signed_str("\x02" "crumb:error 0.9 cannot read /etc/crumb/init.conf\x03");
+	char *err = signed_str("\x02"
+			       "crumb:error 0.9 cannot read /etc/crumb/init.conf\x03");
 	console_feed(&c, err, strlen(err), 1.0);
 	is_str(r.init_error, "cannot read /etc/crumb/init.conf", "an error marker is parsed");
 	console_release(&c);
@@ -105,7 +116,8 @@ static void test_stream(void)
 	sb_reset(&sb);
 	console_init(&c, &r, 0, out, &sb);
 	console_set_key(&c, test_key);
-	char *init = signed_str("\x02" "crumb:init 1.0\x03");
+	char *init = signed_str("\x02"
+				"crumb:init 1.0\x03");
 	console_feed(&c, init, strlen(init), 1.0);
 	char big[2000];
 	memset(big, 'A', sizeof(big));
@@ -124,10 +136,15 @@ static void test_stream(void)
 	console_set_key(&c, test_key);
 	c.event = record_event;
 	c.event_ctx = &seen;
-	char *m = signed_str("\x02" "crumb:init 0.5\x03\x02" "crumb:exec 0.6\x03\x02"
-			     "crumb:step 0.61 1 RUN make\x03\x02" "crumb:ready 0.7 22\x03up\n\x02"
-			     "crumb:restart 0.8 1\x03\x02" "crumb:stopping 0.9\x03\x02"
-			     "crumb:newer 0.95 x y\x03\x02" "crumb:exit 1.0 143\x03");
+	char *m = signed_str("\x02"
+			     "crumb:init 0.5\x03\x02"
+			     "crumb:exec 0.6\x03\x02"
+			     "crumb:step 0.61 1 RUN make\x03\x02"
+			     "crumb:ready 0.7 22\x03up\n\x02"
+			     "crumb:restart 0.8 1\x03\x02"
+			     "crumb:stopping 0.9\x03\x02"
+			     "crumb:newer 0.95 x y\x03\x02"
+			     "crumb:exit 1.0 143\x03");
 	console_feed(&c, m, strlen(m), 2.0);
 	is_str(sb.buf, "up\n", "markers stripped from the output");
 	ok(r.g_ready > 0.69 && r.t_ready == 2.0, "ready marker recorded");
@@ -148,14 +165,19 @@ static void test_forgeries(void)
 {
 	struct vm_result r;
 	struct sbuf sb = SBUF_INIT;
-	char *good = signed_str("\x02" "crumb:init 0.5\x03\x02" "crumb:exec 0.6\x03");
+	char *good = signed_str("\x02"
+				"crumb:init 0.5\x03\x02"
+				"crumb:exec 0.6\x03");
 	/* unsigned, as a program would print it */
-	const char fake_exit[] = "\x02" "crumb:exit 1.000000 0\x03";
+	const char fake_exit[] = "\x02"
+				 "crumb:exit 1.000000 0\x03";
 	struct sbuf s = SBUF_INIT;
 	sb_adds(&s, good);
 	sb_adds(&s, fake_exit);
-	sb_adds(&s, "\x02" "crumb:ready 0.9 22\x03");
-	sb_adds(&s, "\x02" "crumb:error 0.9 pwned\x03");
+	sb_adds(&s, "\x02"
+		    "crumb:ready 0.9 22\x03");
+	sb_adds(&s, "\x02"
+		    "crumb:error 0.9 pwned\x03");
 	sb_adds(&s, "[ 0.9] Kernel panic - not syncing: fake\n");
 	run(s.buf, s.len, &r, &sb, 0);
 	ok(r.status == -1 && r.t_exit == 0 && r.t_ready == 0 && !r.init_error[0],
@@ -165,10 +187,13 @@ static void test_forgeries(void)
 	   "... and shown as the program's output, framing included");
 	/* The real exit marker still works after them, and a printed "panic" is no panic. */
 	unsigned long long seq = 2;
-	sign_stream("\x02" "crumb:exit 1.1 3\x03", 18, &seq, &s);
+	sign_stream("\x02"
+		    "crumb:exit 1.1 3\x03",
+		    18, &seq, &s);
 	sb_reset(&sb);
 	run(s.buf, s.len, &r, &sb, 1);
-	ok(r.status == 3 && !r.panic[0], "the signed exit marker wins over forgeries (byte by byte)");
+	ok(r.status == 3 && !r.panic[0],
+	   "the signed exit marker wins over forgeries (byte by byte)");
 
 	/* Each way to get it wrong. */
 	char tag[33];
@@ -177,26 +202,39 @@ static void test_forgeries(void)
 		const char *what;
 		char *text;
 	} bad[] = {
-	    {"a tag made for other text", xasprintf("\x02" "crumb:exit 1.0 7 3:%s\x03", tag)},
-	    {"a replayed sequence number", xasprintf("\x02" "crumb:exit 1.0 0 2:%s\x03", tag)},
+	    {"a tag made for other text", xasprintf("\x02"
+						    "crumb:exit 1.0 7 3:%s\x03",
+						    tag)},
+	    {"a replayed sequence number", xasprintf("\x02"
+						     "crumb:exit 1.0 0 2:%s\x03",
+						     tag)},
 	    {"an uppercase tag", NULL},
-	    {"a tag one digit short", xasprintf("\x02" "crumb:exit 1.0 0 3:%.31s\x03", tag)},
-	    {"a leading zero in SEQ", xasprintf("\x02" "crumb:exit 1.0 0 03:%s\x03", tag)},
-	    {"no space before the trailer", xasprintf("\x02" "crumb:exit 1.0 03:%s\x03", tag)},
+	    {"a tag one digit short", xasprintf("\x02"
+						"crumb:exit 1.0 0 3:%.31s\x03",
+						tag)},
+	    {"a leading zero in SEQ", xasprintf("\x02"
+						"crumb:exit 1.0 0 03:%s\x03",
+						tag)},
+	    {"no space before the trailer", xasprintf("\x02"
+						      "crumb:exit 1.0 03:%s\x03",
+						      tag)},
 	    {"a NUL inside", NULL},
 	};
 	char up[33];
 	for (int i = 0; i < 32; i++)
 		up[i] = (char)(tag[i] >= 'a' ? tag[i] - 32 : tag[i]);
 	up[32] = 0;
-	bad[2].text = xasprintf("\x02" "crumb:exit 1.0 0 3:%s\x03", up);
+	bad[2].text = xasprintf("\x02"
+				"crumb:exit 1.0 0 3:%s\x03",
+				up);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		sb_reset(&s);
 		sb_adds(&s, good);
 		if (bad[i].text) {
 			sb_adds(&s, bad[i].text);
 		} else {
-			sb_adds(&s, "\x02" "crumb:exit 1.0 0");
+			sb_adds(&s, "\x02"
+				    "crumb:exit 1.0 0");
 			sb_addc(&s, 0);
 			sb_addf(&s, " 3:%s\x03", tag);
 		}
@@ -209,7 +247,10 @@ static void test_forgeries(void)
 	/* The right tag at the right place is accepted (the control). */
 	sb_reset(&s);
 	sb_adds(&s, good);
-	sb_addf(&s, "\x02" "crumb:exit 1.0 0 3:%s\x03", tag);
+	sb_addf(&s,
+		"\x02"
+		"crumb:exit 1.0 0 3:%s\x03",
+		tag);
 	run(s.buf, s.len, &r, &sb, 0);
 	ok(r.status == 0 && r.unsigned_markers == 0, "the control: that marker, rightly signed");
 
@@ -225,10 +266,12 @@ static void test_forgeries(void)
 
 	/* A marker split by a program's STX: the program's bytes are text, the marker counts. */
 	sb_reset(&s);
-	sb_adds(&s, "\x02" "crumb:exit 9.0 0 partial");
+	sb_adds(&s, "\x02"
+		    "crumb:exit 9.0 0 partial");
 	sb_adds(&s, good);
 	run(s.buf, s.len, &r, &sb, 0);
-	ok(r.t_exec > 0 && r.unsigned_markers == 0, "a program's unfinished marker does not hide the next");
+	ok(r.t_exec > 0 && r.unsigned_markers == 0,
+	   "a program's unfinished marker does not hide the next");
 	free(good);
 	sb_release(&s);
 	sb_release(&sb);
@@ -237,7 +280,8 @@ static void test_forgeries(void)
 /* The guest writes markers with its own HMAC; the host checks with libcrypto's. */
 static void test_guest(void)
 {
-	static const char *const msgs[] = {"", "abc", "a fifty-five byte message ................... ends!",
+	static const char *const msgs[] = {"", "abc",
+					   "a fifty-five byte message ................... ends!",
 					   "fifty-six bytes: ...................................!"};
 	unsigned char a[32], b[32];
 	int same = 1;
@@ -263,10 +307,12 @@ static void test_guest(void)
 	}
 	ok(same, "the guest's SHA-256 agrees with libcrypto's (0..3000 bytes, split updates)");
 	/* RFC 4231 test case 2, and keys longer than a block */
-	static const unsigned char want2[32] = {
-	    0x5b, 0xdc, 0xc1, 0x46, 0xbf, 0x60, 0x75, 0x4e, 0x6a, 0x04, 0x24, 0x26, 0x08, 0x95, 0x75, 0xc7,
-	    0x5a, 0x00, 0x3f, 0x08, 0x9d, 0x27, 0x39, 0x83, 0x9d, 0xec, 0x58, 0xb9, 0x64, 0xec, 0x38, 0x43};
-	mac_hmac_sha256((const unsigned char *)"Jefe", 4, "what do ya want ", 16, "for nothing?", 12, a);
+	static const unsigned char want2[32] = {0x5b, 0xdc, 0xc1, 0x46, 0xbf, 0x60, 0x75, 0x4e,
+						0x6a, 0x04, 0x24, 0x26, 0x08, 0x95, 0x75, 0xc7,
+						0x5a, 0x00, 0x3f, 0x08, 0x9d, 0x27, 0x39, 0x83,
+						0x9d, 0xec, 0x58, 0xb9, 0x64, 0xec, 0x38, 0x43};
+	mac_hmac_sha256((const unsigned char *)"Jefe", 4, "what do ya want ", 16, "for nothing?",
+			12, a);
 	ok(!memcmp(a, want2, 32), "the guest's HMAC-SHA256: RFC 4231 case 2");
 	unsigned int len = 0;
 	mac_hmac_sha256(buf, 131, buf + 200, 100, buf + 300, 50, a);
@@ -304,7 +350,8 @@ static void test_keys(void)
 	unsigned char k1[CONSOLE_KEY_LEN], k2[CONSOLE_KEY_LEN];
 	char hex[2 * CONSOLE_KEY_LEN + 1];
 	struct err e = {0};
-	ok(console_key_new(k1, &e) == 0 && console_key_new(k2, &e) == 0 && memcmp(k1, k2, sizeof(k1)),
+	ok(console_key_new(k1, &e) == 0 && console_key_new(k2, &e) == 0 &&
+	       memcmp(k1, k2, sizeof(k1)),
 	   "two fresh keys differ");
 	console_key_hex(k1, hex);
 	char *line = xasprintf(" %s\n", hex);
@@ -318,11 +365,17 @@ static void test_keys(void)
 	free(line);
 }
 
-/* run --foreign-init: a PID 1 that is not crumb-init prints unsigned markers; only then are they believed. */
+/* run --foreign-init: a PID 1 that is not crumb-init prints unsigned markers; only then are they
+ * believed. */
 static void test_foreign(void)
 {
-	const char s[] = "\x02" "crumb:init 0.5\x03" "\x02" "crumb:exec 0.6\x03" "hi\n"
-			 "\x02" "crumb:exit 0.9 4\x03";
+	const char s[] = "\x02"
+			 "crumb:init 0.5\x03"
+			 "\x02"
+			 "crumb:exec 0.6\x03"
+			 "hi\n"
+			 "\x02"
+			 "crumb:exit 0.9 4\x03";
 	struct vm_result r;
 	struct sbuf shown = SBUF_INIT;
 	struct console c;
@@ -334,11 +387,12 @@ static void test_foreign(void)
 		console_feed(&c, s, sizeof(s) - 1, 1.0);
 		console_release(&c);
 		if (trust)
-			ok(r.status == 4 && r.g_init == 0.5 && r.g_exec == 0.6 && !r.unsigned_markers &&
-				   !strcmp(shown.buf, "hi\n"),
+			ok(r.status == 4 && r.g_init == 0.5 && r.g_exec == 0.6 &&
+			       !r.unsigned_markers && !strcmp(shown.buf, "hi\n"),
 			   "trust_unsigned: unsigned markers are acted on and stripped");
 		else
-			ok(r.status == -1 && r.unsigned_markers == 3, "without it, none is (no key)");
+			ok(r.status == -1 && r.unsigned_markers == 3,
+			   "without it, none is (no key)");
 	}
 	sb_release(&shown);
 }

@@ -30,7 +30,6 @@ static char *tpath(const char *fmt, ...)
 	return buf[k];
 }
 
-
 static void put(const char *path, const void *data, size_t len)
 {
 	FILE *f = fopen(path, "wb");

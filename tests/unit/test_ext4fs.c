@@ -13,7 +13,6 @@
 
 static char dir[256];
 
-
 static int fsck_clean(const char *img)
 {
 	return sh("e2fsck -fn %s >%s/fsck.out 2>&1", img, dir) == 0;

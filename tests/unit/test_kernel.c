@@ -21,7 +21,7 @@ int main(void)
 	ok(kernel_check_config(frag, "CONFIG_A=y\nCONFIG_NR=16\nCONFIG_M=m\n", &e) == CRUMB_EFORMAT,
 	   "set as a module counts as set");
 	ok(kernel_check_config(kernel_fragment, "", &e) == CRUMB_EFORMAT &&
-		   strstr(e.msg, "CONFIG_PVH=y"),
+	       strstr(e.msg, "CONFIG_PVH=y"),
 	   "the built-in fragment asks for PVH");
 	return done_testing();
 }

@@ -1,4 +1,5 @@
-/* test_sde.c: SOURCE_DATE_EPOCH: what sde_parse takes and refuses, and the clamp rule writers share. */
+/* test_sde.c: SOURCE_DATE_EPOCH: what sde_parse takes and refuses, and the clamp rule writers
+ * share. */
 #include <stdint.h>
 #include <string.h>
 
@@ -49,7 +50,8 @@ int main(void)
 	char longv[200];
 	memset(longv, '9', sizeof(longv) - 1);
 	longv[sizeof(longv) - 1] = 0;
-	ok(sde_parse(longv, &d, &e) < 0 && strlen(e.msg) < 200, "a long value is cut in the message");
+	ok(sde_parse(longv, &d, &e) < 0 && strlen(e.msg) < 200,
+	   "a long value is cut in the message");
 
 	is_int(clamp_time(2000, 1000, 1), 1000, "set: newer becomes the epoch");
 	is_int(clamp_time(500, 1000, 1), 500, "set: older is kept");
