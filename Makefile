@@ -102,12 +102,12 @@ check:
 	@$(MAKE) --no-print-directory check-run
 
 check-run: crumb-init build/san/crumb $(UNIT_BIN) $(FUZZ_REPLAY)
-	@CRUMB=$(CURDIR)/build/san/crumb CRUMB_INIT=$(CURDIR)/crumb-init sh tests/run.sh $(UNIT_BIN) $(FUZZ_REPLAY)
+	@CRUMB=$(CURDIR)/build/san/crumb CRUMB_INIT=$(CURDIR)/crumb-init sh tests/run.sh tests/fmt.sh $(UNIT_BIN) $(FUZZ_REPLAY)
 
 # The C unit tests and the fuzz corpus replays alone (no kernel, no VM), or the end-to-end
 # tests alone; make check runs both, the unit tests first.
 unit: crumb-init build/san/crumb $(UNIT_BIN) $(FUZZ_REPLAY)
-	@CRUMB=$(CURDIR)/build/san/crumb CRUMB_INIT=$(CURDIR)/crumb-init sh tests/run.sh --no-e2e $(UNIT_BIN) $(FUZZ_REPLAY)
+	@CRUMB=$(CURDIR)/build/san/crumb CRUMB_INIT=$(CURDIR)/crumb-init sh tests/run.sh --no-e2e tests/fmt.sh $(UNIT_BIN) $(FUZZ_REPLAY)
 
 e2e: crumb-init build/san/crumb
 	@CRUMB=$(CURDIR)/build/san/crumb CRUMB_INIT=$(CURDIR)/crumb-init sh tests/run.sh
