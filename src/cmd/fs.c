@@ -1,6 +1,7 @@
 /* fs.c: `crumb fs VERB`: mtools-like reading and editing of ext2/3/4 images and cpio archives. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -381,22 +382,39 @@ static void print_stat(const char *path, const struct fsimage_ent *s)
 		print_xattr(&s->x[k]);
 }
 
-static int do_stat(int argc, char **argv, const struct fsflags *f)
+/* Runs op on each IMAGE:PATH word (opened for editing when edit is set), stopping at the
+ * first failure. */
+typedef int (*addr_op)(struct addr *a, const char *word, const void *ctx, struct err *e);
+static int each_addr(int argc, char **argv, int edit, addr_op op, const void *ctx)
 {
-	(void)f;
 	int r = 0;
 	for (int i = 0; i < argc && !r; i++) {
 		struct err e = {0};
 		struct addr a;
-		struct fsimage_ent s;
-		if ((r = image_addr(argv[i], &a, 0)))
+		if ((r = image_addr(argv[i], &a, edit)))
 			break;
-		if (fsimage_stat(a.v->im, a.path, 0, &s, &e) < 0)
-			return verr(&e);
-		print_stat(a.path, &s);
-		fsimage_ent_release(&s);
+		if (op(&a, argv[i], ctx, &e) < 0)
+			r = verr(&e);
 	}
 	return r;
+}
+
+static int stat_one(struct addr *a, const char *word, const void *ctx, struct err *e)
+{
+	struct fsimage_ent s;
+	(void)word, (void)ctx;
+	int r = fsimage_stat(a->v->im, a->path, 0, &s, e);
+	if (r < 0)
+		return r;
+	print_stat(a->path, &s);
+	fsimage_ent_release(&s);
+	return 0;
+}
+
+static int do_stat(int argc, char **argv, const struct fsflags *f)
+{
+	(void)f;
+	return each_addr(argc, argv, 0, stat_one, NULL);
 }
 
 static int du_walk(struct fsimage_walk *w, const struct fsimage_at *p, const char *shown,
@@ -425,28 +443,26 @@ static int du_walk(struct fsimage_walk *w, const struct fsimage_at *p, const cha
 	return r;
 }
 
+static int du_one(struct addr *a, const char *word, const void *ctx, struct err *e)
+{
+	struct fsimage_at p;
+	struct fsimage_walk w;
+	uint64_t kib = 0;
+	(void)ctx;
+	int r = fsimage_resolve(a->v->im, a->path, 0, &p, e);
+	if (r < 0)
+		return r;
+	fsimage_walk_init(&w, a->v->im);
+	if ((r = du_walk(&w, &p, word, &kib, 0, e)) == 0)
+		printf("%llu\t%s\n", (unsigned long long)kib, word);
+	fsimage_walk_release(&w);
+	return r;
+}
+
 static int do_du(int argc, char **argv, const struct fsflags *f)
 {
 	(void)f;
-	int r = 0;
-	for (int i = 0; i < argc && !r; i++) {
-		struct err e = {0};
-		struct addr a;
-		struct fsimage_at p;
-		struct fsimage_walk w;
-		uint64_t kib = 0;
-		if ((r = image_addr(argv[i], &a, 0)))
-			break;
-		if (fsimage_resolve(a.v->im, a.path, 0, &p, &e) < 0)
-			return verr(&e);
-		fsimage_walk_init(&w, a.v->im);
-		if (du_walk(&w, &p, argv[i], &kib, 0, &e) < 0)
-			r = verr(&e);
-		else
-			printf("%llu\t%s\n", (unsigned long long)kib, argv[i]);
-		fsimage_walk_release(&w);
-	}
-	return r;
+	return each_addr(argc, argv, 0, du_one, NULL);
 }
 
 /* Writes the regular file at arg to stdout. */
@@ -617,33 +633,27 @@ static int do_mv(int argc, char **argv, const struct fsflags *f)
 	return r;
 }
 
+static int rm_one(struct addr *a, const char *word, const void *ctx, struct err *e)
+{
+	const struct fsflags *f = ctx;
+	int r = fsimage_remove(a->v->im, a->path, f->rec, word, e);
+	return f->force && r == CRUMB_ENOENT ? 0 : r;
+}
+
 static int do_rm(int argc, char **argv, const struct fsflags *f)
 {
-	int r = 0;
-	for (int i = 0; i < argc && !r; i++) {
-		struct err e = {0};
-		struct addr a;
-		if ((r = image_addr(argv[i], &a, 1)))
-			break;
-		int rr = fsimage_remove(a.v->im, a.path, f->rec, argv[i], &e);
-		if (rr < 0 && !(f->force && rr == CRUMB_ENOENT))
-			r = verr(&e);
-	}
-	return r;
+	return each_addr(argc, argv, 1, rm_one, f);
+}
+
+static int mkdir_one(struct addr *a, const char *word, const void *ctx, struct err *e)
+{
+	const struct fsflags *f = ctx;
+	return fsimage_mkdir(a->v->im, a->path, f->pre, word, e);
 }
 
 static int do_mkdir(int argc, char **argv, const struct fsflags *f)
 {
-	int r = 0;
-	for (int i = 0; i < argc && !r; i++) {
-		struct err e = {0};
-		struct addr a;
-		if ((r = image_addr(argv[i], &a, 1)))
-			break;
-		if (fsimage_mkdir(a.v->im, a.path, f->pre, argv[i], &e) < 0)
-			r = verr(&e);
-	}
-	return r;
+	return each_addr(argc, argv, 1, mkdir_one, f);
 }
 
 static int do_ln(int argc, char **argv, const struct fsflags *f)
@@ -687,6 +697,21 @@ static int parse_owner(const char *s, uint32_t *uid, uint32_t *gid, int *keep_gi
 	return 0;
 }
 
+/* What chmod or chown sets on each path. */
+struct attr_set {
+	int own;
+	uint32_t mode, uid, gid;
+	int keep_gid;
+};
+
+static int attr_one(struct addr *a, const char *word, const void *ctx, struct err *e)
+{
+	const struct attr_set *x = ctx;
+	if (x->own)
+		return fsimage_chown(a->v->im, a->path, x->uid, x->gid, x->keep_gid, word, e);
+	return fsimage_chmod(a->v->im, a->path, x->mode, word, e);
+}
+
 static int do_attr(int argc, char **argv, const struct fsflags *f)
 {
 	const char *verb = f->verb;
@@ -704,16 +729,8 @@ static int do_attr(int argc, char **argv, const struct fsflags *f)
 					       argv[0]);
 		mode = (uint32_t)m;
 	}
-	for (int i = 1; i < argc && !r; i++) {
-		struct err e = {0};
-		struct addr a;
-		if ((r = image_addr(argv[i], &a, 1)))
-			break;
-		if ((own ? fsimage_chown(a.v->im, a.path, uid, gid, keep_gid, argv[i], &e)
-			 : fsimage_chmod(a.v->im, a.path, mode, argv[i], &e)) < 0)
-			r = verr(&e);
-	}
-	return r;
+	struct attr_set x = {own, mode, uid, gid, keep_gid};
+	return each_addr(argc - 1, argv + 1, 1, attr_one, &x);
 }
 
 /* fsck's exit statuses (documented in usage_fs): 1 also covers an unreadable image. */
@@ -782,27 +799,18 @@ static int take_flag(const struct opt *o, const char *value, void *ctx, struct e
 	(void)value;
 	if (!strchr(f->ok, o->sh))
 		return err_set(e, CRUMB_EINVAL, "%s: unknown option -%c", f->verb, o->sh);
-	switch (o->sh) {
-	case 'l':
-		f->lng = 1;
-		break;
-	case 'R':
-	case 'r':
-		f->rec = 1;
-		break;
-	case 'd':
-		f->dirs = 1;
-		break;
-	case 'p':
-		f->pre = 1;
-		break;
-	case 'f':
-		f->force = 1;
-		break;
-	case 's':
-		f->sym = 1;
-		break;
-	}
+	static const struct {
+		char c;
+		size_t off;
+	} fields[] = {
+	    {'l', offsetof(struct fsflags, lng)}, {'R', offsetof(struct fsflags, rec)},
+	    {'r', offsetof(struct fsflags, rec)}, {'d', offsetof(struct fsflags, dirs)},
+	    {'p', offsetof(struct fsflags, pre)}, {'f', offsetof(struct fsflags, force)},
+	    {'s', offsetof(struct fsflags, sym)},
+	};
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (fields[i].c == o->sh)
+			*(int *)((char *)f + fields[i].off) = 1;
 	return 0;
 }
 

@@ -318,8 +318,8 @@ static int context_sources(const struct build_copy_env *env, const char *src, st
 	return r;
 }
 
-/* Adds --deps closures for every ELF file under host path p. */
-static int add_deps(struct tree *t, const char *p, int depth, struct err *e)
+/* Adds --deps closures for every ELF file under host path p to t (a struct tree *): a dir_fn. */
+static int add_deps(const char *p, int depth, void *t, struct err *e)
 {
 	struct stat sb;
 	if (lstat(p, &sb) < 0 || depth > 64)
@@ -328,15 +328,7 @@ static int add_deps(struct tree *t, const char *p, int depth, struct err *e)
 		return rootfs_add_closure(t, p, e);
 	if (!S_ISDIR(sb.st_mode))
 		return 0;
-	struct strlist names = STRLIST_INIT;
-	int r = dir_list(p, &names, e);
-	for (size_t k = 0; r == 0 && k < names.n; k++) {
-		char *c = xasprintf("%s/%s", p, names.v[k]);
-		r = add_deps(t, c, depth + 1, e);
-		free(c);
-	}
-	strlist_release(&names);
-	return r;
+	return dir_each(p, depth + 1, add_deps, t, e);
 }
 
 static int is_archive(const char *path)
@@ -468,7 +460,7 @@ static int copy_host_path(struct copy *c, const char *src, const char *hp, struc
 	if (r == 0 && !c->host)
 		r = drop_ignored(c->env, &c->tmp, d, from, e);
 	if (r == 0 && c->v->deps)
-		r = add_deps(&c->deps, from, 0, e);
+		r = add_deps(from, 0, &c->deps, e);
 	free(real);
 	free(d);
 	return r < 0 ? at_err(c->i, e, r) : 0;

@@ -66,7 +66,8 @@ int confine_path(const char *root, const char *rel, char **real, struct err *e)
 	return rc;
 }
 
-static int links_walk(const char *root, const char *path, int depth, struct err *e)
+/* A dir_fn: root is the context's real path (const char *). */
+static int links_walk(const char *path, int depth, void *root, struct err *e)
 {
 	struct stat st;
 	if (depth > CONFINE_MAX_DEPTH)
@@ -84,15 +85,7 @@ static int links_walk(const char *root, const char *path, int depth, struct err 
 	}
 	if (!S_ISDIR(st.st_mode))
 		return 0;
-	struct strlist names = STRLIST_INIT;
-	int rc = dir_list(path, &names, e);
-	for (size_t i = 0; rc == 0 && i < names.n; i++) {
-		char *c = xasprintf("%s/%s", path, names.v[i]);
-		rc = links_walk(root, c, depth + 1, e);
-		free(c);
-	}
-	strlist_release(&names);
-	return rc;
+	return dir_each(path, depth + 1, links_walk, root, e);
 }
 
 int confine_links(const char *root, const char *dir, struct err *e)
@@ -100,7 +93,7 @@ int confine_links(const char *root, const char *dir, struct err *e)
 	char *rroot = realpath(root, NULL);
 	if (!rroot)
 		return err_errno(e, CRUMB_ENOENT, "build context %s", root);
-	int rc = links_walk(rroot, dir, 0, e);
+	int rc = links_walk(dir, 0, rroot, e);
 	free(rroot);
 	return rc;
 }
@@ -165,8 +158,8 @@ static int host_place(const char *real, struct err *e)
 	return rc;
 }
 
-static int host_walk(const char *top, const char *path, const struct strlist *allow, int depth,
-		     struct err *e)
+/* A dir_fn: allow is the --allow-host list (const struct strlist *). */
+static int host_walk(const char *path, int depth, void *allow, struct err *e)
 {
 	struct stat st;
 	if (depth > CONFINE_MAX_DEPTH)
@@ -186,16 +179,7 @@ static int host_walk(const char *top, const char *path, const struct strlist *al
 	if ((mode & (S_IROTH | S_IXOTH)) != (S_IROTH | S_IXOTH))
 		return refuse(e, path, "%s is a directory not readable by every user (mode %04o)",
 			      path, mode);
-	struct strlist names = STRLIST_INIT;
-	int rc = dir_list(path, &names, e);
-	for (size_t i = 0; rc == 0 && i < names.n; i++) {
-		char *c = xasprintf("%s/%s", path, names.v[i]);
-		rc = host_walk(top, c, allow, depth + 1, e);
-		free(c);
-	}
-	strlist_release(&names);
-	(void)top;
-	return rc;
+	return dir_each(path, depth + 1, host_walk, allow, e);
 }
 
 int confine_host(const char *real, const struct strlist *allow, struct err *e)
@@ -203,7 +187,7 @@ int confine_host(const char *real, const struct strlist *allow, struct err *e)
 	if (allowed(real, allow))
 		return 0;
 	int rc = host_place(real, e);
-	return rc < 0 ? rc : host_walk(real, real, allow, 0, e);
+	return rc < 0 ? rc : host_walk(real, 0, (void *)allow, e);
 }
 
 int confine_host_file(const char *real, const struct strlist *allow, struct err *e)

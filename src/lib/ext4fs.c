@@ -82,13 +82,9 @@ int ext4fs_open(const char *path, int flags, struct ext4fs **out, struct err *e)
 
 	*out = NULL;
 	ext4io_errors_init(); /* libext2fs's messages for its codes */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	int fd = open_regular(path, &st, e);
 	if (fd < 0)
-		return err_errno(e, errno == ENOENT ? CRUMB_ENOENT : CRUMB_EIO, "%s", path);
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return err_set(e, CRUMB_EINVAL, "%s: not a regular file", path);
-	}
+		return fd;
 	ssize_t got = pread(fd, sb, sizeof(sb), 1024);
 	close(fd);
 	if (got != (ssize_t)sizeof(sb) || sb[56] != 0x53 || sb[57] != 0xef)

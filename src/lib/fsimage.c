@@ -22,13 +22,9 @@ int fsimage_probe(const char *path, enum fsimage_kind *kind, struct err *e)
 	unsigned char b[1084] = {0};
 	struct stat st;
 	*kind = FSIMAGE_OTHER;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	int fd = open_regular(path, &st, e);
 	if (fd < 0)
-		return err_errno(e, errno == ENOENT ? CRUMB_ENOENT : CRUMB_EIO, "%s", path);
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return err_set(e, CRUMB_EINVAL, "%s: not a regular file", path);
-	}
+		return fd;
 	size_t n = 0;
 	while (n < sizeof(b)) {
 		ssize_t k = pread(fd, b + n, sizeof(b) - n, (off_t)n);

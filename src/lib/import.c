@@ -332,17 +332,6 @@ static void free_content(struct tree_node *n)
 	n->reader_ref = 0;
 }
 
-static void free_xattrs(struct tree_node *n)
-{
-	for (size_t i = 0; i < n->nxattrs; i++) {
-		free(n->xattrs[i].name);
-		free(n->xattrs[i].value);
-	}
-	free(n->xattrs);
-	n->xattrs = NULL;
-	n->nxattrs = 0;
-}
-
 /* dst gets its own copy of src's content (any kind); owned bytes are charged. */
 static int copy_content(struct imp *im, struct tree_node *dst, const struct tree_node *src)
 {
@@ -373,7 +362,7 @@ static void move_content(struct tree_node *dst, struct tree_node *src)
 static int set_meta(struct imp *im, struct archive_entry *ent, struct tree_node *n)
 {
 	n->mode = archive_entry_perm(ent) & 07777;
-	free_xattrs(n); /* the entry is the whole truth about this node */
+	tree_clear_xattrs(n); /* the entry is the whole truth about this node */
 	n->mtime = archive_entry_mtime(ent);
 	if (im->o->keep_owner) {
 		int64_t uid = archive_entry_uid(ent), gid = archive_entry_gid(ent);
@@ -621,7 +610,7 @@ static int add_hardlink(struct imp *im, struct archive *a, struct archive_entry 
 	}
 out:
 	free_content(&snap);
-	free_xattrs(&snap);
+	tree_clear_xattrs(&snap);
 	free(snap.link);
 	free(tp);
 	free(canon);

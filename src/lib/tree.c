@@ -33,11 +33,7 @@ static void node_free(struct tree_node *n)
 		return;
 	for (size_t i = 0; i < n->nkids; i++)
 		node_free(n->kids[i]);
-	for (size_t i = 0; i < n->nxattrs; i++) {
-		free(n->xattrs[i].name);
-		free(n->xattrs[i].value);
-	}
-	free(n->xattrs);
+	tree_clear_xattrs(n);
 	free(n->extents);
 	free(n->kids);
 	free(n->name);
@@ -694,13 +690,7 @@ void tree_node_copy_meta(struct tree_node *dst, const struct tree_node *src)
 	dst->mtime = src->mtime;
 	dst->rdev_major = src->rdev_major;
 	dst->rdev_minor = src->rdev_minor;
-	for (size_t i = 0; i < dst->nxattrs; i++) {
-		free(dst->xattrs[i].name);
-		free(dst->xattrs[i].value);
-	}
-	free(dst->xattrs);
-	dst->xattrs = NULL;
-	dst->nxattrs = 0;
+	tree_clear_xattrs(dst);
 	for (size_t i = 0; i < src->nxattrs; i++)
 		tree_set_xattr(dst, src->xattrs[i].name, src->xattrs[i].value, src->xattrs[i].len);
 }
@@ -804,4 +794,15 @@ int tree_copy(struct tree *to, const char *dest, const struct tree *from, const 
 	free(m.from);
 	free(m.to);
 	return r;
+}
+
+void tree_clear_xattrs(struct tree_node *n)
+{
+	for (size_t i = 0; i < n->nxattrs; i++) {
+		free(n->xattrs[i].name);
+		free(n->xattrs[i].value);
+	}
+	free(n->xattrs);
+	n->xattrs = NULL;
+	n->nxattrs = 0;
 }

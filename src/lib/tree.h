@@ -141,6 +141,8 @@ int tree_read(const struct tree_node *n, uint64_t off, void *buf, size_t len, st
 
 /* Sets (replacing) or adds an xattr on n; the value is copied. */
 void tree_set_xattr(struct tree_node *n, const char *name, const void *value, size_t len);
+/* Drops (and frees) every extended attribute of n. */
+void tree_clear_xattrs(struct tree_node *n);
 
 /* Full guest path of a node ("/" for the root); malloc'd, caller frees. */
 char *tree_path(const struct tree_node *n);

@@ -223,16 +223,24 @@ void path_splice(struct sbuf *rem, size_t *at, const char *target)
 	*at = 0;
 }
 
-int read_file(const char *path, size_t max, struct sbuf *out, struct err *e)
+int open_regular(const char *path, struct stat *st, struct err *e)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return err_errno(e, errno == ENOENT ? CRUMB_ENOENT : CRUMB_EIO, "%s", path);
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
 		close(fd);
 		return err_set(e, CRUMB_EINVAL, "%s: not a regular file", path);
 	}
+	return fd;
+}
+
+int read_file(const char *path, size_t max, struct sbuf *out, struct err *e)
+{
+	struct stat st;
+	int fd = open_regular(path, &st, e);
+	if (fd < 0)
+		return fd;
 	if ((uint64_t)st.st_size > max) {
 		close(fd);
 		return err_set(e, CRUMB_EUNSAFE, "%s: larger than %zu bytes", path, max);
@@ -424,6 +432,19 @@ int dir_list(const char *path, struct strlist *out, struct err *e)
 	if (out->n > first)
 		qsort(out->v + first, out->n - first, sizeof(*out->v), cmp_str);
 	return 0;
+}
+
+int dir_each(const char *path, int depth, dir_fn fn, void *ctx, struct err *e)
+{
+	struct strlist names = STRLIST_INIT;
+	int r = dir_list(path, &names, e);
+	for (size_t i = 0; r == 0 && i < names.n; i++) {
+		char *c = xasprintf("%s/%s", path, names.v[i]);
+		r = fn(c, depth, ctx, e);
+		free(c);
+	}
+	strlist_release(&names);
+	return r;
 }
 
 char *path_lookup(const char *name, const char *path)

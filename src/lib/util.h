@@ -94,9 +94,18 @@ char *path_lookup(const char *name, const char *path);
 /* The names in directory path except "." and "..", sorted bytewise, pushed
  * onto out. CRUMB_EIO naming path when it cannot be read. */
 int dir_list(const char *path, struct strlist *out, struct err *e);
+/* Calls fn(path/NAME, depth, ctx, e) for each name of dir_list(path), in order, stopping
+ * at the first nonzero return, which it returns (a recursive walk passes depth + 1). */
+typedef int (*dir_fn)(const char *child, int depth, void *ctx, struct err *e);
+int dir_each(const char *path, int depth, dir_fn fn, void *ctx, struct err *e);
 
 /* Reads a whole file (at most max bytes, else CRUMB_EUNSAFE) into out. */
 int read_file(const char *path, size_t max, struct sbuf *out, struct err *e);
+/* Opens a regular file read-only (O_NONBLOCK: a FIFO never blocks the open) and fstats it
+ * into *st: the fd (>= 0), or CRUMB_ENOENT / CRUMB_EIO naming path, or CRUMB_EINVAL
+ * "PATH: not a regular file". */
+struct stat;
+int open_regular(const char *path, struct stat *st, struct err *e);
 /* Writes data to path atomically (temp file in the same dir + rename). */
 int write_file_atomic(const char *path, const void *data, size_t len, int mode, struct err *e);
 /* mkdir -p; mode for created directories. */

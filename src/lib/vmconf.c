@@ -128,3 +128,16 @@ void vm_argv_free(char **argv)
 		free(argv[i]);
 	free(argv);
 }
+
+void vm_cmdline_tail(struct sbuf *sb, const struct vm_config *c, const char *root_mode)
+{
+	if (c->initrd)
+		sb_adds(sb, " rdinit=/sbin/crumb-init");
+	else if (c->disk)
+		sb_addf(sb, " root=/dev/vda %s rootfstype=ext4 init=/sbin/crumb-init", root_mode);
+	sb_adds(sb, c->verbose || c->klog ? " loglevel=7" : " quiet");
+	if (c->klog)
+		sb_adds(sb, " printk.time=1");
+	if (c->cmdline && *c->cmdline)
+		sb_addf(sb, " %s", c->cmdline);
+}

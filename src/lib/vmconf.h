@@ -199,4 +199,9 @@ int vm_write_all(int fd, const void *buf, size_t n);
 /* Frees an argv built by vm_qemu_argv, vm_alt_argv or passt_argv (NULL is fine). */
 void vm_argv_free(char **argv);
 
+/* Appends to sb what every VMM's kernel command line ends with: how to find crumb-init
+ * (rdinit= for an initramfs, root=/dev/vda ROOT_MODE ... for a disk; root_mode is "rw" or
+ * "ro"), the log level, printk times with --timing, and c->cmdline. */
+void vm_cmdline_tail(struct sbuf *sb, const struct vm_config *c, const char *root_mode);
+
 #endif

@@ -144,16 +144,7 @@ char *vm_alt_cmdline(const struct vm_config *c, enum vm_vmm v)
 	/* no_timer_check as for QEMU: a loaded host can fail the IO-APIC timer check. */
 	sb_addf(&sb, "console=ttyS0 %s panic=-1 no_timer_check",
 		v == VMM_FIRECRACKER ? "reboot=k pci=off" : "reboot=t");
-	if (c->initrd)
-		sb_adds(&sb, " rdinit=/sbin/crumb-init");
-	else if (c->disk)
-		sb_addf(&sb, " root=/dev/vda %s rootfstype=ext4 init=/sbin/crumb-init",
-			c->disk_writable ? "rw" : "ro");
-	sb_adds(&sb, c->verbose || c->klog ? " loglevel=7" : " quiet");
-	if (c->klog)
-		sb_adds(&sb, " printk.time=1");
-	if (c->cmdline && *c->cmdline)
-		sb_addf(&sb, " %s", c->cmdline);
+	vm_cmdline_tail(&sb, c, c->disk_writable ? "rw" : "ro");
 	return sb_detach(&sb);
 }
 

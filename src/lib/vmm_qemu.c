@@ -167,15 +167,8 @@ static char *kernel_cmdline(const struct vm_config *c)
 	 * timer check can fail under TCG and panic ("IO-APIC + timer doesn't
 	 * work!", seen once in 40 boots of bench/many.sh 20). */
 	sb_adds(&sb, "console=ttyS0 reboot=t panic=-1 no_timer_check");
-	if (c->initrd)
-		sb_adds(&sb, " rdinit=/sbin/crumb-init");
-	else if (c->disk)
-		sb_adds(&sb, " root=/dev/vda rw rootfstype=ext4 init=/sbin/crumb-init");
-	sb_adds(&sb, c->verbose || c->klog ? " loglevel=7" : " quiet");
-	if (c->klog)
-		sb_adds(&sb, " printk.time=1");
-	if (c->cmdline && *c->cmdline)
-		sb_addf(&sb, " %s", c->cmdline);
+	/* rw even for a disk not to be changed: its snapshot=on drive keeps the writes aside */
+	vm_cmdline_tail(&sb, c, "rw");
 	return sb_detach(&sb);
 }
 
