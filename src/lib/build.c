@@ -472,12 +472,13 @@ static int from_path(struct builder *b, struct bstage *st, const struct spec_ins
 	return r;
 }
 
-/* FROM an earlier stage named AS name: 1 when there is one (or an error), else 0. */
+/* FROM an earlier stage named AS name (matched case-insensitively, as BuildKit does: AS
+ * names are kept lowercased): 1 when there is one (or an error), else 0. */
 static int from_stage(struct builder *b, struct bstage *st, const struct spec_instr *i,
 		      const char *name, struct err *e)
 {
 	for (struct bstage *o = b->st; o < st; o++)
-		if (o->name && !strcmp(o->name, name)) {
+		if (o->name && !strcasecmp(o->name, name)) {
 			int r = tree_copy(&st->tree, "/", &o->tree, "/", 0, e);
 			if (r < 0)
 				return at_err(i, e, r);
@@ -519,7 +520,7 @@ static int do_from(struct builder *b, struct bstage *st, const struct spec_instr
 
 /* ---- COPY / ADD (build_copy.c) ---- */
 
-/* --from=NAME or --from=INDEX: an earlier stage's tree (NULL for none or host). */
+/* --from=NAME (any case) or --from=INDEX: an earlier stage's tree (NULL for none or host). */
 static int copy_from_stage(struct builder *b, struct bstage *st, const struct spec_instr *i,
 			   const char *f, struct tree **from, struct err *e)
 {
@@ -529,7 +530,7 @@ static int copy_from_stage(struct builder *b, struct bstage *st, const struct sp
 	char *end;
 	long idx = strtol(f, &end, 10);
 	for (struct bstage *o = b->st; o < st; o++)
-		if ((o->name && !strcmp(o->name, f)) || (!*end && idx == (long)(o - b->st)))
+		if ((o->name && !strcasecmp(o->name, f)) || (!*end && idx == (long)(o - b->st)))
 			*from = &o->tree;
 	if (!*from)
 		return at(i, e, CRUMB_ENOENT,

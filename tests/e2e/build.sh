@@ -113,6 +113,11 @@ printf 'FROM from-layout\nCOPY --from=host /usr/share/common-licenses/GPL-3 /MIT
 build -q -t from-store "$L" >/dev/null 2>"$T/err"; ok $? "FROM a stored image"
 R=$(rootfs_of from-store:latest)
 "$CRUMB" fs ls "$R:/etc/issue" "$R:/MIT" >/dev/null; ok $? "... holds the base's files and the new one"
+printf 'FROM from-layout AS Base\nFROM BASE\nCOPY --from=bAsE /etc/issue /issue2\n' >"$L/Crumbfile"
+build -q -t stage-case "$L" >/dev/null 2>"$T/err"; ok $? "stage names are case-insensitive (FROM, COPY --from)"
+diag "$(cat "$T/err")"
+R=$(rootfs_of stage-case:latest)
+"$CRUMB" fs ls "$R:/etc/issue" "$R:/issue2" >/dev/null; ok $? "... FROM BASE and --from=bAsE found stage base"
 
 # 3. RUN in the builder microVM, FROM a busybox root filesystem tarball.
 C=$T/runctx
