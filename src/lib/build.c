@@ -44,6 +44,9 @@ struct bstage {
 	char key[65];
 };
 
+/* The one platform crumb builds for (and runs on). */
+#define BUILD_PLATFORM "linux/amd64"
+
 struct builder {
 	struct oci_store *s;
 	const struct build_opts *o;
@@ -1183,6 +1186,19 @@ out:
 	return r;
 }
 
+/* FROM --platform: linux/amd64 (what $BUILDPLATFORM and $TARGETPLATFORM give) or nothing. */
+static int check_platform(const struct spec_instr *i, const char *platform, struct err *e)
+{
+	if (!platform || !strcasecmp(platform, BUILD_PLATFORM))
+		return 0;
+	const struct spec_pos *p = &i->pos;
+	for (size_t k = 0; k < i->nflags; k++)
+		if (!strcmp(i->flags[k].name, "platform"))
+			p = &i->flags[k].pos;
+	return err_set(e, CRUMB_EUNSUPP, "%s:%d:%d: FROM --platform=%s: only %s can be built",
+		       p->file, p->line, p->col, platform, BUILD_PLATFORM);
+}
+
 static int build_stage(struct builder *b, struct bstage *st, struct err *e)
 {
 	const struct spec_stage *sp = st->sp;
@@ -1193,6 +1209,8 @@ static int build_stage(struct builder *b, struct bstage *st, struct err *e)
 	b->step++;
 	event(b, BUILD_STEP, sp->from->original, 0, 0);
 	int r = spec_eval(b->spec, sp->from, lookup_var, &lk, &v, e);
+	if (r == 0)
+		r = check_platform(sp->from, v.platform, e);
 	if (r == 0) {
 		st->name = dup_or_null(v.as);
 		r = do_from(b, st, sp->from, &v, e);
@@ -1437,12 +1455,32 @@ static void sweep(const char *dir)
 	closedir(d);
 }
 
+/* BuildKit's automatic platform ARGs: set in the global scope (a --build-arg replaces one);
+ * a stage sees one once an ARG without a value declares it there. crumb builds linux/amd64. */
+static const char *const platform_args[][2] = {
+    {"TARGETPLATFORM", BUILD_PLATFORM},
+    {"TARGETOS", "linux"},
+    {"TARGETARCH", "amd64"},
+    {"TARGETVARIANT", ""},
+    {"BUILDPLATFORM", BUILD_PLATFORM},
+    {"BUILDOS", "linux"},
+    {"BUILDARCH", "amd64"},
+    {"BUILDVARIANT", ""},
+};
+
 /* Global ARGs (before FROM): only FROM lines see them. */
 static int global_args(struct builder *b, struct err *e)
 {
 	struct spec *sp = b->spec;
 	struct lookup glk = {b, NULL};
 	int r = 0;
+	for (size_t k = 0; k < sizeof(platform_args) / sizeof(platform_args[0]); k++) {
+		const char *val = NULL;
+		if (!build_arg(b, platform_args[k][0], &val))
+			val = platform_args[k][1];
+		if (val)
+			kv_set(&b->gargs, platform_args[k][0], val);
+	}
 	for (size_t k = 0; r == 0 && k < sp->nglobal_args; k++) {
 		struct spec_eval v;
 		spec_eval_init(&v);

@@ -118,6 +118,20 @@ build -q -t stage-case "$L" >/dev/null 2>"$T/err"; ok $? "stage names are case-i
 diag "$(cat "$T/err")"
 R=$(rootfs_of stage-case:latest)
 "$CRUMB" fs ls "$R:/etc/issue" "$R:/issue2" >/dev/null; ok $? "... FROM BASE and --from=bAsE found stage base"
+# BuildKit's platform ARGs: global, and in a stage once an ARG without a value declares them.
+printf '%s\n' 'ARG OUT=$TARGETOS-$BUILDARCH' 'FROM --platform=$BUILDPLATFORM from-layout AS one' \
+	'ARG TARGETARCH' 'ARG OUT' 'ENV A=$TARGETARCH P=[$TARGETPLATFORM] O=$OUT' \
+	'COPY --from=host /usr/share/common-licenses/GPL-3 /$TARGETARCH/' \
+	'FROM --platform=linux/amd64 one' >"$L/Crumbfile"
+build -q -t platform-args "$L" >/dev/null 2>"$T/err"; ok $? "FROM --platform=\$BUILDPLATFORM and linux/amd64 build"
+diag "$(cat "$T/err")"
+skopeo inspect --config "oci:$CRUMB_HOME:platform-args:latest" | tr -d ' \n' | grep -q '"A=amd64","P=\[\]","O=linux-amd64"'
+ok $? "... TARGETARCH after ARG TARGETARCH, TARGETPLATFORM undeclared is empty, global TARGETOS/BUILDARCH"
+R=$(rootfs_of platform-args:latest)
+"$CRUMB" fs ls "$R:/amd64/GPL-3" >/dev/null; ok $? "... COPY to /\$TARGETARCH/ wrote /amd64/"
+printf 'FROM scratch\nFROM   --platform=linux/arm64 scratch\n' >"$L/Crumbfile"
+build -q "$L" >/dev/null 2>"$T/err"; is $? 1 "FROM --platform=linux/arm64 is refused"
+is "$(cat "$T/err")" "crumb: $L/Crumbfile:2:8: FROM --platform=linux/arm64: only linux/amd64 can be built" "... with one line at the flag"
 
 # 3. RUN in the builder microVM, FROM a busybox root filesystem tarball.
 C=$T/runctx
