@@ -112,6 +112,11 @@ static void config_copy(struct oci_config *to, const struct oci_config *from)
 	strlist_copy(&to->label_keys, &from->label_keys);
 	strlist_copy(&to->label_values, &from->label_values);
 	strlist_copy(&to->healthcheck, &from->healthcheck);
+	to->hc_interval = from->hc_interval;
+	to->hc_timeout = from->hc_timeout;
+	to->hc_start_period = from->hc_start_period;
+	to->hc_start_interval = from->hc_start_interval;
+	to->hc_retries = from->hc_retries;
 	strlist_copy(&to->onbuild, &from->onbuild);
 	free(to->workdir);
 	free(to->user);
@@ -1097,9 +1102,24 @@ static int instr_stopsignal(struct bstage *st, const struct spec_instr *i,
 	return 0;
 }
 
+/* Docker's duration option: unset (0) when not given; the parser checked the text. */
+static int64_t hc_duration(const char *s)
+{
+	int64_t ns = 0;
+	if (s && spec_duration(s, &ns) < 0)
+		ns = 0;
+	return ns;
+}
+
+/* HEALTHCHECK replaces the whole Healthcheck, options included (NONE has none). */
 static void instr_healthcheck(struct bstage *st, const struct spec_eval *v)
 {
 	strlist_release(&st->cfg.healthcheck);
+	st->cfg.hc_interval = hc_duration(v->interval);
+	st->cfg.hc_timeout = hc_duration(v->timeout);
+	st->cfg.hc_start_period = hc_duration(v->start_period);
+	st->cfg.hc_start_interval = hc_duration(v->start_interval);
+	st->cfg.hc_retries = v->retries > 0 ? v->retries : 0;
 	if (v->none) {
 		strlist_push(&st->cfg.healthcheck, "NONE");
 	} else if (v->json) {

@@ -314,6 +314,25 @@ static const char *ann_get(json_t *desc, const char *key)
 
 /* ---- the config ---- */
 
+/* Healthcheck's options, Docker's names, as integers (nanoseconds for the durations) */
+#define HC_NOPTS 5
+static const char *const hc_names[HC_NOPTS] = {"Interval", "Timeout", "StartPeriod",
+					       "StartInterval", "Retries"};
+
+static int64_t *hc_opt(struct oci_config *c, size_t i)
+{
+	int64_t *f[HC_NOPTS] = {&c->hc_interval, &c->hc_timeout, &c->hc_start_period,
+				&c->hc_start_interval, &c->hc_retries};
+	return f[i];
+}
+
+static int64_t hc_value(const struct oci_config *c, size_t i)
+{
+	const int64_t v[HC_NOPTS] = {c->hc_interval, c->hc_timeout, c->hc_start_period,
+				     c->hc_start_interval, c->hc_retries};
+	return v[i];
+}
+
 void oci_config_init(struct oci_config *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -390,6 +409,10 @@ int oci_config_render(const struct oci_config *c, const struct oci_desc *layers,
 	if (c->healthcheck.n) {
 		json_t *o = json_object();
 		jset(o, "Test", jstrlist(&c->healthcheck, &bad), &bad);
+		for (size_t i = 0; i < HC_NOPTS; i++)
+			if (hc_value(c, i))
+				jset(o, hc_names[i], json_integer((json_int_t)hc_value(c, i)),
+				     &bad);
 		jset(cfg, "Healthcheck", o, &bad);
 	}
 	if (c->onbuild.n)
@@ -485,6 +508,23 @@ static int get_keys(json_t *o, const char *key, struct strlist *keys, struct str
 	return 0;
 }
 
+static int get_hc_opts(json_t *hc, struct oci_config *c, const char *file, struct err *e)
+{
+	for (size_t i = 0; i < HC_NOPTS; i++) {
+		json_t *v = json_object_get(hc, hc_names[i]);
+		if (!v || json_is_null(v))
+			continue;
+		if (!json_is_integer(v) || json_integer_value(v) < 0) {
+			char *f = xasprintf("Healthcheck.%s", hc_names[i]);
+			int r = bad_field(e, file, f, "is not a non-negative integer");
+			free(f);
+			return r;
+		}
+		*hc_opt(c, i) = (int64_t)json_integer_value(v);
+	}
+	return 0;
+}
+
 static int config_from_json(json_t *root, const char *file, struct oci_config *c, struct err *e)
 {
 	json_t *v, *cfg, *rootfs, *ids;
@@ -527,7 +567,8 @@ static int config_from_json(json_t *root, const char *file, struct oci_config *c
 	if (v && !json_is_null(v)) {
 		if (!json_is_object(v))
 			return bad_field(e, file, "Healthcheck", "is not an object");
-		if ((r = get_strs(v, "Test", &c->healthcheck, file, e)) < 0)
+		if ((r = get_strs(v, "Test", &c->healthcheck, file, e)) < 0 ||
+		    (r = get_hc_opts(v, c, file, e)) < 0)
 			return r;
 	}
 	/* Docker writes "" for unset strings: treat them as unset, so a config round trips. */

@@ -54,8 +54,12 @@ struct oci_config {
 	struct strlist volumes;			 /* "/data" */
 	struct strlist label_keys, label_values; /* parallel; crumb.* keys are the run config */
 	struct strlist healthcheck; /* Docker's Test array, e.g. {"CMD-SHELL", "curl ..."} */
-	struct strlist onbuild;	    /* recorded */
-	char *created;		    /* RFC 3339 (SOURCE_DATE_EPOCH); NULL: 1970-01-01 */
+	/* and its options: Interval, Timeout, StartPeriod, StartInterval in nanoseconds and
+	 * Retries, 0 when unset (Docker's omitempty) */
+	int64_t hc_interval, hc_timeout, hc_start_period, hc_start_interval;
+	int64_t hc_retries;
+	struct strlist onbuild; /* recorded */
+	char *created;		/* RFC 3339 (SOURCE_DATE_EPOCH); NULL: 1970-01-01 */
 };
 void oci_config_init(struct oci_config *c);
 void oci_config_release(struct oci_config *c);

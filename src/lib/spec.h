@@ -4,6 +4,7 @@
 #define CRUMB_SPEC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util.h"
 
@@ -234,6 +235,10 @@ struct spec_eval {
 
 void spec_eval_init(struct spec_eval *v);
 void spec_eval_release(struct spec_eval *v);
+
+/* A Go duration ("1m30s", "500ms", as HEALTHCHECK's flags take) in nanoseconds,
+ * rounded and saturating at INT64_MAX: 0, or -1 when malformed. */
+int spec_duration(const char *s, int64_t *ns);
 
 /*
  * Evaluates i with variables from lookup (may be NULL: none set), as they are

@@ -203,6 +203,18 @@ static int go_duration(const char *s, double *ns)
 	return 0;
 }
 
+int spec_duration(const char *s, int64_t *ns)
+{
+	double d;
+	if (go_duration(s, &d) < 0)
+		return -1;
+	if (d >= 9.2e18 || d <= -9.2e18)
+		*ns = d < 0 ? INT64_MIN : INT64_MAX;
+	else
+		*ns = (int64_t)(d < 0 ? d - 0.5 : d + 0.5);
+	return 0;
+}
+
 /* what the per-instruction checks see */
 struct iarg {
 	struct spec_instr *in;

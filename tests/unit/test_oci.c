@@ -106,6 +106,10 @@ static void fill_config(struct oci_config *c)
 	strlist_push(&c->label_values, "256");
 	strlist_push(&c->healthcheck, "CMD-SHELL");
 	strlist_push(&c->healthcheck, "true");
+	c->hc_interval = 5000000000LL;
+	c->hc_timeout = 90000000000LL;
+	c->hc_start_period = 1500000000LL;
+	c->hc_retries = 4;
 	strlist_push(&c->onbuild, "RUN x");
 	c->created = xstrdup("1970-01-01T00:00:00Z");
 }
@@ -124,7 +128,8 @@ static void test_config(void)
 	char *want = xasprintf(
 	    "{\"architecture\":\"amd64\",\"config\":{\"Cmd\":[\"echo hi\"],\"Entrypoint\":[\"/bin/"
 	    "sh\",\"-c\"],\"Env\":[\"A=1\"],\"ExposedPorts\":{\"80/tcp\":{}},\"Healthcheck\":{"
-	    "\"Test\":[\"CMD-SHELL\",\"true\"]},\"Labels\":{\"crumb.memory\":\"256\",\"z\":"
+	    "\"Interval\":5000000000,\"Retries\":4,\"StartPeriod\":1500000000,\"Test\":[\"CMD-"
+	    "SHELL\",\"true\"],\"Timeout\":90000000000},\"Labels\":{\"crumb.memory\":\"256\",\"z\":"
 	    "\"last\"},\"OnBuild\":[\"RUN x\"],\"StopSignal\":\"SIGTERM\",\"User\":\"u\","
 	    "\"Volumes\":{\"/data\":{}},\"WorkingDir\":\"/w\"},\"created\":\"1970-01-01T00:00:"
 	    "00Z\",\"os\":\"linux\",\"rootfs\":{\"diff_ids\":[\"%s\",\"%s\"],\"type\":\"layers\"}}",
@@ -140,6 +145,11 @@ static void test_config(void)
 	ok(oci_config_label(&d, "nope") == NULL, "a missing label is NULL");
 	is_int(d.entrypoint.n, 2, "Entrypoint has 2");
 	is_str(d.healthcheck.n == 2 ? d.healthcheck.v[1] : NULL, "true", "Healthcheck.Test");
+	is_int(d.hc_interval, 5000000000LL, "Healthcheck.Interval in ns");
+	is_int(d.hc_timeout, 90000000000LL, "Healthcheck.Timeout in ns");
+	is_int(d.hc_start_period, 1500000000LL, "Healthcheck.StartPeriod in ns");
+	is_int(d.hc_start_interval, 0, "Healthcheck.StartInterval unset");
+	is_int(d.hc_retries, 4, "Healthcheck.Retries");
 	ok(oci_config_render(&d, layers, 2, &b, &e) == 0 && !strcmp(a.buf, b.buf),
 	   "render(parse(render(c))) gives the same bytes");
 	oci_config_release(&d);
@@ -173,6 +183,10 @@ static void test_config(void)
 	    "\"type\":\"layers\",\"diff_ids\":[]}}",
 	    "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Labels\":{\"a\":1}},"
 	    "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
+	    "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Healthcheck\":{"
+	    "\"Interval\":\"5s\"}},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
+	    "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Healthcheck\":{"
+	    "\"Retries\":-1}},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
 	    "{\"architecture\":\"amd64\",\"architecture\":\"arm64\"}",
 	    "{\"architecture\":\"amd64\"",
 	};

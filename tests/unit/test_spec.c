@@ -646,9 +646,31 @@ static void golden(const char *root, const char *sub, int bad)
 	free(dir);
 }
 
+/* HEALTHCHECK's durations as the image config keeps them (Docker: nanoseconds) */
+static void test_duration(void)
+{
+	static const struct {
+		const char *s;
+		int64_t ns;
+	} good[] = {{"5s", 5000000000LL},   {"1m30s", 90000000000LL},	   {"1.5s", 1500000000LL},
+		    {"500ms", 500000000LL}, {"2h", 7200000000000LL},	   {"0", 0},
+		    {"3\xc2\xb5s", 3000},   {"1h1m1s1ms", 3661001000000LL}};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		int64_t ns = -7;
+		ok(spec_duration(good[i].s, &ns) == 0, "duration %s parses", good[i].s);
+		is_int(ns, good[i].ns, "duration %s in ns", good[i].s);
+	}
+	const char *bad[] = {"", "5", "s", "1.s.", "5x", "--1s"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int64_t ns;
+		ok(spec_duration(bad[i], &ns) == -1, "duration '%s' is refused", bad[i]);
+	}
+}
+
 int main(void)
 {
 	test_words();
+	test_duration();
 	test_forms();
 	test_positions();
 	test_heredocs();
