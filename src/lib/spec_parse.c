@@ -56,13 +56,15 @@ static int is_comment(const char *s, size_t n)
 	return i < n && s[i] == '#';
 }
 
-/* escape char + [ \t]* at the end: a continuation; returns the kept length or -1 */
+/* escape char + [ \t]* at the end, the escape char not itself escaped: a continuation;
+ * returns the kept length or -1. BuildKit's lineContinuationRegex,
+ * ([^\\])\\[ \t]*$|^\\[ \t]*$: a doubled (or tripled) escape at the end is no continuation. */
 static long continuation(const char *s, size_t n, char esc)
 {
 	size_t i = n;
 	while (i && (s[i - 1] == ' ' || s[i - 1] == '\t'))
 		i--;
-	if (i && s[i - 1] == esc)
+	if (i && s[i - 1] == esc && !(i >= 2 && s[i - 2] == esc))
 		return (long)(i - 1);
 	return -1;
 }

@@ -345,11 +345,18 @@ static void test_positions(void)
 	is_str(d, "t.Crumbfile:6:2: RUN --mount is not supported by crumb",
 	       "RUN --mount error at the flag, through a continuation");
 	free(d);
-	d = dump_of("FROM x\n  run  --network=host \\\n   echo \\\\\n  hi  \n");
+	d = dump_of("FROM x\n  run  --network=host \\\n   echo \\\n  hi  \n");
 	is_str(d,
 	       "escape \\\nstage 0\n  1:1 FROM @1:6 \"x\"\n"
-	       "  2:3 RUN --network=\"host\" @3:4 \"echo \\\\  hi\"\n",
+	       "  2:3 RUN --network=\"host\" @3:4 \"echo   hi\"\n",
 	       "continuations joined without separator, positions of keyword and args");
+	free(d);
+	/* BuildKit: a doubled escape at the end of a line is no continuation */
+	d = dump_of("FROM x\nRUN echo \\\\\nRUN echo d\n");
+	is_str(d,
+	       "escape \\\nstage 0\n  1:1 FROM @1:6 \"x\"\n"
+	       "  2:1 RUN @2:5 \"echo \\\\\\\\\"\n  3:1 RUN @3:5 \"echo d\"\n",
+	       "a line ending in a doubled escape is not joined with the next");
 	free(d);
 	d = err_of("FROM x\nCOPY --chown=1 --chmod=888 a b\n");
 	is_str(d, "t.Crumbfile:2:16: invalid --chmod=888: crumb takes an octal mode up to 7777",
