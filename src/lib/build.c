@@ -355,6 +355,17 @@ static int import_cached(struct builder *b, const char *digest, struct tree *t, 
 	return r;
 }
 
+/* Whether the store is asked for img: it reads as NAME[:TAG]. */
+static int ref_candidate(const char *img)
+{
+	char *norm = NULL;
+	struct err e = {0};
+	int ok = oci_ref_normalize(img, &norm, &e) == 0;
+	free(norm);
+	return ok;
+}
+
+/* A stored image into st: *found 0 when the store has none of that name. */
 static int from_image(struct builder *b, struct bstage *st, const char *name, int *found,
 		      struct err *e)
 {
@@ -499,7 +510,8 @@ static int from_stage(struct builder *b, struct bstage *st, const struct spec_in
 	return 0;
 }
 
-/* FROM: scratch, an earlier stage, a stored image, else a path. */
+/* FROM: scratch, an earlier stage, a stored image (anything that reads as a reference and
+ * does not start with '.' or '/'), else a path in the context. */
 static int do_from(struct builder *b, struct bstage *st, const struct spec_instr *i,
 		   struct spec_eval *v, struct err *e)
 {
@@ -517,7 +529,7 @@ static int do_from(struct builder *b, struct bstage *st, const struct spec_instr
 	if ((r = from_stage(b, st, i, img, e)) != 0)
 		return r < 0 ? r : 0;
 	int pathlike = strchr(img, '/') || img[0] == '.' || strstr(img, ".tar");
-	if (!pathlike) {
+	if (img[0] != '.' && img[0] != '/' && (!pathlike || ref_candidate(img))) {
 		if ((r = from_image(b, st, img, &found, e)) < 0)
 			return at_err(i, e, r);
 		if (found)

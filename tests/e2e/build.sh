@@ -113,6 +113,17 @@ printf 'FROM from-layout\nCOPY --from=host /usr/share/common-licenses/GPL-3 /MIT
 build -q -t from-store "$L" >/dev/null 2>"$T/err"; ok $? "FROM a stored image"
 R=$(rootfs_of from-store:latest)
 "$CRUMB" fs ls "$R:/etc/issue" "$R:/MIT" >/dev/null; ok $? "... holds the base's files and the new one"
+# A name with '/' is looked up in the store first (then it is a path in the context).
+build -q -t me/base:1 "$L" >/dev/null 2>"$T/err"; ok $? "tag me/base:1"
+mkdir -p "$L/sub"; cp "$L/base.tar" "$L/sub/"
+printf 'FROM me/base:1\nFROM sub/base.tar\nCOPY --from=0 /MIT /MIT\n' >"$L/Crumbfile"
+build -q -t from-slash "$L" >/dev/null 2>"$T/err"; ok $? "FROM me/base:1 (stored), FROM sub/base.tar (a path)"
+diag "$(cat "$T/err")"
+R=$(rootfs_of from-slash:latest)
+"$CRUMB" fs ls "$R:/etc/issue" "$R:/MIT" >/dev/null; ok $? "... the stored image's files and the archive's"
+printf 'FROM other/base:1\n' >"$L/Crumbfile"
+build -q "$L" >/dev/null 2>"$T/err"; is $? 1 "FROM other/base:1 (neither stored nor a file) fails"
+is "$(cat "$T/err")" "crumb: $L/Crumbfile:1:1: FROM other/base:1: no stage, stored image or file of that name (crumb does not pull from registries; see 'crumb images')" "... with one line"
 printf 'FROM from-layout AS Base\nFROM BASE\nCOPY --from=bAsE /etc/issue /issue2\n' >"$L/Crumbfile"
 build -q -t stage-case "$L" >/dev/null 2>"$T/err"; ok $? "stage names are case-insensitive (FROM, COPY --from)"
 diag "$(cat "$T/err")"
