@@ -540,9 +540,10 @@ static int do_from(struct builder *b, struct bstage *st, const struct spec_instr
 
 /* ---- COPY / ADD (build_copy.c) ---- */
 
-/* --from=NAME (any case) or --from=INDEX: an earlier stage's tree (NULL for none or host). */
+/* --from=NAME (any case) or --from=INDEX: an earlier stage's tree (NULL for none or host),
+ * else a stored image's, loaded into img (the caller releases its tree and config). */
 static int copy_from_stage(struct builder *b, struct bstage *st, const struct spec_instr *i,
-			   const char *f, struct tree **from, struct err *e)
+			   const char *f, struct tree **from, struct bstage *img, struct err *e)
 {
 	*from = NULL;
 	if (!f || !strcmp(f, "host"))
@@ -552,11 +553,20 @@ static int copy_from_stage(struct builder *b, struct bstage *st, const struct sp
 	for (struct bstage *o = b->st; o < st; o++)
 		if ((o->name && !strcasecmp(o->name, f)) || (!*end && idx == (long)(o - b->st)))
 			*from = &o->tree;
-	if (!*from)
-		return at(i, e, CRUMB_ENOENT,
-			  "%s --from=%s: no earlier stage of that name (or 'host')",
-			  spec_kind_name(i->kind), f);
-	return 0;
+	if (*from)
+		return 0;
+	int r, found = 0;
+	if (ref_candidate(f)) {
+		if ((r = from_image(b, img, f, &found, e)) < 0)
+			return at_err(i, e, r);
+		if (found) {
+			*from = &img->tree;
+			return 0;
+		}
+	}
+	return at(i, e, CRUMB_ENOENT,
+		  "%s --from=%s: no earlier stage or stored image of that name (or 'host')",
+		  spec_kind_name(i->kind), f);
 }
 
 static int do_copy(struct builder *b, struct bstage *st, const struct spec_instr *i,
@@ -564,9 +574,14 @@ static int do_copy(struct builder *b, struct bstage *st, const struct spec_instr
 {
 	struct build_copy_env env = {b->o->context, b->ctxreal, &b->ignore, &b->allow, b->o->epoch};
 	struct tree *from;
-	int r = copy_from_stage(b, st, i, v->from, &from, e);
+	struct bstage img = {0};
+	tree_init(&img.tree);
+	oci_config_init(&img.cfg);
+	int r = copy_from_stage(b, st, i, v->from, &from, &img, e);
 	if (r == 0)
 		r = build_copy(&env, i, v, from, &st->tree, st->cfg.workdir, st->key, e);
+	tree_release(&img.tree);
+	oci_config_release(&img.cfg);
 	return r;
 }
 

@@ -379,7 +379,7 @@ struct copy {
 	const char *workdir; /* the stage's WORKDIR, or NULL */
 	char *key;	     /* the stage's cache key, 65 bytes */
 	int add, host;
-	struct tree *from;     /* --from=STAGE's tree */
+	struct tree *from;     /* --from=STAGE or IMAGE: its tree */
 	char *dest;	       /* the destination, without trailing "/" or "/." */
 	int dir_dest;	       /* dest is a directory the sources go into */
 	struct tree tmp, deps; /* what lands at dest; --deps libraries at their own paths */
@@ -416,8 +416,8 @@ static int copy_stage_source(struct copy *c, const char *src, struct err *e)
 {
 	struct tree_node *n = tree_lookup(c->from, src, 1);
 	if (!n)
-		return at(c->i, e, CRUMB_ENOENT, "COPY --from=%s %s: not found in that stage",
-			  c->v->from, src);
+		return at(c->i, e, CRUMB_ENOENT,
+			  "COPY --from=%s %s: not found in that stage or image", c->v->from, src);
 	char *d = copy_target(c, n->type == TREE_DIR, src);
 	int r = tree_copy(&c->tmp, d, c->from, src, TREE_COPY_FOLLOW, e);
 	free(d);

@@ -124,6 +124,16 @@ R=$(rootfs_of from-slash:latest)
 printf 'FROM other/base:1\n' >"$L/Crumbfile"
 build -q "$L" >/dev/null 2>"$T/err"; is $? 1 "FROM other/base:1 (neither stored nor a file) fails"
 is "$(cat "$T/err")" "crumb: $L/Crumbfile:1:1: FROM other/base:1: no stage, stored image or file of that name (crumb does not pull from registries; see 'crumb images')" "... with one line"
+# COPY --from=IMAGE: a stored image's files, as Docker copies from an image.
+printf 'FROM scratch\nCOPY --from=me/base:1 /MIT /MIT\nCOPY --from=from-layout /etc/issue /issue\n' >"$L/Crumbfile"
+build -q -t copy-image "$L" >/dev/null 2>"$T/err"; ok $? "COPY --from=me/base:1 and --from=from-layout (stored images)"
+diag "$(cat "$T/err")"
+R=$(rootfs_of copy-image:latest)
+is "$("$CRUMB" fs cat "$R:/issue")" "from a layer" "... copies from the images' trees"
+"$CRUMB" fs ls "$R:/MIT" >/dev/null; ok $? "... both of them"
+printf 'FROM scratch\nCOPY --from=nosuch:1 /x /x\n' >"$L/Crumbfile"
+build -q "$L" >/dev/null 2>"$T/err"; is $? 1 "COPY --from=nosuch:1 (no stage, no stored image) fails"
+is "$(cat "$T/err")" "crumb: $L/Crumbfile:2:1: COPY --from=nosuch:1: no earlier stage or stored image of that name (or 'host')" "... naming it in one line"
 printf 'FROM from-layout AS Base\nFROM BASE\nCOPY --from=bAsE /etc/issue /issue2\n' >"$L/Crumbfile"
 build -q -t stage-case "$L" >/dev/null 2>"$T/err"; ok $? "stage names are case-insensitive (FROM, COPY --from)"
 diag "$(cat "$T/err")"
