@@ -355,23 +355,85 @@ static int import_cached(struct builder *b, const char *digest, struct tree *t, 
 	return r;
 }
 
-/* Whether the store is asked for img: it reads as NAME[:TAG]. */
+/* Whether the store tags manifest digest dg with a name of repository repo (NAME without its
+ * tag), as Docker finds NAME@DIGEST locally. */
+static int ref_stored(struct oci_store *s, const char *repo, const char *dg, struct err *e)
+{
+	struct oci_entry *v;
+	size_t n, rl = strlen(repo);
+	int r = oci_list(s, &v, &n, e);
+	if (r < 0)
+		return r;
+	int hit = 0;
+	for (size_t k = 0; k < n && !hit; k++)
+		hit = v[k].ref && !strcmp(v[k].manifest.digest, dg) &&
+		      !strncmp(v[k].ref, repo, rl) && v[k].ref[rl] == ':' &&
+		      !strchr(v[k].ref + rl + 1, '/');
+	oci_entries_free(v, n);
+	return hit;
+}
+
+/* The name to look a reference up by in the store: NAME[:TAG]@sha256:HEX is that digest when
+ * the store tags it with that NAME (the tag is ignored, as Docker ignores it); CRUMB_ENOENT
+ * when it does not, CRUMB_EINVAL for a malformed NAME or digest. *look malloc'd. */
+static int ref_lookup(struct oci_store *s, const char *ref, char **look, struct err *e)
+{
+	const char *at = strchr(ref, '@');
+	if (!at) {
+		*look = xstrdup(ref);
+		return 0;
+	}
+	char *name = xstrndup(ref, (size_t)(at - ref)), *norm = NULL;
+	const char *dg = at + 1;
+	int r = oci_ref_normalize(name, &norm, e);
+	free(name);
+	if (r < 0) {
+		char why[ERR_MSG_MAX];
+		const char *w = strstr(e->msg, "': ");
+		snprintf(why, sizeof(why), "%s", w ? w + 3 : e->msg);
+		return err_set(e, r, "invalid reference '%s': %s", ref, why);
+	}
+	int ok = !strncmp(dg, "sha256:", 7) && strlen(dg + 7) == 64;
+	for (size_t k = 7; ok && dg[k]; k++)
+		ok = (dg[k] >= '0' && dg[k] <= '9') || (dg[k] >= 'a' && dg[k] <= 'f');
+	if (!ok)
+		r = err_set(
+		    e, CRUMB_EINVAL,
+		    "invalid reference '%s': a digest is sha256: and 64 lowercase hex digits", ref);
+	else
+		*strrchr(norm, ':') = 0; /* the repository */
+	if (ok && (r = ref_stored(s, norm, dg, e)) == 0)
+		r = err_set(e, CRUMB_ENOENT, "no image '%s' in the store", ref);
+	free(norm);
+	if (r < 0)
+		return r;
+	*look = xstrdup(dg);
+	return 0;
+}
+
+/* Whether the store is asked for img: it names a digest (a malformed one is refused
+ * precisely), or reads as NAME[:TAG]. */
 static int ref_candidate(const char *img)
 {
 	char *norm = NULL;
 	struct err e = {0};
-	int ok = oci_ref_normalize(img, &norm, &e) == 0;
+	int ok = strchr(img, '@') || oci_ref_normalize(img, &norm, &e) == 0;
 	free(norm);
 	return ok;
 }
 
-/* A stored image into st: *found 0 when the store has none of that name. */
+/* A stored image (name, name:tag, name@digest, a digest) into st: *found 0 when the store has
+ * none of that name. */
 static int from_image(struct builder *b, struct bstage *st, const char *name, int *found,
 		      struct err *e)
 {
 	struct oci_image im = {0};
 	struct err e2 = {0};
-	int r = oci_image_resolve(b->s, name, &im, &e2);
+	char *look = NULL;
+	int r = ref_lookup(b->s, name, &look, &e2);
+	if (r == 0)
+		r = oci_image_resolve(b->s, look, &im, &e2);
+	free(look);
 	if (r == CRUMB_ENOENT) {
 		*found = 0;
 		return 0;

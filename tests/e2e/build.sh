@@ -134,6 +134,25 @@ is "$("$CRUMB" fs cat "$R:/issue")" "from a layer" "... copies from the images' 
 printf 'FROM scratch\nCOPY --from=nosuch:1 /x /x\n' >"$L/Crumbfile"
 build -q "$L" >/dev/null 2>"$T/err"; is $? 1 "COPY --from=nosuch:1 (no stage, no stored image) fails"
 is "$(cat "$T/err")" "crumb: $L/Crumbfile:2:1: COPY --from=nosuch:1: no earlier stage or stored image of that name (or 'host')" "... naming it in one line"
+# NAME[:TAG]@DIGEST: the stored image of that name and manifest digest (the tag ignored), in
+# FROM and COPY --from alike; a malformed one is one precise line in every spelling.
+mb=sha256:$(skopeo inspect --raw "oci:$CRUMB_HOME:me/base:1" | sha256sum | cut -d' ' -f1)
+printf 'FROM me/base@%s\nFROM me/base:9@%s\nCOPY --from=me/base@%s /MIT /MIT\nCOPY --from=me/base:9@%s /etc/issue /issue\n' \
+	"$mb" "$mb" "$mb" "$mb" >"$L/Crumbfile"
+build -q -t by-digest "$L" >/dev/null 2>"$T/err"; ok $? "FROM and COPY --from me/base@DIGEST and me/base:9@DIGEST"
+diag "$(cat "$T/err")"
+R=$(rootfs_of by-digest:latest)
+"$CRUMB" fs ls "$R:/MIT" "$R:/issue" >/dev/null; ok $? "... found the stored image by its digest"
+printf 'FROM from-layout@%s\n' "$mb" >"$L/Crumbfile"
+build -q "$L" >/dev/null 2>"$T/err"; is $? 1 "FROM NAME@DIGEST of another name's image fails"
+is "$(cat "$T/err")" "crumb: $L/Crumbfile:1:1: FROM from-layout@$mb: no stage, stored image or file of that name (crumb does not pull from registries; see 'crumb images')" "... with one line"
+for ref in me/base@sha256:12 base:1@sha256:12 me/base:1@md5:12; do
+	for ins in "FROM $ref" "COPY --from=$ref /x /x"; do
+		printf 'FROM scratch\n%s\n' "$ins" >"$L/Crumbfile"
+		build -q "$L" >/dev/null 2>"$T/err"; is $? 1 "$ins is refused"
+		is "$(cat "$T/err")" "crumb: $L/Crumbfile:2:1: ${ins%% *}: invalid reference '$ref': a digest is sha256: and 64 lowercase hex digits" "... with one precise line"
+	done
+done
 printf 'FROM from-layout AS Base\nFROM BASE\nCOPY --from=bAsE /etc/issue /issue2\n' >"$L/Crumbfile"
 build -q -t stage-case "$L" >/dev/null 2>"$T/err"; ok $? "stage names are case-insensitive (FROM, COPY --from)"
 diag "$(cat "$T/err")"
