@@ -251,10 +251,11 @@ int kernel_verify(struct kernel_info *ki, struct err *e)
 	int r = kernel_file_check(ki->vmlinux, ki->sha256, stamp, &ve);
 	free(stamp);
 	if (r == CRUMB_EFORMAT)
-		return err_set(e, r,
-			       "kernel %s: %s (info records sha256 %.12s...): rebuild it with "
-			       "'crumb kernel build' after removing %s",
-			       ki->id, ve.msg, ki->sha256, ki->dir);
+		return err_set(
+		    e, r,
+		    "kernel %s: %s, not the sha256 %.12s... its info recorded when it was "
+		    "built: remove %s and run 'crumb kernel build'",
+		    ki->id, ve.msg, ki->sha256, ki->dir);
 	if (r < 0)
 		*e = ve;
 	return r;
