@@ -58,6 +58,7 @@ const char usage_import[] =
     "Stores a kernel and a root filesystem you made (with 'crumb pack', 'crumb mkfs'\n"
     "or any other tool) as an image, and prints its manifest digest. The rootfs kind\n"
     "comes from its first bytes: cpio newc, gzip or zstd compressed cpio, or ext2/3/4.\n"
+    "An ELF kernel (vmlinux) is stored stripped and zstd-compressed, a bzImage as it is.\n"
     "The same inputs (and SOURCE_DATE_EPOCH, the created time, default 0) give the\n"
     "same digest.\n";
 

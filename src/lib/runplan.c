@@ -484,15 +484,16 @@ static int load_image(struct run_plan *p, const struct run_opts *o, struct err *
 	 * (the verification cache spares the hash when they are unchanged). */
 	char iname[512]; /* "image " + a ref of at most 255 + 1 + 128 bytes */
 	snprintf(iname, sizeof(iname), "image %s", p->im.ref ? p->im.ref : p->im.manifest.digest);
+	if (!(p->root_owned = oci_blob_path(p->oci, rl->digest)))
+		return err_set(e, CRUMB_EFORMAT, "image '%s': bad layer digest", o->image);
+	if ((r = image_root(p, rl, iname, e)) < 0)
+		return r;
+	/* after the root filesystem: a refused image leaves the kernel cache as it was */
 	if (!o->kernel && kl) {
 		if ((r = klayer_path(p->oci, kl, iname, &p->kernel_owned, NULL, e)) < 0)
 			return r;
 		p->vc.kernel = p->kernel_owned;
 	}
-	if (!(p->root_owned = oci_blob_path(p->oci, rl->digest)))
-		return err_set(e, CRUMB_EFORMAT, "image '%s': bad layer digest", o->image);
-	if ((r = image_root(p, rl, iname, e)) < 0)
-		return r;
 	return runplan_image(p, o, &p->im.cfg, e);
 }
 
