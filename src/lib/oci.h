@@ -17,6 +17,7 @@
  *                              (so `skopeo inspect oci:ROOT:NAME:TAG` finds it)
  *   ROOT/blobs/sha256/HEX      content-addressed blobs
  *   ROOT/cache/KEY             build cache entries: one line "sha256:HEX\n" naming a blob
+ *   ROOT/cache/kernel/HEX      a zstd kernel layer decompressed (klayer.h), and HEX.stamp
  * Other crumb files (kernels/, locks) live beside them.
  *
  * An image's manifest has an OCI image config (application/vnd.oci.image.config.v1+json,

@@ -3,7 +3,8 @@
 # from a copy decompressed once into the store's cache and reused; a tampered cache file is made
 # again before the boot; a damaged compressed blob is refused; an image with the old uncompressed
 # layer still boots. A stored kernel records its vmlinux's sha256 and one changed after the build
-# is refused by run and build with one line naming the file. Four boots.
+# is refused by run and build with one line naming the file. prune removes the decompressed
+# kernel with its blob. Five boots.
 . "$(dirname "$0")/../tap.sh"
 T=$TEST_TMP/kernel
 mkdir -p "$T"
@@ -79,6 +80,9 @@ json.dump(idx, open(f"{home}/index.json", "w"))
 PY
 ok $? "an image with an uncompressed kernel layer (old:latest)"
 "$CRUMB" run --rm old >"$T/out" 2>"$T/err"; ok $? "... boots"
+
+"$CRUMB" rmi k k2 old >/dev/null && "$CRUMB" prune >/dev/null && [ ! -e "$CACHE" ] && [ ! -e "$CACHE.stamp" ]
+ok $? "prune removes the decompressed kernel with its blob"
 
 # A stored kernel: info records the vmlinux's sha256 (or gets it on first use).
 ID=0123456789abcdef
