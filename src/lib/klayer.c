@@ -190,10 +190,10 @@ int klayer_path(struct oci_store *s, const struct oci_desc *l, const char *whose
 	char *stamp = xasprintf("%s.stamp", file);
 	struct err ig;
 	if (kernel_file_check(file, NULL, stamp, &ig) < 0) {
-		/* missing, or not what the blob decompressed to: made again */
+		/* missing, or not what the blob decompressed to: made again. The rename replaces it
+		 * (no unlink first: a run starting at the same moment may be about to boot it) */
 		if (made)
 			*made = 1;
-		unlink(file);
 		r = make(s, l, whose, file, stamp, e);
 	}
 	free(stamp);
