@@ -4,7 +4,7 @@
 # again before the boot; a damaged compressed blob is refused; an image with the old uncompressed
 # layer still boots. A stored kernel records its vmlinux's sha256 and one changed after the build
 # is refused by run and build with one line naming the file. prune removes the decompressed
-# kernel with its blob. Five boots.
+# kernel with its blob. Eight boots (three at once).
 . "$(dirname "$0")/../tap.sh"
 T=$TEST_TMP/kernel
 mkdir -p "$T"
@@ -51,6 +51,11 @@ is "$(stat -c %i "$CACHE")" "$ino" "... from the same cached file"
 chmod 644 "$CACHE" && flip "$CACHE" && chmod 444 "$CACHE"
 "$CRUMB" run --rm k >"$T/out" 2>"$T/err"; ok $? "a run after the cached kernel was changed boots"
 cmp -s "$CACHE" "$T/stripped"; ok $? "... from a file made again from the blob"
+rm -f "$CACHE" "$CACHE.stamp"
+for i in 1 2 3; do ("$CRUMB" run --rm k >/dev/null 2>"$T/par$i"; echo $? >"$T/par$i.rc") & done
+wait
+is "$(cat "$T/par1.rc" "$T/par2.rc" "$T/par3.rc" | tr -d '\n')" "000" "three first runs at once all boot"
+cmp -s "$CACHE" "$T/stripped"; ok $? "... leaving one good cached kernel"
 rm -f "$CACHE" && chmod 644 "$BLOB" && cp "$BLOB" "$T/blob.good" && flip "$BLOB"
 refused 125 "$BLOB" "$CRUMB" run --rm k; ok $? "a damaged kernel blob is refused, one line naming it"
 [ ! -e "$CACHE" ]; ok $? "... and nothing is decompressed from it"
