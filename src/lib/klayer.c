@@ -40,10 +40,9 @@ static int kernel_bytes(struct oci_store *s, const char *path, int strip, struct
 		return read_file(path, KLAYER_MAX, out, e);
 	char *dir = cache_dir(s), *tmp = xasprintf("%s/.strip-%d", dir, (int)getpid());
 	char *argv[] = {"objcopy", "--strip-all", (char *)path, tmp, NULL};
-	int r = mkdir_p(dir, 0755, e);
-	if (r == 0 && (r = proc_run(argv, NULL, NULL, NULL, NULL, NULL, e)) < 0 &&
-	    r == CRUMB_ENOENT)
-		r = err_set(e, r, "objcopy (binutils) is needed to strip the kernel");
+	int r = mkdir_p(dir, 0755, e), status = 0;
+	if (r == 0 && (r = proc_run(argv, NULL, NULL, NULL, NULL, &status, e)) < 0 && status == 127)
+		r = err_set(e, r, "objcopy (binutils) is needed to strip the kernel %s", path);
 	if (r == 0)
 		r = read_file(tmp, KLAYER_MAX, out, e);
 	unlink(tmp);
