@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 
+#include "../lib/klayer.h"
 #include "../lib/oci.h"
 #include "../lib/store.h"
 #include "cmd.h"
@@ -57,6 +58,7 @@ const char usage_import[] =
     "Stores a kernel and a root filesystem you made (with 'crumb pack', 'crumb mkfs'\n"
     "or any other tool) as an image, and prints its manifest digest. The rootfs kind\n"
     "comes from its first bytes: cpio newc, gzip or zstd compressed cpio, or ext2/3/4.\n"
+    "An ELF kernel (vmlinux) is stored stripped and zstd-compressed, a bzImage as it is.\n"
     "The same inputs (and SOURCE_DATE_EPOCH, the created time, default 0) give the\n"
     "same digest.\n";
 
@@ -626,8 +628,7 @@ int cmd_import(int argc, char **argv)
 	if (open_store(&s))
 		goto out;
 	/* Held until the image is committed, so a prune cannot take the new blobs. */
-	if ((lk = oci_lock(s, 0, &e)) < 0 ||
-	    oci_blob_put_file(s, o.kernel, OCI_MT_KERNEL, 0, &layers[0], &e) < 0 ||
+	if ((lk = oci_lock(s, 0, &e)) < 0 || klayer_put(s, o.kernel, 1, &layers[0], &e) < 0 ||
 	    oci_blob_put_file(s, o.rootfs, mt, 0, &layers[1], &e) < 0 ||
 	    oci_image_commit(s, o.tags.v[0], &c, layers, 2, &manifest, &e) < 0) {
 		cmd_error_err(&e);

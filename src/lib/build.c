@@ -23,6 +23,7 @@
 #include "import.h"
 #include "initcfg.h"
 #include "kernel.h"
+#include "klayer.h"
 #include "rootfs.h"
 #include "runcfg.h"
 #include "runplan.h"
@@ -1478,12 +1479,14 @@ static int write_rootfs(struct builder *b, struct bstage *st, int ext4, const ch
 }
 
 /* The kernel: the crumb.kernel label (a vmlinux path or a stored kernel
- * ID), else --kernel, else the store's crumb kernel. *out malloc'd. */
-static int image_kernel(struct builder *b, struct bstage *st, char **out, struct err *e)
+ * ID), else --kernel, else the store's crumb kernel. *out malloc'd; *strip: 0 for a file
+ * the context (a stranger) names, which objcopy never reads (klayer.h). */
+static int image_kernel(struct builder *b, struct bstage *st, char **out, int *strip, struct err *e)
 {
 	const char *kl = oci_config_label(&st->cfg, "crumb.kernel");
 	char *kpath = NULL;
 	int r = 0;
+	*strip = !kl || !*kl || !strchr(kl, '/');
 	if (!kl || !*kl) {
 		*out = xstrdup(b->kernel);
 		return 0;
@@ -1497,7 +1500,8 @@ static int image_kernel(struct builder *b, struct bstage *st, char **out, struct
 			r = err_set(e, r, "LABEL crumb.kernel=%s: %s", kl, ke.msg);
 	} else if (kernel_list(oci_root(b->s), &list, &nk, e) == 0) {
 		for (size_t k = 0; k < nk; k++)
-			if (!kpath && !strncmp(list[k].id, kl, strlen(kl)))
+			if (!kpath && !strncmp(list[k].id, kl, strlen(kl)) &&
+			    (r = kernel_verify(&list[k], e)) == 0)
 				kpath = xstrdup(list[k].vmlinux);
 		for (size_t k = 0; k < nk; k++)
 			kernel_info_release(&list[k]);
@@ -1524,8 +1528,9 @@ static int finalize(struct builder *b, struct bstage *st, struct err *e)
 	if (r == 0 && !hit)
 		r = write_rootfs(b, st, ext4, key, &layers[1], e);
 	char *kpath = NULL;
-	if (r == 0 && (r = image_kernel(b, st, &kpath, e)) == 0)
-		r = oci_blob_put_file(b->s, kpath, OCI_MT_KERNEL, 0, &layers[0], e);
+	int strip;
+	if (r == 0 && (r = image_kernel(b, st, &kpath, &strip, e)) == 0)
+		r = klayer_put(b->s, kpath, strip, &layers[0], e);
 	free(kpath);
 	if (r == 0) {
 		free(st->cfg.created);
@@ -1638,12 +1643,12 @@ static int find_kernel(struct builder *b, const char *root, struct err *e)
 	struct kernel_info ki = {0};
 	struct kernel_opts ko = {0};
 	int r = 0;
-	if (kernel_lookup(root, &ko, &ki, e) < 0)
+	if ((r = kernel_lookup(root, &ko, &ki, e)) == CRUMB_ENOENT)
 		r = err_set(e, CRUMB_ENOENT,
 			    "no crumb kernel in the store (%s): run 'crumb kernel build' "
 			    "first (about 9 minutes, once)",
 			    root);
-	else
+	else if (r == 0)
 		b->kernel = xstrdup(ki.vmlinux);
 	kernel_info_release(&ki);
 	return r;

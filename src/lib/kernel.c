@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "vread.h"
 
 /* Bump when the build steps change in a way that changes the result. */
 #define RECIPE "crumb-kernel-recipe 1"
@@ -23,6 +25,7 @@ void kernel_info_release(struct kernel_info *ki)
 	free(ki->vmlinux);
 	free(ki->release);
 	free(ki->source);
+	free(ki->sha256);
 	memset(ki, 0, sizeof(*ki));
 }
 
@@ -89,6 +92,9 @@ static int info_read(const char *store, const char *id, struct kernel_info *ki, 
 			ki->build_seconds = strtod(v, NULL);
 		else if (!strcmp(line, "built"))
 			ki->built = strtoll(v, NULL, 10);
+		else if (!strcmp(line, "sha256") && strlen(v) == 64 &&
+			 strspn(v, "0123456789abcdef") == 64)
+			ki->sha256 = xstrdup(v);
 	}
 	sb_release(&sb);
 	struct stat st;
@@ -110,7 +116,149 @@ int kernel_lookup(const char *store, const struct kernel_opts *o, struct kernel_
 {
 	char id[17];
 	int r = kernel_id(o, id, e);
-	return r < 0 ? r : info_read(store, id, ki, e);
+	return r < 0 ? r : kernel_open(store, id, ki, e);
+}
+
+int kernel_open(const char *store, const char *id, struct kernel_info *ki, struct err *e)
+{
+	if (strlen(id) != 16 || strspn(id, "0123456789abcdef") != 16)
+		return err_set(e, CRUMB_ENOENT, "'%s' is not a kernel id", id);
+	int r = info_read(store, id, ki, e);
+	if (r == 0 && (r = kernel_verify(ki, e)) < 0)
+		kernel_info_release(ki);
+	return r;
+}
+
+/* ---- stamps: a file's digest, checked by its stat data ---- */
+
+#define STAMP_FMT "crumb-stamp-1 %64s %llu %llu %llu %lld.%ld %lld.%ld"
+
+static void stamp_line(const char *hex, const struct stat *st, struct sbuf *out)
+{
+	if (!st) {
+		sb_addf(out, "crumb-stamp-1 %s 0 0 0 0.0 0.0\n", hex);
+		return;
+	}
+	sb_addf(out, "crumb-stamp-1 %s %llu %llu %llu %lld.%ld %lld.%ld\n", hex,
+		(unsigned long long)st->st_dev, (unsigned long long)st->st_ino,
+		(unsigned long long)st->st_size, (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec,
+		(long long)st->st_ctim.tv_sec, st->st_ctim.tv_nsec);
+}
+
+int kernel_stamp_new(const char *stamp, const char *hex, struct err *e)
+{
+	struct sbuf sb = SBUF_INIT;
+	stamp_line(hex, NULL, &sb);
+	int r = write_file_atomic(stamp, sb.buf, sb.len, 0644, e);
+	sb_release(&sb);
+	return r;
+}
+
+/* The stamp's digest into hex ("" when it has none); 1 when its stat data is st's. */
+static int stamp_read(const char *stamp, const struct stat *st, char hex[65])
+{
+	struct sbuf sb = SBUF_INIT, want = SBUF_INIT;
+	hex[0] = 0;
+	int same = 0;
+	if (read_file(stamp, 512, &sb, NULL) == 0) {
+		unsigned long long a, b, c;
+		long long d, f;
+		long dn, fn;
+		if (sscanf(sb.buf, STAMP_FMT, hex, &a, &b, &c, &d, &dn, &f, &fn) != 8 ||
+		    strlen(hex) != 64 || strspn(hex, "0123456789abcdef") != 64)
+			hex[0] = 0;
+		if (hex[0] && st) {
+			stamp_line(hex, st, &want);
+			same = !strcmp(sb.buf, want.buf);
+		}
+	}
+	sb_release(&sb);
+	sb_release(&want);
+	return same;
+}
+
+int kernel_file_check(const char *path, const char *hex, const char *stamp, struct err *e)
+{
+	char rec[65], digest[80];
+	struct vread v;
+	stamp_read(stamp, NULL, rec);
+	if (!hex && !rec[0])
+		return err_set(e, CRUMB_ENOENT, "%s: no stamp", stamp);
+	snprintf(digest, sizeof(digest), "sha256:%s", hex ? hex : rec);
+	int r = vread_open(&v, path, digest, VREAD_SIZE_ANY, path, 1, e);
+	if (r == 0 && stamp_read(stamp, &v.st, rec) && !strcmp(rec, digest + 7)) {
+		vread_close(&v);
+		return 0;
+	}
+	if (r == 0 && (r = vread_finish(&v, e)) == 0) {
+		int64_t changed = (int64_t)v.st.st_ctim.tv_sec * 1000000000 + v.st.st_ctim.tv_nsec;
+		int64_t start = (int64_t)v.began.tv_sec * 1000000000 + v.began.tv_nsec;
+		struct sbuf sb = SBUF_INIT;
+		stamp_line(digest + 7, changed > start - 1000000000 ? NULL : &v.st, &sb);
+		write_file_atomic(stamp, sb.buf, sb.len, 0644, NULL); /* best effort: a cache */
+		sb_release(&sb);
+	}
+	vread_close(&v);
+	return r;
+}
+
+int kernel_file_sha256(const char *path, char hex[65], struct err *e)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return err_errno(e, errno == ENOENT ? CRUMB_ENOENT : CRUMB_EIO, "%s", path);
+	struct sha256 h;
+	char buf[65536];
+	ssize_t n;
+	sha256_begin(&h);
+	while ((n = read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+		if (n > 0)
+			sha256_update(&h, buf, (size_t)n);
+	int r = n < 0 ? err_errno(e, CRUMB_EIO, "read %s", path) : 0;
+	close(fd);
+	sha256_end(&h, hex);
+	return r;
+}
+
+/* A kernel built before info recorded a digest gets it recorded on first use. */
+static int record_sha256(struct kernel_info *ki, struct err *e)
+{
+	char hex[65];
+	struct sbuf info = SBUF_INIT;
+	char *ipath = xasprintf("%s/info", ki->dir);
+	int r = kernel_file_sha256(ki->vmlinux, hex, e);
+	if (r == 0)
+		r = read_file(ipath, 65536, &info, e);
+	if (r == 0) {
+		if (info.len && info.buf[info.len - 1] != '\n')
+			sb_addc(&info, '\n');
+		sb_addf(&info, "sha256 %s\n", hex);
+		r = write_file_atomic(ipath, info.buf, info.len, 0644, e);
+	}
+	if (r == 0)
+		ki->sha256 = xstrdup(hex);
+	sb_release(&info);
+	free(ipath);
+	return r;
+}
+
+int kernel_verify(struct kernel_info *ki, struct err *e)
+{
+	if (!ki->sha256)
+		return record_sha256(ki, e);
+	char *stamp = xasprintf("%s/verified", ki->dir);
+	struct err ve;
+	int r = kernel_file_check(ki->vmlinux, ki->sha256, stamp, &ve);
+	free(stamp);
+	if (r == CRUMB_EFORMAT)
+		return err_set(
+		    e, r,
+		    "kernel %s: %s, not the sha256 %.12s... its info recorded when it was "
+		    "built: remove %s and run 'crumb kernel build'",
+		    ki->id, ve.msg, ki->sha256, ki->dir);
+	if (r < 0)
+		*e = ve;
+	return r;
 }
 
 static void progress(const struct kernel_opts *o, const char *fmt, ...)
@@ -306,8 +454,14 @@ static int build(const char *store, const struct kernel_opts *o, const char *id,
 	free(dcfg);
 	if (r < 0)
 		goto out;
-	sb_addf(&info, "release %s\nsource %s\nbuild_seconds %.1f\nbuilt %lld\n", rel.buf,
-		tarball_of(o), now_monotonic() - t0, (long long)time(NULL));
+	char hex[65];
+	char *dvm2 = xasprintf("%s/vmlinux", out);
+	r = kernel_file_sha256(dvm2, hex, e);
+	free(dvm2);
+	if (r < 0)
+		goto out;
+	sb_addf(&info, "release %s\nsource %s\nbuild_seconds %.1f\nbuilt %lld\nsha256 %s\n",
+		rel.buf, tarball_of(o), now_monotonic() - t0, (long long)time(NULL), hex);
 	char *ipath = xasprintf("%s/info", out);
 	r = write_file_atomic(ipath, info.buf, info.len, 0644, e);
 	free(ipath);
@@ -353,6 +507,10 @@ int kernel_build(const char *store, const struct kernel_opts *o, struct kernel_i
 		goto out;
 	*cached = 1;
 	r = info_read(store, id, ki, NULL);
+	if (r == 0 && (r = kernel_verify(ki, e)) < 0) {
+		kernel_info_release(ki);
+		goto out;
+	}
 	if (r < 0) {
 		*cached = 0;
 		if ((r = build(store, o, id, e)) == 0)

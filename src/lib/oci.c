@@ -93,6 +93,7 @@ const char *oci_layer_title(const char *media_type)
 		const char *mt, *title;
 	} t[] = {
 	    {OCI_MT_KERNEL, "vmlinux"},
+	    {OCI_MT_KERNEL_ZSTD, "vmlinux.zst"},
 	    {OCI_MT_ROOTFS_CPIO, "rootfs.cpio"},
 	    {OCI_MT_ROOTFS_CPIO_GZIP, "rootfs.cpio.gz"},
 	    {OCI_MT_ROOTFS_CPIO_ZSTD, "rootfs.cpio.zst"},
@@ -1922,6 +1923,33 @@ static void prune_verified(struct oci_store *s)
 	free(dir);
 }
 
+/* Decompressed kernels (klayer.h: cache/kernel/HEX and HEX.stamp) whose layer blob is gone,
+ * and temp files of dead writers. */
+static void prune_kernels(struct oci_store *s)
+{
+	char *dir = xasprintf("%s/kernel", s->cache);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		struct stat st;
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		size_t n = strlen(de->d_name);
+		int keep = (n == 64 || (n == 70 && !strcmp(de->d_name + 64, ".stamp"))) &&
+			   is_hex(de->d_name, 64);
+		if (keep) {
+			char *bp = xasprintf("%s/%.64s", s->blobs, de->d_name);
+			keep = lstat(bp, &st) == 0;
+			free(bp);
+		}
+		if (!keep)
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+}
+
 int oci_prune(struct oci_store *s, size_t *nblobs, uint64_t *bytes, struct err *e)
 {
 	struct strlist keep = STRLIST_INIT;
@@ -1985,8 +2013,10 @@ int oci_prune(struct oci_store *s, size_t *nblobs, uint64_t *bytes, struct err *
 		}
 	}
 	r = prune_cache(s, e);
-	if (r == 0)
+	if (r == 0) {
 		prune_verified(s);
+		prune_kernels(s);
+	}
 out:
 	if (d)
 		closedir(d);

@@ -17,11 +17,13 @@
  *                              (so `skopeo inspect oci:ROOT:NAME:TAG` finds it)
  *   ROOT/blobs/sha256/HEX      content-addressed blobs
  *   ROOT/cache/KEY             build cache entries: one line "sha256:HEX\n" naming a blob
+ *   ROOT/cache/kernel/HEX      a zstd kernel layer decompressed (klayer.h), and HEX.stamp
  * Other crumb files (kernels/, locks) live beside them.
  *
  * An image's manifest has an OCI image config (application/vnd.oci.image.config.v1+json,
  * crumb's run settings as crumb.* labels) and two layers: the kernel
- * (OCI_MT_KERNEL) and the root filesystem (one of OCI_MT_ROOTFS_*).
+ * (OCI_MT_KERNEL_ZSTD, or OCI_MT_KERNEL uncompressed: see klayer.h) and the root
+ * filesystem (one of OCI_MT_ROOTFS_*).
  *
  * Every write is a temp file + fsync + rename; index.json is rewritten under
  * an exclusive lock, so a killed process never leaves a half-written image,
@@ -33,6 +35,8 @@
 #define OCI_MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define OCI_MT_CONFIG "application/vnd.oci.image.config.v1+json"
 #define OCI_MT_KERNEL "application/vnd.crumb.kernel.vmlinux.v1"
+/* the kernel as one zstd frame (klayer.h): what crumb build and import store since 0.1 */
+#define OCI_MT_KERNEL_ZSTD "application/vnd.crumb.kernel.vmlinux.v1+zstd"
 #define OCI_MT_ROOTFS_CPIO "application/vnd.crumb.rootfs.cpio.v1"
 #define OCI_MT_ROOTFS_CPIO_GZIP "application/vnd.crumb.rootfs.cpio.v1+gzip"
 #define OCI_MT_ROOTFS_CPIO_ZSTD "application/vnd.crumb.rootfs.cpio.v1+zstd"

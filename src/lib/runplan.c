@@ -14,6 +14,7 @@
 #include "archive.h"
 #include "ext4.h"
 #include "fsimage.h"
+#include "klayer.h"
 #include "rootfs.h"
 #include "store.h"
 #include "tree.h"
@@ -181,13 +182,22 @@ static int set_restart(struct initcfg *c, const char *s, struct err *e)
 	return 0;
 }
 
-/* A kernel given by path or by the ID of a stored kernel. */
-static char *kernel_path(const char *store, const char *k)
+/* A kernel given by path or by the ID of a stored kernel (then verified: kernel_open; one
+ * that is not there is left for find_kernel's stat to name). */
+static int kernel_path(const char *store, const char *k, char **out, struct err *e)
 {
 	struct stat st;
-	if (strchr(k, '/') || stat(k, &st) == 0 || !store)
-		return xstrdup(k);
-	return xasprintf("%s/kernels/%s/vmlinux", store, k);
+	struct kernel_info ki;
+	*out = NULL;
+	if (strchr(k, '/') || stat(k, &st) == 0 || !store) {
+		*out = xstrdup(k);
+		return 0;
+	}
+	int r = kernel_open(store, k, &ki, e);
+	if (r == 0)
+		kernel_info_release(&ki);
+	*out = xasprintf("%s/kernels/%s/vmlinux", store, k);
+	return r == CRUMB_ENOENT ? 0 : r;
 }
 
 /* The image's crumb.publish, unless -p publishes the same guest port (or the
@@ -228,8 +238,12 @@ static int image_labels(struct run_plan *p, const struct run_opts *o, const stru
 				       lv);
 		p->cpus = p->vc.cpus = (unsigned)n;
 	}
-	if (!o->kernel && !p->vc.kernel && (lv = oci_config_label(ic, "crumb.kernel")) && *lv)
-		p->vc.kernel = p->kernel_owned = kernel_path(p->store, lv);
+	if (!o->kernel && !p->vc.kernel && (lv = oci_config_label(ic, "crumb.kernel")) && *lv) {
+		int r = kernel_path(p->store, lv, &p->kernel_owned, e);
+		p->vc.kernel = p->kernel_owned;
+		if (r < 0)
+			return r;
+	}
 	if (!o->have_cmdline && (lv = oci_config_label(ic, "crumb.cmdline")))
 		p->vc.cmdline = lv;
 	if ((lv = oci_config_label(ic, "crumb.publish")) && p->vc.net)
@@ -470,15 +484,16 @@ static int load_image(struct run_plan *p, const struct run_opts *o, struct err *
 	 * (the verification cache spares the hash when they are unchanged). */
 	char iname[512]; /* "image " + a ref of at most 255 + 1 + 128 bytes */
 	snprintf(iname, sizeof(iname), "image %s", p->im.ref ? p->im.ref : p->im.manifest.digest);
-	if (!o->kernel && kl) {
-		if ((r = oci_blob_verify(p->oci, kl, iname, OCI_VERIFY_CACHED, e)) < 0)
-			return r;
-		p->vc.kernel = p->kernel_owned = oci_blob_path(p->oci, kl->digest);
-	}
 	if (!(p->root_owned = oci_blob_path(p->oci, rl->digest)))
 		return err_set(e, CRUMB_EFORMAT, "image '%s': bad layer digest", o->image);
 	if ((r = image_root(p, rl, iname, e)) < 0)
 		return r;
+	/* after the root filesystem: a refused image leaves the kernel cache as it was */
+	if (!o->kernel && kl) {
+		if ((r = klayer_path(p->oci, kl, iname, &p->kernel_owned, NULL, e)) < 0)
+			return r;
+		p->vc.kernel = p->kernel_owned;
+	}
 	return runplan_image(p, o, &p->im.cfg, e);
 }
 
@@ -510,12 +525,18 @@ static int find_kernel(struct run_plan *p, const struct run_opts *o, struct err 
 	struct stat st;
 	if (o->kernel) {
 		free(p->kernel_owned);
-		p->vc.kernel = p->kernel_owned = kernel_path(p->store, o->kernel);
+		int r = kernel_path(p->store, o->kernel, &p->kernel_owned, e);
+		p->vc.kernel = p->kernel_owned;
+		if (r < 0)
+			return r;
 		if (stat(p->vc.kernel, &st) < 0)
 			return err_errno(e, CRUMB_ENOENT, "kernel %s", o->kernel);
 	} else if (!p->vc.kernel) {
 		struct kernel_opts ko = {0};
-		if (kernel_lookup(p->store, &ko, &p->ki, e) < 0)
+		int r = kernel_lookup(p->store, &ko, &p->ki, e);
+		if (r < 0 && r != CRUMB_ENOENT)
+			return r;
+		if (r < 0)
 			return err_set(
 			    e, CRUMB_ENOENT,
 			    "no crumb kernel in the store (%s): run 'crumb kernel build' "

@@ -87,9 +87,9 @@ int main(void)
 	ok(strstr(all.buf, "-m 96 ") && strstr(all.buf, "-no-reboot ") &&
 	       strstr(all.buf, "-initrd /i "),
 	   "argv: memory, -no-reboot, initrd");
-	ok(strstr(all.buf,
-		  "reboot=t panic=-1 no_timer_check rdinit=/sbin/crumb-init quiet foo=1") != NULL,
-	   "argv: command line ends with the extra arguments");
+	ok(strstr(all.buf, "reboot=t panic=-1 no_timer_check noapictimer lpj=790528 "
+			   "rdinit=/sbin/crumb-init quiet foo=1") != NULL,
+	   "argv: command line ends with the extra arguments, after TCG's levers");
 	ok(strstr(all.buf, "-cpu host") == NULL, "argv: no -cpu host under tcg");
 	vm_argv_free(argv);
 	argv = vm_qemu_argv(&vc, "/usr/bin/qemu", ACCEL_KVM);
@@ -98,6 +98,8 @@ int main(void)
 		sb_addf(&all, "%s ", argv[i]);
 	ok(strstr(all.buf, "accel=kvm") && strstr(all.buf, "-cpu host"),
 	   "argv: kvm uses -cpu host");
+	ok(!strstr(all.buf, "noapictimer") && !strstr(all.buf, "lpj="),
+	   "argv: kvm calibrates its timers itself");
 	ok(!strstr(all.buf, "-netdev"), "argv: no network card unless asked");
 	vm_argv_free(argv);
 
