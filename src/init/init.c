@@ -80,10 +80,12 @@ static unsigned long marker_seq;
  * (stdin) and a pipe (stdout, stderr) relayed to it are fds 0-2 (the
  * service's stdio, the markers), and ttyS0 (/dev/console) keeps only the
  * kernel's messages. At the end the relay gets
- * up to VCON_END_MS to hand the rest to the host. */
+ * up to VCON_END_MS to hand the rest to a host that reads slowly (a pager;
+ * its ack comes at once when it has read all), a second without the marker
+ * key (no host believes our markers: no ack will come). */
 #define VCON_PARAM "crumb.console=virtio"
 #define VCON_WAIT_MS 3000
-#define VCON_END_MS 5000
+#define VCON_END_MS 30000
 static char vcon_tty[64]; /* the pty's slave, or "" */
 static void console_end(void);
 
@@ -301,17 +303,33 @@ static int cmdline_has(const char *word)
 	return 0;
 }
 
+/* Is a virtio-serial device bound to its driver (then the port may still come)? */
+static int virtio_serial_present(void)
+{
+	DIR *d = opendir("/sys/bus/virtio/drivers/virtio_console");
+	struct dirent *de;
+	int found = 0;
+
+	if (!d)
+		return 0;
+	while (!found && (de = readdir(d)))
+		found = !strncmp(de->d_name, "virtio", 6);
+	closedir(d);
+	if (!found)
+		errno = ENODEV;
+	return found;
+}
+
 /* Moves fds 0-2 to the fast console when the host gave one (relay.h). */
 static void console_to_virtio(void)
 {
-	char err[128] = "no virtio console driver";
+	char err[128] = "no virtio-serial device";
 	int tty, out;
 
 	if (!cmdline_has(VCON_PARAM))
 		return;
-	if (access("/sys/bus/virtio/drivers/virtio_console", F_OK) < 0 ||
-	    relay_start(VCON_WAIT_MS, &tty, &out, vcon_tty, sizeof(vcon_tty), err, sizeof(err)) <
-		0) {
+	if (!virtio_serial_present() || relay_start(VCON_WAIT_MS, &tty, &out, vcon_tty,
+						    sizeof(vcon_tty), err, sizeof(err)) < 0) {
 		warnf("%s; output stays on the serial console", err);
 		vcon_tty[0] = '\0';
 		return;
@@ -332,7 +350,7 @@ static void console_end(void)
 		return;
 	for (int i = 0; i <= 2; i++)
 		close(i);
-	relay_finish(VCON_END_MS);
+	relay_finish(have_marker_key ? VCON_END_MS : 1000);
 	ensure_stdio();
 }
 
