@@ -79,10 +79,10 @@ static unsigned long marker_seq;
  * kernel command line) and its port comes within VCON_WAIT_MS: then a pty
  * (stdin) and a pipe (stdout, stderr) relayed to it are fds 0-2 (the
  * service's stdio, the markers), and ttyS0 (/dev/console) keeps only the
- * kernel's messages. At the end the relay gets
- * up to VCON_END_MS to hand the rest to a host that reads slowly (a pager;
- * its ack comes at once when it has read all), a second without the marker
- * key (no host believes our markers: no ack will come). */
+ * kernel's messages. At the end the relay gets up to VCON_END_MS to hand
+ * the rest to a host that reads slowly (a pager; its ack comes as soon as it
+ * has read all), a second without the marker key (no host believes our
+ * markers then: no ack will come). */
 #define VCON_PARAM "crumb.console=virtio"
 #define VCON_WAIT_MS 3000
 #define VCON_END_MS 30000
