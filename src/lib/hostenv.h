@@ -10,20 +10,20 @@
  * one by hand.
  */
 struct hostenv {
-	const char *crumb_home;	      /* CRUMB_HOME: the store */
-	const char *xdg_data_home;    /* XDG_DATA_HOME: the store is $XDG_DATA_HOME/crumb */
-	const char *home;	      /* HOME: else $HOME/.local/share/crumb */
-	const char *xdg_runtime_dir;  /* XDG_RUNTIME_DIR: VM state and sockets */
-	const char *tmpdir;	      /* TMPDIR */
-	const char *path;	      /* PATH: where programs are looked up */
-	const char *term;	      /* TERM: passed to an interactive guest */
-	const char *crumb_init;	      /* CRUMB_INIT: the crumb-init binary */
-	const char *qemu;	      /* CRUMB_QEMU: the QEMU binary */
-	const char *firecracker;      /* CRUMB_FIRECRACKER */
-	const char *cloud_hypervisor; /* CRUMB_CLOUD_HYPERVISOR */
-	const char *passt;	      /* CRUMB_PASST: the passt binary */
-	const char *netdev;	      /* CRUMB_NETDEV: "slirp" or "passt" (bench knob) */
-	const char *console; /* CRUMB_CONSOLE: "uart": the old serial console (bench knob) */
+	const char *crumb_home;	       /* CRUMB_HOME: the store */
+	const char *xdg_data_home;     /* XDG_DATA_HOME: the store is $XDG_DATA_HOME/crumb */
+	const char *home;	       /* HOME: else $HOME/.local/share/crumb */
+	const char *xdg_runtime_dir;   /* XDG_RUNTIME_DIR: VM state and sockets */
+	const char *tmpdir;	       /* TMPDIR */
+	const char *path;	       /* PATH: where programs are looked up */
+	const char *term;	       /* TERM: passed to an interactive guest */
+	const char *crumb_init;	       /* CRUMB_INIT: the crumb-init binary */
+	const char *qemu;	       /* CRUMB_QEMU: the QEMU binary */
+	const char *firecracker;       /* CRUMB_FIRECRACKER */
+	const char *cloud_hypervisor;  /* CRUMB_CLOUD_HYPERVISOR */
+	const char *passt;	       /* CRUMB_PASST: the passt binary */
+	const char *netdev;	       /* CRUMB_NETDEV: "slirp" or "passt" (bench knob) */
+	const char *console;	       /* CRUMB_CONSOLE: "uart" (bench knob) */
 	const char *source_date_epoch; /* SOURCE_DATE_EPOCH, unparsed (cmd_sde parses it) */
 };
 
