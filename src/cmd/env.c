@@ -27,6 +27,7 @@ const struct hostenv *cmd_env(void)
 		env.cloud_hypervisor = var("CRUMB_CLOUD_HYPERVISOR");
 		env.passt = var("CRUMB_PASST");
 		env.netdev = var("CRUMB_NETDEV");
+		env.console = var("CRUMB_CONSOLE");
 		env.source_date_epoch = var("SOURCE_DATE_EPOCH");
 		done = 1;
 	}

@@ -2,6 +2,7 @@
 #include "config.h"
 #include "mac.h"
 #include "markers.h"
+#include "relay.h"
 #include "user.h"
 
 #include <dirent.h>
@@ -73,6 +74,20 @@ static const int dropped_caps[] = {16 /* SYS_MODULE */, 17 /* SYS_RAWIO */, 19 /
 static unsigned char marker_key[MAC_KEY_LEN];
 static int have_marker_key;
 static unsigned long marker_seq;
+
+/* The fast console (relay.h), when the host asks for it (VCON_PARAM on the
+ * kernel command line) and its port comes within VCON_WAIT_MS: then a pty
+ * (stdin) and a pipe (stdout, stderr) relayed to it are fds 0-2 (the
+ * service's stdio, the markers), and ttyS0 (/dev/console) keeps only the
+ * kernel's messages. At the end the relay gets up to VCON_END_MS to hand
+ * the rest to a host that reads slowly (a pager; its ack comes as soon as it
+ * has read all), a second without the marker key (no host believes our
+ * markers then: no ack will come). */
+#define VCON_PARAM "crumb.console=virtio"
+#define VCON_WAIT_MS 3000
+#define VCON_END_MS 30000
+static char vcon_tty[64]; /* the pty's slave, or "" */
+static void console_end(void);
 
 static void write_all(int fd, const char *p, size_t n)
 {
@@ -200,6 +215,7 @@ static void shutdown_filesystems(void)
 static void __attribute__((noreturn)) power_off(void)
 {
 	shutdown_filesystems();
+	console_end();
 	/* The UART drains asynchronously; without this the last bytes (the exit
 	 * marker) can be lost in the reboot. Output stopped by a stray ^S would
 	 * make tcdrain wait forever: restart it first. */
@@ -260,9 +276,82 @@ static void console_raw(void)
 		tcsetattr(1, TCSANOW, &t);
 	}
 	if (tcgetattr(0, &t) == 0) {
+		t.c_oflag &= ~(tcflag_t)OPOST; /* the same tty as 1, or the relay's pty */
 		t.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL);
 		tcsetattr(0, TCSANOW, &t);
 	}
+}
+
+/* Is word one of the kernel command line's? */
+static int cmdline_has(const char *word)
+{
+	char buf[4096];
+	size_t n = strlen(word);
+	ssize_t r;
+	int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	r = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (r <= 0)
+		return 0;
+	buf[r] = '\0';
+	for (char *p = buf; (p = strstr(p, word)); p += n)
+		if ((p == buf || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\n' || !p[n]))
+			return 1;
+	return 0;
+}
+
+/* Is a virtio-serial device bound to its driver (then the port may still come)? */
+static int virtio_serial_present(void)
+{
+	DIR *d = opendir("/sys/bus/virtio/drivers/virtio_console");
+	struct dirent *de;
+	int found = 0;
+
+	if (!d)
+		return 0;
+	while (!found && (de = readdir(d)))
+		found = !strncmp(de->d_name, "virtio", 6);
+	closedir(d);
+	if (!found)
+		errno = ENODEV;
+	return found;
+}
+
+/* Moves fds 0-2 to the fast console when the host gave one (relay.h). */
+static void console_to_virtio(void)
+{
+	char err[128] = "no virtio-serial device";
+	int tty, out;
+
+	if (!cmdline_has(VCON_PARAM))
+		return;
+	if (!virtio_serial_present() || relay_start(VCON_WAIT_MS, &tty, &out, vcon_tty,
+						    sizeof(vcon_tty), err, sizeof(err)) < 0) {
+		warnf("%s; output stays on the serial console", err);
+		vcon_tty[0] = '\0';
+		return;
+	}
+	dup2(tty, 0);
+	dup2(out, 1);
+	dup2(out, 2);
+	close(tty);
+	close(out);
+	console_raw();
+}
+
+/* Lets the relay hand everything to the host (every other holder of the pty
+ * is gone: stop_everything), then goes back to /dev/console. */
+static void console_end(void)
+{
+	if (!relay_running())
+		return;
+	for (int i = 0; i <= 2; i++)
+		close(i);
+	relay_finish(have_marker_key ? VCON_END_MS : 1000);
+	ensure_stdio();
 }
 
 /* tty 1: a terminal as a shell expects it; the host's own terminal is raw. */
@@ -911,11 +1000,15 @@ static void prog_prepare(struct prog *pr, const struct conf_proc *p, const char 
 	pr->envp[n] = NULL;
 }
 
-/* The console's own device (ttyS0), for a service that wants a real controlling tty. */
+/* The console's own device (the relay's pty, else ttyS0), for a service that wants a real
+ * controlling tty. */
 static int open_console_tty(void)
 {
 	char name[64] = "", path[80];
-	int fd = open("/sys/class/tty/console/active", O_RDONLY | O_CLOEXEC);
+	int fd = vcon_tty[0] ? -1 : open("/sys/class/tty/console/active", O_RDONLY | O_CLOEXEC);
+
+	if (vcon_tty[0])
+		return open(vcon_tty, O_RDWR);
 
 	if (fd >= 0) {
 		ssize_t r = read(fd, name, sizeof(name) - 1);
@@ -1652,6 +1745,7 @@ int main(int argc, char **argv)
 		fatal("signalfd: %s", strerror(errno));
 	setup_filesystems();
 	ensure_stdio(); /* /dev/console exists now even if the initramfs lacked it */
+	console_to_virtio();
 	marker_key_setup();
 	marker("init", NULL);
 	/* Ctrl-Alt-Del (or QEMU's equivalent) becomes SIGINT to us: a stop request. */

@@ -313,7 +313,35 @@ void vm_klog_release(struct vm_klog *k)
 	k->n = k->boot = k->dropped = 0;
 }
 
+void console_follow(struct console *c, struct console *lead)
+{
+	c->lead = lead;
+	c->have_key = lead->have_key;
+	memcpy(c->key, lead->key, CONSOLE_KEY_LEN);
+	c->trust_unsigned = lead->trust_unsigned;
+}
+
+int console_at_boundary(const struct console *c)
+{
+	return c->bol && !c->in_marker && !c->hold.len;
+}
+
+static void feed(struct console *c, const char *buf, size_t n, double now);
+
 void console_feed(struct console *c, const char *buf, size_t n, double now)
+{
+	if (c->lead) {
+		c->phase = c->lead->phase;
+		c->seq = c->lead->seq;
+	}
+	feed(c, buf, n, now);
+	if (c->lead) {
+		c->lead->phase = c->phase;
+		c->lead->seq = c->seq;
+	}
+}
+
+static void feed(struct console *c, const char *buf, size_t n, double now)
 {
 	size_t i = 0;
 	c->now = now;

@@ -26,6 +26,12 @@
  *
  * Text before the init marker and after the exit marker is the kernel's and
  * is shown only when verbose.
+ *
+ * A guest may speak on two streams (QEMU: the virtio console with the
+ * service's output and the markers, the UART with the kernel's lines): each
+ * gets its own struct console, the second following the first
+ * (console_follow), so that they share one phase and one marker sequence
+ * while each keeps its own framing and lines.
  */
 #define CONSOLE_KEY_LEN 32
 #define CONSOLE_MARK_MAX 512
@@ -55,6 +61,7 @@ struct console {
 				 * markers (no " SEQ:TAG" trailer) are believed as
 				 * they stand. Only when the user says so. */
 	unsigned long long seq; /* the last accepted SEQ; 0: none yet */
+	struct console *lead;	/* NULL, or the stream this one follows (console_follow) */
 };
 
 /* Sets c up; res is filled as markers arrive (res->status etc. are the
@@ -67,6 +74,13 @@ void console_set_key(struct console *c, const unsigned char *key);
  * stream into calls gives the same result). */
 void console_feed(struct console *c, const char *buf, size_t n, double now);
 void console_release(struct console *c);
+/* Makes c (console_init'ed) a second stream of lead's guest: it takes lead's
+ * key and trust_unsigned now, and shares its phase and marker sequence on
+ * every console_feed. lead must outlive c's feeds. */
+void console_follow(struct console *c, struct console *lead);
+/* 1 when c is between lines and outside any marker: a good place to show
+ * another stream's text without cutting c's apart. */
+int console_at_boundary(const struct console *c);
 
 /* A fresh random key (getrandom). CRUMB_EIO when the kernel gives none. */
 int console_key_new(unsigned char key[CONSOLE_KEY_LEN], struct err *e);

@@ -23,6 +23,7 @@ struct hostenv {
 	const char *cloud_hypervisor;  /* CRUMB_CLOUD_HYPERVISOR */
 	const char *passt;	       /* CRUMB_PASST: the passt binary */
 	const char *netdev;	       /* CRUMB_NETDEV: "slirp" or "passt" (bench knob) */
+	const char *console;	       /* CRUMB_CONSOLE: "uart" (bench knob) */
 	const char *source_date_epoch; /* SOURCE_DATE_EPOCH, unparsed (cmd_sde parses it) */
 };
 

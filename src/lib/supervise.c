@@ -15,10 +15,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* The console pipe's size with the console port (F_SETPIPE_SZ). */
+#define CONSOLE_PIPE_SIZE (1 << 20)
+
 /* The poll set, by role. */
 enum {
 	FD_OUT,	   /* the VMM's stdout: the guest's console */
 	FD_ERR,	   /* its stderr */
+	FD_SERIAL, /* with c->vcon: the UART (the kernel's lines; the console is FD_OUT) */
 	FD_STDIN,  /* crumb's stdin (interactive) */
 	FD_VMIN,   /* the VMM's stdin pipe, written without blocking */
 	FD_EVENTS, /* cloud-hypervisor's events */
@@ -33,17 +37,21 @@ struct sv {
 	struct vm_result *res;
 	pid_t pid;
 	struct pollfd fds[NFDS];
-	int vm_in;	 /* the write end of the VMM's stdin pipe, or -1 */
-	int open_fds;	 /* of FD_OUT and FD_ERR: the loop runs while either is open */
-	int gave_up;	 /* the probe's deadline passed */
-	int guest_reset; /* killed for cloud-hypervisor's reboot event */
-	struct console con;
+	int vm_in;	     /* the write end of the VMM's stdin pipe, or -1 */
+	int open_fds;	     /* of FD_OUT, FD_ERR, FD_SERIAL: the loop runs while one is open */
+	int gave_up;	     /* the probe's deadline passed */
+	int guest_reset;     /* killed for cloud-hypervisor's reboot event */
+	struct console con;  /* FD_OUT's stream */
+	struct console ucon; /* FD_SERIAL's, following con */
+	struct sbuf uart;    /* FD_SERIAL's bytes held back while con is mid-line (uart_flush) */
+	int vcon_spoke;	     /* FD_OUT has given a byte (with c->vcon) */
+	int ack;	     /* 1: VM_CONSOLE_ACK is due (the exit marker came); 2: queued */
 	struct sbuf errline; /* the VMM's stderr line being read */
 	struct sbuf events;  /* cloud-hypervisor's event stream so far (1 MiB at most) */
 	char inbuf[4096];    /* crumb's stdin, not yet written to the VMM */
 	size_t inlen, inoff;
 	int in_eof;
-	char buf[16384];
+	char buf[1 << 16];
 };
 
 double supervise_deadline(int probe, double t_spawn, double t_init, double timeout)
@@ -92,7 +100,7 @@ static void child_fd(int fd, int want)
 
 /* In the child: its fds in place, then exec. */
 static void child_exec(const struct supervise_plan *p, const int po[2], const int pe[2],
-		       const int pi[2])
+		       const int pi[2], int ser)
 {
 	/* The VMM must not outlive crumb, whatever kills crumb. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -105,8 +113,11 @@ static void child_exec(const struct supervise_plan *p, const int po[2], const in
 		dup2(open("/dev/null", O_RDONLY), 0);
 	dup2(po[1], 1);
 	dup2(pe[1], 2);
+	/* Out of the way of the numbers below first, then into place. */
+	ser = ser >= 0 ? fcntl(ser, F_DUPFD, 64) : -1;
 	child_fd(p->extra_fd, VM_ALT_FD);
 	child_fd(p->passt ? p->passt->sock : -1, VM_NET_FD);
+	child_fd(ser, VM_SERIAL_FD);
 	execv(p->argv[0], p->argv);
 	dprintf(2, "exec %s: %s\n", p->argv[0], strerror(errno));
 	_exit(127);
@@ -116,40 +127,49 @@ static void child_exec(const struct supervise_plan *p, const int po[2], const in
 static int sv_start(struct sv *s, struct err *e)
 {
 	struct supervise_plan *p = s->p;
-	int po[2] = {-1, -1}, pe[2] = {-1, -1}, pi[2] = {-1, -1};
+	int po[2] = {-1, -1}, pe[2] = {-1, -1}, pi[2] = {-1, -1}, ps[2] = {-1, -1};
 	const char *failed = NULL;
 	if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 ||
-	    (p->stdin_pipe && pipe2(pi, O_CLOEXEC) < 0))
+	    (p->stdin_pipe && pipe2(pi, O_CLOEXEC) < 0) || (s->c->vcon && pipe2(ps, O_CLOEXEC) < 0))
 		failed = "pipe";
 	s->res->t_spawn = now_monotonic();
 	if (!failed && (s->pid = fork()) < 0)
 		failed = "fork";
 	if (failed) {
 		int saved = errno;
-		int *all[] = {&po[0], &po[1], &pe[0], &pe[1], &pi[0], &pi[1]};
-		for (int i = 0; i < 6; i++)
+		int *all[] = {&po[0], &po[1], &pe[0], &pe[1], &pi[0], &pi[1], &ps[0], &ps[1]};
+		for (int i = 0; i < 8; i++)
 			close_fd(all[i]);
 		close_plan(p);
 		errno = saved;
 		return err_errno(e, CRUMB_EIO, "%s", failed);
 	}
 	if (s->pid == 0)
-		child_exec(p, po, pe, pi);
+		child_exec(p, po, pe, pi, ps[1]);
+	/* Room for QEMU to write ahead: a full pipe throttles the console port,
+	 * and the guest with it, until this loop comes round (best effort: the
+	 * limit is /proc/sys/fs/pipe-max-size, 1 MiB by default). */
+	if (s->c->vcon)
+		fcntl(po[0], F_SETPIPE_SZ, CONSOLE_PIPE_SIZE);
 	close(po[1]);
 	close(pe[1]);
 	close_fd(&pi[0]);
+	close_fd(&ps[1]);
 	s->vm_in = pi[1];
-	s->open_fds = 2;
-	struct pollfd fds[NFDS] = {
-	    {po[0], POLLIN, 0},	       {pe[0], POLLIN, 0},
-	    {-1, POLLIN, 0},	       {-1, POLLOUT, 0},
-	    {p->events_fd, POLLIN, 0}, {p->passt ? p->passt->errfd : -1, POLLIN, 0}};
+	s->open_fds = ps[0] >= 0 ? 3 : 2;
+	struct pollfd fds[NFDS] = {{po[0], POLLIN, 0},
+				   {pe[0], POLLIN, 0},
+				   {ps[0], POLLIN, 0},
+				   {-1, POLLIN, 0},
+				   {-1, POLLOUT, 0},
+				   {p->events_fd, POLLIN, 0},
+				   {p->passt ? p->passt->errfd : -1, POLLIN, 0}};
 	memcpy(s->fds, fds, sizeof(fds));
 	p->events_fd = -1; /* the poll set's now */
 	close_fd(&p->extra_fd);
 	if (p->passt)
 		close_fd(&p->passt->sock);
-	if (s->c->interactive)
+	if (s->c->interactive || s->c->vcon)
 		fcntl(s->vm_in, F_SETFL, O_NONBLOCK);
 	return 0;
 }
@@ -225,7 +245,42 @@ static void take_err(struct sv *s, const char *buf, size_t n)
 	}
 }
 
-/* The VMM's stdout (i = FD_OUT) or stderr (FD_ERR). */
+/* Feeds n UART bytes to their console and the log. */
+static void uart_feed(struct sv *s, const char *buf, size_t n)
+{
+	if (!n)
+		return;
+	if (s->c->console_fd > 0)
+		vm_write_all(s->c->console_fd, buf, n);
+	console_feed(&s->ucon, buf, n, now_monotonic());
+}
+
+/*
+ * The UART's held bytes, as far as they can go without cutting the virtio
+ * console's text apart (on the user's screen and in the log, where `crumb
+ * logs` reads both as one stream): while the virtio console has said nothing
+ * (the boot; a guest without the port) all of them; else whole lines, when the
+ * virtio console is between lines and markers; all with `all` (the end) or
+ * when 64 KiB are held.
+ */
+static void uart_flush(struct sv *s, int all)
+{
+	size_t n = s->uart.len;
+	if (!n)
+		return;
+	if (!all && s->vcon_spoke && n < 65536) {
+		if (!console_at_boundary(&s->con))
+			return;
+		while (n && s->uart.buf[n - 1] != '\n')
+			n--;
+	}
+	uart_feed(s, s->uart.buf, n);
+	memmove(s->uart.buf, s->uart.buf + n, s->uart.len - n);
+	s->uart.len -= n;
+	s->uart.buf[s->uart.len] = 0;
+}
+
+/* The VMM's stdout (i = FD_OUT), stderr (FD_ERR) or UART (FD_SERIAL). */
 static void on_output(struct sv *s, int i)
 {
 	ssize_t got = read(s->fds[i].fd, s->buf, sizeof(s->buf));
@@ -234,6 +289,8 @@ static void on_output(struct sv *s, int i)
 	if (got <= 0) {
 		close_fd(&s->fds[i].fd);
 		s->open_fds--;
+		if (i != FD_ERR)
+			uart_flush(s, 1);
 		return;
 	}
 	if (i == FD_ERR) {
@@ -242,10 +299,17 @@ static void on_output(struct sv *s, int i)
 	}
 	if (!s->res->t_first_byte)
 		s->res->t_first_byte = now_monotonic();
+	if (i == FD_SERIAL) {
+		sb_add(&s->uart, s->buf, (size_t)got);
+		uart_flush(s, 0);
+		return;
+	}
 	if (s->c->console_fd > 0)
 		vm_write_all(s->c->console_fd, s->buf, (size_t)got); /* a full disk loses log
 									  bytes, never the VM */
 	console_feed(&s->con, s->buf, (size_t)got, now_monotonic());
+	s->vcon_spoke = s->c->vcon;
+	uart_flush(s, 0);
 }
 
 /* One poll and what it found; 1 when the VMM was killed at a deadline. */
@@ -259,12 +323,19 @@ static int sv_step(struct sv *s)
 		double left = deadline - now_monotonic();
 		timeout = left > 0 ? (int)(left * 1000) + 1 : 0;
 	}
-	if (c->interactive) {
+	if (s->ack == 1 && !s->inlen) {
+		/* After the exit marker the guest reads nothing but the ack. */
+		memcpy(s->inbuf, VM_CONSOLE_ACK, sizeof(VM_CONSOLE_ACK) - 1);
+		s->inlen = sizeof(VM_CONSOLE_ACK) - 1;
+		s->inoff = 0;
+		s->ack = 2;
+	}
+	if (c->interactive)
 		/* Input typed before the service runs would be lost to the
 		 * guest setting its console up: hold it until the exec marker. */
-		s->fds[FD_STDIN].fd = !s->in_eof && s->inlen == 0 && res->t_exec ? 0 : -1;
-		s->fds[FD_VMIN].fd = s->inlen ? s->vm_in : -1;
-	}
+		s->fds[FD_STDIN].fd =
+		    !s->in_eof && s->inlen == 0 && res->t_exec && !s->ack ? 0 : -1;
+	s->fds[FD_VMIN].fd = s->inlen ? s->vm_in : -1;
 	int n = poll(s->fds, NFDS, timeout);
 	if (n < 0 && errno == EINTR)
 		return 0;
@@ -285,7 +356,7 @@ static int sv_step(struct sv *s)
 		on_stdin(s);
 	if (s->fds[FD_VMIN].fd >= 0 && (s->fds[FD_VMIN].revents & (POLLOUT | POLLHUP | POLLERR)))
 		on_vm_stdin(s);
-	for (int i = FD_OUT; i <= FD_ERR; i++)
+	for (int i = FD_OUT; i <= FD_SERIAL; i++)
 		if (readable(&s->fds[i]))
 			on_output(s, i);
 	return 0;
@@ -297,6 +368,8 @@ static void sv_finish(struct sv *s)
 	struct vm_result *res = s->res;
 	close_fd(&s->fds[FD_OUT].fd);
 	close_fd(&s->fds[FD_ERR].fd);
+	close_fd(&s->fds[FD_SERIAL].fd);
+	uart_flush(s, 1);
 	close_fd(&s->fds[FD_EVENTS].fd);
 	close_fd(&s->vm_in);
 	if (s->errline.len)
@@ -309,8 +382,20 @@ static void sv_finish(struct sv *s)
 	if (s->guest_reset && WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL)
 		res->qemu_status = 0; /* killed for the guest's reset: its way to power off */
 	console_release(&s->con);
+	console_release(&s->ucon);
+	sb_release(&s->uart);
 	sb_release(&s->events);
 	sb_release(&s->errline);
+}
+
+/* The console port's markers: the user's, then the ack crumb-init waits for to power off. */
+static void sv_event(void *ctx, const char *name, const struct vm_result *res)
+{
+	struct sv *s = ctx;
+	if (s->c->event)
+		s->c->event(s->c->event_ctx, name, res);
+	if (s->c->vcon && !s->ack && (!strcmp(name, "exit") || !strcmp(name, "error")))
+		s->ack = 1;
 }
 
 static void sv_console(struct sv *s, vm_output_fn out, void *ctx)
@@ -319,11 +404,16 @@ static void sv_console(struct sv *s, vm_output_fn out, void *ctx)
 	console_init(&s->con, s->res, c->verbose, out, ctx);
 	console_set_key(&s->con, c->marker_key);
 	s->con.trust_unsigned = c->foreign_init;
-	s->con.event = c->event;
-	s->con.event_ctx = c->event_ctx;
-	s->con.klog = c->klog;
+	s->con.event = sv_event;
+	s->con.event_ctx = s;
+	s->con.klog = c->vcon ? NULL : c->klog; /* the kernel speaks on the UART only */
 	if (c->klog)
 		vm_klog_reset(c->klog);
+	console_init(&s->ucon, s->res, c->verbose, out, ctx);
+	console_follow(&s->ucon, &s->con);
+	s->ucon.event = c->event;
+	s->ucon.event_ctx = c->event_ctx;
+	s->ucon.klog = c->klog;
 }
 
 int supervise_run(const struct vm_config *c, struct supervise_plan *p, vm_output_fn out, void *ctx,

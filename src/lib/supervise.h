@@ -32,7 +32,13 @@ struct supervise_plan {
  * terminal is crumb's to handle) that dies with crumb (PR_SET_PDEATHSIG), and
  * follows it until it exits: its stdout is the guest's console, fed to the
  * console parser (console.h; out gets what the user should see, c->event the
- * markers, "spawn" first) and copied to c->console_fd; its stderr's last line
+ * markers, "spawn" first) and copied to c->console_fd. With c->vcon that is
+ * the console port (the service's output, the markers) and the UART comes on
+ * a second pipe, the child's VM_SERIAL_FD, parsed by a console that follows
+ * the first: its text is shown and logged only between the port's lines
+ * (whole lines; 64 KiB at most held back); once the port's exit or error
+ * marker is in, VM_CONSOLE_ACK goes to the VMM's stdin (a pipe then, input or
+ * not), which lets crumb-init power off (src/init/relay.h). Its stderr's last line
  * lands in res->qemu_error; with c->interactive, crumb's stdin is forwarded
  * once the exec marker has come (input typed earlier would be lost to the
  * guest setting its console up), written without blocking so that a guest

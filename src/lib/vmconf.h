@@ -102,6 +102,9 @@ struct vm_config {
 				  published ports itself (no second card; bench/net.sh) */
 	int net_slirp_open;    /* set by vm_qemu_net: CRUMB_NETDEV=slirp, slirp without restrict
 				  (the guest then reaches the host's loopback at 10.0.2.2) */
+	int vcon;	       /* set by vm_qemu_console (vm_run): 1: the service's output and
+				  the markers over a virtio-serial port (QEMU's stdout), the UART
+				  with the kernel's messages on VM_SERIAL_FD; 0: all on the UART */
 	double timeout;	       /* seconds from QEMU's start after which it is killed; 0: none */
 	const struct vm_port *ports; /* published ports (with net) */
 	size_t nports;
@@ -148,6 +151,11 @@ struct vm_config {
 #define VM_FWCFG_INIT_CONF "opt/crumb/init.conf"
 /* The virtserialport name of the control channel. */
 #define VM_CTL_PORT "crumb.ctl"
+/* The virtserialport of the fast console, and what the host sends on it once
+ * it has read the exit (or error) marker: crumb-init powers off only then
+ * (src/init/relay.h has the same two). */
+#define VM_CONSOLE_PORT "crumb.console"
+#define VM_CONSOLE_ACK "\006crumb:ack\n"
 
 /*
  * What the host saw. Host times are CLOCK_MONOTONIC seconds (0 = not seen);
@@ -185,6 +193,8 @@ typedef void (*vm_output_fn)(void *ctx, const char *buf, size_t len);
 /* The file descriptor another VMM gets its extra file on: firecracker reads its
  * config from it (/dev/fd/3), cloud-hypervisor writes its events to it (vmm_alt.h). */
 #define VM_ALT_FD 3
+/* The file descriptor QEMU writes the 8250 UART to when the console port has stdio (vcon). */
+#define VM_SERIAL_FD 5
 
 /* Finds a program crumb runs: given, else from_env (a variable's value), else dflt;
  * a name without '/' is looked up along path (hostenv's PATH; NULL: /usr/bin:/bin). CRUMB_ENOENT

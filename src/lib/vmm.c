@@ -51,11 +51,14 @@ static int boot(const struct vm_config *c0, const char *bin, enum accel a, int p
 {
 	struct vm_config c = *c0;
 	vm_qemu_net(&c);
+	vm_qemu_console(&c);
 	struct passt passt = PASST_INIT;
 	struct supervise_plan p = {.accel = a, .probe = probe, .extra_fd = -1, .events_fd = -1};
 	/* Another VMM gets a stdin pipe even without -i: both poll their stdin
-	 * for the serial port, which /dev/null does not allow. */
-	p.stdin_pipe = c.interactive || c.vmm != VMM_QEMU;
+	 * for the serial port, which /dev/null does not allow. So does QEMU's
+	 * virtio console: stdin's EOF would disconnect it, and QEMU then drops
+	 * what the guest writes. */
+	p.stdin_pipe = c.interactive || c.vmm != VMM_QEMU || c.vcon;
 	int r = vm_alt_fds(&c, &p.extra_fd, &p.events_fd, e);
 	if (r == 0 && c.net_passt && (r = passt_spawn(&c, &passt, e)) == 0)
 		p.passt = &passt;

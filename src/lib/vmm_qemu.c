@@ -20,6 +20,12 @@ void vm_qemu_net(struct vm_config *c)
 	c->net_passt_ports = c->net_passt && netdev && !strcmp(netdev, "passt");
 }
 
+void vm_qemu_console(struct vm_config *c)
+{
+	const char *con = c->env ? c->env->console : NULL;
+	c->vcon = c->vmm == VMM_QEMU && !(con && !strcmp(con, "uart"));
+}
+
 /* QEMU splits option values at commas: a comma in a path is written twice. */
 static void add_path(struct sbuf *sb, const char *key, const char *path)
 {
@@ -48,11 +54,19 @@ static void add_machine(struct strlist *l, const struct vm_config *c, const char
 	push_pair(l, "-m", xasprintf("%u", c->mem_mb));
 	push_pair(l, "-smp", xasprintf("%u", c->cpus ? c->cpus : 1));
 	/* virtio-rng: a tiny kernel has almost no entropy of its own (NOTES.md). */
-	const char *fixed[] = {
-	    "-nodefaults", "-no-user-config", "-display",	   "none", "-serial", "stdio",
-	    "-no-reboot",  "-device",	      "virtio-rng-device", NULL};
+	const char *fixed[] = {"-nodefaults", "-no-user-config", "-display",	      "none",
+			       "-no-reboot",  "-device",	 "virtio-rng-device", NULL};
 	for (int i = 0; fixed[i]; i++)
 		strlist_push(l, fixed[i]);
+	/* With vcon the UART (kernel messages, panics) writes to a pipe of its
+	 * own; the console port takes stdio (add_host_channels). */
+	if (c->vcon) {
+		push_pair(l, "-chardev",
+			  xasprintf("file,id=crumbser,path=/dev/fd/%d", VM_SERIAL_FD));
+		push_pair(l, "-serial", xstrdup("chardev:crumbser"));
+	} else {
+		push_pair(l, "-serial", xstrdup("stdio"));
+	}
 	strlist_push(l, "-kernel");
 	strlist_push(l, c->kernel);
 	if (c->initrd) {
@@ -139,9 +153,18 @@ static void add_host_channels(struct strlist *l, struct sbuf *sb, const struct v
 		add_path(sb, "file=", c->init_conf);
 		push_pair(l, "-fw_cfg", sb_detach(sb));
 	}
+	if (c->ctl_sock || c->vcon)
+		push_pair(l, "-device", xstrdup("virtio-serial-device"));
+	if (c->vcon) {
+		/* The service's stdio and the markers, relayed by crumb-init (see
+		 * src/init/relay.h). A plain port, not a virtconsole: QEMU drops a
+		 * console port's bytes when stdout would block; a port waits. */
+		push_pair(l, "-chardev", xstrdup("stdio,id=crumbcon,signal=off"));
+		push_pair(l, "-device",
+			  xstrdup("virtserialport,chardev=crumbcon,name=" VM_CONSOLE_PORT));
+	}
 	if (c->ctl_sock) {
 		/* wait=off: QEMU does not wait for a client; `crumb stop` connects later. */
-		push_pair(l, "-device", xstrdup("virtio-serial-device"));
 		sb_adds(sb, "socket,id=crumbctl,");
 		add_path(sb, "path=", c->ctl_sock);
 		sb_adds(sb, ",server=on,wait=off");
@@ -174,6 +197,8 @@ static char *kernel_cmdline(const struct vm_config *c, enum accel a)
 		sb_adds(&sb, " noapictimer lpj=790528");
 	/* rw even for a disk not to be changed: its snapshot=on drive keeps the writes aside */
 	vm_cmdline_tail(&sb, c, "rw");
+	if (c->vcon) /* a module-style parameter: the kernel keeps it from init's env */
+		sb_adds(&sb, " crumb.console=virtio");
 	return sb_detach(&sb);
 }
 

@@ -397,8 +397,51 @@ static void test_foreign(void)
 	sb_release(&shown);
 }
 
+/* Two streams of one guest (the console port and the UART): one phase, one
+ * marker sequence; each keeps its own framing. */
+static void test_two_streams(void)
+{
+	char *port = signed_str("\x02"
+				"crumb:init 0.700000\x03"
+				"\x02"
+				"crumb:exec 0.710000\x03"
+				"hello\n"
+				"\x02"
+				"crumb:exit 0.720000 3\x03");
+	const char *exit_marker = strstr(port, "\x02"
+					       "crumb:exit");
+	struct vm_result r;
+	struct sbuf sb = SBUF_INIT;
+	struct console c, u;
+	result_init(&r);
+	console_init(&c, &r, 0, out, &sb);
+	console_set_key(&c, test_key);
+	console_init(&u, &r, 0, out, &sb);
+	console_follow(&u, &c);
+	const char *exec_marker = strstr(port + 1, "\x02");
+	size_t cut = (size_t)(exec_marker - port) + 10, upto_exit = (size_t)(exit_marker - port);
+	console_feed(&u, "[    0.1] Linux version 6.1\n", 28, 1.0);
+	console_feed(&c, port, cut, 1.1); /* the init marker, the exec one cut */
+	ok(console_at_boundary(&c) == 0, "mid-marker: not a boundary");
+	console_feed(&u, "kernel: a warning\n", 18, 1.2); /* service phase (the port's): shown */
+	console_feed(&c, port + cut, upto_exit - cut, 1.3);
+	ok(console_at_boundary(&c) == 1, "after a line: a boundary");
+	console_feed(&c, exit_marker, strlen(exit_marker), 1.4);
+	console_feed(&u, exit_marker, strlen(exit_marker), 1.5);  /* replayed on the other stream */
+	console_feed(&u, "reboot: Restarting system\n", 26, 1.6); /* after exit: hidden */
+	is_str(sb.buf, "kernel: a warning\nhello\n",
+	       "what is shown of both (a replay is hidden after exit)");
+	ok(r.status == 3 && r.g_exit > 0.71, "the exit marker from the port counts");
+	ok(r.unsigned_markers == 1, "the same marker replayed on the UART does not (one sequence)");
+	console_release(&c);
+	console_release(&u);
+	sb_release(&sb);
+	free(port);
+}
+
 int main(void)
 {
+	test_two_streams();
 	test_foreign();
 	test_stream();
 	test_forgeries();

@@ -75,8 +75,37 @@ static void test_env(void)
 	ok(!alt.net_passt, "no passt for another VMM");
 }
 
+/* The console as CRUMB_CONSOLE and the VMM pick it (vm_qemu_console), and its argv. */
+static void test_console(void)
+{
+	struct hostenv env = {.console = "uart"};
+	struct vm_config c = {.kernel = "/k", .initrd = "/i", .mem_mb = 64};
+	vm_qemu_console(&c);
+	ok(c.vcon == 1, "console: the port by default on QEMU");
+	char *all = joined(vm_qemu_argv(&c, "q", ACCEL_TCG));
+	ok(strstr(all, "-chardev file,id=crumbser,path=/dev/fd/5 -serial chardev:crumbser ") &&
+	       strstr(all, "-device virtio-serial-device -chardev stdio,id=crumbcon,signal=off "
+			   "-device virtserialport,chardev=crumbcon,name=crumb.console ") &&
+	       strstr(all, " crumb.console=virtio") && !strstr(all, "-serial stdio"),
+	   "console: argv: the UART on fd 5, the port on stdio, crumb-init told: %s", all);
+	free(all);
+	c.env = &env;
+	vm_qemu_console(&c);
+	ok(c.vcon == 0, "console: CRUMB_CONSOLE=uart: the UART alone");
+	all = joined(vm_qemu_argv(&c, "q", ACCEL_TCG));
+	ok(strstr(all, "-serial stdio ") && !strstr(all, "crumbcon") &&
+	       !strstr(all, "crumb.console"),
+	   "console: argv: the serial console on stdio, as before");
+	free(all);
+	c.env = NULL;
+	c.vmm = VMM_FIRECRACKER;
+	vm_qemu_console(&c);
+	ok(c.vcon == 0, "console: another VMM: the UART");
+}
+
 int main(void)
 {
+	test_console();
 	struct vm_config vc = {.kernel = "/k", .initrd = "/i", .mem_mb = 96, .cmdline = "foo=1"};
 	char **argv = vm_qemu_argv(&vc, "/usr/bin/qemu", ACCEL_TCG);
 	struct sbuf all = SBUF_INIT;
