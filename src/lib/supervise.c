@@ -105,8 +105,11 @@ static void child_exec(const struct supervise_plan *p, const int po[2], const in
 		dup2(open("/dev/null", O_RDONLY), 0);
 	dup2(po[1], 1);
 	dup2(pe[1], 2);
+	int net = p->passt ? p->passt->sock : -1;
+	if (net == VM_ALT_FD) /* keep it from being overwritten by the extra fd */
+		net = dup(net);
 	child_fd(p->extra_fd, VM_ALT_FD);
-	child_fd(p->passt ? p->passt->sock : -1, VM_NET_FD);
+	child_fd(net, VM_NET_FD);
 	execv(p->argv[0], p->argv);
 	dprintf(2, "exec %s: %s\n", p->argv[0], strerror(errno));
 	_exit(127);
