@@ -280,11 +280,16 @@ static void print_warm(const struct vm_result *r, const struct warm_times *w, in
 	const struct {
 		const char *what;
 		double t;
-	} ph[] = {{"snapshot fed to QEMU", w->t_fed},	{"state loaded (paused)", w->t_loaded},
-		  {"digest checked", w->t_digest},	{"cont (running)", w->t_cont},
-		  {"config sent (ctl port)", w->t_config}, {"init (new key)", r->t_init},
-		  {"service started (exec)", r->t_exec}, {"ready", r->t_ready},
-		  {"exit", r->t_exit},			{"QEMU gone", r->t_end}};
+	} ph[] = {{"snapshot fed to QEMU", w->t_fed},
+		  {"state loaded (paused)", w->t_loaded},
+		  {"digest checked", w->t_digest},
+		  {"cont (running)", w->t_cont},
+		  {"config sent (ctl port)", w->t_config},
+		  {"init (new key)", r->t_init},
+		  {"service started (exec)", r->t_exec},
+		  {"ready", r->t_ready},
+		  {"exit", r->t_exit},
+		  {"QEMU gone", r->t_end}};
 	fprintf(stderr, "crumb: %s warm start, %.1f MB of state:\n", accel_name(r->accel),
 		(double)w->bytes / 1e6);
 	fprintf(stderr, "  %-26s %9s %9s\n", "phase", "at ms", "+ms");

@@ -99,14 +99,14 @@ static int take(struct warm_args *a, struct err *e)
 	if (r == 0)
 		r = runplan_boot(&p, NULL, NULL, &res, e);
 	if (r == 0 && !p.warm_made) {
-		const char *why = p.warm_why[0]	    ? p.warm_why
+		const char *why = p.warm_why[0]	      ? p.warm_why
 				  : res.init_error[0] ? res.init_error
 				  : res.qemu_error[0] ? res.qemu_error
 						      : "the VM ended before the snapshot point";
 		r = err_set(e, CRUMB_EIO, "warm %s: %s", a->ro.image, why);
 	}
 	if (r == 0)
-		printf("snapshot of %s: %.1f MB, %.19s..., saved in %.0f ms after QEMU "
+		printf("snapshot of %s: %.1f MB, sha256:%.12s..., saved in %.0f ms after QEMU "
 		       "started (shape %.12s)\n",
 		       a->ro.image, (double)p.taken.size / 1e6, p.taken.hex,
 		       (p.taken.t_saved - res.t_spawn) * 1000, p.shape);
@@ -117,7 +117,8 @@ static int take(struct warm_args *a, struct err *e)
 
 int cmd_warm(int argc, char **argv)
 {
-	struct warm_args a = {.ro = {.stop_timeout = -1, .net = 1, .accel = ACCEL_AUTO, .timeout = 120}};
+	struct warm_args a = {
+	    .ro = {.stop_timeout = -1, .net = 1, .accel = ACCEL_AUTO, .timeout = 120}};
 	struct strlist args = STRLIST_INIT, none = STRLIST_INIT;
 	const struct opt tab[] = {
 	    OPT_CALL_('m', "memory", opt_memory, "SIZE", "guest memory, as 'crumb run -m'"),
@@ -126,7 +127,8 @@ int cmd_warm(int argc, char **argv)
 		      "a published port, as 'crumb run -p' (any host port: only whether there "
 		      "are ports counts)"),
 	    OPT_CALL_(0, "net", opt_net, "user|none", "the network, as 'crumb run --net'"),
-	    OPT_STRING_(0, "kernel", &a.ro.kernel, "FILE|ID", "the kernel, as 'crumb run --kernel'"),
+	    OPT_STRING_(0, "kernel", &a.ro.kernel, "FILE|ID",
+			"the kernel, as 'crumb run --kernel'"),
 	    OPT_CALL_(0, "cmdline", opt_cmdline, "ARGS", "extra kernel command line"),
 	    OPT_CALL_(0, "accel", opt_accel, "auto|kvm|tcg", "accelerator (default auto)"),
 	    OPT_END_,

@@ -1450,8 +1450,9 @@ static size_t warm_read(struct sup *s, char *buf, size_t cap, char **conf)
 		unsigned long long clen;
 		int hdr;
 
-		if (nl && sscanf(buf, "restore %*64[0-9a-f] %*128[0-9a-f] %*u %*u %llu%n", &clen,
-				 &hdr) == 1 &&
+		if (nl &&
+		    sscanf(buf, "restore %*64[0-9a-f] %*128[0-9a-f] %*u %*u %llu%n", &clen, &hdr) ==
+			1 &&
 		    buf + hdr == nl && clen <= CONF_FILE_MAX) {
 			if (len - (size_t)(nl + 1 - buf) >= clen) {
 				*conf = nl + 1;
@@ -1486,8 +1487,8 @@ static void warm_apply(const char *line)
 	unsigned long long sec, nsec;
 
 	if (sscanf(line, "restore %64s %128s %llu %llu", key, seed, &sec, &nsec) != 4 ||
-	    mac_unhex(key, MAC_KEY_LEN, marker_key) < 0 || mac_unhex(seed, WARM_SEED_LEN, raw) < 0 ||
-	    nsec >= 1000000000ull)
+	    mac_unhex(key, MAC_KEY_LEN, marker_key) < 0 ||
+	    mac_unhex(seed, WARM_SEED_LEN, raw) < 0 || nsec >= 1000000000ull)
 		fatal("snapshot: malformed restore request");
 	have_marker_key = 1;
 	marker_seq = 0; /* a new key: its markers count from 1 */

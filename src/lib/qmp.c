@@ -61,8 +61,8 @@ int qmp_parse(const char *buf, size_t len, enum qmp_kind *kind, json_t **msg, ch
 }
 
 /* Takes one line out of q->buf into a parsed message; 1 when none is complete yet. */
-static int take_line(struct qmp *q, enum qmp_kind *kind, json_t **msg, char *desc,
-		     size_t descsz, struct err *e)
+static int take_line(struct qmp *q, enum qmp_kind *kind, json_t **msg, char *desc, size_t descsz,
+		     struct err *e)
 {
 	char *nl = q->len ? memchr(q->buf, '\n', q->len) : NULL;
 	if (!nl) {
@@ -79,8 +79,8 @@ static int take_line(struct qmp *q, enum qmp_kind *kind, json_t **msg, char *des
 }
 
 /* The next message, waiting until the deadline (a monotonic time). */
-static int next_msg(struct qmp *q, double deadline, enum qmp_kind *kind, json_t **msg,
-		    char *desc, size_t descsz, struct err *e)
+static int next_msg(struct qmp *q, double deadline, enum qmp_kind *kind, json_t **msg, char *desc,
+		    size_t descsz, struct err *e)
 {
 	if (!q->buf)
 		q->buf = xmalloc(QMP_MAX_MSG + 1);
@@ -121,8 +121,7 @@ static int send_str(struct qmp *q, const char *s, size_t n, struct err *e)
 }
 
 /* Waits for the answer to the command just sent, skipping events. */
-static int wait_answer(struct qmp *q, const char *cmd, double deadline, json_t **ret,
-		       struct err *e)
+static int wait_answer(struct qmp *q, const char *cmd, double deadline, json_t **ret, struct err *e)
 {
 	for (;;) {
 		enum qmp_kind k;
@@ -177,7 +176,9 @@ int qmp_send_fd(struct qmp *q, const char *name, int fd, double timeout, struct 
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = {line, strlen(line)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = u.buf,
 			    .msg_controllen = sizeof(u.buf)};
 	memset(u.buf, 0, sizeof(u.buf));
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
@@ -241,6 +242,12 @@ int qmp_connect(struct qmp *q, const char *path, double timeout, struct err *e)
 	if (r < 0)
 		qmp_close(q);
 	return r;
+}
+
+void qmp_attach(struct qmp *q, int fd)
+{
+	q->fd = fd;
+	q->len = 0;
 }
 
 void qmp_close(struct qmp *q)

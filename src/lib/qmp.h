@@ -37,12 +37,15 @@ int qmp_parse(const char *buf, size_t len, enum qmp_kind *kind, json_t **msg, ch
 	      size_t descsz, struct err *e);
 
 struct qmp {
-	int fd;		 /* the socket; -1 when closed */
-	char *buf;	 /* bytes read and not yet taken, QMP_MAX_MSG + 1 at most */
+	int fd;	   /* the socket; -1 when closed */
+	char *buf; /* bytes read and not yet taken, QMP_MAX_MSG + 1 at most */
 	size_t len;
 	unsigned events; /* events skipped so far */
 };
-#define QMP_INIT {-1, NULL, 0, 0}
+#define QMP_INIT                                                                                   \
+	{                                                                                          \
+		-1, NULL, 0, 0                                                                     \
+	}
 
 /*
  * Connects to the monitor socket at path, trying again every millisecond
@@ -51,6 +54,9 @@ struct qmp {
  * the reason (path named) when it cannot.
  */
 int qmp_connect(struct qmp *q, const char *path, double timeout, struct err *e);
+
+/* Takes fd, an open connection already past the greeting, as q's socket (tests, fuzzing). */
+void qmp_attach(struct qmp *q, int fd);
 
 /*
  * Runs cmd with args (a JSON object, stolen; NULL: none) and waits up to

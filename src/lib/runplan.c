@@ -22,7 +22,7 @@
 #define SUN_PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
 
 const char *const runplan_state_files[] = {
-    "lock",	 "state",     "exit",	     "console.log",    "ctl.sock", "qmp.sock",
+    "lock",	 "state",     "exit",	     "console.log",    "ctl.sock",  "qmp.sock",
     "init.conf", "init.disk", "rootfs.cpio", VMSTATE_KEY_FILE, "warm.disk", NULL};
 
 void runplan_init(struct run_plan *p)
@@ -880,8 +880,8 @@ void runplan_cleanup(struct run_plan *p, int keep_state)
 
 void runplan_disown(struct run_plan *p)
 {
-	char **owned[] = {&p->dir,	 &p->tmp,      &p->initrd,   &p->conf_path,
-			  &p->disk_path, &p->log_path, &p->ctl_sock, &p->qmp_sock, &p->warm_disk};
+	char **owned[] = {&p->dir,	&p->tmp,      &p->initrd,   &p->conf_path, &p->disk_path,
+			  &p->log_path, &p->ctl_sock, &p->qmp_sock, &p->warm_disk};
 	for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++) {
 		free(*owned[i]);
 		*owned[i] = NULL;

@@ -167,18 +167,18 @@ struct run_plan {
 	 * matches its shape unless cold; crumb warm sets warm_make (and
 	 * cfg.snapshot) to take one at crumb-init's snapshot point instead. */
 	int cold, warm_make;
-	int warm_made;	       /* warm_make: taken and stored (taken, shape) */
-	int warm_used;	       /* this run was restored (wt has its phases) */
-	int warm_failed;       /* a restore was tried and failed: booted cold (warm_why) */
-	char warm_why[320];    /* why the run was not restored, or the make failed; "" */
-	char shape[65];	       /* the VM's shape key */
+	int warm_made;		/* warm_make: taken and stored (taken, shape) */
+	int warm_used;		/* this run was restored (wt has its phases) */
+	int warm_failed;	/* a restore was tried and failed: booted cold (warm_why) */
+	char warm_why[320];	/* why the run was not restored, or the make failed; "" */
+	char shape[65];		/* the VM's shape key */
 	struct warm_entry snap; /* the snapshot being restored */
 	struct warm_times wt;
 	struct warm_taken taken;
-	int warm_sock;	 /* our end of the snapshot's stream during a restore; -1 */
-	int warm_peer;	 /* QEMU's end until it has it; -1 */
+	int warm_sock;	      /* our end of the snapshot's stream during a restore; -1 */
+	int warm_peer;	      /* QEMU's end until it has it; -1 */
 	struct sbuf warm_req; /* the restore request (warm_request) */
-	char *warm_disk; /* the restore's config disk: no marker key on it */
+	char *warm_disk;      /* the restore's config disk: no marker key on it */
 
 	/* Called after the plan's own handling of each vm_run event (it records
 	 * QEMU's pid and the start in the state, and lets the store go at init). */

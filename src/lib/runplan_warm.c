@@ -30,8 +30,8 @@ void runplan_warm_sockets(struct run_plan *p)
  * why not when the user should hear it (--timing, --verbose). */
 static int eligible(struct run_plan *p, enum accel *a)
 {
-	if (p->warm_make || !p->have_im || p->vc.vmm != VMM_QEMU || p->cold ||
-	    p->vc.foreign_init || !p->work)
+	if (p->warm_make || !p->have_im || p->vc.vmm != VMM_QEMU || p->cold || p->vc.foreign_init ||
+	    !p->work)
 		return 0;
 	if (p->nvols || p->vc.nshares || p->vc.nvolumes) {
 		snprintf(p->warm_why, sizeof(p->warm_why),
@@ -146,8 +146,7 @@ static void on_spawn(struct run_plan *p, const struct vm_result *r)
 	int sock = p->warm_sock;
 	p->warm_sock = -1;
 	close_fd(&p->warm_peer); /* QEMU has it: its exit must end our writes */
-	if (warm_restore(sock, &p->snap, p->qmp_sock, p->ctl_sock, &p->warm_req, &p->wt, &e) <
-	    0) {
+	if (warm_restore(sock, &p->snap, p->qmp_sock, p->ctl_sock, &p->warm_req, &p->wt, &e) < 0) {
 		snprintf(p->warm_why, sizeof(p->warm_why), "%.300s", e.msg);
 		p->warm_failed = 1;
 		kill(r->qemu_pid, SIGKILL);
@@ -165,8 +164,8 @@ static void on_snapshot(struct run_plan *p, const struct vm_result *r)
 	if (rr == 0)
 		rr = warm_shape(&p->vc, bin, r->accel, p->work, p->shape, &e);
 	if (rr == 0)
-		rr = warm_put(p->store, p->im.manifest.digest, p->shape, p->taken.tmp,
-			      p->taken.hex, p->taken.size, &e);
+		rr = warm_put(p->store, p->im.manifest.digest, p->shape, p->taken.tmp, p->taken.hex,
+			      p->taken.size, &e);
 	free(bin);
 	if (rr == 0) {
 		p->warm_made = 1;

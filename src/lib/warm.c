@@ -332,8 +332,7 @@ static int migrate_done(struct qmp *q, const char *want_done, struct err *e)
 }
 
 /* stop, getfd, migrate; the stream into out. */
-static int take_steps(struct qmp *q, int out, const char *tmp, struct warm_taken *t,
-		      struct err *e)
+static int take_steps(struct qmp *q, int out, const char *tmp, struct warm_taken *t, struct err *e)
 {
 	int pfd[2];
 	int r = qmp_execute(q, "stop", NULL, WARM_QMP_TIMEOUT, NULL, e);
@@ -441,7 +440,8 @@ static int feed(int sock, const struct warm_entry *w, char hex[65], struct warm_
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	char *buf = xmalloc(WARM_CHUNK);
 	double deadline = now_monotonic() + WARM_STREAM_TIMEOUT;
-	int r = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) ? 0 : err_set(e, CRUMB_EIO, "sha256");
+	int r =
+	    md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) ? 0 : err_set(e, CRUMB_EIO, "sha256");
 	ssize_t got;
 	while (r == 0 && (got = read(fd, buf, WARM_CHUNK)) != 0) {
 		if (got < 0 && errno == EINTR)
