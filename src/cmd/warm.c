@@ -124,8 +124,7 @@ int cmd_warm(int argc, char **argv)
 	    OPT_CALL_('m', "memory", opt_memory, "SIZE", "guest memory, as 'crumb run -m'"),
 	    OPT_CALL_('c', "cpus", opt_cpus, "N", "virtual CPUs, as 'crumb run -c'"),
 	    OPT_CALL_('p', "publish", opt_publish, "PORTS",
-		      "a published port, as 'crumb run -p' (any host port: only whether there "
-		      "are ports counts)"),
+		      "publish a port, as 'crumb run -p' (the runs may use other host ports)"),
 	    OPT_CALL_(0, "net", opt_net, "user|none", "the network, as 'crumb run --net'"),
 	    OPT_STRING_(0, "kernel", &a.ro.kernel, "FILE|ID",
 			"the kernel, as 'crumb run --kernel'"),
