@@ -29,7 +29,7 @@ void runplan_init(struct run_plan *p)
 {
 	memset(p, 0, sizeof(*p));
 	initcfg_init(&p->cfg);
-	p->lock_fd = p->log_fd = p->store_lock_fd = p->warm_sock = p->warm_peer = -1;
+	p->lock_fd = p->log_fd = p->store_lock_fd = p->warm_sock = p->warm_peer = p->warm_ctl = -1;
 	p->vc.accel = ACCEL_AUTO;
 }
 
@@ -62,9 +62,10 @@ void runplan_release(struct run_plan *p)
 	free(p->taken.tmp);
 	close_fd(&p->warm_sock);
 	close_fd(&p->warm_peer);
+	close_fd(&p->warm_ctl);
 	sb_release(&p->warm_req);
 	memset(p, 0, sizeof(*p));
-	p->lock_fd = p->log_fd = p->store_lock_fd = p->warm_sock = p->warm_peer = -1;
+	p->lock_fd = p->log_fd = p->store_lock_fd = p->warm_sock = p->warm_peer = p->warm_ctl = -1;
 }
 
 /* ---- the refusals ---- */

@@ -177,6 +177,7 @@ struct run_plan {
 	struct warm_taken taken;
 	int warm_sock;	      /* our end of the snapshot's stream during a restore; -1 */
 	int warm_peer;	      /* QEMU's end until it has it; -1 */
+	int warm_ctl;	      /* the control connection the request went on, until init; -1 */
 	struct sbuf warm_req; /* the restore request (warm_request) */
 	char *warm_disk;      /* the restore's config disk: no marker key on it */
 

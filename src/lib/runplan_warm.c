@@ -115,6 +115,7 @@ static int restore_run(struct run_plan *p, enum accel a, vm_output_fn out, void 
 	int r = vm_run(&rc, out, ctx, res, e);
 	close_fd(&p->warm_sock);
 	close_fd(&p->warm_peer);
+	close_fd(&p->warm_ctl);
 	return r;
 }
 
@@ -146,7 +147,8 @@ static void on_spawn(struct run_plan *p, const struct vm_result *r)
 	int sock = p->warm_sock;
 	p->warm_sock = -1;
 	close_fd(&p->warm_peer); /* QEMU has it: its exit must end our writes */
-	if (warm_restore(sock, &p->snap, p->qmp_sock, p->ctl_sock, &p->warm_req, &p->wt, &e) < 0) {
+	if (warm_restore(sock, &p->snap, p->qmp_sock, p->ctl_sock, &p->warm_req, &p->warm_ctl,
+			 &p->wt, &e) < 0) {
 		snprintf(p->warm_why, sizeof(p->warm_why), "%.300s", e.msg);
 		p->warm_failed = 1;
 		kill(r->qemu_pid, SIGKILL);
@@ -181,6 +183,8 @@ void runplan_warm_event(struct run_plan *p, const char *name, const struct vm_re
 {
 	if (!strcmp(name, "spawn") && p->warm_sock >= 0)
 		on_spawn(p, r);
+	else if (!strcmp(name, "init")) /* crumb-init has the request */
+		close_fd(&p->warm_ctl);
 	else if (!strcmp(name, "snapshot") && p->warm_make && !p->warm_made && !p->warm_why[0])
 		on_snapshot(p, r);
 }

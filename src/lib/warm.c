@@ -492,8 +492,9 @@ static int wait_loaded(struct qmp *q, struct err *e)
 	return err_set(e, CRUMB_EIO, "QEMU did not load it in time");
 }
 
-/* Sends req to the control socket (a connection of its own, closed after). */
-static int send_ctl(const char *path, const struct sbuf *req, struct err *e)
+/* Sends req to the control socket on a connection of its own, left open in *out:
+ * QEMU drops what it has not handed to the guest when the connection closes. */
+static int send_ctl(const char *path, const struct sbuf *req, int *out, struct err *e)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof(sa.sun_path))
@@ -507,13 +508,17 @@ static int send_ctl(const char *path, const struct sbuf *req, struct err *e)
 		return r;
 	}
 	int r = feed_all(fd, req->buf, req->len, now_monotonic() + WARM_QMP_TIMEOUT, e);
-	close(fd);
+	if (r < 0)
+		close(fd);
+	else
+		*out = fd;
 	return r;
 }
 
 int warm_restore(int sock, const struct warm_entry *w, const char *qmp_path, const char *ctl_path,
-		 const struct sbuf *req, struct warm_times *t, struct err *e)
+		 const struct sbuf *req, int *ctl, struct warm_times *t, struct err *e)
 {
+	*ctl = -1;
 	char hex[65] = "";
 	struct qmp q = QMP_INIT;
 	int r = feed(sock, w, hex, t, e);
@@ -528,12 +533,13 @@ int warm_restore(int sock, const struct warm_entry *w, const char *qmp_path, con
 		r = err_set(e, CRUMB_EFORMAT, "digest mismatch (sha256:%.12s..., want %.19s...)",
 			    hex, w->digest);
 	t->t_digest = r == 0 ? now_monotonic() : 0;
+	/* Sent while paused: it waits in QEMU's socket until the guest runs. */
+	if (r == 0)
+		r = send_ctl(ctl_path, req, ctl, e);
+	t->t_config = r == 0 ? now_monotonic() : 0;
 	if (r == 0)
 		r = qmp_execute(&q, "cont", NULL, WARM_QMP_TIMEOUT, NULL, e);
 	t->t_cont = r == 0 ? now_monotonic() : 0;
 	qmp_close(&q);
-	if (r == 0)
-		r = send_ctl(ctl_path, req, e);
-	t->t_config = r == 0 ? now_monotonic() : 0;
 	return r;
 }

@@ -105,13 +105,16 @@ void warm_request(const unsigned char *key, size_t keylen, const unsigned char *
  * Restores a VM QEMU is starting with "-incoming fd:" on the other end of
  * sock: feeds it the snapshot w (checked to be a regular file of w->size,
  * hashed while fed; sock is closed), waits on QMP (qmp_path) until QEMU has
- * loaded it, compares the digest, resumes the VM (cont) and sends the restore
- * request req to the control socket ctl_path. Any failure (QEMU refused the
- * stream, a digest mismatch, a timeout) is an error saying what, "digest
- * mismatch" among them: the VM must then be killed (it never ran when the
- * digest was wrong).
+ * loaded it, compares the digest, sends the restore request req to the control
+ * socket ctl_path (it waits in QEMU's socket while the VM is paused) and
+ * resumes the VM (cont). The connection is left open in *ctl (QEMU drops what
+ * the guest has not taken when it closes: close it once crumb-init's init
+ * marker has come, or the VM has ended). Any failure (QEMU refused the stream,
+ * a digest mismatch, a timeout) is an error saying what, "digest mismatch"
+ * among them: the VM must then be killed (it never ran when the digest was
+ * wrong).
  */
 int warm_restore(int sock, const struct warm_entry *w, const char *qmp_path, const char *ctl_path,
-		 const struct sbuf *req, struct warm_times *t, struct err *e);
+		 const struct sbuf *req, int *ctl, struct warm_times *t, struct err *e);
 
 #endif
