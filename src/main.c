@@ -8,6 +8,8 @@
 const struct cmd crumb_commands[] = {
     {"build", cmd_build, "build an image from a Crumbfile (Dockerfile syntax)", usage_build},
     {"run", cmd_run, "boot an image (or a host program, --exec) as a microVM", usage_run},
+    {"warm", cmd_warm, "snapshot an image's VM at its snapshot point: later runs restore it",
+     usage_warm},
     {"ps", cmd_ps, "list running VMs (-a: and those that ended)", usage_ps},
     {"stop", cmd_stop, "stop VMs gracefully (the service gets its stop signal)", usage_stop},
     {"kill", cmd_kill, "kill VMs at once", usage_kill},

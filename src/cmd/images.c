@@ -9,6 +9,7 @@
 #include "../lib/klayer.h"
 #include "../lib/oci.h"
 #include "../lib/store.h"
+#include "../lib/warm.h"
 #include "cmd.h"
 
 const char usage_images[] =
@@ -76,6 +77,15 @@ static int open_store(struct oci_store **s)
 }
 
 static const struct opt no_opts[] = {OPT_END_};
+
+/* Removes the snapshots (warm.h) of images no longer in the store; a failure is
+ * said, the verb's status stays. */
+static void warm_gc_quiet(struct oci_store *s)
+{
+	struct err e = {0};
+	if (warm_gc_store(s, NULL, NULL, &e) < 0)
+		cmd_error("snapshots: %s", e.msg);
+}
 
 /*
  * Parses argv with p into args, wants exactly `want` positional words (0: at least one; else
@@ -327,6 +337,7 @@ int cmd_rmi(int argc, char **argv)
 			printf("untagged %s\n", args.v[i]);
 		}
 	}
+	warm_gc_quiet(s); /* the snapshots of images now gone */
 	oci_close(s);
 	strlist_release(&args);
 	return status;
@@ -347,6 +358,8 @@ int cmd_prune(int argc, char **argv)
 	if (open_store(&s))
 		return EXIT_FAIL;
 	int r = oci_prune(s, &n, &bytes, &e);
+	if (r == 0)
+		warm_gc_quiet(s);
 	if (r < 0)
 		cmd_error_err(&e);
 	else

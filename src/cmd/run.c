@@ -103,6 +103,9 @@ const char usage_run[] =
     "                      the kernel then logs to the console (captured; --verbose shows it),\n"
     "                      which itself slows a TCG boot by a few tens of ms\n"
     "  --timeline FILE.svg draw the same as an SVG (bars on a time axis in ms)\n"
+    "  --cold              boot cold even when the store has a snapshot of this image\n"
+    "                      and VM shape ('crumb warm'); without it such a snapshot is\n"
+    "                      restored (--timing then shows the restore's phases)\n"
     "  --foreign-init      the root filesystem's PID 1 is not crumb-init (bench/boot.sh's\n"
     "                      baseline): believe its unsigned markers. Anything in such a\n"
     "                      guest can then fake its exit status: never for an image you\n"
@@ -258,6 +261,46 @@ static void sig_untrack(void)
 	sig_dir[0] = sig_ctl[0] = 0;
 	atomic_store(&sig_qemu_pid, 0);
 	pthread_mutex_unlock(&sig_lock);
+}
+
+/* A restored run's phases, on the host's clock from QEMU's start. */
+static void print_warm(const struct vm_result *r, const struct warm_times *w, int table)
+{
+	double t0 = r->t_spawn;
+	if (!table) {
+		fprintf(stderr, "crumb: %s warm start: qemu→resumed %.3fs", accel_name(r->accel),
+			w->t_cont - t0);
+		if (r->t_exec)
+			fprintf(stderr, ", resumed→exec %.3fs", r->t_exec - w->t_cont);
+		if (r->t_ready)
+			fprintf(stderr, ", exec→ready %.3fs", r->t_ready - r->t_exec);
+		fprintf(stderr, "; total %.3fs\n", r->t_end - t0);
+		return;
+	}
+	const struct {
+		const char *what;
+		double t;
+	} ph[] = {{"snapshot fed to QEMU", w->t_fed},
+		  {"state loaded (paused)", w->t_loaded},
+		  {"digest checked", w->t_digest},
+		  {"config sent (ctl port)", w->t_config},
+		  {"cont (running)", w->t_cont},
+		  {"init (new key)", r->t_init},
+		  {"service started (exec)", r->t_exec},
+		  {"ready", r->t_ready},
+		  {"exit", r->t_exit},
+		  {"QEMU gone", r->t_end}};
+	fprintf(stderr, "crumb: %s warm start, %.1f MB of state:\n", accel_name(r->accel),
+		(double)w->bytes / 1e6);
+	fprintf(stderr, "  %-26s %9s %9s\n", "phase", "at ms", "+ms");
+	double prev = 0;
+	for (size_t i = 0; i < sizeof(ph) / sizeof(ph[0]); i++) {
+		if (!ph[i].t)
+			continue;
+		double at = (ph[i].t - t0) * 1000;
+		fprintf(stderr, "  %-26s %9.1f %9.1f\n", ph[i].what, at, at - prev);
+		prev = at;
+	}
 }
 
 static void print_timing(const struct vm_result *r)
@@ -559,6 +602,7 @@ static int parse_args(struct run_args *a, int argc, char **argv)
 	    OPT_FLAG_(0, "timing", &a->timing, NULL),
 	    OPT_STRING_(0, "timeline", &a->timeline_svg_path, "FILE.svg", NULL),
 	    OPT_FLAG_(0, "foreign-init", &ro->foreign_init, NULL),
+	    OPT_FLAG_(0, "cold", &ro->cold, NULL),
 	    OPT_END_,
 	};
 	struct err e = {0};
@@ -590,6 +634,9 @@ static void on_event(void *ctx, const char *name, const struct vm_result *r)
 	struct run_ctx *c = ctx;
 	if (!strcmp(name, "spawn")) {
 		atomic_store(&sig_qemu_pid, r->qemu_pid);
+	} else if (!strcmp(name, "cold")) {
+		/* the restore failed; the VM boots cold now */
+		cmd_error("snapshot %.19s...: %s; booting cold", c->p.snap.digest, c->p.warm_why);
 	} else if (!strcmp(name, "exec") && c->notify_fd >= 0) {
 		ignore(write(c->notify_fd, "ok\n", 3));
 		close(c->notify_fd);
@@ -758,10 +805,15 @@ static int foreground(struct run_ctx *c, struct err *e)
 	restore_tty();
 	if (vr < 0)
 		return EXIT_RUN_FAIL;
-	if (a->timing || a->timeline_svg_path)
+	if (c->p.warm_used && (a->timing || !a->quiet))
+		print_warm(&res, &c->p.wt, a->timing);
+	else if (a->timing || a->timeline_svg_path)
 		report_timeline(&res, &c->klog, a->timing, a->timeline_svg_path);
 	else if (!a->quiet && res.t_init)
 		print_timing(&res);
+	if ((a->timing || a->ro.verbose) && !c->p.warm_used && !c->p.warm_failed &&
+	    c->p.warm_why[0])
+		fprintf(stderr, "crumb: %s\n", c->p.warm_why);
 	if (a->ro.accel == ACCEL_AUTO && res.kvm_note[0] && a->ro.verbose)
 		fprintf(stderr, "crumb: using TCG: %s\n", res.kvm_note);
 	pthread_mutex_lock(&sig_lock);

@@ -429,6 +429,15 @@ static int key_tty(struct conf_parser *ps, char *val, size_t vlen)
 	return 0;
 }
 
+static int key_snapshot(struct conf_parser *ps, char *val, size_t vlen)
+{
+	(void)vlen;
+	if (strcmp(val, "0") && strcmp(val, "1"))
+		return ps_fail(ps, "snapshot must be 0 or 1");
+	ps->c->snapshot = val[0] == '1';
+	return 0;
+}
+
 static int key_term(struct conf_parser *ps, char *val, size_t vlen)
 {
 	return conf_text(ps, &ps->c->term, val, vlen, CONF_TERM_MAX);
@@ -466,6 +475,7 @@ static const struct conf_key {
     {"restart", key_restart, K_ONCE | K_NO_BUILD, "restart"},
     {"ready", key_ready, K_NO_BUILD, "ready"},
     {"tty", key_tty, K_ONCE | K_NO_BUILD, "tty"},
+    {"snapshot", key_snapshot, K_ONCE | K_NO_BUILD, "snapshot"},
     {"term", key_term, K_ONCE | K_NO_BUILD, "term"},
     {"rows", key_dim, K_ONCE | K_NO_BUILD, "rows and cols"},
     {"cols", key_dim, K_ONCE | K_NO_BUILD, "rows and cols"},

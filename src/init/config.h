@@ -98,6 +98,13 @@
  *   term      at most once, 1..64 bytes: TERM for the service (see env).
  *   rows, cols  at most once each, 1..65535: the console's window size
  *             (only applied with tty 1).
+ *   snapshot  at most once, "0" (default) or "1": warm start (crumb warm).
+ *             crumb-init sets up what is the same for every instance (the
+ *             system's filesystems, /tmp and /run, lo), opens the control
+ *             port, emits the snapshot marker and waits there for a
+ *             "restore" request (markers.h) that carries the instance's
+ *             config; the host snapshots the VM while it waits. Not in
+ *             build mode.
  *   mode      at most once, "service" (default) or "build"; it must come
  *             before any arg, env, workdir, user or step line.
  *
@@ -238,6 +245,7 @@ struct conf {
 	int tty;	     /* 0 or 1 */
 	const char *term;    /* NULL when absent */
 	unsigned rows, cols; /* 0 when absent */
+	int snapshot;	     /* 0 or 1 */
 };
 
 /* Called for each non-fatal problem (an unknown key); msg is "line N: ...". */

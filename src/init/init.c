@@ -1494,6 +1494,137 @@ static void ready_marker(const struct conf *c)
 	marker("ready", field);
 }
 
+/* ---- warm start: the snapshot point (config.h "snapshot", markers.h "restore") ---- */
+
+/* The kernel's RNG ioctls (linux/random.h, not in musl's headers). */
+#define RNDADDENTROPY_ 0x40085203
+#define RNDRESEEDCRNG_ 0x5207
+#define WARM_SEED_LEN 64
+/* How often the port is read while the host is away (SIGIO wakes us sooner). */
+#define WARM_POLL_MS 5
+
+/* Mixes the host's seed into the pool and makes the CRNG rekey from it: a
+ * restored instance shares no random state with the snapshot's others. */
+static void warm_reseed(const unsigned char *seed)
+{
+	struct {
+		int entropy_count, buf_size;
+		unsigned char buf[WARM_SEED_LEN];
+	} info = {WARM_SEED_LEN * 8, WARM_SEED_LEN, {0}};
+	int fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
+
+	memcpy(info.buf, seed, WARM_SEED_LEN);
+	if (fd < 0 || ioctl(fd, RNDADDENTROPY_, &info) < 0 || ioctl(fd, RNDRESEEDCRNG_) < 0)
+		fatal("reseeding the RNG after a restore: %s", strerror(errno));
+	memset(&info, 0, sizeof(info));
+	close(fd);
+}
+
+/* Finds the control port, waiting for it as ctl_setup would; fatal without. */
+static void warm_ctl(struct sup *s)
+{
+	long long until = now_ms() + CTL_SCAN_MS;
+
+	while (ctl_find(s) < 0) {
+		if (now_ms() >= until)
+			fatal("snapshot: no control port %s", CTL_PORT_NAME);
+		usleep(CTL_RESCAN_MS * 1000);
+	}
+}
+
+/* Reads the port into buf (cap bytes) until a whole restore request is there;
+ * returns the config's length and where it starts. */
+static size_t warm_read(struct sup *s, char *buf, size_t cap, char **conf)
+{
+	size_t len = 0;
+
+	for (;;) {
+		char *nl = memchr(buf, '\n', len);
+		unsigned long long clen;
+		int hdr;
+
+		if (nl &&
+		    sscanf(buf, "restore %*64[0-9a-f] %*128[0-9a-f] %*u %*u %llu%n", &clen, &hdr) ==
+			1 &&
+		    buf + hdr == nl && clen <= CONF_FILE_MAX) {
+			if (len - (size_t)(nl + 1 - buf) >= clen) {
+				*conf = nl + 1;
+				return (size_t)clen;
+			}
+		} else if (nl || len == cap) {
+			fatal("snapshot: not a restore request on %s", CTL_PORT_NAME);
+		}
+		ssize_t r = read(s->ctl, buf + len, cap - len);
+		if (r > 0) {
+			len += (size_t)r;
+			continue;
+		}
+		if (r < 0 && errno != EAGAIN && errno != EINTR)
+			fatal("snapshot: %s: %s", CTL_PORT_NAME, strerror(errno));
+		/* EOF: the host is not connected (yet); wake on SIGIO or the timer */
+		struct pollfd p = {s->sfd, POLLIN, 0};
+		struct signalfd_siginfo si;
+
+		if (poll(&p, 1, WARM_POLL_MS) > 0)
+			while (read(s->sfd, &si, sizeof(si)) == sizeof(si))
+				if (si.ssi_signo == SIGCHLD)
+					sup_reap(s);
+	}
+}
+
+/* Takes the restore request's key, seed and clock from its line. */
+static void warm_apply(const char *line)
+{
+	char key[65], seed[129];
+	unsigned char raw[WARM_SEED_LEN];
+	unsigned long long sec, nsec;
+
+	if (sscanf(line, "restore %64s %128s %llu %llu", key, seed, &sec, &nsec) != 4 ||
+	    mac_unhex(key, MAC_KEY_LEN, marker_key) < 0 ||
+	    mac_unhex(seed, WARM_SEED_LEN, raw) < 0 || nsec >= 1000000000ull)
+		fatal("snapshot: malformed restore request");
+	have_marker_key = 1;
+	marker_seq = 0; /* a new key: its markers count from 1 */
+	warm_reseed(raw);
+	memset(raw, 0, sizeof(raw));
+	memset(seed, 0, sizeof(seed));
+	memset(key, 0, sizeof(key));
+	struct timespec ts = {(time_t)sec, (long)nsec};
+	if (clock_settime(CLOCK_REALTIME, &ts) < 0)
+		warnf("set the clock: %s", strerror(errno));
+}
+
+/*
+ * The snapshot point: what every instance shares is set up (filesystems,
+ * /tmp and /run, lo, the control port); the snapshot marker tells the host to
+ * save the VM here. Returns (in c) the instance's config from the restore
+ * request, its key, seed and clock applied, the init marker said again.
+ */
+static void warm_point(struct sup *s, struct conf *c, char *from, size_t fromlen)
+{
+	char err[600], *buf, *conf;
+	size_t cap = CONF_FILE_MAX + 512, clen;
+
+	if (c->mode == CONF_MODE_BUILD)
+		fatal("snapshot: not in build mode");
+	mount_table(service_mounts, sizeof(service_mounts) / sizeof(service_mounts[0]));
+	setup_loopback();
+	warm_ctl(s);
+	if (!(buf = malloc(cap)))
+		fatal("snapshot: out of memory");
+	marker("snapshot", NULL);
+	clen = warm_read(s, buf, cap, &conf);
+	warm_apply(buf);
+	memset(buf, 0, (size_t)(conf - buf)); /* the line held the key */
+	marker("init", NULL);
+	conf_release(c);
+	snprintf(from, fromlen, "the restore request");
+	if (conf_parse(c, conf, clen, conf_warn, from, err, sizeof(err)) < 0)
+		fatal("%s: %s", from, err);
+	if (c->snapshot || c->mode == CONF_MODE_BUILD)
+		fatal("%s: a restored VM takes a service config without snapshot", from);
+}
+
 /* Service mode: runs the service under its restart policy until it is done or stopped. */
 static int run_service(struct sup *s)
 {
@@ -1665,6 +1796,8 @@ static void put_conf(const struct conf *c)
 			printf("rows %u\n", c->rows);
 		if (c->cols)
 			printf("cols %u\n", c->cols);
+		if (c->snapshot)
+			puts("snapshot 1");
 	}
 	for (size_t i = 0; i < c->nsteps; i++) {
 		put_escaped("step", c->steps[i].label, 0);
@@ -1718,7 +1851,7 @@ int main(int argc, char **argv)
 	struct sup s;
 	size_t len = 0;
 	char *buf;
-	int status, wrote_resolv;
+	int status, wrote_resolv, restored;
 
 	if (getpid() != 1)
 		return not_pid1(argc, argv);
@@ -1754,6 +1887,9 @@ int main(int argc, char **argv)
 	buf = read_config(&len, from, sizeof(from));
 	if (conf_parse(&c, buf, len, conf_warn, from, err, sizeof(err)) < 0)
 		fatal("%s: %s", from, err);
+	restored = c.snapshot;
+	if (c.snapshot) /* warm start: the snapshot is taken in here */
+		warm_point(&s, &c, from, sizeof(from));
 	s.c = &c;
 	if (c.mode == CONF_MODE_BUILD) {
 		struct statvfs sv;
@@ -1762,7 +1898,7 @@ int main(int argc, char **argv)
 		if (statvfs("/", &sv) == 0 && (sv.f_flag & ST_RDONLY) &&
 		    mount(NULL, "/", NULL, MS_REMOUNT, NULL) < 0)
 			fatal("remount / read-write: %s", strerror(errno));
-	} else {
+	} else if (!restored) { /* after a restore they are mounted already */
 		mount_table(service_mounts, sizeof(service_mounts) / sizeof(service_mounts[0]));
 	}
 	if (sethostname(c.hostname, strlen(c.hostname)) < 0)
@@ -1770,7 +1906,8 @@ int main(int argc, char **argv)
 	setup_volumes(&c);
 	setup_loopback();
 	wrote_resolv = setup_net();
-	ctl_setup(&s);
+	if (!restored) /* else open since the snapshot point */
+		ctl_setup(&s);
 
 	status = c.mode == CONF_MODE_BUILD ? run_build(&s) : run_service(&s);
 	stop_everything();

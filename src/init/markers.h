@@ -40,6 +40,13 @@
  *
  *   crumb:init TIME          PID 1's first marker: once /proc, /sys and
  *                            /dev are mounted and the marker key is read
+ *   crumb:snapshot TIME      config key "snapshot 1" (crumb warm): crumb-init
+ *                            has done what is the same for every instance
+ *                            and waits on the control port for a restore
+ *                            request (below); the host snapshots the VM now
+ *                            (QMP stop + migrate) and quits QEMU. After a
+ *                            restore crumb-init says init again, signed
+ *                            with the restore's key, SEQ from 1.
  *   crumb:exec TIME          config read and system set up (volumes mounted,
  *                            network up); just before the service (or the
  *                            first build step) is forked
@@ -97,6 +104,20 @@
  *     stop                  a stop request (as SIGTERM to crumb-init)
  *     winsize ROWS COLS     new window size of the console (tty 1); the
  *                           kernel sends SIGWINCH to the service
+ *     restore KEY SEED SEC NSEC LEN
+ *                           only while waiting at the snapshot point, the
+ *                           first line the port carries: KEY the new
+ *                           marker key (64 hex digits), SEED 64 bytes of
+ *                           host entropy (128 hex digits), SEC.NSEC the
+ *                           host's CLOCK_REALTIME, LEN (decimal, at most
+ *                           the config's limit) the bytes of the
+ *                           instance's config that follow the line.
+ *                           crumb-init takes the key (the old one is
+ *                           forgotten; SEQ starts again), mixes SEED into
+ *                           the kernel's pool and reseeds it
+ *                           (RNDADDENTROPY + RNDRESEEDCRNG), sets the
+ *                           clock, then boots the config as after a cold
+ *                           start from its hostname on.
  *   Unknown lines are ignored with a warning. crumb-init writes nothing to
  *   the port. Requests written before the guest opened the port wait in
  *   QEMU's socket; the host may close the connection right after writing.

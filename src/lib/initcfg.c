@@ -283,6 +283,8 @@ int initcfg_render(const struct initcfg *c, struct sbuf *out, struct err *e)
 		rc = add_mount(&sb, &c->mounts[i], e);
 	if (!rc && c->tty)
 		sb_adds(&sb, "tty 1\n");
+	if (!rc && c->snapshot)
+		sb_adds(&sb, "snapshot 1\n");
 	if (!rc && c->term)
 		rc = add_record(&sb, "term", c->term, e);
 	if (!rc && c->rows)

@@ -57,6 +57,7 @@ struct initcfg {
 	int tty;	     /* 1: the service gets the console as a cooked controlling tty */
 	char *term;	     /* TERM for the service; NULL = none added */
 	unsigned rows, cols; /* window size with tty; 0 = not set */
+	int snapshot;	     /* 1: stop at the snapshot point (crumb warm; config.h) */
 };
 
 void initcfg_init(struct initcfg *c);

@@ -23,14 +23,14 @@
 #define SUN_PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
 
 const char *const runplan_state_files[] = {
-    "lock",	 "state",     "exit",	     "console.log",    "ctl.sock", "qmp.sock",
-    "init.conf", "init.disk", "rootfs.cpio", VMSTATE_KEY_FILE, NULL};
+    "lock",	 "state",     "exit",	     "console.log",    "ctl.sock",  "qmp.sock",
+    "init.conf", "init.disk", "rootfs.cpio", VMSTATE_KEY_FILE, "warm.disk", NULL};
 
 void runplan_init(struct run_plan *p)
 {
 	memset(p, 0, sizeof(*p));
 	initcfg_init(&p->cfg);
-	p->lock_fd = p->log_fd = p->store_lock_fd = -1;
+	p->lock_fd = p->log_fd = p->store_lock_fd = p->warm_sock = p->warm_peer = p->warm_ctl = -1;
 	p->vc.accel = ACCEL_AUTO;
 }
 
@@ -59,8 +59,14 @@ void runplan_release(struct run_plan *p)
 	if (p->oci)
 		oci_close(p->oci);
 	initcfg_release(&p->cfg);
+	warm_entry_release(&p->snap);
+	free(p->taken.tmp);
+	close_fd(&p->warm_sock);
+	close_fd(&p->warm_peer);
+	close_fd(&p->warm_ctl);
+	sb_release(&p->warm_req);
 	memset(p, 0, sizeof(*p));
-	p->lock_fd = p->log_fd = p->store_lock_fd = -1;
+	p->lock_fd = p->log_fd = p->store_lock_fd = p->warm_sock = p->warm_peer = p->warm_ctl = -1;
 }
 
 /* ---- the refusals ---- */
@@ -436,6 +442,7 @@ static void plan_flags(struct run_plan *p, const struct run_opts *o)
 	p->vc.foreign_init = o->foreign_init;
 	p->vc.interactive = o->interactive;
 	p->want_name = o->name;
+	p->cold = o->cold;
 }
 
 /* Checks a stored blob, then sums its content (one pass: hashed while summed). */
@@ -819,6 +826,8 @@ int runplan_prepare(struct run_plan *p, struct err *e)
 		return r;
 	if (p->dir && (r = write_state(p, e)) < 0)
 		return r;
+	if (p->warm_make && !p->ctl_sock)
+		runplan_warm_sockets(p);
 	return 0;
 }
 
@@ -842,6 +851,7 @@ static void on_event(void *ctx, const char *name, const struct vm_result *r)
 	}
 	if (p->event)
 		p->event(p->event_ctx, name, r);
+	runplan_warm_event(p, name, r);
 }
 
 int runplan_boot(struct run_plan *p, vm_output_fn out, void *ctx, struct vm_result *res,
@@ -849,6 +859,8 @@ int runplan_boot(struct run_plan *p, vm_output_fn out, void *ctx, struct vm_resu
 {
 	p->vc.event = on_event;
 	p->vc.event_ctx = p;
+	if (runplan_warm_boot(p, out, ctx, res) == 0)
+		return 0;
 	return vm_run(&p->vc, out, ctx, res, e);
 }
 
@@ -867,10 +879,14 @@ void runplan_finish(struct run_plan *p, const struct vm_result *res, int status,
 
 void runplan_cleanup(struct run_plan *p, int keep_state)
 {
-	const char *files[] = {p->initrd, p->conf_path, p->disk_path};
-	for (size_t i = 0; i < 3; i++)
+	const char *files[] = {p->initrd, p->conf_path, p->disk_path, p->warm_disk};
+	for (size_t i = 0; i < 4; i++)
 		if (files[i])
 			unlink(files[i]);
+	if (p->tmp && p->ctl_sock) /* a warm start's sockets (runplan_warm_sockets) */
+		unlink(p->ctl_sock);
+	if (p->tmp && p->qmp_sock)
+		unlink(p->qmp_sock);
 	if (p->tmp)
 		rmdir(p->tmp);
 	if (p->dir && !keep_state) {
@@ -886,8 +902,8 @@ void runplan_cleanup(struct run_plan *p, int keep_state)
 
 void runplan_disown(struct run_plan *p)
 {
-	char **owned[] = {&p->dir,	 &p->tmp,      &p->initrd,   &p->conf_path,
-			  &p->disk_path, &p->log_path, &p->ctl_sock, &p->qmp_sock};
+	char **owned[] = {&p->dir,	&p->tmp,      &p->initrd,   &p->conf_path, &p->disk_path,
+			  &p->log_path, &p->ctl_sock, &p->qmp_sock, &p->warm_disk};
 	for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++) {
 		free(*owned[i]);
 		*owned[i] = NULL;

@@ -13,6 +13,7 @@
 #include "util.h"
 #include "vmm.h"
 #include "vmstate.h"
+#include "warm.h"
 
 /*
  * Guest memory a root filesystem needs. The initramfs is unpacked into a
@@ -76,6 +77,7 @@ struct run_opts {
 	int detach;	  /* -d */
 	int autoremove;	  /* --rm */
 	int timing;	  /* --timing or --timeline: the table needs the foreground */
+	int cold;	  /* --cold: never restore a snapshot (warm.h) */
 
 	const struct hostenv *host; /* TERM, XDG_RUNTIME_DIR, TMPDIR, SOURCE_DATE_EPOCH */
 };
@@ -161,6 +163,24 @@ struct run_plan {
 	char *conf_path, *disk_path, *log_path, *ctl_sock, *qmp_sock;
 	int lock_fd, log_fd;
 
+	/* Warm start (warm.h). A run of an image restores the snapshot that
+	 * matches its shape unless cold; crumb warm sets warm_make (and
+	 * cfg.snapshot) to take one at crumb-init's snapshot point instead. */
+	int cold, warm_make;
+	int warm_made;		/* warm_make: taken and stored (taken, shape) */
+	int warm_used;		/* this run was restored (wt has its phases) */
+	int warm_failed;	/* a restore was tried and failed: booted cold (warm_why) */
+	char warm_why[320];	/* why the run was not restored, or the make failed; "" */
+	char shape[65];		/* the VM's shape key */
+	struct warm_entry snap; /* the snapshot being restored */
+	struct warm_times wt;
+	struct warm_taken taken;
+	int warm_sock;	      /* our end of the snapshot's stream during a restore; -1 */
+	int warm_peer;	      /* QEMU's end until it has it; -1 */
+	int warm_ctl;	      /* the control connection the request went on, until init; -1 */
+	struct sbuf warm_req; /* the restore request (warm_request) */
+	char *warm_disk;      /* the restore's config disk: no marker key on it */
+
 	/* Called after the plan's own handling of each vm_run event (it records
 	 * QEMU's pid and the start in the state, and lets the store go at init). */
 	vm_event_fn event;
@@ -230,9 +250,23 @@ int runplan_make(struct run_plan *p, const struct run_opts *o, struct err *e);
  */
 int runplan_prepare(struct run_plan *p, struct err *e);
 
-/* Step 2: vm_run (output to out); 0 when the VMM ran (see res). */
+/*
+ * Step 2: vm_run (output to out); 0 when the VMM ran (see res). A run of an
+ * image on QEMU first looks for a snapshot of its shape (not with cold,
+ * volumes or shares: warm_why says why) and restores it; when the restore
+ * fails the VM is killed, the event "cold" is sent (warm_why has the reason)
+ * and the VM boots cold.
+ */
 int runplan_boot(struct run_plan *p, vm_output_fn out, void *ctx, struct vm_result *res,
 		 struct err *e);
+
+/* The warm start's part of the executor (runplan_warm.c): the control and
+ * QMP sockets in the work directory when the run has none; the restore
+ * (0: restored and ran; 1: boot cold); the events it acts on ("spawn" during
+ * a restore, "snapshot" with warm_make). */
+void runplan_warm_sockets(struct run_plan *p);
+int runplan_warm_boot(struct run_plan *p, vm_output_fn out, void *ctx, struct vm_result *res);
+void runplan_warm_event(struct run_plan *p, const char *name, const struct vm_result *r);
 
 /* Rewrites the state file (a detached supervisor records its pid). */
 void runplan_save_state(struct run_plan *p);

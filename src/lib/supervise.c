@@ -114,9 +114,11 @@ static void child_exec(const struct supervise_plan *p, const int po[2], const in
 	dup2(po[1], 1);
 	dup2(pe[1], 2);
 	/* Out of the way of the numbers below first, then into place. */
+	int alt = p->extra_fd >= 0 ? fcntl(p->extra_fd, F_DUPFD, 64) : -1;
+	int net = p->passt ? fcntl(p->passt->sock, F_DUPFD, 64) : -1;
 	ser = ser >= 0 ? fcntl(ser, F_DUPFD, 64) : -1;
-	child_fd(p->extra_fd, VM_ALT_FD);
-	child_fd(p->passt ? p->passt->sock : -1, VM_NET_FD);
+	child_fd(alt, VM_ALT_FD);
+	child_fd(net, VM_NET_FD);
 	child_fd(ser, VM_SERIAL_FD);
 	execv(p->argv[0], p->argv);
 	dprintf(2, "exec %s: %s\n", p->argv[0], strerror(errno));

@@ -136,6 +136,8 @@ struct vm_config {
 				 marker key, also handed to the guest (init_conf_disk or the
 				 initramfs); only markers signed with it are acted on. NULL:
 				 none is (every marker is shown as console text) */
+	int incoming_fd;  /* > 0: QEMU loads a snapshot (warm.h) from this fd, which it gets
+			     as VM_ALT_FD ("-incoming fd:3"), and starts paused; 0: a cold boot */
 	int foreign_init; /* the guest's PID 1 is not crumb-init (run --foreign-init):
 			     its markers are believed without a signature (console.h) */
 };

@@ -6,6 +6,7 @@
 #include "vmm_qemu.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,9 @@ static int boot(const struct vm_config *c0, const char *bin, enum accel a, int p
 	 * what the guest writes. */
 	p.stdin_pipe = c.interactive || c.vmm != VMM_QEMU || c.vcon;
 	int r = vm_alt_fds(&c, &p.extra_fd, &p.events_fd, e);
+	if (r == 0 && c.vmm == VMM_QEMU && c.incoming_fd > 0 &&
+	    (p.extra_fd = fcntl(c.incoming_fd, F_DUPFD_CLOEXEC, 10)) < 0)
+		r = err_errno(e, CRUMB_EIO, "dup");
 	if (r == 0 && c.net_passt && (r = passt_spawn(&c, &passt, e)) == 0)
 		p.passt = &passt;
 	if (r < 0) {

@@ -211,6 +211,8 @@ char **vm_qemu_argv(const struct vm_config *c, const char *qemu, enum accel a)
 	add_net(&l, &sb, c);
 	add_host_channels(&l, &sb, c);
 	push_pair(&l, "-append", kernel_cmdline(c, a));
+	if (c->incoming_fd > 0) /* a warm start: the snapshot comes in there */
+		push_pair(&l, "-incoming", xasprintf("fd:%d", VM_ALT_FD));
 	sb_release(&sb);
 	strlist_push_owned(&l, NULL);
 	return l.v;

@@ -1,6 +1,7 @@
 /* vmstate.c: per-VM state directories: names, the state and exit files, liveness, control sockets.
  */
 #include "vmstate.h"
+#include "qmp.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -415,44 +416,16 @@ int vmstate_send(const char *path, const char *line, struct err *e)
 	return r;
 }
 
-/* Reads from fd until a line containing want arrives (or timeout ms). */
-static int qmp_wait(int fd, const char *want, int timeout)
-{
-	char buf[4096];
-	size_t len = 0;
-	double end = now_monotonic() + timeout / 1000.0;
-	while (now_monotonic() < end) {
-		struct pollfd p = {fd, POLLIN, 0};
-		int left = (int)((end - now_monotonic()) * 1000) + 1;
-		if (poll(&p, 1, left) <= 0)
-			continue;
-		ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
-		if (n <= 0)
-			return -1;
-		len += (size_t)n;
-		buf[len] = 0;
-		if (strstr(buf, want))
-			return 0;
-		if (len > sizeof(buf) / 2) { /* keep the tail */
-			memmove(buf, buf + len - 64, 64);
-			len = 64;
-		}
-	}
-	return -1;
-}
-
 int vmstate_qmp_quit(const char *path, struct err *e)
 {
-	int fd = connect_unix(path, e);
-	if (fd < 0)
-		return fd;
-	int r = 0;
-	if (qmp_wait(fd, "\"QMP\"", 2000) < 0 ||
-	    send_all(fd, "{\"execute\":\"qmp_capabilities\"}\n", e) < 0 ||
-	    qmp_wait(fd, "\"return\"", 2000) < 0 || send_all(fd, "{\"execute\":\"quit\"}\n", e) < 0)
-		r = err_set(e, CRUMB_EIO, "QMP at %s did not answer", path);
-	close(fd);
-	return r;
+	struct qmp q = QMP_INIT;
+	struct err ig;
+	/* QEMU may close the connection before it answers quit: no answer is fine */
+	int r = qmp_connect(&q, path, 0, e);
+	if (r == 0)
+		qmp_execute(&q, "quit", NULL, 2, NULL, &ig);
+	qmp_close(&q);
+	return r < 0 ? err_set(e, CRUMB_EIO, "QMP at %s did not answer", path) : 0;
 }
 
 void vmstate_duration(int64_t s, char *buf, size_t len)
