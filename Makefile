@@ -3,7 +3,8 @@ include config.mk
 
 LIB_SRC  := $(sort $(wildcard src/lib/*.c))
 CMD_SRC  := src/main.c $(sort $(wildcard src/cmd/*.c))
-GEN_SRC  := build/gen/fragment.c
+GEN_SRC  := build/gen/fragment.c build/gen/patches.c
+KPATCHES := $(sort $(wildcard kernel/patches/*.patch))
 INIT_SRC := $(sort $(wildcard src/init/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 
@@ -88,6 +89,16 @@ build/gen/fragment.c: kernel/crumb.config
 	@{ echo '/* generated from kernel/crumb.config */'; \
 	  echo 'const char kernel_fragment[] ='; \
 	  sed 's/\\/\\\\/g; s/"/\\"/g; s/.*/"&\\n"/' $<; echo ';'; } > $@
+
+# So are the patches crumb applies to the kernel source (kernel/patches/*.patch, in name order).
+build/gen/patches.c: $(KPATCHES) Makefile
+	@mkdir -p $(dir $@)
+	@echo "  GEN     $@"
+	@{ echo '/* generated from kernel/patches/ */'; echo '#include "lib/kernel.h"'; \
+	  echo 'const struct kernel_patch kernel_patches[] = {'; \
+	  for p in $(KPATCHES); do echo "{\"$${p##*/}\","; \
+	    sed 's/\\/\\\\/g; s/"/\\"/g; s/.*/"&\\n"/' $$p; echo '},'; done; \
+	  echo '{0, 0}};'; } > $@
 
 # crumb-init is the guest's PID 1: static, musl, no dependency beyond libc.
 crumb-init: $(INIT_SRC) $(wildcard src/init/*.h)

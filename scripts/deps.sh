@@ -8,7 +8,7 @@ musl-tools
 qemu-system-x86
 linux-source-6.1 bc flex bison libssl-dev xz-utils kmod cpio
 curl python3 dropbear-bin libjansson-dev skopeo busybox-static openssh-client redis-server redis-tools
-genext2fs e2tools time attr procps passt clang-format"
+genext2fs e2tools time attr procps passt clang-format patch"
 
 missing=""
 for p in $PKGS; do

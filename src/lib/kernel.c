@@ -46,6 +46,13 @@ static int source_identity(const char *tarball, struct sbuf *out, struct err *e)
 	return 0;
 }
 
+/* The patches, as they enter the kernel's id and the extracted source's name. */
+static void patches_key(struct sbuf *key)
+{
+	for (const struct kernel_patch *p = kernel_patches; p->name; p++)
+		sb_addf(key, "\npatch %s %zu\n%s", p->name, strlen(p->text), p->text);
+}
+
 int kernel_id(const struct kernel_opts *o, char id[17], struct err *e)
 {
 	struct sbuf key = SBUF_INIT;
@@ -54,6 +61,7 @@ int kernel_id(const struct kernel_opts *o, char id[17], struct err *e)
 		sb_release(&key);
 		return r;
 	}
+	patches_key(&key);
 	sb_addf(&key, "\n%s\n%s", RECIPE, o->fragment ? o->fragment : kernel_fragment);
 	char hex[65];
 	sha256_hex(key.buf, key.len, hex);
@@ -358,7 +366,30 @@ static int run(const struct kernel_opts *o, const char *dir, proc_line_fn fn, vo
 	return proc_run(argv, dir, env, fn ? fn : make_line, fn ? ctx : (void *)o, NULL, e);
 }
 
-/* Extracts the tarball once per source identity into <store>/cache/linux-<hash>. */
+/* Applies kernel_patches to the source in dir, each from a file of its own there. */
+static int apply_patches(const struct kernel_opts *o, const char *dir, struct err *e)
+{
+	int r = 0;
+	for (const struct kernel_patch *p = kernel_patches; p->name && r == 0; p++) {
+		char *path = xasprintf("%s/.crumb-%s", dir, p->name);
+		progress(o, "== patching: %s", p->name);
+		r = write_file_atomic(path, p->text, strlen(p->text), 0644, e);
+		if (r == 0)
+			r = run(o, dir, NULL, NULL, e, "patch", "-p1", "--batch", "--forward", "-s",
+				"-i", path, (char *)NULL);
+		if (r < 0 && e) {
+			char why[ERR_MSG_MAX];
+			memcpy(why, e->msg, sizeof(why));
+			err_set(e, r, "kernel patch %s: %.900s", p->name, why);
+		}
+		unlink(path);
+		free(path);
+	}
+	return r;
+}
+
+/* Extracts the tarball and applies the patches once per source identity and patch set into
+ * <store>/cache/linux-<hash>. */
 static int extract(const char *store, const struct kernel_opts *o, char **srcdir, struct err *e)
 {
 	struct sbuf ident = SBUF_INIT;
@@ -367,6 +398,7 @@ static int extract(const char *store, const struct kernel_opts *o, char **srcdir
 		sb_release(&ident);
 		return r;
 	}
+	patches_key(&ident);
 	char hex[65];
 	sha256_hex(ident.buf, ident.len, hex);
 	sb_release(&ident);
@@ -384,7 +416,8 @@ static int extract(const char *store, const struct kernel_opts *o, char **srcdir
 	    (r = mkdir_p(tmp, 0755, e)) < 0)
 		goto out;
 	if ((r = run(o, tmp, NULL, NULL, e, "tar", "-xf", tarball_of(o), "--strip-components=1",
-		     (char *)NULL)) < 0)
+		     (char *)NULL)) < 0 ||
+	    (r = apply_patches(o, tmp, e)) < 0)
 		goto out;
 	char *tstamp = xasprintf("%s/.crumb-extracted", tmp);
 	r = write_file_atomic(tstamp, "", 0, 0644, e);

@@ -11,6 +11,13 @@
 /* The fragment in kernel/crumb.config, compiled in. */
 extern const char kernel_fragment[];
 
+/* The patches in kernel/patches/, compiled in, in name order; ends with {NULL, NULL}. */
+struct kernel_patch {
+	const char *name; /* e.g. "virtio-mmio-queue-max.patch" */
+	const char *text; /* a unified diff, applied with patch -p1 */
+};
+extern const struct kernel_patch kernel_patches[];
+
 struct kernel_opts {
 	const char *tarball;   /* NULL: KERNEL_DEFAULT_TARBALL */
 	const char *fragment;  /* config fragment text; NULL: kernel_fragment */
@@ -25,7 +32,7 @@ struct kernel_opts {
  * it recorded the first time it is used); verified is a stamp (kernel_file_check).
  */
 struct kernel_info {
-	char *id; /* 16 hex digits: hash of source identity + fragment + recipe */
+	char *id; /* 16 hex digits: hash of source identity + patches + fragment + recipe */
 	char *dir;
 	char *vmlinux;
 	char *release; /* `make kernelrelease`, e.g. 6.1.158 */
