@@ -4,7 +4,8 @@
 # again before the boot; a damaged compressed blob is refused; an image with the old uncompressed
 # layer still boots. A stored kernel records its vmlinux's sha256 and one changed after the build
 # is refused by run and build with one line naming the file. prune removes the decompressed
-# kernel with its blob. Eight boots (three at once).
+# kernel with its blob. The kernel loads at 2 MiB and carries kernel/patches (a 24 MiB guest
+# reads virtio_mmio.queue_max). Nine boots (three at once).
 . "$(dirname "$0")/../tap.sh"
 T=$TEST_TMP/kernel
 mkdir -p "$T"
@@ -41,6 +42,13 @@ readelf -n "$T/vm" | grep -q 'Xen .*0x00000012'; ok $? "... which keeps the PVH 
 ! readelf -S "$T/vm" | grep -q '\.symtab'; ok $? "... and has no symbol table"
 "$CRUMB" import -t k2 --kernel "$KERNEL" --rootfs "$T/root.cpio" --cmd /bin/true >"$T/d2"
 is "$(cat "$T/d2")" "$(cat "$T/d1")" "importing again gives the same image digest"
+
+readelf -lW "$KERNEL" | awk '$1 == "LOAD" { print $4; exit }' | grep -qx 0x0000000000200000
+ok $? "the kernel loads at 2 MiB (CONFIG_PHYSICAL_START, readelf -l)"
+out=$("$CRUMB" run -q --rm --net none -m 24M --kernel "$KERNEL" --exec /bin/cat -- \
+	/sys/module/virtio_mmio/parameters/queue_max 2>"$T/err")
+is "$out" 32 "a guest of 24 MiB boots, with kernel/patches' virtio_mmio.queue_max (32)"
+diag "$(tail -2 "$T/err")"
 
 "$CRUMB" run --rm k >"$T/out" 2>"$T/err"; ok $? "image k boots from the stripped kernel"
 cmp -s "$CACHE" "$T/stripped"; ok $? "... decompressed into the store's cache"
