@@ -127,10 +127,17 @@ is "$(timeout 5 redis-cli -p "$pr" get crumb 2>&1)" "tiny vm" "redis-cli GET giv
 check "stop and rm httpd" stop_rm web
 check "stop and rm redis" stop_rm kv
 
-# 4. A second sshd instance: its own host key; a key given at run time (-e AUTHORIZED_KEYS).
+# 4. A second sshd instance in 32 MiB of guest memory: its own host key; a key given at run
+# time (-e AUTHORIZED_KEYS).
 ps2=$(free_port)
-start ssh2 "$ps2:22" -e AUTHORIZED_KEYS="$(cat "$T/bad.pub")" sshd; ok $? "a second sshd with -e AUTHORIZED_KEYS=<the other key>"
+start ssh2 "$ps2:22" -m 32M -e AUTHORIZED_KEYS="$(cat "$T/bad.pub")" sshd
+ok $? "a second sshd, -m 32M, with -e AUTHORIZED_KEYS=<the other key>"
+note "$T/ssh2.run"
 retry 60 ready_sess "$ps2" "$T/bad"; ok $? "... the run-time key logs in"
+timeout 20 $SSH -p "$ps2" -i "$T/bad" root@127.0.0.1 'cat /proc/meminfo' >"$T/meminfo" 2>&1
+mt=$(awk '/^MemTotal:/ { print $2 }' "$T/meminfo")
+[ -n "$mt" ] && [ "$mt" -le 32768 ]; ok $? "... serving in 32 MiB (MemTotal ${mt:-?} kB)"
+diag "$(grep -E '^(MemTotal|MemFree|MemAvailable|Slab):' "$T/meminfo" | tr -s ' ' | tr '\n' ' ')"
 sess "$ps2" "$T/good"; ok $? "... and the build arg's key still does"
 "$CRUMB" logs ssh2 | sed -n 's/.*host key fingerprint //p' | head -1 >"$T/fp2"
 [ -s "$T/fp2" ] && ! cmp -s "$T/fp1" "$T/fp2"; ok $? "... its host key differs from the first instance's"
