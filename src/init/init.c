@@ -1230,25 +1230,10 @@ static int ctl_find(struct sup *s)
 	return s->ctl >= 0 ? 0 : -1;
 }
 
-/* Is there a virtio console device at all (then its ports may still come)? */
-static int virtio_console_present(void)
-{
-	DIR *d = opendir("/sys/bus/virtio/drivers/virtio_console");
-	struct dirent *de;
-	int found = 0;
-
-	if (!d)
-		return 0;
-	while (!found && (de = readdir(d)))
-		found = !strncmp(de->d_name, "virtio", 6);
-	closedir(d);
-	return found;
-}
-
 static void ctl_setup(struct sup *s)
 {
 	s->ctl = -1;
-	if (ctl_find(s) < 0 && virtio_console_present()) {
+	if (ctl_find(s) < 0 && virtio_serial_present()) {
 		s->ctl_scan_until = now_ms() + CTL_SCAN_MS;
 		s->ctl_scan_at = now_ms() + CTL_RESCAN_MS;
 	}
