@@ -2,6 +2,7 @@
  * microvm. Parses the flags and prints; the run itself is a plan (src/lib/runplan.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -44,7 +45,8 @@ const char usage_run[] =
     "stderr gives the boot times measured on the host. Every run has a name and a\n"
     "state directory while it runs ('crumb ps', 'crumb stop', 'crumb logs'); a run\n"
     "with --name or -d keeps it after the VM ends, until 'crumb rm' (or --rm).\n"
-    "Ctrl-C (SIGINT, SIGTERM) asks the guest to stop the service; twice kills the VM.\n"
+    "Ctrl-C (SIGINT, SIGTERM) asks the guest to stop the service; twice kills the VM,\n"
+    "and so does no end within the stop timeout plus 5 seconds.\n"
     "\n"
     "Options:\n"
     "  --rootfs FILE       boot this cpio (any compression) or ext4 image\n"
@@ -131,8 +133,10 @@ static void ignore(ssize_t r)
 /*
  * Signals. Before QEMU runs, an interrupted run removes its files and dies
  * of the signal. While it runs, the first SIGINT/SIGTERM/SIGHUP asks the
- * guest to stop the service (the control channel), a second kills QEMU; the
- * run then ends the normal way (state recorded, files removed). The handler
+ * guest to stop the service (the control channel), a second kills QEMU, and
+ * so does the end of a grace period with no second signal (the service's stop
+ * timeout plus 5 s, as `crumb stop` waits: a guest whose kernel is stuck never
+ * answers); the run then ends the normal way (state recorded, files removed). The handler
  * only counts and writes the signal to a pipe; a thread (sig_watch) does the
  * work, taking sig_lock, which the main flow holds while it makes the files
  * sig_dir names.
@@ -143,6 +147,7 @@ static atomic_int sig_qemu_pid;
 static pthread_mutex_t sig_lock = PTHREAD_MUTEX_INITIALIZER;
 static char sig_dir[4096]; /* the state or temporary directory to remove */
 static char sig_ctl[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* the control socket */
+static atomic_int sig_grace = 15; /* seconds from the ask to the kill */
 static struct termios saved_tty;
 static atomic_int tty_saved;
 
@@ -183,7 +188,8 @@ static int ask_stop(void)
 	return 0;
 }
 
-static void on_signal_work(int sig, int nth)
+/* 1 when it asked the guest to stop (then the grace period runs). */
+static int on_signal_work(int sig, int nth)
 {
 	int pid = atomic_load(&sig_qemu_pid);
 	if (!pid) {
@@ -198,25 +204,54 @@ static void on_signal_work(int sig, int nth)
 		}
 		signal(sig, SIG_DFL);
 		kill(getpid(), sig);
-		return;
+		return 0;
 	}
 	if (nth == 0 && ask_stop() == 0)
+		return 1;
+	kill((pid_t)pid, SIGKILL);
+	return 0;
+}
+
+/* The grace period ended with QEMU still there: kill it (under sig_lock). */
+static void grace_over(void)
+{
+	int pid = atomic_load(&sig_qemu_pid);
+	if (!pid)
 		return;
+	static const char msg[] = "\r\ncrumb: the guest did not stop in time: killing the VM\r\n";
+	ignore(write(2, msg, sizeof(msg) - 1));
 	kill((pid_t)pid, SIGKILL);
 }
 
 static void *sig_watch(void *arg)
 {
 	int fd = (int)(intptr_t)arg, nth = 0;
+	double deadline = 0; /* set once the guest has been asked */
 	unsigned char c;
 	for (;;) {
+		int wait = -1;
+		if (deadline > 0) {
+			double left = deadline - now_monotonic();
+			wait = left > 0 ? (int)(left * 1000) + 1 : 0;
+		}
+		struct pollfd pfd = {fd, POLLIN, 0};
+		int pr = poll(&pfd, 1, wait);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr == 0) {
+			pthread_mutex_lock(&sig_lock);
+			grace_over();
+			pthread_mutex_unlock(&sig_lock);
+			deadline = 0;
+			continue;
+		}
 		ssize_t n = read(fd, &c, 1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return NULL;
 		pthread_mutex_lock(&sig_lock);
-		on_signal_work(c, nth++);
+		deadline = on_signal_work(c, nth++) ? now_monotonic() + atomic_load(&sig_grace) : 0;
 		pthread_mutex_unlock(&sig_lock);
 	}
 }
@@ -253,6 +288,7 @@ static void sig_track(const struct run_plan *p)
 	const char *d = p->dir ? p->dir : p->tmp;
 	snprintf(sig_dir, sizeof(sig_dir), "%s", d ? d : "");
 	snprintf(sig_ctl, sizeof(sig_ctl), "%s", p->ctl_sock ? p->ctl_sock : "");
+	atomic_store(&sig_grace, (p->cfg.stop_timeout >= 0 ? p->cfg.stop_timeout : 10) + 5);
 }
 
 static void sig_untrack(void)

@@ -1,6 +1,7 @@
 # tests/e2e/lifecycle.sh: detached VMs and their state: run -d, ps, logs, stop (graceful: the
 # service's TERM trap writes to a volume), kill, rm, a killed QEMU, three VMs at once, -it on a
-# pty, Ctrl-C in the foreground, and the errors that must leave no QEMU and no state behind.
+# pty, Ctrl-C in the foreground, a stuck guest killed after the grace period, and the errors
+# that must leave no QEMU and no state behind.
 . "$(dirname "$0")/../tap.sh"
 T=$TEST_TMP/lifecycle
 mkdir -p "$T/xdg"
@@ -94,6 +95,23 @@ kill -TERM $pid
 wait $pid; rc=$?
 is "$rc:$(grep -c trapped "$T/sig.out")" "5:1" "SIGTERM to crumb run: the service's trap runs, its status is crumb's"
 c rm sig >/dev/null
+
+# A guest that cannot answer (QEMU stopped): one SIGTERM, then the grace period (the stop timeout,
+# 0 here, plus 5 s) ends in a kill, with one line saying so.
+"$CRUMB" run -q --kernel "$KERNEL" --name hang --stop-timeout 0 --exec $BB -- \
+	sh -c 'echo up; while :; do sleep 1; done' >"$T/hang.out" 2>"$T/hang.err" &
+pid=$!
+wait_for grep -q up "$T/hang.out"
+qpid=$(pgrep -f "qemu-system.*$VMS/hang/")
+kill -STOP $qpid
+start=$(date +%s)
+kill -TERM $pid
+wait $pid
+took=$(($(date +%s) - start))
+[ "$took" -ge 4 ] && [ "$took" -le 15 ]; ok $? "SIGTERM, guest stuck: crumb run ends after the grace period (${took}s)"
+grep -q "the guest did not stop in time: killing the VM" "$T/hang.err"; ok $? "... saying it kills the VM"
+kill -0 "$qpid" 2>/dev/null; is $? 1 "... and QEMU is gone"
+c rm -f hang >/dev/null 2>&1
 
 # -it on a pty: a shell in the VM, arithmetic, Ctrl-C to the guest, exit status.
 cat >"$T/drive_pty.py" <<'EOF'
