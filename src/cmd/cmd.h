@@ -126,4 +126,23 @@ const char *cmd_getenv(const char *name);
  * validated (sde_parse); 0, or CRUMB_EINVAL with a one-line message in e. */
 int cmd_sde(struct sde *out, struct err *e);
 
+/* The flags that shape a VM, parsed alike by run and warm (vmflags.c). Each callback finds
+ * where its value goes in its option's dst, a struct vm_flags: use OPT_VM_. */
+struct run_opts;
+struct vm_port;
+struct vm_flags {
+	struct run_opts *ro;
+	struct vm_port *ports; /* RUNPLAN_MAX_PORTS of them; ro->nports counts them */
+};
+#define OPT_VM_(s, n, f, flags, a, h)                                                              \
+	{                                                                                          \
+		OPT_CALL, (s), (n), (flags), (f), (a), (h)                                         \
+	}
+int vmflag_memory(const struct opt *o, const char *v, void *ctx, struct err *e);  /* -m SIZE */
+int vmflag_cpus(const struct opt *o, const char *v, void *ctx, struct err *e);	  /* -c N */
+int vmflag_publish(const struct opt *o, const char *v, void *ctx, struct err *e); /* -p PORTS */
+int vmflag_net(const struct opt *o, const char *v, void *ctx, struct err *e);	  /* --net */
+int vmflag_cmdline(const struct opt *o, const char *v, void *ctx, struct err *e); /* --cmdline */
+int vmflag_accel(const struct opt *o, const char *v, void *ctx, struct err *e);	  /* --accel */
+
 #endif

@@ -397,34 +397,6 @@ struct run_args {
 
 #define ARGS(ctx) ((struct run_args *)(ctx))
 
-static int opt_memory(const struct opt *o, const char *v, void *ctx, struct err *e)
-{
-	(void)o;
-	if (runcfg_parse_mem(v, &ARGS(ctx)->ro.mem) < 0)
-		return err_set(e, CRUMB_EINVAL, "bad memory size '%s' (e.g. 256M, 1G)", v);
-	return 0;
-}
-
-static int opt_cpus(const struct opt *o, const char *v, void *ctx, struct err *e)
-{
-	(void)o;
-	char *end;
-	long n = strtol(v, &end, 10);
-	if (*end || n < 1 || n > 16)
-		return err_set(e, CRUMB_EINVAL, "bad CPU count '%s' (1 to 16)", v);
-	ARGS(ctx)->ro.cpus = (unsigned)n;
-	return 0;
-}
-
-static int opt_publish(const struct opt *o, const char *v, void *ctx, struct err *e)
-{
-	(void)o;
-	struct run_args *a = ctx;
-	if (a->ro.nports == RUNPLAN_MAX_PORTS)
-		return err_set(e, CRUMB_EINVAL, "too many -p");
-	return vm_port_parse(v, &a->ports[a->ro.nports++], e);
-}
-
 static int opt_volume(const struct opt *o, const char *v, void *ctx, struct err *e)
 {
 	(void)o;
@@ -482,16 +454,6 @@ static int opt_env_file(const struct opt *o, const char *path, void *ctx, struct
 	return r;
 }
 
-static int opt_net(const struct opt *o, const char *v, void *ctx, struct err *e)
-{
-	(void)o;
-	if (strcmp(v, "user") && strcmp(v, "none"))
-		return err_set(e, CRUMB_EINVAL, "--net %s: want user or none", v);
-	ARGS(ctx)->ro.net = !strcmp(v, "user");
-	ARGS(ctx)->ro.net_given = 1;
-	return 0;
-}
-
 static int opt_vmm(const struct opt *o, const char *v, void *ctx, struct err *e)
 {
 	(void)o;
@@ -499,20 +461,6 @@ static int opt_vmm(const struct opt *o, const char *v, void *ctx, struct err *e)
 	if (vm_vmm_parse(v, &ARGS(ctx)->ro.vmm, &ve) < 0)
 		return err_set(e, CRUMB_EINVAL, "--vmm: %s", ve.msg);
 	return 0;
-}
-
-static int opt_cmdline(const struct opt *o, const char *v, void *ctx, struct err *e)
-{
-	(void)o, (void)e;
-	ARGS(ctx)->ro.cmdline = v;
-	ARGS(ctx)->ro.have_cmdline = 1;
-	return 0;
-}
-
-static int opt_accel(const struct opt *o, const char *v, void *ctx, struct err *e)
-{
-	(void)o;
-	return accel_parse(v, &ARGS(ctx)->ro.accel, e);
 }
 
 static int opt_name(const struct opt *o, const char *v, void *ctx, struct err *e)
@@ -607,6 +555,7 @@ static void fill_opts(struct run_args *a)
 static int parse_args(struct run_args *a, int argc, char **argv)
 {
 	struct run_opts *ro = &a->ro;
+	struct vm_flags vf = {ro, a->ports};
 	struct opt tab[] = {
 	    EXEC_OPTS_TABLE(&a->o),
 	    OPT_STRING_(0, "rootfs", &ro->rootfs, "FILE", NULL),
@@ -624,13 +573,13 @@ static int parse_args(struct run_args *a, int argc, char **argv)
 	    OPT_CALL_(0, "stop-signal", opt_stop_signal, "SIG", NULL),
 	    OPT_CALL_(0, "stop-timeout", opt_stop_timeout, "SECS", NULL),
 	    OPT_CALL_('v', "volume", opt_volume, "SRC:/PATH[:ro]", NULL),
-	    OPT_CALL_('m', "memory", opt_memory, "SIZE", NULL),
-	    OPT_CALL_('c', "cpus", opt_cpus, "N", NULL),
-	    OPT_CALL_('p', "publish", opt_publish, "PORTS", NULL),
-	    OPT_CALL_(0, "net", opt_net, "user|none", NULL),
+	    OPT_VM_('m', "memory", vmflag_memory, &vf, "SIZE", NULL),
+	    OPT_VM_('c', "cpus", vmflag_cpus, &vf, "N", NULL),
+	    OPT_VM_('p', "publish", vmflag_publish, &vf, "PORTS", NULL),
+	    OPT_VM_(0, "net", vmflag_net, &vf, "user|none", NULL),
 	    OPT_STRING_(0, "kernel", &ro->kernel, "FILE|ID", NULL),
-	    OPT_CALL_(0, "cmdline", opt_cmdline, "ARGS", NULL),
-	    OPT_CALL_(0, "accel", opt_accel, "auto|kvm|tcg", NULL),
+	    OPT_VM_(0, "cmdline", vmflag_cmdline, &vf, "ARGS", NULL),
+	    OPT_VM_(0, "accel", vmflag_accel, &vf, "auto|kvm|tcg", NULL),
 	    OPT_CALL_(0, "vmm", opt_vmm, "VMM", NULL),
 	    OPT_CALL_(0, "timeout", opt_timeout, "SECS", NULL),
 	    OPT_FLAG_(0, "verbose", &ro->verbose, NULL),

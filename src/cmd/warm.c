@@ -25,60 +25,6 @@ struct warm_args {
 	struct vm_port ports[RUNPLAN_MAX_PORTS];
 };
 
-static int opt_memory(const struct opt *o, const char *v, void *ctx, struct err *e)
-{
-	(void)o;
-	if (runcfg_parse_mem(v, &((struct warm_args *)ctx)->ro.mem) < 0)
-		return err_set(e, CRUMB_EINVAL, "bad memory size '%s' (e.g. 256M, 1G)", v);
-	return 0;
-}
-
-static int opt_cpus(const struct opt *o, const char *v, void *ctx, struct err *e)
-{
-	(void)o;
-	char *end;
-	long n = strtol(v, &end, 10);
-	if (*end || n < 1 || n > 16)
-		return err_set(e, CRUMB_EINVAL, "bad CPU count '%s' (1 to 16)", v);
-	((struct warm_args *)ctx)->ro.cpus = (unsigned)n;
-	return 0;
-}
-
-static int opt_publish(const struct opt *o, const char *v, void *ctx, struct err *e)
-{
-	(void)o;
-	struct warm_args *a = ctx;
-	if (a->ro.nports == RUNPLAN_MAX_PORTS)
-		return err_set(e, CRUMB_EINVAL, "too many -p");
-	return vm_port_parse(v, &a->ports[a->ro.nports++], e);
-}
-
-static int opt_net(const struct opt *o, const char *v, void *ctx, struct err *e)
-{
-	(void)o;
-	struct warm_args *a = ctx;
-	if (strcmp(v, "user") && strcmp(v, "none"))
-		return err_set(e, CRUMB_EINVAL, "--net %s: want user or none", v);
-	a->ro.net = !strcmp(v, "user");
-	a->ro.net_given = 1;
-	return 0;
-}
-
-static int opt_cmdline(const struct opt *o, const char *v, void *ctx, struct err *e)
-{
-	(void)o, (void)e;
-	struct warm_args *a = ctx;
-	a->ro.cmdline = v;
-	a->ro.have_cmdline = 1;
-	return 0;
-}
-
-static int opt_accel(const struct opt *o, const char *v, void *ctx, struct err *e)
-{
-	(void)o;
-	return accel_parse(v, &((struct warm_args *)ctx)->ro.accel, e);
-}
-
 /* Boots to the snapshot point; the plan's event handler takes the snapshot. */
 static int take(struct warm_args *a, struct err *e)
 {
@@ -120,16 +66,17 @@ int cmd_warm(int argc, char **argv)
 	struct warm_args a = {
 	    .ro = {.stop_timeout = -1, .net = 1, .accel = ACCEL_AUTO, .timeout = 120}};
 	struct strlist args = STRLIST_INIT, none = STRLIST_INIT;
+	struct vm_flags vf = {&a.ro, a.ports};
 	const struct opt tab[] = {
-	    OPT_CALL_('m', "memory", opt_memory, "SIZE", "guest memory, as 'crumb run -m'"),
-	    OPT_CALL_('c', "cpus", opt_cpus, "N", "virtual CPUs, as 'crumb run -c'"),
-	    OPT_CALL_('p', "publish", opt_publish, "PORTS",
-		      "publish a port, as 'crumb run -p' (the runs may use other host ports)"),
-	    OPT_CALL_(0, "net", opt_net, "user|none", "the network, as 'crumb run --net'"),
+	    OPT_VM_('m', "memory", vmflag_memory, &vf, "SIZE", "guest memory, as 'crumb run -m'"),
+	    OPT_VM_('c', "cpus", vmflag_cpus, &vf, "N", "virtual CPUs, as 'crumb run -c'"),
+	    OPT_VM_('p', "publish", vmflag_publish, &vf, "PORTS",
+		    "publish a port, as 'crumb run -p' (the runs may use other host ports)"),
+	    OPT_VM_(0, "net", vmflag_net, &vf, "user|none", "the network, as 'crumb run --net'"),
 	    OPT_STRING_(0, "kernel", &a.ro.kernel, "FILE|ID",
 			"the kernel, as 'crumb run --kernel'"),
-	    OPT_CALL_(0, "cmdline", opt_cmdline, "ARGS", "extra kernel command line"),
-	    OPT_CALL_(0, "accel", opt_accel, "auto|kvm|tcg", "accelerator (default auto)"),
+	    OPT_VM_(0, "cmdline", vmflag_cmdline, &vf, "ARGS", "extra kernel command line"),
+	    OPT_VM_(0, "accel", vmflag_accel, &vf, "auto|kvm|tcg", "accelerator (default auto)"),
 	    OPT_END_,
 	};
 	struct cmd_opts p = {.verb = "warm", .tab = tab, .ctx = &a};
