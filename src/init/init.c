@@ -1517,12 +1517,14 @@ static void warm_ctl(struct sup *s)
 	}
 }
 
-/* Reads the port into buf (cap bytes) until a whole restore request is there;
+/* Reads the port into buf (cap bytes, and one more for the NUL kept after what
+ * came, so sscanf never reads past it) until a whole restore request is there;
  * returns the config's length and where it starts. */
 static size_t warm_read(struct sup *s, char *buf, size_t cap, char **conf)
 {
 	size_t len = 0;
 
+	buf[0] = 0;
 	for (;;) {
 		char *nl = memchr(buf, '\n', len);
 		unsigned long long clen;
@@ -1542,6 +1544,7 @@ static size_t warm_read(struct sup *s, char *buf, size_t cap, char **conf)
 		ssize_t r = read(s->ctl, buf + len, cap - len);
 		if (r > 0) {
 			len += (size_t)r;
+			buf[len] = 0;
 			continue;
 		}
 		if (r < 0 && errno != EAGAIN && errno != EINTR)
@@ -1595,7 +1598,7 @@ static void warm_point(struct sup *s, struct conf *c, char *from, size_t fromlen
 	mount_table(service_mounts, sizeof(service_mounts) / sizeof(service_mounts[0]));
 	setup_loopback();
 	warm_ctl(s);
-	if (!(buf = malloc(cap)))
+	if (!(buf = malloc(cap + 1)))
 		fatal("snapshot: out of memory");
 	marker("snapshot", NULL);
 	clen = warm_read(s, buf, cap, &conf);
