@@ -105,6 +105,22 @@
  *             "restore" request (markers.h) that carries the instance's
  *             config; the host snapshots the VM while it waits. Not in
  *             build mode.
+ *   seccomp   at most once, not in build mode: a classic BPF program (an
+ *             array of struct sock_filter, 8 bytes each, 1..4096 of them)
+ *             as lowercase hex, made by the host (src/lib/seccomp.h) from
+ *             the image's allowlist: it returns SECCOMP_RET_ALLOW for the
+ *             allowed calls and SECCOMP_RET_USER_NOTIF for the others.
+ *             crumb-init installs it in the service's process just before
+ *             execve (children inherit it) and answers each notification:
+ *             the call fails with EPERM and the console names it
+ *             ("seccomp: denied NAME ..."), or with seccomp_action kill the
+ *             service is killed (SIGKILL) after the same line.
+ *   seccomp_action  at most once: "errno" (default) or "kill".
+ *   trace     at most once, "0" (default) or "1", not in build mode:
+ *             crumb-init traces the service and all its threads and
+ *             children (a filter that notifies every call, answered with
+ *             SECCOMP_USER_NOTIF_FLAG_CONTINUE) and writes what they did
+ *             to the virtio-serial port crumb.trace (format: src/init/trace.h).
  *   mode      at most once, "service" (default) or "build"; it must come
  *             before any arg, env, workdir, user or step line.
  *
@@ -195,6 +211,8 @@
 #define CONF_LINE_MAX (256 * 1024)
 #define CONF_HOSTNAME_MAX 64
 #define CONF_TERM_MAX 64
+/* A seccomp program's most bytes: the kernel's BPF_MAXINSNS (4096) instructions of 8 bytes. */
+#define CONF_SECCOMP_MAX 32768
 #define CONF_DEFAULT_WORKDIR "/"
 #define CONF_DEFAULT_HOSTNAME "crumb"
 #define CONF_DEFAULT_STOP_SIGNAL 15

@@ -43,6 +43,7 @@ void initcfg_release(struct initcfg *c)
 	free(c->mounts);
 	free(c->ready);
 	free(c->term);
+	free(c->seccomp);
 	initcfg_init(c);
 }
 
@@ -234,6 +235,12 @@ static int check(const struct initcfg *c, struct err *e)
 			       CONF_TERM_MAX);
 	if (c->rows > 65535 || c->cols > 65535)
 		return err_set(e, CRUMB_EINVAL, "init config: window size over 65535");
+	if (c->seccomp && (c->seccomp_len % 8 || !c->seccomp_len || c->seccomp_len > CONF_SECCOMP_MAX))
+		return err_set(e, CRUMB_EINVAL,
+			       "init config: a seccomp program is 8..%d bytes, whole instructions",
+			       CONF_SECCOMP_MAX);
+	if (c->build && (c->seccomp || c->trace))
+		return err_set(e, CRUMB_EINVAL, "init config: build mode has no seccomp or trace");
 	return 0;
 }
 
@@ -287,6 +294,16 @@ int initcfg_render(const struct initcfg *c, struct sbuf *out, struct err *e)
 		sb_adds(&sb, "snapshot 1\n");
 	if (!rc && c->term)
 		rc = add_record(&sb, "term", c->term, e);
+	if (!rc && c->seccomp) {
+		sb_adds(&sb, "seccomp ");
+		for (size_t i = 0; i < c->seccomp_len; i++)
+			sb_addf(&sb, "%02x", c->seccomp[i]);
+		sb_adds(&sb, "\n");
+	}
+	if (!rc && c->seccomp && c->seccomp_kill)
+		sb_adds(&sb, "seccomp_action kill\n");
+	if (!rc && c->trace)
+		sb_adds(&sb, "trace 1\n");
 	if (!rc && c->rows)
 		rc = add_number(&sb, "rows", c->rows, e);
 	if (!rc && c->cols)

@@ -58,6 +58,12 @@ struct initcfg {
 	char *term;	     /* TERM for the service; NULL = none added */
 	unsigned rows, cols; /* window size with tty; 0 = not set */
 	int snapshot;	     /* 1: stop at the snapshot point (crumb warm; config.h) */
+
+	/* System-call filtering of the service (not in build mode; config.h "seccomp"). */
+	unsigned char *seccomp; /* a classic BPF program (struct sock_filter[]), or NULL */
+	size_t seccomp_len;	/* its length in bytes: a multiple of 8, 8..CONF_SECCOMP_MAX */
+	int seccomp_kill;	/* 1: a denied call kills the service (else it fails, EPERM) */
+	int trace;		/* 1: trace the service's calls onto the crumb.trace port */
 };
 
 void initcfg_init(struct initcfg *c);
