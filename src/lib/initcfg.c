@@ -235,7 +235,8 @@ static int check(const struct initcfg *c, struct err *e)
 			       CONF_TERM_MAX);
 	if (c->rows > 65535 || c->cols > 65535)
 		return err_set(e, CRUMB_EINVAL, "init config: window size over 65535");
-	if (c->seccomp && (c->seccomp_len % 8 || !c->seccomp_len || c->seccomp_len > CONF_SECCOMP_MAX))
+	if (c->seccomp &&
+	    (c->seccomp_len % 8 || !c->seccomp_len || c->seccomp_len > CONF_SECCOMP_MAX))
 		return err_set(e, CRUMB_EINVAL,
 			       "init config: a seccomp program is 8..%d bytes, whole instructions",
 			       CONF_SECCOMP_MAX);
