@@ -54,6 +54,8 @@ const char usage_run[] =
     "  --add H[:G]         also copy host file or directory H (to guest path G)\n"
     "  -d, --detach        run in the background: print the name once the service has\n"
     "                      started (or the one-line reason it did not) and return\n"
+    "  --wait-ready        with -d: return once the service is ready (its exposed and\n"
+    "                      published TCP ports listen), not when it starts\n"
     "  --name NAME         the VM's name ([a-zA-Z0-9][a-zA-Z0-9_.-]*; default: made up)\n"
     "  --rm                remove the VM's state when it ends\n"
     "  -i, --interactive   forward stdin to the guest's console (EOF becomes ^D)\n"
@@ -108,6 +110,15 @@ const char usage_run[] =
     "  --cold              boot cold even when the store has a snapshot of this image\n"
     "                      and VM shape ('crumb warm'); without it such a snapshot is\n"
     "                      restored (--timing then shows the restore's phases)\n"
+    "  --seccomp errno|kill|off\n"
+    "                      what a system call outside the image's allowlist (LABEL\n"
+    "                      crumb.seccomp, made by 'crumb minimize') does: fail with\n"
+    "                      EPERM (default), kill the service; a line on the console\n"
+    "                      names the call either way. off: no filter (debugging)\n"
+    "  --trace FILE        trace the service, its threads and children (crumb-init,\n"
+    "                      seccomp user notifications): the system calls, files and\n"
+    "                      socket families they use go to FILE ('crumb minimize' reads\n"
+    "                      it; format in README). Slows the service; boots cold\n"
     "  --foreign-init      the root filesystem's PID 1 is not crumb-init (bench/boot.sh's\n"
     "                      baseline): believe its unsigned markers. Anything in such a\n"
     "                      guest can then fake its exit status: never for an image you\n"
@@ -392,6 +403,8 @@ struct run_args {
 	struct strlist words;	/* the positional words (IMAGE points into them) */
 	const char *timeline_svg_path;
 	int quiet, timing;
+	int wait_ready; /* -d --wait-ready: return once the ready ports listen */
+	char *trace;	/* --trace FILE, made absolute */
 	char cwd[4096];
 };
 
@@ -470,6 +483,41 @@ static int opt_name(const struct opt *o, const char *v, void *ctx, struct err *e
 	if (vmstate_name_check(v, &ne) < 0)
 		return err_set(e, CRUMB_EINVAL, "--name: %s", ne.msg);
 	ARGS(ctx)->ro.name = v;
+	return 0;
+}
+
+static int opt_seccomp(const struct opt *o, const char *v, void *ctx, struct err *e)
+{
+	(void)o;
+	int *m = &ARGS(ctx)->ro.seccomp;
+	if (!strcmp(v, "errno"))
+		*m = RUNPLAN_SECCOMP_ERRNO;
+	else if (!strcmp(v, "kill"))
+		*m = RUNPLAN_SECCOMP_KILL;
+	else if (!strcmp(v, "off"))
+		*m = RUNPLAN_SECCOMP_OFF;
+	else
+		return err_set(e, CRUMB_EINVAL, "--seccomp %s: want errno, kill or off", v);
+	return 0;
+}
+
+/* QEMU opens the file: absolute, whatever its working directory. */
+static int opt_trace(const struct opt *o, const char *v, void *ctx, struct err *e)
+{
+	(void)o;
+	char cwd[4096];
+	if (!*v)
+		return err_set(e, CRUMB_EINVAL, "--trace: an empty file name");
+	if (strchr(v, ','))
+		return err_set(e, CRUMB_EINVAL, "--trace %s: a file name with a comma", v);
+	free(ARGS(ctx)->trace);
+	if (v[0] == '/')
+		ARGS(ctx)->trace = xstrdup(v);
+	else if (getcwd(cwd, sizeof(cwd)))
+		ARGS(ctx)->trace = xasprintf("%s/%s", cwd, v);
+	else
+		return err_errno(e, CRUMB_EIO, "--trace: getcwd");
+	ARGS(ctx)->ro.trace = ARGS(ctx)->trace;
 	return 0;
 }
 
@@ -588,6 +636,9 @@ static int parse_args(struct run_args *a, int argc, char **argv)
 	    OPT_STRING_(0, "timeline", &a->timeline_svg_path, "FILE.svg", NULL),
 	    OPT_FLAG_(0, "foreign-init", &ro->foreign_init, NULL),
 	    OPT_FLAG_(0, "cold", &ro->cold, NULL),
+	    OPT_CALL_(0, "seccomp", opt_seccomp, "errno|kill|off", NULL),
+	    OPT_CALL_(0, "trace", opt_trace, "FILE", NULL),
+	    OPT_FLAG_(0, "wait-ready", &a->wait_ready, NULL),
 	    OPT_END_,
 	};
 	struct err e = {0};
@@ -622,7 +673,8 @@ static void on_event(void *ctx, const char *name, const struct vm_result *r)
 	} else if (!strcmp(name, "cold")) {
 		/* the restore failed; the VM boots cold now */
 		cmd_error("snapshot %.19s...: %s; booting cold", c->p.snap.digest, c->p.warm_why);
-	} else if (!strcmp(name, "exec") && c->notify_fd >= 0) {
+	} else if (!strcmp(name, c->a->wait_ready && c->p.cfg.nready ? "ready" : "exec") &&
+		   c->notify_fd >= 0) {
 		ignore(write(c->notify_fd, "ok\n", 3));
 		close(c->notify_fd);
 		c->notify_fd = -1;
@@ -847,6 +899,7 @@ int cmd_run(int argc, char **argv)
 	vm_klog_release(&c.klog);
 	exec_opts_release(&a.o);
 	strlist_release(&a.volumes);
+	free(a.trace);
 	strlist_release(&a.words);
 	return r;
 }

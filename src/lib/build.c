@@ -28,6 +28,7 @@
 #include "runcfg.h"
 #include "runplan.h"
 #include "store.h"
+#include "sysfilter.h"
 #include "tree.h"
 #include "vmm.h"
 
@@ -981,10 +982,19 @@ static int validate_label(struct builder *b, const struct spec_instr *i, const c
 		free(real);
 		if (r < 0)
 			return at(i, e, r, "LABEL crumb.kernel=%s: %s", v, ke.msg);
-	} else if (strcmp(n, "kernel") && strcmp(n, "cmdline")) {
+	} else if (!strcmp(n, "seccomp")) {
+		struct sysfilter f;
+		struct err se;
+		sysfilter_init(&f);
+		int r = sysfilter_parse(v, &f, &se);
+		sysfilter_release(&f);
+		if (r < 0)
+			return at(i, e, r, "LABEL %s", se.msg);
+	} else if (strcmp(n, "kernel") && strcmp(n, "cmdline") && strncmp(n, "minimized.", 10)) {
 		return at(i, e, CRUMB_EINVAL,
 			  "LABEL %s: unknown crumb label (crumb.kernel, crumb.memory, crumb.cpus, "
-			  "crumb.rootfs, crumb.publish, crumb.restart, crumb.cmdline)",
+			  "crumb.rootfs, crumb.publish, crumb.restart, crumb.cmdline, "
+			  "crumb.seccomp)",
 			  k);
 	}
 	return 0;

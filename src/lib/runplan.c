@@ -17,6 +17,7 @@
 #include "klayer.h"
 #include "rootfs.h"
 #include "store.h"
+#include "sysfilter.h"
 #include "tree.h"
 #include "vmm_alt.h"
 
@@ -112,6 +113,9 @@ int runplan_check(const struct run_opts *o, struct err *e)
 			       "--restart, --hostname and ARGS need IMAGE or --exec");
 	if (o->program && o->entrypoint)
 		return err_set(e, CRUMB_EINVAL, "--entrypoint goes with IMAGE, not --exec");
+	if (o->rootfs && o->trace)
+		return err_set(e, CRUMB_EINVAL,
+			       "--trace needs IMAGE or --exec (crumb-init's config)");
 	if (o->image && count(o->adds))
 		return err_set(e, CRUMB_EINVAL, "--add goes with --exec");
 	int r;
@@ -372,6 +376,37 @@ static int plan_volume(struct run_plan *p, const char *spec, char *dev, struct e
 	return 0;
 }
 
+/* --trace, or the image's allowlist (not with --trace or --seccomp off). */
+static int plan_filter(struct run_plan *p, const struct run_opts *o, struct err *e)
+{
+	const char *lv = o->image ? oci_config_label(&p->im.cfg, "crumb.seccomp") : NULL;
+	if (o->trace) {
+		p->cfg.trace = 1;
+		p->vc.trace_path = o->trace;
+		p->cold = 1; /* a snapshot's shape has no trace port */
+		return 0;
+	}
+	if (!lv || o->seccomp == RUNPLAN_SECCOMP_OFF)
+		return 0;
+	struct sysfilter f;
+	struct sbuf bpf = SBUF_INIT;
+	sysfilter_init(&f);
+	int r = sysfilter_parse(lv, &f, e);
+	if (r == 0)
+		r = sysfilter_compile(&f, &bpf, e);
+	sysfilter_release(&f);
+	if (r < 0) {
+		sb_release(&bpf);
+		char msg[ERR_MSG_MAX];
+		snprintf(msg, sizeof(msg), "%s", e->msg);
+		return err_set(e, r, "image label %s", msg);
+	}
+	p->cfg.seccomp_len = bpf.len;
+	p->cfg.seccomp = (unsigned char *)sb_detach(&bpf);
+	p->cfg.seccomp_kill = o->seccomp == RUNPLAN_SECCOMP_KILL;
+	return 0;
+}
+
 int runplan_service(struct run_plan *p, const struct run_opts *o, struct err *e)
 {
 	int r;
@@ -395,6 +430,8 @@ int runplan_service(struct run_plan *p, const struct run_opts *o, struct err *e)
 	for (size_t i = 0; i < count(o->volumes) && i < RUNPLAN_MAX_VOLUMES; i++)
 		if ((r = plan_volume(p, o->volumes->v[i], &dev, e)) < 0)
 			return r;
+	if ((r = plan_filter(p, o, e)) < 0)
+		return r;
 	if (o->tty) {
 		/* -t: the service's terminal */
 		p->cfg.tty = 1;

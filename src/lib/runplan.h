@@ -40,6 +40,9 @@
  * by its parser). Strings and lists are the caller's and must outlive the
  * plan. 0 / NULL / an empty list: not given.
  */
+/* --seccomp: what a call outside the image's allowlist (LABEL crumb.seccomp) does. */
+enum { RUNPLAN_SECCOMP_ERRNO, RUNPLAN_SECCOMP_KILL, RUNPLAN_SECCOMP_OFF };
+
 struct run_opts {
 	/* The root filesystem: exactly one of these. */
 	const char *image;	    /* IMAGE: a store reference */
@@ -72,11 +75,13 @@ struct run_opts {
 	double timeout; /* --timeout seconds; 0: none */
 	int verbose, foreign_init, interactive;
 
-	const char *name; /* --name (checked by vmstate_name_check) */
-	int detach;	  /* -d */
-	int autoremove;	  /* --rm */
-	int timing;	  /* --timing or --timeline: the table needs the foreground */
-	int cold;	  /* --cold: never restore a snapshot (warm.h) */
+	const char *name;  /* --name (checked by vmstate_name_check) */
+	int detach;	   /* -d */
+	int autoremove;	   /* --rm */
+	int timing;	   /* --timing or --timeline: the table needs the foreground */
+	int cold;	   /* --cold: never restore a snapshot (warm.h) */
+	int seccomp;	   /* RUNPLAN_SECCOMP_*: the image's crumb.seccomp allowlist */
+	const char *trace; /* --trace FILE: crumb-init's trace of the service goes there */
 
 	const struct hostenv *host; /* TERM, XDG_RUNTIME_DIR, TMPDIR, SOURCE_DATE_EPOCH */
 };

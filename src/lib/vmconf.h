@@ -119,13 +119,15 @@ struct vm_config {
 	size_t nvolumes;
 	const struct vm_share *shares; /* host directories over 9p */
 	size_t nshares;
-	const char *ctl_sock; /* unix socket path of the control channel (virtserialport
-				 "crumb.ctl"; "stop\n" asks crumb-init to stop); NULL: none */
-	const char *qmp_sock; /* unix socket path for QMP; NULL: none */
-	int interactive;      /* 1: crumb's stdin is forwarded to the guest's console (its EOF
-				 becomes a ^D); 0: the console gets no input */
-	int console_fd;	      /* > 0: every console byte, markers included, is copied here */
-	vm_event_fn event;    /* may be NULL */
+	const char *ctl_sock;	/* unix socket path of the control channel (virtserialport
+				   "crumb.ctl"; "stop\n" asks crumb-init to stop); NULL: none */
+	const char *qmp_sock;	/* unix socket path for QMP; NULL: none */
+	const char *trace_path; /* a file for crumb-init's trace records (virtserialport
+				   VM_TRACE_PORT, QEMU only); NULL: none */
+	int interactive;	/* 1: crumb's stdin is forwarded to the guest's console (its EOF
+				   becomes a ^D); 0: the console gets no input */
+	int console_fd;		/* > 0: every console byte, markers included, is copied here */
+	vm_event_fn event;	/* may be NULL */
 	void *event_ctx;
 	struct vm_klog *klog; /* non-NULL: the kernel runs with printk.time=1 and without
 				 quiet, and its console lines are kept here (--timing) */
@@ -157,6 +159,7 @@ struct vm_config {
  * it has read the exit (or error) marker: crumb-init powers off only then
  * (src/init/relay.h has the same two). */
 #define VM_CONSOLE_PORT "crumb.console"
+#define VM_TRACE_PORT "crumb.trace"
 #define VM_CONSOLE_ACK "\006crumb:ack\n"
 
 /*

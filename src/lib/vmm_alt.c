@@ -66,6 +66,12 @@ int vm_alt_check(const struct vm_config *c, int kernel_pci, struct err *e)
 		    "-d/--name: 'crumb stop' needs QEMU's control channel (virtio-serial) "
 		    "and QMP, which %s does not have",
 		    n);
+	if (c->trace_path)
+		return err_set(
+		    e, CRUMB_EUNSUPP,
+		    "--trace: the trace comes on a virtio-serial port, which %s does not "
+		    "have",
+		    n);
 	if (c->init_conf && !c->init_conf_disk)
 		return err_set(e, CRUMB_EUNSUPP,
 			       "the run config goes through QEMU's fw_cfg, which %s does not have "

@@ -153,8 +153,16 @@ static void add_host_channels(struct strlist *l, struct sbuf *sb, const struct v
 		add_path(sb, "file=", c->init_conf);
 		push_pair(l, "-fw_cfg", sb_detach(sb));
 	}
-	if (c->ctl_sock || c->vcon)
+	if (c->ctl_sock || c->vcon || c->trace_path)
 		push_pair(l, "-device", xstrdup("virtio-serial-device"));
+	if (c->trace_path) {
+		/* crumb-init's trace records (src/init/trace.h), written as they come. */
+		sb_adds(sb, "file,id=crumbtrace,");
+		add_path(sb, "path=", c->trace_path);
+		push_pair(l, "-chardev", sb_detach(sb));
+		push_pair(l, "-device",
+			  xstrdup("virtserialport,chardev=crumbtrace,name=" VM_TRACE_PORT));
+	}
 	if (c->vcon) {
 		/* The service's stdio and the markers, relayed by crumb-init (see
 		 * src/init/relay.h). A plain port, not a virtconsole: QEMU drops a
