@@ -79,6 +79,7 @@ DECLARE_CMD(ldd);
 DECLARE_CMD(kernel);
 DECLARE_CMD(run);
 DECLARE_CMD(warm);
+DECLARE_CMD(minimize);
 DECLARE_CMD(pack);
 DECLARE_CMD(mkfs);
 DECLARE_CMD(fs);
