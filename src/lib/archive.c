@@ -144,6 +144,11 @@ int cpio_write(struct tree *t, const char *out_path, const struct cpio_opts *o, 
 		archive_write_set_filter_option(w.a, "gzip", "compression-level", "6");
 	} else if (o->compress == COMPRESS_ZSTD) {
 		archive_write_add_filter_zstd(w.a);
+		if (o->level) {
+			char lv[16];
+			snprintf(lv, sizeof(lv), "%d", o->level);
+			archive_write_set_filter_option(w.a, "zstd", "compression-level", lv);
+		}
 	} else {
 		archive_write_add_filter_none(w.a);
 	}

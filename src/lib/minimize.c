@@ -373,7 +373,9 @@ static int write_root(struct oci_store *s, struct tree *t, int ext4, int64_t epo
 		struct ext4_opts eo = {.epoch = epoch, .clamp = 1, .label = "crumb"};
 		r = ext4_write(t, file, &eo, e);
 	} else if (r == 0) {
-		struct cpio_opts co = {.compress = COMPRESS_ZSTD, .epoch = epoch, .clamp = 1};
+		/* level 19: written once, read at every boot (as fast as at level 3) */
+		struct cpio_opts co = {
+		    .compress = COMPRESS_ZSTD, .epoch = epoch, .clamp = 1, .level = 19};
 		r = cpio_write(t, file, &co, e);
 	}
 	if (r == 0)
