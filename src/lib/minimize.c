@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "archive.h"
+#include "elfsyms.h"
 #include "ext4.h"
 #include "ext4fs.h"
 #include "import.h"
@@ -469,6 +470,200 @@ int minimize_image(struct oci_store *s, const struct minimize_opts *o, struct mi
 	res->files_after = after.files;
 	res->bytes_after = after.bytes;
 	free(layers);
+	tree_release(&t);
+	oci_image_release(&im);
+	return r;
+}
+
+/* ---- the report (crumb inspect --minimal) ---- */
+
+/* The regular ELF files of a tree, by path. */
+struct elves {
+	struct strlist paths;
+	const struct tree_node **nodes;
+	size_t n;
+};
+
+static int find_elf(struct tree_node *n, const char *path, void *ctx)
+{
+	struct elves *v = ctx;
+	unsigned char magic[4];
+	struct err e;
+	if (n->type != TREE_REG || n->size < 64 || tree_read(n, 0, magic, 4, &e) < 0 ||
+	    memcmp(magic, "\177ELF", 4))
+		return 0;
+	strlist_push_owned(&v->paths, xasprintf("/%s", path));
+	v->nodes = xrealloc(v->nodes, (v->n + 1) * sizeof(*v->nodes));
+	v->nodes[v->n++] = n;
+	return 0;
+}
+
+/* Copies a node's content to a new file at path. */
+static int extract(const struct tree_node *n, const char *path, struct err *e)
+{
+	FILE *f = fopen(path, "wbx");
+	char buf[65536];
+	int r = 0;
+	if (!f)
+		return err_errno(e, CRUMB_EIO, "create %s", path);
+	for (uint64_t off = 0; r == 0 && off < n->size; off += sizeof(buf)) {
+		size_t len = n->size - off < sizeof(buf) ? (size_t)(n->size - off) : sizeof(buf);
+		if ((r = tree_read(n, off, buf, len, e)) == 0 && fwrite(buf, 1, len, f) != len)
+			r = err_errno(e, CRUMB_EIO, "write %s", path);
+	}
+	if (fclose(f) != 0 && r == 0)
+		r = err_errno(e, CRUMB_EIO, "write %s", path);
+	return r;
+}
+
+/* The image's libc, the first of the usual places (symlinks followed in the image). */
+static const struct tree_node *find_libc(const struct tree *t)
+{
+	static const char *const where[] = {"/lib/x86_64-linux-gnu/libc.so.6",
+					    "/usr/lib/x86_64-linux-gnu/libc.so.6",
+					    "/lib64/libc.so.6",
+					    "/lib/libc.so.6",
+					    "/lib/ld-musl-x86_64.so.1",
+					    "/usr/lib/libc.so"};
+	for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
+		const struct tree_node *n = tree_lookup(t, where[i], 1);
+		if (n && n->type == TREE_REG)
+			return n;
+	}
+	return NULL;
+}
+
+/* One image's files, bytes and stored sizes. */
+static int census_of(struct oci_store *s, const char *ref, struct oci_image *im, struct tree *t,
+		     struct ext4fs **fs, struct census *c, struct err *e)
+{
+	int r = oci_image_resolve(s, ref, im, e);
+	if (r < 0)
+		return r;
+	const struct oci_desc *l = oci_image_layer(im, "application/vnd.crumb.rootfs.");
+	if (!l)
+		return err_set(e, CRUMB_EFORMAT, "image %s has no root filesystem layer", ref);
+	if ((r = load_root(s, im, l, t, fs, e)) == 0)
+		tree_walk(t, count_node, c);
+	return r;
+}
+
+static const struct oci_desc *root_layer(const struct oci_image *im)
+{
+	return oci_image_layer(im, "application/vnd.crumb.rootfs.");
+}
+
+/* The before-side of the report: the traced image, when the store still has it. */
+static void report_from(struct oci_store *s, const char *from, const struct census *now,
+			const struct oci_image *im, struct sbuf *out)
+{
+	struct oci_image fim = {0};
+	struct tree ft;
+	struct ext4fs *ffs = NULL;
+	struct census before = {0};
+	struct err e;
+	tree_init(&ft);
+	sb_addf(out, "minimised from: %s\n", from);
+	if (census_of(s, from, &fim, &ft, &ffs, &before, &e) == 0) {
+		sb_addf(out, "files: %llu -> %llu (%.2f MB -> %.2f MB of content)\n",
+			(unsigned long long)before.files, (unsigned long long)now->files,
+			(double)before.bytes / 1e6, (double)now->bytes / 1e6);
+		sb_addf(out, "rootfs: %.2f MB -> %.2f MB stored; image %.2f MB -> %.2f MB\n",
+			(double)root_layer(&fim)->size / 1e6, (double)root_layer(im)->size / 1e6,
+			(double)fim.size / 1e6, (double)im->size / 1e6);
+	} else {
+		sb_addf(out, "(that image is no longer in the store: %s)\n", e.msg);
+	}
+	if (ffs)
+		ext4fs_close(ffs, &e);
+	tree_release(&ft);
+	oci_image_release(&fim);
+}
+
+/* Each ELF's libc imports against the allowlist's calls. */
+static int report_elves(struct tree *t, const struct strlist *allowed, const char *tmpbase,
+			struct sbuf *out, struct err *e)
+{
+	struct elves v = {STRLIST_INIT, NULL, 0};
+	tree_walk(t, find_elf, &v);
+	const struct tree_node *libc = find_libc(t);
+	char *dir = xasprintf("%s/build-%d-XXXXXX", tmpbase, (int)getpid());
+	int r = mkdir_p(tmpbase, 0700, e);
+	if (r == 0 && !mkdtemp(dir))
+		r = err_errno(e, CRUMB_EIO, "mkdtemp %s", dir);
+	char *lpath = xasprintf("%s/libc", dir);
+	if (r == 0 && libc)
+		r = extract(libc, lpath, e);
+	for (size_t i = 0; r == 0 && i < v.n; i++) {
+		char *p = xasprintf("%s/elf%zu", dir, i);
+		struct sbuf one = SBUF_INIT;
+		struct err ee;
+		if ((r = extract(v.nodes[i], p, e)) == 0) {
+			/* its first line starts with the file's name: the temporary copy's */
+			if (elfsyms_report(p, libc ? lpath : NULL, allowed, &one, &ee) == 0)
+				sb_addf(out, "%s%s", v.paths.v[i],
+					!strncmp(one.buf, p, strlen(p)) ? one.buf + strlen(p)
+									: one.buf);
+			else
+				sb_addf(out, "%s: %s\n", v.paths.v[i], ee.msg);
+		}
+		unlink(p);
+		free(p);
+		sb_release(&one);
+	}
+	unlink(lpath);
+	rmdir(dir);
+	free(lpath);
+	free(dir);
+	strlist_release(&v.paths);
+	free(v.nodes);
+	return r;
+}
+
+int minimize_report(struct oci_store *s, const char *image, struct sbuf *out, struct err *e)
+{
+	struct oci_image im = {0};
+	struct tree t;
+	struct ext4fs *fs = NULL;
+	struct census now = {0};
+	tree_init(&t);
+	int r = census_of(s, image, &im, &t, &fs, &now, e);
+	const char *from = r == 0 ? oci_config_label(&im.cfg, "crumb.minimized.from") : NULL;
+	const char *sc = r == 0 ? oci_config_label(&im.cfg, "crumb.seccomp") : NULL;
+	const char *kf = r == 0 ? oci_config_label(&im.cfg, "crumb.minimized.kernel") : NULL;
+	struct sysfilter f;
+	sysfilter_init(&f);
+	if (r == 0) {
+		sb_addf(out, "image: %s %s\n", im.ref ? im.ref : "(untagged)", im.manifest.digest);
+		if (from)
+			report_from(s, from, &now, &im, out);
+		else
+			sb_addf(out,
+				"files: %llu (%.2f MB of content); rootfs %.2f MB stored; image "
+				"%.2f MB (not minimised)\n",
+				(unsigned long long)now.files, (double)now.bytes / 1e6,
+				(double)root_layer(&im)->size / 1e6, (double)im.size / 1e6);
+	}
+	if (r == 0 && sc && (r = sysfilter_parse(sc, &f, e)) == 0) {
+		char *canon = sysfilter_render(&f);
+		sb_addf(out, "system calls allowed: %zu: %s (and always %s)\n", sysfilter_count(&f),
+			canon, SYSFILTER_IMPLICIT);
+		free(canon);
+	} else if (r == 0) {
+		sb_adds(out, "system calls allowed: all (no crumb.seccomp label)\n");
+	}
+	if (r == 0 && kf)
+		sb_addf(out, "kernel: %s\n", kf);
+	if (r == 0) {
+		char *tmpbase = xasprintf("%s/tmp", oci_root(s));
+		r = report_elves(&t, sc ? &f.names : NULL, tmpbase, out, e);
+		free(tmpbase);
+	}
+	sysfilter_release(&f);
+	if (fs) {
+		struct err ce;
+		ext4fs_close(fs, &ce);
+	}
 	tree_release(&t);
 	oci_image_release(&im);
 	return r;

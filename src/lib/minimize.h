@@ -55,4 +55,15 @@ void minimize_result_release(struct minimize_result *r);
 int minimize_image(struct oci_store *s, const struct minimize_opts *o, struct minimize_result *res,
 		   struct err *e);
 
+/*
+ * The report `crumb inspect --minimal` prints, appended to out: the image,
+ * what it was minimised from (files, content bytes, stored sizes before and
+ * after, when the store still has that image), the allowlist (crumb.seccomp)
+ * and its size, the kernel features of the trace, and for each ELF file its
+ * libc imports and the system calls they map to, against the allowlist
+ * (elfsyms_report). An image that was never minimised gets its sizes and
+ * "all" calls.
+ */
+int minimize_report(struct oci_store *s, const char *image, struct sbuf *out, struct err *e);
+
 #endif
