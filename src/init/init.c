@@ -1786,6 +1786,13 @@ static void put_conf(const struct conf *c)
 			printf("cols %u\n", c->cols);
 		if (c->snapshot)
 			puts("snapshot 1");
+		if (c->seccomp) {
+			fputs("seccomp ", stdout);
+			for (size_t i = 0; i < c->seccomp_len; i++)
+				printf("%02x", c->seccomp[i]);
+			printf("\nseccomp_action %s\n", c->seccomp_kill ? "kill" : "errno");
+		}
+		printf("trace %d\n", c->trace);
 	}
 	for (size_t i = 0; i < c->nsteps; i++) {
 		put_escaped("step", c->steps[i].label, 0);
