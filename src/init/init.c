@@ -4,6 +4,7 @@
 #include "markers.h"
 #include "relay.h"
 #include "user.h"
+#include "vport.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1189,45 +1190,20 @@ static void sup_request_stop(struct sup *s, const char *why)
 /* Finds the control port by name; 0 when found (s->ctl set). */
 static int ctl_find(struct sup *s)
 {
-	DIR *d = opendir("/sys/class/virtio-ports");
-	struct dirent *de;
+	char path[300];
+	int fd = vport_open(CTL_PORT_NAME, O_RDWR | O_NONBLOCK | O_CLOEXEC, path, sizeof(path));
 
-	if (!d)
-		return -1;
-	while ((de = readdir(d))) {
-		char path[300], name[64];
-		ssize_t r;
-		int fd;
-
-		if (strncmp(de->d_name, "vport", 5))
-			continue;
-		snprintf(path, sizeof(path), "/sys/class/virtio-ports/%s/name", de->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		r = read(fd, name, sizeof(name) - 1);
-		close(fd);
-		if (r <= 0)
-			continue;
-		name[r] = '\0';
-		name[strcspn(name, "\n")] = '\0';
-		if (strcmp(name, CTL_PORT_NAME))
-			continue;
-		snprintf(path, sizeof(path), "/dev/%s", de->d_name);
-		fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-		if (fd < 0) {
+	if (fd < 0) {
+		if (path[0])
 			warnf("%s (%s): %s", path, CTL_PORT_NAME, strerror(errno));
-			continue;
-		}
-		/* SIGIO on host connect and on data: no need to poll an unconnected port. */
-		fcntl(fd, F_SETOWN, getpid());
-		fcntl(fd, F_SETFL, O_RDWR | O_NONBLOCK | O_ASYNC);
-		s->ctl = fd;
-		s->ctl_connected = 1;
-		break;
+		return -1;
 	}
-	closedir(d);
-	return s->ctl >= 0 ? 0 : -1;
+	/* SIGIO on host connect and on data: no need to poll an unconnected port. */
+	fcntl(fd, F_SETOWN, getpid());
+	fcntl(fd, F_SETFL, O_RDWR | O_NONBLOCK | O_ASYNC);
+	s->ctl = fd;
+	s->ctl_connected = 1;
+	return 0;
 }
 
 static void ctl_setup(struct sup *s)
