@@ -3,6 +3,7 @@
 #include "mac.h"
 #include "markers.h"
 #include "relay.h"
+#include "seccomp.h"
 #include "user.h"
 #include "vport.h"
 
@@ -949,10 +950,11 @@ struct prog {
 	const struct conf_proc *p;
 	char **envp; /* malloc'd array; the added strings are malloc'd too (never freed: PID 1) */
 	struct user_ids ids;
-	int set_ids;	   /* a user was given; else stay root with init's groups */
-	int tty;	   /* service with tty 1 */
-	int null_stdin;	   /* build steps */
-	int mkdir_workdir; /* build steps: create workdir like Docker's WORKDIR */
+	int set_ids;		       /* a user was given; else stay root with init's groups */
+	int tty;		       /* service with tty 1 */
+	int null_stdin;		       /* build steps */
+	int mkdir_workdir;	       /* build steps: create workdir like Docker's WORKDIR */
+	const struct seccomp_conf *sc; /* the service's filter or trace (seccomp.h); NULL none */
 };
 
 static int env_has(char **envp, const char *name)
@@ -1072,7 +1074,8 @@ static void exec_path(char *const argv[], char *const envp[])
 	errno = seen_eacces ? EACCES : ENOENT;
 }
 
-static void __attribute__((noreturn)) run_prog(const struct prog *pr)
+/* sync_fd: the seccomp supervisor's pipe when pr->sc (seccomp.h), else -1. */
+static void __attribute__((noreturn)) run_prog(const struct prog *pr, int sync_fd)
 {
 	const struct conf_proc *p = pr->p;
 	struct sigaction sa;
@@ -1119,6 +1122,15 @@ static void __attribute__((noreturn)) run_prog(const struct prog *pr)
 		warnf("user %s: %s", p->user, strerror(errno));
 		_exit(126);
 	}
+	if (pr->sc) {
+		char err[300];
+
+		/* The last thing before execve: the filter sees only the service's calls. */
+		if (seccomp_install(pr->sc, sync_fd, err, sizeof(err)) < 0) {
+			warnf("%s", err);
+			_exit(126);
+		}
+	}
 	exec_path(p->argv, pr->envp);
 	e = errno;
 	warnf("exec %s: %s", p->argv[0], strerror(e));
@@ -1152,16 +1164,39 @@ struct sup {
 	size_t ctllen;
 };
 
+/* Starts the program; with a filter or trace (pr->sc) its seccomp supervisor too, a second
+ * child outside the program's process group (stop signals miss it; it ends when the last
+ * filtered process is gone). */
 static void sup_start(struct sup *s, const struct prog *pr)
 {
-	pid_t pid = fork();
+	int sync[2] = {-1, -1};
+	pid_t pid;
 
+	if (pr->sc && pipe2(sync, O_CLOEXEC) < 0)
+		fatal("seccomp: pipe: %s", strerror(errno));
+	pid = fork();
 	if (pid < 0)
 		fatal("fork: %s", strerror(errno));
-	if (pid == 0)
-		run_prog(pr);
+	if (pid == 0) {
+		if (pr->sc)
+			close(sync[0]);
+		run_prog(pr, sync[1]);
+	}
 	s->pid = pid;
 	s->exited = 0;
+	if (!pr->sc)
+		return;
+	pid = fork();
+	if (pid < 0)
+		fatal("fork: %s", strerror(errno));
+	if (pid == 0) {
+		close(sync[1]);
+		/* It reads what the service's programs wrote: nothing of ours to find there. */
+		memset(marker_key, 0, sizeof(marker_key));
+		seccomp_supervise(s->pid, sync[0], pr->sc);
+	}
+	close(sync[0]);
+	close(sync[1]);
 }
 
 /* Sends sig to the program's process group, or to it alone when it left its group. */
@@ -1598,10 +1633,13 @@ static int run_service(struct sup *s)
 	long backoff = BACKOFF_FIRST_MS;
 	long restarts = 0;
 	int ready_done = c->nready == 0;
+	struct seccomp_conf sc = {c->seccomp, c->seccomp_len, c->seccomp_kill, c->trace};
 
 	memset(&pr, 0, sizeof(pr));
 	prog_prepare(&pr, &c->svc, c->term);
 	pr.tty = c->tty;
+	if (c->seccomp || c->trace)
+		pr.sc = &sc;
 	if (chdir(c->svc.workdir) < 0)
 		fatal("workdir %s: %s", c->svc.workdir, strerror(errno));
 	if (c->tty)
