@@ -305,23 +305,6 @@ static int cmdline_has(const char *word)
 	return 0;
 }
 
-/* Is a virtio-serial device bound to its driver (then the port may still come)? */
-static int virtio_serial_present(void)
-{
-	DIR *d = opendir("/sys/bus/virtio/drivers/virtio_console");
-	struct dirent *de;
-	int found = 0;
-
-	if (!d)
-		return 0;
-	while (!found && (de = readdir(d)))
-		found = !strncmp(de->d_name, "virtio", 6);
-	closedir(d);
-	if (!found)
-		errno = ENODEV;
-	return found;
-}
-
 /* Moves fds 0-2 to the fast console when the host gave one (relay.h). */
 static void console_to_virtio(void)
 {
@@ -330,8 +313,8 @@ static void console_to_virtio(void)
 
 	if (!cmdline_has(VCON_PARAM))
 		return;
-	if (!virtio_serial_present() || relay_start(VCON_WAIT_MS, &tty, &out, vcon_tty,
-						    sizeof(vcon_tty), err, sizeof(err)) < 0) {
+	if (!vport_device_present() || relay_start(VCON_WAIT_MS, &tty, &out, vcon_tty,
+						   sizeof(vcon_tty), err, sizeof(err)) < 0) {
 		warnf("%s; output stays on the serial console", err);
 		vcon_tty[0] = '\0';
 		return;
@@ -1244,7 +1227,7 @@ static int ctl_find(struct sup *s)
 static void ctl_setup(struct sup *s)
 {
 	s->ctl = -1;
-	if (ctl_find(s) < 0 && virtio_serial_present()) {
+	if (ctl_find(s) < 0 && vport_device_present()) {
 		s->ctl_scan_until = now_ms() + CTL_SCAN_MS;
 		s->ctl_scan_at = now_ms() + CTL_RESCAN_MS;
 	}

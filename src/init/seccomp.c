@@ -811,8 +811,7 @@ static int sc_port(void)
 	int fd, waited = 0;
 
 	while ((fd = vport_open(TRACE_PORT_NAME, O_WRONLY | O_CLOEXEC, path, sizeof(path))) < 0 &&
-	       !path[0] && waited < SC_PORT_WAIT_MS &&
-	       access("/sys/class/virtio-ports", F_OK) == 0) {
+	       !path[0] && waited < SC_PORT_WAIT_MS && vport_device_present()) {
 		usleep(SC_PORT_RESCAN_MS * 1000);
 		waited += SC_PORT_RESCAN_MS;
 	}
@@ -831,13 +830,19 @@ void seccomp_supervise(pid_t child, int sync_fd, const struct seccomp_conf *sc)
 	char err[256];
 	int listener = -1, out = -1, rc;
 
-	/* init's blocked signals and handlers are not ours: a stop's SIGTERM ends us. */
+	/* init's blocked signals and handlers are not ours. */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
 	for (int sig = 1; sig < NSIG; sig++)
 		sigaction(sig, &sa, NULL);
-	sa.sa_handler = SIG_IGN; /* a failed write is a message, not our end */
+	/* A failed write is a message, not our end. And a stop's SIGTERM to every process
+	 * (init.c's stop_everything) must not end us before the service's last processes: their
+	 * calls, exit included, would fail with ENOSYS. SIGKILL ends us, if anything must. */
+	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (sc->trace)

@@ -48,3 +48,19 @@ int vport_open(const char *name, int flags, char *path, size_t pathlen)
 		errno = err;
 	return fd;
 }
+
+int vport_device_present(void)
+{
+	DIR *d = opendir("/sys/bus/virtio/drivers/virtio_console");
+	struct dirent *de;
+	int found = 0;
+
+	if (!d)
+		return 0;
+	while (!found && (de = readdir(d)))
+		found = !strncmp(de->d_name, "virtio", 6);
+	closedir(d);
+	if (!found)
+		errno = ENODEV;
+	return found;
+}

@@ -17,4 +17,8 @@
  */
 int vport_open(const char *name, int flags, char *path, size_t pathlen);
 
+/* Whether a virtio-serial device is bound to its driver: then a port not there yet may still
+ * come. 0 (errno ENODEV) when not. */
+int vport_device_present(void);
+
 #endif
