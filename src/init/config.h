@@ -131,8 +131,11 @@
  *             children (a filter that notifies every call, answered with
  *             SECCOMP_USER_NOTIF_FLAG_CONTINUE) and writes what they did
  *             to the virtio-serial port crumb.trace (format: src/init/trace.h).
- *             With trace 1 a seccomp program is parsed but not installed:
- *             tracing wins (an allowlist would hide the calls to trace).
+ *             Calls of another ABI (i386's int 0x80) kill the caller, as
+ *             they would under an allowlist. A non-root service gets
+ *             no_new_privs, as with seccomp. With trace 1 a seccomp program
+ *             is parsed but not installed: tracing wins (an allowlist would
+ *             hide the calls to trace).
  *   mode      at most once, "service" (default) or "build"; it must come
  *             before any arg, env, workdir, user or step line.
  *

@@ -18,8 +18,9 @@
  *      the process is single-threaded) and writes it to the pipe;
  *   2. installs the filter with seccomp(2), flag NEW_LISTENER (without
  *      CAP_SYS_ADMIN, e.g. as a non-root user, it sets no_new_privs and
- *      tries again): the config's program, or with trace the one that
- *      notifies every call;
+ *      tries again): the config's program, or with trace one that
+ *      notifies every call of the guest's ABI (AUDIT_ARCH_X86_64) and
+ *      kills a process that uses another;
  *   3. makes the handshake call SECCOMP_SYNC_NR, a number no kernel has,
  *      which the filter notifies: it blocks until the supervisor answers,
  *      so nothing of the service runs before the supervisor serves.
@@ -29,8 +30,10 @@
  * the filter any more: in enforce mode it fails the call with EPERM (or
  * kills the caller: seccomp_action kill) after a console line; in trace
  * mode it records the call (trace.h) and lets it run
- * (SECCOMP_USER_NOTIF_FLAG_CONTINUE). No call between the filter and the
- * handshake is made, so an allowlist need not allow any of crumb-init's.
+ * (SECCOMP_USER_NOTIF_FLAG_CONTINUE). Under the filter crumb-init makes
+ * only the handshake, then execve (the PATH search may try several), and
+ * write and exit_group should that fail: what any service needs, so an
+ * allowlist made from a trace needs nothing for crumb-init.
  *
  * Failures: a filter that cannot be installed ends the service's process
  * with a warning and status 126 (it never runs unfiltered). A supervisor
