@@ -57,10 +57,10 @@ build/san/crumb: $(SAN_OBJ)
 	@echo "  LD-SAN  $@"
 	@$(CC) $(SANFLAGS) -o $@ $(SAN_OBJ) $(DEPLIBS)
 
-build/san/unit/%: tests/unit/%.c $(SAN_LIB) $(wildcard src/init/*.h src/init/*.c)
+build/san/unit/%: tests/unit/%.c $(SAN_LIB) $(wildcard src/init/*.h src/init/*.c) build/gen/sysnames.h
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $<"
-	@$(CC) $(ALL_CFLAGS) $(SANFLAGS) -Itests/unit -o $@ $< $(SAN_LIB) $(DEPLIBS)
+	@$(CC) $(ALL_CFLAGS) $(SANFLAGS) -Itests/unit -Ibuild/gen -o $@ $< $(SAN_LIB) $(DEPLIBS)
 
 build/san/fuzz/%: fuzz/%_fuzz.c fuzz/replay.c $(SAN_LIB) $(wildcard src/init/*.[ch])
 	@mkdir -p $(dir $@)
@@ -100,10 +100,24 @@ build/gen/patches.c: $(KPATCHES) Makefile
 	    sed 's/\\/\\\\/g; s/"/\\"/g; s/.*/"&\\n"/' $$p; echo '},'; done; \
 	  echo '{0, 0}};'; } > $@
 
+# The system calls' names for crumb-init's seccomp lines and trace (src/init/seccomp.c):
+# sysnames[N] = "NAME" for each __NR_NAME N of musl's <sys/syscall.h>, the guest's numbers.
+build/gen/sysnames.h: Makefile
+	@mkdir -p $(dir $@)
+	@echo "  GEN     $@"
+	@echo '#include <sys/syscall.h>' | $(MUSLCC) -E -dM - > $@.defs
+	@{ echo "/* generated from musl's <sys/syscall.h> */"; \
+	  echo 'static const char *const sysnames[] = {'; \
+	  sed -n 's/^#define __NR_\([a-z0-9_]*\) \([0-9][0-9]*\)$$/\2 \1/p' $@.defs | sort -n | \
+	    awk '!seen[$$1]++ { printf "[%s] = \"%s\",\n", $$1, $$2 }'; \
+	  echo '};'; } > $@.tmp
+	@grep -q '"openat"' $@.tmp || { echo "$@: no system call names from $(MUSLCC)" >&2; exit 1; }
+	@mv $@.tmp $@ && rm -f $@.defs
+
 # crumb-init is the guest's PID 1: static, musl, no dependency beyond libc.
-crumb-init: $(INIT_SRC) $(wildcard src/init/*.h)
+crumb-init: $(INIT_SRC) $(wildcard src/init/*.h) build/gen/sysnames.h
 	@echo "  MUSLCC  $@"
-	@$(MUSLCC) -std=c11 -D_GNU_SOURCE $(WARN) $(DEFS) -Os -static -s -o $@ $(INIT_SRC)
+	@$(MUSLCC) -std=c11 -D_GNU_SOURCE $(WARN) $(DEFS) -Ibuild/gen -Os -static -s -o $@ $(INIT_SRC)
 
 # check and demo install the packages, then build in a second make: its config.mk runs
 # pkg-config after the install (prerequisites of this make would be built with flags looked up

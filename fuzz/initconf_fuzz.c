@@ -24,6 +24,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (c.mode == CONF_MODE_BUILD && (c.nsteps < 1 || !c.steps))
 			abort();
+		if (c.seccomp
+			? c.seccomp_len % 8 || c.seccomp_len < 8 || c.seccomp_len > CONF_SECCOMP_MAX
+			: c.seccomp_len != 0)
+			abort();
 		for (size_t k = 0; k < c.nmounts; k++)
 			if (!*c.mounts[k].type || !*c.mounts[k].target)
 				abort();

@@ -330,7 +330,8 @@ static int key_mode(struct conf_parser *ps, char *val, size_t vlen)
 		ps->c->mode = CONF_MODE_BUILD;
 		if (conf_seen_any(ps, K_NO_BUILD))
 			return ps_fail(ps,
-				       "build mode has no restart, ready, tty, term, rows or cols");
+				       "build mode has no restart, ready, tty, term, rows, cols, "
+				       "snapshot, seccomp, seccomp_action or trace");
 	} else if (strcmp(val, "service")) {
 		return ps_fail(ps, "mode must be service or build");
 	}
@@ -438,6 +439,44 @@ static int key_snapshot(struct conf_parser *ps, char *val, size_t vlen)
 	return 0;
 }
 
+/* "seccomp HEX" (K_RAW: hex digits are all a value may hold, so there is nothing to unescape):
+ * decoded in place, two digits to a byte. */
+static int key_seccomp(struct conf_parser *ps, char *val, size_t vlen)
+{
+	if (vlen == 0 || vlen % 16 || vlen > 2 * (size_t)CONF_SECCOMP_MAX)
+		return ps_fail(ps, "seccomp must be 8..%d bytes (whole 8-byte instructions) as hex",
+			       CONF_SECCOMP_MAX);
+	for (size_t i = 0; i < vlen; i += 2) {
+		unsigned char hi = (unsigned char)val[i], lo = (unsigned char)val[i + 1];
+
+		if (!((hi >= '0' && hi <= '9') || (hi >= 'a' && hi <= 'f')) ||
+		    !((lo >= '0' && lo <= '9') || (lo >= 'a' && lo <= 'f')))
+			return ps_fail(ps, "seccomp is not lowercase hex");
+		val[i / 2] = (char)(conf_hexval(hi) * 16 + conf_hexval(lo));
+	}
+	ps->c->seccomp = (const unsigned char *)val;
+	ps->c->seccomp_len = vlen / 2;
+	return 0;
+}
+
+static int key_seccomp_action(struct conf_parser *ps, char *val, size_t vlen)
+{
+	(void)vlen;
+	if (strcmp(val, "errno") && strcmp(val, "kill"))
+		return ps_fail(ps, "seccomp_action must be errno or kill");
+	ps->c->seccomp_kill = val[0] == 'k';
+	return 0;
+}
+
+static int key_trace(struct conf_parser *ps, char *val, size_t vlen)
+{
+	(void)vlen;
+	if (strcmp(val, "0") && strcmp(val, "1"))
+		return ps_fail(ps, "trace must be 0 or 1");
+	ps->c->trace = val[0] == '1';
+	return 0;
+}
+
 static int key_term(struct conf_parser *ps, char *val, size_t vlen)
 {
 	return conf_text(ps, &ps->c->term, val, vlen, CONF_TERM_MAX);
@@ -476,6 +515,9 @@ static const struct conf_key {
     {"ready", key_ready, K_NO_BUILD, "ready"},
     {"tty", key_tty, K_ONCE | K_NO_BUILD, "tty"},
     {"snapshot", key_snapshot, K_ONCE | K_NO_BUILD, "snapshot"},
+    {"seccomp", key_seccomp, K_RAW | K_ONCE | K_NO_BUILD, "seccomp"},
+    {"seccomp_action", key_seccomp_action, K_ONCE | K_NO_BUILD, "seccomp_action"},
+    {"trace", key_trace, K_ONCE | K_NO_BUILD, "trace"},
     {"term", key_term, K_ONCE | K_NO_BUILD, "term"},
     {"rows", key_dim, K_ONCE | K_NO_BUILD, "rows and cols"},
     {"cols", key_dim, K_ONCE | K_NO_BUILD, "rows and cols"},

@@ -109,18 +109,33 @@
  *             array of struct sock_filter, 8 bytes each, 1..4096 of them)
  *             as lowercase hex, made by the host (src/lib/seccomp.h) from
  *             the image's allowlist: it returns SECCOMP_RET_ALLOW for the
- *             allowed calls and SECCOMP_RET_USER_NOTIF for the others.
- *             crumb-init installs it in the service's process just before
- *             execve (children inherit it) and answers each notification:
- *             the call fails with EPERM and the console names it
- *             ("seccomp: denied NAME ..."), or with seccomp_action kill the
- *             service is killed (SIGKILL) after the same line.
- *   seccomp_action  at most once: "errno" (default) or "kill".
+ *             allowed calls and SECCOMP_RET_USER_NOTIF for the others, the
+ *             numbers no kernel has included (crumb-init's own handshake
+ *             is such a call, SECCOMP_SYNC_NR in seccomp.h; the program must
+ *             notify it). Byte order and layout are the guest's (x86-64:
+ *             little-endian u16 code, u8 jt, u8 jf, u32 k). crumb-init
+ *             installs it in the service's process just before execve
+ *             (children inherit it; without CAP_SYS_ADMIN, e.g. a non-root
+ *             user, it sets no_new_privs first) and answers each
+ *             notification: the call fails with EPERM and the console names
+ *             it ("crumb-init: seccomp: denied NAME (pid N, COMM): EPERM",
+ *             at most 10 times per NAME), or with seccomp_action kill the
+ *             calling process is killed (SIGKILL) after the same line
+ *             ending "killed". A program the kernel refuses, or any failure
+ *             to install it, ends the service with status 126 and a
+ *             warning: it never runs unfiltered.
+ *   seccomp_action  at most once: "errno" (default) or "kill"; not in build
+ *             mode. Without seccomp it changes nothing.
  *   trace     at most once, "0" (default) or "1", not in build mode:
  *             crumb-init traces the service and all its threads and
  *             children (a filter that notifies every call, answered with
  *             SECCOMP_USER_NOTIF_FLAG_CONTINUE) and writes what they did
  *             to the virtio-serial port crumb.trace (format: src/init/trace.h).
+ *             Calls of another ABI (i386's int 0x80) kill the caller, as
+ *             they would under an allowlist. A non-root service gets
+ *             no_new_privs, as with seccomp. With trace 1 a seccomp program
+ *             is parsed but not installed: tracing wins (an allowlist would
+ *             hide the calls to trace).
  *   mode      at most once, "service" (default) or "build"; it must come
  *             before any arg, env, workdir, user or step line.
  *
@@ -130,7 +145,8 @@
  *   and user lines after it, up to the next step line, belong to it, with
  *   the meanings above (at least one arg per step; workdir is created if
  *   missing). arg/env/workdir/user before the first step are errors; so are
- *   restart, ready, tty, term, rows and cols. At least one step is needed.
+ *   restart, ready, tty, term, rows, cols, snapshot, seccomp, seccomp_action
+ *   and trace. At least one step is needed.
  *   hostname, mount, stop_signal and stop_timeout apply to the whole build.
  *   crumb-init runs the steps in order, each in a new session with stdin
  *   /dev/null and stdout/stderr on the console; after each it kills what
@@ -264,6 +280,13 @@ struct conf {
 	const char *term;    /* NULL when absent */
 	unsigned rows, cols; /* 0 when absent */
 	int snapshot;	     /* 0 or 1 */
+	/* The service's system-call filter (see "seccomp"): the program's bytes, decoded in place
+	 * in the buffer (no alignment: copy before use as struct sock_filter), and its length;
+	 * NULL and 0 when absent. */
+	const unsigned char *seccomp;
+	size_t seccomp_len;
+	int seccomp_kill; /* seccomp_action kill */
+	int trace;	  /* 0 or 1 */
 };
 
 /* Called for each non-fatal problem (an unknown key); msg is "line N: ...". */

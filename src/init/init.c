@@ -3,7 +3,9 @@
 #include "mac.h"
 #include "markers.h"
 #include "relay.h"
+#include "seccomp.h"
 #include "user.h"
+#include "vport.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -303,23 +305,6 @@ static int cmdline_has(const char *word)
 	return 0;
 }
 
-/* Is a virtio-serial device bound to its driver (then the port may still come)? */
-static int virtio_serial_present(void)
-{
-	DIR *d = opendir("/sys/bus/virtio/drivers/virtio_console");
-	struct dirent *de;
-	int found = 0;
-
-	if (!d)
-		return 0;
-	while (!found && (de = readdir(d)))
-		found = !strncmp(de->d_name, "virtio", 6);
-	closedir(d);
-	if (!found)
-		errno = ENODEV;
-	return found;
-}
-
 /* Moves fds 0-2 to the fast console when the host gave one (relay.h). */
 static void console_to_virtio(void)
 {
@@ -328,8 +313,8 @@ static void console_to_virtio(void)
 
 	if (!cmdline_has(VCON_PARAM))
 		return;
-	if (!virtio_serial_present() || relay_start(VCON_WAIT_MS, &tty, &out, vcon_tty,
-						    sizeof(vcon_tty), err, sizeof(err)) < 0) {
+	if (!vport_device_present() || relay_start(VCON_WAIT_MS, &tty, &out, vcon_tty,
+						   sizeof(vcon_tty), err, sizeof(err)) < 0) {
 		warnf("%s; output stays on the serial console", err);
 		vcon_tty[0] = '\0';
 		return;
@@ -948,10 +933,11 @@ struct prog {
 	const struct conf_proc *p;
 	char **envp; /* malloc'd array; the added strings are malloc'd too (never freed: PID 1) */
 	struct user_ids ids;
-	int set_ids;	   /* a user was given; else stay root with init's groups */
-	int tty;	   /* service with tty 1 */
-	int null_stdin;	   /* build steps */
-	int mkdir_workdir; /* build steps: create workdir like Docker's WORKDIR */
+	int set_ids;		       /* a user was given; else stay root with init's groups */
+	int tty;		       /* service with tty 1 */
+	int null_stdin;		       /* build steps */
+	int mkdir_workdir;	       /* build steps: create workdir like Docker's WORKDIR */
+	const struct seccomp_conf *sc; /* the service's filter or trace (seccomp.h); NULL none */
 };
 
 static int env_has(char **envp, const char *name)
@@ -1071,7 +1057,8 @@ static void exec_path(char *const argv[], char *const envp[])
 	errno = seen_eacces ? EACCES : ENOENT;
 }
 
-static void __attribute__((noreturn)) run_prog(const struct prog *pr)
+/* sync_fd: the seccomp supervisor's pipe when pr->sc (seccomp.h), else -1. */
+static void __attribute__((noreturn)) run_prog(const struct prog *pr, int sync_fd)
 {
 	const struct conf_proc *p = pr->p;
 	struct sigaction sa;
@@ -1118,6 +1105,15 @@ static void __attribute__((noreturn)) run_prog(const struct prog *pr)
 		warnf("user %s: %s", p->user, strerror(errno));
 		_exit(126);
 	}
+	if (pr->sc) {
+		char err[300];
+
+		/* The last thing before execve: the filter sees only the service's calls. */
+		if (seccomp_install(pr->sc, sync_fd, err, sizeof(err)) < 0) {
+			warnf("%s", err);
+			_exit(126);
+		}
+	}
 	exec_path(p->argv, pr->envp);
 	e = errno;
 	warnf("exec %s: %s", p->argv[0], strerror(e));
@@ -1151,16 +1147,39 @@ struct sup {
 	size_t ctllen;
 };
 
+/* Starts the program; with a filter or trace (pr->sc) its seccomp supervisor too, a second
+ * child outside the program's process group (stop signals miss it; it ends when the last
+ * filtered process is gone). */
 static void sup_start(struct sup *s, const struct prog *pr)
 {
-	pid_t pid = fork();
+	int sync[2] = {-1, -1};
+	pid_t pid;
 
+	if (pr->sc && pipe2(sync, O_CLOEXEC) < 0)
+		fatal("seccomp: pipe: %s", strerror(errno));
+	pid = fork();
 	if (pid < 0)
 		fatal("fork: %s", strerror(errno));
-	if (pid == 0)
-		run_prog(pr);
+	if (pid == 0) {
+		if (pr->sc)
+			close(sync[0]);
+		run_prog(pr, sync[1]);
+	}
 	s->pid = pid;
 	s->exited = 0;
+	if (!pr->sc)
+		return;
+	pid = fork();
+	if (pid < 0)
+		fatal("fork: %s", strerror(errno));
+	if (pid == 0) {
+		close(sync[1]);
+		/* It reads what the service's programs wrote: nothing of ours to find there. */
+		memset(marker_key, 0, sizeof(marker_key));
+		seccomp_supervise(s->pid, sync[0], pr->sc);
+	}
+	close(sync[0]);
+	close(sync[1]);
 }
 
 /* Sends sig to the program's process group, or to it alone when it left its group. */
@@ -1189,51 +1208,26 @@ static void sup_request_stop(struct sup *s, const char *why)
 /* Finds the control port by name; 0 when found (s->ctl set). */
 static int ctl_find(struct sup *s)
 {
-	DIR *d = opendir("/sys/class/virtio-ports");
-	struct dirent *de;
+	char path[300];
+	int fd = vport_open(CTL_PORT_NAME, O_RDWR | O_NONBLOCK | O_CLOEXEC, path, sizeof(path));
 
-	if (!d)
-		return -1;
-	while ((de = readdir(d))) {
-		char path[300], name[64];
-		ssize_t r;
-		int fd;
-
-		if (strncmp(de->d_name, "vport", 5))
-			continue;
-		snprintf(path, sizeof(path), "/sys/class/virtio-ports/%s/name", de->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		r = read(fd, name, sizeof(name) - 1);
-		close(fd);
-		if (r <= 0)
-			continue;
-		name[r] = '\0';
-		name[strcspn(name, "\n")] = '\0';
-		if (strcmp(name, CTL_PORT_NAME))
-			continue;
-		snprintf(path, sizeof(path), "/dev/%s", de->d_name);
-		fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-		if (fd < 0) {
+	if (fd < 0) {
+		if (path[0])
 			warnf("%s (%s): %s", path, CTL_PORT_NAME, strerror(errno));
-			continue;
-		}
-		/* SIGIO on host connect and on data: no need to poll an unconnected port. */
-		fcntl(fd, F_SETOWN, getpid());
-		fcntl(fd, F_SETFL, O_RDWR | O_NONBLOCK | O_ASYNC);
-		s->ctl = fd;
-		s->ctl_connected = 1;
-		break;
+		return -1;
 	}
-	closedir(d);
-	return s->ctl >= 0 ? 0 : -1;
+	/* SIGIO on host connect and on data: no need to poll an unconnected port. */
+	fcntl(fd, F_SETOWN, getpid());
+	fcntl(fd, F_SETFL, O_RDWR | O_NONBLOCK | O_ASYNC);
+	s->ctl = fd;
+	s->ctl_connected = 1;
+	return 0;
 }
 
 static void ctl_setup(struct sup *s)
 {
 	s->ctl = -1;
-	if (ctl_find(s) < 0 && virtio_serial_present()) {
+	if (ctl_find(s) < 0 && vport_device_present()) {
 		s->ctl_scan_until = now_ms() + CTL_SCAN_MS;
 		s->ctl_scan_at = now_ms() + CTL_RESCAN_MS;
 	}
@@ -1622,10 +1616,13 @@ static int run_service(struct sup *s)
 	long backoff = BACKOFF_FIRST_MS;
 	long restarts = 0;
 	int ready_done = c->nready == 0;
+	struct seccomp_conf sc = {c->seccomp, c->seccomp_len, c->seccomp_kill, c->trace};
 
 	memset(&pr, 0, sizeof(pr));
 	prog_prepare(&pr, &c->svc, c->term);
 	pr.tty = c->tty;
+	if (c->seccomp || c->trace)
+		pr.sc = &sc;
 	if (chdir(c->svc.workdir) < 0)
 		fatal("workdir %s: %s", c->svc.workdir, strerror(errno));
 	if (c->tty)
@@ -1786,6 +1783,13 @@ static void put_conf(const struct conf *c)
 			printf("cols %u\n", c->cols);
 		if (c->snapshot)
 			puts("snapshot 1");
+		if (c->seccomp) {
+			fputs("seccomp ", stdout);
+			for (size_t i = 0; i < c->seccomp_len; i++)
+				printf("%02x", c->seccomp[i]);
+			printf("\nseccomp_action %s\n", c->seccomp_kill ? "kill" : "errno");
+		}
+		printf("trace %d\n", c->trace);
 	}
 	for (size_t i = 0; i < c->nsteps; i++) {
 		put_escaped("step", c->steps[i].label, 0);

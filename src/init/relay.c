@@ -1,8 +1,8 @@
 /* relay.c: crumb-init's console over a virtio-serial port: a pty for the guest, a thread copying.
  */
 #include "relay.h"
+#include "vport.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -170,36 +170,7 @@ static void *relay_main(void *arg)
 /* /dev/vportNpM of the port named RELAY_PORT_NAME, opened; -1 when not (yet) there. */
 static int port_open(void)
 {
-	DIR *d = opendir("/sys/class/virtio-ports");
-	struct dirent *de;
-	int fd = -1;
-
-	if (!d)
-		return -1;
-	while (fd < 0 && (de = readdir(d))) {
-		char path[300], name[64];
-		ssize_t r;
-		int nfd;
-
-		if (strncmp(de->d_name, "vport", 5))
-			continue;
-		snprintf(path, sizeof(path), "/sys/class/virtio-ports/%s/name", de->d_name);
-		nfd = open(path, O_RDONLY | O_CLOEXEC);
-		if (nfd < 0)
-			continue;
-		r = read(nfd, name, sizeof(name) - 1);
-		close(nfd);
-		if (r <= 0)
-			continue;
-		name[r] = '\0';
-		name[strcspn(name, "\n")] = '\0';
-		if (strcmp(name, RELAY_PORT_NAME))
-			continue;
-		snprintf(path, sizeof(path), "/dev/%s", de->d_name);
-		fd = open(path, O_RDWR | O_CLOEXEC);
-	}
-	closedir(d);
-	return fd;
+	return vport_open(RELAY_PORT_NAME, O_RDWR | O_CLOEXEC, NULL, 0);
 }
 
 /* The output pipe: its read end (non-blocking, 1 MiB when the kernel allows) in R.pipe. */

@@ -126,6 +126,11 @@ static void roundtrip(const struct initcfg *c, const char *what)
 		is_str(pc.term, c->term, "%s: term", what);
 		is_int(pc.rows, c->rows, "%s: rows", what);
 		is_int(pc.cols, c->cols, "%s: cols", what);
+		ok(pc.seccomp_len == c->seccomp_len &&
+		       (!c->seccomp_len || !memcmp(pc.seccomp, c->seccomp, c->seccomp_len)),
+		   "%s: seccomp program (%zu bytes)", what, c->seccomp_len);
+		is_int(pc.seccomp_kill, c->seccomp && c->seccomp_kill, "%s: seccomp_action", what);
+		is_int(pc.trace, c->trace, "%s: trace", what);
 		is_int(warnings, 0, "%s: no warnings", what);
 	}
 	conf_release(&pc);
@@ -337,7 +342,8 @@ static void test_parse_errors(void)
 	FAILS("crumb-init 1\nmode build\nenv A=b\n",
 	      "line 3: 'env' before the first step (build mode)", "env before a step");
 	FAILS("crumb-init 1\nrows 5\nmode build\n",
-	      "line 3: build mode has no restart, ready, tty, term, rows or cols",
+	      "line 3: build mode has no restart, ready, tty, term, rows, cols, snapshot, seccomp, "
+	      "seccomp_action or trace",
 	      "mode build after rows");
 	FAILS("crumb-init 1\nenv A=b\nmode build\n",
 	      "line 3: mode must come before arg, env, workdir, user and step", "mode after env");
@@ -691,6 +697,112 @@ static void test_new_parse(void)
 	free(copy);
 }
 
+/* seccomp, seccomp_action and trace: rendered by initcfg, parsed back, and the parser's limits. */
+static void test_seccomp_keys(void)
+{
+	struct initcfg c;
+	struct sbuf out = SBUF_INIT;
+	struct err e = {0};
+	struct conf pc;
+	char *copy, *big;
+	size_t n;
+
+	initcfg_init(&c);
+	strlist_push(&c.argv, "/srv/app");
+	c.seccomp_len = 24;
+	c.seccomp = xmalloc(c.seccomp_len);
+	for (size_t i = 0; i < c.seccomp_len; i++)
+		c.seccomp[i] = (unsigned char)(i * 37 + 0xf0);
+	roundtrip(&c, "a seccomp program");
+	initcfg_render(&c, &out, &e);
+	ok(strstr(out.buf, "\nseccomp f0153a5f84a9cef3183d6287acd1f61b40658aafd4f91e43\n") != NULL,
+	   "seccomp renders as lowercase hex, two digits a byte");
+	ok(!strstr(out.buf, "seccomp_action") && !strstr(out.buf, "trace"),
+	   "the default action and no trace are not written");
+	sb_reset(&out);
+	c.seccomp_kill = 1;
+	roundtrip(&c, "seccomp_action kill");
+	initcfg_render(&c, &out, &e);
+	ok(strstr(out.buf, "\nseccomp_action kill\n") != NULL, "seccomp_action kill is written");
+	sb_reset(&out);
+	c.trace = 1;
+	roundtrip(&c, "seccomp with trace");
+	free(c.seccomp);
+	c.seccomp = NULL;
+	c.seccomp_len = 0;
+	c.seccomp_kill = 0;
+	roundtrip(&c, "trace alone");
+	initcfg_render(&c, &out, &e);
+	ok(strstr(out.buf, "\ntrace 1\n") != NULL, "trace 1 is written");
+	sb_reset(&out);
+
+	/* the host refuses what the guest would */
+	c.seccomp = xcalloc(CONF_SECCOMP_MAX + 8, 1);
+	c.seccomp_len = 12;
+	is_int(initcfg_render(&c, &out, &e), CRUMB_EINVAL, "a program of 12 bytes fails");
+	c.seccomp_len = CONF_SECCOMP_MAX + 8;
+	is_int(initcfg_render(&c, &out, &e), CRUMB_EINVAL,
+	       "a program over 4096 instructions fails");
+	c.seccomp_len = CONF_SECCOMP_MAX;
+	roundtrip(&c, "a program of 4096 instructions");
+	initcfg_release(&c);
+	sb_release(&out);
+
+	parses("crumb-init 1\narg /x\nseccomp 0600000000000000\nseccomp_action errno\ntrace 0\n",
+	       &pc, &copy, "one instruction, errno, trace 0");
+	ok(pc.seccomp_len == 8 && pc.seccomp && pc.seccomp[0] == 6 && pc.seccomp[1] == 0,
+	   "  the program is decoded (8 bytes)");
+	ok(!pc.seccomp_kill && !pc.trace, "  errno and no trace");
+	conf_release(&pc);
+	free(copy);
+	parses("crumb-init 1\narg /x\n", &pc, &copy, "a config without them");
+	ok(!pc.seccomp && !pc.seccomp_len && !pc.seccomp_kill && !pc.trace,
+	   "  no program, errno, no trace");
+	conf_release(&pc);
+	free(copy);
+
+	FAILS("crumb-init 1\narg /x\nseccomp \n", "line 3: seccomp must be 8..32768 bytes",
+	      "an empty seccomp");
+	FAILS("crumb-init 1\narg /x\nseccomp 06000000\n", "seccomp must be", "half an instruction");
+	FAILS("crumb-init 1\narg /x\nseccomp 06000000000000000\n", "seccomp must be",
+	      "an odd number of digits");
+	FAILS("crumb-init 1\narg /x\nseccomp 060000000000000A\n",
+	      "line 3: seccomp is not lowercase", "uppercase hex");
+	FAILS("crumb-init 1\narg /x\nseccomp 0600000000000 0x\n", "not lowercase hex", "a space");
+	FAILS("crumb-init 1\narg /x\nseccomp \\x30000000000000\n", "not lowercase hex",
+	      "an escape (the value is raw)");
+	FAILS("crumb-init 1\narg /x\nseccomp 0600000000000000\nseccomp 0600000000000000\n",
+	      "line 4: seccomp given twice", "two seccomps");
+	FAILS("crumb-init 1\narg /x\nseccomp_action deny\n",
+	      "line 3: seccomp_action must be errno or kill", "a bad seccomp_action");
+	FAILS("crumb-init 1\narg /x\nseccomp_action kill\nseccomp_action kill\n",
+	      "seccomp_action given twice", "two seccomp_actions");
+	FAILS("crumb-init 1\narg /x\ntrace yes\n", "line 3: trace must be 0 or 1", "trace yes");
+	FAILS("crumb-init 1\narg /x\ntrace 1\ntrace 1\n", "trace given twice", "two traces");
+	FAILS("crumb-init 1\nmode build\nseccomp 0600000000000000\n",
+	      "line 3: seccomp is not allowed in build mode", "seccomp in build mode");
+	FAILS("crumb-init 1\nmode build\nseccomp_action kill\n",
+	      "seccomp_action is not allowed in build mode", "seccomp_action in build mode");
+	FAILS("crumb-init 1\nmode build\ntrace 1\n", "trace is not allowed in build mode",
+	      "trace in build mode");
+	FAILS("crumb-init 1\ntrace 0\nmode build\n", "build mode has no",
+	      "trace before mode build");
+
+	/* One instruction over the limit: CONF_SECCOMP_MAX + 8 bytes, as hex. */
+	n = 2 * (CONF_SECCOMP_MAX + 8);
+	big = xmalloc(n + 64);
+	memcpy(big, "crumb-init 1\narg /x\nseccomp ", 28);
+	memset(big + 28, '0', n);
+	big[28 + n] = '\n';
+	parse_fails(big, 28 + n + 1, "seccomp must be", "a program of 4097 instructions");
+	big[28 + n - 16] = '\n';
+	is_int(parse_bytes(big, 28 + n - 15, &pc, &copy, NULL, 0), 0, "4096 instructions parse");
+	is_int(pc.seccomp_len, CONF_SECCOMP_MAX, "  all of them");
+	conf_release(&pc);
+	free(copy);
+	free(big);
+}
+
 static void test_disk(void)
 {
 	struct sbuf conf = SBUF_INIT, disk = SBUF_INIT;
@@ -837,6 +949,7 @@ int main(void)
 	test_new_keys();
 	test_new_render_errors();
 	test_new_parse();
+	test_seccomp_keys();
 	test_disk();
 	test_user();
 	return done_testing();
