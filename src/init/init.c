@@ -1,5 +1,6 @@
 /* init.c: crumb-init, the guest's PID 1: sets up, runs the service or build steps, powers off. */
 #include "config.h"
+#include "log.h"
 #include "mac.h"
 #include "markers.h"
 #include "relay.h"
@@ -109,18 +110,11 @@ static void write_all(int fd, const char *p, size_t n)
 /* "crumb-init: MESSAGE\n" on stderr in one write, so lines do not interleave with the service's. */
 static void __attribute__((format(printf, 1, 2))) warnf(const char *fmt, ...)
 {
-	char buf[768] = "crumb-init: ";
-	size_t n = strlen(buf);
 	va_list ap;
-	int r;
 
 	va_start(ap, fmt);
-	r = vsnprintf(buf + n, sizeof(buf) - n - 1, fmt, ap);
+	init_vlog(2, fmt, ap);
 	va_end(ap);
-	if (r > 0)
-		n += (size_t)r < sizeof(buf) - n - 1 ? (size_t)r : sizeof(buf) - n - 2;
-	buf[n++] = '\n';
-	write_all(2, buf, n);
 }
 
 /* Writes one marker (protocol in markers.h), signed when the key is known;

@@ -1,5 +1,6 @@
 /* seccomp.c: installs the service's system-call filter and serves its notifications (seccomp.h). */
 #include "seccomp.h"
+#include "log.h"
 #include "trace.h"
 #include "vport.h"
 
@@ -53,24 +54,6 @@
 /* The dedup tables' slots (powers of two, filled to 3/4 at most). */
 #define SC_RECORDS_SLOTS (TRACE_DEDUP_MAX / 3 * 4)
 #define SC_PIDS_SLOTS 8192
-
-/* "crumb-init: MESSAGE\n" on fd in one write, like init.c's warnf. */
-static void __attribute__((format(printf, 2, 3))) sc_log(int fd, const char *fmt, ...)
-{
-	char buf[768] = "crumb-init: ";
-	size_t n = strlen(buf);
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = vsnprintf(buf + n, sizeof(buf) - n - 1, fmt, ap);
-	va_end(ap);
-	if (r > 0)
-		n += (size_t)r < sizeof(buf) - n - 1 ? (size_t)r : sizeof(buf) - n - 2;
-	buf[n++] = '\n';
-	while (write(fd, buf, n) < 0 && errno == EINTR)
-		;
-}
 
 static int sc_fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -453,8 +436,8 @@ static void ln_send(struct sc_sup *s)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			sc_log(s->log, "seccomp: trace: write: %s; no more records",
-			       w < 0 ? strerror(errno) : "nothing written");
+			init_log(s->log, "seccomp: trace: write: %s; no more records",
+				 w < 0 ? strerror(errno) : "nothing written");
 			s->out = -1;
 			return;
 		}
@@ -711,10 +694,10 @@ static void sc_deny(struct sc_sup *s, const struct seccomp_notif_ *n)
 		return; /* gone meanwhile */
 	}
 	if (s->denials[slot] < SC_DENIALS_SHOWN)
-		sc_log(s->log, "seccomp: denied %s (pid %d, %s): %s", name,
-		       (int)(tgid > 0 ? tgid : tid), esc, s->sc->kill ? "killed" : "EPERM");
+		init_log(s->log, "seccomp: denied %s (pid %d, %s): %s", name,
+			 (int)(tgid > 0 ? tgid : tid), esc, s->sc->kill ? "killed" : "EPERM");
 	else if (s->denials[slot] == SC_DENIALS_SHOWN)
-		sc_log(s->log, "seccomp: ... (further denials of %s not shown)", name);
+		init_log(s->log, "seccomp: ... (further denials of %s not shown)", name);
 	if (s->denials[slot] <= SC_DENIALS_SHOWN)
 		s->denials[slot]++;
 	if (pidfd >= 0) {
@@ -731,7 +714,7 @@ int seccomp_serve(int listener, pid_t child, const struct seccomp_conf *sc, int 
 	int rc = 0;
 
 	if (!s) {
-		sc_log(log, "seccomp: out of memory");
+		init_log(log, "seccomp: out of memory");
 		return -1;
 	}
 	s->listener = listener;
@@ -754,7 +737,7 @@ int seccomp_serve(int listener, pid_t child, const struct seccomp_conf *sc, int 
 		if (poll(&p, 1, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			sc_log(log, "seccomp: poll: %s", strerror(errno));
+			init_log(log, "seccomp: poll: %s", strerror(errno));
 			rc = -1;
 			break;
 		}
@@ -767,7 +750,7 @@ int seccomp_serve(int listener, pid_t child, const struct seccomp_conf *sc, int 
 		if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV_, &n) < 0) {
 			if (errno == EINTR || errno == ENOENT) /* ENOENT: the caller went away */
 				continue;
-			sc_log(log, "seccomp: receive: %s", strerror(errno));
+			init_log(log, "seccomp: receive: %s", strerror(errno));
 			rc = -1;
 			break;
 		}
@@ -784,15 +767,15 @@ int seccomp_serve(int listener, pid_t child, const struct seccomp_conf *sc, int 
 		}
 		if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND_, &r) < 0 && errno != ENOENT &&
 		    errno != EINTR) {
-			sc_log(log, "seccomp: answer: %s", strerror(errno));
+			init_log(log, "seccomp: answer: %s", strerror(errno));
 			rc = -1;
 			break;
 		}
 	}
 	if (!rc && !s->synced)
-		sc_log(log,
-		       "seccomp: the service ended before its handshake call (%#x) was answered",
-		       SECCOMP_SYNC_NR);
+		init_log(log,
+			 "seccomp: the service ended before its handshake call (%#x) was answered",
+			 SECCOMP_SYNC_NR);
 	if (!rc && sc->trace) {
 		ln_word(s, "end");
 		ln_send(s);
@@ -816,10 +799,11 @@ static int sc_port(void)
 		waited += SC_PORT_RESCAN_MS;
 	}
 	if (fd < 0 && path[0])
-		sc_log(2, "seccomp: trace: %s: %s; the service runs untraced", path,
-		       strerror(errno));
+		init_log(2, "seccomp: trace: %s: %s; the service runs untraced", path,
+			 strerror(errno));
 	else if (fd < 0)
-		sc_log(2, "seccomp: trace: no port %s; the service runs untraced", TRACE_PORT_NAME);
+		init_log(2, "seccomp: trace: no port %s; the service runs untraced",
+			 TRACE_PORT_NAME);
 	return fd;
 }
 
@@ -849,7 +833,7 @@ void seccomp_supervise(pid_t child, int sync_fd, const struct seccomp_conf *sc)
 		out = sc_port();
 	rc = seccomp_take(child, sync_fd, &listener, err, sizeof(err));
 	if (rc < 0) {
-		sc_log(2, "%s", err);
+		init_log(2, "%s", err);
 		kill(child, SIGKILL); /* it would wait in the handshake for ever */
 		_exit(1);
 	}

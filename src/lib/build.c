@@ -128,18 +128,6 @@ static void config_copy(struct oci_config *to, const struct oci_config *from)
 	to->stop_signal = dup_or_null(from->stop_signal);
 }
 
-static void label_set(struct oci_config *c, const char *k, const char *v)
-{
-	for (size_t i = 0; i < c->label_keys.n; i++)
-		if (!strcmp(c->label_keys.v[i], k)) {
-			free(c->label_values.v[i]);
-			c->label_values.v[i] = xstrdup(v);
-			return;
-		}
-	strlist_push(&c->label_keys, k);
-	strlist_push(&c->label_values, v);
-}
-
 int build_at(const struct spec_instr *i, struct err *e, int code, const char *fmt, ...)
 {
 	char msg[ERR_MSG_MAX];
@@ -1142,7 +1130,7 @@ static int instr_label(struct builder *b, struct bstage *st, const struct spec_i
 	for (size_t k = 0; r == 0 && k < v->nkv; k++) {
 		const char *val = v->kv[k].value ? v->kv[k].value : "";
 		if ((r = validate_label(b, i, v->kv[k].key, val, e)) == 0)
-			label_set(&st->cfg, v->kv[k].key, val);
+			oci_config_set_label(&st->cfg, v->kv[k].key, val);
 	}
 	return r < 0 ? r : check_vars(i, &st->cfg.label_values, NULL, "labels", e);
 }

@@ -357,3 +357,29 @@ out:
 		elfinfo_release(info);
 	return ret;
 }
+
+int elfinfo_read_mem(const void *buf, size_t len, const char *name, struct elfinfo *info,
+		     struct err *e)
+{
+	memset(info, 0, sizeof(*info));
+	pthread_once(&libelf_once, libelf_init);
+	if (!libelf_ok)
+		return err_set(e, CRUMB_EUNSUPP, "libelf: %s", elf_errmsg(-1));
+	if (len < SELFMAG || memcmp(buf, ELFMAG, SELFMAG) != 0)
+		return err_set(e, CRUMB_EFORMAT, "%s: not an ELF file", name);
+	/* libelf may write to the image it reads (byte order): a copy of ours */
+	char *copy = xmalloc(len);
+	memcpy(copy, buf, len);
+	Elf *elf = elf_memory(copy, len);
+	int ret;
+	if (!elf) {
+		ret = err_set(e, CRUMB_EFORMAT, "%s: malformed ELF: %s", name, elf_errmsg(-1));
+	} else {
+		ret = read_elf(elf, info, name, e);
+		elf_end(elf);
+	}
+	free(copy);
+	if (ret < 0)
+		elfinfo_release(info);
+	return ret;
+}

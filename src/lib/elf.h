@@ -42,6 +42,10 @@ int elfinfo_is_elf(const char *path, struct err *e);
  * info is left empty (elfinfo_release is still safe to call). */
 int elfinfo_read(const char *path, struct elfinfo *info, struct err *e);
 
+/* elfinfo_read of len bytes in memory (a file inside an image); name is for messages. */
+int elfinfo_read_mem(const void *buf, size_t len, const char *name, struct elfinfo *info,
+		     struct err *e);
+
 /* Frees what info owns and zeroes it. */
 void elfinfo_release(struct elfinfo *info);
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "archive.h"
+#include "elf.h"
 #include "elfsyms.h"
 #include "ext4.h"
 #include "ext4fs.h"
@@ -178,6 +179,46 @@ static int cut_node(struct tree_node *n, const char *path, void *ctx)
 	return 0;
 }
 
+/*
+ * What the kernel opens itself when path is executed, which no system call
+ * shows: an ELF's interpreter (PT_INTERP, the dynamic loader) and a script's
+ * #! interpreter, theirs in turn. Unreadable or malformed files add nothing
+ * (the exec failed in the trace as well).
+ */
+static void mark_interp(struct keepset *k, const struct tree *t, const char *path, int depth)
+{
+	const struct tree_node *n = tree_lookup(t, path, 1);
+	char head[256], *interp = NULL;
+	struct err e;
+	if (depth > 4 || !n || n->type != TREE_REG || n->size < 4 ||
+	    tree_read(n, 0, head, n->size < sizeof(head) ? (size_t)n->size : sizeof(head), &e) < 0)
+		return;
+	size_t hl = n->size < sizeof(head) ? (size_t)n->size : sizeof(head);
+	if (head[0] == '#' && head[1] == '!') {
+		char *p = head + 2, *end = memchr(head, '\n', hl);
+		if (!end)
+			return;
+		*end = 0;
+		p += strspn(p, " \t");
+		interp = xstrndup(p, strcspn(p, " \t"));
+	} else if (!memcmp(head, "\177ELF", 4) && n->size <= (64u << 20)) {
+		char *buf = xmalloc((size_t)n->size);
+		struct elfinfo info;
+		if (tree_read(n, 0, buf, (size_t)n->size, &e) == 0 &&
+		    elfinfo_read_mem(buf, (size_t)n->size, path, &info, &e) == 0) {
+			if (info.interp)
+				interp = xstrdup(info.interp);
+			elfinfo_release(&info);
+		}
+		free(buf);
+	}
+	if (interp && interp[0] == '/') {
+		mark(k, t, interp, 0);
+		mark_interp(k, t, interp, depth + 1);
+	}
+	free(interp);
+}
+
 static int cut_tree(struct tree *t, const struct minimize_opts *o, struct err *e)
 {
 	struct keepset k = {0};
@@ -188,6 +229,8 @@ static int cut_tree(struct tree *t, const struct minimize_opts *o, struct err *e
 	tree_walk(t, mark_under, &st);
 	for (size_t i = 0; i < o->trace->files.n; i++)
 		mark(&k, t, o->trace->files.v[i], 0);
+	for (size_t i = 0; i < o->trace->execs.n; i++)
+		mark_interp(&k, t, o->trace->execs.v[i], 0);
 	if (o->keep && o->keep->n) {
 		struct globs g = {&k, t, o->keep};
 		tree_walk(t, mark_globs, &g);
@@ -295,34 +338,6 @@ static int allowlist(const struct minimize_opts *o, struct minimize_result *res,
 	}
 	sysfilter_release(&f);
 	return r;
-}
-
-static void label_put(struct oci_config *c, const char *k, const char *v)
-{
-	for (size_t i = 0; i < c->label_keys.n; i++)
-		if (!strcmp(c->label_keys.v[i], k)) {
-			free(c->label_values.v[i]);
-			c->label_values.v[i] = xstrdup(v);
-			return;
-		}
-	strlist_push(&c->label_keys, k);
-	strlist_push(&c->label_values, v);
-}
-
-static void label_drop(struct oci_config *c, const char *k)
-{
-	for (size_t i = 0; i < c->label_keys.n; i++)
-		if (!strcmp(c->label_keys.v[i], k)) {
-			free(c->label_keys.v[i]);
-			free(c->label_values.v[i]);
-			for (size_t j = i + 1; j < c->label_keys.n; j++) {
-				c->label_keys.v[j - 1] = c->label_keys.v[j];
-				c->label_values.v[j - 1] = c->label_values.v[j];
-			}
-			c->label_keys.n--;
-			c->label_values.n--;
-			return;
-		}
 }
 
 /* The image's created time as the epoch its times are clamped to (0 when it has none). */
@@ -451,11 +466,11 @@ int minimize_image(struct oci_store *s, const struct minimize_opts *o, struct mi
 	if (r == 0) {
 		res->features = features(o->trace);
 		if (res->allowlist)
-			label_put(&im.cfg, "crumb.seccomp", res->allowlist);
+			oci_config_set_label(&im.cfg, "crumb.seccomp", res->allowlist);
 		else
-			label_drop(&im.cfg, "crumb.seccomp");
-		label_put(&im.cfg, "crumb.minimized.from", im.manifest.digest);
-		label_put(&im.cfg, "crumb.minimized.kernel", res->features);
+			oci_config_drop_label(&im.cfg, "crumb.seccomp");
+		oci_config_set_label(&im.cfg, "crumb.minimized.from", im.manifest.digest);
+		oci_config_set_label(&im.cfg, "crumb.minimized.kernel", res->features);
 		r = oci_image_commit(s, o->tag, &im.cfg, layers, nl, &res->manifest, e);
 	}
 	if (r == 0) {

@@ -38,7 +38,8 @@ void minimize_result_release(struct minimize_result *r);
 /*
  * Writes the image o->image minus every regular file and symlink the trace
  * did not name (opened, executed, mapped, stat'ed, read as a link — the links
- * on the way to them stay too) and o->keep does not match, as a new image
+ * on the way to them stay too, and the interpreters the kernel itself opens
+ * for what was executed: PT_INTERP, #!) and o->keep does not match, as a new image
  * (same kernel layer, same config) with the labels
  *   crumb.seccomp            the traced system calls (sysfilter.h), socket
  *                            limited to the traced families

@@ -365,6 +365,33 @@ const char *oci_config_label(const struct oci_config *c, const char *key)
 	return NULL;
 }
 
+void oci_config_set_label(struct oci_config *c, const char *key, const char *value)
+{
+	for (size_t i = 0; i < c->label_keys.n; i++)
+		if (!strcmp(c->label_keys.v[i], key)) {
+			free(c->label_values.v[i]);
+			c->label_values.v[i] = xstrdup(value);
+			return;
+		}
+	strlist_push(&c->label_keys, key);
+	strlist_push(&c->label_values, value);
+}
+
+void oci_config_drop_label(struct oci_config *c, const char *key)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < c->label_keys.n; i++) {
+		if (!strcmp(c->label_keys.v[i], key)) {
+			free(c->label_keys.v[i]);
+			free(c->label_values.v[i]);
+			continue;
+		}
+		c->label_keys.v[w] = c->label_keys.v[i];
+		c->label_values.v[w++] = c->label_values.v[i];
+	}
+	c->label_keys.n = c->label_values.n = w;
+}
+
 int oci_config_render(const struct oci_config *c, const struct oci_desc *layers, size_t nlayers,
 		      struct sbuf *out, struct err *e)
 {

@@ -69,6 +69,10 @@ void oci_config_init(struct oci_config *c);
 void oci_config_release(struct oci_config *c);
 /* The label's value or NULL. */
 const char *oci_config_label(const struct oci_config *c, const char *key);
+/* Sets key to value (copied), in place when the key is there, else appended. */
+void oci_config_set_label(struct oci_config *c, const char *key, const char *value);
+/* Removes every label named key. */
+void oci_config_drop_label(struct oci_config *c, const char *key);
 
 /* Renders c as an OCI image config JSON (architecture amd64, os linux,
  * rootfs.diff_ids from the layers) into out, canonical (sorted keys). */

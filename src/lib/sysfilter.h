@@ -19,9 +19,15 @@
  * "socket" alone allows every family. Duplicates are merged; order does not
  * matter (the canonical form is sorted). The calls crumb-init itself needs
  * to start the service and that no program can do without (SYSFILTER_IMPLICIT)
- * are always allowed and need not be listed.
+ * are always allowed and need not be listed, and so are the five the vDSO
+ * answers in user space (clock_gettime, clock_getres, gettimeofday, time,
+ * getcpu): they become real system calls only when the kernel's clocksource
+ * cannot be read from user space (an unstable TSC under a loaded TCG host),
+ * so a trace may not see them and a later run may need them.
  */
-#define SYSFILTER_IMPLICIT "execve exit exit_group restart_syscall rt_sigreturn"
+#define SYSFILTER_IMPLICIT                                                                         \
+	"clock_getres clock_gettime execve exit exit_group getcpu gettimeofday restart_syscall "   \
+	"rt_sigreturn time"
 #define SYSFILTER_MAX_FAMILIES 64
 
 struct sysfilter {

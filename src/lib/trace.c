@@ -189,7 +189,9 @@ int trace_parse(const char *buf, size_t len, struct trace *t, struct err *e)
 	}
 	free(line);
 	if (r == 0 && lineno == 0)
-		r = err_set(e, CRUMB_EFORMAT, "an empty trace (crumb-init wrote nothing)");
+		r = err_set(e, CRUMB_EFORMAT,
+			    "an empty trace: crumb-init wrote nothing (the crumb-init of an image "
+			    "built by an older crumb cannot trace: rebuild the image)");
 	uniq(&t->syscalls);
 	uniq(&t->files);
 	uniq(&t->execs);

@@ -120,6 +120,7 @@ static int make_image(struct oci_store *s, struct err *e)
 	r |= tree_add_data(&t, "/usr/share/doc/big", "lots of text", 12, 0644, e);
 	r |= tree_add_data(&t, "/usr/share/doc/other", "more", 4, 0644, e);
 	r |= tree_add_data(&t, "/etc/unused.conf", "x", 1, 0644, e);
+	r |= tree_add_data(&t, "/sbin/start", "#!/bin/sh -e\nexec x\n", 20, 0755, e);
 	r |= tree_add(&t, "/data", TREE_DIR, 0755, &n, e);
 	r |= tree_add_device(&t, "/dev/console", TREE_CHR, 0600, 5, 1, e);
 	char *cpio = xasprintf("%s/rootfs.cpio", root);
@@ -170,7 +171,7 @@ static void cutting(void)
 	struct trace t;
 	const char *text =
 	    "crumb-trace 1\nsys read\nsys write\nsys openat\nsys socket\n"
-	    "sys frobnicate\nexec /bin/sh\nfile openat /lib64/libc.so.6\n"
+	    "sys frobnicate\nexec /sbin/start\nfile openat /lib64/libc.so.6\n"
 	    "file openat /etc/missing\nfile newfstatat /data/../etc/./passwd\n"
 	    "socket 2 1\nsocket 1 1\nfile openat /dev/null\nfile openat /proc/self/x\n"
 	    "end\n";
@@ -182,8 +183,9 @@ static void cutting(void)
 	struct tree nt;
 	struct oci_image im = {0};
 	ok(load(s, "box:min", &nt, &im) == 0, "the new image reads back");
+	ok(tree_lookup(&nt, "/sbin/start", 0), "an executed script stays");
 	ok(tree_lookup(&nt, "/bin/busybox", 0) && tree_lookup(&nt, "/bin/sh", 0),
-	   "the executed link and its target stay");
+	   "... and its #! interpreter, a link and its target (the kernel opens them, no call)");
 	ok(!tree_lookup(&nt, "/bin/ls", 0), "a link nobody used goes");
 	ok(tree_lookup(&nt, "/lib64", 0) && tree_lookup(&nt, "/lib/libc.so.6", 0) &&
 	       tree_lookup(&nt, "/lib/libc-2.36.so", 0),
@@ -196,14 +198,14 @@ static void cutting(void)
 	ok(tree_lookup(&nt, "/sbin/crumb-init", 0) && tree_lookup(&nt, "/etc/crumb/init.conf", 0) &&
 	       tree_lookup(&nt, "/etc/passwd", 0) && tree_lookup(&nt, "/etc/group", 0),
 	   "crumb-init, its config, passwd and group stay");
-	is_int((long long)r1.files_before, 13, "13 files and links before");
-	is_int((long long)r1.files_after, 9, "9 after");
+	is_int((long long)r1.files_before, 14, "14 files and links before");
+	is_int((long long)r1.files_after, 10, "10 after");
 	is_str(oci_config_label(&im.cfg, "crumb.seccomp"),
 	       "openat read socket(AF_UNIX,AF_INET) write",
 	       "the allowlist label: traced calls, socket by family");
 	ok(r1.unknown_calls.n == 1 && !strcmp(r1.unknown_calls.v[0], "frobnicate"),
 	   "a call libseccomp does not know is noted, not allowed");
-	is_int((long long)r1.nsyscalls, 4 + 5, "four calls allowed plus the five implicit");
+	is_int((long long)r1.nsyscalls, 4 + 10, "four calls allowed plus the ten implicit");
 	is_str(oci_config_label(&im.cfg, "crumb.minimized.kernel"),
 	       "net=AF_UNIX,AF_INET fs=proc,devtmpfs,rootfs dev=/dev/null", "the kernel features");
 	is_str(oci_config_label(&im.cfg, "crumb.minimized.from"), r1.from, "where it came from");

@@ -15,6 +15,7 @@
 #include "tap.h"
 
 /* The guest's supervisor is not in the host library: compile it in. */
+#include "../../src/init/log.c"
 #include "../../src/init/seccomp.c"
 #include "../../src/init/vport.c"
 
@@ -87,7 +88,7 @@ static void run_filtered(const struct seccomp_conf *sc, int as_nobody, body_fn *
 		if (as_nobody && (setgid(65534) < 0 || setuid(65534) < 0))
 			_exit(125);
 		if (seccomp_install(sc, sync[1], err, sizeof(err)) < 0) {
-			sc_log(log, "%s", err);
+			init_log(log, "%s", err);
 			_exit(126);
 		}
 		body(arg);
@@ -101,7 +102,7 @@ static void run_filtered(const struct seccomp_conf *sc, int as_nobody, body_fn *
 		close(sync[1]);
 		rc = seccomp_take(r->child, sync[0], &listener, err, sizeof(err));
 		if (rc < 0) {
-			sc_log(log, "%s", err);
+			init_log(log, "%s", err);
 			kill(r->child, SIGKILL);
 		}
 		if (rc)
