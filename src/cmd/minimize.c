@@ -164,7 +164,9 @@ static int trace_run(const struct min_args *a, const char *image, const struct o
 	strlist_push(&av, self);
 	strlist_push(&av, "run");
 	if (detached) {
+		/* --rm: a minimize killed here leaves a VM that ends at --timeout, then goes */
 		strlist_push(&av, "-d");
+		strlist_push(&av, "--rm");
 		strlist_push(&av, "--wait-ready");
 		strlist_push(&av, "--name");
 		strlist_push(&av, name);
@@ -250,7 +252,8 @@ static void print_report(const struct min_args *a, const struct minimize_result 
 	       (double)r->stored_before / 1e6, (double)r->stored_after / 1e6,
 	       (double)r->image_before / 1e6, (double)r->image_after / 1e6);
 	if (r->allowlist)
-		printf("system calls allowed: %zu of %u: %s\n", r->nsyscalls, total, r->allowlist);
+		printf("system calls allowed: %zu of %u: %s (and always: %s)\n", r->nsyscalls, total,
+		       r->allowlist, SYSFILTER_IMPLICIT);
 	else
 		printf("system calls: no allowlist (--no-seccomp)\n");
 	for (size_t k = 0; k < r->unknown_calls.n; k++)
@@ -295,7 +298,8 @@ static int minimize(struct min_args *a, const char *image)
 	if (a->trace_in) {
 		trace_path = xstrdup(a->trace_in);
 	} else {
-		dir = xasprintf("%s/tmp/minimize-%d-XXXXXX", root, (int)getpid());
+		/* build-PID-: the next crumb build sweeps it if this one is killed */
+		dir = xasprintf("%s/tmp/build-%d-XXXXXX", root, (int)getpid());
 		if (mkdir_p(dir, 0700, &e) < 0)
 			goto fail;
 		rmdir(dir);
