@@ -252,8 +252,8 @@ static void print_report(const struct min_args *a, const struct minimize_result 
 	       (double)r->stored_before / 1e6, (double)r->stored_after / 1e6,
 	       (double)r->image_before / 1e6, (double)r->image_after / 1e6);
 	if (r->allowlist)
-		printf("system calls allowed: %zu of %u: %s (and always: %s)\n", r->nsyscalls, total,
-		       r->allowlist, SYSFILTER_IMPLICIT);
+		printf("system calls allowed: %zu of %u: %s (and always: %s)\n", r->nsyscalls,
+		       total, r->allowlist, SYSFILTER_IMPLICIT);
 	else
 		printf("system calls: no allowlist (--no-seccomp)\n");
 	for (size_t k = 0; k < r->unknown_calls.n; k++)
