@@ -363,6 +363,22 @@ static int ref_stored(struct oci_store *s, const char *repo, const char *dg, str
 	return hit;
 }
 
+/* Whether dg is sha256: and 64 lowercase hex digits (the only digest crumb writes). */
+static int digest_ok(const char *dg)
+{
+	int ok = !strncmp(dg, "sha256:", 7) && strlen(dg + 7) == 64;
+	for (size_t k = 7; ok && dg[k]; k++)
+		ok = (dg[k] >= '0' && dg[k] <= '9') || (dg[k] >= 'a' && dg[k] <= 'f');
+	return ok;
+}
+
+static int bad_digest(const char *ref, struct err *e)
+{
+	return err_set(e, CRUMB_EINVAL,
+		       "invalid reference '%s': a digest is sha256: and 64 lowercase hex digits",
+		       ref);
+}
+
 /* The name to look a reference up by in the store: NAME[:TAG]@sha256:HEX is that digest when
  * the store tags it with that NAME (the tag is ignored, as Docker ignores it); CRUMB_ENOENT
  * when it does not, CRUMB_EINVAL for a malformed NAME or digest. *look malloc'd. */
@@ -383,13 +399,9 @@ static int ref_lookup(struct oci_store *s, const char *ref, char **look, struct 
 		snprintf(why, sizeof(why), "%s", w ? w + 3 : e->msg);
 		return err_set(e, r, "invalid reference '%s': %s", ref, why);
 	}
-	int ok = !strncmp(dg, "sha256:", 7) && strlen(dg + 7) == 64;
-	for (size_t k = 7; ok && dg[k]; k++)
-		ok = (dg[k] >= '0' && dg[k] <= '9') || (dg[k] >= 'a' && dg[k] <= 'f');
+	int ok = digest_ok(dg);
 	if (!ok)
-		r = err_set(
-		    e, CRUMB_EINVAL,
-		    "invalid reference '%s': a digest is sha256: and 64 lowercase hex digits", ref);
+		r = bad_digest(ref, e);
 	else
 		*strrchr(norm, ':') = 0; /* the repository */
 	if (ok && (r = ref_stored(s, norm, dg, e)) == 0)
@@ -424,6 +436,9 @@ static int from_image(struct builder *b, struct bstage *st, const char *name, in
 	if (r == 0)
 		r = oci_image_resolve(b->s, look, &im, &e2);
 	free(look);
+	/* The digest alone, malformed (and no image tagged so): the same line as NAME@DIGEST's. */
+	if (r == CRUMB_EINVAL && !strncmp(name, "sha256:", 7) && !digest_ok(name))
+		r = bad_digest(name, &e2);
 	if (r == CRUMB_ENOENT) {
 		*found = 0;
 		return 0;

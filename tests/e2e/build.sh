@@ -137,16 +137,18 @@ is "$(cat "$T/err")" "crumb: $L/Crumbfile:2:1: COPY --from=nosuch:1: no earlier 
 # NAME[:TAG]@DIGEST: the stored image of that name and manifest digest (the tag ignored), in
 # FROM and COPY --from alike; a malformed one is one precise line in every spelling.
 mb=sha256:$(skopeo inspect --raw "oci:$CRUMB_HOME:me/base:1" | sha256sum | cut -d' ' -f1)
-printf 'FROM me/base@%s\nFROM me/base:9@%s\nCOPY --from=me/base@%s /MIT /MIT\nCOPY --from=me/base:9@%s /etc/issue /issue\n' \
-	"$mb" "$mb" "$mb" "$mb" >"$L/Crumbfile"
-build -q -t by-digest "$L" >/dev/null 2>"$T/err"; ok $? "FROM and COPY --from me/base@DIGEST and me/base:9@DIGEST"
+printf 'FROM %s\nFROM me/base@%s\nFROM me/base:9@%s\nCOPY --from=me/base@%s /MIT /MIT\nCOPY --from=me/base:9@%s /etc/issue /issue\nCOPY --from=%s /MIT /MIT2\n' \
+	"$mb" "$mb" "$mb" "$mb" "$mb" "$mb" >"$L/Crumbfile"
+build -q -t by-digest "$L" >/dev/null 2>"$T/err"; ok $? "FROM and COPY --from DIGEST, me/base@DIGEST and me/base:9@DIGEST"
 diag "$(cat "$T/err")"
 R=$(rootfs_of by-digest:latest)
-"$CRUMB" fs ls "$R:/MIT" "$R:/issue" >/dev/null; ok $? "... found the stored image by its digest"
+"$CRUMB" fs ls "$R:/MIT" "$R:/issue" "$R:/MIT2" >/dev/null; ok $? "... found the stored image by its digest"
 printf 'FROM from-layout@%s\n' "$mb" >"$L/Crumbfile"
 build -q "$L" >/dev/null 2>"$T/err"; is $? 1 "FROM NAME@DIGEST of another name's image fails"
 is "$(cat "$T/err")" "crumb: $L/Crumbfile:1:1: FROM from-layout@$mb: no stage, stored image or file of that name (crumb does not pull from registries; see 'crumb images')" "... with one line"
-for ref in me/base@sha256:12 base:1@sha256:12 me/base:1@md5:12; do
+# the digest alone (sha256:HEX) is held to the same rule as NAME@DIGEST
+MB=sha256:$(echo "${mb#sha256:}" | tr a-f A-F)
+for ref in me/base@sha256:12 base:1@sha256:12 me/base:1@md5:12 sha256:12 "$MB" "me/base@$MB"; do
 	for ins in "FROM $ref" "COPY --from=$ref /x /x"; do
 		printf 'FROM scratch\n%s\n' "$ins" >"$L/Crumbfile"
 		build -q "$L" >/dev/null 2>"$T/err"; is $? 1 "$ins is refused"

@@ -358,6 +358,13 @@ static void test_positions(void)
 	       "  2:1 RUN @2:5 \"echo \\\\\\\\\"\n  3:1 RUN @3:5 \"echo d\"\n",
 	       "a line ending in a doubled escape is not joined with the next");
 	free(d);
+	/* ... nor with blanks after it, nor on a continuation line */
+	d = dump_of("FROM x\nRUN echo a \\\n  b \\\\ \t\nRUN echo d\n");
+	is_str(d,
+	       "escape \\\nstage 0\n  1:1 FROM @1:6 \"x\"\n"
+	       "  2:1 RUN @2:5 \"echo a   b \\\\\\\\\"\n  4:1 RUN @4:5 \"echo d\"\n",
+	       "a continuation line ending in a doubled escape and blanks ends the instruction");
+	free(d);
 	d = err_of("FROM x\nCOPY --chown=1 --chmod=888 a b\n");
 	is_str(d, "t.Crumbfile:2:16: invalid --chmod=888: crumb takes an octal mode up to 7777",
 	       "bad --chmod at the flag");
