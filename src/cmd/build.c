@@ -9,13 +9,14 @@
 
 #include "../lib/oci.h"
 #include "../lib/rootfs.h"
+#include "../lib/runcfg.h"
 #include "../lib/store.h"
 #include "cmd.h"
 
 const char usage_build[] =
     "usage: crumb build [-t NAME[:TAG]] [-f FILE] [--build-arg K[=V]]... [--target STAGE]\n"
     "                   [--no-cache] [--network default|none] [--kernel FILE]\n"
-    "                   [--allow-host PATH]... [-q] CONTEXT\n"
+    "                   [--allow-host PATH]... [--add-host HOST:IP]... [-q] CONTEXT\n"
     "\n"
     "Builds the Crumbfile (a Dockerfile: same syntax and semantics) in the directory\n"
     "CONTEXT into an image in the store: a kernel, a root filesystem (the last stage's\n"
@@ -96,9 +97,10 @@ static void on_event(void *ctx, const struct build_event *ev)
 /* What cmd_build's flags give, before it resolves them. */
 struct build_args {
 	struct build_opts *o;
-	struct strlist build_args, allow;
+	struct strlist build_args, allow, hosts;
 	struct strlist pos; /* positional words: the context */
 	const char *file, *tag;
+	const char *gateway; /* an --add-host with host-gateway */
 };
 
 static int take_build_arg(const struct opt *opt, const char *v, void *ctx, struct err *e)
@@ -122,6 +124,20 @@ static int take_allow_host(const struct opt *opt, const char *v, void *ctx, stru
 		return err_set(e, CRUMB_EINVAL, "--allow-host needs a path");
 	strlist_push(&a->allow, v);
 	return 0;
+}
+
+static int take_add_host(const struct opt *opt, const char *v, void *ctx, struct err *e)
+{
+	struct build_args *a = ctx;
+	struct run_host h;
+	(void)opt;
+	int r = runcfg_add_host_parse(v, &h, e);
+	if (r == 0 && !h.ip)
+		a->gateway = v;
+	run_host_release(&h);
+	if (r == 0)
+		strlist_push(&a->hosts, v);
+	return r;
 }
 
 static int take_network(const struct opt *opt, const char *v, void *ctx, struct err *e)
@@ -166,6 +182,11 @@ static int build_parse(struct build_args *a, int argc, char **argv, int *status)
 		      "directory and all below it) although it is not a\n"
 		      "world-readable file under /usr /bin /sbin /lib*\n"
 		      "/opt /etc; repeatable"),
+	    OPT_CALL_(0, "add-host", take_add_host, "HOST:IP",
+		      "add 'IP HOST' to /etc/hosts in RUN steps, never\n"
+		      "in the image (repeatable; also HOST=IP, [IPv6];\n"
+		      "host-gateway: the host's first non-loopback IPv4\n"
+		      "address, as for 'crumb run')"),
 	    OPT_FLAG_('q', "quiet", &quiet, "print only the image digest"),
 	    OPT_END_,
 	};
@@ -178,6 +199,10 @@ static int build_parse(struct build_args *a, int argc, char **argv, int *status)
 					  a->pos.v[0], a->pos.v[1]);
 	else if (!a->pos.n)
 		*status = cmd_usage_error("build", "missing CONTEXT (a directory, e.g. '.')");
+	else if (a->gateway && a->o->network_none)
+		*status = cmd_usage_error(
+		    "build", "--add-host %s: host-gateway needs a network (not --network none)",
+		    a->gateway);
 	return *status != 0;
 }
 
@@ -264,6 +289,7 @@ int cmd_build(int argc, char **argv)
 	o.file = a.file;
 	o.build_args = &a.build_args;
 	o.allow_host = &a.allow;
+	o.add_hosts = &a.hosts;
 	o.tag = ref;
 	o.init = init;
 	o.event = on_event;
@@ -273,6 +299,7 @@ out:
 		oci_close(s);
 	strlist_release(&a.build_args);
 	strlist_release(&a.allow);
+	strlist_release(&a.hosts);
 	strlist_release(&a.pos);
 	free(fbuf);
 	free(init);

@@ -68,6 +68,10 @@ const char usage_run[] =
     "  -u, --user U[:G]    run the service as this user (name or id) in the guest\n"
     "  -w, --workdir DIR   the service's working directory\n"
     "  --hostname NAME     the guest's hostname (default crumb)\n"
+    "  --add-host HOST:IP  add 'IP HOST' to the guest's /etc/hosts (repeatable; also\n"
+    "                      HOST=IP, [IPv6]); IP host-gateway: the host's first\n"
+    "                      non-loopback IPv4 address (its services on 0.0.0.0 or that\n"
+    "                      address, never 127.0.0.1 alone; not with --net none)\n"
     "  --restart no|on-failure[:N]|always  restart the service when it ends\n"
     "  --stop-signal SIG   what 'crumb stop' sends the service (default the image's,\n"
     "                      else TERM)\n"
@@ -400,6 +404,7 @@ struct run_args {
 	struct run_opts ro;
 	struct vm_port ports[RUNPLAN_MAX_PORTS];
 	struct strlist volumes; /* -v values */
+	struct strlist hosts;	/* --add-host values */
 	struct strlist words;	/* the positional words (IMAGE points into them) */
 	const char *timeline_svg_path;
 	int quiet, timing;
@@ -422,6 +427,17 @@ static int opt_volume(const struct opt *o, const char *v, void *ctx, struct err 
 		return err_set(e, CRUMB_EINVAL, "at most %d volumes", RUNPLAN_MAX_VOLUMES);
 	strlist_push(&ARGS(ctx)->volumes, v);
 	return 0;
+}
+
+static int opt_add_host(const struct opt *o, const char *v, void *ctx, struct err *e)
+{
+	(void)o;
+	struct run_host h;
+	int r = runcfg_add_host_parse(v, &h, e);
+	run_host_release(&h);
+	if (r == 0)
+		strlist_push(&ARGS(ctx)->hosts, v);
+	return r;
 }
 
 static int opt_timeout(const struct opt *o, const char *v, void *ctx, struct err *e)
@@ -588,6 +604,7 @@ static void fill_opts(struct run_args *a)
 	ro->compress = a->o.compress;
 	ro->ports = a->ports;
 	ro->volumes = &a->volumes;
+	ro->add_hosts = &a->hosts;
 	ro->timing = a->timing || a->timeline_svg_path;
 	ro->host = cmd_env();
 	ro->cwd = getcwd(a->cwd, sizeof(a->cwd)) ? a->cwd : NULL;
@@ -617,6 +634,7 @@ static int parse_args(struct run_args *a, int argc, char **argv)
 	    OPT_STRING_('u', "user", &ro->user, "U[:G]", NULL),
 	    OPT_CALL_('w', "workdir", opt_workdir, "DIR", NULL),
 	    OPT_CALL_(0, "hostname", opt_hostname, "NAME", NULL),
+	    OPT_CALL_(0, "add-host", opt_add_host, "HOST:IP", NULL),
 	    OPT_STRING_(0, "restart", &ro->restart, "POLICY", NULL),
 	    OPT_CALL_(0, "stop-signal", opt_stop_signal, "SIG", NULL),
 	    OPT_CALL_(0, "stop-timeout", opt_stop_timeout, "SECS", NULL),
@@ -899,6 +917,7 @@ int cmd_run(int argc, char **argv)
 	vm_klog_release(&c.klog);
 	exec_opts_release(&a.o);
 	strlist_release(&a.volumes);
+	strlist_release(&a.hosts);
 	free(a.trace);
 	strlist_release(&a.words);
 	return r;

@@ -1,6 +1,7 @@
 /* config.c: parses crumb-init's config file (format in config.h); pure libc, bounds-checked. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -192,7 +193,7 @@ enum { K_RAW = 1, K_PROC = 2, K_ONCE = 4, K_BEFORE_MODE = 8, K_NO_BUILD = 16 };
 struct conf_parser {
 	struct conf *c;
 	struct conf_cur cur;
-	size_t steps_alloc, ready_alloc, mounts_alloc;
+	size_t steps_alloc, ready_alloc, mounts_alloc, hosts_alloc;
 	unsigned seen; /* bit i: a line with conf_keys[i] was seen */
 	size_t lineno;
 	const char *key; /* the current line's key, klen bytes (not terminated) */
@@ -264,6 +265,51 @@ static int key_mount(struct conf_parser *ps, char *val, size_t vlen)
 	if (conf_grow((void **)&c->mounts, &ps->mounts_alloc, c->nmounts, sizeof(*c->mounts)) < 0)
 		return ps_oom(ps);
 	c->mounts[c->nmounts++] = (struct conf_mount){f[0], f[1], f[2], f[3]};
+	return 0;
+}
+
+int conf_host_name_ok(const char *name)
+{
+	size_t n = strlen(name), label = 0;
+
+	if (n == 0 || n > CONF_HOST_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i <= n; i++) {
+		char ch = name[i];
+
+		if (ch == '.' || ch == '\0') {
+			/* a label: 1..63 bytes, no '-' at either end */
+			if (label == 0 || label > 63 || name[i - 1] == '-' || name[i - label] == '-')
+				return 0;
+			label = 0;
+		} else if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			   (ch >= '0' && ch <= '9') || ch == '-') {
+			label++;
+		} else {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* "host IP NAME": an address inet_pton reads, one space, a host name. */
+static int key_host(struct conf_parser *ps, char *val, size_t vlen)
+{
+	struct conf *c = ps->c;
+	char *sp = memchr(val, ' ', vlen);
+	unsigned char addr[16];
+
+	if (!sp)
+		return ps_fail(ps, "host wants 'IP NAME'");
+	*sp = '\0';
+	if (inet_pton(AF_INET, val, addr) != 1 && inet_pton(AF_INET6, val, addr) != 1)
+		return ps_fail(ps, "host: '%s' is not an IPv4 or IPv6 address", val);
+	if (!conf_host_name_ok(sp + 1))
+		return ps_fail(ps, "host: not a host name (1..%d bytes, labels of [A-Za-z0-9-])",
+			       CONF_HOST_NAME_MAX);
+	if (conf_grow((void **)&c->hosts, &ps->hosts_alloc, c->nhosts, sizeof(*c->hosts)) < 0)
+		return ps_oom(ps);
+	c->hosts[c->nhosts++] = (struct conf_host){val, sp + 1};
 	return 0;
 }
 
@@ -508,6 +554,7 @@ static const struct conf_key {
     {"user", key_user, K_PROC | K_BEFORE_MODE, NULL},
     {"step", key_step, K_BEFORE_MODE, NULL},
     {"hostname", key_hostname, K_ONCE, NULL},
+    {"host", key_host, 0, NULL},
     {"mode", key_mode, K_ONCE, NULL},
     {"stop_signal", key_stop_signal, K_ONCE, NULL},
     {"stop_timeout", key_stop_timeout, K_ONCE, NULL},
@@ -692,6 +739,7 @@ void conf_release(struct conf *c)
 	free(c->steps);
 	free(c->ready);
 	free(c->mounts);
+	free(c->hosts);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -136,6 +136,22 @@
  *             no_new_privs, as with seccomp. With trace 1 a seccomp program
  *             is parsed but not installed: tracing wins (an allowlist would
  *             hide the calls to trace).
+ *   host      repeated, in both modes: "IP NAME", one space between: IP an
+ *             IPv4 or IPv6 address as inet_pton(3) reads it, NAME a host
+ *             name of 1..CONF_HOST_NAME_MAX bytes, dot-separated labels of
+ *             1..63 bytes of [A-Za-z0-9-], not starting or ending with '-'.
+ *             Before the service (or the first step) runs, crumb-init makes
+ *             /etc/hosts read as it was plus one "IP\tNAME\n" line per host,
+ *             in order (crumb run/build --add-host). It writes that into a
+ *             file on /dev (a tmpfs) and bind-mounts it over /etc/hosts, so
+ *             a read-only root works and the root's file is never changed;
+ *             with no /etc/hosts it first creates an empty one (and /etc) as
+ *             the mount point, where the root is writable. In build mode the
+ *             mount is undone after the last step and what crumb-init created
+ *             is removed: the hosts never reach the image, and what a step
+ *             writes to /etc/hosts is lost (as in Docker, where /etc/hosts is
+ *             a bind mount during RUN). After a restore (snapshot) the hosts
+ *             come with the restore request's config, never the snapshot's.
  *   mode      at most once, "service" (default) or "build"; it must come
  *             before any arg, env, workdir, user or step line.
  *
@@ -147,7 +163,8 @@
  *   missing). arg/env/workdir/user before the first step are errors; so are
  *   restart, ready, tty, term, rows, cols, snapshot, seccomp, seccomp_action
  *   and trace. At least one step is needed.
- *   hostname, mount, stop_signal and stop_timeout apply to the whole build.
+ *   hostname, host, mount, stop_signal and stop_timeout apply to the whole
+ *   build.
  *   crumb-init runs the steps in order, each in a new session with stdin
  *   /dev/null and stdout/stderr on the console; after each it kills what
  *   the step left running and emits a step marker; it stops at the first
@@ -174,6 +191,7 @@
  *   ready 8080
  *   mount ext4 /dev/vdb /data rw
  *   mount 9p share /mnt/my\x20files ro
+ *   host 10.1.2.3 db.local
  *
  * Build example:
  *   crumb-init 1
@@ -227,6 +245,7 @@
 #define CONF_LINE_MAX (256 * 1024)
 #define CONF_HOSTNAME_MAX 64
 #define CONF_TERM_MAX 64
+#define CONF_HOST_NAME_MAX 253
 /* A seccomp program's most bytes: the kernel's BPF_MAXINSNS (4096) instructions of 8 bytes. */
 #define CONF_SECCOMP_MAX 32768
 #define CONF_DEFAULT_WORKDIR "/"
@@ -259,6 +278,11 @@ struct conf_mount {
 	const char *type, *source, *target, *options; /* all non-empty */
 };
 
+/* One "host IP NAME" line: both checked (see "host"). */
+struct conf_host {
+	const char *ip, *name;
+};
+
 /* A parsed config. Every string points into the buffer given to conf_parse
  * (decoded in place), which must outlive the struct; the arrays are malloc'd
  * and freed by conf_release. */
@@ -276,6 +300,8 @@ struct conf {
 	size_t nready;
 	struct conf_mount *mounts;
 	size_t nmounts;
+	struct conf_host *hosts; /* nhosts entries for /etc/hosts, in order */
+	size_t nhosts;
 	int tty;	     /* 0 or 1 */
 	const char *term;    /* NULL when absent */
 	unsigned rows, cols; /* 0 when absent */
@@ -308,6 +334,9 @@ void conf_release(struct conf *c);
  * exceed len: the caller reads more; clen 0: a key-only disk), and *keyoff is
  * where the key's CONF_DISK_KEY_HEX digits start in buf (0: no key). Returns
  * 0, or -1 when buf does not start with a valid header. */
+/* Whether name is a host name a "host" line may hold (see "host"). */
+int conf_host_name_ok(const char *name);
+
 int conf_disk_header(const char *buf, size_t len, size_t *off, size_t *clen, size_t *keyoff);
 
 #endif

@@ -659,6 +659,86 @@ static int setup_net(void)
 	return wrote;
 }
 
+#define HOSTS_PATH "/etc/hosts"
+/* The copy crumb-init bind-mounts over HOSTS_PATH: on /dev, a tmpfs it always has. */
+#define HOSTS_COPY "/dev/.crumb-hosts"
+/* How much of the root's /etc/hosts the copy keeps. */
+#define HOSTS_OLD_MAX (1024 * 1024)
+
+/* What setup_hosts did, for undo_hosts. */
+struct hosts_undo {
+	int mounted, created, made_etc;
+};
+
+/* Writes the root's /etc/hosts (old, len bytes) and the config's hosts to fd. */
+static int hosts_write(int fd, const char *old, size_t len, const struct conf *c)
+{
+	if (len && write(fd, old, len) != (ssize_t)len)
+		return -1;
+	if (len && old[len - 1] != '\n' && write(fd, "\n", 1) != 1)
+		return -1;
+	for (size_t i = 0; i < c->nhosts; i++)
+		if (dprintf(fd, "%s\t%s\n", c->hosts[i].ip, c->hosts[i].name) < 0)
+			return -1;
+	return 0;
+}
+
+/*
+ * The config's "host" lines (config.h): a copy of /etc/hosts with them
+ * appended, on /dev, bind-mounted over /etc/hosts. The root's file is never
+ * written, so a read-only root works and, in build mode, undo_hosts leaves
+ * the image as it was. Failures are warnings: the service runs without them.
+ */
+static void setup_hosts(const struct conf *c, struct hosts_undo *u)
+{
+	char err[300], *old = NULL;
+	size_t len = 0;
+	struct stat st;
+	int fd;
+
+	memset(u, 0, sizeof(*u));
+	if (!c->nhosts)
+		return;
+	if (stat(HOSTS_PATH, &st) < 0) {
+		/* No file to mount over: an empty one, removed again after a build. */
+		if (mkdir("/etc", 0755) == 0)
+			u->made_etc = 1;
+		fd = open(HOSTS_PATH, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+		if (fd < 0) {
+			warnf("%s: %s: the added hosts are left out", HOSTS_PATH, strerror(errno));
+			return;
+		}
+		close(fd);
+		u->created = 1;
+	} else if (!(old = init_read_file(HOSTS_PATH, HOSTS_OLD_MAX, &len, err, sizeof(err)))) {
+		warnf("%s: the added hosts are left out", err);
+		return;
+	}
+	unlink(HOSTS_COPY);
+	fd = open(HOSTS_COPY, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0 || hosts_write(fd, old, len, c) < 0)
+		warnf("%s: %s: the added hosts are left out", HOSTS_COPY, strerror(errno));
+	else if (mount(HOSTS_COPY, HOSTS_PATH, NULL, MS_BIND, NULL) < 0)
+		warnf("bind %s: %s: the added hosts are left out", HOSTS_PATH, strerror(errno));
+	else
+		u->mounted = 1;
+	if (fd >= 0)
+		close(fd);
+	unlink(HOSTS_COPY); /* the mount keeps it */
+	free(old);
+}
+
+/* Build mode, after the steps: the root as it was before setup_hosts. */
+static void undo_hosts(const struct hosts_undo *u)
+{
+	if (u->mounted && umount2(HOSTS_PATH, MNT_DETACH) < 0)
+		warnf("unmount %s: %s", HOSTS_PATH, strerror(errno));
+	if (u->created && unlink(HOSTS_PATH) < 0 && errno != ENOENT)
+		warnf("remove %s: %s", HOSTS_PATH, strerror(errno));
+	if (u->made_etc)
+		rmdir("/etc"); /* only if the steps left it empty */
+}
+
 #ifdef HAVE_FW_CFG
 #define FW_CFG_SELECTOR 0x510
 #define FW_CFG_DATA 0x511
@@ -1749,6 +1829,8 @@ static void put_conf(const struct conf *c)
 		else
 			printf("restart %s\n", restart[c->restart]);
 	}
+	for (size_t i = 0; i < c->nhosts; i++)
+		printf("host %s %s\n", c->hosts[i].ip, c->hosts[i].name);
 	printf("stop_signal %d\nstop_timeout %ld\n", c->stop_signal, c->stop_timeout);
 	for (size_t i = 0; i < c->nready; i++)
 		printf("ready %u\n", c->ready[i]);
@@ -1838,6 +1920,7 @@ int main(int argc, char **argv)
 	size_t len = 0;
 	char *buf;
 	int status, wrote_resolv, restored;
+	struct hosts_undo hosts;
 
 	if (getpid() != 1)
 		return not_pid1(argc, argv);
@@ -1892,11 +1975,14 @@ int main(int argc, char **argv)
 	setup_volumes(&c);
 	setup_loopback();
 	wrote_resolv = setup_net();
+	setup_hosts(&c, &hosts);
 	if (!restored) /* else open since the snapshot point */
 		ctl_setup(&s);
 
 	status = c.mode == CONF_MODE_BUILD ? run_build(&s) : run_service(&s);
 	stop_everything();
+	if (c.mode == CONF_MODE_BUILD)
+		undo_hosts(&hosts);
 	if (c.mode == CONF_MODE_BUILD && wrote_resolv) {
 		/* Ours, for the build's network, not part of the image (as with Docker). */
 		size_t rlen;

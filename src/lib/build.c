@@ -67,6 +67,7 @@ struct builder {
 	struct ext4fs **fss;
 	size_t nfss;
 	char *kernel;
+	struct initcfg hosts; /* --add-host, resolved: only its hosts are used */
 	/* RUN output, for the error message of a failing step */
 	struct sbuf line;
 	char *tail[OUTPUT_TAIL];
@@ -753,9 +754,12 @@ static int check_program(struct bstage *st, const struct run_step *s, struct err
 }
 
 /* The builder's config: build mode, one section per step. */
-static void builder_initcfg(const struct run_step *steps, size_t n, struct initcfg *c)
+static void builder_initcfg(const struct builder *b, const struct run_step *steps, size_t n,
+			    struct initcfg *c)
 {
 	c->hostname = xstrdup("buildkit");
+	for (size_t k = 0; k < b->hosts.nhosts; k++)
+		initcfg_add_host(c, b->hosts.hosts[k].ip, b->hosts.hosts[k].name);
 	for (size_t k = 0; k < n; k++) {
 		char *label = xasprintf("%d:%d", steps[k].i->pos.line, steps[k].i->pos.col);
 		struct initcfg_step *s = initcfg_add_step(c, label);
@@ -821,7 +825,7 @@ static int builder_boot(struct builder *b, const struct run_step *steps, size_t 
 {
 	struct run_plan p;
 	runplan_init(&p);
-	builder_initcfg(steps, n, &p.cfg);
+	builder_initcfg(b, steps, n, &p.cfg);
 	p.need_conf = 1;
 	p.work = b->tmp;
 	p.host = b->o->env;
@@ -1068,6 +1072,10 @@ static int do_runs(struct builder *b, struct bstage *st, size_t *k, struct err *
 		spec_eval_release(&v);
 		if (!(steps[j].net = run_has_net(b, i)))
 			chain(st->key, "network", "none"); /* a result made without network */
+		for (size_t h = 0; h < b->hosts.nhosts; h++) { /* as BuildKit's ExtraHosts */
+			chain(st->key, "add-host", b->hosts.hosts[h].name);
+			chain(st->key, "add-host ip", b->hosts.hosts[h].ip);
+		}
 		chain(st->key, "RUN", i->original);
 	}
 	char digest[80];
@@ -1715,6 +1723,7 @@ static void builder_release(struct builder *b)
 	sb_release(&b->line);
 	strlist_release(&b->gargs);
 	strlist_release(&b->used_args);
+	initcfg_release(&b->hosts);
 	strlist_release(&b->ignore);
 	strlist_release(&b->allow);
 	free(b->ctxreal);
@@ -1753,6 +1762,9 @@ int build_run(struct oci_store *s, const struct build_opts *o, struct build_resu
 	for (size_t k = 0; k < b.nst; k++)
 		b.st[k].sp = &b.spec->stages[k];
 	b.last = b.nst - 1;
+	initcfg_init(&b.hosts);
+	if (r == 0)
+		r = runcfg_add_hosts(o->add_hosts, !o->network_none, &b.hosts, e);
 	if (r == 0)
 		r = global_args(&b, e);
 	if (r == 0 && o->target)

@@ -43,6 +43,9 @@ struct build_opts {
 				      times newer than it are written as it (clamp_time) */
 	int network_none;	   /* crumb build --network none: no RUN step gets a network
 				      card (as RUN --network=none does for one step) */
+	const struct strlist *add_hosts; /* --add-host values (runcfg_add_host_parse): /etc/hosts
+					    lines every RUN step sees, never in the image; part
+					    of the steps' cache key; NULL: none */
 	build_event_fn *event;
 	void *ctx;
 };

@@ -1,6 +1,7 @@
 /* initcfg.c: renders crumb-init's configuration file (format in src/init/config.h). */
 #include "initcfg.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,11 @@ void initcfg_release(struct initcfg *c)
 		free(c->mounts[i].options);
 	}
 	free(c->mounts);
+	for (size_t i = 0; i < c->nhosts; i++) {
+		free(c->hosts[i].ip);
+		free(c->hosts[i].name);
+	}
+	free(c->hosts);
 	free(c->ready);
 	free(c->term);
 	free(c->seccomp);
@@ -76,6 +82,43 @@ void initcfg_add_ready(struct initcfg *c, unsigned port)
 {
 	c->ready = xrealloc(c->ready, (c->nready + 1) * sizeof(*c->ready));
 	c->ready[c->nready++] = port;
+}
+
+void initcfg_add_host(struct initcfg *c, const char *ip, const char *name)
+{
+	c->hosts = xrealloc(c->hosts, (c->nhosts + 1) * sizeof(*c->hosts));
+	c->hosts[c->nhosts].ip = xstrdup(ip);
+	c->hosts[c->nhosts++].name = xstrdup(name);
+}
+
+int initcfg_host_name_ok(const char *name)
+{
+	size_t n = strlen(name), label = 0;
+
+	if (n == 0 || n > CONF_HOST_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i <= n; i++) {
+		char ch = name[i];
+
+		if (ch == '.' || ch == '\0') {
+			if (label == 0 || label > 63 || name[i - 1] == '-' || name[i - label] == '-')
+				return 0;
+			label = 0;
+		} else if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			   (ch >= '0' && ch <= '9') || ch == '-') {
+			label++;
+		} else {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+int initcfg_host_ip_ok(const char *ip)
+{
+	unsigned char addr[16];
+
+	return inet_pton(AF_INET, ip, addr) == 1 || inet_pton(AF_INET6, ip, addr) == 1;
 }
 
 /* Escapes val onto sb: \\, \n, \xHH for control bytes, and (space) a space as \x20. */
@@ -230,6 +273,15 @@ static int check(const struct initcfg *c, struct err *e)
 			return err_set(e, CRUMB_EINVAL,
 				       "init config: mount target '%s' is not absolute", m->target);
 	}
+	for (size_t i = 0; i < c->nhosts; i++) {
+		if (!initcfg_host_ip_ok(c->hosts[i].ip))
+			return err_set(e, CRUMB_EINVAL,
+				       "init config: host address '%s' is not IPv4 or IPv6",
+				       c->hosts[i].ip);
+		if (!initcfg_host_name_ok(c->hosts[i].name))
+			return err_set(e, CRUMB_EINVAL, "init config: '%s' is not a host name",
+				       c->hosts[i].name);
+	}
 	if (c->term && (!c->term[0] || strlen(c->term) > CONF_TERM_MAX))
 		return err_set(e, CRUMB_EINVAL, "init config: TERM must be 1..%d bytes",
 			       CONF_TERM_MAX);
@@ -289,6 +341,8 @@ int initcfg_render(const struct initcfg *c, struct sbuf *out, struct err *e)
 		rc = add_number(&sb, "ready", c->ready[i], e);
 	for (size_t i = 0; i < c->nmounts && !rc; i++)
 		rc = add_mount(&sb, &c->mounts[i], e);
+	for (size_t i = 0; i < c->nhosts && !rc; i++)
+		sb_addf(&sb, "host %s %s\n", c->hosts[i].ip, c->hosts[i].name);
 	if (!rc && c->tty)
 		sb_adds(&sb, "tty 1\n");
 	if (!rc && c->snapshot)

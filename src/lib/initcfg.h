@@ -28,6 +28,12 @@ struct initcfg_mount {
 	char *type, *source, *target, *options;
 };
 
+/* A line crumb-init adds to /etc/hosts ("host IP NAME", config.h), e.g.
+ * {"10.1.2.3", "db.local"}. Owned by its initcfg. */
+struct initcfg_host {
+	char *ip, *name;
+};
+
 /* What the guest runs. The struct owns every string (initcfg_release frees them):
  * fill the lists with strlist_push, the strings with xstrdup, and the arrays
  * with the initcfg_add_* helpers. initcfg_init gives every field its default. */
@@ -54,6 +60,8 @@ struct initcfg {
 	size_t nready;
 	struct initcfg_mount *mounts;
 	size_t nmounts;
+	struct initcfg_host *hosts; /* /etc/hosts additions, in order (both modes) */
+	size_t nhosts;
 	int tty;	     /* 1: the service gets the console as a cooked controlling tty */
 	char *term;	     /* TERM for the service; NULL = none added */
 	unsigned rows, cols; /* window size with tty; 0 = not set */
@@ -77,6 +85,14 @@ struct initcfg_step *initcfg_add_step(struct initcfg *c, const char *label);
 void initcfg_add_mount(struct initcfg *c, const char *type, const char *source, const char *target,
 		       const char *options);
 void initcfg_add_ready(struct initcfg *c, unsigned port);
+/* Appends a host line; the strings are copied (checked by initcfg_render). */
+void initcfg_add_host(struct initcfg *c, const char *ip, const char *name);
+
+/* Whether name is a host name crumb-init takes in a host line: 1..253 bytes,
+ * dot-separated labels of 1..63 bytes of [A-Za-z0-9-], no '-' at either end
+ * of a label. Whether ip is an IPv4 or IPv6 address (inet_pton, no brackets). */
+int initcfg_host_name_ok(const char *name);
+int initcfg_host_ip_ok(const char *ip);
 
 /*
  * Appends the file's bytes to out. Fails (CRUMB_EINVAL) on a config
@@ -85,7 +101,8 @@ void initcfg_add_ready(struct initcfg *c, unsigned port);
  * entry without '=' or with an empty NAME, a workdir or mount target that is
  * not absolute, a hostname not 1..64 bytes, a user not USER[:GROUP], a value
  * out of range, an empty mount field or a type not [a-z0-9]+, restart/ready/
- * tty/term/rows/cols with build; (CRUMB_EUNSAFE) on a line or a file over
+ * tty/term/rows/cols with build, a host whose IP or name
+ * initcfg_host_*_ok refuses; (CRUMB_EUNSAFE) on a line or a file over
  * crumb-init's limits (256 KiB escaped per line, 1 MiB in all). On failure
  * out is left as it was.
  */

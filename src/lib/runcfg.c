@@ -2,8 +2,12 @@
  * rules). */
 #include "runcfg.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -289,4 +293,89 @@ out:
 	if (r < 0)
 		run_volume_release(v);
 	return r;
+}
+
+int runcfg_add_host_parse(const char *s, struct run_host *h, struct err *e)
+{
+	memset(h, 0, sizeof(*h));
+	const char *sep = strchr(s, '=');
+	if (!sep)
+		sep = strchr(s, ':');
+	if (!sep || sep == s || !sep[1])
+		return err_set(e, CRUMB_EINVAL, "--add-host %s: want HOST:IP (or HOST=IP)", s);
+	char *name = xstrndup(s, (size_t)(sep - s)), *ip;
+	const char *v = sep + 1;
+	size_t vl = strlen(v);
+	if (v[0] == '[' && vl > 2 && v[vl - 1] == ']')
+		ip = xstrndup(v + 1, vl - 2);
+	else
+		ip = xstrdup(v);
+	int r = 0;
+	if (!initcfg_host_name_ok(name))
+		r = err_set(e, CRUMB_EINVAL,
+			    "--add-host %s: '%s' is not a host name (labels of A-Z a-z 0-9 and "
+			    "'-', separated by '.', at most 253 bytes)",
+			    s, name);
+	else if (strcmp(v, RUNCFG_HOST_GATEWAY) && (!initcfg_host_ip_ok(ip) || strchr(ip, '%')))
+		r = err_set(e, CRUMB_EINVAL,
+			    "--add-host %s: '%s' is not an IPv4 or IPv6 address (or %s)", s, v,
+			    RUNCFG_HOST_GATEWAY);
+	if (r < 0 || !strcmp(v, RUNCFG_HOST_GATEWAY)) {
+		free(ip);
+		ip = NULL;
+	}
+	if (r < 0) {
+		free(name);
+		return r;
+	}
+	h->name = name;
+	h->ip = ip;
+	return 0;
+}
+
+void run_host_release(struct run_host *h)
+{
+	free(h->name);
+	free(h->ip);
+	memset(h, 0, sizeof(*h));
+}
+
+int runcfg_host_gateway(char ip[16], struct err *e)
+{
+	struct ifaddrs *ifs, *i;
+	if (getifaddrs(&ifs) < 0)
+		return err_errno(e, CRUMB_EIO, "host-gateway: getifaddrs");
+	int found = 0;
+	for (i = ifs; i && !found; i = i->ifa_next)
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
+		    (i->ifa_flags & IFF_UP) && !(i->ifa_flags & IFF_LOOPBACK))
+			found = inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr,
+					  ip, 16) != NULL;
+	freeifaddrs(ifs);
+	if (!found)
+		return err_set(e, CRUMB_ENOENT,
+			       "--add-host: host-gateway: this host has no IPv4 address but "
+			       "127.0.0.1, which the guest cannot reach");
+	return 0;
+}
+
+int runcfg_add_hosts(const struct strlist *list, int net, struct initcfg *c, struct err *e)
+{
+	for (size_t k = 0; list && k < list->n; k++) {
+		struct run_host h;
+		char gw[16];
+		int r = runcfg_add_host_parse(list->v[k], &h, e);
+		if (r == 0 && !h.ip && !net)
+			r = err_set(e, CRUMB_EINVAL,
+				    "--add-host %s: host-gateway needs a network (not --net none)",
+				    list->v[k]);
+		else if (r == 0 && !h.ip)
+			r = runcfg_host_gateway(gw, e);
+		if (r == 0)
+			initcfg_add_host(c, h.ip ? h.ip : gw, h.name);
+		run_host_release(&h);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }

@@ -81,4 +81,32 @@ struct run_volume {
 int runcfg_volume_parse(const char *s, struct run_volume *v, struct err *e);
 void run_volume_release(struct run_volume *v);
 
+/*
+ * --add-host (Docker's): "HOST:IP" or "HOST=IP" (split at the first '=' when
+ * there is one, else at the first ':', so "h:::1" is h at ::1). HOST as
+ * initcfg_host_name_ok takes it; IP an IPv4 or IPv6 address (IPv6 may be in
+ * brackets, "[::1]") or RUNCFG_HOST_GATEWAY. Fills *h (run_host_release
+ * frees it): ip NULL for host-gateway. Errors name the value
+ * ("--add-host X: ...").
+ */
+#define RUNCFG_HOST_GATEWAY "host-gateway"
+struct run_host {
+	char *name, *ip;
+};
+int runcfg_add_host_parse(const char *s, struct run_host *h, struct err *e);
+void run_host_release(struct run_host *h);
+
+/*
+ * The address host-gateway stands for: the host's first non-loopback IPv4
+ * address that is up (getifaddrs), which the guest reaches through passt (it
+ * connects from the host to the host: services bound to that address or to
+ * 0.0.0.0, never those on 127.0.0.1 alone). CRUMB_ENOENT when the host has
+ * none. ip gets at least 16 bytes.
+ */
+int runcfg_host_gateway(char ip[16], struct err *e);
+
+/* Each --add-host of list (NULL: none) parsed into a host line of c, in
+ * order, host-gateway resolved; net 0 (--net none) refuses host-gateway. */
+int runcfg_add_hosts(const struct strlist *list, int net, struct initcfg *c, struct err *e);
+
 #endif

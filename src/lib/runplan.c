@@ -107,10 +107,24 @@ int runplan_check(const struct run_opts *o, struct err *e)
 		return err_set(e, CRUMB_EINVAL, "give one of IMAGE, --exec PATH or --rootfs FILE");
 	if (o->rootfs &&
 	    (count(o->adds) || count(o->args) || count(o->env) || o->user || o->workdir ||
-	     o->entrypoint || count(o->volumes) || o->tty || o->restart || o->hostname))
+	     o->entrypoint || count(o->volumes) || o->tty || o->restart || o->hostname ||
+	     count(o->add_hosts)))
 		return err_set(e, CRUMB_EINVAL,
 			       "--rootfs boots the file's own config: -e, -u, -w, -v, -t, "
-			       "--restart, --hostname and ARGS need IMAGE or --exec");
+			       "--restart, --hostname, --add-host and ARGS need IMAGE or --exec");
+	for (size_t k = 0; k < count(o->add_hosts); k++) {
+		struct run_host h;
+		int r = runcfg_add_host_parse(o->add_hosts->v[k], &h, e);
+		int gw = r == 0 && !h.ip;
+		run_host_release(&h);
+		if (r < 0)
+			return r;
+		if (gw && !o->net)
+			return err_set(e, CRUMB_EINVAL,
+				       "--add-host %s: host-gateway needs a network (not --net "
+				       "none)",
+				       o->add_hosts->v[k]);
+	}
 	if (o->program && o->entrypoint)
 		return err_set(e, CRUMB_EINVAL, "--entrypoint goes with IMAGE, not --exec");
 	if (o->rootfs && o->trace)
@@ -432,6 +446,11 @@ int runplan_service(struct run_plan *p, const struct run_opts *o, struct err *e)
 			return r;
 	if ((r = plan_filter(p, o, e)) < 0)
 		return r;
+	if (count(o->add_hosts)) {
+		if ((r = runcfg_add_hosts(o->add_hosts, o->net, &p->cfg, e)) < 0)
+			return r;
+		p->need_conf = 1; /* --exec's initramfs has no hosts */
+	}
 	if (o->tty) {
 		/* -t: the service's terminal */
 		p->cfg.tty = 1;

@@ -61,6 +61,7 @@ struct run_opts {
 	const struct vm_port *ports;
 	size_t nports;		       /* -p, at most RUNPLAN_MAX_PORTS */
 	const struct strlist *volumes; /* -v values, at most RUNPLAN_MAX_VOLUMES */
+	const struct strlist *add_hosts; /* --add-host values (runcfg_add_host_parse) */
 	int tty;		       /* -t */
 	unsigned rows, cols;	       /* -t: the host terminal's size; 0: unknown */
 
@@ -220,7 +221,8 @@ void runplan_exec_config(struct run_plan *p, const struct run_opts *o);
 
 /*
  * The service keys the flags set (IMAGE and --exec): restart, stop signal and
- * timeout, published TCP ports as ready ports, the volumes (parsed; mounts
+ * timeout, published TCP ports as ready ports, --add-host lines (host-gateway
+ * resolved), the volumes (parsed; mounts
  * added; named volumes' paths in p->store), the tty. -v values that are
  * files are checked to be ext2/3/4 images here.
  */

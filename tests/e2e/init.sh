@@ -52,13 +52,15 @@ crumb-init 1
 arg /bin/busybox
 arg sh
 arg -c
-arg echo from-disk; id; echo "HOME=$HOME TERM=$TERM"; echo "rng $(cat /sys/class/misc/hw_random/rng_current) $(cat /proc/sys/kernel/random/entropy_avail)"; echo written >"/data/my vol/f" && echo wrote; cat /share/hello; touch /share/x 2>/dev/null || echo share-ro; hostname
+arg echo from-disk; id; echo "HOME=$HOME TERM=$TERM"; echo "rng $(cat /sys/class/misc/hw_random/rng_current) $(cat /proc/sys/kernel/random/entropy_avail)"; echo written >"/data/my vol/f" && echo wrote; cat /share/hello; touch /share/x 2>/dev/null || echo share-ro; hostname; cat /etc/hosts
 env PATH=/bin
 user alice
 term xterm-test
 hostname svc-a
 mount ext4 /dev/vda /data/my\x20vol rw,noatime
 mount 9p share /share ro
+host 10.1.2.3 db.local
+host ::1 v6.example-host
 EOF
 confdisk "$T/a.conf" "$T/a.img"
 boot a "$initrd_append" -initrd "$T/a.cpio" $(drive vol "$T/vol.ext4") $(drive cfg "$T/a.img" ro) \
@@ -78,6 +80,9 @@ grep -qx wrote "$T/a.out" && grep -qx hello-9p "$T/a.out" && grep -qx share-ro "
 ok $? "A: ext4 volume written (as alice, path with a space), 9p share read-only"
 grep -qx svc-a "$T/a.out"
 ok $? "A: hostname"
+grep -q '^127\.0\.0\.1.localhost' "$T/a.out" && grep -qx "$(printf '10.1.2.3\tdb.local')" "$T/a.out" &&
+	grep -qx "$(printf '::1\tv6.example-host')" "$T/a.out"
+ok $? "A: host lines appended to the root's /etc/hosts"
 e2fsck -fn "$T/vol.ext4" >"$T/a.fsck" 2>&1
 ok $? "A: the volume is clean after power-off (e2fsck -fn)"
 is "$("$CRUMB" fs cat "$T/vol.ext4:/f" 2>&1)" "written" "A: the file written in the VM is on the volume"
@@ -97,11 +102,12 @@ cat >"$T/b.conf" <<'EOF'
 crumb-init 1
 mode build
 hostname builder
+host 10.1.2.3 db.local
 step 1/3 RUN as root
 arg /bin/busybox
 arg sh
 arg -c
-arg echo "step1 $(hostname)" >/tmp/s1; mkdir -p /home/alice && chown alice /home/alice; [ -e /etc/resolv.conf ] && echo has-resolv; (sleep 1000 &); echo one
+arg echo "step1 $(hostname)" >/tmp/s1; mkdir -p /home/alice && chown alice /home/alice; [ -e /etc/resolv.conf ] && echo has-resolv; grep -q "^10.1.2.3.db.local$" /etc/hosts && echo sees-host; echo 1.1.1.1 step-wrote >>/etc/hosts; (sleep 1000 &); echo one
 env PATH=/bin
 step 2/3 RUN as alice
 arg /bin/busybox
@@ -132,6 +138,10 @@ is "$("$CRUMB" fs cat "$T/b.ext4:/tmp/alice")" "x" "B: a failed step's writes pe
 [ $? -ne 0 ]; ok $? "B: the step after the failure never ran"
 "$CRUMB" fs cat "$T/b.ext4:/etc/resolv.conf" >/dev/null 2>&1
 [ $? -ne 0 ]; ok $? "B: the build's resolv.conf is not left in the image"
+grep -qx sees-host "$T/b.out"
+ok $? "B: a step sees the host line in /etc/hosts"
+"$CRUMB" fs ls "$T/b.ext4:/etc" >"$T/b.etc" 2>&1 && ! grep -q hosts "$T/b.etc"
+ok $? "B: the hosts file made for the build (the root had none) is not left on the disk"
 "$CRUMB" fs ls "$T/b.ext4:/home/alice" | grep -qx 'new dir'
 ok $? "B: the workdir was created"
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "lib/initcfg.h"
+#include "lib/runcfg.h"
 #include "lib/util.h"
 #include "tap.h"
 
@@ -940,6 +941,157 @@ static void test_user(void)
 	sh("rm -rf '%s'", dir);
 }
 
+/* host lines: rendered, parsed back (service and build mode), refused when bad on either side. */
+static void test_hosts(void)
+{
+	struct initcfg c;
+	struct sbuf out = SBUF_INIT;
+	struct err e = {0};
+	struct conf pc;
+	char err[256], *copy;
+
+	initcfg_init(&c);
+	strlist_push(&c.argv, "/bin/sh");
+	initcfg_add_host(&c, "10.1.2.3", "db.local");
+	initcfg_add_host(&c, "::1", "v6-host");
+	is_int(initcfg_render(&c, &out, &e), 0, "hosts render (%s)", e.msg);
+	ok(strstr(out.buf, "\nhost 10.1.2.3 db.local\nhost ::1 v6-host\n") != NULL,
+	   "  as 'host IP NAME' lines, in order");
+	is_int(parse_bytes(out.buf, out.len, &pc, &copy, err, sizeof(err)), 0,
+	       "  and parse back (%s)", err);
+	ok(pc.nhosts == 2 && !strcmp(pc.hosts[0].ip, "10.1.2.3") &&
+	       !strcmp(pc.hosts[0].name, "db.local") && !strcmp(pc.hosts[1].ip, "::1") &&
+	       !strcmp(pc.hosts[1].name, "v6-host"),
+	   "  to the same hosts");
+	conf_release(&pc);
+	free(copy);
+	initcfg_release(&c);
+	ok(c.nhosts == 0 && c.hosts == NULL, "release frees the hosts");
+
+	/* build mode takes them too */
+	initcfg_init(&c);
+	sb_reset(&out);
+	strlist_push(&initcfg_add_step(&c, "1:1")->argv, "/bin/true");
+	initcfg_add_host(&c, "192.168.0.1", "a.b-c.d");
+	is_int(initcfg_render(&c, &out, &e), 0, "hosts render in build mode (%s)", e.msg);
+	is_int(parse_bytes(out.buf, out.len, &pc, &copy, err, sizeof(err)), 0,
+	       "  and parse back (%s)", err);
+	ok(pc.mode == CONF_MODE_BUILD && pc.nhosts == 1, "  one host, build mode");
+	conf_release(&pc);
+	free(copy);
+	initcfg_release(&c);
+
+	static const char *const bad[][2] = {
+	    {"1.2.3", "db"},	{"10.1.2.3", "bad_name"}, {"10.1.2.3", "-db"},
+	    {"10.1.2.3", "db-"}, {"10.1.2.3", "a..b"},	   {"10.1.2.3", ""},
+	    {"[::1]", "db"},	{"10.1.2.3", "a b"},	   {"10.1.2.3", "db."},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		initcfg_init(&c);
+		sb_reset(&out);
+		strlist_push(&c.argv, "/bin/sh");
+		initcfg_add_host(&c, bad[i][0], bad[i][1]);
+		is_int(initcfg_render(&c, &out, &e), CRUMB_EINVAL, "render refuses host '%s' '%s'",
+		       bad[i][0], bad[i][1]);
+		ok(out.len == 0, "  leaving out empty");
+		initcfg_release(&c);
+	}
+	char name[300];
+	memset(name, 'a', sizeof(name));
+	name[63] = '\0';
+	ok(initcfg_host_name_ok(name), "a 63-byte label is a host name");
+	name[63] = 'a';
+	name[64] = '\0';
+	ok(!initcfg_host_name_ok(name), "a 64-byte label is not");
+	for (int i = 0; i < 254; i++)
+		name[i] = i % 2 ? '.' : 'a';
+	name[253] = '\0';
+	ok(initcfg_host_name_ok(name), "253 bytes are a host name");
+	name[253] = 'a';
+	name[254] = '\0';
+	ok(!initcfg_host_name_ok(name), "254 are not");
+	sb_release(&out);
+
+	FAILS("crumb-init 1\narg /x\nhost 10.1.2.3\n", "line 3: host wants 'IP NAME'",
+	      "a host line without a name");
+	FAILS("crumb-init 1\narg /x\nhost 300.1.2.3 db\n", "line 3: host: '300.1.2.3' is not",
+	      "a host line with a bad address");
+	FAILS("crumb-init 1\narg /x\nhost 10.1.2.3 db_x\n", "line 3: host: not a host name",
+	      "a host line with a bad name");
+	FAILS("crumb-init 1\narg /x\nhost 10.1.2.3 a b\n", "line 3: host: not a host name",
+	      "a host line with two names");
+}
+
+/* --add-host's values (runcfg_add_host_parse, runcfg_add_hosts). */
+static void test_add_host_flag(void)
+{
+	static const struct {
+		const char *in, *name, *ip; /* ip NULL: host-gateway */
+	} good[] = {
+	    {"db.local:10.1.2.3", "db.local", "10.1.2.3"},
+	    {"db.local=10.1.2.3", "db.local", "10.1.2.3"},
+	    {"h:::1", "h", "::1"},
+	    {"h:[::1]", "h", "::1"},
+	    {"h=[2001:db8::1]", "h", "2001:db8::1"},
+	    {"h=::ffff:1.2.3.4", "h", "::ffff:1.2.3.4"},
+	    {"Gw-1:host-gateway", "Gw-1", NULL},
+	};
+	static const struct {
+		const char *in, *want;
+	} bad[] = {
+	    {"db.local", "--add-host db.local: want HOST:IP (or HOST=IP)"},
+	    {":10.1.2.3", "want HOST:IP"},
+	    {"db:", "want HOST:IP"},
+	    {"db_x:10.1.2.3", "--add-host db_x:10.1.2.3: 'db_x' is not a host name"},
+	    {"db:10.1.2", "--add-host db:10.1.2: '10.1.2' is not an IPv4 or IPv6 address"},
+	    {"db:[10.1.2.3", "is not an IPv4 or IPv6"},
+	    {"db:fe80::1%eth0", "is not an IPv4 or IPv6"},
+	    {"db:localhost", "'localhost' is not an IPv4 or IPv6"},
+	};
+	struct run_host h;
+	struct err e = {0};
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		int r = runcfg_add_host_parse(good[i].in, &h, &e);
+		ok(r == 0 && !strcmp(h.name, good[i].name) &&
+		       (good[i].ip ? h.ip && !strcmp(h.ip, good[i].ip) : !h.ip),
+		   "--add-host %s: %s at %s (%s)", good[i].in, good[i].name,
+		   good[i].ip ? good[i].ip : "host-gateway", r ? e.msg : "");
+		run_host_release(&h);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int r = runcfg_add_host_parse(bad[i].in, &h, &e);
+		ok(r == CRUMB_EINVAL && strstr(e.msg, bad[i].want) && !h.name && !h.ip,
+		   "--add-host %s refused: %s", bad[i].in, e.msg);
+	}
+
+	struct strlist l = STRLIST_INIT;
+	struct initcfg c;
+	initcfg_init(&c);
+	strlist_push(&l, "a:1.2.3.4");
+	strlist_push(&l, "b=[::2]");
+	is_int(runcfg_add_hosts(&l, 0, &c, &e), 0, "runcfg_add_hosts takes two");
+	ok(c.nhosts == 2 && !strcmp(c.hosts[0].name, "a") && !strcmp(c.hosts[1].ip, "::2"),
+	   "  in order, brackets gone");
+	strlist_push(&l, "gw:host-gateway");
+	is_int(runcfg_add_hosts(&l, 0, &c, &e), CRUMB_EINVAL, "host-gateway without a network");
+	ok(strstr(e.msg, "--add-host gw:host-gateway: host-gateway needs a network") != NULL,
+	   "  says so: %s", e.msg);
+	initcfg_release(&c);
+	initcfg_init(&c);
+	char gw[16];
+	int r = runcfg_host_gateway(gw, &e);
+	if (r == 0) {
+		is_int(runcfg_add_hosts(&l, 1, &c, &e), 0, "host-gateway with a network (%s)", e.msg);
+		ok(c.nhosts == 3 && !strcmp(c.hosts[2].ip, gw) && strcmp(gw, "127.0.0.1"),
+		   "  is the host's address %s", gw);
+	} else {
+		ok(r == CRUMB_ENOENT, "no non-loopback address here: %s", e.msg);
+	}
+	initcfg_release(&c);
+	strlist_release(&l);
+}
+
 int main(void)
 {
 	test_roundtrips();
@@ -952,5 +1104,7 @@ int main(void)
 	test_seccomp_keys();
 	test_disk();
 	test_user();
+	test_hosts();
+	test_add_host_flag();
 	return done_testing();
 }
