@@ -279,7 +279,8 @@ int conf_host_name_ok(const char *name)
 
 		if (ch == '.' || ch == '\0') {
 			/* a label: 1..63 bytes, no '-' at either end */
-			if (label == 0 || label > 63 || name[i - 1] == '-' || name[i - label] == '-')
+			if (label == 0 || label > 63 || name[i - 1] == '-' ||
+			    name[i - label] == '-')
 				return 0;
 			label = 0;
 		} else if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||

@@ -1071,7 +1071,7 @@ static int do_runs(struct builder *b, struct bstage *st, size_t *k, struct err *
 		}
 		spec_eval_release(&v);
 		if (!(steps[j].net = run_has_net(b, i)))
-			chain(st->key, "network", "none"); /* a result made without network */
+			chain(st->key, "network", "none");     /* a result made without network */
 		for (size_t h = 0; h < b->hosts.nhosts; h++) { /* as BuildKit's ExtraHosts */
 			chain(st->key, "add-host", b->hosts.hosts[h].name);
 			chain(st->key, "add-host ip", b->hosts.hosts[h].ip);

@@ -101,7 +101,8 @@ int initcfg_host_name_ok(const char *name)
 		char ch = name[i];
 
 		if (ch == '.' || ch == '\0') {
-			if (label == 0 || label > 63 || name[i - 1] == '-' || name[i - label] == '-')
+			if (label == 0 || label > 63 || name[i - 1] == '-' ||
+			    name[i - label] == '-')
 				return 0;
 			label = 0;
 		} else if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||

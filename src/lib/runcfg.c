@@ -347,8 +347,8 @@ int runcfg_host_gateway(char ip[16], struct err *e)
 		return err_errno(e, CRUMB_EIO, "host-gateway: getifaddrs");
 	int found = 0;
 	for (i = ifs; i && !found; i = i->ifa_next)
-		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
-		    (i->ifa_flags & IFF_UP) && !(i->ifa_flags & IFF_LOOPBACK))
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && (i->ifa_flags & IFF_UP) &&
+		    !(i->ifa_flags & IFF_LOOPBACK))
 			found = inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr,
 					  ip, 16) != NULL;
 	freeifaddrs(ifs);

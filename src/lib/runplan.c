@@ -105,10 +105,9 @@ int runplan_check(const struct run_opts *o, struct err *e)
 {
 	if (!!o->program + !!o->rootfs + !!o->image != 1)
 		return err_set(e, CRUMB_EINVAL, "give one of IMAGE, --exec PATH or --rootfs FILE");
-	if (o->rootfs &&
-	    (count(o->adds) || count(o->args) || count(o->env) || o->user || o->workdir ||
-	     o->entrypoint || count(o->volumes) || o->tty || o->restart || o->hostname ||
-	     count(o->add_hosts)))
+	if (o->rootfs && (count(o->adds) || count(o->args) || count(o->env) || o->user ||
+			  o->workdir || o->entrypoint || count(o->volumes) || o->tty ||
+			  o->restart || o->hostname || count(o->add_hosts)))
 		return err_set(e, CRUMB_EINVAL,
 			       "--rootfs boots the file's own config: -e, -u, -w, -v, -t, "
 			       "--restart, --hostname, --add-host and ARGS need IMAGE or --exec");

@@ -59,11 +59,11 @@ struct run_opts {
 	const char *stop_signal; /* a name runcfg_signal knows */
 	int stop_timeout;	 /* seconds; -1: not given */
 	const struct vm_port *ports;
-	size_t nports;		       /* -p, at most RUNPLAN_MAX_PORTS */
-	const struct strlist *volumes; /* -v values, at most RUNPLAN_MAX_VOLUMES */
+	size_t nports;			 /* -p, at most RUNPLAN_MAX_PORTS */
+	const struct strlist *volumes;	 /* -v values, at most RUNPLAN_MAX_VOLUMES */
 	const struct strlist *add_hosts; /* --add-host values (runcfg_add_host_parse) */
-	int tty;		       /* -t */
-	unsigned rows, cols;	       /* -t: the host terminal's size; 0: unknown */
+	int tty;			 /* -t */
+	unsigned rows, cols;		 /* -t: the host terminal's size; 0: unknown */
 
 	unsigned mem, cpus; /* -m (MiB), -c */
 	const char *kernel; /* --kernel FILE|ID */

@@ -982,9 +982,9 @@ static void test_hosts(void)
 	initcfg_release(&c);
 
 	static const char *const bad[][2] = {
-	    {"1.2.3", "db"},	{"10.1.2.3", "bad_name"}, {"10.1.2.3", "-db"},
+	    {"1.2.3", "db"},	 {"10.1.2.3", "bad_name"}, {"10.1.2.3", "-db"},
 	    {"10.1.2.3", "db-"}, {"10.1.2.3", "a..b"},	   {"10.1.2.3", ""},
-	    {"[::1]", "db"},	{"10.1.2.3", "a b"},	   {"10.1.2.3", "db."},
+	    {"[::1]", "db"},	 {"10.1.2.3", "a b"},	   {"10.1.2.3", "db."},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		initcfg_init(&c);
@@ -1082,7 +1082,8 @@ static void test_add_host_flag(void)
 	char gw[16];
 	int r = runcfg_host_gateway(gw, &e);
 	if (r == 0) {
-		is_int(runcfg_add_hosts(&l, 1, &c, &e), 0, "host-gateway with a network (%s)", e.msg);
+		is_int(runcfg_add_hosts(&l, 1, &c, &e), 0, "host-gateway with a network (%s)",
+		       e.msg);
 		ok(c.nhosts == 3 && !strcmp(c.hosts[2].ip, gw) && strcmp(gw, "127.0.0.1"),
 		   "  is the host's address %s", gw);
 	} else {
