@@ -213,6 +213,22 @@ s1=$(SOURCE_DATE_EPOCH=1700000000 build -q "$C" 2>/dev/null)
 s2=$(SOURCE_DATE_EPOCH=1700000000 build -q --no-cache "$C" 2>/dev/null)
 [ -n "$s1" ] && [ "$s1" = "$s2" ]; ok $? "SOURCE_DATE_EPOCH set: RUN's files give the same digest with and without the cache"
 
+# --add-host: RUN sees the line, the image's /etc/hosts stays the base's (Docker's rule).
+H=$T/hostsctx
+mkdir -p "$H/root/etc"
+tar -C "$H/root" -xf "$C/busybox.tar"
+printf '127.0.0.1\tlocalhost\n' >"$H/root/etc/hosts"
+tar -C "$H/root" --owner=0 --group=0 --mtime=@0 -cf "$H/base.tar" .
+rm -rf "$H/root"
+printf 'FROM ./base.tar\nRUN grep db.local /etc/hosts >/seen && echo 1.1.1.1 step >>/etc/hosts\n' >"$H/Crumbfile"
+build -q -t hostsimg --add-host db.local:10.1.2.3 "$H" >/dev/null 2>"$T/err"; ok $? "build --add-host db.local:10.1.2.3: RUN greps db.local in /etc/hosts"
+R=$(rootfs_of hostsimg:latest)
+is "$("$CRUMB" fs cat "$R:/seen")" "$(printf '10.1.2.3\tdb.local')" "... the RUN step saw the line"
+is "$("$CRUMB" fs cat "$R:/etc/hosts")" "$(printf '127.0.0.1\tlocalhost')" "... the image's /etc/hosts is the base's (no added host, no step's write)"
+build -q -t hostsimg "$H" >/dev/null 2>"$T/err"; is $? 1 "without --add-host the RUN fails: not served from the cache of the build with it"
+build -q -t hostsimg --add-host x:host-gateway --network none "$H" 2>"$T/err"; is $? 2 "--add-host host-gateway with --network none is a usage error"
+check "... in one line" one_line_error "$T/err"
+
 # LABEL crumb.rootfs=ext4: the root filesystem is an ext4 image, booted as the root disk.
 mkdir -p "$T/ext4ctx"
 cp "$C/busybox.tar" "$T/ext4ctx/"
