@@ -84,9 +84,23 @@ static void test_refusals(void)
 	is_str(refusal(&o), "give one of IMAGE, --exec PATH or --rootfs FILE", "two roots");
 	o = opts(), o.rootfs = "r.cpio", o.user = "nobody";
 	is_str(refusal(&o),
-	       "--rootfs boots the file's own config: -e, -u, -w, -v, -t, --restart, --hostname "
-	       "and ARGS need IMAGE or --exec",
+	       "--rootfs boots the file's own config: -e, -u, -w, -v, -t, --restart, --hostname, "
+	       "--add-host and ARGS need IMAGE or --exec",
 	       "--rootfs with -u");
+	struct strlist hosts = STRLIST_INIT;
+	strlist_push(&hosts, "db:10.1.2.3");
+	o = opts(), o.rootfs = "r.cpio", o.add_hosts = &hosts;
+	ok(strstr(refusal(&o), "--add-host"), "--rootfs with --add-host");
+	o = opts(), o.program = "/bin/true", o.add_hosts = &hosts, o.net = 0;
+	is_str(refusal(&o), "", "--add-host HOST:IP with --net none");
+	strlist_push(&hosts, "gw:host-gateway");
+	is_str(refusal(&o),
+	       "--add-host gw:host-gateway: host-gateway needs a network (not --net none)",
+	       "--add-host host-gateway with --net none");
+	strlist_push(&hosts, "bad_name:1.2.3.4");
+	o.net = 1;
+	ok(strstr(refusal(&o), "'bad_name' is not a host name"), "--add-host with a bad name");
+	strlist_release(&hosts);
 	strlist_push(&args, "x");
 	o = opts(), o.rootfs = "r.cpio", o.args = &args;
 	ok(refusal(&o)[0], "--rootfs with ARGS");
