@@ -268,31 +268,6 @@ static int key_mount(struct conf_parser *ps, char *val, size_t vlen)
 	return 0;
 }
 
-int conf_host_name_ok(const char *name)
-{
-	size_t n = strlen(name), label = 0;
-
-	if (n == 0 || n > CONF_HOST_NAME_MAX)
-		return 0;
-	for (size_t i = 0; i <= n; i++) {
-		char ch = name[i];
-
-		if (ch == '.' || ch == '\0') {
-			/* a label: 1..63 bytes, no '-' at either end */
-			if (label == 0 || label > 63 || name[i - 1] == '-' ||
-			    name[i - label] == '-')
-				return 0;
-			label = 0;
-		} else if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			   (ch >= '0' && ch <= '9') || ch == '-') {
-			label++;
-		} else {
-			return 0;
-		}
-	}
-	return 1;
-}
-
 /* "host IP NAME": an address inet_pton reads, one space, a host name. */
 static int key_host(struct conf_parser *ps, char *val, size_t vlen)
 {

@@ -3,6 +3,7 @@
 #define CRUMB_INIT_CONFIG_H
 
 #include <stddef.h>
+#include <string.h>
 
 /*
  * The file lives at CONF_PATH in the guest. The host writes it with
@@ -329,14 +330,37 @@ int conf_parse(struct conf *c, char *buf, size_t len, conf_warn_fn *warn, void *
 /* Frees the arrays (not the buffer); c is then zeroed. Safe twice. */
 void conf_release(struct conf *c);
 
+/* Whether name is a host name a "host" line may hold (see "host"). */
+static inline int conf_host_name_ok(const char *name)
+{
+	size_t n = strlen(name), label = 0;
+
+	if (n == 0 || n > CONF_HOST_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i <= n; i++) {
+		char ch = name[i];
+
+		if (ch == '.' || ch == '\0') {
+			/* a label: 1..63 bytes, no '-' at either end */
+			if (label == 0 || label > 63 || name[i - 1] == '-' ||
+			    name[i - label] == '-')
+				return 0;
+			label = 0;
+		} else if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			   (ch >= '0' && ch <= '9') || ch == '-') {
+			label++;
+		} else {
+			return 0;
+		}
+	}
+	return 1;
+}
+
 /* Splits a config disk's first len bytes (see "Where the file comes from"):
  * on success *off and *clen locate the config inside buf (off + clen may
  * exceed len: the caller reads more; clen 0: a key-only disk), and *keyoff is
  * where the key's CONF_DISK_KEY_HEX digits start in buf (0: no key). Returns
  * 0, or -1 when buf does not start with a valid header. */
-/* Whether name is a host name a "host" line may hold (see "host"). */
-int conf_host_name_ok(const char *name);
-
 int conf_disk_header(const char *buf, size_t len, size_t *off, size_t *clen, size_t *keyoff);
 
 #endif

@@ -93,26 +93,7 @@ void initcfg_add_host(struct initcfg *c, const char *ip, const char *name)
 
 int initcfg_host_name_ok(const char *name)
 {
-	size_t n = strlen(name), label = 0;
-
-	if (n == 0 || n > CONF_HOST_NAME_MAX)
-		return 0;
-	for (size_t i = 0; i <= n; i++) {
-		char ch = name[i];
-
-		if (ch == '.' || ch == '\0') {
-			if (label == 0 || label > 63 || name[i - 1] == '-' ||
-			    name[i - label] == '-')
-				return 0;
-			label = 0;
-		} else if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			   (ch >= '0' && ch <= '9') || ch == '-') {
-			label++;
-		} else {
-			return 0;
-		}
-	}
-	return 1;
+	return conf_host_name_ok(name);
 }
 
 int initcfg_host_ip_ok(const char *ip)
