@@ -198,8 +198,11 @@ static int trace_run(const struct min_args *a, const char *image, const struct o
 	int st = spawn(av.v, detached);
 	strlist_release(&av);
 	if (!detached) {
-		if (st > 125 && st != 126 && st != 127 && st < 128)
+		/* 123 panic, 124 --timeout, 125 crumb or the VM failed: no whole trace */
+		if (st < 0 || (st >= 123 && st <= 125)) {
+			cmd_error("the traced run of %s failed (crumb run exit %d)", image, st);
 			return EXIT_FAIL;
+		}
 		if (st)
 			fprintf(stderr, "crumb: the traced service exited with status %d\n", st);
 		return 0;
