@@ -666,6 +666,8 @@ static int parse_args(struct run_args *a, int argc, char **argv)
 	if (r == OPT_HELP)
 		return r;
 	fill_opts(a);
+	if (r == 0 && a->wait_ready && !ro->detach)
+		r = err_set(&e, CRUMB_EINVAL, "--wait-ready goes with -d");
 	if (r == 0)
 		r = runplan_check(ro, &e);
 	if (r < 0)
