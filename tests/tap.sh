@@ -29,3 +29,14 @@ is() {
 		diag "want: '$2'"
 	fi
 }
+# free_port: a TCP port nothing listens on now (127.0.0.1).
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# retry SECS CMD...: runs CMD until it succeeds or SECS seconds have passed.
+retry() {
+	end=$(($(date +%s) + $1))
+	shift
+	until "$@"; do
+		[ "$(date +%s)" -lt "$end" ] || return 1
+		sleep 0.3
+	done
+}

@@ -22,17 +22,6 @@ finish() { for vm in $started; do "$CRUMB" rm -f "$vm" >/dev/null 2>&1; done; }
 trap finish EXIT
 # stop_rm NAME: stop gracefully, then remove; passes when both work.
 stop_rm() { "$CRUMB" stop "$1" >/dev/null 2>&1 && "$CRUMB" rm "$1" >/dev/null 2>&1; }
-# free_port: a TCP port nothing listens on now.
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# retry SECS CMD...: runs CMD until it succeeds or SECS seconds have passed.
-retry() {
-	end=$(($(date +%s) + $1))
-	shift
-	until "$@"; do
-		[ "$(date +%s)" -lt "$end" ] || return 1
-		sleep 0.3
-	done
-}
 # note FILE: its last lines as TAP diagnostics, if it has any.
 note() { if [ -s "$1" ]; then diag "$(tail -3 "$1")"; fi; }
 rootfs_size() {

@@ -7,7 +7,6 @@ T=$TEST_TMP/markers
 mkdir -p "$T/xdg"
 export XDG_RUNTIME_DIR=$T/xdg
 BB=/bin/busybox
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 nstx() { tr -cd '\002' <"$1" | wc -c; }
 
 # 1. --exec (the key rides the initramfs): forgeries around a service that is ready at once and

@@ -13,15 +13,6 @@ build() { "$CRUMB" build -q --kernel "$KERNEL" "$@"; }
 started=""
 finish() { for vm in $started; do "$CRUMB" rm -f "$vm" >/dev/null 2>&1; done; }
 trap finish EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-retry() {
-	end=$(($(date +%s) + $1))
-	shift
-	until "$@"; do
-		[ "$(date +%s)" -lt "$end" ] || return 1
-		sleep 0.3
-	done
-}
 note() { if [ -s "$1" ]; then diag "$(tail -5 "$1")"; fi; }
 # start NAME GUESTPORT IMAGE: detached, the port on a free host port (echoed).
 start() {

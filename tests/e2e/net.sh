@@ -3,7 +3,6 @@
 . "$(dirname "$0")/../tap.sh"
 T=$TEST_TMP/net
 mkdir -p "$T"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 run() { "$CRUMB" run -q --kernel "$KERNEL" "$@"; }
 
 # The guest's view: eth0 with the default route via 10.0.2.2, and a resolv.conf.

@@ -6,7 +6,6 @@
 . "$(dirname "$0")/../tap.sh"
 T=$TEST_TMP/netsec
 mkdir -p "$T"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # A service on the host's loopback that logs every connection reaching it.
 LP=$(free_port)

@@ -11,7 +11,6 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 started=""
 finish() { for vm in $started; do "$CRUMB" rm -f "$vm" >/dev/null 2>&1; done; }
 trap finish EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 retry() {
 	end=$(($(date +%s) + $1))
 	shift
