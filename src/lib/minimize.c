@@ -405,6 +405,26 @@ static int write_root(struct oci_store *s, struct tree *t, int ext4, int64_t epo
 	return r;
 }
 
+/* One image's files, bytes and stored sizes. */
+static int census_of(struct oci_store *s, const char *ref, struct oci_image *im, struct tree *t,
+		     struct ext4fs **fs, struct census *c, struct err *e)
+{
+	int r = oci_image_resolve(s, ref, im, e);
+	if (r < 0)
+		return r;
+	const struct oci_desc *l = oci_image_layer(im, "application/vnd.crumb.rootfs.");
+	if (!l)
+		return err_set(e, CRUMB_EFORMAT, "image %s has no root filesystem layer", ref);
+	if ((r = load_root(s, im, l, t, fs, e)) == 0)
+		tree_walk(t, count_node, c);
+	return r;
+}
+
+static const struct oci_desc *root_layer(const struct oci_image *im)
+{
+	return oci_image_layer(im, "application/vnd.crumb.rootfs.");
+}
+
 void minimize_result_release(struct minimize_result *r)
 {
 	free(r->allowlist);
@@ -425,23 +445,16 @@ int minimize_image(struct oci_store *s, const struct minimize_opts *o, struct mi
 		    e, CRUMB_EFORMAT,
 		    "the trace has no end record: the service was not followed to its end "
 		    "(the VM was killed?); trace it again");
-	int r = oci_image_resolve(s, o->image, &im, e);
-	if (r < 0)
-		return r;
+	struct census before = {0}, after = {0};
 	tree_init(&t);
-	const struct oci_desc *l = oci_image_layer(&im, "application/vnd.crumb.rootfs.");
+	int r = census_of(s, o->image, &im, &t, &fs, &before, e);
+	const struct oci_desc *l = r == 0 ? root_layer(&im) : NULL;
 	int ext4 = l && !strcmp(l->media_type, OCI_MT_ROOTFS_EXT4);
 	int64_t epoch = created_epoch(im.cfg.created);
 	snprintf(res->from, sizeof(res->from), "%s", im.manifest.digest);
 	res->image_before = im.size;
-	if (!l)
-		r = err_set(e, CRUMB_EFORMAT, "image %s has no root filesystem layer", o->image);
-	if (r == 0)
-		r = load_root(s, &im, l, &t, &fs, e);
-	struct census before = {0}, after = {0};
 	if (r == 0) {
 		res->stored_before = l->size;
-		tree_walk(&t, count_node, &before);
 		if (!o->all_files)
 			r = cut_tree(&t, o, e);
 	}
@@ -546,26 +559,6 @@ static const struct tree_node *find_libc(const struct tree *t)
 			return n;
 	}
 	return NULL;
-}
-
-/* One image's files, bytes and stored sizes. */
-static int census_of(struct oci_store *s, const char *ref, struct oci_image *im, struct tree *t,
-		     struct ext4fs **fs, struct census *c, struct err *e)
-{
-	int r = oci_image_resolve(s, ref, im, e);
-	if (r < 0)
-		return r;
-	const struct oci_desc *l = oci_image_layer(im, "application/vnd.crumb.rootfs.");
-	if (!l)
-		return err_set(e, CRUMB_EFORMAT, "image %s has no root filesystem layer", ref);
-	if ((r = load_root(s, im, l, t, fs, e)) == 0)
-		tree_walk(t, count_node, c);
-	return r;
-}
-
-static const struct oci_desc *root_layer(const struct oci_image *im)
-{
-	return oci_image_layer(im, "application/vnd.crumb.rootfs.");
 }
 
 /* The before-side of the report: the traced image, when the store still has it. */
