@@ -8,7 +8,7 @@ CC         ?= cc
 MUSLCC     ?= musl-gcc
 PKG_CONFIG ?= pkg-config
 
-PKGS        = libarchive libelf libcrypto ext2fs com_err jansson libzstd libseccomp
+PKGS        = libarchive libelf libcrypto ext2fs com_err jansson libzstd libseccomp libcurl
 CFLAGS     ?= -O2 -g
 WARN        = -Wall -Wextra -Werror -Wno-unused-parameter
 STD         = -std=c11 -D_GNU_SOURCE

@@ -4,6 +4,7 @@ set -eu
 
 PKGS="build-essential pkg-config git ca-certificates
 libarchive-dev libelf-dev zlib1g-dev libext2fs-dev e2fsprogs libzstd-dev libseccomp-dev
+libcurl4-openssl-dev docker-registry openssl
 musl-tools
 qemu-system-x86
 linux-source-6.1 bc flex bison libssl-dev xz-utils kmod cpio

@@ -96,6 +96,10 @@ DECLARE_CMD(kill);
 DECLARE_CMD(logs);
 DECLARE_CMD(rm);
 DECLARE_CMD(volume);
+DECLARE_CMD(pull);
+DECLARE_CMD(push);
+DECLARE_CMD(login);
+DECLARE_CMD(logout);
 
 /* Shared by run and pack: the --exec/--add/-e/--compress options and building the initramfs. */
 struct exec_opts {
@@ -118,6 +122,8 @@ void exec_opts_release(struct exec_opts *o);
 /* Builds the tree for o and writes it as a cpio at out; *bytes gets the
  * uncompressed content size. Prints errors; returns 0 or an exit status. */
 int exec_opts_pack(const struct exec_opts *o, const char *out, unsigned long long *bytes);
+/* n bytes for people: "512 B", "3.1 kB", "4.2 MB", "1.1 GB". */
+void cmd_human_size(uint64_t n, char out[32]);
 /* The environment, read on the first call (env.c) and never again: every verb passes this
  * down in its library options; nothing else in crumb calls getenv(). */
 const struct hostenv *cmd_env(void);

@@ -1,4 +1,5 @@
 /* env.c: the one place crumb reads its environment (cmd_env), for every verb to pass down. */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "cmd.h"
@@ -29,6 +30,8 @@ const struct hostenv *cmd_env(void)
 		env.netdev = var("CRUMB_NETDEV");
 		env.console = var("CRUMB_CONSOLE");
 		env.source_date_epoch = var("SOURCE_DATE_EPOCH");
+		env.docker_config = var("DOCKER_CONFIG");
+		env.xdg_config_home = var("XDG_CONFIG_HOME");
 		done = 1;
 	}
 	return &env;
@@ -37,4 +40,16 @@ const struct hostenv *cmd_env(void)
 const char *cmd_getenv(const char *name)
 {
 	return getenv(name);
+}
+
+void cmd_human_size(uint64_t n, char out[32])
+{
+	if (n < 1000)
+		snprintf(out, 32, "%llu B", (unsigned long long)n);
+	else if (n < 1000000)
+		snprintf(out, 32, "%.1f kB", (double)n / 1e3);
+	else if (n < 1000000000)
+		snprintf(out, 32, "%.1f MB", (double)n / 1e6);
+	else
+		snprintf(out, 32, "%.1f GB", (double)n / 1e9);
 }

@@ -113,18 +113,6 @@ static int store_args(const struct cmd_opts *p, int argc, char **argv, size_t wa
 	return 1;
 }
 
-static void human_size(uint64_t n, char out[32])
-{
-	if (n < 1000)
-		snprintf(out, 32, "%llu B", (unsigned long long)n);
-	else if (n < 1000000)
-		snprintf(out, 32, "%.1f kB", (double)n / 1e3);
-	else if (n < 1000000000)
-		snprintf(out, 32, "%.1f MB", (double)n / 1e6);
-	else
-		snprintf(out, 32, "%.1f GB", (double)n / 1e9);
-}
-
 /* "name:tag" -> name, tag (the ':' after the last '/'); "<none>" when there is none. */
 static void split_ref(const char *ref, char **name, const char **tag)
 {
@@ -176,7 +164,7 @@ int cmd_images(int argc, char **argv)
 		split_ref(v[i].ref, &names[i], &tags[i]);
 		digests[i] =
 		    full ? xstrdup(v[i].manifest.digest) : xstrndup(v[i].manifest.digest + 7, 12);
-		human_size(v[i].size, sizes[i]);
+		cmd_human_size(v[i].size, sizes[i]);
 #define WIDEN(w, str)                                                                              \
 	if ((int)strlen(str) > w)                                                                  \
 	w = (int)strlen(str)

@@ -25,6 +25,8 @@ struct hostenv {
 	const char *netdev;	       /* CRUMB_NETDEV: "slirp" or "passt" (bench knob) */
 	const char *console;	       /* CRUMB_CONSOLE: "uart" (bench knob) */
 	const char *source_date_epoch; /* SOURCE_DATE_EPOCH, unparsed (cmd_sde parses it) */
+	const char *docker_config;     /* DOCKER_CONFIG: registry credentials' directory */
+	const char *xdg_config_home;   /* XDG_CONFIG_HOME: containers/certs.d for registries */
 };
 
 #endif

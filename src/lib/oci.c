@@ -1804,6 +1804,35 @@ out:
 	return r;
 }
 
+int oci_manifest_put(struct oci_store *s, const char *ref, const void *data, size_t len,
+		     const char *media_type, struct oci_desc *manifest, struct err *e)
+{
+	char *norm = NULL;
+	struct oci_image im;
+	int r = ref ? oci_ref_normalize(ref, &norm, e) : 0;
+	if (r < 0)
+		return r;
+	memset(&im, 0, sizeof(im));
+	oci_config_init(&im.cfg);
+	int lk = r = oci_lock(s, 0, e);
+	if (lk >= 0 && (r = oci_blob_put_mem(s, data, len, media_type, manifest, e)) == 0)
+		r = image_load(s, manifest, &im, e);
+	for (size_t i = 0; r == 0 && i < im.nlayers; i++) {
+		char *p = oci_blob_path(s, im.layers[i].digest);
+		if (!p || !blob_present(p, im.layers[i].size))
+			r = err_set(e, CRUMB_EINVAL,
+				    "manifest %s: layer %zu (%s) is not in the store",
+				    manifest->digest, i, im.layers[i].digest);
+		free(p);
+	}
+	if (r == 0 && norm)
+		r = index_set(s, norm, manifest, e);
+	oci_image_release(&im);
+	unlock(lk);
+	free(norm);
+	return r;
+}
+
 int oci_tag(struct oci_store *s, const char *src, const char *ref, struct err *e)
 {
 	struct oci_image im;

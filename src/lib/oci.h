@@ -191,6 +191,14 @@ int oci_image_commit(struct oci_store *s, const char *ref, const struct oci_conf
 		     const struct oci_desc *layers, size_t nlayers, struct oci_desc *manifest,
 		     struct err *e);
 
+/*
+ * Stores a manifest as given (bytes and media type: a pull keeps the registry's digest) and
+ * points ref (normalized; NULL: untagged) at it, once its config reads and every layer is a
+ * blob of its size in the store. manifest gets its descriptor.
+ */
+int oci_manifest_put(struct oci_store *s, const char *ref, const void *data, size_t len,
+		     const char *media_type, struct oci_desc *manifest, struct err *e);
+
 struct oci_image {
 	char *ref; /* "name:tag", or NULL when resolved by digest with no tag */
 	struct oci_desc manifest, config;
