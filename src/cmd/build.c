@@ -16,7 +16,8 @@
 const char usage_build[] =
     "usage: crumb build [-t NAME[:TAG]] [-f FILE] [--build-arg K[=V]]... [--target STAGE]\n"
     "                   [--no-cache] [--network default|none] [--kernel FILE]\n"
-    "                   [--allow-host PATH]... [--add-host HOST:IP]... [-q] CONTEXT\n"
+    "                   [--allow-host PATH]... [--add-host HOST:IP]... [--pull|--no-pull]\n"
+    "                   [-q] CONTEXT\n"
     "\n"
     "Builds the Crumbfile (a Dockerfile: same syntax and semantics) in the directory\n"
     "CONTEXT into an image in the store: a kernel, a root filesystem (the last stage's\n"
@@ -101,6 +102,7 @@ struct build_args {
 	struct strlist pos; /* positional words: the context */
 	const char *file, *tag;
 	const char *gateway; /* an --add-host with host-gateway */
+	int pull, no_pull;
 };
 
 static int take_build_arg(const struct opt *opt, const char *v, void *ctx, struct err *e)
@@ -187,6 +189,14 @@ static int build_parse(struct build_args *a, int argc, char **argv, int *status)
 		      "in the image (repeatable; also HOST=IP, [IPv6];\n"
 		      "host-gateway: the host's first non-loopback IPv4\n"
 		      "address, as for 'crumb run')"),
+	    OPT_FLAG_(0, "pull", &a->pull,
+		      "pull FROM and COPY --from images again from\n"
+		      "their registry (a local image, a bare name\n"
+		      "stored as written, is used as it is)"),
+	    OPT_FLAG_(0, "no-pull", &a->no_pull,
+		      "never pull: FROM and COPY --from=IMAGE use the\n"
+		      "store only (by default an image the store lacks\n"
+		      "is pulled, as 'crumb pull' does)"),
 	    OPT_FLAG_('q', "quiet", &quiet, "print only the image digest"),
 	    OPT_END_,
 	};
@@ -199,10 +209,13 @@ static int build_parse(struct build_args *a, int argc, char **argv, int *status)
 					  a->pos.v[0], a->pos.v[1]);
 	else if (!a->pos.n)
 		*status = cmd_usage_error("build", "missing CONTEXT (a directory, e.g. '.')");
+	else if (a->pull && a->no_pull)
+		*status = cmd_usage_error("build", "--pull and --no-pull: give one");
 	else if (a->gateway && a->o->network_none)
 		*status = cmd_usage_error(
 		    "build", "--add-host %s: host-gateway needs a network (not --network none)",
 		    a->gateway);
+	a->o->pull = a->pull ? BUILD_PULL_ALWAYS : a->no_pull ? BUILD_PULL_NEVER : BUILD_PULL_MISSING;
 	return *status != 0;
 }
 

@@ -24,6 +24,8 @@
 #include "initcfg.h"
 #include "kernel.h"
 #include "klayer.h"
+#include "ref.h"
+#include "registry.h"
 #include "rootfs.h"
 #include "runcfg.h"
 #include "runplan.h"
@@ -332,6 +334,36 @@ static int import_blob(struct builder *b, struct oci_store *s, const struct oci_
 	return r;
 }
 
+/* Whether a layer's media type is a filesystem changeset (a tar, any compression). */
+static int tar_layer(const char *mt)
+{
+	return !strncmp(mt, "application/vnd.oci.image.layer.", 32) ||
+	       !strncmp(mt, "application/vnd.docker.image.rootfs.", 36);
+}
+
+/* The tree of image im of store s into t: a crumb image's root filesystem layer, else (a
+ * container image: Debian, Alpine...) its layers in order, tars applied with their whiteouts. */
+static int import_image_tree(struct builder *b, struct oci_store *s, const struct oci_image *im,
+			     const char *whose, struct tree *t, struct err *e)
+{
+	const struct oci_desc *l = oci_image_layer(im, "application/vnd.crumb.rootfs.");
+	if (l)
+		return import_blob(b, s, l, whose, 0, t, e);
+	for (size_t i = 0; i < im->nlayers; i++) {
+		struct oci_desc d = im->layers[i];
+		if (!tar_layer(d.media_type))
+			return err_set(e, CRUMB_EUNSUPP,
+				       "%s: layer %zu is %s: not a filesystem layer crumb can read",
+				       whose, i, d.media_type);
+		snprintf(d.media_type, sizeof(d.media_type), "%s",
+			 "application/vnd.oci.image.layer.v1.tar");
+		int r = import_blob(b, s, &d, whose, 1, t, e);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 /* import_blob for a blob a build cache entry names: only its digest is known. */
 static int import_cached(struct builder *b, const char *digest, struct tree *t, struct err *e)
 {
@@ -425,44 +457,59 @@ static int ref_candidate(const char *img)
 	return ok;
 }
 
-/* A stored image (name, name:tag, name@digest, a digest) into st: *found 0 when the store has
- * none of that name. */
-static int from_image(struct builder *b, struct bstage *st, const char *name, int *found,
-		      struct err *e)
+/* Looks name up in the store: as written (a name, name:tag, name@digest, a digest), then as a
+ * pull stores it ("debian:12" is docker.io/library/debian:12). 1 found as written, 2 found by
+ * the pulled name (im filled), 0 none; negative for a malformed reference or a damaged image. */
+static int find_image(struct builder *b, const char *name, struct oci_image *im, struct err *e)
 {
-	struct oci_image im = {0};
 	struct err e2 = {0};
 	char *look = NULL;
-	int r = ref_lookup(b->s, name, &look, &e2);
+	int r = ref_lookup(b->s, name, &look, &e2), how = 1;
 	if (r == 0)
-		r = oci_image_resolve(b->s, look, &im, &e2);
+		r = oci_image_resolve(b->s, look, im, &e2);
 	free(look);
+	struct imgref ir;
+	struct err pe = {0};
+	if (r == CRUMB_ENOENT && !ref_has_domain(name) && imgref_parse(name, &ir, &pe) == 0) {
+		char *full = imgref_string(&ir);
+		struct err e3 = {0};
+		look = NULL;
+		int r3 = ref_lookup(b->s, full, &look, &e3);
+		if (r3 == 0)
+			r3 = oci_image_resolve(b->s, look, im, &e3);
+		if (r3 != CRUMB_ENOENT) {
+			r = r3;
+			e2 = e3;
+			how = 2;
+		}
+		free(look);
+		free(full);
+		imgref_release(&ir);
+	}
 	/* The digest alone, malformed (and no image tagged so): the same line as NAME@DIGEST's. */
 	if (r == CRUMB_EINVAL && !strncmp(name, "sha256:", 7) && !digest_ok(name))
 		r = bad_digest(name, &e2);
-	if (r == CRUMB_ENOENT) {
-		*found = 0;
+	if (r == CRUMB_ENOENT)
 		return 0;
-	}
-	*found = 1;
 	if (r < 0) {
 		*e = e2;
 		return r;
 	}
-	const struct oci_desc *l = oci_image_layer(&im, "application/vnd.crumb.rootfs.");
-	if (!l) {
-		r = err_set(e, CRUMB_EFORMAT, "image %s has no root filesystem layer", name);
-	} else {
-		char *whose = xasprintf("image %s", im.ref ? im.ref : im.manifest.digest);
-		r = import_blob(b, b->s, l, whose, 0, &st->tree, e);
-		free(whose);
-	}
+	return how;
+}
+
+/* Stored image im's tree and config into st. */
+static int load_image(struct builder *b, struct bstage *st, const struct oci_image *im,
+		      struct err *e)
+{
+	char *whose = xasprintf("image %s", im->ref ? im->ref : im->manifest.digest);
+	int r = import_image_tree(b, b->s, im, whose, &st->tree, e);
+	free(whose);
 	if (r == 0) {
-		config_copy(&st->cfg, &im.cfg);
+		config_copy(&st->cfg, &im->cfg);
 		memset(st->key, 0, sizeof(st->key));
-		chain(st->key, "FROM image", im.manifest.digest);
+		chain(st->key, "FROM image", im->manifest.digest);
 	}
-	oci_image_release(&im);
 	return r;
 }
 
@@ -478,13 +525,7 @@ static int from_layout(struct builder *b, struct bstage *st, const char *dir, st
 		goto out;
 	char *iname = im.ref ? xasprintf("image oci:%s:%s", dir, im.ref)
 			     : xasprintf("image oci:%s@%s", dir, im.manifest.digest);
-	for (size_t i = 0; r == 0 && i < im.nlayers; i++) {
-		/* a layer is a tar (any compression), never ext4, whatever it claims */
-		struct oci_desc l = im.layers[i];
-		snprintf(l.media_type, sizeof(l.media_type), "%s",
-			 "application/vnd.oci.image.layer.v1.tar");
-		r = import_blob(b, ls, &l, iname, 1, &st->tree, e);
-	}
+	r = import_image_tree(b, ls, &im, iname, &st->tree, e);
 	free(iname);
 	if (r == 0) {
 		config_copy(&st->cfg, &im.cfg);
@@ -535,6 +576,94 @@ static int from_file(struct builder *b, struct bstage *st, const char *p, struct
 	return r;
 }
 
+struct pull_count {
+	unsigned blobs;
+	uint64_t bytes;
+};
+
+static void pull_progress(void *ctx, enum reg_event ev, const struct reg_blob *bl)
+{
+	struct pull_count *c = ctx;
+	if (ev == REG_BLOB_DONE) {
+		c->blobs++;
+		c->bytes += bl->size - bl->resumed_at;
+	}
+}
+
+/* Pulls name (a reference) into the store; *digest its manifest's. */
+static int pull(struct builder *b, const struct spec_instr *i, const char *name, char digest[80],
+		struct err *e)
+{
+	struct imgref ir;
+	struct pull_count c = {0};
+	struct reg_opts ro = {.env = b->o->env, .progress = pull_progress, .ctx = &c};
+	struct oci_desc md;
+	int r = imgref_parse(name, &ir, e);
+	if (r < 0)
+		return at_err(i, e, r);
+	char *full = imgref_string(&ir);
+	double t0 = now_monotonic();
+	if ((r = reg_pull(b->s, &ir, &ro, &md, e)) < 0) {
+		char msg[ERR_MSG_MAX];
+		snprintf(msg, sizeof(msg), "%s", e->msg);
+		r = at(i, e, r, "%s %s: pulling %s: %s", spec_kind_name(i->kind), name, full, msg);
+	} else {
+		char note[512];
+		snprintf(note, sizeof(note), "pulled %s (%s): %u blobs, %.1f MB fetched in %.1f s",
+			 full, md.digest, c.blobs, (double)c.bytes / 1e6, now_monotonic() - t0);
+		event(b, BUILD_NOTE, note, 0, 0);
+		snprintf(digest, 80, "%s", md.digest);
+	}
+	free(full);
+	imgref_release(&ir);
+	return r;
+}
+
+/* Whether name is a reference to pull: it parses as one, and unless it names a registry host,
+ * the context has no file of that name (FROM PATH). */
+static int pullable(struct builder *b, const char *name)
+{
+	struct imgref ir;
+	struct err e = {0};
+	if (imgref_parse(name, &ir, &e) < 0)
+		return 0;
+	imgref_release(&ir);
+	if (ref_has_domain(name))
+		return 1;
+	char *p = NULL;
+	struct stat sb;
+	int here = confine_path(b->ctxreal, name, &p, &e) == 0 && stat(p, &sb) == 0;
+	free(p);
+	return !here;
+}
+
+/* A stored image of that reference into st, else (unless --pull=never, or when the context
+ * has a file of that name: FROM PATH) one pulled from its registry; --pull=always pulls
+ * again whatever is not a local image (a bare name stored as written). *found 0 when there
+ * is none. Errors name the instruction. */
+static int image_or_pull(struct builder *b, struct bstage *st, const struct spec_instr *i,
+			 const char *name, int *found, struct err *e)
+{
+	struct oci_image im = {0};
+	int always = b->o->pull == BUILD_PULL_ALWAYS;
+	int how = find_image(b, name, &im, e), r = how < 0 ? how : 0;
+	*found = 0;
+	if (how > 0 && !(always && (how == 2 || ref_has_domain(name)))) {
+		*found = 1;
+		r = load_image(b, st, &im, e);
+	} else if (how >= 0 && b->o->pull != BUILD_PULL_NEVER && pullable(b, name)) {
+		char dg[80];
+		oci_image_release(&im);
+		if ((r = pull(b, i, name, dg, e)) < 0)
+			return r;
+		if ((r = oci_image_resolve(b->s, dg, &im, e)) == 0 &&
+		    (r = load_image(b, st, &im, e)) == 0)
+			*found = 1;
+	}
+	oci_image_release(&im);
+	return r < 0 ? at_err(i, e, r) : 0;
+}
+
 /* FROM PATH: inside the context, as COPY's sources (confine.h): an OCI layout
  * directory or a file. */
 static int from_path(struct builder *b, struct bstage *st, const struct spec_instr *i,
@@ -547,9 +676,8 @@ static int from_path(struct builder *b, struct bstage *st, const struct spec_ins
 		r = at_err(i, e, r);
 	else if (r < 0 || stat(p, &sb) < 0)
 		r = at(i, e, CRUMB_ENOENT,
-		       "FROM %s: no stage, stored image or file of that name (crumb does not pull "
-		       "from registries; see 'crumb images')",
-		       img);
+		       "FROM %s: no stage, stored image or file of that name (see 'crumb images'%s)",
+		       img, b->o->pull == BUILD_PULL_NEVER ? "; --no-pull: nothing pulled" : "");
 	else if (S_ISDIR(sb.st_mode) &&
 		 ((r = confine_links(b->ctxreal, p, e)) < 0 || (r = from_layout(b, st, p, e)) < 0))
 		r = at_err(i, e, r);
@@ -598,8 +726,8 @@ static int do_from(struct builder *b, struct bstage *st, const struct spec_instr
 		return r < 0 ? r : 0;
 	int pathlike = strchr(img, '/') || img[0] == '.' || strstr(img, ".tar");
 	if (img[0] != '.' && img[0] != '/' && (!pathlike || ref_candidate(img))) {
-		if ((r = from_image(b, st, img, &found, e)) < 0)
-			return at_err(i, e, r);
+		if ((r = image_or_pull(b, st, i, img, &found, e)) < 0)
+			return r;
 		if (found)
 			return 0;
 	}
@@ -625,8 +753,8 @@ static int copy_from_stage(struct builder *b, struct bstage *st, const struct sp
 		return 0;
 	int r, found = 0;
 	if (ref_candidate(f)) {
-		if ((r = from_image(b, img, f, &found, e)) < 0)
-			return at_err(i, e, r);
+		if ((r = image_or_pull(b, img, i, f, &found, e)) < 0)
+			return r;
 		if (found) {
 			*from = &img->tree;
 			return 0;

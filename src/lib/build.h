@@ -46,9 +46,16 @@ struct build_opts {
 	const struct strlist *add_hosts; /* --add-host values (runcfg_add_host_parse): /etc/hosts
 					    lines every RUN step sees, never in the image; part
 					    of the steps' cache key; NULL: none */
+	int pull; /* BUILD_PULL_*: when FROM and COPY --from=IMAGE pull from a registry */
 	build_event_fn *event;
 	void *ctx;
 };
+/* FROM REF (and COPY --from=REF) with no stage and no file of that name in the context:
+ *   MISSING (default): the store's image (as written, then as a pull stores it:
+ *                      REGISTRY/NAME:TAG), else a pull (registry.h);
+ *   ALWAYS:  pulled again, unless it is a local image (a stored bare name);
+ *   NEVER:   the store only. */
+enum { BUILD_PULL_MISSING = 0, BUILD_PULL_ALWAYS, BUILD_PULL_NEVER };
 
 struct build_result {
 	struct oci_desc manifest;

@@ -122,8 +122,8 @@ diag "$(cat "$T/err")"
 R=$(rootfs_of from-slash:latest)
 "$CRUMB" fs ls "$R:/etc/issue" "$R:/MIT" >/dev/null; ok $? "... the stored image's files and the archive's"
 printf 'FROM other/base:1\n' >"$L/Crumbfile"
-build -q "$L" >/dev/null 2>"$T/err"; is $? 1 "FROM other/base:1 (neither stored nor a file) fails"
-is "$(cat "$T/err")" "crumb: $L/Crumbfile:1:1: FROM other/base:1: no stage, stored image or file of that name (crumb does not pull from registries; see 'crumb images')" "... with one line"
+build -q --no-pull "$L" >/dev/null 2>"$T/err"; is $? 1 "FROM other/base:1 (neither stored nor a file), --no-pull, fails"
+is "$(cat "$T/err")" "crumb: $L/Crumbfile:1:1: FROM other/base:1: no stage, stored image or file of that name (see 'crumb images'; --no-pull: nothing pulled)" "... with one line"
 # COPY --from=IMAGE: a stored image's files, as Docker copies from an image.
 printf 'FROM scratch\nCOPY --from=me/base:1 /MIT /MIT\nCOPY --from=from-layout /etc/issue /issue\n' >"$L/Crumbfile"
 build -q -t copy-image "$L" >/dev/null 2>"$T/err"; ok $? "COPY --from=me/base:1 and --from=from-layout (stored images)"
@@ -132,7 +132,7 @@ R=$(rootfs_of copy-image:latest)
 is "$("$CRUMB" fs cat "$R:/issue")" "from a layer" "... copies from the images' trees"
 "$CRUMB" fs ls "$R:/MIT" >/dev/null; ok $? "... both of them"
 printf 'FROM scratch\nCOPY --from=nosuch:1 /x /x\n' >"$L/Crumbfile"
-build -q "$L" >/dev/null 2>"$T/err"; is $? 1 "COPY --from=nosuch:1 (no stage, no stored image) fails"
+build -q --no-pull "$L" >/dev/null 2>"$T/err"; is $? 1 "COPY --from=nosuch:1 (no stage, no stored image), --no-pull, fails"
 is "$(cat "$T/err")" "crumb: $L/Crumbfile:2:1: COPY --from=nosuch:1: no earlier stage or stored image of that name (or 'host')" "... naming it in one line"
 # NAME[:TAG]@DIGEST: the stored image of that name and manifest digest (the tag ignored), in
 # FROM and COPY --from alike; a malformed one is one precise line in every spelling.
@@ -144,8 +144,8 @@ diag "$(cat "$T/err")"
 R=$(rootfs_of by-digest:latest)
 "$CRUMB" fs ls "$R:/MIT" "$R:/issue" "$R:/MIT2" >/dev/null; ok $? "... found the stored image by its digest"
 printf 'FROM from-layout@%s\n' "$mb" >"$L/Crumbfile"
-build -q "$L" >/dev/null 2>"$T/err"; is $? 1 "FROM NAME@DIGEST of another name's image fails"
-is "$(cat "$T/err")" "crumb: $L/Crumbfile:1:1: FROM from-layout@$mb: no stage, stored image or file of that name (crumb does not pull from registries; see 'crumb images')" "... with one line"
+build -q --no-pull "$L" >/dev/null 2>"$T/err"; is $? 1 "FROM NAME@DIGEST of another name's image fails"
+is "$(cat "$T/err")" "crumb: $L/Crumbfile:1:1: FROM from-layout@$mb: no stage, stored image or file of that name (see 'crumb images'; --no-pull: nothing pulled)" "... with one line"
 # the digest alone (sha256:HEX) is held to the same rule as NAME@DIGEST
 MB=sha256:$(echo "${mb#sha256:}" | tr a-f A-F)
 for ref in me/base@sha256:12 base:1@sha256:12 me/base:1@md5:12 sha256:12 "$MB" "me/base@$MB"; do
