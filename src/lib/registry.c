@@ -551,8 +551,11 @@ static int ping(struct reg *g, struct err *e)
 		sb_reset(&rs.body);
 		CURLcode cc = curl_easy_perform(c);
 		g->authz = keep;
-		if (cc != CURLE_OK && !strcmp(g->scheme, "https") &&
-		    (g->o->insecure || local_host(g->host)) && cc != CURLE_WRITE_ERROR) {
+		/* plain HTTP where HTTPS found no TLS server (not where it found one it does not
+		 * trust: that is said) */
+		int no_tls = cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_RECV_ERROR ||
+			     cc == CURLE_GOT_NOTHING;
+		if (no_tls && !strcmp(g->scheme, "https") && (g->o->insecure || local_host(g->host))) {
 			free(url);
 			g->scheme = "http";
 			continue;
