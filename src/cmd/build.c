@@ -215,7 +215,9 @@ static int build_parse(struct build_args *a, int argc, char **argv, int *status)
 		*status = cmd_usage_error(
 		    "build", "--add-host %s: host-gateway needs a network (not --network none)",
 		    a->gateway);
-	a->o->pull = a->pull ? BUILD_PULL_ALWAYS : a->no_pull ? BUILD_PULL_NEVER : BUILD_PULL_MISSING;
+	a->o->pull = a->pull	  ? BUILD_PULL_ALWAYS
+		     : a->no_pull ? BUILD_PULL_NEVER
+				  : BUILD_PULL_MISSING;
 	return *status != 0;
 }
 

@@ -675,9 +675,10 @@ static int from_path(struct builder *b, struct bstage *st, const struct spec_ins
 	if (r == CRUMB_EUNSAFE)
 		r = at_err(i, e, r);
 	else if (r < 0 || stat(p, &sb) < 0)
-		r = at(i, e, CRUMB_ENOENT,
-		       "FROM %s: no stage, stored image or file of that name (see 'crumb images'%s)",
-		       img, b->o->pull == BUILD_PULL_NEVER ? "; --no-pull: nothing pulled" : "");
+		r = at(
+		    i, e, CRUMB_ENOENT,
+		    "FROM %s: no stage, stored image or file of that name (see 'crumb images'%s)",
+		    img, b->o->pull == BUILD_PULL_NEVER ? "; --no-pull: nothing pulled" : "");
 	else if (S_ISDIR(sb.st_mode) &&
 		 ((r = confine_links(b->ctxreal, p, e)) < 0 || (r = from_layout(b, st, p, e)) < 0))
 		r = at_err(i, e, r);

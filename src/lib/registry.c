@@ -555,7 +555,8 @@ static int ping(struct reg *g, struct err *e)
 		 * trust: that is said) */
 		int no_tls = cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_RECV_ERROR ||
 			     cc == CURLE_GOT_NOTHING;
-		if (no_tls && !strcmp(g->scheme, "https") && (g->o->insecure || local_host(g->host))) {
+		if (no_tls && !strcmp(g->scheme, "https") &&
+		    (g->o->insecure || local_host(g->host))) {
 			free(url);
 			g->scheme = "http";
 			continue;
