@@ -191,6 +191,19 @@ int oci_image_commit(struct oci_store *s, const char *ref, const struct oci_conf
 		     const struct oci_desc *layers, size_t nlayers, struct oci_desc *manifest,
 		     struct err *e);
 
+/*
+ * Points each refs[k] (normalized; NULL: none) at manifests[k] in index.json, in one rewrite
+ * under the index lock, so either every name is set or none (crumb load tags all the images
+ * of an archive at once). A name replaces older entries of that name, a later refs[k] of the
+ * same name winning; an unnamed manifest gets an untagged entry (kept until rmi of its
+ * digest) unless the index already lists it. Each manifest must already be a blob of its
+ * size in the store (the caller stored and checked it and everything it references; a
+ * media type is kept as given: an OCI or Docker manifest), else CRUMB_EINVAL and nothing is
+ * written; a bad name is oci_ref_normalize's CRUMB_EINVAL.
+ */
+int oci_index_add(struct oci_store *s, const char *const *refs, const struct oci_desc *manifests,
+		  size_t n, struct err *e);
+
 struct oci_image {
 	char *ref; /* "name:tag", or NULL when resolved by digest with no tag */
 	struct oci_desc manifest, config;
