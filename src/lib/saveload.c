@@ -398,6 +398,13 @@ static void msg_clean(struct ld *l)
 	char *dir = xasprintf("%s/", l->tmp), *to = xasprintf("%s:", l->shown);
 	msg_replace(l->e, dir, to);
 	msg_replace(l->e, l->tmp, l->shown);
+	if (strncmp(l->e->msg, l->shown, strlen(l->shown))) {
+		/* a store message ("image REF: blob ..."): say which archive */
+		struct sbuf b = SBUF_INIT;
+		sb_addf(&b, "%s: %s", l->shown, l->e->msg);
+		snprintf(l->e->msg, sizeof(l->e->msg), "%s", b.buf);
+		sb_release(&b);
+	}
 	free(dir);
 	free(to);
 }
@@ -504,6 +511,37 @@ static int blob_member_name(const char *n)
 	return oci_digest_valid(dg);
 }
 
+/* The names crumb load reads as files: a link there is refused outright. */
+static int layout_name(const char *n)
+{
+	return !strncmp(n, "blobs/", 6) || !strcmp(n, "index.json") || !strcmp(n, "oci-layout") ||
+	       !strcmp(n, "manifest.json");
+}
+
+/* Whether a link member n to target stays inside the archive, read lexically: a symbolic
+ * link's target from n's directory, a hard link's from the root; absolute is outside. */
+static int link_inside(const char *n, const char *target, int hard)
+{
+	struct sbuf p = SBUF_INIT;
+	long depth = 0;
+	if (!target || target[0] == '/')
+		return 0;
+	if (!hard && strrchr(n, '/'))
+		sb_add(&p, n, (size_t)(strrchr(n, '/') - n + 1));
+	sb_adds(&p, target);
+	for (const char *c = p.buf; *c && depth >= 0;) {
+		size_t len = strcspn(c, "/");
+		if (len == 2 && !strncmp(c, "..", 2))
+			depth--;
+		else if (len && !(len == 1 && c[0] == '.'))
+			depth++;
+		c += len;
+		c += *c == '/';
+	}
+	sb_release(&p);
+	return depth >= 0;
+}
+
 /* The current member's bytes into the private file dst (created, never replaced), hashed;
  * a blob's (want: its hex) must match its name. */
 static int extract(struct ld *l, struct archive *a, const char *n, const char *dst,
@@ -559,14 +597,21 @@ static int scan_member(struct ld *l, struct archive *a, struct archive_entry *en
 		return r;
 	}
 	char *s = shown_name(n);
-	if (archive_entry_hardlink(ent) || (type != AE_IFREG && type != AE_IFDIR))
+	const char *hard = archive_entry_hardlink(ent);
+	int link = hard || type == AE_IFLNK;
+	if (link && layout_name(n))
+		r = err_set(l->e, CRUMB_EUNSAFE, "%s: member '%s' is a %s link, not a file",
+			    l->shown, s, hard ? "hard" : "symbolic");
+	else if (link && !link_inside(n, hard ? hard : archive_entry_symlink(ent), !!hard))
+		r = err_set(l->e, CRUMB_EUNSAFE, "%s: member '%s' links outside the archive",
+			    l->shown, s);
+	else if (link)
+		r = 0; /* never followed, never written (skopeo's docker-archive has them) */
+	else if (type != AE_IFREG && type != AE_IFDIR)
 		r = err_set(l->e, CRUMB_EUNSAFE,
-			    "%s: member '%s' is a %s: an image archive holds only files and "
-			    "directories",
-			    l->shown, s,
-			    archive_entry_hardlink(ent) ? "hard link"
-			    : type == AE_IFLNK		? "symbolic link"
-							: "device, FIFO or socket");
+			    "%s: member '%s' is a device, FIFO or socket: an image archive holds "
+			    "only files, directories and links inside it",
+			    l->shown, s);
 	else if (archive_entry_size_is_set(ent) && archive_entry_size(ent) > 0 &&
 		 (uint64_t)archive_entry_size(ent) > l->max)
 		r = err_set(l->e, CRUMB_EUNSAFE,
