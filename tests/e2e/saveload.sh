@@ -155,6 +155,28 @@ is "$(tar xOf "$T/two.tar" index.json | python3 -c 'import json,sys; print(len(j
 CRUMB_HOME=$T/home4 "$CRUMB" load -i "$T/two.tar" >"$T/out"; ok $? "load both"
 is "$(tr '\n' ' ' <"$T/out")" "Loaded image: hello:1 Loaded image: $W " "... one line each, in order"
 
+# an image index (two platforms; only linux/amd64's blobs there): its amd64 image is stored
+AMD=$(python3 - "$T/ctr/oci" <<'EOF2'
+import hashlib, json, sys
+d = sys.argv[1]
+idx = json.load(open(d + "/index.json")); m = idx["manifests"][0]
+arm = dict(m, digest="sha256:" + "e" * 64, platform={"os": "linux", "architecture": "arm64"})
+amd = dict(m, platform={"os": "linux", "architecture": "amd64"}); amd.pop("annotations")
+lst = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                  "manifests": [arm, amd]}).encode()
+h = hashlib.sha256(lst).hexdigest()
+open(f"{d}/blobs/sha256/{h}", "wb").write(lst)
+idx["manifests"] = [{"mediaType": "application/vnd.oci.image.index.v1+json", "digest": "sha256:" + h,
+                     "size": len(lst), "annotations": {"io.containerd.image.name": "multi:1"}}]
+json.dump(idx, open(d + "/index.json", "w"))
+print(m["digest"])
+EOF2
+)
+(cd "$T/ctr/oci" && tar cf "$T/multi.tar" oci-layout index.json blobs)
+CRUMB_HOME=$T/home5 "$CRUMB" load -i "$T/multi.tar" >"$T/out" 2>"$T/err"; ok $? "an image index loads"
+is "$(cat "$T/out")" "Loaded image: multi:1" "... by its io.containerd.image.name"
+is "$(CRUMB_HOME=$T/home5 digest multi:1)" "$AMD" "... as its linux/amd64 manifest"
+
 # ---- hostile and damaged archives: one line, the store as it was ----
 # tarmod IN OUT PY: rewrites the tar IN as OUT, PY editing each (info, data) pair in a list l.
 tarmod() {
