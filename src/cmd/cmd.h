@@ -89,6 +89,8 @@ DECLARE_CMD(tag);
 DECLARE_CMD(rmi);
 DECLARE_CMD(prune);
 DECLARE_CMD(import);
+DECLARE_CMD(save);
+DECLARE_CMD(load);
 DECLARE_CMD(build);
 DECLARE_CMD(ps);
 DECLARE_CMD(stop);

@@ -1109,8 +1109,9 @@ static char *member_label(const char *path, const char *n)
 struct dock {
 	const char *path, *tmpdir;
 	uint64_t max_bytes;
+	size_t which; /* the image's place in manifest.json */
 	struct sbuf *config;
-	struct strlist *layers, *names;
+	struct strlist *layers, *names, *tags;
 	struct err *e;
 	const char *cfg_name; /* the config's member name (in the manifest's JSON) */
 	char cfg_digest[80];  /* "sha256:HEX", from its name */
@@ -1142,16 +1143,28 @@ static int dock_manifest(const char *path, struct sbuf *man, struct err *e)
 	return r < 0 ? r : found;
 }
 
-/* The first image of the manifest root: its config's name and digest, its layers' names,
- * and for each layer a file in tmpdir (d->layers) and a label (d->names). */
+/* Image d->which of the manifest root: its config's name and digest, its layers' names,
+ * its RepoTags (d->tags), and for each layer a file in tmpdir (d->layers) and a label
+ * (d->names). */
 static int dock_plan(struct dock *d, json_t *root)
 {
-	json_t *img = json_array_get(root, 0);
+	json_t *img = json_array_get(root, d->which);
 	json_t *cfg = json_object_get(img, "Config"), *ls = json_object_get(img, "Layers");
+	json_t *tags = json_object_get(img, "RepoTags"), *t;
+	size_t i;
 	d->nl = json_array_size(ls);
-	if (!json_is_string(cfg) || !json_is_array(ls) || d->nl == 0 || d->nl > 512)
+	if (!json_is_string(cfg) || !json_is_array(ls) || d->nl == 0 || d->nl > 512 ||
+	    (tags && !json_is_null(tags) && !json_is_array(tags)))
 		return err_set(d->e, CRUMB_EFORMAT,
 			       "%s: manifest.json is not a docker archive manifest", d->path);
+	json_array_foreach(tags, i, t)
+	{
+		if (!json_is_string(t))
+			return err_set(d->e, CRUMB_EFORMAT, "%s: manifest.json: bad RepoTags",
+				       d->path);
+		if (d->tags)
+			strlist_push(d->tags, json_string_value(t));
+	}
 	d->cfg_name = json_string_value(cfg);
 	if (!strncmp(d->cfg_name, "./", 2))
 		d->cfg_name += 2;
@@ -1304,16 +1317,18 @@ static int dock_check(struct dock *d)
 	return dock_check_layers(d);
 }
 
-int docker_archive_members(const char *path, const char *tmpdir, uint64_t max_bytes,
-			   struct sbuf *config, struct strlist *layers, struct strlist *names,
-			   struct err *e)
+int docker_archive_image(const char *path, const char *tmpdir, uint64_t max_bytes, size_t which,
+			 struct sbuf *config, struct strlist *layers, struct strlist *names,
+			 struct strlist *tags, size_t *count, struct err *e)
 {
 	struct dock d = {.path = path,
 			 .tmpdir = tmpdir,
 			 .max_bytes = max_bytes ? max_bytes : IMPORT_MAX_BYTES,
+			 .which = which,
 			 .config = config,
 			 .layers = layers,
 			 .names = names,
+			 .tags = tags,
 			 .e = e};
 	struct sbuf man = SBUF_INIT;
 	int r = dock_manifest(path, &man, e);
@@ -1322,7 +1337,12 @@ int docker_archive_members(const char *path, const char *tmpdir, uint64_t max_by
 		return r;
 	}
 	json_t *root = json_loadb(man.buf, man.len, 0, NULL);
-	if (!(r = dock_plan(&d, root)) && !(r = dock_read(&d)))
+	if (count)
+		*count = json_array_size(root);
+	if (!json_is_array(root) || which >= json_array_size(root))
+		r = err_set(e, CRUMB_EFORMAT, "%s: manifest.json is not a docker archive manifest",
+			    path);
+	else if (!(r = dock_plan(&d, root)) && !(r = dock_read(&d)))
 		r = dock_check(&d);
 	for (size_t k = 0; d.hashes && k < d.nl; k++)
 		free(d.hashes[k]);
@@ -1332,4 +1352,12 @@ int docker_archive_members(const char *path, const char *tmpdir, uint64_t max_by
 	json_decref(root);
 	sb_release(&man);
 	return r < 0 ? r : 1;
+}
+
+int docker_archive_members(const char *path, const char *tmpdir, uint64_t max_bytes,
+			   struct sbuf *config, struct strlist *layers, struct strlist *names,
+			   struct err *e)
+{
+	return docker_archive_image(path, tmpdir, max_bytes, 0, config, layers, names, NULL, NULL,
+				    e);
 }

@@ -96,5 +96,16 @@ int import_archive(struct tree *t, const char *path, struct import_opts *o, stru
 int docker_archive_members(const char *path, const char *tmpdir, uint64_t max_bytes,
 			   struct sbuf *config, struct strlist *layers, struct strlist *names,
 			   struct err *e);
+/*
+ * docker_archive_members for image `which` (0-based) of manifest.json, which may list
+ * several (docker save A B): the same checks, the same outputs, and also that image's
+ * RepoTags as written (none for an untagged image; a tag that is not a string is
+ * CRUMB_EFORMAT) pushed onto tags when given, and the number of images manifest.json
+ * lists in *count when given. `which` past the last image is CRUMB_EFORMAT. Each call
+ * reads the archive again; give each image its own tmpdir (layer-N names repeat).
+ */
+int docker_archive_image(const char *path, const char *tmpdir, uint64_t max_bytes, size_t which,
+			 struct sbuf *config, struct strlist *layers, struct strlist *names,
+			 struct strlist *tags, size_t *count, struct err *e);
 
 #endif

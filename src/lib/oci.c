@@ -1735,6 +1735,60 @@ out:
 	return r;
 }
 
+int oci_index_add(struct oci_store *s, const char *const *refs, const struct oci_desc *manifests,
+		  size_t n, struct err *e)
+{
+	json_t *idx = NULL, *m;
+	struct strlist norms = STRLIST_INIT;
+	int bad = 0, r = 0, lk = -1;
+	for (size_t k = 0; k < n && r == 0; k++) {
+		char *norm = NULL, *p = oci_blob_path(s, manifests[k].digest);
+		if (!oci_media_type_valid(manifests[k].media_type) || !p ||
+		    !blob_present(p, manifests[k].size))
+			r = err_set(e, CRUMB_EINVAL,
+				    "manifest %s (%s): not a blob of %llu bytes in the store",
+				    manifests[k].digest, manifests[k].media_type,
+				    (unsigned long long)manifests[k].size);
+		else if (refs[k] && (r = oci_ref_normalize(refs[k], &norm, e)) == 0)
+			strlist_push_owned(&norms, norm);
+		else if (!refs[k])
+			strlist_push(&norms, "");
+		free(p);
+	}
+	if (r < 0 || (lk = r = index_lock(s, e)) < 0 || (r = index_load(s, &idx, e)) < 0)
+		goto out;
+	m = json_object_get(idx, "manifests");
+	for (size_t k = 0; k < n; k++) {
+		const char *ref = norms.v[k][0] ? norms.v[k] : NULL;
+		int have = 0;
+		for (size_t i = json_array_size(m); i-- > 0;) {
+			json_t *ent = json_array_get(m, i);
+			const char *rn = ann_get(ent, ANN_REF);
+			const char *dg = json_string_value(json_object_get(ent, "digest"));
+			if (ref && rn && !strcmp(rn, ref))
+				json_array_remove(m, i);
+			else if (!ref && !strcmp(dg, manifests[k].digest))
+				have = 1;
+		}
+		if (have)
+			continue; /* an untagged entry for a manifest the index already lists */
+		json_t *ent = jdesc(&manifests[k], &bad);
+		if (ref) {
+			json_t *ann = json_object();
+			jset(ann, ANN_REF, json_string(ref), &bad);
+			jset(ent, "annotations", ann, &bad);
+		}
+		jpush(m, ent, &bad);
+	}
+	r = bad ? err_set(e, CRUMB_EINVAL, "index.json: a name is not valid UTF-8")
+		: index_save(s, idx, e);
+out:
+	json_decref(idx);
+	unlock(lk);
+	strlist_release(&norms);
+	return r;
+}
+
 int oci_image_commit(struct oci_store *s, const char *ref, const struct oci_config *c,
 		     const struct oci_desc *layers, size_t nlayers, struct oci_desc *manifest,
 		     struct err *e)
@@ -1825,8 +1879,9 @@ int oci_manifest_put(struct oci_store *s, const char *ref, const void *data, siz
 				    manifest->digest, i, im.layers[i].digest);
 		free(p);
 	}
-	if (r == 0 && norm)
-		r = index_set(s, norm, manifest, e);
+	const char *refs[1] = {norm};
+	if (r == 0)
+		r = oci_index_add(s, refs, manifest, 1, e);
 	oci_image_release(&im);
 	unlock(lk);
 	free(norm);

@@ -193,11 +193,24 @@ int oci_image_commit(struct oci_store *s, const char *ref, const struct oci_conf
 
 /*
  * Stores a manifest as given (bytes and media type: a pull keeps the registry's digest) and
- * points ref (normalized; NULL: untagged) at it, once its config reads and every layer is a
- * blob of its size in the store. manifest gets its descriptor.
+ * points ref (normalized; NULL: an untagged entry, as oci_index_add) at it, once its config
+ * reads and every layer is a blob of its size in the store. manifest gets its descriptor.
  */
 int oci_manifest_put(struct oci_store *s, const char *ref, const void *data, size_t len,
 		     const char *media_type, struct oci_desc *manifest, struct err *e);
+
+/*
+ * Points each refs[k] (normalized; NULL: none) at manifests[k] in index.json, in one rewrite
+ * under the index lock, so either every name is set or none (crumb load tags all the images
+ * of an archive at once). A name replaces older entries of that name, a later refs[k] of the
+ * same name winning; an unnamed manifest gets an untagged entry (kept until rmi of its
+ * digest) unless the index already lists it. Each manifest must already be a blob of its
+ * size in the store (the caller stored and checked it and everything it references; a
+ * media type is kept as given: an OCI or Docker manifest), else CRUMB_EINVAL and nothing is
+ * written; a bad name is oci_ref_normalize's CRUMB_EINVAL.
+ */
+int oci_index_add(struct oci_store *s, const char *const *refs, const struct oci_desc *manifests,
+		  size_t n, struct err *e);
 
 struct oci_image {
 	char *ref; /* "name:tag", or NULL when resolved by digest with no tag */
