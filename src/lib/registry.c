@@ -903,6 +903,7 @@ static void xfer_handle(struct reg *g, struct xfer *x)
 	curl_easy_setopt(x->c, CURLOPT_WRITEFUNCTION, on_blob);
 	curl_easy_setopt(x->c, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(x->c, CURLOPT_PRIVATE, x);
+	curl_easy_setopt(x->c, CURLOPT_BUFFERSIZE, 256L << 10);
 	if (g->o->limit_rate > 0)
 		curl_easy_setopt(x->c, CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)g->o->limit_rate);
 	x->began = 0;

@@ -8,7 +8,7 @@
 #   reg_stop: stops it (and the token service).
 REG_USER=crumb
 REG_PASS=s3cret-pass-123
-reg_here=$(cd "$(dirname "$0")/../registry" && pwd)
+reg_here=${reg_here:-$(cd "$(dirname "$0")/../registry" && pwd)}
 
 reg_start() {
 	REG_MODE=$1 REG_DIR=$2
@@ -59,8 +59,8 @@ reg_start() {
 }
 
 reg_stop() {
-	[ -n "${REG_PID-}" ] && kill "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null
-	[ -n "${REG_TOKEN_PID-}" ] && kill "$REG_TOKEN_PID" 2>/dev/null && wait "$REG_TOKEN_PID" 2>/dev/null
+	if [ -n "${REG_PID-}" ]; then kill "$REG_PID" 2>/dev/null; wait "$REG_PID" 2>/dev/null || :; fi
+	if [ -n "${REG_TOKEN_PID-}" ]; then kill "$REG_TOKEN_PID" 2>/dev/null; wait "$REG_TOKEN_PID" 2>/dev/null || :; fi
 	REG_PID="" REG_TOKEN_PID=""
 	return 0
 }
