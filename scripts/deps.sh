@@ -9,7 +9,8 @@ musl-tools
 qemu-system-x86
 linux-source-6.1 bc flex bison libssl-dev xz-utils kmod cpio
 curl python3 dropbear-bin libjansson-dev skopeo busybox-static openssh-client redis-server redis-tools
-genext2fs e2tools time attr procps passt clang-format patch"
+genext2fs e2tools time attr procps passt clang-format patch
+mmdebstrap fakechroot fakeroot zstd"
 
 missing=""
 for p in $PKGS; do

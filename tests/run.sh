@@ -67,6 +67,10 @@ if [ "$e2e" = 1 ]; then
 		exit 1
 	}
 	export KERNEL
+	# What tests may keep between runs (the Debian base image: tests/registry/debian-base.sh),
+	# beside the kernel in the user's own store.
+	store=${user_home:-${XDG_DATA_HOME:-${HOME:-/tmp}/.local/share}/crumb}
+	export CRUMB_TEST_CACHE=${CRUMB_TEST_CACHE:-$store/test-cache}
 	for t in "$top"/tests/e2e/*.sh; do
 		run_one "e2e/$(basename "$t")" sh "$t"
 	done

@@ -540,8 +540,12 @@ static int load_image(struct run_plan *p, const struct run_opts *o, struct err *
 	const struct oci_desc *kl = oci_image_layer(&p->im, OCI_MT_KERNEL);
 	const struct oci_desc *rl = oci_image_layer(&p->im, "application/vnd.crumb.rootfs.");
 	if (!rl)
-		return err_set(e, CRUMB_EFORMAT, "image '%s' has no root filesystem layer",
-			       o->image);
+		return err_set(
+		    e, CRUMB_EFORMAT, "image '%s' has no root filesystem layer%s", o->image,
+		    p->im.nlayers && !kl ? ": a container image; build a crumb image FROM it "
+					   "(a Crumbfile: FROM NAME), which adds crumb's "
+					   "kernel and init"
+					 : "");
 	/* QEMU reads the kernel and the root filesystem itself: check them first
 	 * (the verification cache spares the hash when they are unchanged). */
 	char iname[512]; /* "image " + a ref of at most 255 + 1 + 128 bytes */
