@@ -45,6 +45,22 @@ is "$(grep -c ': fetching ' "$T/err")" 3 "... a line per blob fetched (config, t
 is "$(grep -c 'already in the store' "$T/err"):$(grep -c fetching "$T/err")" "3:0" "... fetches nothing"
 "$CRUMB" pull -q "$REG/bb@$MD" >"$T/out"; ok $? "pull by digest"
 is "$(cat "$T/out")" "$MD" "... the same manifest"
+# an image index (two platforms), and a Docker schema 2 manifest
+INDEX=1 python3 "$reg_here/mklayout.py" "$T/multi" v1 "$T/root" >/dev/null
+skopeo copy -q --all --dest-tls-verify=false "oci:$T/multi:v1" "docker://$REG/multi:v1"
+skopeo inspect --raw --tls-verify=false "docker://$REG/multi:v1" >"$T/multi.json"
+amd=$(json "$T/multi.json" '[m["digest"] for m in j["manifests"] if m["platform"]["architecture"] == "amd64"][0]')
+arm=$(json "$T/multi.json" '[m["digest"] for m in j["manifests"] if m["platform"]["architecture"] == "arm64"][0]')
+is "$("$CRUMB" pull -q "$REG/multi:v1")" "${amd:-none}" "an image index: pull takes its linux/amd64 image"
+is "$("$CRUMB" pull -q --platform linux/arm64 "$REG/multi:v1")" "${arm:-none}" "... --platform linux/arm64 the other"
+"$CRUMB" pull -q --platform linux/s390x "$REG/multi:v1" >/dev/null 2>"$T/err"; is $? 1 "... a platform it lacks fails"
+one_line_error "$T/err" && grep -q "no image for linux/s390x" "$T/err"; ok $? "... in one line"
+PLAIN=1 python3 "$reg_here/mklayout.py" "$T/plain-lay" v1 "$T/root" >/dev/null
+skopeo copy -q --format v2s2 --dest-tls-verify=false "oci:$T/plain-lay:v1" "docker://$REG/v2s2:v1"
+ok $? "skopeo pushes a Docker schema 2 image (it gzips the plain layer)"
+V2=$(registry_digest "$REG/v2s2:v1" --tls-verify=false)
+is "$("$CRUMB" pull -q "$REG/v2s2:v1")" "${V2:-none}" "a Docker schema 2 manifest pulls, its digest kept"
+"$CRUMB" inspect "$REG/v2s2:v1" | grep -q '"application/vnd.docker.distribution.manifest.v2+json"'; ok $? "... stored with its media type"
 "$CRUMB" pull "$REG/nosuch:1" >"$T/out" 2>"$T/err"; is $? 1 "pull of a missing image fails"
 one_line_error "$T/err" && grep -q "nosuch:1: HTTP 404 (MANIFEST_UNKNOWN" "$T/err"; ok $? "... in one line with the registry's words"
 diag "$(cat "$T/err")"
@@ -73,7 +89,7 @@ mkdir -p "$T/ctx"
 echo from-context >"$T/ctx/f"
 printf 'FROM %s/bb:v1\nCOPY f /f\nCOPY --from=%s/bb:v1 /opq/new /copied\n' "$REG" "$REG" >"$T/ctx/Crumbfile"
 export CRUMB_HOME=$T/h2
-"$CRUMB" build --kernel "$KERNEL" -t fromreg "$T/ctx" >"$T/out" 2>"$T/err"; ok $? "build FROM $REG/bb:v1 (a fresh store)"
+"$CRUMB" build --kernel "$KERNEL" -t fromreg "$T/ctx" >"$T/out" 2>"$T/err"; ok $? "build FROM $REG/bb:v1 (a fresh store; gzip and zstd layers)"
 grep -q "pulled $REG/bb:v1 ($MD)" "$T/out" "$T/err"; ok $? "... pulled it"
 diag "$(cat "$T/err")"
 R=$(rootfs_of fromreg:latest)
@@ -85,6 +101,12 @@ R=$(rootfs_of fromreg:latest)
 grep -q "^hello from a registry image" "$T/out"; ok $? "... runs the image's Entrypoint and Cmd"
 "$CRUMB" build --kernel "$KERNEL" -q -t fromreg2 "$T/ctx" >/dev/null 2>"$T/err"; ok $? "build again"
 grep -q pulled "$T/err"; is $? 1 "... the store has it: nothing pulled"
+"$CRUMB" build --kernel "$KERNEL" -t fromreg3 --pull "$T/ctx" >"$T/out" 2>"$T/err"; ok $? "build --pull"
+grep -q "pulled $REG/bb:v1" "$T/out" "$T/err"; ok $? "... pulls the base again"
+printf 'FROM %s/bb@%s\nFROM %s/bb:v1@%s\nCOPY --from=0 /opq/new /n\n' "$REG" "$MD" "$REG" "$MD" >"$T/ctx/Crumbfile"
+"$CRUMB" build --kernel "$KERNEL" -q -t bydigest "$T/ctx" >/dev/null 2>"$T/err"; ok $? "FROM REGISTRY/NAME@DIGEST and NAME:TAG@DIGEST"
+printf 'FROM %s/v2s2:v1\n' "$REG" >"$T/ctx/Crumbfile"
+CRUMB_HOME=$T/h2b "$CRUMB" build --kernel "$KERNEL" -q -t fromv2 "$T/ctx" >/dev/null 2>"$T/err"; ok $? "FROM a Docker schema 2 image"
 printf 'FROM %s/nosuch:1\n' "$REG" >"$T/ctx/Crumbfile"
 "$CRUMB" build --kernel "$KERNEL" -q "$T/ctx" >/dev/null 2>"$T/err"; is $? 1 "FROM a missing registry image fails"
 one_line_error "$T/err" && grep -q "Crumbfile:1:1: FROM $REG/nosuch:1: pulling $REG/nosuch:1: registry $REG: manifest nosuch:1: HTTP 404" "$T/err"
