@@ -124,6 +124,9 @@ void exec_opts_release(struct exec_opts *o);
 /* Builds the tree for o and writes it as a cpio at out; *bytes gets the
  * uncompressed content size. Prints errors; returns 0 or an exit status. */
 int exec_opts_pack(const struct exec_opts *o, const char *out, unsigned long long *bytes);
+/* Opens the store ($CRUMB_HOME...): 0, or EXIT_FAIL after printing why. */
+struct oci_store;
+int cmd_open_store(struct oci_store **s);
 /* n bytes for people: "512 B", "3.1 kB", "4.2 MB", "1.1 GB". */
 void cmd_human_size(uint64_t n, char out[32]);
 /* The environment, read on the first call (env.c) and never again: every verb passes this

@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../lib/oci.h"
+#include "../lib/store.h"
 #include "cmd.h"
 
 static const char *var(const char *name)
@@ -52,4 +54,17 @@ void cmd_human_size(uint64_t n, char out[32])
 		snprintf(out, 32, "%.1f MB", (double)n / 1e6);
 	else
 		snprintf(out, 32, "%.1f GB", (double)n / 1e9);
+}
+
+int cmd_open_store(struct oci_store **s)
+{
+	struct err e = {0};
+	char *root = NULL;
+	int r = store_root(cmd_env(), &root, &e);
+	if (r == 0)
+		r = oci_open(root, s, &e);
+	free(root);
+	if (r < 0)
+		cmd_error_err(&e);
+	return r < 0 ? EXIT_FAIL : 0;
 }

@@ -69,19 +69,6 @@ const char usage_import[] =
     "The same inputs (and SOURCE_DATE_EPOCH, the created time, default 0) give the\n"
     "same digest.\n";
 
-static int open_store(struct oci_store **s)
-{
-	struct err e = {0};
-	char *root = NULL;
-	if (store_root(cmd_env(), &root, &e) < 0 || oci_open(root, s, &e) < 0) {
-		cmd_error_err(&e);
-		free(root);
-		return EXIT_FAIL;
-	}
-	free(root);
-	return 0;
-}
-
 static const struct opt no_opts[] = {OPT_END_};
 
 /* Removes the snapshots (warm.h) of images no longer in the store; a failure is
@@ -105,7 +92,7 @@ static int store_args(const struct cmd_opts *p, int argc, char **argv, size_t wa
 		return 1;
 	if (want ? args->n != want : !args->n)
 		*status = cmd_usage_error(p->verb, "%s", what);
-	else if (open_store(s))
+	else if (cmd_open_store(s))
 		*status = EXIT_FAIL;
 	else
 		return 0;
@@ -149,7 +136,7 @@ int cmd_images(int argc, char **argv)
 	struct oci_entry *v;
 	struct err e = {0};
 	size_t n;
-	if (open_store(&s))
+	if (cmd_open_store(&s))
 		return EXIT_FAIL;
 	if ((verify ? oci_list_verified(s, &v, &n, &e) : oci_list(s, &v, &n, &e)) < 0) {
 		cmd_error_err(&e);
@@ -377,7 +364,7 @@ int cmd_prune(int argc, char **argv)
 	struct err e = {0};
 	size_t n;
 	uint64_t bytes;
-	if (open_store(&s))
+	if (cmd_open_store(&s))
 		return EXIT_FAIL;
 	int r = oci_prune(s, &n, &bytes, &e);
 	if (r == 0)
@@ -660,7 +647,7 @@ int cmd_import(int argc, char **argv)
 		cmd_error_err(&e);
 		goto out;
 	}
-	if (open_store(&s))
+	if (cmd_open_store(&s))
 		goto out;
 	/* Held until the image is committed, so a prune cannot take the new blobs. */
 	if ((lk = oci_lock(s, 0, &e)) < 0 || klayer_put(s, o.kernel, 1, &layers[0], &e) < 0 ||

@@ -154,19 +154,6 @@ static void progress(void *ctx, enum reg_event ev, const struct reg_blob *b)
 	fflush(stderr);
 }
 
-static int open_store(struct oci_store **s)
-{
-	struct err e = {0};
-	char *root = NULL;
-	int r = store_root(cmd_env(), &root, &e);
-	if (r == 0)
-		r = oci_open(root, s, &e);
-	free(root);
-	if (r < 0)
-		cmd_error_err(&e);
-	return r < 0;
-}
-
 int cmd_pull(int argc, char **argv)
 {
 	struct regflags f = {0};
@@ -206,7 +193,7 @@ int cmd_pull(int argc, char **argv)
 		strlist_release(&args);
 		return EXIT_USAGE;
 	}
-	if (open_store(&s)) {
+	if (cmd_open_store(&s)) {
 		status = EXIT_FAIL;
 	} else if ((rc = reg_pull(s, &r, &f.ro, &md, &e)) < 0) {
 		cmd_error_err(&e);
@@ -272,7 +259,7 @@ int cmd_push(int argc, char **argv)
 		strlist_release(&args);
 		return EXIT_USAGE;
 	}
-	if (open_store(&s)) {
+	if (cmd_open_store(&s)) {
 		status = EXIT_FAIL;
 	} else if ((rc = oci_image_resolve(s, args.v[0], &im, &e)) < 0 ||
 		   (rc = reg_push(s, &im, &r, &f.ro, &e)) < 0) {

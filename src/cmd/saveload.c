@@ -44,19 +44,6 @@ const char usage_load[] =
     "digest mismatch) is one line, exit 1, and the store is left as it was: blobs\n"
     "are added and names set only once every image of the archive passed.\n";
 
-static int open_store(struct oci_store **s)
-{
-	struct err e = {0};
-	char *root = NULL;
-	int r = store_root(cmd_env(), &root, &e);
-	if (r == 0)
-		r = oci_open(root, s, &e);
-	free(root);
-	if (r < 0)
-		cmd_error_err(&e);
-	return r < 0;
-}
-
 int cmd_save(int argc, char **argv)
 {
 	const char *out = NULL;
@@ -81,7 +68,7 @@ int cmd_save(int argc, char **argv)
 						 "-o FILE or redirect stdout");
 	else if ((r = cmd_sde(&sde, &e)) < 0)
 		status = cmd_usage_error("save", "%s", e.msg);
-	else if (open_store(&s))
+	else if (cmd_open_store(&s))
 		status = EXIT_FAIL;
 	if (status) {
 		strlist_release(&args);
@@ -119,7 +106,7 @@ int cmd_load(int argc, char **argv)
 		return status;
 	strlist_release(&args);
 	struct oci_store *s;
-	if (open_store(&s))
+	if (cmd_open_store(&s))
 		return EXIT_FAIL;
 	struct load_opts o = {.path = in, .in_fd = 0, .name = in ? in : "stdin"};
 	struct load_result res;

@@ -13,6 +13,7 @@
 
 #include "creds.h"
 #include "registry.h"
+#include "vmconf.h"
 #include "vread.h"
 
 #define MANIFEST_MAX (4u << 20)
@@ -749,20 +750,6 @@ struct xfer {
 	double t0;
 };
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static size_t on_blob(char *buf, size_t size, size_t n, void *ctx)
 {
 	struct xfer *x = ctx;
@@ -798,7 +785,7 @@ static size_t on_blob(char *buf, size_t size, size_t n, void *ctx)
 		x->overflow = 1;
 		return 0;
 	}
-	if (write_all(x->fd, buf, len) < 0) {
+	if (vm_write_all(x->fd, buf, len) < 0) {
 		x->io_err = errno ? errno : EIO;
 		return 0;
 	}
