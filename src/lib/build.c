@@ -1064,6 +1064,8 @@ static int do_runs(struct builder *b, struct bstage *st, size_t *k, struct err *
 				       "RUN --network=%s is not supported "
 				       "(default or none)",
 				       v.network);
+			if (r == 0 && v.nmounts)
+				r = at(i, e, CRUMB_EUNSUPP, "RUN --mount is not supported yet");
 			run_argv(st, &v, &steps[j].argv);
 			run_env(st, &steps[j].env);
 			steps[j].workdir = dup_or_null(st->cfg.workdir);
