@@ -228,12 +228,13 @@ void spec_mount_release(struct spec_mount *m);
  * (CSV quoting), keys case-insensitive, each value substituted through lookup
  * as one word (Docker's ProcessWord with the escape char esc). lookup NULL:
  * a parse-time check that skips every value holding a '$' (it is checked
- * once substituted). Refused: an unknown type or key, a key the type does
- * not take (size= but for tmpfs, sharing= but for cache, required= and env=
- * but for secrets, mode/uid/gid for bind and tmpfs), a bad boolean, octal
- * mode, id or size, a bind/cache/tmpfs without target, a secret with from=
- * or with both source= and id=, type=ssh (CRUMB_EUNSUPP). On error a
- * negative code and the reason in msg (no position), m left empty.
+ * once substituted; such a string field is "$" in m). Refused: an unknown
+ * type or key, a key the type does not take (size= but for tmpfs, sharing=
+ * but for cache, required= and env= but for secrets, mode/uid/gid for bind
+ * and tmpfs), a bad boolean, octal mode, id or size, a bind/cache/tmpfs
+ * without target, a secret with from= or with both source= and id=,
+ * type=ssh (CRUMB_EUNSUPP). On error a negative code and the reason in msg
+ * (no position), m left empty.
  */
 int spec_mount_parse(const char *value, char esc, spec_lookup_fn *lookup, void *ctx,
 		     struct spec_mount *m, char *msg, size_t msglen);

@@ -218,18 +218,13 @@ static int field(struct mparse *p, int key, const char *field, const char *v)
 		return fail(p->msg, p->n, CRUMB_EINVAL,
 			    "unsupported mount type \"%s\" (bind, cache, tmpfs or secret)", v);
 	case K_FROM:
-		if (v)
-			set_str(&m->from, v);
+		set_str(&m->from, v ? v : "$"); /* "$": given, known once substituted */
 		return 0;
 	case K_SOURCE:
-		if (v)
-			set_str(&m->source, v);
+		set_str(&m->source, v ? v : "$");
 		return 0;
 	case K_TARGET:
-		if (v)
-			set_str(&m->target, v);
-		else
-			set_str(&m->target, "/"); /* given: known after substitution */
+		set_str(&m->target, v ? v : "$");
 		return 0;
 	case K_RO:
 	case K_RW:
@@ -254,8 +249,7 @@ static int field(struct mparse *p, int key, const char *field, const char *v)
 			return fail(p->msg, p->n, CRUMB_EINVAL, "invalid size value %s", v);
 		return 0;
 	case K_ID:
-		if (v)
-			set_str(&m->id, v);
+		set_str(&m->id, v ? v : "$");
 		return 0;
 	case K_SHARING:
 		p->seen_sharing = 1;
@@ -288,8 +282,7 @@ static int field(struct mparse *p, int key, const char *field, const char *v)
 	}
 	case K_ENV:
 		p->seen_env = 1;
-		if (v)
-			set_str(&m->env, v);
+		set_str(&m->env, v ? v : "$");
 		return 0;
 	}
 	return 0;
