@@ -172,7 +172,9 @@
  *             directory of its own under /dev, and SUBPATH, an absolute path
  *             inside that filesystem ("/" for its root), is bind-mounted on
  *             TARGET. Any other TYPE (tmpfs ...) is mounted on TARGET
- *             directly, OPTIONS as for mount, SUBPATH "/".
+ *             directly, OPTIONS as for mount, SUBPATH "/". (With ext4 the
+ *             device is mounted read-write unless it is read-only, as several
+ *             targets may share it; OPTIONS' ro makes the target read-only.)
  *   step_secret repeated: "SOURCE OFFSET LENGTH MODE UID GID DEST": LENGTH
  *             bytes (at most CONF_SECRET_MAX) at byte OFFSET of the block
  *             device SOURCE (decimal numbers). DEST an absolute path: they

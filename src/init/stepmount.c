@@ -152,7 +152,12 @@ static int one_mount(const struct conf_step_mount *m, size_t idx, struct step_un
 		return fail(err, n, "mkdir %s: %s", stage, strerror(errno));
 	if (push(u, stage, STEP_RMDIR) < 0)
 		return fail(err, n, "out of memory");
-	if (mount(m->source, stage, "ext4", flags, data[0] ? data : NULL) < 0)
+	/* read-write when the disk is (several targets may share it), read-only when attached so;
+	 * the target itself is made read-only below when OPTIONS say ro */
+	if (mount(m->source, stage, "ext4", flags & ~(unsigned long)MS_RDONLY,
+		  data[0] ? data : NULL) < 0 &&
+	    ((errno != EROFS && errno != EACCES) ||
+	     mount(m->source, stage, "ext4", flags | MS_RDONLY, data[0] ? data : NULL) < 0))
 		return fail(err, n, "mount %s (ext4) for %s: %s", m->source, m->target,
 			    strerror(errno));
 	if (push(u, stage, STEP_UNMOUNT) < 0)
@@ -166,6 +171,9 @@ static int one_mount(const struct conf_step_mount *m, size_t idx, struct step_un
 		return fail(err, n, "bind %s on %s: %s", m->subpath, m->target, strerror(errno));
 	if (push(u, m->target, STEP_UNMOUNT) < 0)
 		return fail(err, n, "out of memory");
+	if ((flags & MS_RDONLY) &&
+	    mount(NULL, m->target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
+		return fail(err, n, "remount %s read-only: %s", m->target, strerror(errno));
 	return 0;
 }
 

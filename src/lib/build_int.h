@@ -81,9 +81,11 @@ int build_copy(const struct build_copy_env *env, const struct spec_instr *i,
 
 /* ---- RUN --mount (build_mount.c) ---- */
 
-/* At most this many disks a builder boot gets for its steps' mounts (caches, binds, the
- * secrets): the group of RUN steps sharing a boot ends before it would need more. */
-#define BUILD_MAX_DISKS 12
+/* At most this many disks a builder boot gets for its steps' mounts (one per cache, one for
+ * all binds, one for the secrets): QEMU's microvm has 8 virtio slots, and the root, the config
+ * disk, the network card, the console and the rng take 5. The group of RUN steps sharing a
+ * boot ends before it would need more. */
+#define BUILD_MAX_DISKS 3
 
 /* A --from= of a bind or cache mount: the tree of an earlier stage, or of a stored image
  * loaded into *img (the callee's, released by the caller with tree_release). */
@@ -114,7 +116,9 @@ struct run_mounts {
 	size_t nitems;
 	struct rm_disk *disks;
 	size_t ndisks;
-	int secret_disk;     /* index of the secrets disk in disks, or -1 */
+	int secret_disk; /* index of the secrets disk in disks, or -1 */
+	int bind_disk;	 /* index of the disk every bind's content is on, or -1 */
+	int nbinds;
 	struct sbuf secrets; /* its bytes (each secret at a 512-byte boundary) */
 	int memfd;	     /* the secrets disk: in memory only, never a file */
 	int ntmp;

@@ -49,6 +49,7 @@ void run_mounts_init(struct run_mounts *m, const struct build_mount_env *env)
 	memset(m, 0, sizeof(*m));
 	m->env = env;
 	m->secret_disk = -1;
+	m->bind_disk = -1;
 	m->memfd = -1;
 }
 
@@ -159,11 +160,11 @@ static const char *base_of(const char *p)
 }
 
 /* A bind's (or a cache seed's) content: source (default the root) of the context or of from,
- * copied as COPY would into /data/ of t (a directory's content there, a file as
- * /data/NAME), hashed into key; *subpath where it is in t. */
+ * copied as COPY would into DIR/ of t (a directory's content there, a file as DIR/NAME),
+ * hashed into key; *subpath where it is in t. */
 static int mount_content(struct run_mounts *m, const struct spec_instr *i, const char *from,
-			 const char *source, struct tree *t, char key[65], char **subpath,
-			 struct err *e)
+			 const char *source, const char *dir, struct tree *t, char key[65],
+			 char **subpath, struct err *e)
 {
 	const struct build_mount_env *env = m->env;
 	struct tree *ft = NULL, img;
@@ -185,31 +186,39 @@ static int mount_content(struct run_mounts *m, const struct spec_instr *i, const
 		free(p);
 	}
 	strlist_push(&cv.src, ft ? src : (src[0] == '/' ? (src[1] ? src + 1 : ".") : src));
-	cv.dest = xstrdup("/data/");
+	cv.dest = xasprintf("%s/", dir);
 	cv.from = from ? xstrdup(from) : NULL;
 	if ((r = build_copy(env->copy, i, &cv, ft, t, "/", key, e)) == 0)
-		*subpath = isdir ? xstrdup("/data") : xasprintf("/data/%s", base_of(src));
+		*subpath = isdir ? xstrdup(dir) : xasprintf("%s/%s", dir, base_of(src));
 out:
 	spec_eval_release(&cv);
 	tree_release(&img);
 	return r;
 }
 
+/* Every bind of the group shares one disk (QEMU's microvm has few virtio slots): mount number
+ * K's content is its /bK. Attached writable when one of them is rw (each still gets its own
+ * copy, so no step sees another's writes). */
 static int add_bind(struct run_mounts *m, size_t step, const struct spec_instr *i,
 		    const struct spec_mount *sm, const char *target, char key[65], struct err *e)
 {
-	int d = add_disk(m);
-	struct rm_disk *dk = &m->disks[d];
-	char *sub = NULL;
-	tree_init(&dk->tree);
-	dk->has_tree = 1;
-	dk->readonly = sm->readonly;
-	dk->temp = 1;
-	int r = mount_content(m, i, sm->from, sm->source, &m->disks[d].tree, key, &sub, e);
+	if (m->bind_disk < 0) {
+		m->bind_disk = add_disk(m);
+		tree_init(&m->disks[m->bind_disk].tree);
+		m->disks[m->bind_disk].has_tree = 1;
+		m->disks[m->bind_disk].readonly = 1;
+		m->disks[m->bind_disk].temp = 1;
+	}
+	struct rm_disk *dk = &m->disks[m->bind_disk];
+	char *sub = NULL, *dir = xasprintf("/b%d", m->nbinds++);
+	if (!sm->readonly)
+		dk->readonly = 0;
+	int r = mount_content(m, i, sm->from, sm->source, dir, &dk->tree, key, &sub, e);
+	free(dir);
 	if (r < 0)
 		return r;
 	struct rm_item *it = add_item(m, step, RM_DISK, target);
-	it->disk = d;
+	it->disk = m->bind_disk;
 	it->subpath = sub;
 	it->options = xstrdup(sm->readonly ? "ro" : "rw");
 	return 0;
@@ -244,8 +253,8 @@ static int add_cache(struct run_mounts *m, size_t step, const struct spec_instr 
 			char *sub = NULL;
 			tree_init(&dk->tree);
 			dk->has_tree = 1;
-			int r = mount_content(m, i, sm->from, sm->source, &m->disks[d].tree,
-					      scratch, &sub, e);
+			int r = mount_content(m, i, sm->from, sm->source, "/data",
+					      &m->disks[d].tree, scratch, &sub, e);
 			free(sub);
 			if (r < 0)
 				return r;
@@ -372,11 +381,13 @@ size_t run_mounts_ndisks(const struct run_mounts *m)
 size_t run_mounts_ndisks_with(const struct run_mounts *m, const struct spec_eval *v)
 {
 	size_t n = m->ndisks;
-	int secrets = m->secret_disk >= 0;
+	int secrets = m->secret_disk >= 0, binds = m->bind_disk >= 0;
 	for (size_t k = 0; k < v->nmounts; k++) {
 		int t = (int)v->mounts[k].type;
-		if (t == SPEC_MOUNT_BIND || t == SPEC_MOUNT_CACHE)
+		if (t == SPEC_MOUNT_CACHE)
 			n++; /* a cache already there counts again: an upper bound */
+		else if (t == SPEC_MOUNT_BIND && !binds)
+			n += binds = 1;
 		else if (t == SPEC_MOUNT_SECRET && !secrets)
 			n += secrets = 1;
 	}
@@ -486,8 +497,11 @@ int run_mounts_prepare(struct run_mounts *m, struct vm_volume *vols, size_t *nvo
 	int r = 0;
 	*nvols = 0;
 	if (m->ndisks > BUILD_MAX_DISKS)
-		return err_set(e, CRUMB_EINVAL, "RUN --mount: more than %d disks in one step",
-			       BUILD_MAX_DISKS);
+		return err_set(
+		    e, CRUMB_EUNSUPP,
+		    "RUN --mount: one step needs %zu disks (its caches, one for its binds, "
+		    "one for its secrets); the builder VM takes %d",
+		    m->ndisks, BUILD_MAX_DISKS);
 	/* caches locked in the order of their ids: two builds never wait on each other */
 	struct rm_disk **caches = xcalloc(m->ndisks + 1, sizeof(*caches));
 	size_t nc = 0;
