@@ -29,6 +29,7 @@ struct rm_item {
 	char *target;  /* an absolute path; NULL for a secret only in a variable */
 	char *env;     /* RM_SECRET: the variable, or NULL */
 	char *options; /* "ro", "rw", "size=N" */
+	char *sid;     /* RM_SECRET: the secret's id */
 	unsigned long off, len, mode, uid, gid;
 };
 
@@ -60,6 +61,7 @@ void run_mounts_release(struct run_mounts *m)
 		free(m->items[k].target);
 		free(m->items[k].env);
 		free(m->items[k].options);
+		free(m->items[k].sid);
 	}
 	free(m->items);
 	for (size_t k = 0; k < m->ndisks; k++) {
@@ -308,10 +310,18 @@ static int add_secret(struct run_mounts *m, size_t step, const struct spec_instr
 		m->secret_disk = add_disk(m);
 		m->disks[m->secret_disk].readonly = 1;
 	}
+	/* each secret once on the disk, however many mounts use it */
 	unsigned long off = (unsigned long)m->secrets.len;
-	sb_add(&m->secrets, s->value ? s->value : "", s->len);
-	while (m->secrets.len % 512)
-		sb_addc(&m->secrets, '\0');
+	size_t k = 0;
+	while (k < m->nitems && !(m->items[k].sid && !strcmp(m->items[k].sid, id)))
+		k++;
+	if (k < m->nitems) {
+		off = m->items[k].off;
+	} else {
+		sb_add(&m->secrets, s->value ? s->value : "", s->len);
+		while (m->secrets.len % 512)
+			sb_addc(&m->secrets, '\0');
+	}
 	char *target = NULL;
 	if (sm->target && *sm->target)
 		target = clean_target(workdir, sm->target);
@@ -320,6 +330,7 @@ static int add_secret(struct run_mounts *m, size_t step, const struct spec_instr
 	int r = target ? target_ok(i, target, e) : 0;
 	if (r == 0 && target) {
 		struct rm_item *it = add_item(m, step, RM_SECRET, target);
+		it->sid = xstrdup(id);
 		it->disk = m->secret_disk;
 		it->off = off;
 		it->len = (unsigned long)s->len;
@@ -333,6 +344,7 @@ static int add_secret(struct run_mounts *m, size_t step, const struct spec_instr
 			       "RUN --mount=type=secret: env=%s is not a variable name", sm->env);
 		else {
 			struct rm_item *it = add_item(m, step, RM_SECRET, NULL);
+			it->sid = xstrdup(id);
 			it->disk = m->secret_disk;
 			it->off = off;
 			it->len = (unsigned long)s->len;
