@@ -67,7 +67,7 @@ FROM ./busybox.tar AS base
 RUN echo stagefile > /stage.txt
 FROM ./busybox.tar
 WORKDIR /work
-RUN --mount=type=cache,target=/var/cache/app sh -c 'ls /var/cache/app > /seen.txt; echo run >> /var/cache/app/runs; wc -l < /var/cache/app/runs > /runs.txt'
+RUN --mount=type=cache,target=/var/cache/app --mount=type=cache,id=seeded,target=/seed,from=base,mode=0700 sh -c 'ls /var/cache/app > /seen.txt; echo run >> /var/cache/app/runs; wc -l < /var/cache/app/runs > /runs.txt; cat /seed/stage.txt > /seeded.txt; stat -c %a /seed > /seed.mode'
 RUN --mount=type=tmpfs,target=scratch,size=4m sh -c 'echo x > /work/scratch/f && stat -f -c %T /work/scratch > /tmpfs.txt'
 RUN --mount=type=bind,target=/ctx cat /ctx/src/a.txt > /bind.txt
 RUN --mount=type=bind,from=base,source=/stage.txt,target=/etc/stage.txt --mount=type=bind,source=src,target=/rw,rw sh -c 'cat /etc/stage.txt > /bindstage.txt; echo scribble > /rw/new && cat /rw/new > /rw.txt'
@@ -82,6 +82,8 @@ grep -q '3 builder boots' "$T/err1"; ok $? "3 boots: the base stage, the mounts 
 R=$(rootfs_of m1:latest)
 is "$("$CRUMB" fs cat "$R:/seen.txt")" "" "the first build's cache is empty"
 is "$("$CRUMB" fs cat "$R:/runs.txt" | tr -d ' ')" "1" "... and the step wrote to it"
+is "$("$CRUMB" fs cat "$R:/seeded.txt")" "stagefile" "a new cache with from=base starts as that stage's files"
+is "$("$CRUMB" fs cat "$R:/seed.mode")" "700" "... its directory with mode=0700"
 is "$("$CRUMB" fs cat "$R:/tmpfs.txt")" "tmpfs" "tmpfs: the step's relative target (below WORKDIR) is a tmpfs"
 is "$("$CRUMB" fs cat "$R:/bind.txt")" "context file v1" "bind: the context at /ctx"
 is "$("$CRUMB" fs cat "$R:/bindstage.txt")" "stagefile" "bind from=base: the stage's file at /etc/stage.txt"
@@ -91,7 +93,7 @@ is "$("$CRUMB" fs cat "$R:/tok.sha")" "$want_sha" "secret: the step read --secre
 is "$("$CRUMB" fs cat "$R:/env.sha")" "$want_sha" "secret env=TOK: the step had it in \$TOK"
 is "$("$CRUMB" fs cat "$R:/tok.mode")" "400" "secret: mode 0400 by default"
 is "$("$CRUMB" fs cat "$R:/nope.txt")" "absent" "an optional secret not given is no file"
-for p in /var/cache/app /work/scratch /ctx /etc/stage.txt /rw /run/secrets /root/tok; do
+for p in /var/cache/app /seed /work/scratch /ctx /etc/stage.txt /rw /run/secrets /root/tok; do
 	if "$CRUMB" fs ls "$R:$p" >/dev/null 2>&1; then ok 1 "$p is not in the image"; else ok 0 "$p is not in the image"; fi
 done
 "$CRUMB" fs ls "$R:/etc" >/dev/null 2>&1; ok $? "... though /etc, the bind target's parent the stage had, is"
