@@ -17,7 +17,7 @@ const char usage_build[] =
     "usage: crumb build [-t NAME[:TAG]] [-f FILE] [--build-arg K[=V]]... [--target STAGE]\n"
     "                   [--no-cache] [--network default|none] [--kernel FILE]\n"
     "                   [--allow-host PATH]... [--add-host HOST:IP]... [--pull|--no-pull]\n"
-    "                   [-q] CONTEXT\n"
+    "                   [--secret id=ID[,src=PATH|env=VAR]]... [-q] CONTEXT\n"
     "\n"
     "Builds the Crumbfile (a Dockerfile: same syntax and semantics) in the directory\n"
     "CONTEXT into an image in the store: a kernel, a root filesystem (the last stage's\n"
@@ -35,6 +35,18 @@ const char usage_build[] =
     "        crumb.restart=no|on-failure|always crumb.cmdline=ARGS\n"
     "                                         the image's run config ('crumb run IMAGE')\n"
     "  INCLUDE PATH                           splice another file in (smolBSD compatible)\n"
+    "\n"
+    "RUN --mount as BuildKit's, for that step only and never in the image:\n"
+    "  type=cache,target=DIR[,id=ID,sharing=,ro,mode=,uid=,gid=,from=,source=]\n"
+    "        a directory kept per ID (default: the target) in $CRUMB_HOME/buildcache\n"
+    "        across builds; its content is not part of the step's cache key\n"
+    "  type=bind,target=DIR[,source=PATH,from=STAGE|IMAGE,rw]\n"
+    "        the context's (or from='s) PATH, read-only (rw: writes are discarded)\n"
+    "  type=tmpfs,target=DIR[,size=64m]      an empty tmpfs\n"
+    "  type=secret,id=ID[,target=FILE,env=VAR,required,mode=,uid=,gid=]\n"
+    "        --secret ID's bytes at /run/secrets/ID (or FILE, or in $VAR), kept\n"
+    "        out of the image, the cache key, the store and the output\n"
+    "  type=ssh is refused.\n"
     "\n"
     "A Crumbfile reads only its context: FROM PATH, INCLUDE and crumb.kernel=PATH\n"
     "are relative paths that must stay inside it (symlinks resolved). Host files\n"
@@ -98,6 +110,8 @@ static void on_event(void *ctx, const struct build_event *ev)
 /* What cmd_build's flags give, before it resolves them. */
 struct build_args {
 	struct build_opts *o;
+	struct build_secret *secrets;
+	size_t nsecrets;
 	struct strlist build_args, allow, hosts;
 	struct strlist pos; /* positional words: the context */
 	const char *file, *tag;
@@ -139,6 +153,25 @@ static int take_add_host(const struct opt *opt, const char *v, void *ctx, struct
 	run_host_release(&h);
 	if (r == 0)
 		strlist_push(&a->hosts, v);
+	return r;
+}
+
+static const char *secret_getenv(void *ctx, const char *name)
+{
+	(void)ctx;
+	return cmd_getenv(name);
+}
+
+static int take_secret(const struct opt *opt, const char *v, void *ctx, struct err *e)
+{
+	struct build_args *a = ctx;
+	struct build_secret s;
+	(void)opt;
+	int r = build_secret_parse(v, secret_getenv, NULL, &s, e);
+	if (r == 0) {
+		a->secrets = xrealloc(a->secrets, (a->nsecrets + 1) * sizeof(*a->secrets));
+		a->secrets[a->nsecrets++] = s;
+	}
 	return r;
 }
 
@@ -197,6 +230,11 @@ static int build_parse(struct build_args *a, int argc, char **argv, int *status)
 		      "never pull: FROM and COPY --from=IMAGE use the\n"
 		      "store only (by default an image the store lacks\n"
 		      "is pulled, as 'crumb pull' does)"),
+	    OPT_CALL_(0, "secret", take_secret, "id=ID[,src=PATH|env=VAR]",
+		      "a secret for RUN --mount=type=secret,id=ID:\n"
+		      "the file PATH, the variable VAR, or (id=ID\n"
+		      "alone) the variable ID when set, else the file\n"
+		      "ID; never stored, cached or printed (repeatable)"),
 	    OPT_FLAG_('q', "quiet", &quiet, "print only the image digest"),
 	    OPT_END_,
 	};
@@ -305,6 +343,8 @@ int cmd_build(int argc, char **argv)
 	o.build_args = &a.build_args;
 	o.allow_host = &a.allow;
 	o.add_hosts = &a.hosts;
+	o.secrets = a.secrets;
+	o.nsecrets = a.nsecrets;
 	o.tag = ref;
 	o.init = init;
 	o.event = on_event;
@@ -316,6 +356,12 @@ out:
 	strlist_release(&a.allow);
 	strlist_release(&a.hosts);
 	strlist_release(&a.pos);
+	for (size_t k = 0; k < a.nsecrets; k++) {
+		if (a.secrets[k].value)
+			memset(a.secrets[k].value, 0, a.secrets[k].len);
+		build_secret_release(&a.secrets[k]);
+	}
+	free(a.secrets);
 	free(fbuf);
 	free(init);
 	free(ref);

@@ -157,6 +157,7 @@ static int conf_user_ok(const char *s)
 struct conf_cur {
 	struct conf_proc *p;
 	struct conf_vec argv, envp;
+	size_t mounts_alloc, secrets_alloc;
 };
 
 /* Hands the vectors to the proc and checks it has something to run. */
@@ -178,6 +179,7 @@ static int conf_finish(struct conf_cur *cur)
 		cur->p->workdir = CONF_DEFAULT_WORKDIR;
 	memset(&cur->argv, 0, sizeof(cur->argv));
 	memset(&cur->envp, 0, sizeof(cur->envp));
+	cur->mounts_alloc = cur->secrets_alloc = 0;
 	return 0;
 }
 
@@ -229,18 +231,18 @@ static int ps_oom(struct conf_parser *ps)
 	return conf_fail(ps->err, ps->errlen, "out of memory");
 }
 
-/* "mount TYPE SOURCE TARGET OPTIONS" (val not yet unescaped, vlen bytes). Fields are split
- * before unescaping: a space in a field is \x20. */
-static int key_mount(struct conf_parser *ps, char *val, size_t vlen)
+/* Splits val (vlen bytes, not yet unescaped) into exactly n fields at single spaces, then
+ * unescapes each (a space in a field is \x20); none may be empty. want: the usage. */
+static int conf_fields(struct conf_parser *ps, char *val, size_t vlen, char **f, size_t n,
+		       const char *want)
 {
-	struct conf *c = ps->c;
-	char *f[4], *p = val, *end = val + vlen;
-	size_t nf = 0, flen[4];
+	char *p = val, *end = val + vlen;
+	size_t nf = 0, flen[8];
 	const char *why = NULL;
 
-	while (nf < 4) {
+	while (nf < n) {
 		char *sp = memchr(p, ' ', (size_t)(end - p));
-		char *fe = sp && nf < 3 ? sp : end;
+		char *fe = sp && nf < n - 1 ? sp : end;
 
 		f[nf] = p;
 		flen[nf++] = (size_t)(fe - p);
@@ -248,23 +250,102 @@ static int key_mount(struct conf_parser *ps, char *val, size_t vlen)
 			break;
 		p = fe + 1;
 	}
-	if (nf != 4 || memchr(f[3], ' ', flen[3]))
-		return ps_fail(ps, "mount wants 'TYPE SOURCE TARGET OPTIONS'");
-	for (size_t i = 0; i < 4; i++) {
-		long n = conf_unescape(f[i], flen[i], &why);
+	if (nf != n || memchr(f[n - 1], ' ', flen[n - 1]))
+		return ps_fail(ps, "%.*s wants '%s'", (int)ps->klen, ps->key, want);
+	for (size_t i = 0; i < n; i++) {
+		long len = conf_unescape(f[i], flen[i], &why);
 
-		if (n < 0)
-			return ps_fail(ps, "mount field %zu: %s", i + 1, why);
-		if (n == 0)
-			return ps_fail(ps, "mount field %zu is empty", i + 1);
+		if (len < 0)
+			return ps_fail(ps, "%.*s field %zu: %s", (int)ps->klen, ps->key, i + 1,
+				       why);
+		if (len == 0)
+			return ps_fail(ps, "%.*s field %zu is empty", (int)ps->klen, ps->key,
+				       i + 1);
 	}
-	if (strspn(f[0], "abcdefghijklmnopqrstuvwxyz0123456789") != strlen(f[0]))
+	return 0;
+}
+
+static int conf_type_ok(const char *t)
+{
+	return strspn(t, "abcdefghijklmnopqrstuvwxyz0123456789") == strlen(t);
+}
+
+/* "mount TYPE SOURCE TARGET OPTIONS" (val not yet unescaped, vlen bytes). */
+static int key_mount(struct conf_parser *ps, char *val, size_t vlen)
+{
+	struct conf *c = ps->c;
+	char *f[4];
+
+	if (conf_fields(ps, val, vlen, f, 4, "TYPE SOURCE TARGET OPTIONS") < 0)
+		return -1;
+	if (!conf_type_ok(f[0]))
 		return ps_fail(ps, "mount type must be [a-z0-9]+");
 	if (f[2][0] != '/')
 		return ps_fail(ps, "mount target is not an absolute path");
 	if (conf_grow((void **)&c->mounts, &ps->mounts_alloc, c->nmounts, sizeof(*c->mounts)) < 0)
 		return ps_oom(ps);
 	c->mounts[c->nmounts++] = (struct conf_mount){f[0], f[1], f[2], f[3]};
+	return 0;
+}
+
+/* "step_mount TYPE SOURCE SUBPATH TARGET OPTIONS": the current build step's. */
+static int key_step_mount(struct conf_parser *ps, char *val, size_t vlen)
+{
+	struct conf_proc *p = ps->cur.p;
+	char *f[5];
+
+	if (ps->c->mode != CONF_MODE_BUILD)
+		return ps_fail(ps, "step_mount outside build mode");
+	if (conf_fields(ps, val, vlen, f, 5, "TYPE SOURCE SUBPATH TARGET OPTIONS") < 0)
+		return -1;
+	if (!conf_type_ok(f[0]))
+		return ps_fail(ps, "step_mount type must be [a-z0-9]+");
+	if (f[2][0] != '/' || (strcmp(f[0], "ext4") && strcmp(f[2], "/")))
+		return ps_fail(ps, "step_mount subpath must be absolute ('/' but for ext4)");
+	if (f[3][0] != '/' || !f[3][1])
+		return ps_fail(ps, "step_mount target must be an absolute path other than /");
+	if (conf_grow((void **)&p->mounts, &ps->cur.mounts_alloc, p->nmounts, sizeof(*p->mounts)) <
+	    0)
+		return ps_oom(ps);
+	p->mounts[p->nmounts++] = (struct conf_step_mount){f[0], f[1], f[2], f[3], f[4]};
+	return 0;
+}
+
+/* "step_secret SOURCE OFFSET LENGTH MODE UID GID DEST": the current build step's. */
+static int key_step_secret(struct conf_parser *ps, char *val, size_t vlen)
+{
+	struct conf_proc *p = ps->cur.p;
+	struct conf_secret s;
+	char *f[7], *end;
+	long n[5];
+
+	if (ps->c->mode != CONF_MODE_BUILD)
+		return ps_fail(ps, "step_secret outside build mode");
+	if (conf_fields(ps, val, vlen, f, 7, "SOURCE OFFSET LENGTH MODE UID GID DEST") < 0)
+		return -1;
+	n[0] = conf_number(f[1], 0, 1L << 40);
+	n[1] = conf_number(f[2], 0, CONF_SECRET_MAX);
+	n[2] = strspn(f[3], "01234567") == strlen(f[3]) && strlen(f[3]) <= 5 ? strtol(f[3], &end, 8)
+									     : -1;
+	n[3] = conf_number(f[4], 0, 4294967295L);
+	n[4] = conf_number(f[5], 0, 4294967295L);
+	if (n[0] < 0 || n[1] < 0 || n[2] < 0 || n[2] > 07777 || n[3] < 0 || n[4] < 0)
+		return ps_fail(ps, "step_secret: bad OFFSET, LENGTH, MODE, UID or GID");
+	if (f[6][0] != '/' && strchr(f[6], '='))
+		return ps_fail(ps, "step_secret destination is no path nor a variable name");
+	if (f[6][0] == '/' && !f[6][1])
+		return ps_fail(ps, "step_secret destination is /");
+	s = (struct conf_secret){f[0],
+				 (unsigned long)n[0],
+				 (unsigned long)n[1],
+				 (unsigned long)n[2],
+				 (unsigned long)n[3],
+				 (unsigned long)n[4],
+				 f[6]};
+	if (conf_grow((void **)&p->secrets, &ps->cur.secrets_alloc, p->nsecrets,
+		      sizeof(*p->secrets)) < 0)
+		return ps_oom(ps);
+	p->secrets[p->nsecrets++] = s;
 	return 0;
 }
 
@@ -529,6 +610,8 @@ static const struct conf_key {
     {"workdir", key_workdir, K_PROC | K_BEFORE_MODE, NULL},
     {"user", key_user, K_PROC | K_BEFORE_MODE, NULL},
     {"step", key_step, K_BEFORE_MODE, NULL},
+    {"step_mount", key_step_mount, K_RAW | K_PROC | K_BEFORE_MODE, NULL},
+    {"step_secret", key_step_secret, K_RAW | K_PROC | K_BEFORE_MODE, NULL},
     {"hostname", key_hostname, K_ONCE, NULL},
     {"host", key_host, 0, NULL},
     {"mode", key_mode, K_ONCE, NULL},
@@ -711,6 +794,8 @@ void conf_release(struct conf *c)
 	for (size_t i = 0; i < c->nsteps; i++) {
 		free(c->steps[i].argv);
 		free(c->steps[i].envp);
+		free(c->steps[i].mounts);
+		free(c->steps[i].secrets);
 	}
 	free(c->steps);
 	free(c->ready);

@@ -165,7 +165,29 @@
  *   restart, ready, tty, term, rows, cols, snapshot, seccomp, seccomp_action
  *   and trace. At least one step is needed.
  *   hostname, host, mount, stop_signal and stop_timeout apply to the whole
- *   build.
+ *   build. Two keys belong to the step they follow (RUN --mount):
+ *   step_mount  repeated: "TYPE SOURCE SUBPATH TARGET OPTIONS", five fields
+ *             split and unescaped as mount's. With TYPE ext4, SOURCE (a
+ *             block device) is mounted with OPTIONS (ro or rw ...) on a
+ *             directory of its own under /dev, and SUBPATH, an absolute path
+ *             inside that filesystem ("/" for its root), is bind-mounted on
+ *             TARGET. Any other TYPE (tmpfs ...) is mounted on TARGET
+ *             directly, OPTIONS as for mount, SUBPATH "/". (With ext4 the
+ *             device is mounted read-write unless it is read-only, as several
+ *             targets may share it; OPTIONS' ro makes the target read-only.)
+ *   step_secret repeated: "SOURCE OFFSET LENGTH MODE UID GID DEST": LENGTH
+ *             bytes (at most CONF_SECRET_MAX) at byte OFFSET of the block
+ *             device SOURCE (decimal numbers). DEST an absolute path: they
+ *             become a file there, on a tmpfs (never the root's disk), mode
+ *             MODE (octal), owned by UID:GID (decimal), bind-mounted on
+ *             DEST. Otherwise DEST is a variable NAME (no '='): the step's
+ *             environment gets NAME=the bytes (which must hold no NUL).
+ *   A TARGET or DEST that is missing is made as the mount point (a file for
+ *   a secret or a SUBPATH that is no directory; directories above it too) in
+ *   the root. Before the step crumb-init mounts them in order; after it (once
+ *   what the step left running is killed) it unmounts them all and removes
+ *   the mount points it made (a directory only when empty): nothing of them
+ *   reaches the image. A failure is an error marker.
  *   crumb-init runs the steps in order, each in a new session with stdin
  *   /dev/null and stdout/stderr on the console; after each it kills what
  *   the step left running and emits a step marker; it stops at the first
@@ -249,6 +271,7 @@
 #define CONF_HOST_NAME_MAX 253
 /* A seccomp program's most bytes: the kernel's BPF_MAXINSNS (4096) instructions of 8 bytes. */
 #define CONF_SECCOMP_MAX 32768
+#define CONF_SECRET_MAX (512 * 1024)
 #define CONF_DEFAULT_WORKDIR "/"
 #define CONF_DEFAULT_HOSTNAME "crumb"
 #define CONF_DEFAULT_STOP_SIGNAL 15
@@ -264,15 +287,32 @@
 enum conf_mode { CONF_MODE_SERVICE, CONF_MODE_BUILD };
 enum conf_restart { CONF_RESTART_NO, CONF_RESTART_ON_FAILURE, CONF_RESTART_ALWAYS };
 
+/* A build step's step_mount line (all non-empty). */
+struct conf_step_mount {
+	const char *type, *source, *subpath, *target, *options;
+};
+
+/* A build step's step_secret line. */
+struct conf_secret {
+	const char *source; /* the block device */
+	unsigned long offset, length;
+	unsigned long mode, uid, gid;
+	const char *dest; /* an absolute path, or a variable's name */
+};
+
 /* One program to run: the service, or one build step. */
 struct conf_proc {
 	char **argv; /* argc strings, then NULL; argc >= 1 after a successful parse */
 	size_t argc;
 	char **envp; /* envc "NAME=value" strings, then NULL (never NULL itself after success) */
 	size_t envc;
-	const char *workdir; /* CONF_DEFAULT_WORKDIR when absent */
-	const char *user;    /* "USER[:GROUP]"; NULL when absent (root) */
-	const char *label;   /* a build step's label; NULL for the service */
+	const char *workdir;		/* CONF_DEFAULT_WORKDIR when absent */
+	const char *user;		/* "USER[:GROUP]"; NULL when absent (root) */
+	const char *label;		/* a build step's label; NULL for the service */
+	struct conf_step_mount *mounts; /* build steps: malloc'd, nmounts of them (or NULL) */
+	size_t nmounts;
+	struct conf_secret *secrets; /* build steps: malloc'd, nsecrets of them (or NULL) */
+	size_t nsecrets;
 };
 
 struct conf_mount {

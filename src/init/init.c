@@ -5,6 +5,7 @@
 #include "markers.h"
 #include "relay.h"
 #include "seccomp.h"
+#include "stepmount.h"
 #include "user.h"
 #include "vport.h"
 
@@ -473,42 +474,16 @@ static int mkdir_p(const char *path, mode_t mode)
 /* The config's mount lines, in order; any failure is fatal (the service needs its data). */
 static void setup_volumes(const struct conf *c)
 {
-	static const struct {
-		const char *name;
-		unsigned long flag;
-	} flags[] = {{"ro", MS_RDONLY},	       {"rw", 0},
-		     {"nosuid", MS_NOSUID},    {"nodev", MS_NODEV},
-		     {"noexec", MS_NOEXEC},    {"noatime", MS_NOATIME},
-		     {"relatime", MS_RELATIME}};
-
 	for (size_t i = 0; i < c->nmounts; i++) {
 		const struct conf_mount *m = &c->mounts[i];
-		char opts[1024], data[1200] = "";
+		char data[1200] = "";
 		unsigned long mflags = 0;
 
-		if (strlen(m->options) >= sizeof(opts))
-			fatal("mount %s: options too long", m->target);
-		strcpy(opts, m->options);
 		/* The kernel's default msize (8 KiB) makes 9p crawl; options given later win. */
 		if (!strcmp(m->type, "9p"))
 			strcpy(data, "trans=virtio,version=9p2000.L,msize=262144");
-		for (char *save, *o = strtok_r(opts, ",", &save); o;
-		     o = strtok_r(NULL, ",", &save)) {
-			size_t k = 0, nf = sizeof(flags) / sizeof(flags[0]);
-
-			while (k < nf && strcmp(o, flags[k].name))
-				k++;
-			if (k < nf) {
-				mflags = !strcmp(o, "rw") ? mflags & ~(unsigned long)MS_RDONLY
-							  : mflags | flags[k].flag;
-				continue;
-			}
-			if (strlen(data) + strlen(o) + 2 > sizeof(data))
-				fatal("mount %s: options too long", m->target);
-			if (data[0])
-				strcat(data, ",");
-			strcat(data, o);
-		}
+		if (mnt_options(m->options, &mflags, data, sizeof(data)) < 0)
+			fatal("mount %s: options too long", m->target);
 		if (mkdir_p(m->target, 0755) < 0)
 			fatal("mount %s: mkdir: %s", m->target, strerror(errno));
 		if (mount(m->source, m->target, m->type, mflags, data[0] ? data : NULL) < 0)
@@ -1759,16 +1734,26 @@ static int run_build(struct sup *s)
 				status = 128 + c->stop_signal;
 			break;
 		}
+		struct step_undo undo;
+		char err[600], **env = NULL;
+
 		memset(&pr, 0, sizeof(pr));
+		memset(&undo, 0, sizeof(undo));
 		prog_prepare(&pr, p, NULL);
 		pr.null_stdin = 1;
 		pr.mkdir_workdir = 1;
+		/* RUN --mount: this step's mounts and secrets, undone before the next one */
+		if (step_setup(p, pr.envp, &env, &undo, err, sizeof(err)) < 0)
+			fatal("step %s: %s", p->label ? p->label : "", err);
+		free(pr.envp);
+		pr.envp = env;
 		sup_start(s, &pr);
 		while (s->pid)
 			sup_wait(s, 0);
 		s->exited = 0;
 		status = s->status;
 		stop_everything(); /* like Docker: nothing a RUN starts outlives it */
+		step_undo(&undo, warnf);
 		markerf("step", "%zu %d %s", i + 1, status, p->label ? p->label : "");
 		free(pr.envp);
 		if (status != 0)
@@ -1811,6 +1796,26 @@ static void put_proc(const struct conf_proc *p)
 	put_escaped("workdir", p->workdir, 0);
 	if (p->user)
 		put_escaped("user", p->user, 0);
+	for (size_t i = 0; i < p->nmounts; i++) {
+		const char *f[5] = {p->mounts[i].type, p->mounts[i].source, p->mounts[i].subpath,
+				    p->mounts[i].target, p->mounts[i].options};
+
+		fputs("step_mount", stdout);
+		for (int k = 0; k < 5; k++) {
+			putchar(' ');
+			put_escaped(NULL, f[k], 1);
+		}
+		putchar('\n');
+	}
+	for (size_t i = 0; i < p->nsecrets; i++) {
+		const struct conf_secret *sc = &p->secrets[i];
+
+		fputs("step_secret ", stdout);
+		put_escaped(NULL, sc->source, 1);
+		printf(" %lu %lu %lo %lu %lu ", sc->offset, sc->length, sc->mode, sc->uid, sc->gid);
+		put_escaped(NULL, sc->dest, 1);
+		putchar('\n');
+	}
 }
 
 /* --check: the config as crumb-init understood it, every default spelled out. */

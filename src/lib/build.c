@@ -69,7 +69,12 @@ struct builder {
 	struct ext4fs **fss;
 	size_t nfss;
 	char *kernel;
-	struct initcfg hosts; /* --add-host, resolved: only its hosts are used */
+	struct initcfg hosts;	      /* --add-host, resolved: only its hosts are used */
+	struct build_secret *secrets; /* --secret, each with its bytes in value */
+	size_t nsecrets;
+	struct build_copy_env cenv; /* what RUN --mount=type=bind reads */
+	struct build_mount_env menv;
+	struct bstage *cur; /* the stage being built */
 	/* RUN output, for the error message of a failing step */
 	struct sbuf line;
 	char *tail[OUTPUT_TAIL];
@@ -782,6 +787,116 @@ static int do_copy(struct builder *b, struct bstage *st, const struct spec_instr
 	return r;
 }
 
+/* RUN --mount's from= (build_from_fn): an earlier stage's tree, else a stored image's, as
+ * COPY --from finds them (but not the host). */
+static int mount_from(void *ctx, const struct spec_instr *i, const char *from,
+		      struct tree **from_tree, struct tree *img, struct err *e)
+{
+	struct builder *b = ctx;
+	struct bstage bi = {0};
+	if (!strcmp(from, "host"))
+		return at(i, e, CRUMB_EINVAL,
+			  "RUN --mount from=host: only COPY --from=host reads the host");
+	tree_init(&bi.tree);
+	oci_config_init(&bi.cfg);
+	int r = copy_from_stage(b, b->cur, i, from, from_tree, &bi, e);
+	if (r == 0 && *from_tree == &bi.tree) {
+		tree_release(img);
+		*img = bi.tree;
+		*from_tree = img;
+	} else {
+		tree_release(&bi.tree);
+	}
+	oci_config_release(&bi.cfg);
+	return r;
+}
+
+/* Whether from (a mount's from=, no variable in it) names a stage before stage number si (by
+ * AS name, matched as pick_target does, or by index) or a stored image. */
+static int mount_from_known(struct builder *b, size_t si, const char *from)
+{
+	char *end;
+	long idx = strtol(from, &end, 10);
+	if (!*end && end != from && idx >= 0 && (size_t)idx < si)
+		return 1;
+	for (size_t k = 0; k < si; k++) {
+		const char *orig = b->spec->stages[k].from->original;
+		const char *as = strcasestr(orig, " as ");
+		if (as && !strcasecmp(as + 4 + strspn(as + 4, " \t"), from))
+			return 1;
+	}
+	if (strchr(from, '@') || !ref_candidate(from))
+		return strchr(from, '@') != NULL; /* NAME@DIGEST: checked when used */
+	struct oci_image im = {0};
+	struct err ie;
+	int r = oci_image_resolve(b->s, from, &im, &ie);
+	oci_image_release(&im);
+	return r == 0;
+}
+
+/* Every RUN --mount of the stages to build, checked before any of them runs (nothing is
+ * written when one is bad): targets, required secrets, from= naming an earlier stage or a
+ * stored image. Values with variables are checked when their step comes. */
+static int check_mounts(struct builder *b, struct err *e)
+{
+	int r = 0;
+	for (size_t si = 0; r == 0 && si <= b->last; si++) {
+		const struct spec_stage *sp = &b->spec->stages[si];
+		for (size_t k = 0; r == 0 && k < sp->ninstrs; k++) {
+			const struct spec_instr *i = &sp->instrs[k];
+			for (size_t f = 0; r == 0 && i->kind == SPEC_RUN && f < i->nflags; f++) {
+				struct spec_mount m;
+				char msg[400];
+				if (strcmp(i->flags[f].name, "mount") ||
+				    spec_mount_parse(i->flags[f].value, b->spec->escape, NULL, NULL,
+						     &m, msg, sizeof(msg)) < 0)
+					continue; /* the parser said it */
+				r = run_mount_check(i, &m, b->secrets, b->nsecrets, e);
+				if (r == 0 && m.from && !strchr(m.from, '$') &&
+				    !mount_from_known(b, si, m.from))
+					r = at(
+					    i, e, CRUMB_ENOENT,
+					    "RUN --mount from=%s: no earlier stage or stored image "
+					    "of that name",
+					    m.from);
+				spec_mount_release(&m);
+			}
+		}
+	}
+	return r;
+}
+
+/* --secret's bytes, read once: a file that cannot be read, or over BUILD_SECRET_MAX, is an
+ * error naming its id and path (never its content). */
+static int load_secrets(struct builder *b, struct err *e)
+{
+	const struct build_opts *o = b->o;
+	b->secrets = xcalloc(o->nsecrets + 1, sizeof(*b->secrets));
+	for (size_t k = 0; k < o->nsecrets; k++) {
+		const struct build_secret *s = &o->secrets[k];
+		struct build_secret *d = &b->secrets[b->nsecrets++];
+		d->id = xstrdup(s->id);
+		if (s->path) {
+			struct sbuf buf = SBUF_INIT;
+			struct err fe;
+			if (read_file(s->path, BUILD_SECRET_MAX, &buf, &fe) < 0)
+				return err_set(e, CRUMB_ENOENT, "--secret id=%s: %s", s->id,
+					       fe.msg);
+			d->len = buf.len;
+			d->value = sb_detach(&buf);
+		} else {
+			if (s->len > BUILD_SECRET_MAX)
+				return err_set(e, CRUMB_EINVAL, "--secret id=%s: over %d bytes",
+					       s->id, BUILD_SECRET_MAX);
+			d->len = s->len;
+			d->value = xmalloc(s->len + 1);
+			memcpy(d->value, s->value ? s->value : "", s->len);
+			d->value[s->len] = 0;
+		}
+	}
+	return 0;
+}
+
 /* ---- RUN: a builder microVM ---- */
 
 struct run_step {
@@ -884,7 +999,7 @@ static int check_program(struct bstage *st, const struct run_step *s, struct err
 
 /* The builder's config: build mode, one section per step. */
 static void builder_initcfg(const struct builder *b, const struct run_step *steps, size_t n,
-			    struct initcfg *c)
+			    const struct run_mounts *rm, struct initcfg *c)
 {
 	c->hostname = xstrdup("buildkit");
 	for (size_t k = 0; k < b->hosts.nhosts; k++)
@@ -897,6 +1012,7 @@ static void builder_initcfg(const struct builder *b, const struct run_step *step
 		strlist_copy(&s->env, &steps[k].env);
 		s->workdir = dup_or_null(steps[k].workdir);
 		s->user = dup_or_null(steps[k].user);
+		run_mounts_config(rm, k, s);
 	}
 }
 
@@ -949,12 +1065,18 @@ static int builder_disk(struct builder *b, struct bstage *st, struct builder_add
 /* Boots the builder VM on disk through a run plan: the config rides fw_cfg
  * and (the crumb kernel cannot read fw_cfg: no ioperm) a disk, with the
  * marker key, so a RUN step cannot forge its status (markers.h). */
-static int builder_boot(struct builder *b, const struct run_step *steps, size_t n, const char *disk,
-			struct vm_result *res, struct err *e)
+static int builder_boot(struct builder *b, const struct run_step *steps, size_t n,
+			struct run_mounts *rm, const char *disk, struct vm_result *res,
+			struct err *e)
 {
 	struct run_plan p;
+	struct vm_volume vols[BUILD_MAX_DISKS];
+	size_t nvols = 0;
+	int r = run_mounts_prepare(rm, vols, &nvols, e);
+	if (r < 0)
+		return at_err(steps[0].i, e, r);
 	runplan_init(&p);
-	builder_initcfg(b, steps, n, &p.cfg);
+	builder_initcfg(b, steps, n, rm, &p.cfg);
 	p.need_conf = 1;
 	p.work = b->tmp;
 	p.host = b->o->env;
@@ -966,9 +1088,11 @@ static int builder_boot(struct builder *b, const struct run_step *steps, size_t 
 				  .net = steps[0].net,
 				  .accel = ACCEL_AUTO,
 				  .state_dir = oci_root(b->s),
-				  .env = b->o->env};
+				  .env = b->o->env,
+				  .volumes = vols,
+				  .nvolumes = nvols};
 	p.vc.mem_mb = b->o->builder_mem_mb ? b->o->builder_mem_mb : 1024;
-	int r = runplan_prepare(&p, e);
+	r = runplan_prepare(&p, e);
 	if (r == 0) {
 		for (int k = 0; k < b->ntail; k++)
 			free(b->tail[k]); /* the previous boot's */
@@ -1055,7 +1179,7 @@ static int builder_read_back(struct builder *b, struct bstage *st, const struct 
 }
 
 static int run_group(struct builder *b, struct bstage *st, struct run_step *steps, size_t n,
-		     const char *key, struct err *e)
+		     struct run_mounts *rm, const char *key, struct err *e)
 {
 	char *disk = xasprintf("%s/run-%d.ext4", b->tmp, ++b->tmpn);
 	char *cpio = xasprintf("%s/run-%d.cpio", b->tmp, b->tmpn);
@@ -1064,7 +1188,7 @@ static int run_group(struct builder *b, struct bstage *st, struct run_step *step
 	int r = builder_disk(b, st, &ba, disk, e);
 	if (r < 0)
 		r = at_err(steps[0].i, e, r);
-	else if ((r = builder_boot(b, steps, n, disk, &res, e)) == 0) {
+	else if ((r = builder_boot(b, steps, n, rm, disk, &res, e)) == 0) {
 		if (b->line.len)
 			run_output(b, "\n", 1);
 		if (res.status != 0 || res.init_error[0] || res.panic[0])
@@ -1169,44 +1293,66 @@ static void step_release(struct run_step *s)
 	free(s->user);
 }
 
-/* Consecutive RUN instructions from index *k: one builder boot (or one cache hit). */
+/* Consecutive RUN instructions from index *k: one builder boot (or one cache hit). Steps that
+ * differ in network, or in the secrets they mount, never share a boot; nor do more mounts
+ * than BUILD_MAX_DISKS disks. */
 static int do_runs(struct builder *b, struct bstage *st, size_t *k, struct err *e)
 {
 	const struct spec_stage *sp = st->sp;
 	size_t first = *k, n = 0;
-	while (first + n < sp->ninstrs && sp->instrs[first + n].kind == SPEC_RUN &&
-	       (n == 0 ||
-		run_has_net(b, &sp->instrs[first + n]) == run_has_net(b, &sp->instrs[first])))
-		n++;
-	struct run_step *steps = xcalloc(n, sizeof(*steps));
+	struct run_step *steps = NULL;
+	struct run_mounts rm;
 	struct lookup lk = {b, st};
+	char *sig0 = NULL;
 	int r = 0;
 	double t0 = now_monotonic();
-	for (size_t j = 0; r == 0 && j < n; j++) {
-		const struct spec_instr *i = &sp->instrs[first + j];
+	run_mounts_init(&rm, &b->menv);
+	while (r == 0 && first + n < sp->ninstrs && sp->instrs[first + n].kind == SPEC_RUN) {
+		const struct spec_instr *i = &sp->instrs[first + n];
 		struct spec_eval v;
-		spec_eval_init(&v);
-		steps[j].i = i;
-		if ((r = spec_eval(b->spec, i, lookup_var, &lk, &v, e)) == 0) {
+		int ev = spec_eval(b->spec, i, lookup_var, &lk, &v, e);
+		if (ev == 0 && n > 0) {
+			char *sig = run_mounts_secret_sig(&v);
+			int fits = run_has_net(b, i) == steps[0].net && !strcmp(sig, sig0) &&
+				   run_mounts_ndisks_with(&rm, &v) <= BUILD_MAX_DISKS;
+			free(sig);
+			if (!fits) {
+				spec_eval_release(&v);
+				break;
+			}
+		} else if (ev == 0) {
+			sig0 = run_mounts_secret_sig(&v);
+		}
+		steps = xrealloc(steps, (n + 1) * sizeof(*steps));
+		memset(&steps[n], 0, sizeof(*steps));
+		steps[n].i = i;
+		if ((r = ev) == 0) {
 			if (v.network && strcmp(v.network, "default") && strcmp(v.network, "none"))
 				r = at(i, e, CRUMB_EUNSUPP,
 				       "RUN --network=%s is not supported "
 				       "(default or none)",
 				       v.network);
-			run_argv(st, &v, &steps[j].argv);
-			run_env(st, &steps[j].env);
-			steps[j].workdir = dup_or_null(st->cfg.workdir);
-			steps[j].user = dup_or_null(st->cfg.user);
+			run_argv(st, &v, &steps[n].argv);
+			run_env(st, &steps[n].env);
+			steps[n].workdir = dup_or_null(st->cfg.workdir);
+			steps[n].user = dup_or_null(st->cfg.user);
 		}
-		spec_eval_release(&v);
-		if (!(steps[j].net = run_has_net(b, i)))
+		if (!(steps[n].net = run_has_net(b, i)))
 			chain(st->key, "network", "none");     /* a result made without network */
 		for (size_t h = 0; h < b->hosts.nhosts; h++) { /* as BuildKit's ExtraHosts */
 			chain(st->key, "add-host", b->hosts.hosts[h].name);
 			chain(st->key, "add-host ip", b->hosts.hosts[h].ip);
 		}
+		/* the instruction holds the mount specs; a bind's content is hashed in too, never
+		 * a cache's or a secret's */
 		chain(st->key, "RUN", i->original);
+		if (r == 0)
+			r = run_mounts_add(&rm, n, i, &v, st->cfg.workdir, st->key, e);
+		if (ev == 0)
+			spec_eval_release(&v);
+		n++;
 	}
+	free(sig0);
 	char digest[80];
 	int hit = 0;
 	if (r == 0 && !b->o->no_cache) {
@@ -1230,10 +1376,11 @@ static int do_runs(struct builder *b, struct bstage *st, size_t *k, struct err *
 			r = check_program(st, &steps[j], e);
 		/* Progress shows the group as its last step; RUN output streams meanwhile. */
 		if (r == 0)
-			r = run_group(b, st, steps, n, st->key, e);
+			r = run_group(b, st, steps, n, &rm, st->key, e);
 	}
 	if (r == 0)
 		event(b, BUILD_STEP_DONE, NULL, now_monotonic() - t0, hit);
+	run_mounts_release(&rm);
 	for (size_t j = 0; j < n; j++)
 		step_release(&steps[j]);
 	free(steps);
@@ -1462,6 +1609,7 @@ static int check_platform(const struct spec_instr *i, const char *platform, stru
 static int build_stage(struct builder *b, struct bstage *st, struct err *e)
 {
 	const struct spec_stage *sp = st->sp;
+	b->cur = st;
 	struct lookup lk = {b, NULL};
 	struct spec_eval v;
 	spec_eval_init(&v);
@@ -1853,6 +2001,12 @@ static void builder_release(struct builder *b)
 	strlist_release(&b->gargs);
 	strlist_release(&b->used_args);
 	initcfg_release(&b->hosts);
+	for (size_t k = 0; k < b->nsecrets; k++) {
+		if (b->secrets[k].value)
+			memset(b->secrets[k].value, 0, b->secrets[k].len);
+		build_secret_release(&b->secrets[k]);
+	}
+	free(b->secrets);
 	strlist_release(&b->ignore);
 	strlist_release(&b->allow);
 	free(b->ctxreal);
@@ -1898,17 +2052,30 @@ int build_run(struct oci_store *s, const struct build_opts *o, struct build_resu
 		r = global_args(&b, e);
 	if (r == 0 && o->target)
 		r = pick_target(&b, o->target, e);
+	if (r == 0)
+		r = load_secrets(&b, e);
 	for (size_t k = 0; k <= b.last; k++)
 		b.nsteps += (int)b.spec->stages[k].ninstrs;
 	build_load_ignore(o->context, &b.ignore);
 	res->nsteps = b.nsteps;
 	char *root = xstrdup(oci_root(s)), *tmpbase = xasprintf("%s/tmp", root);
+	b.cenv = (struct build_copy_env){o->context, b.ctxreal, &b.ignore, &b.allow, o->epoch};
+	b.menv = (struct build_mount_env){.copy = &b.cenv,
+					  .root = root,
+					  .secrets = b.secrets,
+					  .nsecrets = b.nsecrets,
+					  .from = mount_from,
+					  .from_ctx = &b,
+					  .epoch = o->epoch};
+	if (r == 0)
+		r = check_mounts(&b, e);
 	if (r == 0)
 		r = find_kernel(&b, root, e);
 	if (r == 0 && (lock = oci_lock(s, 0, e)) < 0)
 		r = lock;
 	if (r == 0)
 		r = make_tmp(&b, tmpbase, e);
+	b.menv.tmp = b.tmp;
 	for (size_t k = 0; r == 0 && k <= b.last; k++)
 		r = build_stage(&b, &b.st[k], e);
 	if (r == 0)

@@ -24,6 +24,29 @@ struct build_event {
 };
 typedef void build_event_fn(void *ctx, const struct build_event *ev);
 
+/* A secret RUN --mount=type=secret may use (crumb build --secret): its bytes come from the file
+ * path or are value (len bytes), never stored, hashed or printed by the build. */
+struct build_secret {
+	char *id;
+	char *path;  /* a file's bytes, read when the build starts; or NULL */
+	char *value; /* the bytes themselves (an environment variable's); or NULL */
+	size_t len;
+};
+/* At most this many bytes a secret (BuildKit's limit, 500 KiB). */
+#define BUILD_SECRET_MAX (500 * 1024)
+
+/*
+ * Parses a --secret value as docker buildx does: id=ID[,src=PATH|source=PATH][,env=VAR]
+ * [,type=file|env]. getenv_fn(ctx, NAME) (NULL: the variable is unset) reads the caller's
+ * environment: env=VAR takes VAR's value; id=ID alone the variable ID when set, else the file
+ * ID. A variable that is unset is CRUMB_ENOENT; a malformed value, a missing id or
+ * an unknown key CRUMB_EINVAL, messages without the value of anything. *out's strings
+ * malloc'd (build_secret_release).
+ */
+int build_secret_parse(const char *arg, const char *(*getenv_fn)(void *ctx, const char *name),
+		       void *ctx, struct build_secret *out, struct err *e);
+void build_secret_release(struct build_secret *s);
+
 struct build_opts {
 	const char *context;		  /* directory COPY/ADD read from */
 	const char *file;		  /* the Crumbfile */
@@ -43,9 +66,11 @@ struct build_opts {
 				      times newer than it are written as it (clamp_time) */
 	int network_none;	   /* crumb build --network none: no RUN step gets a network
 				      card (as RUN --network=none does for one step) */
-	const struct strlist *add_hosts; /* --add-host values (runcfg_add_host_parse): /etc/hosts
-					    lines every RUN step sees, never in the image; part
-					    of the steps' cache key; NULL: none */
+	const struct strlist *add_hosts;    /* --add-host values (runcfg_add_host_parse): /etc/hosts
+					       lines every RUN step sees, never in the image; part
+					       of the steps' cache key; NULL: none */
+	const struct build_secret *secrets; /* --secret, the last of an id wins; NULL: none */
+	size_t nsecrets;
 	int pull; /* BUILD_PULL_*: when FROM and COPY --from=IMAGE pull from a registry */
 	build_event_fn *event;
 	void *ctx;

@@ -23,6 +23,19 @@ static void step_release(struct initcfg_step *s)
 	strlist_release(&s->env);
 	free(s->workdir);
 	free(s->user);
+	for (size_t i = 0; i < s->nmounts; i++) {
+		free(s->mounts[i].type);
+		free(s->mounts[i].source);
+		free(s->mounts[i].subpath);
+		free(s->mounts[i].target);
+		free(s->mounts[i].options);
+	}
+	free(s->mounts);
+	for (size_t i = 0; i < s->nsecrets; i++) {
+		free(s->secrets[i].source);
+		free(s->secrets[i].dest);
+	}
+	free(s->secrets);
 }
 
 void initcfg_release(struct initcfg *c)
@@ -76,6 +89,29 @@ void initcfg_add_mount(struct initcfg *c, const char *type, const char *source, 
 	m->source = xstrdup(source);
 	m->target = xstrdup(target);
 	m->options = xstrdup(options ? options : "rw");
+}
+
+void initcfg_step_add_mount(struct initcfg_step *s, const char *type, const char *source,
+			    const char *subpath, const char *target, const char *options)
+{
+	struct initcfg_step_mount *m;
+
+	s->mounts = xrealloc(s->mounts, (s->nmounts + 1) * sizeof(*s->mounts));
+	m = &s->mounts[s->nmounts++];
+	m->type = xstrdup(type);
+	m->source = xstrdup(source);
+	m->subpath = xstrdup(subpath);
+	m->target = xstrdup(target);
+	m->options = xstrdup(options ? options : "rw");
+}
+
+void initcfg_step_add_secret(struct initcfg_step *s, const char *source, unsigned long offset,
+			     unsigned long length, unsigned long mode, unsigned long uid,
+			     unsigned long gid, const char *dest)
+{
+	s->secrets = xrealloc(s->secrets, (s->nsecrets + 1) * sizeof(*s->secrets));
+	s->secrets[s->nsecrets++] =
+	    (struct initcfg_secret){xstrdup(source), xstrdup(dest), offset, length, mode, uid, gid};
 }
 
 void initcfg_add_ready(struct initcfg *c, unsigned port)
@@ -153,18 +189,81 @@ static int add_number(struct sbuf *sb, const char *key, long v, struct err *e)
 	return add_record(sb, key, num, e);
 }
 
-/* "mount TYPE SOURCE TARGET OPTIONS": fields escaped one by one, spaces too. */
-static int add_mount(struct sbuf *sb, const struct initcfg_mount *m, struct err *e)
+/* "KEY F1 F2 ...": fields escaped one by one, spaces too. */
+static int add_fields(struct sbuf *sb, const char *key, const char *const *f, size_t n,
+		      struct err *e)
 {
-	const char *f[4] = {m->type, m->source, m->target, m->options};
 	size_t start = sb->len;
 
-	sb_adds(sb, "mount");
-	for (int i = 0; i < 4; i++) {
+	sb_adds(sb, key);
+	for (size_t i = 0; i < n; i++) {
 		sb_addc(sb, ' ');
 		add_escaped(sb, f[i], 1);
 	}
-	return end_record(sb, start, "mount", e);
+	return end_record(sb, start, key, e);
+}
+
+/* "mount TYPE SOURCE TARGET OPTIONS" */
+static int add_mount(struct sbuf *sb, const struct initcfg_mount *m, struct err *e)
+{
+	const char *f[4] = {m->type, m->source, m->target, m->options};
+
+	return add_fields(sb, "mount", f, 4, e);
+}
+
+/* A step's step_mount and step_secret lines. */
+static int add_step_extras(struct sbuf *sb, const struct initcfg_step *s, struct err *e)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < s->nmounts && !rc; i++) {
+		const struct initcfg_step_mount *m = &s->mounts[i];
+		const char *f[5] = {m->type, m->source, m->subpath, m->target, m->options};
+
+		rc = add_fields(sb, "step_mount", f, 5, e);
+	}
+	for (size_t i = 0; i < s->nsecrets && !rc; i++) {
+		const struct initcfg_secret *x = &s->secrets[i];
+		char n[5][24];
+		const char *f[7] = {x->source, n[0], n[1], n[2], n[3], n[4], x->dest};
+
+		snprintf(n[0], sizeof(n[0]), "%lu", x->offset);
+		snprintf(n[1], sizeof(n[1]), "%lu", x->length);
+		snprintf(n[2], sizeof(n[2]), "%lo", x->mode);
+		snprintf(n[3], sizeof(n[3]), "%lu", x->uid);
+		snprintf(n[4], sizeof(n[4]), "%lu", x->gid);
+		rc = add_fields(sb, "step_secret", f, 7, e);
+	}
+	return rc;
+}
+
+/* The checks crumb-init makes on a step's step_mount and step_secret lines. */
+static int check_step_extras(const struct initcfg_step *s, struct err *e)
+{
+	for (size_t i = 0; i < s->nmounts; i++) {
+		const struct initcfg_step_mount *m = &s->mounts[i];
+
+		if (!m->type[0] || !m->source[0] || !m->options[0] ||
+		    strspn(m->type, "abcdefghijklmnopqrstuvwxyz0123456789") != strlen(m->type))
+			return err_set(e, CRUMB_EINVAL,
+				       "init config: a bad step mount type or field");
+		if (m->subpath[0] != '/' || (strcmp(m->type, "ext4") && strcmp(m->subpath, "/")) ||
+		    m->target[0] != '/' || !m->target[1])
+			return err_set(e, CRUMB_EINVAL,
+				       "init config: step mount subpath '%s' or target '%s'",
+				       m->subpath, m->target);
+	}
+	for (size_t i = 0; i < s->nsecrets; i++) {
+		const struct initcfg_secret *x = &s->secrets[i];
+
+		if (!x->source[0] || !x->dest[0] || x->length > CONF_SECRET_MAX ||
+		    x->mode > 07777 || x->uid > 4294967295UL || x->gid > 4294967295UL ||
+		    x->offset > (1UL << 40) || !strcmp(x->dest, "/") ||
+		    (x->dest[0] != '/' && strchr(x->dest, '=')))
+			return err_set(e, CRUMB_EINVAL, "init config: a bad step secret for '%s'",
+				       x->dest);
+	}
+	return 0;
 }
 
 static int user_ok(const char *s)
@@ -221,7 +320,8 @@ static int check(const struct initcfg *c, struct err *e)
 			const struct initcfg_step *s = &c->steps[i];
 
 			if ((r = check_proc(s->label ? s->label : "a step", &s->argv, &s->env,
-					    s->workdir, s->user, e)) < 0)
+					    s->workdir, s->user, e)) < 0 ||
+			    (r = check_step_extras(s, e)) < 0)
 				return r;
 		}
 	} else if ((r = check_proc("", &c->argv, &c->env, c->workdir, c->user, e)) < 0) {
@@ -351,6 +451,8 @@ int initcfg_render(const struct initcfg *c, struct sbuf *out, struct err *e)
 		rc = add_record(&sb, "step", s->label ? s->label : "", e);
 		if (!rc)
 			rc = add_proc(&sb, &s->argv, &s->env, s->workdir, s->user, e);
+		if (!rc)
+			rc = add_step_extras(&sb, s, e);
 	}
 	if (!rc && sb.len > CONF_FILE_MAX)
 		rc = err_set(e, CRUMB_EUNSAFE,

@@ -13,13 +13,30 @@
 
 enum initcfg_restart { INITCFG_RESTART_NO, INITCFG_RESTART_ON_FAILURE, INITCFG_RESTART_ALWAYS };
 
+/* A build step's own mount (config.h, step_mount), e.g. {"ext4", "/dev/vdb", "/data",
+ * "/root/.cache", "rw"} or {"tmpfs", "tmpfs", "/", "/tmp", "size=64m"}. Owned by its step. */
+struct initcfg_step_mount {
+	char *type, *source, *subpath, *target, *options;
+};
+
+/* A build step's secret (config.h, step_secret): length bytes at offset of the device source,
+ * as the file dest (absolute) with mode, uid, gid, or as the variable dest. Owned by its step. */
+struct initcfg_secret {
+	char *source, *dest;
+	unsigned long offset, length, mode, uid, gid;
+};
+
 /* One build step (mode build). Owned by its initcfg. */
 struct initcfg_step {
-	char *label;	     /* NULL = "" */
-	struct strlist argv; /* at least one; argv[0] non-empty */
-	struct strlist env;  /* "NAME=value" */
-	char *workdir;	     /* NULL = "/" (created in the guest if missing) */
-	char *user;	     /* "USER[:GROUP]"; NULL = root */
+	char *label;			   /* NULL = "" */
+	struct strlist argv;		   /* at least one; argv[0] non-empty */
+	struct strlist env;		   /* "NAME=value" */
+	char *workdir;			   /* NULL = "/" (created in the guest if missing) */
+	char *user;			   /* "USER[:GROUP]"; NULL = root */
+	struct initcfg_step_mount *mounts; /* initcfg_step_add_mount */
+	size_t nmounts;
+	struct initcfg_secret *secrets; /* initcfg_step_add_secret */
+	size_t nsecrets;
 };
 
 /* A filesystem crumb-init mounts before the service, e.g. {"ext4", "/dev/vdb",
@@ -81,6 +98,12 @@ void initcfg_release(struct initcfg *c);
 /* Appends a step (sets c->build) labelled label (copied; NULL = ""); returns
  * it, owned by c, for the caller to fill. Valid until the next add_step. */
 struct initcfg_step *initcfg_add_step(struct initcfg *c, const char *label);
+/* Appends a mount or a secret to step s; the strings are copied; options NULL = "rw". */
+void initcfg_step_add_mount(struct initcfg_step *s, const char *type, const char *source,
+			    const char *subpath, const char *target, const char *options);
+void initcfg_step_add_secret(struct initcfg_step *s, const char *source, unsigned long offset,
+			     unsigned long length, unsigned long mode, unsigned long uid,
+			     unsigned long gid, const char *dest);
 /* Appends a mount; the strings are copied; options NULL = "rw". */
 void initcfg_add_mount(struct initcfg *c, const char *type, const char *source, const char *target,
 		       const char *options);
@@ -102,7 +125,9 @@ int initcfg_host_ip_ok(const char *ip);
  * not absolute, a hostname not 1..64 bytes, a user not USER[:GROUP], a value
  * out of range, an empty mount field or a type not [a-z0-9]+, restart/ready/
  * tty/term/rows/cols with build, a host whose IP or name
- * initcfg_host_*_ok refuses; (CRUMB_EUNSAFE) on a line or a file over
+ * initcfg_host_*_ok refuses, a step mount with a relative subpath or target
+ * (or target "/"), a secret longer than crumb-init takes or whose dest is
+ * "/" or a name holding '='; (CRUMB_EUNSAFE) on a line or a file over
  * crumb-init's limits (256 KiB escaped per line, 1 MiB in all). On failure
  * out is left as it was.
  */

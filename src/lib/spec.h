@@ -24,7 +24,8 @@
  *     file:line:col), stages split at FROM, ARGs before the first FROM kept
  *     as global args. Unknown instructions, malformed JSON, an unterminated
  *     heredoc, a flag an instruction does not take, BuildKit-only flags crumb
- *     does not support (RUN --mount, ...), a file without FROM: errors.
+ *     does not support (RUN --security, ...), a malformed RUN --mount, a file
+ *     without FROM: errors.
  *
  *  2. spec_eval: one instruction + a variable lookup -> its meaning
  *     (struct spec_eval), doing variable substitution exactly where Docker
@@ -190,6 +191,54 @@ struct spec_port {
 	int udp;
 };
 
+/* RUN --mount=type=TYPE,...: BuildKit's mount types (ssh is parsed only to be refused). */
+enum spec_mount_type {
+	SPEC_MOUNT_BIND,
+	SPEC_MOUNT_CACHE,
+	SPEC_MOUNT_TMPFS,
+	SPEC_MOUNT_SECRET,
+	SPEC_MOUNT_SSH
+};
+enum spec_mount_sharing { SPEC_SHARING_SHARED, SPEC_SHARING_PRIVATE, SPEC_SHARING_LOCKED };
+
+/* One RUN --mount, its values substituted. Strings owned by the struct (NULL: not given). */
+struct spec_mount {
+	enum spec_mount_type type; /* default bind, as BuildKit's */
+	char *target;		   /* target=/dst=/destination= as written (relative: below
+				      WORKDIR); a secret's may be NULL */
+	char *source;		   /* source=/src= */
+	char *from;		   /* from= a stage name or index, or an image */
+	char *id;		   /* id= (cache: default the target; secret: the secret's id,
+				      default the target's last component) */
+	char *env;		   /* secret env=: the variable the secret is also put in */
+	int readonly;		   /* ro/readonly, rw/readwrite; default: bind and secret read-only,
+				      cache and tmpfs read-write */
+	int required;		   /* secret required= */
+	enum spec_mount_sharing sharing;
+	long mode, uid, gid; /* mode= (octal), uid=, gid=; -1 when not given */
+	uint64_t size;	     /* tmpfs size= in bytes; 0: not given */
+};
+
+/* "bind", "cache", ... */
+const char *spec_mount_type_name(enum spec_mount_type t);
+void spec_mount_release(struct spec_mount *m);
+
+/*
+ * One --mount value (BuildKit's ParseMount): comma-separated KEY=VALUE fields
+ * (CSV quoting), keys case-insensitive, each value substituted through lookup
+ * as one word (Docker's ProcessWord with the escape char esc). lookup NULL:
+ * a parse-time check that skips every value holding a '$' (it is checked
+ * once substituted; such a string field is "$" in m). Refused: an unknown
+ * type or key, a key the type does not take (size= but for tmpfs, sharing=
+ * but for cache, required= and env= but for secrets, mode/uid/gid for bind
+ * and tmpfs), a bad boolean, octal mode, id or size, a bind/cache/tmpfs
+ * without target, a secret with from= or with both source= and id=,
+ * type=ssh (CRUMB_EUNSUPP). On error a negative code and the reason in msg
+ * (no position), m left empty.
+ */
+int spec_mount_parse(const char *value, char esc, spec_lookup_fn *lookup, void *ctx,
+		     struct spec_mount *m, char *msg, size_t msglen);
+
 /* The meaning of an instruction after substitution. Every field is owned by the struct. */
 struct spec_eval {
 	enum spec_kind kind;
@@ -219,7 +268,9 @@ struct spec_eval {
 	struct strlist argv;
 	struct spec_kv *run_heredocs; /* RUN <<EOF: (name, body) in order */
 	size_t nrun_heredocs;
-	char *network; /* RUN --network=default|none|host, or NULL */
+	char *network;		   /* RUN --network=default|none|host, or NULL */
+	struct spec_mount *mounts; /* RUN --mount, in the order written */
+	size_t nmounts;
 	/* WORKDIR, USER, STOPSIGNAL: the expanded value; MAINTAINER: as written
 	 * (Docker substitutes nothing there); ONBUILD: the trigger as written */
 	char *value;

@@ -153,6 +153,30 @@ void spec_eval_dump(const struct spec_eval *v, struct sbuf *out)
 	}
 	dump_kvs(out, "heredocs", v->run_heredocs, v->nrun_heredocs);
 	dump_opt(out, "network", v->network);
+	for (size_t i = 0; i < v->nmounts; i++) {
+		const struct spec_mount *m = &v->mounts[i];
+		sb_addf(out, " mount=%s", spec_mount_type_name(m->type));
+		dump_opt(out, "target", m->target);
+		dump_opt(out, "source", m->source);
+		dump_opt(out, "from", m->from);
+		dump_opt(out, "id", m->id);
+		dump_opt(out, "env", m->env);
+		sb_adds(out, m->readonly ? " ro" : " rw");
+		if (m->required)
+			sb_adds(out, " required");
+		if (m->type == SPEC_MOUNT_CACHE)
+			sb_adds(out, m->sharing == SPEC_SHARING_PRIVATE	 ? " sharing=private"
+				     : m->sharing == SPEC_SHARING_LOCKED ? " sharing=locked"
+									 : " sharing=shared");
+		if (m->mode >= 0)
+			sb_addf(out, " mode=%lo", (unsigned long)m->mode);
+		if (m->uid >= 0)
+			sb_addf(out, " uid=%ld", m->uid);
+		if (m->gid >= 0)
+			sb_addf(out, " gid=%ld", m->gid);
+		if (m->size)
+			sb_addf(out, " size=%llu", (unsigned long long)m->size);
+	}
 	dump_opt(out, "value", v->value);
 	if (v->nports) {
 		sb_adds(out, " ports=[");

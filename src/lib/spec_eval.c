@@ -29,6 +29,9 @@ void spec_eval_release(struct spec_eval *v)
 	strlist_release(&v->src);
 	strlist_release(&v->argv);
 	free(v->ports);
+	for (size_t i = 0; i < v->nmounts; i++)
+		spec_mount_release(&v->mounts[i]);
+	free(v->mounts);
 	spec_eval_init(v);
 }
 
@@ -369,6 +372,14 @@ static int ev_from(struct ectx *x, struct spec_eval *v)
 	return rc;
 }
 
+/* a lookup with nothing set (spec_eval's lookup may be NULL; spec_mount_parse's may not) */
+static const char *no_vars(void *ctx, const char *name)
+{
+	(void)ctx;
+	(void)name;
+	return NULL;
+}
+
 static int ev_exec(struct ectx *x, struct spec_eval *v)
 {
 	const struct spec_instr *in = x->in;
@@ -379,6 +390,20 @@ static int ev_exec(struct ectx *x, struct spec_eval *v)
 	const struct spec_flag *f = in->kind == SPEC_RUN ? spec_find_flag(in, "network") : NULL;
 	if (f)
 		v->network = xstrdup(f->value);
+	for (size_t k = 0; in->kind == SPEC_RUN && k < in->nflags; k++) {
+		const struct spec_flag *mf = &in->flags[k];
+		struct spec_mount m;
+		char msg[400];
+		int rc;
+		if (strcmp(mf->name, "mount"))
+			continue;
+		rc = spec_mount_parse(mf->value, x->s->escape, x->lookup ? x->lookup : no_vars,
+				      x->ctx, &m, msg, sizeof(msg));
+		if (rc < 0)
+			return spec_ierr(x->e, rc, &mf->pos, "RUN --mount=%s: %s", mf->value, msg);
+		v->mounts = xrealloc(v->mounts, (v->nmounts + 1) * sizeof(*v->mounts));
+		v->mounts[v->nmounts++] = m;
+	}
 	return 0;
 }
 

@@ -26,8 +26,7 @@ static const struct flagdef add_flags[] = {
     {"keep-git-dir", F_BOOL}, {"exclude", F_UNSUPP}, {"unpack", F_UNSUPP}, {NULL, 0},
 };
 static const struct flagdef run_flags[] = {
-    {"network", F_STR},	  {"mount", F_UNSUPP}, {"security", F_UNSUPP},
-    {"device", F_UNSUPP}, {NULL, 0},
+    {"network", F_STR}, {"mount", F_STRS}, {"security", F_UNSUPP}, {"device", F_UNSUPP}, {NULL, 0},
 };
 static const struct flagdef hc_flags[] = {
     {"interval", F_STR},       {"timeout", F_STR}, {"start-period", F_STR},
@@ -421,6 +420,24 @@ out:
 	return rc;
 }
 
+/* RUN --mount: each value checked now (what holds a '$' once substituted, by spec_eval), so
+ * a bad one stops the build before any step runs. */
+static int chk_mounts(struct iarg *a)
+{
+	for (size_t k = 0; k < a->in->nflags; k++) {
+		const struct spec_flag *f = &a->in->flags[k];
+		struct spec_mount m;
+		char msg[400];
+		int rc;
+		if (strcmp(f->name, "mount"))
+			continue;
+		if ((rc = spec_mount_parse(f->value, a->esc, NULL, NULL, &m, msg, sizeof(msg))) < 0)
+			return spec_ierr(a->e, rc, &f->pos, "RUN --mount=%s: %s", f->value, msg);
+		spec_mount_release(&m);
+	}
+	return 0;
+}
+
 /* RUN, CMD, ENTRYPOINT: exec or shell form; SHELL: exec form only */
 static int chk_exec(struct iarg *a)
 {
@@ -444,7 +461,7 @@ static int chk_exec(struct iarg *a)
 				 "unsupported network mode \"%s\" for RUN --network (want default, "
 				 "none or host)",
 				 f->value);
-	return 0;
+	return in->kind == SPEC_RUN ? chk_mounts(a) : 0;
 }
 
 /* WORKDIR, USER, STOPSIGNAL, MAINTAINER, INCLUDE: one argument; EXPOSE: some */

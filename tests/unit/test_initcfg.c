@@ -1093,8 +1093,83 @@ static void test_add_host_flag(void)
 	strlist_release(&l);
 }
 
+/* RUN --mount's lines: step_mount and step_secret belong to the step they follow, rendered
+ * and parsed back field by field (spaces in a field survive); bad ones refused both ways. */
+static void test_step_mounts(void)
+{
+	struct initcfg c;
+	struct initcfg_step *s;
+	struct sbuf out = SBUF_INIT;
+	struct err e = {0};
+	struct conf pc;
+	char err[256], *copy;
+
+	initcfg_init(&c);
+	s = initcfg_add_step(&c, "1:1");
+	strlist_push(&s->argv, "/bin/true");
+	s = initcfg_add_step(&c, "2:1");
+	strlist_push(&s->argv, "/bin/sh");
+	strlist_push(&s->env, "A=1");
+	initcfg_step_add_mount(s, "ext4", "/dev/vdb", "/data", "/root/my cache", "rw");
+	initcfg_step_add_mount(s, "tmpfs", "tmpfs", "/", "/tmp", "size=1048576");
+	initcfg_step_add_secret(s, "/dev/vdc", 512, 17, 0400, 1000, 1001, "/run/secrets/tok");
+	initcfg_step_add_secret(s, "/dev/vdc", 0, 3, 0, 0, 0, "TOKEN");
+	is_int(initcfg_render(&c, &out, &e), 0, "a build with step mounts renders (%s)", e.msg);
+	ok(strstr(out.buf, "step_mount ext4 /dev/vdb /data /root/my\\x20cache rw\n") != NULL,
+	   "step_mount's fields are escaped one by one");
+	ok(strstr(out.buf, "step_secret /dev/vdc 512 17 400 1000 1001 /run/secrets/tok\n") != NULL,
+	   "step_secret: offset, length, octal mode, uid, gid, dest");
+	is_int(parse_bytes(out.buf, out.len, &pc, &copy, err, sizeof(err)), 0,
+	       "... and parses back (%s)", err);
+	if (pc.nsteps == 2) {
+		const struct conf_proc *g = &pc.steps[1];
+
+		ok(pc.steps[0].nmounts == 0 && pc.steps[0].nsecrets == 0,
+		   "the first step has none");
+		is_int(g->nmounts, 2, "the second step has both mounts");
+		if (g->nmounts == 2) {
+			is_str(g->mounts[0].target, "/root/my cache", "target with a space");
+			is_str(g->mounts[0].subpath, "/data", "subpath");
+			is_str(g->mounts[1].options, "size=1048576", "tmpfs options");
+		}
+		is_int(g->nsecrets, 2, "and both secrets");
+		if (g->nsecrets == 2) {
+			ok(g->secrets[0].offset == 512 && g->secrets[0].length == 17 &&
+			       g->secrets[0].mode == 0400 && g->secrets[0].uid == 1000 &&
+			       g->secrets[0].gid == 1001,
+			   "the secret's numbers");
+			is_str(g->secrets[1].dest, "TOKEN", "a secret for a variable");
+		}
+	}
+	conf_release(&pc);
+	free(copy);
+	sb_release(&out);
+	initcfg_step_add_mount(s, "ext4", "/dev/vdb", "/", "/", "ro");
+	is_int(initcfg_render(&c, &out, &e), CRUMB_EINVAL, "a step mount on / is refused");
+	initcfg_release(&c);
+
+	FAILS("crumb-init 1\nmode build\nstep x\narg /a\nstep_mount ext4 /dev/vdb / /x\n",
+	      "step_mount wants 'TYPE SOURCE SUBPATH TARGET OPTIONS'", "step_mount, 4 fields");
+	FAILS("crumb-init 1\nmode build\nstep x\narg /a\nstep_mount tmpfs t /sub /x rw\n",
+	      "step_mount subpath must be absolute", "a tmpfs with a subpath");
+	FAILS("crumb-init 1\nmode build\nstep x\narg /a\nstep_mount ext4 /dev/vdb / rel rw\n",
+	      "step_mount target must be an absolute path", "a relative target");
+	FAILS("crumb-init 1\nmode build\nstep x\narg /a\nstep_secret /dev/vdb 0 999999 400 0 0 "
+	      "/s\n",
+	      "step_secret: bad OFFSET", "a secret over CONF_SECRET_MAX");
+	FAILS("crumb-init 1\nmode build\nstep x\narg /a\nstep_secret /dev/vdb 0 1 800 0 0 /s\n",
+	      "step_secret: bad OFFSET", "a mode that is not octal");
+	FAILS("crumb-init 1\nmode build\nstep x\narg /a\nstep_secret /dev/vdb 0 1 400 0 0 A=B\n",
+	      "no path nor a variable name", "a variable name with '='");
+	FAILS("crumb-init 1\narg /a\nstep_mount tmpfs t / /x rw\n", "outside build mode",
+	      "step_mount in a service config");
+	FAILS("crumb-init 1\nmode build\nstep_mount tmpfs t / /x rw\n", "before the first step",
+	      "step_mount before a step");
+}
+
 int main(void)
 {
+	test_step_mounts();
 	test_roundtrips();
 	test_render_errors();
 	test_parse_errors();

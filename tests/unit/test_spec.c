@@ -341,8 +341,10 @@ static void test_positions(void)
 	char *d;
 	/* flags and errors point at their character, across continuations */
 	d = err_of(
-	    "FROM x\nRUN \\\n  # a comment\n\n    --network=none \\\n\t--mount=type=cache x\n");
-	is_str(d, "t.Crumbfile:6:2: RUN --mount is not supported by crumb",
+	    "FROM x\nRUN \\\n  # a comment\n\n    --network=none \\\n\t--mount=type=ssh x\n");
+	is_str(d,
+	       "t.Crumbfile:6:2: RUN --mount=type=ssh: ssh mounts are not supported by crumb (no "
+	       "SSH agent is forwarded)",
 	       "RUN --mount error at the flag, through a continuation");
 	free(d);
 	d = dump_of("FROM x\n  run  --network=host \\\n   echo \\\n  hi  \n");
