@@ -40,3 +40,39 @@ retry() {
 		sleep 0.3
 	done
 }
+# in_store NEEDLE: whether NEEDLE is in any file of $CRUMB_HOME: blobs also decompressed (zstd,
+# gzip), sparse files (build cache disks) read only where they hold data.
+in_store() {
+	python3 - "$CRUMB_HOME" "$1" <<'PY'
+import os, subprocess, sys
+root, needle = sys.argv[1], sys.argv[2].encode()
+def data(path):
+    with open(path, "rb") as f:
+        fd, end, off = f.fileno(), os.fstat(f.fileno()).st_size, 0
+        while off < end:
+            try:
+                off = os.lseek(fd, off, os.SEEK_DATA)
+            except OSError:
+                return
+            hole = os.lseek(fd, off, os.SEEK_HOLE)
+            f.seek(off)
+            while off < hole:
+                chunk = f.read(min(hole - off, 1 << 24) + len(needle))
+                yield chunk
+                off += max(1, len(chunk) - len(needle))
+                f.seek(off)
+for d, _, files in os.walk(root):
+    for n in files:
+        p = os.path.join(d, n)
+        if os.path.islink(p) or not os.path.isfile(p):
+            continue
+        if any(needle in c for c in data(p)):
+            sys.exit(0)
+        if "/blobs/" in p:
+            for z in (["zstd", "-dcq", p], ["gzip", "-dc", p]):
+                out = subprocess.run(z, capture_output=True).stdout
+                if needle in out:
+                    sys.exit(0)
+sys.exit(1)
+PY
+}

@@ -11,42 +11,6 @@ rootfs_of() {
 		python3 -c 'import json,sys; m=json.load(sys.stdin); print([l["digest"] for l in m["layers"] if "rootfs" in l["mediaType"]][0])')
 	echo "$CRUMB_HOME/blobs/sha256/${d#sha256:}"
 }
-# in_store STRING: whether STRING is in any file under $CRUMB_HOME (read through their data
-# extents: the caches are large sparse disks), the blobs decompressed too.
-in_store() {
-	python3 - "$CRUMB_HOME" "$1" <<'PY'
-import os, subprocess, sys
-root, needle = sys.argv[1], sys.argv[2].encode()
-def data(path):
-    with open(path, "rb") as f:
-        fd, end, off = f.fileno(), os.fstat(f.fileno()).st_size, 0
-        while off < end:
-            try:
-                off = os.lseek(fd, off, os.SEEK_DATA)
-            except OSError:
-                return
-            hole = os.lseek(fd, off, os.SEEK_HOLE)
-            f.seek(off)
-            while off < hole:
-                chunk = f.read(min(hole - off, 1 << 24) + len(needle))
-                yield chunk
-                off += max(1, len(chunk) - len(needle))
-                f.seek(off)
-for d, _, files in os.walk(root):
-    for n in files:
-        p = os.path.join(d, n)
-        if os.path.islink(p) or not os.path.isfile(p):
-            continue
-        if any(needle in c for c in data(p)):
-            sys.exit(0)
-        if "/blobs/" in p:
-            for z in (["zstd", "-dcq", p], ["gzip", "-dc", p]):
-                out = subprocess.run(z, capture_output=True).stdout
-                if needle in out:
-                    sys.exit(0)
-sys.exit(1)
-PY
-}
 # store_state: what a failed build must not change (its temporary files aside).
 store_state() { find "$CRUMB_HOME" -path "$CRUMB_HOME/tmp" -prune -o -print | LC_ALL=C sort; cat "$CRUMB_HOME/index.json" 2>/dev/null; }
 
