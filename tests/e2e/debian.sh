@@ -32,10 +32,11 @@ build() {
 		--add-host "deb.debian.org:$ip" --secret "id=token,src=$T/token" -t nginx "$@" "$T/ctx"
 }
 s=$(date +%s)
-build >"$T/build1.out" 2>&1; ok $? "build examples/nginx FROM $REG/debian:bookworm (apt-get in the builder VM)"
+build >"$T/build1.out" 2>&1; r=$?
+ok $r "build examples/nginx FROM $REG/debian:bookworm (apt-get in the builder VM)"
+[ $r -eq 0 ] || diag "$(tail -15 "$T/build1.out")"
 t1=$(($(date +%s) - s))
 grep -q "pulled $REG/debian:bookworm" "$T/build1.out"; ok $? "... pulled the base from the registry"
-[ $? -eq 0 ] || diag "$(tail -5 "$T/build1.out")"
 R=$("$CRUMB" inspect nginx | python3 -c 'import json,sys; print([l["Digest"] for l in json.load(sys.stdin)[0]["Layers"] if "rootfs" in l["MediaType"]][0])' 2>/dev/null)
 "$CRUMB" fs cat "$CRUMB_HOME/blobs/sha256/${R#sha256:}:/token.sha256" >"$T/sha" 2>/dev/null
 is "$(cat "$T/sha")" "$(printf '%s' "$SECRET" | sha256sum | cut -d' ' -f1)" "the secret reached its RUN step (its sha256 is in the image)"
@@ -50,7 +51,9 @@ is "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/nosuch")" 4
 "$CRUMB" stop web >/dev/null 2>&1 && "$CRUMB" rm web >/dev/null 2>&1; ok $? "stop it"
 
 s=$(date +%s)
-build --no-cache >"$T/build2.out" 2>&1; ok $? "build again, --no-cache (every step runs)"
+build --no-cache >"$T/build2.out" 2>&1; r=$?
+ok $r "build again, --no-cache (every step runs)"
+[ $r -eq 0 ] || diag "$(tail -15 "$T/build2.out")"
 t2=$(($(date +%s) - s))
 grep -q "Need to get 0 B/" "$T/build2.out"; ok $? "... apt-get found every package in the cache mount (/var/cache/apt)"
 grep -q "Get:.*Packages" "$T/build2.out"; is $? 1 "... and its lists (/var/lib/apt/lists): no Packages file fetched again"
