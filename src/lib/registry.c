@@ -861,6 +861,20 @@ static int xfer_open(struct oci_store *s, struct xfer *x, struct err *e)
 		if (n < 0)
 			return err_errno(e, CRUMB_EIO, "%s", x->part);
 	}
+	if (x->got == x->d.size && x->got > 0) {
+		/* all of it came before the last pull was stopped: stored now if it is good */
+		char hex[65];
+		struct oci_desc got;
+		sha256_end(&x->sum, hex);
+		sha256_begin(&x->sum);
+		if (!strcmp(hex, x->d.digest + 7)) {
+			int r = oci_blob_put_file(s, x->part, x->d.media_type, 1, &got, e);
+			return r < 0 ? r : 1;
+		}
+		if (ftruncate(x->fd, 0) < 0 || lseek(x->fd, 0, SEEK_SET) < 0)
+			return err_errno(e, CRUMB_EIO, "%s", x->part);
+		x->got = 0;
+	}
 	x->start = x->got;
 	return 0;
 }

@@ -7,7 +7,7 @@ T=$TEST_TMP/registry
 mkdir -p "$T"
 export DOCKER_CONFIG=$T/docker XDG_CONFIG_HOME=$T/xdg
 unset SOURCE_DATE_EPOCH
-trap 'reg_stop' EXIT
+trap 'reg_stop; [ -n "${slow-}" ] && kill $slow 2>/dev/null' EXIT
 H=$CRUMB_HOME
 json() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
 rootfs_of() {
@@ -120,20 +120,33 @@ skopeo copy -q --dest-tls-verify=false "oci:$T/biglay:v1" "docker://$REG/big:v1"
 skopeo inspect --raw --tls-verify=false "docker://$REG/big:v1" >"$T/big.json"
 big=$(json "$T/big.json" 'j["layers"][2]["digest"][7:]')
 export CRUMB_HOME=$T/h3
-"$CRUMB" pull -q --limit-rate 3M "$REG/big:v1" >/dev/null 2>&1 &
+# through a slow link (1 MB/s), so that the kill lands mid-blob
+python3 "$reg_here/slowproxy.py" "$T/slow.port" "${REG#*:}" 1000000 &
+slow=$!
+retry 10 test -s "$T/slow.port"
+"$CRUMB" pull -q "127.0.0.1:$(cat "$T/slow.port")/big:v1" >/dev/null 2>"$T/killed.err" &
 pid=$!
 part=$CRUMB_HOME/tmp/pull/$big.part
-retry 30 sh -c "[ \$(stat -c %s '$part' 2>/dev/null || echo 0) -gt 3000000 ]"
+s=$(date +%s)
+retry 60 sh -c "[ \$(stat -c %s '$part' 2>/dev/null || echo 0) -gt 2000000 ]"
 kill -9 $pid
 wait $pid 2>/dev/null
+kill $slow
 kept=$(stat -c %s "$part" 2>/dev/null || echo 0)
-[ "$kept" -gt 3000000 ] && [ "$kept" -lt 24000000 ]; ok $? "pull killed by kill -9 left $kept bytes of the big layer"
+[ "$kept" -gt 2000000 ] && [ "$kept" -lt 24000000 ]; ok $? "pull killed by kill -9 after $(($(date +%s) - s)) s left $kept bytes of the big layer"
+[ -s "$T/killed.err" ] && diag "$(cat "$T/killed.err")"
 "$CRUMB" pull "$REG/big:v1" >"$T/out" 2>"$T/err"; ok $? "pull again"
 grep -q "^sha256:$(echo "$big" | cut -c1-12): resuming at " "$T/err"; ok $? "... resumes the layer where it stopped"
 sent=$(grep "GET /v2/big/blobs/sha256:$big" "$REG_LOG" | sed -n 's/.*" \(20[06]\) \([0-9][0-9]*\) .*/\2/p' | awk '{s+=$1} END {print s+0}')
 [ "$sent" -lt 30000000 ]; ok $? "... the registry sent $sent bytes for the 24 MB layer in both pulls"
 "$CRUMB" images --verify >/dev/null; ok $? "... the store verifies"
 [ ! -e "$part" ]; ok $? "... no part file left"
+# killed once the whole blob had come (before it was stored): the next pull stores it, fetching nothing
+cp "$CRUMB_HOME/blobs/sha256/$big" "$T/whole"
+CRUMB_HOME=$T/h3b "$CRUMB" pull -q "$REG/bb:v1" >/dev/null
+mkdir -p "$T/h3b/tmp/pull" && cp "$T/whole" "$T/h3b/tmp/pull/$big.part"
+CRUMB_HOME=$T/h3b "$CRUMB" pull "$REG/big:v1" >"$T/out" 2>"$T/err"; ok $? "a part file holding the whole blob: pull"
+grep -q "^sha256:$(echo "$big" | cut -c1-12): already in the store" "$T/err"; ok $? "... stores it without fetching it"
 export CRUMB_HOME=$T/h4
 skopeo inspect --raw --tls-verify=false "docker://$REG/bb:v1" >"$T/bb.json"
 l1=$(json "$T/bb.json" 'j["layers"][0]["digest"][7:]')
