@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "creds.h"
@@ -17,6 +18,7 @@
 #include "vread.h"
 
 #define MANIFEST_MAX (4u << 20)
+#define REG_MAX_LAYERS 1024  /* as the store reads manifests (oci.c) */
 #define SMALL_MAX (1u << 20) /* token and error bodies */
 #define SYSTEM_CAS "/etc/ssl/certs/ca-certificates.crt"
 
@@ -1065,6 +1067,27 @@ static int fetch_blobs(struct reg *g, struct oci_store *s, const struct oci_desc
 
 /* ---- pull ---- */
 
+/* Refuses a pull whose blobs (as the manifest declares them) cannot fit on the store's
+ * filesystem, before anything is fetched. */
+static int room_for(struct reg *g, struct oci_store *s, const struct oci_desc *want, size_t n,
+		    struct err *e)
+{
+	struct statvfs sv;
+	uint64_t total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += want[i].size > UINT64_MAX / 4096 ? UINT64_MAX / 4096 : want[i].size;
+	if (statvfs(oci_root(s), &sv) < 0)
+		return 0; /* no answer: the writes will say */
+	uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	if (total > avail)
+		return err_set(
+		    e, CRUMB_EUNSAFE,
+		    "registry %s: %s declares %llu bytes of blobs; the store's filesystem "
+		    "has %llu free",
+		    g->host, g->repo, (unsigned long long)total, (unsigned long long)avail);
+	return 0;
+}
+
 static int is_index(const char *mt)
 {
 	return !strcmp(mt, MT_OCI_INDEX) || !strcmp(mt, MT_DOCKER_LIST);
@@ -1104,6 +1127,11 @@ int reg_pull(struct oci_store *s, const struct imgref *r, const struct reg_opts 
 			rc = err_set(e, CRUMB_EFORMAT,
 				     "registry %s: the manifest of %s has no layers", g.host,
 				     r->path);
+		else if (json_array_size(layers) > REG_MAX_LAYERS)
+			rc =
+			    err_set(e, CRUMB_EUNSAFE,
+				    "registry %s: the manifest of %s lists %zu layers (at most %d)",
+				    g.host, r->path, json_array_size(layers), REG_MAX_LAYERS);
 		n = json_array_size(layers) + 1;
 		want = xcalloc(n, sizeof(*want));
 		if (rc == 0)
@@ -1114,6 +1142,8 @@ int reg_pull(struct oci_store *s, const struct imgref *r, const struct reg_opts 
 				rc = get_desc(&g, l, "layer", &want[i + 1], e);
 		}
 	}
+	if (rc == 0)
+		rc = room_for(&g, s, want, n, e);
 	if (rc == 0 && (lk = rc = oci_lock(s, 0, e)) >= 0)
 		rc = fetch_blobs(&g, s, want, n, e);
 	if (rc == 0) {

@@ -61,6 +61,15 @@ ok $? "skopeo pushes a Docker schema 2 image (it gzips the plain layer)"
 V2=$(registry_digest "$REG/v2s2:v1" --tls-verify=false)
 is "$("$CRUMB" pull -q "$REG/v2s2:v1")" "${V2:-none}" "a Docker schema 2 manifest pulls, its digest kept"
 "$CRUMB" inspect "$REG/v2s2:v1" | grep -q '"application/vnd.docker.distribution.manifest.v2+json"'; ok $? "... stored with its media type"
+# a manifest declaring a layer larger than the disk (the registry keeps it as written)
+skopeo inspect --raw --tls-verify=false "docker://$REG/bb:v1" >"$T/bbraw.json"
+python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); m["layers"][0]["size"]=1<<60; sys.stdout.write(json.dumps(m))' "$T/bbraw.json" >"$T/huge.json"
+curl -fs -X PUT -H "Content-Type: application/vnd.oci.image.manifest.v1+json" --data-binary "@$T/huge.json" "http://$REG/v2/bb/manifests/huge" >/dev/null
+ok $? "a manifest declaring a 1 EiB layer, put by curl"
+CRUMB_HOME=$T/hh "$CRUMB" pull -q "$REG/bb:huge" >/dev/null 2>"$T/err"; is $? 1 "... its pull is refused"
+one_line_error "$T/err" && grep -q "declares .* bytes of blobs; the store's filesystem has .* free" "$T/err"; ok $? "... before fetching, in one line"
+diag "$(cat "$T/err")"
+[ ! -d "$T/hh/tmp/pull" ] || [ -z "$(ls "$T/hh/tmp/pull")" ]; ok $? "... nothing fetched"
 "$CRUMB" pull "$REG/nosuch:1" >"$T/out" 2>"$T/err"; is $? 1 "pull of a missing image fails"
 one_line_error "$T/err" && grep -q "nosuch:1: HTTP 404 (MANIFEST_UNKNOWN" "$T/err"; ok $? "... in one line with the registry's words"
 diag "$(cat "$T/err")"
