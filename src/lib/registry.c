@@ -1075,7 +1075,7 @@ static int room_for(struct reg *g, struct oci_store *s, const struct oci_desc *w
 	struct statvfs sv;
 	uint64_t total = 0;
 	for (size_t i = 0; i < n; i++)
-		total += want[i].size > UINT64_MAX / 4096 ? UINT64_MAX / 4096 : want[i].size;
+		total = want[i].size > UINT64_MAX - total ? UINT64_MAX : total + want[i].size;
 	if (statvfs(oci_root(s), &sv) < 0)
 		return 0; /* no answer: the writes will say */
 	uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
