@@ -608,9 +608,10 @@ static int http_fail(struct reg *g, const char *what, const struct resp *rs, str
 	return err_set(e, code, "registry %s: %s: HTTP %ld%s", g->host, what, rs->status, w);
 }
 
-/* ---- manifests ---- */
+/* ---- manifests: parsed as untrusted input (reg_manifest_plan), then fetched ---- */
 
-static int get_desc(struct reg *g, json_t *j, const char *what, struct oci_desc *d, struct err *e)
+static int get_desc(const char *what, json_t *j, const char *field, struct oci_desc *d,
+		    struct err *e)
 {
 	const char *mt = json_string_value(json_object_get(j, "mediaType"));
 	const char *dg = json_string_value(json_object_get(j, "digest"));
@@ -618,9 +619,9 @@ static int get_desc(struct reg *g, json_t *j, const char *what, struct oci_desc 
 	if (!mt || !oci_media_type_valid(mt) || !dg || !oci_digest_valid(dg) ||
 	    !json_is_integer(sz) || json_integer_value(sz) < 0)
 		return err_set(e, CRUMB_EFORMAT,
-			       "registry %s: the manifest's %s is not a descriptor crumb can read "
-			       "(mediaType, a sha256 digest, size)",
-			       g->host, what);
+			       "%s: its %s is not a descriptor crumb can read (mediaType, a sha256 "
+			       "digest, size)",
+			       what, field);
 	memset(d, 0, sizeof(*d));
 	snprintf(d->media_type, sizeof(d->media_type), "%s", mt);
 	snprintf(d->digest, sizeof(d->digest), "%s", dg);
@@ -628,77 +629,24 @@ static int get_desc(struct reg *g, json_t *j, const char *what, struct oci_desc 
 	return 0;
 }
 
+static int is_index(const char *mt)
+{
+	return !strcmp(mt, MT_OCI_INDEX) || !strcmp(mt, MT_DOCKER_LIST);
+}
+
 /* The manifest's media type: its mediaType member, else the Content-Type it came with. */
 static const char *manifest_type(json_t *j, const char *ctype)
 {
-	const char *mt = json_string_value(json_object_get(j, "mediaType"));
-	if (mt)
-		return mt;
+	json_t *m = json_object_get(j, "mediaType");
+	if (m)
+		return json_string_value(m);
 	if (json_object_get(j, "manifests"))
 		return MT_OCI_INDEX;
 	return ctype && strncmp(ctype, "application/json", 16) ? ctype : MT_OCI_MANIFEST;
 }
 
-/* GET a manifest by tag or digest: its bytes (checked against the digest asked for, else the
- * Docker-Content-Digest the registry gave), parsed into *j; dg gets its digest. */
-static int fetch_manifest(struct reg *g, const char *ref, struct sbuf *bytes, json_t **j, char *mt,
-			  size_t mtn, char dg[80], struct err *e)
-{
-	struct curl_slist *h = curl_slist_append(NULL, "Accept: " MT_OCI_MANIFEST ", " MT_OCI_INDEX
-						       ", " MT_DOCKER_MANIFEST ", " MT_DOCKER_LIST);
-	struct resp rs = {.max = MANIFEST_MAX};
-	char *url = url_of(g, "manifests/", ref);
-	char *what = xasprintf("manifest %s:%s", g->repo, ref);
-	int r = request(g, "GET", url, h, NULL, &rs, e);
-	curl_slist_free_all(h);
-	if (r == 0 && rs.status != 200)
-		r = http_fail(g, what, &rs, e);
-	char hex[65];
-	if (r == 0) {
-		sha256_hex(rs.body.buf ? rs.body.buf : "", rs.body.len, hex);
-		snprintf(dg, 80, "sha256:%s", hex);
-		const char *want = !strncmp(ref, "sha256:", 7)			    ? ref
-				   : rs.digest && !strncmp(rs.digest, "sha256:", 7) ? rs.digest
-										    : NULL;
-		if (want && strcmp(want, dg))
-			r = err_set(e, CRUMB_EFORMAT,
-				    "registry %s: %s: its bytes hash to %s, not %s: refused",
-				    g->host, what, dg, want);
-	}
-	if (r == 0) {
-		json_error_t je;
-		*j = json_loadb(rs.body.buf ? rs.body.buf : "", rs.body.len, JSON_REJECT_DUPLICATES,
-				&je);
-		if (!*j || !json_is_object(*j)) {
-			json_decref(*j);
-			*j = NULL;
-			r = err_set(e, CRUMB_EFORMAT, "registry %s: %s is not JSON: %s", g->host,
-				    what, je.text);
-		}
-	}
-	if (r == 0) {
-		const char *t = manifest_type(*j, rs.ctype);
-		if (!strncmp(t, MT_DOCKER_V1, strlen(MT_DOCKER_V1)) ||
-		    json_integer_value(json_object_get(*j, "schemaVersion")) == 1) {
-			r = err_set(e, CRUMB_EUNSUPP,
-				    "registry %s: %s is a Docker schema 1 manifest: not supported",
-				    g->host, what);
-			json_decref(*j);
-			*j = NULL;
-		} else {
-			snprintf(mt, mtn, "%s", t);
-			sb_reset(bytes);
-			sb_add(bytes, rs.body.buf ? rs.body.buf : "", rs.body.len);
-		}
-	}
-	free(url);
-	free(what);
-	resp_release(&rs);
-	return r;
-}
-
 /* From an index or manifest list: the digest of the platform's manifest. */
-static int pick_platform(struct reg *g, json_t *idx, const char *platform, char dg[80],
+static int pick_platform(const char *what, json_t *idx, const char *platform, char dg[80],
 			 struct err *e)
 {
 	char *p = xstrdup(platform ? platform : "linux/amd64");
@@ -709,9 +657,13 @@ static int pick_platform(struct reg *g, json_t *idx, const char *platform, char 
 			*variant++ = 0;
 	}
 	size_t i;
-	json_t *m;
+	json_t *m, *all = json_object_get(idx, "manifests");
 	int r = CRUMB_ENOENT;
-	json_array_foreach(json_object_get(idx, "manifests"), i, m)
+	if (!json_is_array(all)) {
+		free(p);
+		return err_set(e, CRUMB_EFORMAT, "%s: an index without a manifests array", what);
+	}
+	json_array_foreach(all, i, m)
 	{
 		json_t *pl = json_object_get(m, "platform");
 		const char *mo = json_string_value(json_object_get(pl, "os"));
@@ -721,18 +673,124 @@ static int pick_platform(struct reg *g, json_t *idx, const char *platform, char 
 		if (!mo || !ma || strcmp(mo, os) || !arch || strcmp(ma, arch) ||
 		    (variant && (!mv || strcmp(mv, variant))))
 			continue;
-		if (!d || !oci_digest_valid(d))
-			return err_set(e, CRUMB_EFORMAT,
-				       "registry %s: the index's %s/%s entry has no sha256 digest",
-				       g->host, os, arch);
+		if (!d || !oci_digest_valid(d)) {
+			r = err_set(e, CRUMB_EFORMAT, "%s: its %s/%s entry has no sha256 digest",
+				    what, os, arch);
+			break;
+		}
 		snprintf(dg, 80, "%s", d);
 		r = 0;
 		break;
 	}
-	if (r < 0)
-		err_set(e, CRUMB_ENOENT, "registry %s: %s has no image for %s", g->host, g->repo,
+	if (r == CRUMB_ENOENT)
+		err_set(e, CRUMB_ENOENT, "%s has no image for %s", what,
 			platform ? platform : "linux/amd64");
 	free(p);
+	return r;
+}
+
+void reg_plan_release(struct reg_plan *p)
+{
+	free(p->blobs);
+	memset(p, 0, sizeof(*p));
+}
+
+int reg_manifest_plan(const char *what, const char *json, size_t len, const char *ctype,
+		      const char *platform, struct reg_plan *p, struct err *e)
+{
+	json_error_t je;
+	memset(p, 0, sizeof(*p));
+	if (len > MANIFEST_MAX)
+		return err_set(e, CRUMB_EUNSAFE, "%s: larger than %u bytes", what, MANIFEST_MAX);
+	json_t *j = json_loadb(json ? json : "", len, JSON_REJECT_DUPLICATES, &je);
+	int r = 0;
+	if (!j || !json_is_object(j)) {
+		r = err_set(e, CRUMB_EFORMAT, "%s is not a JSON object: %s", what,
+			    j ? "another JSON value" : je.text);
+		goto out;
+	}
+	const char *t = manifest_type(j, ctype);
+	json_t *sv = json_object_get(j, "schemaVersion");
+	if (!t || !oci_media_type_valid(t)) {
+		r = err_set(e, CRUMB_EFORMAT, "%s: its mediaType is not a media type", what);
+	} else if (!strncmp(t, MT_DOCKER_V1, strlen(MT_DOCKER_V1)) ||
+		   (json_is_integer(sv) && json_integer_value(sv) == 1)) {
+		r = err_set(e, CRUMB_EUNSUPP, "%s is a Docker schema 1 manifest: not supported",
+			    what);
+	} else if (!json_is_integer(sv) || json_integer_value(sv) != 2) {
+		r = err_set(e, CRUMB_EFORMAT, "%s: schemaVersion is not 2", what);
+	}
+	if (r < 0)
+		goto out;
+	snprintf(p->media_type, sizeof(p->media_type), "%s", t);
+	if (is_index(t)) {
+		r = pick_platform(what, j, platform, p->child, e);
+		goto out;
+	}
+	json_t *layers = json_object_get(j, "layers"), *l;
+	size_t i;
+	if (!json_is_array(layers)) {
+		r = err_set(e, CRUMB_EFORMAT, "%s has no layers array", what);
+		goto out;
+	}
+	if (json_array_size(layers) > REG_MAX_LAYERS) {
+		r = err_set(e, CRUMB_EUNSAFE, "%s lists %zu layers (at most %d)", what,
+			    json_array_size(layers), REG_MAX_LAYERS);
+		goto out;
+	}
+	p->nblobs = json_array_size(layers) + 1;
+	p->blobs = xcalloc(p->nblobs, sizeof(*p->blobs));
+	r = get_desc(what, json_object_get(j, "config"), "config", &p->blobs[0], e);
+	json_array_foreach(layers, i, l)
+	{
+		char field[32];
+		snprintf(field, sizeof(field), "layer %zu", i);
+		if (r == 0)
+			r = get_desc(what, l, field, &p->blobs[i + 1], e);
+	}
+out:
+	json_decref(j);
+	return r;
+}
+
+/* GET a manifest by tag or digest: its bytes (checked against the digest asked for, else the
+ * Docker-Content-Digest the registry gave: dg gets it) into bytes, read into p. */
+static int fetch_manifest(struct reg *g, const char *ref, struct sbuf *bytes, struct reg_plan *p,
+			  char dg[80], struct err *e)
+{
+	struct curl_slist *h = curl_slist_append(NULL, "Accept: " MT_OCI_MANIFEST ", " MT_OCI_INDEX
+						       ", " MT_DOCKER_MANIFEST ", " MT_DOCKER_LIST);
+	struct resp rs = {.max = MANIFEST_MAX};
+	char *url = url_of(g, "manifests/", ref);
+	char *name = xasprintf("manifest %s:%s", g->repo, ref);
+	char *what = xasprintf("registry %s: %s", g->host, name);
+	int r = request(g, "GET", url, h, NULL, &rs, e);
+	curl_slist_free_all(h);
+	if (r == 0 && rs.status != 200)
+		r = http_fail(g, name, &rs, e);
+	char hex[65];
+	if (r == 0) {
+		sha256_hex(rs.body.buf ? rs.body.buf : "", rs.body.len, hex);
+		snprintf(dg, 80, "sha256:%s", hex);
+		const char *want = !strncmp(ref, "sha256:", 7)			    ? ref
+				   : rs.digest && !strncmp(rs.digest, "sha256:", 7) ? rs.digest
+										    : NULL;
+		if (want && strcmp(want, dg))
+			r = err_set(e, CRUMB_EFORMAT, "%s: its bytes hash to %s, not %s: refused",
+				    what, dg, want);
+	}
+	reg_plan_release(p);
+	if (r == 0)
+		r = reg_manifest_plan(what, rs.body.buf, rs.body.len, rs.ctype, g->o->platform, p,
+				      e);
+	if (r == 0) {
+		sb_reset(bytes);
+		sb_add(bytes, rs.body.buf ? rs.body.buf : "", rs.body.len);
+	}
+	free(url);
+	free(name);
+	free(what);
+	resp_release(&rs);
 	return r;
 }
 
@@ -1088,73 +1146,39 @@ static int room_for(struct reg *g, struct oci_store *s, const struct oci_desc *w
 	return 0;
 }
 
-static int is_index(const char *mt)
-{
-	return !strcmp(mt, MT_OCI_INDEX) || !strcmp(mt, MT_DOCKER_LIST);
-}
-
 int reg_pull(struct oci_store *s, const struct imgref *r, const struct reg_opts *o,
 	     struct oci_desc *manifest, struct err *e)
 {
 	struct reg g;
 	struct sbuf bytes = SBUF_INIT;
-	json_t *j = NULL;
-	char mt[128], dg[80];
-	struct oci_desc *want = NULL;
-	size_t n = 0;
+	struct reg_plan p = {0};
+	char dg[80];
 	int lk = -1;
 	int rc = reg_open(&g, imgref_api_host(r), r->path, "pull", o, e);
 	if (rc == 0)
 		rc = ping(&g, e);
 	if (rc == 0)
-		rc = fetch_manifest(&g, r->digest ? r->digest : r->tag, &bytes, &j, mt, sizeof(mt),
-				    dg, e);
-	if (rc == 0 && is_index(mt)) {
+		rc = fetch_manifest(&g, r->digest ? r->digest : r->tag, &bytes, &p, dg, e);
+	if (rc == 0 && p.child[0]) {
 		char child[80];
-		rc = pick_platform(&g, j, o->platform, child, e);
-		json_decref(j);
-		j = NULL;
-		if (rc == 0)
-			rc = fetch_manifest(&g, child, &bytes, &j, mt, sizeof(mt), dg, e);
-		if (rc == 0 && is_index(mt))
+		snprintf(child, sizeof(child), "%s", p.child);
+		rc = fetch_manifest(&g, child, &bytes, &p, dg, e);
+		if (rc == 0 && p.child[0])
 			rc = err_set(e, CRUMB_EFORMAT, "registry %s: %s: an index inside an index",
 				     g.host, r->path);
 	}
-	if (rc == 0) {
-		json_t *layers = json_object_get(j, "layers"), *l;
-		size_t i;
-		if (!json_is_array(layers))
-			rc = err_set(e, CRUMB_EFORMAT,
-				     "registry %s: the manifest of %s has no layers", g.host,
-				     r->path);
-		else if (json_array_size(layers) > REG_MAX_LAYERS)
-			rc =
-			    err_set(e, CRUMB_EUNSAFE,
-				    "registry %s: the manifest of %s lists %zu layers (at most %d)",
-				    g.host, r->path, json_array_size(layers), REG_MAX_LAYERS);
-		n = json_array_size(layers) + 1;
-		want = xcalloc(n, sizeof(*want));
-		if (rc == 0)
-			rc = get_desc(&g, json_object_get(j, "config"), "config", &want[0], e);
-		json_array_foreach(layers, i, l)
-		{
-			if (rc == 0)
-				rc = get_desc(&g, l, "layer", &want[i + 1], e);
-		}
-	}
 	if (rc == 0)
-		rc = room_for(&g, s, want, n, e);
+		rc = room_for(&g, s, p.blobs, p.nblobs, e);
 	if (rc == 0 && (lk = rc = oci_lock(s, 0, e)) >= 0)
-		rc = fetch_blobs(&g, s, want, n, e);
+		rc = fetch_blobs(&g, s, p.blobs, p.nblobs, e);
 	if (rc == 0) {
 		char *name = imgref_store_name(r);
-		rc = oci_manifest_put(s, name, bytes.buf, bytes.len, mt, manifest, e);
+		rc = oci_manifest_put(s, name, bytes.buf, bytes.len, p.media_type, manifest, e);
 		free(name);
 	}
 	if (lk >= 0)
 		close(lk);
-	free(want);
-	json_decref(j);
+	reg_plan_release(&p);
 	sb_release(&bytes);
 	reg_close(&g);
 	return rc;

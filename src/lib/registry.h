@@ -36,6 +36,25 @@ struct reg_opts {
 	void *ctx;
 };
 
+/* What a manifest's bytes ask for (reg_manifest_plan). */
+struct reg_plan {
+	char media_type[128];	/* the manifest's */
+	char child[80];		/* an index: the digest of the platform's manifest; else "" */
+	struct oci_desc *blobs; /* an image manifest: its config, then its layers */
+	size_t nblobs;
+};
+/*
+ * Reads a manifest's bytes as a registry sent them (ctype: its Content-Type, or NULL) as
+ * untrusted input: a JSON object (duplicate keys refused) of schema 2 (schema 1 is
+ * CRUMB_EUNSUPP), at most 4 MiB; an index or manifest list resolved for platform (NULL:
+ * linux/amd64) into p->child, an image manifest into its config and at most 1024 layers, each
+ * a descriptor with a valid media type, a sha256 digest and a size. what names the manifest
+ * in messages. Release p with reg_plan_release, also after an error.
+ */
+int reg_manifest_plan(const char *what, const char *json, size_t len, const char *ctype,
+		      const char *platform, struct reg_plan *p, struct err *e);
+void reg_plan_release(struct reg_plan *p);
+
 /*
  * Pulls r into the store: the manifest (an index or manifest list is resolved for the
  * platform), its config and layers, each blob fetched once into the store by digest,

@@ -225,10 +225,13 @@ int sysfilter_compile(const struct sysfilter *f, struct sbuf *out, struct err *e
 			r = allow(ctx, name);
 			continue;
 		}
-		for (unsigned a = 0; !r && a < SYSFILTER_MAX_FAMILIES; a++)
+		for (unsigned a = 0; !r && a < SYSFILTER_MAX_FAMILIES; a++) {
+			/* spelled out: SCMP_A0() leaves datum_b to the compiler (clang warns) */
+			struct scmp_arg_cmp eq = {
+			    .arg = 0, .op = SCMP_CMP_EQ, .datum_a = a, .datum_b = 0};
 			if (f->family[a])
-				r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-						     SCMP_A0(SCMP_CMP_EQ, a));
+				r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, eq);
+		}
 	}
 	if (r < 0) {
 		seccomp_release(ctx);
