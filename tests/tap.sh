@@ -76,3 +76,14 @@ for d, _, files in os.walk(root):
 sys.exit(1)
 PY
 }
+# busybox_tar DIR: DIR/busybox.tar, a root filesystem for RUN steps: busybox and its applets'
+# links in /bin, root in /etc/passwd and /etc/group; owned by 0:0, dated 0.
+busybox_tar() {
+	mkdir -p "$1/root/bin" "$1/root/etc"
+	cp /bin/busybox "$1/root/bin/busybox"
+	for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$1/root/bin/$a"; done
+	printf 'root:x:0:0:root:/root:/bin/sh\n' >"$1/root/etc/passwd"
+	printf 'root:x:0:\n' >"$1/root/etc/group"
+	tar -C "$1/root" --owner=0 --group=0 --mtime=@0 -cf "$1/busybox.tar" .
+	rm -rf "$1/root"
+}

@@ -214,8 +214,7 @@ static void unlock(int fd)
 		close(fd);
 }
 
-/* Canonical JSON: sorted keys, compact. */
-static int json_canon(json_t *j, struct sbuf *out, const char *what, struct err *e)
+int oci_json_canon(json_t *j, struct sbuf *out, const char *what, struct err *e)
 {
 	char *s = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
 	if (!s)
@@ -464,7 +463,7 @@ int oci_config_render(const struct oci_config *c, const struct oci_desc *layers,
 	jset(rootfs, "diff_ids", ids, &bad);
 	jset(root, "rootfs", rootfs, &bad);
 	int r = bad ? err_set(e, CRUMB_EINVAL, "image config: a value is not valid UTF-8")
-		    : json_canon(root, out, "image config", e);
+		    : oci_json_canon(root, out, "image config", e);
 	json_decref(root);
 	return r;
 }
@@ -643,7 +642,7 @@ static int index_empty(struct sbuf *out, struct err *e)
 	jset(j, "schemaVersion", json_integer(2), &bad);
 	jset(j, "mediaType", json_string(OCI_MT_INDEX), &bad);
 	jset(j, "manifests", json_array(), &bad);
-	int r = json_canon(j, out, "index.json", e);
+	int r = oci_json_canon(j, out, "index.json", e);
 	json_decref(j);
 	return r;
 }
@@ -699,7 +698,7 @@ out:
 static int index_save(struct oci_store *s, json_t *j, struct err *e)
 {
 	struct sbuf b = SBUF_INIT;
-	int r = json_canon(j, &b, s->index, e);
+	int r = oci_json_canon(j, &b, s->index, e);
 	if (!r)
 		r = write_atomic(s->root, s->index, b.buf, b.len, e);
 	sb_release(&b);
@@ -1845,7 +1844,7 @@ int oci_image_commit(struct oci_store *s, const char *ref, const struct oci_conf
 		r = err_set(e, CRUMB_EINVAL, "manifest: a value is not valid UTF-8");
 		goto out;
 	}
-	if ((r = json_canon(m, &mb, "manifest", e)) < 0 ||
+	if ((r = oci_json_canon(m, &mb, "manifest", e)) < 0 ||
 	    (r = oci_blob_put_mem(s, mb.buf, mb.len, OCI_MT_MANIFEST, manifest, e)) < 0 ||
 	    (norm && (r = index_set(s, norm, manifest, e)) < 0))
 		goto out;

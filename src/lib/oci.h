@@ -167,6 +167,10 @@ int oci_blob_verify(struct oci_store *s, const struct oci_desc *d, const char *w
  * gzip or zstd (taken to hold a cpio), ext2/3/4 superblock. */
 int oci_detect_rootfs(const char *path, const char **media_type, struct err *e);
 
+/* j (a jansson json_t) appended to out as canonical JSON: sorted keys, compact, as every
+ * manifest, config and index crumb writes; CRUMB_EINVAL naming what when it cannot be. */
+struct json_t;
+int oci_json_canon(struct json_t *j, struct sbuf *out, const char *what, struct err *e);
 /* 1 for "sha256:" + 64 lowercase hex digits. */
 int oci_digest_valid(const char *digest);
 /* 1 for an RFC 6838 type/subtype that fits oci_desc.media_type. */

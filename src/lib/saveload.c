@@ -95,16 +95,6 @@ static json_t *desc_json(const struct oci_desc *d)
 	return o;
 }
 
-static int dump(json_t *j, struct sbuf *out, const char *what, struct err *e)
-{
-	char *s = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
-	if (!s)
-		return err_set(e, CRUMB_EINVAL, "%s: cannot be written as JSON", what);
-	sb_adds(out, s);
-	free(s);
-	return 0;
-}
-
 /* "name:tag" -> the tag (after the ':' that follows the last '/'). */
 static const char *ref_tag(const char *ref)
 {
@@ -128,7 +118,7 @@ static int plan_index(struct save_plan *p, struct err *e)
 		json_array_append_new(ms, d);
 	}
 	json_object_set_new(idx, "manifests", ms);
-	int r = dump(idx, &p->index, "index.json", e);
+	int r = oci_json_canon(idx, &p->index, "index.json", e);
 	json_decref(idx);
 	return r;
 }
@@ -167,7 +157,7 @@ static int plan_docker(struct save_plan *p, struct err *e)
 		json_object_set_new(o, "Layers", ls);
 		json_array_append_new(all, o);
 	}
-	int r = json_array_size(all) ? dump(all, &p->docker, "manifest.json", e) : 0;
+	int r = json_array_size(all) ? oci_json_canon(all, &p->docker, "manifest.json", e) : 0;
 	json_decref(all);
 	return r;
 }
@@ -854,7 +844,7 @@ static int docker_image(struct ld *l, size_t k, size_t *count)
 	json_object_set_new(m, "mediaType", json_string(OCI_MT_MANIFEST));
 	json_object_set_new(m, "config", desc_json(&cd));
 	json_object_set_new(m, "layers", ls);
-	if (r < 0 || (r = dump(m, &man, "manifest", l->e)) < 0 ||
+	if (r < 0 || (r = oci_json_canon(m, &man, "manifest", l->e)) < 0 ||
 	    (r = json_file(l, mp, &man, OCI_MT_MANIFEST, &md)) < 0)
 		goto out;
 	add_put(l, cp, &cd);

@@ -177,14 +177,9 @@ is "$(cat "$T/err")" "crumb: $L/Crumbfile:2:8: FROM --platform=linux/arm64: only
 
 # 3. RUN in the builder microVM, FROM a busybox root filesystem tarball.
 C=$T/runctx
-mkdir -p "$C/root/bin" "$C/root/etc"
+mkdir -p "$C"
 cp "$top/tests/build/run/Crumbfile" "$C/"
-cp /bin/busybox "$C/root/bin/busybox"
-for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$C/root/bin/$a"; done
-printf 'root:x:0:0:root:/root:/bin/sh\n' >"$C/root/etc/passwd"
-printf 'root:x:0:\n' >"$C/root/etc/group"
-tar -C "$C/root" --owner=0 --group=0 --mtime=@0 -cf "$C/busybox.tar" .
-rm -rf "$C/root"
+busybox_tar "$C"
 "$CRUMB" images >"$T/images.before"
 build -t runimg "$C" >"$T/run.out" 2>"$T/run.err"
 ok $? "build with RUN steps (busybox: echo, useradd, exec form, heredoc, USER, WORKDIR, ARG)"

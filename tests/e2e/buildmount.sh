@@ -15,13 +15,8 @@ rootfs_of() {
 store_state() { find "$CRUMB_HOME" -path "$CRUMB_HOME/tmp" -prune -o -print | LC_ALL=C sort; cat "$CRUMB_HOME/index.json" 2>/dev/null; }
 
 C=$T/ctx
-mkdir -p "$C/root/bin" "$C/root/etc" "$C/src"
-cp /bin/busybox "$C/root/bin/busybox"
-for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$C/root/bin/$a"; done
-printf 'root:x:0:0:root:/root:/bin/sh\n' >"$C/root/etc/passwd"
-printf 'root:x:0:\n' >"$C/root/etc/group"
-tar -C "$C/root" --owner=0 --group=0 --mtime=@0 -cf "$C/busybox.tar" .
-rm -rf "$C/root"
+mkdir -p "$C/src"
+busybox_tar "$C"
 echo "context file v1" >"$C/src/a.txt"
 SECRET="crumb-e2e-s3cr3t-$$-Zq8vXw"
 printf '%s' "$SECRET" >"$T/secret.txt"

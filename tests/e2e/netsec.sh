@@ -85,12 +85,7 @@ CRUMB_NETDEV=slirp "$CRUMB" run -q --kernel "$KERNEL" --exec /bin/busybox -- sh 
 
 # 3. crumb build: RUN with the default network and with --network=none.
 C=$T/ctx
-mkdir -p "$C/root/bin" "$C/root/etc"
-cp /bin/busybox "$C/root/bin/busybox"
-for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$C/root/bin/$a"; done
-printf 'root:x:0:0:root:/root:/bin/sh\n' >"$C/root/etc/passwd"
-tar -C "$C/root" --owner=0 --group=0 --mtime=@0 -cf "$C/busybox.tar" .
-rm -rf "$C/root"
+busybox_tar "$C"
 cat >"$C/Crumbfile" <<EOF
 FROM ./busybox.tar
 RUN grep -c eth0: /proc/net/dev > /net-default; for a in $addrs; do echo probe | nc -w 2 \$a $LP; done; true
