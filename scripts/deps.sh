@@ -32,3 +32,14 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -q --no-install-recommends $missing
+# docker-registry is here for the tests, which start their own on 127.0.0.1; the package also
+# starts a system service listening on every address (:5000). When this script installed it,
+# that service is stopped and disabled (one that was there before is left alone).
+case " $missing " in
+*" docker-registry "*)
+	if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet docker-registry 2>/dev/null; then
+		echo "crumb: stopping and disabling the docker-registry system service (the tests start their own)" >&2
+		$SUDO systemctl disable --now docker-registry >/dev/null 2>&1 || true
+	fi
+	;;
+esac
