@@ -154,6 +154,28 @@ static void progress(void *ctx, enum reg_event ev, const struct reg_blob *b)
 	fflush(stderr);
 }
 
+/* pull's and push's start: options, min..max positional words, the flags checked, progress
+ * lines wired. 1 when the verb is done with *status (help, a usage error). */
+static int verb_args(const char *verb, const struct opt *tab, struct regflags *f, int argc,
+		     char **argv, size_t min, size_t max, const char *want, struct strlist *args,
+		     int *status)
+{
+	struct cmd_opts p = {.verb = verb, .tab = tab, .ctx = f};
+	if (cmd_parse(&p, argc, argv, args, status))
+		return 1;
+	if (args->n < min || args->n > max)
+		*status = cmd_usage_error(verb, "%s", want);
+	else
+		*status = finish_flags(verb, f);
+	if (*status) {
+		strlist_release(args);
+		return 1;
+	}
+	f->ro.progress = progress;
+	f->ro.ctx = f;
+	return 0;
+}
+
 int cmd_pull(int argc, char **argv)
 {
 	struct regflags f = {0};
@@ -169,20 +191,9 @@ int cmd_pull(int argc, char **argv)
 	    OPT_FLAG_('q', "quiet", &f.quiet, "no line per blob"),
 	    OPT_END_,
 	};
-	struct cmd_opts p = {.verb = "pull", .tab = tab, .ctx = &f};
 	int status;
-	if (cmd_parse(&p, argc, argv, &args, &status))
+	if (verb_args("pull", tab, &f, argc, argv, 1, 1, "want one REFERENCE", &args, &status))
 		return status;
-	if (args.n != 1) {
-		strlist_release(&args);
-		return cmd_usage_error("pull", "want one REFERENCE");
-	}
-	if ((status = finish_flags("pull", &f))) {
-		strlist_release(&args);
-		return status;
-	}
-	f.ro.progress = progress;
-	f.ro.ctx = &f;
 	struct imgref r;
 	struct err e = {0};
 	struct oci_store *s = NULL;
@@ -222,21 +233,11 @@ int cmd_push(int argc, char **argv)
 	    OPT_FLAG_('q', "quiet", &f.quiet, "no line per blob"),
 	    OPT_END_,
 	};
-	struct cmd_opts p = {.verb = "push", .tab = tab, .ctx = &f};
 	f.pushing = 1;
 	int status;
-	if (cmd_parse(&p, argc, argv, &args, &status))
+	if (verb_args("push", tab, &f, argc, argv, 1, 2, "want IMAGE [DESTINATION]", &args,
+		      &status))
 		return status;
-	if (args.n < 1 || args.n > 2) {
-		strlist_release(&args);
-		return cmd_usage_error("push", "want IMAGE [DESTINATION]");
-	}
-	if ((status = finish_flags("push", &f))) {
-		strlist_release(&args);
-		return status;
-	}
-	f.ro.progress = progress;
-	f.ro.ctx = &f;
 	const char *dst = args.n == 2 ? args.v[1] : args.v[0];
 	struct imgref r = {0};
 	struct oci_image im = {0};

@@ -401,15 +401,6 @@ static int ref_stored(struct oci_store *s, const char *repo, const char *dg, str
 	return hit;
 }
 
-/* Whether dg is sha256: and 64 lowercase hex digits (the only digest crumb writes). */
-static int digest_ok(const char *dg)
-{
-	int ok = !strncmp(dg, "sha256:", 7) && strlen(dg + 7) == 64;
-	for (size_t k = 7; ok && dg[k]; k++)
-		ok = (dg[k] >= '0' && dg[k] <= '9') || (dg[k] >= 'a' && dg[k] <= 'f');
-	return ok;
-}
-
 static int bad_digest(const char *ref, struct err *e)
 {
 	return err_set(e, CRUMB_EINVAL,
@@ -437,7 +428,7 @@ static int ref_lookup(struct oci_store *s, const char *ref, char **look, struct 
 		snprintf(why, sizeof(why), "%s", w ? w + 3 : e->msg);
 		return err_set(e, r, "invalid reference '%s': %s", ref, why);
 	}
-	int ok = digest_ok(dg);
+	int ok = oci_digest_valid(dg);
 	if (!ok)
 		r = bad_digest(ref, e);
 	else
@@ -462,37 +453,40 @@ static int ref_candidate(const char *img)
 	return ok;
 }
 
+/* ref_lookup, then the image it names read into im. */
+static int resolve_ref(struct builder *b, const char *name, struct oci_image *im, struct err *e)
+{
+	char *look = NULL;
+	int r = ref_lookup(b->s, name, &look, e);
+	if (r == 0)
+		r = oci_image_resolve(b->s, look, im, e);
+	free(look);
+	return r;
+}
+
 /* Looks name up in the store: as written (a name, name:tag, name@digest, a digest), then as a
  * pull stores it ("debian:12" is docker.io/library/debian:12). 1 found as written, 2 found by
  * the pulled name (im filled), 0 none; negative for a malformed reference or a damaged image. */
 static int find_image(struct builder *b, const char *name, struct oci_image *im, struct err *e)
 {
 	struct err e2 = {0};
-	char *look = NULL;
-	int r = ref_lookup(b->s, name, &look, &e2), how = 1;
-	if (r == 0)
-		r = oci_image_resolve(b->s, look, im, &e2);
-	free(look);
+	int r = resolve_ref(b, name, im, &e2), how = 1;
 	struct imgref ir;
 	struct err pe = {0};
 	if (r == CRUMB_ENOENT && !ref_has_domain(name) && imgref_parse(name, &ir, &pe) == 0) {
 		char *full = imgref_string(&ir);
 		struct err e3 = {0};
-		look = NULL;
-		int r3 = ref_lookup(b->s, full, &look, &e3);
-		if (r3 == 0)
-			r3 = oci_image_resolve(b->s, look, im, &e3);
+		int r3 = resolve_ref(b, full, im, &e3);
 		if (r3 != CRUMB_ENOENT) {
 			r = r3;
 			e2 = e3;
 			how = 2;
 		}
-		free(look);
 		free(full);
 		imgref_release(&ir);
 	}
 	/* The digest alone, malformed (and no image tagged so): the same line as NAME@DIGEST's. */
-	if (r == CRUMB_EINVAL && !strncmp(name, "sha256:", 7) && !digest_ok(name))
+	if (r == CRUMB_EINVAL && !strncmp(name, "sha256:", 7) && !oci_digest_valid(name))
 		r = bad_digest(name, &e2);
 	if (r == CRUMB_ENOENT)
 		return 0;

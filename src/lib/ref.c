@@ -42,10 +42,7 @@ int imgref_parse(const char *s, struct imgref *r, struct err *e)
 	int r2 = 0;
 	if (at) {
 		const char *dg = at + 1;
-		int ok = !strncmp(dg, "sha256:", 7) && strlen(dg) == 71;
-		for (size_t k = 7; ok && dg[k]; k++)
-			ok = (dg[k] >= '0' && dg[k] <= '9') || (dg[k] >= 'a' && dg[k] <= 'f');
-		if (!ok) {
+		if (!oci_digest_valid(dg)) {
 			free(name);
 			return err_set(e, CRUMB_EINVAL,
 				       "invalid reference '%s': a digest is sha256: and 64 "
