@@ -1,7 +1,9 @@
-/* registry_fuzz.c: libFuzzer target: any bytes as the manifest a registry sent (the registry's
- * word): reg_manifest_plan never crashes, fails with one message, and what it returns holds up:
- * an index names one sha256 digest, an image manifest a config and at most 1024 layers, each
- * with a valid media type and digest. The first byte picks the Content-Type and the platform. */
+/* registry_fuzz.c: libFuzzer target: any bytes as a registry's word. With the first byte's top
+ * bit clear, the manifest it sent: reg_manifest_plan never crashes, fails with one message, and
+ * what it returns holds up: an index names one sha256 digest, an image manifest a config and at
+ * most 1024 layers, each with a valid media type and digest (the byte's low bits pick the
+ * Content-Type and the platform). With it set, a WWW-Authenticate challenge's parameters:
+ * reg_challenge_param never reads past the string and returns no more than it was given. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				       "application/vnd.oci.image.index.v1+json"};
 	static const char *platforms[] = {NULL, "linux/arm64", "linux/arm/v7", "linux"};
 	unsigned sel = size ? data[0] : 0;
+	if (sel & 0x80) {
+		char *params = strndup((const char *)data + 1, size - 1);
+		static const char *keys[] = {"realm", "service", "scope", "REALM"};
+		for (int k = 0; params && k < 4; k++) {
+			char *v = reg_challenge_param(params, keys[k]);
+			if (v && strlen(v) > strlen(params))
+				abort();
+			free(v);
+		}
+		free(params);
+		return 0;
+	}
 	struct reg_plan p;
 	struct err e = {0};
 	int r =

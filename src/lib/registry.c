@@ -251,9 +251,6 @@ static void reg_words(const struct resp *r, char *out, size_t n)
 	if (code || msg)
 		snprintf(out, n, " (%s%s%s)", code ? code : "", code && msg ? ": " : "",
 			 msg ? msg : "");
-	for (char *p = out; *p; p++)
-		if ((unsigned char)*p < ' ')
-			*p = ' ';
 	json_decref(j);
 }
 
@@ -332,8 +329,7 @@ static int request(struct reg *g, const char *method, const char *url,
 
 /* ---- authentication ---- */
 
-/* The value of parameter key in a challenge's parameter list (malloc'd) or NULL. */
-static char *chal_param(const char *p, const char *key)
+char *reg_challenge_param(const char *p, const char *key)
 {
 	size_t kl = strlen(key);
 	while (*p) {
@@ -400,7 +396,8 @@ static int authenticate(struct reg *g, const char *challenge, struct err *e)
 	if (!(sl == 6 && !strncasecmp(challenge, "Bearer", 6)))
 		return err_set(e, CRUMB_EUNSUPP, "registry %s: unsupported authentication '%.*s'",
 			       g->host, (int)(sl > 32 ? 32 : sl), challenge);
-	char *realm = chal_param(params, "realm"), *service = chal_param(params, "service");
+	char *realm = reg_challenge_param(params, "realm"),
+	     *service = reg_challenge_param(params, "service");
 	int r = 0;
 	if (!realm || (strncmp(realm, "https://", 8) && strncmp(realm, "http://", 7))) {
 		r = err_set(e, CRUMB_EFORMAT,

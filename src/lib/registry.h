@@ -55,6 +55,11 @@ int reg_manifest_plan(const char *what, const char *json, size_t len, const char
 		      const char *platform, struct reg_plan *p, struct err *e);
 void reg_plan_release(struct reg_plan *p);
 
+/* The value of parameter key (matched without case) in the parameter list of a
+ * WWW-Authenticate challenge, `realm="https://a/token",service="reg"` (quoted with \ escapes,
+ * or bare up to a comma): malloc'd, or NULL when it is not there. The registry's bytes. */
+char *reg_challenge_param(const char *params, const char *key);
+
 /*
  * Pulls r into the store: the manifest (an index or manifest list is resolved for the
  * platform), its config and layers, each blob fetched once into the store by digest,

@@ -27,6 +27,11 @@ static int err_vset(struct err *e, int code, int with_errno, const char *fmt, va
 		size_t n = strlen(e->msg);
 		snprintf(e->msg + n, sizeof(e->msg) - n, ": %s", strerror(saved));
 	}
+	/* One line whatever the arguments held (a parser's excerpt of hostile input, a name): a
+	 * control character becomes '?'. */
+	for (char *p = e->msg; *p; p++)
+		if ((unsigned char)*p < ' ' || *p == 0x7f)
+			*p = '?';
 	errno = saved;
 	return code;
 }

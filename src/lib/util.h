@@ -30,7 +30,9 @@ struct err {
 };
 
 /* Sets e->code and e->msg (printf-style) and returns code, so callers can
- * write `return err_set(e, CRUMB_EIO, "open %s: %s", p, strerror(errno));`.
+ * write `return err_set(e, CRUMB_EIO, "open %s: %s", p, strerror(errno));`. The message is
+ * always one line: control characters in it (from a hostile name or a parser's excerpt of
+ * its input) are written as '?'.
  * e may be NULL. */
 int err_set(struct err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Like err_set, appending ": strerror(errno)". */
