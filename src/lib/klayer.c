@@ -1,5 +1,5 @@
 /* klayer.c: an image's kernel layer: stripped, zstd-compressed, decompressed once into the
- * store's cache and checked there by a stamp. */
+ * store's cache and checked there by a stamp; its cpio root filesystem cached the same way. */
 #include "klayer.h"
 
 #include <errno.h>
@@ -11,13 +11,14 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "archive.h"
 #include "kernel.h"
 #include "proc.h"
 #include "zstdio.h"
 
-static char *cache_dir(struct oci_store *s)
+static char *cache_dir(struct oci_store *s, const char *kind)
 {
-	return xasprintf("%s/cache/kernel", oci_root(s));
+	return xasprintf("%s/cache/%s", oci_root(s), kind);
 }
 
 /* 1 when the file starts with the ELF magic. */
@@ -38,7 +39,7 @@ static int kernel_bytes(struct oci_store *s, const char *path, int strip, struct
 {
 	if (!strip)
 		return read_file(path, KLAYER_MAX, out, e);
-	char *dir = cache_dir(s), *tmp = xasprintf("%s/.strip-%d", dir, (int)getpid());
+	char *dir = cache_dir(s, "kernel"), *tmp = xasprintf("%s/.strip-%d", dir, (int)getpid());
 	char *argv[] = {"objcopy", "--strip-all", (char *)path, tmp, NULL};
 	int r = mkdir_p(dir, 0755, e), status = 0;
 	if (r == 0 && (r = proc_run(argv, NULL, NULL, NULL, NULL, &status, e)) < 0 && status == 127)
@@ -81,7 +82,7 @@ static ssize_t vread_fn(void *ctx, void *buf, size_t n, struct err *e)
 /* Decompresses blob l (a verified read: a damaged blob fails before the end is accepted)
  * into fd (-1: nowhere), hex getting the digest of what came out. */
 static int unpack(struct oci_store *s, const struct oci_desc *l, const char *whose, int flags,
-		  int fd, const char *name, char hex[65], struct err *e)
+		  uint64_t max, int fd, const char *name, char hex[65], struct err *e)
 {
 	struct vread v;
 	struct hash_sink k = {.fd = fd, .name = name};
@@ -89,7 +90,7 @@ static int unpack(struct oci_store *s, const struct oci_desc *l, const char *who
 	int r = oci_blob_open(s, l, whose, flags, &v, e);
 	sha256_begin(&k.h);
 	if (r == 0)
-		r = zstdio_decompress(vread_fn, &v, sink_write, &k, KLAYER_MAX, v.name, &total, e);
+		r = zstdio_decompress(vread_fn, &v, sink_write, &k, max, v.name, &total, e);
 	if (r == 0)
 		r = oci_blob_done(s, l, flags, &v, e);
 	sha256_end(&k.h, hex);
@@ -111,7 +112,8 @@ static int cached_blob(struct oci_store *s, const char *key, const char *want,
 	char *bp = oci_blob_path(s, d.digest);
 	int ok = bp && lstat(bp, &st) == 0 && S_ISREG(st.st_mode);
 	free(bp);
-	if (!ok || unpack(s, &d, "build cache", 0, -1, NULL, hex, &ig) < 0 || strcmp(hex, want))
+	if (!ok || unpack(s, &d, "build cache", 0, KLAYER_MAX, -1, NULL, hex, &ig) < 0 ||
+	    strcmp(hex, want))
 		return 0;
 	d.size = (uint64_t)st.st_size;
 	*layer = d;
@@ -146,16 +148,19 @@ out:
 	return r;
 }
 
-/* Makes file (read-only) from blob l through a temp file; stamps it with what came out. */
-static int make(struct oci_store *s, const struct oci_desc *l, const char *whose, const char *file,
-		const char *stamp, struct err *e)
+/* Makes file (read-only) in cache/KIND from blob l through a temp file; stamps it with what
+ * came out. */
+static int make(struct oci_store *s, const struct oci_desc *l, const char *whose, const char *kind,
+		const char *file, const char *stamp, struct err *e)
 {
-	char *dir = cache_dir(s), *tmp = xasprintf("%s/.tmp-XXXXXX", dir), hex[65];
+	char *dir = cache_dir(s, kind), *tmp = xasprintf("%s/.tmp-XXXXXX", dir), hex[65];
 	int r = mkdir_p(dir, 0755, e), fd = -1;
 	if (r == 0 && (fd = mkostemp(tmp, O_CLOEXEC)) < 0)
 		r = err_errno(e, CRUMB_EIO, "create a temporary file in %s", dir);
 	if (r == 0)
-		r = unpack(s, l, whose, OCI_VERIFY_CACHED, fd, tmp, hex, e);
+		r = unpack(s, l, whose, OCI_VERIFY_CACHED,
+			   strcmp(kind, "kernel") ? KLAYER_INITRD_MAX : KLAYER_MAX, fd, tmp, hex,
+			   e);
 	/* no fsync: a file a crash damaged fails its first check (a new stamp has no stat data,
 	 * so the next use hashes it in full) and is made again */
 	if (r == 0 && fchmod(fd, 0444) < 0)
@@ -172,10 +177,33 @@ static int make(struct oci_store *s, const struct oci_desc *l, const char *whose
 	return r;
 }
 
+/* ROOT/cache/KIND/HEX for the zstd blob l, made again unless its stamp vouches for it. */
+static int cached_file(struct oci_store *s, const struct oci_desc *l, const char *whose,
+		       const char *kind, char **path, int *made, struct err *e)
+{
+	char *file = xasprintf("%s/cache/%s/%s", oci_root(s), kind, l->digest + 7);
+	char *stamp = xasprintf("%s.stamp", file);
+	struct err ig;
+	int r = 0;
+	*made = 0;
+	if (kernel_file_check(file, NULL, stamp, &ig) < 0) {
+		/* missing, or not what the blob decompressed to: made again. The rename replaces it
+		 * (no unlink first: a run starting at the same moment may be about to boot it) */
+		*made = 1;
+		r = make(s, l, whose, kind, file, stamp, e);
+	}
+	free(stamp);
+	if (r < 0)
+		free(file);
+	else
+		*path = file;
+	return r;
+}
+
 int klayer_path(struct oci_store *s, const struct oci_desc *l, const char *whose, char **path,
 		int *made, struct err *e)
 {
-	int r = oci_blob_verify(s, l, whose, OCI_VERIFY_CACHED, e);
+	int r = oci_blob_verify(s, l, whose, OCI_VERIFY_CACHED, e), m = 0;
 	*path = NULL;
 	if (made)
 		*made = 0;
@@ -185,17 +213,50 @@ int klayer_path(struct oci_store *s, const struct oci_desc *l, const char *whose
 		*path = oci_blob_path(s, l->digest);
 		return 0;
 	}
-	char *file = xasprintf("%s/cache/kernel/%s", oci_root(s), l->digest + 7);
-	char *stamp = xasprintf("%s.stamp", file);
+	r = cached_file(s, l, whose, "kernel", path, &m, e);
+	if (made)
+		*made = m;
+	return r;
+}
+
+/* HEX.content: the decimal sum of the archive's file sizes, as klayer_initrd counted it. */
+static int content_read(const char *file, uint64_t *bytes)
+{
+	char *p = xasprintf("%s.content", file);
+	struct sbuf sb = SBUF_INIT;
 	struct err ig;
-	if (kernel_file_check(file, NULL, stamp, &ig) < 0) {
-		/* missing, or not what the blob decompressed to: made again. The rename replaces it
-		 * (no unlink first: a run starting at the same moment may be about to boot it) */
-		if (made)
-			*made = 1;
-		r = make(s, l, whose, file, stamp, e);
+	int ok = read_file(p, 32, &sb, &ig) == 0 && sb.len > 1 && sb.len < 22 &&
+		 sb.buf[sb.len - 1] == '\n' && strspn(sb.buf, "0123456789") == sb.len - 1;
+	if (ok)
+		*bytes = strtoull(sb.buf, NULL, 10);
+	sb_release(&sb);
+	free(p);
+	return ok;
+}
+
+int klayer_initrd(struct oci_store *s, const struct oci_desc *l, const char *whose, char **path,
+		  uint64_t *content, struct err *e)
+{
+	*path = NULL;
+	if (strcmp(l->media_type, OCI_MT_ROOTFS_CPIO_ZSTD))
+		return err_set(e, CRUMB_EUNSUPP, "%s: no decompressed cache for %s", whose,
+			       l->media_type);
+	int r = oci_blob_verify(s, l, whose, OCI_VERIFY_CACHED, e), made = 0;
+	if (r < 0)
+		return r;
+	char *file = NULL;
+	if ((r = cached_file(s, l, whose, "initrd", &file, &made, e)) < 0)
+		return r;
+	/* the count of a file made now, or of one whose record is missing or unreadable */
+	if (made || !content_read(file, content)) {
+		char *p = xasprintf("%s.content", file), line[24];
+		if ((r = archive_content_size(file, content, e)) == 0) {
+			snprintf(line, sizeof(line), "%llu\n", (unsigned long long)*content);
+			write_file_atomic(p, line, strlen(line), 0644,
+					  NULL); /* a cache: best effort */
+		}
+		free(p);
 	}
-	free(stamp);
 	if (r < 0)
 		free(file);
 	else

@@ -7,6 +7,8 @@
 
 /* The most bytes a kernel layer may decompress to (the crumb kernel: 16 MB). */
 #define KLAYER_MAX ((uint64_t)256 << 20)
+/* klayer_initrd: the most bytes a root filesystem layer may decompress to in the cache. */
+#define KLAYER_INITRD_MAX ((uint64_t)1 << 30)
 
 /*
  * Stores the kernel file at path as an image's kernel layer, *layer getting its descriptor.
@@ -36,5 +38,16 @@ int klayer_put(struct oci_store *s, const char *path, int strip, struct oci_desc
  */
 int klayer_path(struct oci_store *s, const struct oci_desc *l, const char *whose, char **path,
 		int *made, struct err *e);
+
+/*
+ * The root filesystem layer l (OCI_MT_ROOTFS_CPIO_ZSTD) as a plain cpio for the VMM's
+ * initramfs: ROOT/cache/initrd/HEX, made from the verified blob and checked by its stamp
+ * exactly as klayer_path's kernel (the kernel then unpacks it without decompressing: under
+ * TCG that is tens of milliseconds of a boot). *content: the sum of its files' sizes (for
+ * sizing guest memory), counted once and kept in HEX.content. oci_prune removes the three
+ * files once the blob is gone. Other media types: CRUMB_EUNSUPP.
+ */
+int klayer_initrd(struct oci_store *s, const struct oci_desc *l, const char *whose, char **path,
+		  uint64_t *content, struct err *e);
 
 #endif

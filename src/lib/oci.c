@@ -2033,11 +2033,11 @@ static void prune_verified(struct oci_store *s)
 	free(dir);
 }
 
-/* Decompressed kernels (klayer.h: cache/kernel/HEX and HEX.stamp) whose layer blob is gone,
- * and temp files of dead writers. */
-static void prune_kernels(struct oci_store *s)
+/* Decompressed layers (klayer.h: cache/KIND/HEX, HEX.stamp and the initrd's HEX.content) whose
+ * layer blob is gone, and temp files of dead writers. */
+static void prune_layer_cache(struct oci_store *s, const char *kind)
 {
-	char *dir = xasprintf("%s/kernel", s->cache);
+	char *dir = xasprintf("%s/%s", s->cache, kind);
 	DIR *d = opendir(dir);
 	struct dirent *de;
 	while (d && (de = readdir(d))) {
@@ -2045,7 +2045,8 @@ static void prune_kernels(struct oci_store *s)
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		size_t n = strlen(de->d_name);
-		int keep = (n == 64 || (n == 70 && !strcmp(de->d_name + 64, ".stamp"))) &&
+		int keep = (n == 64 || (n == 70 && !strcmp(de->d_name + 64, ".stamp")) ||
+			    (n == 72 && !strcmp(de->d_name + 64, ".content"))) &&
 			   is_hex(de->d_name, 64);
 		if (keep) {
 			char *bp = xasprintf("%s/%.64s", s->blobs, de->d_name);
@@ -2125,7 +2126,8 @@ int oci_prune(struct oci_store *s, size_t *nblobs, uint64_t *bytes, struct err *
 	r = prune_cache(s, e);
 	if (r == 0) {
 		prune_verified(s);
-		prune_kernels(s);
+		prune_layer_cache(s, "kernel");
+		prune_layer_cache(s, "initrd");
 	}
 out:
 	if (d)

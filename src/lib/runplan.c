@@ -48,6 +48,7 @@ void runplan_release(struct run_plan *p)
 	free(p->state_root);
 	free(p->kernel_owned);
 	free(p->root_owned);
+	free(p->initrd_raw);
 	runplan_disown(p);
 	for (size_t i = 0; i < p->nvols; i++) {
 		run_volume_release(&p->vols[i].v);
@@ -168,6 +169,12 @@ int runplan_size(struct run_plan *p, struct err *e)
 	if (p->vc.mem_mb)
 		return 0;
 	unsigned need = p->is_disk ? RUNPLAN_KERNEL_MB : runplan_need_mb(p->archive, p->content);
+	if (p->mem && p->mem < need && p->archive_z) {
+		/* no room for the plain initramfs: the compressed one (the kernel decompresses) */
+		p->archive = p->archive_z;
+		p->vc.initrd = p->root_owned;
+		need = runplan_need_mb(p->archive, p->content);
+	}
 	if (p->mem && p->mem < need)
 		return err_set(e, CRUMB_EINVAL,
 			       "-m %uM is too small: this root filesystem needs at least %uM (%.1f "
@@ -513,6 +520,19 @@ static int image_root(struct run_plan *p, const struct oci_desc *rl, const char 
 		return 0;
 	}
 	uint64_t bytes;
+	if (!strcmp(rl->media_type, OCI_MT_ROOTFS_CPIO_ZSTD) &&
+	    rl->size <= RUNPLAN_INITRD_CACHE_MAX) {
+		struct stat st;
+		if ((r = klayer_initrd(p->oci, rl, iname, &p->initrd_raw, &bytes, e)) < 0)
+			return r;
+		if (stat(p->initrd_raw, &st) < 0)
+			return err_errno(e, CRUMB_EIO, "%s", p->initrd_raw);
+		p->archive = (unsigned long long)st.st_size;
+		p->archive_z = rl->size;
+		p->content = bytes;
+		p->vc.initrd = p->initrd_raw;
+		return 0;
+	}
 	struct vread v;
 	if ((r = oci_blob_open(p->oci, rl, iname, OCI_VERIFY_CACHED, &v, e)) == 0 &&
 	    (r = archive_content_size_vread(&v, &bytes, e)) == 0)

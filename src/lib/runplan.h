@@ -30,6 +30,8 @@
 #define RUNPLAN_KERNEL_MB 16u
 #define RUNPLAN_HEADROOM_MB 64u
 #define RUNPLAN_MIN_MB 128u
+/* The largest cpio+zstd root layer booted from its decompressed copy (klayer_initrd). */
+#define RUNPLAN_INITRD_CACHE_MAX (64ull << 20)
 /* A named volume made on demand: sparse, so it costs what is written. */
 #define RUNPLAN_VOLUME_SIZE (1ull << 30)
 #define RUNPLAN_MAX_VOLUMES 16
@@ -131,6 +133,10 @@ struct run_plan {
 	unsigned mem, cpus; /* the flags', else the image's labels */
 	int is_disk;	    /* the root is an ext4 disk */
 	unsigned long long archive, content;
+	/* An image's cpio+zstd root boots as its decompressed copy (klayer_initrd: initrd_raw,
+	 * archive its size); archive_z is the compressed blob's size, the initramfs runplan_size
+	 * falls back to when -m leaves no room for the plain one (0: no such choice). */
+	unsigned long long archive_z;
 
 	struct vm_port ports[RUNPLAN_MAX_PORTS]; /* -p, then the image's crumb.publish */
 	size_t nports;
@@ -154,7 +160,7 @@ struct run_plan {
 	struct oci_image im;
 	int have_im;
 	struct kernel_info ki;
-	char *kernel_owned, *root_owned;
+	char *kernel_owned, *root_owned, *initrd_raw;
 	int store_lock_fd; /* held from the image's resolution until the guest's init */
 
 	/* Carried out (prepare): */

@@ -1,6 +1,7 @@
 /* test_klayer.c: the kernel layer: an ELF stored stripped and zstd-compressed, reproducibly;
  * decompressed once into the cache; a tampered cache file or stamp is made again, a damaged
- * blob refused; a stored kernel's recorded sha256 is checked. */
+ * blob refused; a stored kernel's recorded sha256 is checked. A cpio+zstd root filesystem
+ * layer cached the same way (klayer_initrd), with its content size; prune removes both. */
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -121,6 +122,80 @@ static void test_stored_kernel(const char *root)
 	free(info);
 }
 
+static void test_initrd(const char *root)
+{
+	struct err e = {0};
+	struct oci_store *s;
+	struct oci_desc l, k;
+	char *path = NULL, *path2 = NULL, *src = xasprintf("%s/tree", root);
+	char *cpio = xasprintf("%s/root.cpio", root), *zst = xasprintf("%s/root.cpio.zst", root);
+	uint64_t content = 0;
+	struct stat st, st2;
+	ok(oci_open(root, &s, &e) == 0, "open store: %s", e.msg);
+	/* 3 files: 5 + 4096 + 0 bytes */
+	ok(sh("mkdir -p %s/etc && printf hello >%s/a && head -c 4096 /dev/zero >%s/etc/b && "
+	      ": >%s/c && cd %s && find . | sort | cpio -o -H newc --quiet >%s && "
+	      "zstd -q -19 %s -o %s",
+	      src, src, src, src, src, cpio, cpio, zst) == 0,
+	   "a cpio of 3 files, zstd-compressed");
+	ok(oci_blob_put_file(s, zst, OCI_MT_ROOTFS_CPIO_ZSTD, 0, &l, &e) == 0, "stored: %s", e.msg);
+	ok(klayer_initrd(s, &l, "image r", &path, &content, &e) == 0 && same_file(path, cpio),
+	   "the first use decompresses it into the cache: %s", e.msg);
+	is_int((long long)content, 4101, "... its content counted (5 + 4096 + 0 bytes)");
+	char *cnt = xasprintf("%s.content", path);
+	ok(stat(path, &st) == 0 && (st.st_mode & 0777) == 0444 && access(cnt, F_OK) == 0,
+	   "... read-only, with its count kept beside it");
+	content = 0;
+	ok(klayer_initrd(s, &l, "image r", &path2, &content, &e) == 0 && !strcmp(path, path2) &&
+	       stat(path, &st2) == 0 && st2.st_ino == st.st_ino && content == 4101,
+	   "the next use reuses it and its count: %s", e.msg);
+	free(path2);
+	write_file_atomic(cnt, "12\n", 3, 0644, &e);
+	ok(klayer_initrd(s, &l, "image r", &path2, &content, &e) == 0 && content == 12,
+	   "the kept count is what sizes memory (a cache: an edited one only misleads the "
+	   "sizing)");
+	free(path2);
+	write_file_atomic(cnt, "-1x\n", 4, 0644, &e);
+	ok(klayer_initrd(s, &l, "image r", &path2, &content, &e) == 0 && content == 4101,
+	   "a count that is not a number is counted again: %s", e.msg);
+	free(path2);
+	tamper(path);
+	ok(klayer_initrd(s, &l, "image r", &path2, &content, &e) == 0 && same_file(path, cpio) &&
+	       content == 4101,
+	   "a changed cache file is found out and made again: %s", e.msg);
+	free(path2);
+	ok(klayer_initrd(s, &(struct oci_desc){.media_type = OCI_MT_ROOTFS_EXT4}, "image r", &path2,
+			 &content, &e) == CRUMB_EUNSUPP,
+	   "another media type has no such cache: %s", e.msg);
+	/* a damaged blob: refused, nothing cached */
+	char *bp = oci_blob_path(s, l.digest);
+	unlink(path);
+	unlink(cnt);
+	chmod(bp, 0644);
+	sh("printf X | dd of=%s bs=1 seek=20 conv=notrunc status=none", bp);
+	ok(klayer_initrd(s, &l, "image r", &path2, &content, &e) == CRUMB_EFORMAT &&
+	       strstr(e.msg, "image r: blob") && access(path, F_OK) != 0,
+	   "a damaged blob is refused, nothing cached: %s", e.msg);
+	/* prune: the blob (referenced by no image) goes, and with it its cache files */
+	unlink(bp);
+	ok(oci_blob_put_file(s, zst, OCI_MT_ROOTFS_CPIO_ZSTD, 0, &k, &e) == 0 &&
+	       klayer_initrd(s, &k, "image r", &path2, &content, &e) == 0,
+	   "stored and cached again: %s", e.msg);
+	free(path2);
+	size_t n = 0;
+	uint64_t bytes = 0;
+	ok(oci_prune(s, &n, &bytes, &e) == 0 && access(path, F_OK) != 0 && access(cnt, F_OK) != 0 &&
+	       sh("test -z \"$(ls %s/cache/initrd)\"", root) == 0,
+	   "prune removes the blob's cached initrd, stamp and count: %s", e.msg);
+	free(bp);
+	free(cnt);
+	free(path);
+	free(src);
+	free(cpio);
+	free(zst);
+	oci_close(s);
+}
+
 int main(void)
 {
 	char root[] = "/tmp/crumb-klayer.XXXXXX";
@@ -130,6 +205,7 @@ int main(void)
 	}
 	test_put_and_path(root);
 	test_stored_kernel(root);
+	test_initrd(root);
 	sh("chmod -R u+w %s; rm -rf %s", root, root);
 	return done_testing();
 }

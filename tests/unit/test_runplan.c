@@ -64,6 +64,31 @@ static void test_sizing(void)
 	       "... with the numbers");
 	runplan_release(&p);
 
+	/* An image's cpio+zstd root boots decompressed (klayer_initrd) where -m leaves room */
+	runplan_init(&p);
+	p.archive = 6500000, p.archive_z = 3173282, p.content = 6389904, p.mem = 48;
+	p.root_owned = xstrdup("blob.cpio.zst"), p.initrd_raw = xstrdup("raw.cpio");
+	p.vc.initrd = p.initrd_raw;
+	ok(runplan_size(&p, &e) == 0 && p.vc.mem_mb == 48 && !strcmp(p.vc.initrd, "raw.cpio"),
+	   "-m 48M: the sshd example boots its plain cpio");
+	runplan_release(&p);
+	runplan_init(&p);
+	p.archive = 6500000, p.archive_z = 3173282, p.content = 6389904, p.mem = 32;
+	p.root_owned = xstrdup("blob.cpio.zst"), p.initrd_raw = xstrdup("raw.cpio");
+	p.vc.initrd = p.initrd_raw;
+	ok(runplan_size(&p, &e) == 0 && p.vc.mem_mb == 32 &&
+	       !strcmp(p.vc.initrd, "blob.cpio.zst") && p.archive == 3173282,
+	   "-m 32M: no room for the plain cpio (needs 36M), so the compressed one: %s", e.msg);
+	runplan_release(&p);
+	runplan_init(&p);
+	p.archive = 6500000, p.archive_z = 3173282, p.content = 6389904, p.mem = 30;
+	p.root_owned = xstrdup("blob.cpio.zst"), p.initrd_raw = xstrdup("raw.cpio");
+	p.vc.initrd = p.initrd_raw;
+	ok(runplan_size(&p, &e) < 0 && strstr(e.msg, "needs at least 32M") &&
+	       strstr(e.msg, "from a 3.2 MB archive"),
+	   "-m 30M: refused with the compressed archive's need: %s", e.msg);
+	runplan_release(&p);
+
 	runplan_init(&p);
 	p.is_disk = 1, p.archive = 5 << 20, p.content = 10 << 20, p.mem = 32;
 	ok(runplan_size(&p, &e) == 0 && p.vc.mem_mb == 32, "an ext4 root: only the kernel's share");
