@@ -18,7 +18,8 @@ STD         = -std=c11 -D_GNU_SOURCE
 # first and then build in a second make, which looks again.
 DEPCFLAGS  := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 DEPS_STATUS := $(.SHELLSTATUS)
-DEPLIBS    := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+# libcurl is not linked: src/lib/curl_dl.c loads it when the registry client first needs it.
+DEPLIBS    := $(shell $(PKG_CONFIG) --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null)
 DEPS_STATUS := $(DEPS_STATUS)$(.SHELLSTATUS)
 # What installs the packages (a test replaces it) and what `make demo` runs once crumb is built.
 DEPS_CMD   ?= sh scripts/deps.sh

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "creds.h"
+#include "curl_dl.h"
 #include "registry.h"
 #include "vmconf.h"
 #include "vread.h"
@@ -74,6 +75,11 @@ static void resp_reset_headers(struct resp *r)
 static int global_init(struct err *e)
 {
 	static int done;
+	const char *why = done ? NULL : curl_dl_error();
+	if (why)
+		return err_set(e, CRUMB_EUNSUPP,
+			       "the registry client needs libcurl: %s (install Debian's libcurl4)",
+			       why);
 	if (!done && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return err_set(e, CRUMB_EIO, "libcurl: cannot initialise");
 	done = 1;
