@@ -56,7 +56,7 @@ minimize() {
 	case $1 in
 	httpd) "$CRUMB" minimize --probe 'curl -fs http://{host}:{port}/ >/dev/null' \
 		--probe 'test "$(curl -s -o /dev/null -w %{http_code} http://{host}:{port}/nope)" = 404' httpd ;;
-	sshd) "$CRUMB" minimize --probe "$SSH -i $tmp/good -p {port} root@{host} 'echo hi; ls / >/dev/null'" \
+	sshd) "$CRUMB" minimize --probe "$SSH -i $tmp/good -p {port} root@{host} 'echo hi; cd / && echo * >/dev/null'" \
 		--probe "! $SSH -i $tmp/bad -p {port} root@{host} true" sshd ;;
 	redis) "$CRUMB" minimize --probe 'redis-cli -p {port} set k v | grep -q OK' \
 		--probe 'redis-cli -p {port} get k | grep -q v' redis ;;

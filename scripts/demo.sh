@@ -84,8 +84,10 @@ if ! wait_ssh; then
 	exit 1
 fi
 t1=$(date +%s%N)
-echo "\$ ssh -p $PORT root@127.0.0.1 'uname -a; id; cat /proc/uptime'"
-ssh_demo 'uname -a; id; cat /proc/uptime'
+# The example's shell is dash: builtins read what uname, id and cat would print.
+DEMOCMD='read -r v </proc/version; echo "$v"; read -r up idle </proc/uptime; echo "user $USER, up $up s"'
+echo "\$ ssh -p $PORT root@127.0.0.1 '$DEMOCMD'"
+ssh_demo "$DEMOCMD"
 echo "(the first SSH session completed $(((t1 - t0) / 1000000)) ms after crumb run started)"
 "$CRUMB" stop "$NAME" >/dev/null
 wait "$run_pid" || :
@@ -103,7 +105,7 @@ import json, sys
 L = json.load(sys.stdin)[0]["Layers"]
 k = sum(l["Size"] for l in L if "kernel" in l["MediaType"])
 r = sum(l["Size"] for l in L if "rootfs" in l["MediaType"])
-print("kernel %.1f MB + root filesystem %.2f MB (compressed): dropbear, busybox, their libraries, crumb-init" % (k / 1e6, r / 1e6))'
+print("kernel %.1f MB + root filesystem %.2f MB (compressed): dropbear, dash, their libraries, crumb-init" % (k / 1e6, r / 1e6))'
 
 CONNECT="ssh -p $PORT $SSHOPTS root@127.0.0.1"
 [ -z "$USERKEY" ] && CONNECT="ssh -p $PORT -i $DEMOKEY $SSHOPTS root@127.0.0.1"

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "vread.h"
+#include "zstdio.h"
 
 int compress_parse(const char *s, enum compress *out, struct err *e)
 {
@@ -124,6 +125,32 @@ static int write_node(struct tree_node *n, const char *path, void *ctx)
 	return copy_content(w, n, path);
 }
 
+/* Replaces the file at path by its zstd frame at level (window 2^ZSTDIO_INITRD_WLOG: libarchive
+ * 3.6's filter cannot cap it, and the guest kernel allocates it to unpack). */
+static int zstd_file(const char *path, int level, struct err *e)
+{
+	char *z = xasprintf("%s.zst", path);
+	struct stat st;
+	int in = open(path, O_RDONLY | O_CLOEXEC), out = -1, r = 0;
+	if (in < 0 || fstat(in, &st) < 0)
+		r = err_errno(e, CRUMB_EIO, "%s", path);
+	else if ((out = open(z, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+		r = err_errno(e, CRUMB_EIO, "create %s", z);
+	if (r == 0)
+		r = zstdio_compress_fd(in, (uint64_t)st.st_size, out, level, ZSTDIO_INITRD_WLOG,
+				       path, e);
+	if (out >= 0 && close(out) < 0 && r == 0)
+		r = err_errno(e, CRUMB_EIO, "write %s", z);
+	if (in >= 0)
+		close(in);
+	if (r == 0 && rename(z, path) < 0)
+		r = err_errno(e, CRUMB_EIO, "rename %s", z);
+	if (r < 0)
+		unlink(z);
+	free(z);
+	return r;
+}
+
 int cpio_write(struct tree *t, const char *out_path, const struct cpio_opts *o, struct err *e)
 {
 	char *tmp = xasprintf("%s.tmp.%ld", out_path, (long)getpid());
@@ -142,14 +169,10 @@ int cpio_write(struct tree *t, const char *out_path, const struct cpio_opts *o, 
 		/* No timestamp or name in the gzip header: same tree, same bytes. */
 		archive_write_set_filter_option(w.a, "gzip", "timestamp", NULL);
 		archive_write_set_filter_option(w.a, "gzip", "compression-level", "6");
-	} else if (o->compress == COMPRESS_ZSTD) {
+	} else if (o->compress == COMPRESS_ZSTD && !o->level) {
 		archive_write_add_filter_zstd(w.a);
-		if (o->level) {
-			char lv[16];
-			snprintf(lv, sizeof(lv), "%d", o->level);
-			archive_write_set_filter_option(w.a, "zstd", "compression-level", lv);
-		}
 	} else {
+		/* a set zstd level: compressed below (zstd_file), with the window capped */
 		archive_write_add_filter_none(w.a);
 	}
 	/* Pad like the kernel's own gen_init_cpio: no block padding at the end. */
@@ -161,6 +184,8 @@ int cpio_write(struct tree *t, const char *out_path, const struct cpio_opts *o, 
 	r = tree_walk(t, write_node, &w);
 	if (!r && archive_write_close(w.a) != ARCHIVE_OK)
 		r = err_set(e, CRUMB_EIO, "write %s: %s", out_path, archive_error_string(w.a));
+	if (!r && o->compress == COMPRESS_ZSTD && o->level)
+		r = zstd_file(tmp, o->level, e);
 	if (!r && rename(tmp, out_path) < 0)
 		r = err_errno(e, CRUMB_EIO, "rename %s", out_path);
 out:

@@ -18,7 +18,8 @@ struct cpio_opts {
 	int clamp;     /* 1: entry mtimes newer than epoch are written as epoch (clamp_time);
 			  0: each node's own mtime */
 	int level;     /* zstd's compression level (1..19; 0: libarchive's default, 3); one
-			  thread whatever the level: the same tree, the same bytes */
+			  thread whatever the level: the same tree, the same bytes. A set level
+			  caps the window at 2^ZSTDIO_INITRD_WLOG (the guest's unpack buffer) */
 };
 
 /*

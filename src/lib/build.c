@@ -1697,7 +1697,9 @@ static int final_tree(struct builder *b, struct bstage *st, int ext4, char key[6
 	if (r == 0 && conf.len)
 		r = tree_add_data(&st->tree, INITCFG_GUEST_PATH, conf.buf, conf.len, 0644, e);
 	memcpy(key, st->key, 65);
-	chain(key, "rootfs", ext4 ? "ext4" : "cpio.zst");
+	/* "cpio.zst 2": small roots at level 19 with a 2 MiB window (write_rootfs); a blob an
+	 * older crumb wrote under "cpio.zst" is not served for it */
+	chain(key, "rootfs", ext4 ? "ext4" : "cpio.zst 2");
 	chain(key, init_hex, conf.buf);
 	sb_release(&conf);
 	/* Times older than the epoch reach the image (crumb-init's, a RUN's, a FROM
@@ -1757,7 +1759,15 @@ static int write_rootfs(struct builder *b, struct bstage *st, int ext4, const ch
 		struct ext4_opts eo = {.epoch = epoch, .clamp = 1, .label = "crumb"};
 		r = ext4_write(&st->tree, out, &eo, e);
 	} else {
-		struct cpio_opts co = {.compress = COMPRESS_ZSTD, .epoch = epoch, .clamp = 1};
+		/* A small root at zstd's level 19 (~0.5 s a MB here; the sshd example's 4.5 MB of
+		 * files: 1.8 MB instead of 2.2 at the default 3), a larger one at 3 (~25x faster).
+		 */
+		struct tree_stats ts;
+		tree_stats(&st->tree, &ts);
+		struct cpio_opts co = {.compress = COMPRESS_ZSTD,
+				       .epoch = epoch,
+				       .clamp = 1,
+				       .level = ts.bytes <= BUILD_ZSTD_MAX_BYTES ? 19 : 0};
 		r = cpio_write(&st->tree, out, &co, e);
 	}
 	if (r == 0)

@@ -1,8 +1,10 @@
 /* zstdio.c: zstd frames through libzstd: reproducible compression, bounded decompression. */
 #include "zstdio.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zstd.h>
 
 /* 2^27: libzstd's own default limit for decompression, written out so it cannot drift. */
@@ -32,6 +34,71 @@ int zstdio_compress(const void *in, size_t len, int level, struct sbuf *out, str
 	out->len += n;
 	out->buf[out->len] = 0;
 	return 0;
+}
+
+static int write_all(int fd, const void *buf, size_t n, const char *name, struct err *e)
+{
+	for (const char *p = buf; n;) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return err_errno(e, CRUMB_EIO, "write the compressed %s", name);
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int zstdio_compress_fd(int in_fd, uint64_t size, int out_fd, int level, int wlog, const char *name,
+		       struct err *e)
+{
+	ZSTD_CCtx *c = ZSTD_createCCtx();
+	if (!c)
+		return err_set(e, CRUMB_EIO, "zstd: cannot make a compression context");
+	ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level);
+	if (wlog)
+		ZSTD_CCtx_setParameter(c, ZSTD_c_windowLog, wlog);
+	ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
+	ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 1);
+	ZSTD_CCtx_setParameter(c, ZSTD_c_nbWorkers, 0);
+	ZSTD_CCtx_setPledgedSrcSize(c, size);
+	size_t isz = ZSTD_CStreamInSize(), osz = ZSTD_CStreamOutSize();
+	unsigned char *ibuf = xmalloc(isz), *obuf = xmalloc(osz);
+	uint64_t got = 0;
+	int r = 0, last = 0;
+	while (r == 0 && !last) {
+		ssize_t n = read(in_fd, ibuf, isz);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = err_errno(e, CRUMB_EIO, "read %s", name);
+			break;
+		}
+		got += (uint64_t)n;
+		last = n == 0;
+		if (got > size || (last && got != size)) {
+			r = err_set(e, CRUMB_EIO, "%s: %llu bytes, not the %llu expected", name,
+				    (unsigned long long)got, (unsigned long long)size);
+			break;
+		}
+		ZSTD_inBuffer in = {ibuf, (size_t)n, 0};
+		size_t left;
+		do {
+			ZSTD_outBuffer out = {obuf, osz, 0};
+			left =
+			    ZSTD_compressStream2(c, &out, &in, last ? ZSTD_e_end : ZSTD_e_continue);
+			if (ZSTD_isError(left)) {
+				r = err_set(e, CRUMB_EIO, "zstd: %s", ZSTD_getErrorName(left));
+				break;
+			}
+			r = write_all(out_fd, obuf, out.pos, name, e);
+		} while (r == 0 && (last ? left != 0 : in.pos < in.size));
+	}
+	free(ibuf);
+	free(obuf);
+	ZSTD_freeCCtx(c);
+	return r;
 }
 
 struct dstate {

@@ -19,6 +19,21 @@
  */
 int zstdio_compress(const void *in, size_t len, int level, struct sbuf *out, struct err *e);
 
+/* The window an initramfs crumb writes is compressed with (2 MiB, what level 3 uses): the guest
+ * kernel allocates it to unpack, and level 19's own (up to 8 MiB) left the sshd example's
+ * busybox variant deadlocked on memory at -m 32M. */
+#define ZSTDIO_INITRD_WLOG 21
+
+/*
+ * Compresses the file in_fd reads (size bytes, read to its end) into one zstd frame written
+ * to out_fd: at level, with a window of at most 2^wlog bytes (0: the level's), on one thread,
+ * the content size and a checksum in the header; reproducible as zstdio_compress. name (the
+ * input's) for messages. CRUMB_EIO when reading, libzstd or writing fails, or the file does
+ * not hold size bytes.
+ */
+int zstdio_compress_fd(int in_fd, uint64_t size, int out_fd, int level, int wlog, const char *name,
+		       struct err *e);
+
 /* Where decompression reads from: like read(2) (> 0 bytes, 0 at the end, negative is an
  * error already in e). vread_read fits. */
 typedef ssize_t (*zstdio_read_fn)(void *ctx, void *buf, size_t n, struct err *e);

@@ -6,7 +6,10 @@
 #include <unistd.h>
 
 #include "lib/archive.h"
+#include "lib/zstdio.h"
 #include "tap.h"
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_getFrameHeader */
+#include <zstd.h>
 
 int main(void)
 {
@@ -109,6 +112,26 @@ int main(void)
 	read_file(out2, 1 << 20, &y, &e);
 	ok(x.len == y.len && !memcmp(x.buf, y.buf, x.len),
 	   "is byte-identical (gzip header included)");
+	/* a set zstd level: a frame with a window the guest can afford, holding the plain cpio */
+	char *pz = xasprintf("%s/t.cpio.zst", dir), *pn = xasprintf("%s/t.plain", dir);
+	struct cpio_opts oz = o, on = o;
+	oz.compress = COMPRESS_ZSTD, oz.level = 19, on.compress = COMPRESS_NONE;
+	ok(cpio_write(&t, pz, &oz, &e) == 0 && cpio_write(&t, pn, &on, &e) == 0,
+	   "cpio_write (zstd level 19; none): %s", e.msg);
+	struct sbuf zb = SBUF_INIT;
+	ZSTD_frameHeader h;
+	ok(read_file(pz, 1 << 20, &zb, &e) == 0 && ZSTD_getFrameHeader(&h, zb.buf, zb.len) == 0 &&
+	       h.windowSize <= (1u << ZSTDIO_INITRD_WLOG),
+	   "... a window of at most 2 MiB (%llu)", (unsigned long long)h.windowSize);
+	sb_release(&zb);
+	ok(sh("zstd -q -dc %s | cmp -s - %s", pz, pn) == 0,
+	   "... its frame decompresses to the plain archive");
+	ok(sh("ls %s | grep -q zst.zst", dir) != 0 && sh("ls %s | grep -q tmp", dir) != 0,
+	   "... and leaves no temporary file");
+	unlink(pz);
+	unlink(pn);
+	free(pz);
+	free(pn);
 	tree_add_data(&t, "/gone", "x", 1, 0644, &e);
 	n = tree_lookup(&t, "/gone", 0);
 	free(n->data);

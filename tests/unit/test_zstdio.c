@@ -1,7 +1,10 @@
 /* test_zstdio.c: zstd compression is reproducible and decompression of hostile bytes is bounded,
  * checked against the zstd command-line tool where it is installed. */
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_getFrameHeader */
+#include <zstd.h>
 
 #include "lib/zstdio.h"
 #include "tap.h"
@@ -100,6 +103,45 @@ int main(void)
 		free(q);
 		sh("rm -rf %s", dir);
 		free(p);
+	}
+	/* a file into a file, the window capped (an initramfs the guest unpacks) */
+	{
+		char dir[] = "/tmp/crumb-zstdfd.XXXXXX";
+		ok(mkdtemp(dir) != NULL, "tmpdir");
+		char *a = xasprintf("%s/a", dir), *b = xasprintf("%s/a.zst", dir);
+		struct sbuf fz = SBUF_INIT, fz2 = SBUF_INIT;
+		write_file_atomic(a, in.buf, in.len, 0644, &e);
+		for (int k = 0; k < 2; k++) {
+			int i = open(a, O_RDONLY), o = open(b, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+			ok(zstdio_compress_fd(i, in.len, o, 19, ZSTDIO_INITRD_WLOG, "a", &e) == 0,
+			   "zstdio_compress_fd at level 19, window 2^%d: %s", ZSTDIO_INITRD_WLOG,
+			   e.msg);
+			close(i);
+			close(o);
+			read_file(b, 64u << 20, k ? &fz2 : &fz, &e);
+		}
+		ok(fz.len && fz.len == fz2.len && !memcmp(fz.buf, fz2.buf, fz.len),
+		   "... twice: the same bytes");
+		ZSTD_frameHeader h;
+		ok(ZSTD_getFrameHeader(&h, fz.buf, fz.len) == 0 &&
+		       h.windowSize <= (1ull << ZSTDIO_INITRD_WLOG) &&
+		       h.frameContentSize == in.len && h.checksumFlag,
+		   "... its window is at most 2 MiB (%llu), with the content size and a checksum",
+		   (unsigned long long)h.windowSize);
+		ok(unz(fz.buf, fz.len, 0, UINT64_MAX, &out, &e) == 0 && out.len == in.len &&
+		       !memcmp(out.buf, in.buf, in.len),
+		   "... round trip");
+		int i = open(a, O_RDONLY), o = open(b, O_WRONLY | O_TRUNC);
+		ok(zstdio_compress_fd(i, in.len + 1, o, 3, 0, "a", &e) == CRUMB_EIO &&
+		       strstr(e.msg, "not the"),
+		   "a file shorter than said is an error: %s", e.msg);
+		close(i);
+		close(o);
+		sb_release(&fz);
+		sb_release(&fz2);
+		sh("rm -rf %s", dir);
+		free(a);
+		free(b);
 	}
 	sb_release(&z);
 	sb_release(&z2);
