@@ -30,6 +30,15 @@ static const char *refusal(const struct run_opts *o)
 	return e.msg;
 }
 
+/* A plan for the sshd example's root (before dash): 6.4 MB of files, 3.2 MB compressed. */
+static void sshd_plan(struct run_plan *p, unsigned mem)
+{
+	runplan_init(p);
+	p->archive = 6500000, p->archive_z = 3173282, p->content = 6389904, p->mem = mem;
+	p->root_owned = xstrdup("blob.cpio.zst"), p->initrd_raw = xstrdup("raw.cpio");
+	p->vc.initrd = p->initrd_raw;
+}
+
 static void test_sizing(void)
 {
 	struct run_plan p;
@@ -65,25 +74,16 @@ static void test_sizing(void)
 	runplan_release(&p);
 
 	/* An image's cpio+zstd root boots decompressed (klayer_initrd) where -m leaves room */
-	runplan_init(&p);
-	p.archive = 6500000, p.archive_z = 3173282, p.content = 6389904, p.mem = 48;
-	p.root_owned = xstrdup("blob.cpio.zst"), p.initrd_raw = xstrdup("raw.cpio");
-	p.vc.initrd = p.initrd_raw;
+	sshd_plan(&p, 48);
 	ok(runplan_size(&p, &e) == 0 && p.vc.mem_mb == 48 && !strcmp(p.vc.initrd, "raw.cpio"),
 	   "-m 48M: the sshd example boots its plain cpio");
 	runplan_release(&p);
-	runplan_init(&p);
-	p.archive = 6500000, p.archive_z = 3173282, p.content = 6389904, p.mem = 32;
-	p.root_owned = xstrdup("blob.cpio.zst"), p.initrd_raw = xstrdup("raw.cpio");
-	p.vc.initrd = p.initrd_raw;
+	sshd_plan(&p, 32);
 	ok(runplan_size(&p, &e) == 0 && p.vc.mem_mb == 32 &&
 	       !strcmp(p.vc.initrd, "blob.cpio.zst") && p.archive == 3173282,
 	   "-m 32M: no room for the plain cpio (needs 36M), so the compressed one: %s", e.msg);
 	runplan_release(&p);
-	runplan_init(&p);
-	p.archive = 6500000, p.archive_z = 3173282, p.content = 6389904, p.mem = 30;
-	p.root_owned = xstrdup("blob.cpio.zst"), p.initrd_raw = xstrdup("raw.cpio");
-	p.vc.initrd = p.initrd_raw;
+	sshd_plan(&p, 30);
 	ok(runplan_size(&p, &e) < 0 && strstr(e.msg, "needs at least 32M") &&
 	       strstr(e.msg, "from a 3.2 MB archive"),
 	   "-m 30M: refused with the compressed archive's need: %s", e.msg);
