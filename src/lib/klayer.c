@@ -219,16 +219,21 @@ int klayer_path(struct oci_store *s, const struct oci_desc *l, const char *whose
 	return r;
 }
 
-/* HEX.content: the decimal sum of the archive's file sizes, as klayer_initrd counted it. */
+/* HEX.content: the decimal sum of the archive's file sizes, as klayer_initrd counted it; 0
+ * when missing, malformed, or more than the archive's size (which holds those files). */
 static int content_read(const char *file, uint64_t *bytes)
 {
+	struct stat st;
+	if (stat(file, &st) < 0)
+		return 0;
 	char *p = xasprintf("%s.content", file);
 	struct sbuf sb = SBUF_INIT;
 	struct err ig;
 	int ok = read_file(p, 32, &sb, &ig) == 0 && sb.len > 1 && sb.len < 22 &&
 		 sb.buf[sb.len - 1] == '\n' && strspn(sb.buf, "0123456789") == sb.len - 1;
-	if (ok)
-		*bytes = strtoull(sb.buf, NULL, 10);
+	unsigned long long n = ok ? strtoull(sb.buf, NULL, 10) : 0;
+	if (ok && (ok = n <= (unsigned long long)st.st_size))
+		*bytes = n;
 	sb_release(&sb);
 	free(p);
 	return ok;

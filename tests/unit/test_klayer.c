@@ -155,6 +155,10 @@ static void test_initrd(const char *root)
 	   "the kept count is what sizes memory (a cache: an edited one only misleads the "
 	   "sizing)");
 	free(path2);
+	write_file_atomic(cnt, "99999999999999999999\n", 21, 0644, &e);
+	ok(klayer_initrd(s, &l, "image r", &path2, &content, &e) == 0 && content == 4101,
+	   "a count over the archive's own size is counted again: %s", e.msg);
+	free(path2);
 	write_file_atomic(cnt, "-1x\n", 4, 0644, &e);
 	ok(klayer_initrd(s, &l, "image r", &path2, &content, &e) == 0 && content == 4101,
 	   "a count that is not a number is counted again: %s", e.msg);
